@@ -1,0 +1,727 @@
+"""Helpers for mirrorgate's end-to-end tests (standard library only).
+
+The tests start the real binaries on loopback addresses: echo "pods" (mirrorgate-echo, one per
+127.x.y.z address, on the container port 3000 as in Kubernetes) and the gateway with a config
+written to a temporary directory. Every wait polls with a deadline, every socket has a timeout,
+and every process started here runs in its own process group that is killed when the test ends,
+also on failure, on SIGTERM (ctest timeout) and at interpreter exit.
+
+Binaries come from MG_GATEWAY_BIN / MG_ECHO_BIN (set by CTest), falling back to build/.
+"""
+
+from __future__ import annotations
+
+import atexit
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SOURCE_DIR = Path(os.environ.get("MG_SOURCE_DIR") or Path(__file__).resolve().parents[2])
+GATEWAY_BIN = os.environ.get("MG_GATEWAY_BIN") or str(SOURCE_DIR / "build" / "mirrorgate")
+ECHO_BIN = os.environ.get("MG_ECHO_BIN") or str(SOURCE_DIR / "build" / "mirrorgate-echo")
+EXAMPLE_DIR = SOURCE_DIR / "examples" / "mirror"
+
+# Sanitizer builds are several times slower; deadlines are generous, never load-bearing.
+START_TIMEOUT = 20.0
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+# --------------------------------------------------------------------------------------------
+# Waiting
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.01):
+    """Polls predicate() until it returns something truthy; returns that value.
+
+    Raises AssertionError naming `what` when the deadline passes. Exceptions from the predicate
+    count as "not yet" (a server that is not listening yet refuses connections)."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as e:  # noqa: BLE001 - "not yet" for any reason
+            last_error = e
+        if time.monotonic() >= deadline:
+            detail = f" (last error: {last_error!r})" if last_error else ""
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
+        time.sleep(interval)
+        interval = min(interval * 2, 0.1)
+
+
+def free_port(ip: str) -> int:
+    """A port that is free on ip right now (the kernel's pick from the ephemeral range)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((ip, 0))
+        return s.getsockname()[1]
+
+
+def unique_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP client
+
+
+@dataclass
+class Response:
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    elapsed: float
+
+    def header(self, name: str) -> str | None:
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self) -> str:
+        body = self.body[:300]
+        return f"<Response {self.status} {self.reason} headers={self.headers} body={body!r}>"
+
+
+def http_request(host: str, port: int, method: str = "GET", path: str = "/", headers=None,
+                 body: bytes | None = None, timeout: float = 5.0,
+                 encode_chunked: bool = False) -> Response:
+    """One request on a fresh connection; raises on connection errors and timeouts."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    start = time.monotonic()
+    try:
+        conn.request(method, path, body=body, headers=dict(headers or {}),
+                     encode_chunked=encode_chunked)
+        r = conn.getresponse()
+        data = r.read()
+        return Response(r.status, r.reason, r.getheaders(), data, time.monotonic() - start)
+    finally:
+        conn.close()
+
+
+def get(host: str, port: int, path: str, **kw) -> Response:
+    return http_request(host, port, "GET", path, **kw)
+
+
+# --------------------------------------------------------------------------------------------
+# Prometheus text
+
+
+_SAMPLE_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$")
+_LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+@dataclass
+class Metrics:
+    samples: list[tuple[str, dict[str, str], float]]
+    text: str
+
+    @classmethod
+    def parse(cls, text: str) -> "Metrics":
+        samples = []
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            m = _SAMPLE_RE.match(line)
+            if not m:
+                raise AssertionError(f"unparsable metrics line: {line!r}")
+            labels = {k: bytes(v, "utf-8").decode("unicode_escape") for k, v in
+                      _LABEL_RE.findall(m.group(2) or "")}
+            samples.append((m.group(1), labels, float(m.group(3))))
+        return cls(samples, text)
+
+    def get(self, name: str, **labels) -> float:
+        """Sum of every series of `name` whose labels include `labels` (0 when there is none)."""
+        return sum(v for n, l, v in self.samples
+                   if n == name and all(l.get(k) == want for k, want in labels.items()))
+
+    def series(self, name: str) -> list[tuple[dict[str, str], float]]:
+        return [(l, v) for n, l, v in self.samples if n == name]
+
+
+# --------------------------------------------------------------------------------------------
+# Processes
+
+_live: dict[int, "Proc"] = {}
+
+
+def _kill_all_live(*_):
+    for p in list(_live.values()):
+        p.kill()
+
+
+def _on_sigterm(signum, frame):
+    _kill_all_live()
+    os._exit(128 + signum)
+
+
+atexit.register(_kill_all_live)
+signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+class Proc:
+    """A started binary in its own process group, stdout and stderr captured in files."""
+
+    def __init__(self, name: str, argv: list[str], workdir: Path, env: dict[str, str] | None = None):
+        self.name = name
+        self.argv = argv
+        self.stdout_path = workdir / f"{name}.stdout"
+        self.stderr_path = workdir / f"{name}.stderr"
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                          env=full_env, start_new_session=True)
+        _live[self.popen.pid] = self
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(errors="replace")
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def stdout_lines(self) -> list[str]:
+        # Only complete lines: the process may be in the middle of writing the last one.
+        text = self.stdout()
+        return text.split("\n")[:-1]
+
+    def signal(self, sig: int) -> None:
+        if self.alive():
+            os.kill(self.pid, sig)
+
+    def wait(self, timeout: float) -> int:
+        return self.popen.wait(timeout=timeout)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM to the process group, SIGKILL if it has not exited by the deadline."""
+        if self.popen.returncode is None:
+            try:
+                os.killpg(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+        return self.popen.returncode
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.pid, signal.SIGKILL)  # also reaps anything the process left behind
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        _live.pop(self.pid, None)
+
+    def describe(self, lines: int = 25) -> str:
+        def tail(path: Path) -> str:
+            try:
+                return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+            except OSError:
+                return ""
+        return (f"--- {self.name} (pid {self.pid}, exit {self.popen.returncode}): {' '.join(self.argv)}\n"
+                f"--- stdout (tail):\n{tail(self.stdout_path)}\n--- stderr (tail):\n{tail(self.stderr_path)}\n")
+
+
+class EchoPod(Proc):
+    def __init__(self, pod: str, ip: str, port: int, workdir: Path, namespace: str, service: str,
+                 extra_args: list[str] | None = None):
+        self.pod, self.ip, self.port = pod, ip, port
+        env = {"POD_NAME": pod, "NAMESPACE": namespace, "SERVICE_NAME": service}
+        super().__init__(pod, [ECHO_BIN, "--listen", f"{ip}:{port}", *(extra_args or [])], workdir, env)
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        def ready():
+            if not self.alive():
+                raise AssertionError(f"echo pod exited early:\n{self.describe()}")
+            return get(self.ip, self.port, "/health", timeout=1).status == 200
+        try:
+            wait_for(ready, timeout, f"{self.pod} /health on {self.ip}:{self.port}")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{self.describe()}") from None
+
+    def echoed_paths(self) -> list[str]:
+        """The request targets of the "Echoing back request made to <path> to client (...)" lines."""
+        out = []
+        for line in self.stdout_lines():
+            m = re.match(r"^Echoing back request made to (.*) to client \((.*)\)$", line)
+            if m:
+                out.append(m.group(1))
+        return out
+
+    def has_echoed(self, path: str) -> bool:
+        prefix = f"Echoing back request made to {path} to client ("
+        return any(line.startswith(prefix) for line in self.stdout_lines())
+
+
+class Gateway(Proc):
+    def __init__(self, config: Path, workdir: Path, admin_ip: str, admin_port: int,
+                 workers: int = 2, extra_args: list[str] | None = None, name: str = "mirrorgate"):
+        self.admin_ip, self.admin_port = admin_ip, admin_port
+        self.access_log_path = workdir / f"{name}.access.log"
+        argv = [GATEWAY_BIN, "-c", str(config), "--workers", str(workers),
+                "--admin", f"{admin_ip}:{admin_port}", "--access-log", str(self.access_log_path),
+                *(extra_args or [])]
+        super().__init__(name, argv, workdir)
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        def ready():
+            if not self.alive():
+                raise AssertionError(f"gateway exited early:\n{self.describe()}")
+            return self.admin("/ready", timeout=1).status == 200
+        try:
+            wait_for(ready, timeout, f"gateway /ready on {self.admin_ip}:{self.admin_port}")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{self.describe()}") from None
+
+    def admin(self, path: str, timeout: float = 5.0) -> Response:
+        return get(self.admin_ip, self.admin_port, path, timeout=timeout)
+
+    def metrics(self) -> Metrics:
+        r = self.admin("/metrics")
+        if r.status != 200:
+            raise AssertionError(f"GET /metrics: {r!r}")
+        return Metrics.parse(r.body.decode())
+
+    def access_log(self) -> list[dict]:
+        """Complete JSON lines of the access log (a line still being written is skipped)."""
+        try:
+            text = self.access_log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return []
+        entries = []
+        for line in text.split("\n")[:-1]:
+            if line.strip():
+                entries.append(json.loads(line))
+        return entries
+
+    def access_entries(self, request_id: str, mirror: bool) -> list[dict]:
+        return [e for e in self.access_log()
+                if e.get("request_id") == request_id and (e.get("type") == "mirror") == mirror]
+
+
+# --------------------------------------------------------------------------------------------
+# A capture backend: stands in for a pod when a test must see the exact bytes a backend got.
+
+
+@dataclass
+class Captured:
+    method: str
+    target: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    peer: tuple[str, int]
+
+    def header(self, name: str) -> str | None:
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+
+class CaptureServer:
+    """A tiny HTTP/1.1 server in a thread: parses each request (Content-Length or chunked body),
+    stores it, answers 200 `{}` (mode "ok") or never answers (mode "hang"). Keep-alive aware."""
+
+    def __init__(self, ip: str, port: int, mode: str = "ok"):
+        assert mode in ("ok", "hang")
+        self.ip, self.port, self.mode = ip, port, mode
+        self.requests: list[Captured] = []
+        self.errors: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._conns: list[socket.socket] = []
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((ip, port))
+        self._sock.listen(64)
+        self._sock.settimeout(0.1)
+        self._threads = [threading.Thread(target=self._accept_loop, daemon=True)]
+        self._threads[0].start()
+
+    def _accept_loop(self):
+        while not self._stop.is_set():
+            try:
+                conn, peer = self._sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            conn.settimeout(0.2)
+            with self._lock:
+                self._conns.append(conn)
+            t = threading.Thread(target=self._serve, args=(conn, peer), daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _recv(self, conn, buf: bytearray, need) -> bool:
+        """Reads into buf until need(buf) is true; False on EOF or stop."""
+        while not need(buf):
+            if self._stop.is_set():
+                return False
+            try:
+                chunk = conn.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return False
+            if not chunk:
+                return False
+            buf += chunk
+        return True
+
+    def _serve(self, conn: socket.socket, peer):
+        buf = bytearray()
+        try:
+            while not self._stop.is_set():
+                if not self._recv(conn, buf, lambda b: b"\r\n\r\n" in b):
+                    return
+                head_end = buf.index(b"\r\n\r\n")
+                head = bytes(buf[:head_end]).decode("latin-1").split("\r\n")
+                del buf[:head_end + 4]
+                method, target, _version = head[0].split(" ", 2)
+                headers = []
+                for line in head[1:]:
+                    name, _, value = line.partition(":")
+                    headers.append((name.strip(), value.strip()))
+                hmap = {k.lower(): v for k, v in headers}
+                if hmap.get("expect", "").lower() == "100-continue":
+                    conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                body = bytearray()
+                if "chunked" in hmap.get("transfer-encoding", "").lower():
+                    while True:
+                        if not self._recv(conn, buf, lambda b: b"\r\n" in b):
+                            return
+                        line_end = buf.index(b"\r\n")
+                        size = int(bytes(buf[:line_end]).split(b";")[0], 16)
+                        del buf[:line_end + 2]
+                        if size == 0:
+                            # trailers, then the empty line
+                            while True:
+                                if not self._recv(conn, buf, lambda b: b"\r\n" in b):
+                                    return
+                                line_end = buf.index(b"\r\n")
+                                trailer = bytes(buf[:line_end])
+                                del buf[:line_end + 2]
+                                if not trailer:
+                                    break
+                            break
+                        if not self._recv(conn, buf, lambda b, n=size: len(b) >= n + 2):
+                            return
+                        body += buf[:size]
+                        del buf[:size + 2]
+                elif "content-length" in hmap:
+                    n = int(hmap["content-length"])
+                    if not self._recv(conn, buf, lambda b: len(b) >= n):
+                        return
+                    body += buf[:n]
+                    del buf[:n]
+                with self._lock:
+                    self.requests.append(Captured(method, target, headers, bytes(body), peer))
+                if self.mode == "hang":
+                    self._stop.wait()
+                    return
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: 2\r\n\r\n{}")
+                if hmap.get("connection", "").lower() == "close":
+                    return
+        except Exception as e:  # noqa: BLE001 - recorded, the test asserts on it
+            with self._lock:
+                self.errors.append(repr(e))
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def find(self, pred) -> list[Captured]:
+        with self._lock:
+            return [r for r in self.requests if pred(r)]
+
+    def close(self):
+        self._stop.set()
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+        with self._lock:
+            for c in self._conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        for t in self._threads:
+            t.join(timeout=2)
+
+
+# --------------------------------------------------------------------------------------------
+# Manifests
+
+
+def gatewayclass_yaml(name: str = "mirrorgate") -> str:
+    return f"""apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata:
+  name: {name}
+spec:
+  controllerName: mirrorgate.io/gateway-controller
+"""
+
+
+def gateway_yaml(name: str, ip: str, port: int, namespace: str = "default",
+                 class_name: str = "mirrorgate") -> str:
+    return f"""apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: {name}
+  namespace: {namespace}
+spec:
+  gatewayClassName: {class_name}
+  addresses:
+  - type: IPAddress
+    value: {ip}
+  listeners:
+  - name: http
+    protocol: HTTP
+    port: {port}
+"""
+
+
+def route_yaml(name: str, gateway: str, prefix: str, backend: str, backend_port: int = 8080,
+               mirror: str | None = None, mirror_port: int = 8080, namespace: str = "default") -> str:
+    filters = ""
+    if mirror:
+        filters = f"""    filters:
+    - type: RequestMirror
+      requestMirror:
+        backendRef:
+          name: {mirror}
+          port: {mirror_port}
+"""
+    return f"""apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: {name}
+  namespace: {namespace}
+spec:
+  parentRefs:
+  - name: {gateway}
+    sectionName: http
+  rules:
+  - matches:
+    - path:
+        type: PathPrefix
+        value: {prefix}
+{filters}    backendRefs:
+    - name: {backend}
+      port: {backend_port}
+"""
+
+
+def service_yaml(name: str, port: int = 8080, target_port: int = 3000,
+                 namespace: str = "default") -> str:
+    return f"""apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+  namespace: {namespace}
+spec:
+  selector:
+    app: {name}
+  ports:
+  - name: http
+    protocol: TCP
+    port: {port}
+    targetPort: {target_port}
+"""
+
+
+def endpointslice_yaml(service: str, endpoints: list[tuple[str, str, bool]], port: int = 3000,
+                       namespace: str = "default") -> str:
+    """endpoints: (ip, pod name, ready)."""
+    eps = "".join(f"""- addresses:
+  - {ip}
+  conditions:
+    ready: {str(ready).lower()}
+    serving: {str(ready).lower()}
+    terminating: false
+  targetRef:
+    kind: Pod
+    namespace: {namespace}
+    name: {pod}
+""" for ip, pod, ready in endpoints)
+    eps_block = f"endpoints:\n{eps}" if endpoints else "endpoints: []\n"
+    return f"""apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: {service}-slice
+  namespace: {namespace}
+  labels:
+    kubernetes.io/service-name: {service}
+addressType: IPv4
+ports:
+- name: http
+  protocol: TCP
+  port: {port}
+{eps_block}"""
+
+
+def join_docs(*docs: str) -> str:
+    return "---\n".join(docs)
+
+
+def _replace_exact(text: str, pattern: str, repl: str, count: int, where: str) -> str:
+    new, n = re.subn(pattern, repl, text, flags=re.MULTILINE)
+    if n != count:
+        raise AssertionError(f"{where}: expected {count} match(es) of {pattern!r}, found {n}: "
+                             "examples/mirror changed shape, update mgtest.copy_example")
+    return new
+
+
+def copy_example(dst: Path, gateway_ip: str, gateway_port: int, pod_ips: dict[str, str]) -> Path:
+    """Copies examples/mirror into dst with the Gateway address/port and the pod addresses
+    rewritten (old ip -> new ip), so tests never collide with a running demo. Returns dst."""
+    dst.mkdir(parents=True, exist_ok=True)
+    gw = (EXAMPLE_DIR / "gateway.yaml").read_text()
+    gw = _replace_exact(gw, r"^    value: 127\.0\.0\.1$", f"    value: {gateway_ip}", 1, "gateway.yaml")
+    gw = _replace_exact(gw, r"^    port: 8080$", f"    port: {gateway_port}", 1, "gateway.yaml")
+    (dst / "gateway.yaml").write_text(gw)
+    be = (EXAMPLE_DIR / "backends.yaml").read_text()
+    for old, new in pod_ips.items():
+        be = _replace_exact(be, rf"^  - {re.escape(old)}$", f"  - {new}", 1, "backends.yaml")
+    (dst / "backends.yaml").write_text(be)
+    for extra in EXAMPLE_DIR.iterdir():  # anything else the example grows (README is not YAML)
+        if extra.suffix in (".yaml", ".yml") and not (dst / extra.name).exists():
+            shutil.copy(extra, dst / extra.name)
+    return dst
+
+
+# The seed scenario's pods, as in examples/mirror/backends.yaml.
+EXAMPLE_PODS = [
+    ("infra-backend-v1-7d9c6b5f4-x8k2p", "127.0.0.2", "infra-backend-v1"),
+    ("infra-backend-v1-7d9c6b5f4-q5w9n", "127.0.0.3", "infra-backend-v1"),
+    ("infra-backend-v2-5d4f8b7c9d-k2x7q", "127.0.0.4", "infra-backend-v2"),
+    ("infra-backend-v2-5d4f8b7c9d-m3t6v", "127.0.0.5", "infra-backend-v2"),
+]
+
+
+# --------------------------------------------------------------------------------------------
+# A set of processes started for one test class
+
+
+class Cluster:
+    def __init__(self, name: str):
+        self.dir = Path(tempfile.mkdtemp(prefix=f"mg-e2e-{name}-"))
+        self.procs: list[Proc] = []
+        self.captures: list[CaptureServer] = []
+
+    def config_dir(self, name: str = "config") -> Path:
+        d = self.dir / name
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def echo(self, pod: str, ip: str, port: int = 3000, namespace: str = "default",
+             service: str | None = None, extra_args: list[str] | None = None) -> EchoPod:
+        service = service if service is not None else re.sub(r"-[^-]+-[^-]+$", "", pod)
+        p = EchoPod(pod, ip, port, self.dir, namespace, service, extra_args)
+        self.procs.append(p)
+        return p
+
+    def gateway(self, config: Path, admin_ip: str, admin_port: int | None = None,
+                workers: int = 2, extra_args: list[str] | None = None,
+                name: str = "mirrorgate") -> Gateway:
+        admin_port = admin_port or free_port(admin_ip)
+        g = Gateway(config, self.dir, admin_ip, admin_port, workers, extra_args, name)
+        self.procs.append(g)
+        return g
+
+    def capture(self, ip: str, port: int, mode: str = "ok") -> CaptureServer:
+        c = CaptureServer(ip, port, mode)
+        self.captures.append(c)
+        return c
+
+    def dump(self) -> None:
+        sys.stderr.write(f"\n===== processes of {self.dir} =====\n")
+        for p in self.procs:
+            sys.stderr.write(p.describe())
+        for c in self.captures:
+            sys.stderr.write(f"--- capture {c.ip}:{c.port}: {len(c.requests)} requests, errors {c.errors}\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        for p in reversed(self.procs):
+            p.stop()
+        for c in self.captures:
+            c.close()
+        if os.environ.get("MG_KEEP_TMP"):
+            sys.stderr.write(f"kept {self.dir}\n")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ClusterTestCase(unittest.TestCase):
+    """One Cluster per test class, started by the class's `start(cluster)` classmethod and torn
+    down after the last test. The processes' logs are printed when a test fails."""
+
+    cluster: Cluster
+
+    @classmethod
+    def start(cls, cluster: Cluster) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster(cls.__name__)
+        try:
+            cls.start(cls.cluster)
+        except BaseException:
+            cls.cluster.dump()
+            cls.cluster.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.close()
+
+    def run(self, result=None):
+        before = (len(result.failures), len(result.errors)) if result else None
+        out = super().run(result)
+        if result is not None and (len(result.failures), len(result.errors)) != before:
+            self.cluster.dump()
+        return out
+
+
+def main() -> None:
+    if not (os.access(GATEWAY_BIN, os.X_OK) and os.access(ECHO_BIN, os.X_OK)):
+        sys.stderr.write(f"mgtest: binaries not found or not executable: MG_GATEWAY_BIN={GATEWAY_BIN} "
+                         f"MG_ECHO_BIN={ECHO_BIN}\n")
+        sys.exit(2)
+    unittest.main(verbosity=2)

@@ -1,0 +1,135 @@
+"""Local replies and config errors: 404 without a route, 503 without a ready endpoint, 502 when
+the backend refuses, 500 for a backendRef to a missing Service; a bad config fails fast with one
+line naming file, object and field; SIGTERM exits 0.
+
+Loopback block 127.0.14.0/24: gateway .1, echo pod .2, "down" endpoint .3, not-ready .4."""
+
+import time
+
+import mgtest
+from mgtest import get, unique_id, wait_for
+
+NET = "127.0.14"
+POD = "app-backend-v1-6f8d9c7b5-r2d2x"
+
+
+class Errors(mgtest.ClusterTestCase):
+    @classmethod
+    def start(cls, c):
+        cls.gw_ip, cls.gw_port = f"{NET}.1", mgtest.free_port(f"{NET}.1")
+        down_port = mgtest.free_port(f"{NET}.3")
+        config = c.config_dir() / "errors.yaml"
+        config.write_text(mgtest.join_docs(
+            mgtest.gatewayclass_yaml(),
+            mgtest.gateway_yaml("errors-gateway", cls.gw_ip, cls.gw_port),
+            mgtest.route_yaml("ok", "errors-gateway", "/ok", "app-backend-v1"),
+            mgtest.route_yaml("not-ready", "errors-gateway", "/not-ready", "not-ready-backend"),
+            mgtest.route_yaml("down", "errors-gateway", "/down", "down-backend"),
+            mgtest.route_yaml("missing", "errors-gateway", "/missing", "no-such-service"),
+            mgtest.service_yaml("app-backend-v1"),
+            mgtest.service_yaml("not-ready-backend"),
+            mgtest.service_yaml("down-backend", target_port=down_port),
+            mgtest.endpointslice_yaml("app-backend-v1", [(f"{NET}.2", POD, True)]),
+            mgtest.endpointslice_yaml("not-ready-backend",
+                                      [(f"{NET}.4", "not-ready-backend-5b7c8d9f6-n0r3d", False)]),
+            mgtest.endpointslice_yaml("down-backend",
+                                      [(f"{NET}.3", "down-backend-5b7c8d9f6-d0wn1", True)],
+                                      port=down_port),
+        ))
+        cls.pod = c.echo(POD, f"{NET}.2")
+        cls.gw = c.gateway(config, admin_ip=cls.gw_ip)
+        cls.pod.wait_ready()
+        cls.gw.wait_ready()
+
+    def assert_ok_route_still_serves(self):
+        r = get(self.gw_ip, self.gw_port, f"/ok?e2e={unique_id()}")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["pod"], POD)
+
+    def test_no_matching_route_is_404_with_short_body(self):
+        before = self.gw.metrics().get("mirrorgate_downstream_requests_total", route="", code="404")
+        r = get(self.gw_ip, self.gw_port, "/nothing/routes/here")
+        self.assertEqual(r.status, 404, r)
+        self.assertLess(len(r.body), 1024, r)
+        wait_for(lambda: self.gw.metrics().get("mirrorgate_downstream_requests_total", route="",
+                                               code="404") >= before + 1, 5,
+                 'mirrorgate_downstream_requests_total{route="",code="404"} to grow')
+
+    def test_service_without_ready_endpoint_is_503(self):
+        r = get(self.gw_ip, self.gw_port, "/not-ready")
+        self.assertEqual(r.status, 503, r)
+        self.assert_ok_route_still_serves()
+
+    def test_refusing_backend_is_502_and_gateway_keeps_serving(self):
+        for _ in range(3):
+            r = get(self.gw_ip, self.gw_port, "/down")
+            self.assertEqual(r.status, 502, r)
+            self.assertLess(r.elapsed, 2.0, f"502 took {r.elapsed:.2f}s")
+        self.assert_ok_route_still_serves()
+
+    def test_backend_ref_to_missing_service_is_500_and_warned(self):
+        r = get(self.gw_ip, self.gw_port, "/missing")
+        self.assertEqual(r.status, 500, r)
+        warnings = [line for line in self.gw.stderr().splitlines()
+                    if "default/missing" in line and "no-such-service" in line]
+        self.assertTrue(warnings, "no stderr line names route default/missing and Service "
+                                  f"no-such-service:\n{self.gw.stderr()}")
+        self.assert_ok_route_still_serves()
+
+    def test_config_with_unknown_field_fails_fast_with_one_line(self):
+        d = self.cluster.config_dir("bad")
+        port = mgtest.free_port(f"{NET}.1")
+        route = mgtest.route_yaml("bad-route", "errors-gateway", "/bad", "app-backend-v1")
+        route = route.replace("        type: PathPrefix", "        tpye: PathPrefix")
+        self.assertIn("tpye", route)
+        bad = d / "bad.yaml"
+        bad.write_text(mgtest.join_docs(
+            mgtest.gatewayclass_yaml(),
+            mgtest.gateway_yaml("errors-gateway", f"{NET}.1", port),
+            route,
+            mgtest.service_yaml("app-backend-v1"),
+        ))
+        g = self.cluster.gateway(bad, admin_ip=f"{NET}.1", name="mirrorgate-bad-config")
+        start = time.monotonic()
+        try:
+            rc = g.wait(timeout=5)
+        except Exception:  # subprocess.TimeoutExpired
+            self.fail(f"gateway with an invalid config still running after 5 s:\n{g.describe()}")
+        self.assertNotEqual(rc, 0, g.describe())
+        self.assertLess(time.monotonic() - start, 5.0)
+        lines = [line for line in g.stderr().splitlines() if line.strip()]
+        self.assertEqual(len(lines), 1, f"expected one line on stderr, got:\n{g.stderr()}")
+        line = lines[0]
+        self.assertTrue(line.startswith("mirrorgate: config error: "), line)
+        self.assertRegex(line, r"bad\.yaml(:\d+)?:", "names the file")
+        self.assertIn("HTTPRoute default/bad-route", line, "names the object")
+        self.assertIn("tpye", line, "names the field")
+
+    def test_sigterm_exits_zero(self):
+        # A gateway of its own, so that the other tests keep theirs.
+        d = self.cluster.config_dir("sigterm")
+        port = mgtest.free_port(f"{NET}.1")
+        (d / "gw.yaml").write_text(mgtest.join_docs(
+            mgtest.gatewayclass_yaml(),
+            mgtest.gateway_yaml("term-gateway", f"{NET}.1", port),
+            mgtest.route_yaml("ok", "term-gateway", "/ok", "app-backend-v1"),
+            mgtest.service_yaml("app-backend-v1"),
+            mgtest.endpointslice_yaml("app-backend-v1", [(f"{NET}.2", POD, True)]),
+        ))
+        g = self.cluster.gateway(d, admin_ip=f"{NET}.1", name="mirrorgate-sigterm")
+        g.wait_ready()
+        r = get(f"{NET}.1", port, "/ok")
+        self.assertEqual(r.status, 200, r)
+        g.signal(15)
+        try:
+            rc = g.wait(timeout=10)
+        except Exception:  # subprocess.TimeoutExpired
+            self.fail(f"gateway still running 10 s after SIGTERM:\n{g.describe()}")
+        self.assertEqual(rc, 0, g.describe())
+        # Its listener is gone.
+        with self.assertRaises(OSError):
+            get(f"{NET}.1", port, "/ok", timeout=1)
+
+
+if __name__ == "__main__":
+    mgtest.main()
