@@ -1,0 +1,1208 @@
+#include "config/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+namespace mg::config {
+namespace {
+
+constexpr std::string_view kGatewayGroup = "gateway.networking.k8s.io";
+
+// Who is being parsed, so that every error can name the object without threading it through calls.
+struct Context {
+  std::string file;
+  std::string kind;
+  std::string object;  // "namespace/name", "name" for cluster-scoped kinds, "" before metadata is read
+};
+
+int line_of(const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  return mark.line >= 0 ? mark.line + 1 : 0;
+}
+
+[[noreturn]] void fail_at(const Context& ctx, int line, std::string_view path, std::string_view problem) {
+  std::string msg = ctx.file + ":" + std::to_string(line) + ": " + ctx.kind;
+  if (!ctx.object.empty()) msg += " " + ctx.object;
+  msg += ": ";
+  if (!path.empty()) msg += std::string(path) + ": ";
+  msg += problem;
+  throw ConfigError(msg);
+}
+
+bool is_null(const YAML::Node& n) {
+  return !n.IsDefined() || n.IsNull();
+}
+
+bool is_plain(const YAML::Node& n) {
+  return n.Tag() == "?";
+}
+
+bool looks_like_int(std::string_view s) {
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool looks_like_bool(std::string_view s) {
+  return s == "true" || s == "false" || s == "True" || s == "False" || s == "TRUE" || s == "FALSE";
+}
+
+bool looks_like_float(std::string_view s) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  const std::string copy(s);
+  std::strtod(copy.c_str(), &end);
+  return end == copy.c_str() + copy.size() && std::any_of(s.begin(), s.end(), ::isdigit);
+}
+
+// How a value reads to a person, for "expected X, got Y".
+std::string describe(const YAML::Node& n) {
+  if (n.IsMap()) return "a map";
+  if (n.IsSequence()) return "a list";
+  if (n.IsNull()) return "null";
+  const std::string& s = n.Scalar();
+  if (!is_plain(n)) return "string \"" + s + "\"";
+  if (looks_like_int(s)) return "integer " + s;
+  if (looks_like_bool(s)) return "boolean " + s;
+  if (looks_like_float(s)) return "number " + s;
+  return "\"" + s + "\"";
+}
+
+std::string join_path(const std::string& base, std::string_view key) {
+  return base.empty() ? std::string(key) : base + "." + std::string(key);
+}
+
+std::string index_path(const std::string& base, size_t i) {
+  return base + "[" + std::to_string(i) + "]";
+}
+
+// One YAML mapping being decoded. Every field read is recorded; finish() then rejects whatever is
+// left, which is how unknown fields (typos) become errors with their full path.
+class Obj {
+ public:
+  Obj(const Context& ctx, YAML::Node node, std::string path)
+      : ctx_(ctx), node_(std::move(node)), path_(std::move(path)) {
+    if (!node_.IsMap()) fail(node_, path_, "expected a map, got " + describe(node_));
+    std::set<std::string> seen;
+    for (const auto& kv : node_) {
+      const std::string key = kv.first.Scalar();
+      if (!seen.insert(key).second) fail(kv.first, join_path(path_, key), "duplicate field");
+    }
+  }
+
+  const std::string& path() const { return path_; }
+  const YAML::Node& node() const { return node_; }
+  const Context& ctx() const { return ctx_; }
+
+  [[noreturn]] void fail(const YAML::Node& at, std::string_view path, std::string_view problem) const {
+    fail_at(ctx_, line_of(at), path, problem);
+  }
+
+  // Null counts as absent, as in the API server.
+  bool has(std::string_view key) { return !is_null(raw(key)); }
+
+  // Lookups go through a const node: yaml-cpp's non-const operator[] may insert the key.
+  YAML::Node raw(std::string_view key) {
+    used_.insert(std::string(key));
+    const YAML::Node& n = node_;
+    return n[std::string(key)];
+  }
+
+  std::string sub(std::string_view key) const { return join_path(path_, key); }
+
+  void require(std::string_view key) {
+    if (!has(key)) fail(node_, sub(key), "required field is missing");
+  }
+
+  std::optional<std::string> str(std::string_view key) {
+    if (!has(key)) return std::nullopt;
+    return as_string(raw(key), sub(key));
+  }
+  std::string str_or(std::string_view key, std::string fallback) {
+    auto v = str(key);
+    return v ? *v : std::move(fallback);
+  }
+  std::string req_str(std::string_view key) {
+    require(key);
+    return *str(key);
+  }
+
+  std::optional<int64_t> integer(std::string_view key, int64_t min, int64_t max) {
+    if (!has(key)) return std::nullopt;
+    return as_int(raw(key), sub(key), min, max);
+  }
+  std::optional<int32_t> int32(std::string_view key, int64_t min = INT32_MIN, int64_t max = INT32_MAX) {
+    auto v = integer(key, min, max);
+    if (!v) return std::nullopt;
+    return static_cast<int32_t>(*v);
+  }
+
+  std::optional<bool> boolean(std::string_view key) {
+    if (!has(key)) return std::nullopt;
+    const YAML::Node n = raw(key);
+    if (!n.IsScalar() || !is_plain(n) || !looks_like_bool(n.Scalar()))
+      fail(n, sub(key), "expected a boolean, got " + describe(n));
+    return n.Scalar()[0] == 't' || n.Scalar()[0] == 'T';
+  }
+
+  std::optional<Obj> obj(std::string_view key) {
+    if (!has(key)) return std::nullopt;
+    return Obj(ctx_, raw(key), sub(key));
+  }
+
+  // Calls f(item, item_path) for each element of a list field.
+  void list(std::string_view key, const std::function<void(const YAML::Node&, const std::string&)>& f,
+            size_t max_items = 0) {
+    if (!has(key)) return;
+    const YAML::Node n = raw(key);
+    if (!n.IsSequence()) fail(n, sub(key), "expected a list, got " + describe(n));
+    if (max_items != 0 && n.size() > max_items)
+      fail(n, sub(key),
+           "too many items (" + std::to_string(n.size()) + "), at most " + std::to_string(max_items));
+    for (size_t i = 0; i < n.size(); ++i) f(n[i], index_path(sub(key), i));
+  }
+
+  template <typename T, typename F>
+  std::vector<T> objects(std::string_view key, F decode, size_t max_items = 0) {
+    std::vector<T> out;
+    list(
+        key, [&](const YAML::Node& item, const std::string& p) { out.push_back(decode(Obj(ctx_, item, p))); },
+        max_items);
+    return out;
+  }
+
+  std::vector<std::string> strings(std::string_view key, size_t max_items = 0) {
+    std::vector<std::string> out;
+    list(
+        key, [&](const YAML::Node& item, const std::string& p) { out.push_back(as_string(item, p)); },
+        max_items);
+    return out;
+  }
+
+  std::map<std::string, std::string> string_map(std::string_view key) {
+    std::map<std::string, std::string> out;
+    if (!has(key)) return out;
+    const YAML::Node n = raw(key);
+    if (!n.IsMap()) fail(n, sub(key), "expected a map, got " + describe(n));
+    for (const auto& kv : n) {
+      const std::string k = kv.first.Scalar();
+      if (is_null(kv.second)) {
+        out[k] = "";
+        continue;
+      }
+      out[k] = as_string(kv.second, join_path(sub(key), k));
+    }
+    return out;
+  }
+
+  // Accepts any value: for fields the schema allows but whose content mirrorgate never reads.
+  void ignore(std::string_view key) { used_.insert(std::string(key)); }
+
+  void finish() const {
+    for (const auto& kv : node_) {
+      const std::string key = kv.first.Scalar();
+      if (!used_.count(key)) fail(kv.first, join_path(path_, key), "unknown field");
+    }
+  }
+
+  std::string as_string(const YAML::Node& n, const std::string& p) const {
+    if (!n.IsScalar()) fail(n, p, "expected a string, got " + describe(n));
+    const std::string& s = n.Scalar();
+    // Plain scalars that YAML reads as numbers or booleans are not strings to the API server either.
+    if (is_plain(n) && (looks_like_int(s) || looks_like_bool(s) || looks_like_float(s)))
+      fail(n, p, "expected a string, got " + describe(n) + " (quote it)");
+    return s;
+  }
+
+  int64_t as_int(const YAML::Node& n, const std::string& p, int64_t min, int64_t max) const {
+    if (!n.IsScalar() || !is_plain(n) || !looks_like_int(n.Scalar()))
+      fail(n, p, "expected an integer, got " + describe(n));
+    int64_t v = 0;
+    try {
+      v = std::stoll(n.Scalar());
+    } catch (const std::exception&) {
+      fail(n, p, "integer out of range: " + n.Scalar());
+    }
+    if (v < min || v > max)
+      fail(n, p,
+           "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + n.Scalar());
+    return v;
+  }
+
+ private:
+  const Context& ctx_;
+  YAML::Node node_;
+  std::string path_;
+  std::set<std::string> used_;
+};
+
+void check_enum(Obj& o, std::string_view key, const std::string& value,
+                std::initializer_list<std::string_view> allowed) {
+  if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
+  std::string list;
+  for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+  o.fail(o.raw(key), o.sub(key), "unsupported value \"" + value + "\", expected one of: " + list);
+}
+
+// RFC 1123 subdomain with an optional leading "*." label, as Gateway API Hostname.
+bool valid_hostname(std::string_view h) {
+  if (h.substr(0, 2) == "*.") h.remove_prefix(2);
+  if (h.empty() || h.size() > 253) return false;
+  size_t label = 0;
+  for (size_t i = 0; i < h.size(); ++i) {
+    const char c = h[i];
+    if (c == '.') {
+      if (label == 0 || h[i - 1] == '-') return false;
+      label = 0;
+      continue;
+    }
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    if (!ok || (label == 0 && c == '-') || ++label > 63) return false;
+  }
+  return label != 0 && h.back() != '-';
+}
+
+std::string hostname_field(Obj& o, std::string_view key, const std::string& value) {
+  if (!valid_hostname(value))
+    o.fail(o.raw(key), o.sub(key),
+           "invalid hostname \"" + value + "\" (lowercase RFC 1123 name, optionally starting with \"*.\")");
+  return value;
+}
+
+Duration duration_field(Obj& o, std::string_view key) {
+  Duration d;
+  d.text = o.req_str(key);
+  if (!parse_duration(d.text, d.milliseconds))
+    o.fail(o.raw(key), o.sub(key),
+           "invalid duration \"" + d.text + "\" (e.g. \"500ms\", \"10s\", \"1m30s\")");
+  return d;
+}
+
+std::optional<Duration> opt_duration(Obj& o, std::string_view key) {
+  if (!o.has(key)) return std::nullopt;
+  return duration_field(o, key);
+}
+
+// --- shared pieces ---
+
+LabelSelector decode_selector(Obj o) {
+  LabelSelector s;
+  s.match_labels = o.string_map("matchLabels");
+  s.match_expressions = o.objects<LabelSelectorRequirement>("matchExpressions", [](Obj e) {
+    LabelSelectorRequirement r;
+    r.key = e.req_str("key");
+    r.op = e.req_str("operator");
+    check_enum(e, "operator", r.op, {"In", "NotIn", "Exists", "DoesNotExist"});
+    r.values = e.strings("values");
+    e.finish();
+    return r;
+  });
+  o.finish();
+  return s;
+}
+
+// Secret/Object references: group and kind default per call site; namespace allowed when asked.
+ObjectReference decode_ref(Obj o, std::string default_group, std::string default_kind, bool with_namespace) {
+  ObjectReference r;
+  r.group = o.str_or("group", std::move(default_group));
+  r.kind = o.str_or("kind", std::move(default_kind));
+  r.name = o.req_str("name");
+  if (with_namespace) r.namespace_ = o.str("namespace");
+  o.finish();
+  return r;
+}
+
+ParametersReference decode_params_ref(Obj o, bool with_namespace) {
+  ParametersReference r;
+  r.group = o.req_str("group");
+  r.kind = o.req_str("kind");
+  r.name = o.req_str("name");
+  if (with_namespace) r.namespace_ = o.str("namespace");
+  o.finish();
+  return r;
+}
+
+RouteNamespaces decode_route_namespaces(Obj o, std::string default_from) {
+  RouteNamespaces n;
+  n.from = o.str_or("from", std::move(default_from));
+  check_enum(o, "from", n.from, {"All", "Same", "Selector", "None"});
+  if (auto sel = o.obj("selector")) n.selector = decode_selector(std::move(*sel));
+  if (n.from == "Selector" && !n.selector)
+    o.fail(o.node(), o.sub("selector"), "required when from is Selector");
+  o.finish();
+  return n;
+}
+
+// --- GatewayClass ---
+
+void decode_gateway_class_spec(Obj o, GatewayClass& gc) {
+  gc.controller_name = o.req_str("controllerName");
+  if (auto p = o.obj("parametersRef")) gc.parameters_ref = decode_params_ref(std::move(*p), true);
+  gc.description = o.str("description");
+  o.finish();
+}
+
+// --- Gateway ---
+
+Listener decode_listener(Obj o) {
+  Listener l;
+  l.name = o.req_str("name");
+  if (auto h = o.str("hostname")) l.hostname = hostname_field(o, "hostname", *h);
+  o.require("port");
+  l.port = *o.int32("port", 1, 65535);
+  l.protocol = o.req_str("protocol");
+  if (auto t = o.obj("tls")) {
+    GatewayTLSConfig tls;
+    tls.mode = t->str_or("mode", "Terminate");
+    check_enum(*t, "mode", tls.mode, {"Terminate", "Passthrough"});
+    tls.certificate_refs = t->objects<ObjectReference>(
+        "certificateRefs", [](Obj r) { return decode_ref(std::move(r), "", "Secret", true); }, 64);
+    if (auto fv = t->obj("frontendValidation")) {
+      FrontendTLSValidation v;
+      v.ca_certificate_refs = fv->objects<ObjectReference>(
+          "caCertificateRefs", [](Obj r) { return decode_ref(std::move(r), "", "", true); }, 8);
+      v.mode = fv->str("mode");
+      fv->finish();
+      tls.frontend_validation = std::move(v);
+    }
+    tls.options = t->string_map("options");
+    t->finish();
+    l.tls = std::move(tls);
+  }
+  if (auto ar = o.obj("allowedRoutes")) {
+    if (auto ns = ar->obj("namespaces"))
+      l.allowed_routes.namespaces = decode_route_namespaces(std::move(*ns), "Same");
+    l.allowed_routes.kinds = ar->objects<RouteGroupKind>(
+        "kinds",
+        [](Obj k) {
+          RouteGroupKind rgk;
+          rgk.group = k.str_or("group", std::string(kGatewayGroup));
+          rgk.kind = k.req_str("kind");
+          k.finish();
+          return rgk;
+        },
+        8);
+    ar->finish();
+  }
+  o.finish();
+  return l;
+}
+
+void decode_gateway_spec(Obj o, Gateway& gw) {
+  gw.gateway_class_name = o.req_str("gatewayClassName");
+  o.require("listeners");
+  gw.listeners = o.objects<Listener>("listeners", decode_listener, 64);
+  std::set<std::string> names;
+  for (size_t i = 0; i < gw.listeners.size(); ++i) {
+    if (!names.insert(gw.listeners[i].name).second)
+      o.fail(o.raw("listeners")[i], index_path(o.sub("listeners"), i) + ".name",
+             "duplicate listener name \"" + gw.listeners[i].name + "\"");
+  }
+  gw.addresses = o.objects<GatewayAddress>(
+      "addresses",
+      [](Obj a) {
+        GatewayAddress addr;
+        addr.type = a.str_or("type", "IPAddress");
+        addr.value = a.req_str("value");
+        a.finish();
+        return addr;
+      },
+      16);
+  if (auto inf = o.obj("infrastructure")) {
+    GatewayInfrastructure i;
+    i.labels = inf->string_map("labels");
+    i.annotations = inf->string_map("annotations");
+    if (auto p = inf->obj("parametersRef")) i.parameters_ref = decode_params_ref(std::move(*p), false);
+    inf->finish();
+    gw.infrastructure = std::move(i);
+  }
+  if (auto bt = o.obj("backendTLS")) {
+    GatewayBackendTLS b;
+    if (auto c = bt->obj("clientCertificateRef"))
+      b.client_certificate_ref = decode_ref(std::move(*c), "", "Secret", true);
+    bt->finish();
+    gw.backend_tls = std::move(b);
+  }
+  if (auto al = o.obj("allowedListeners")) {
+    AllowedListeners a;
+    if (auto ns = al->obj("namespaces")) a.namespaces = decode_route_namespaces(std::move(*ns), "None");
+    al->finish();
+    gw.allowed_listeners = std::move(a);
+  }
+  o.finish();
+}
+
+// --- HTTPRoute ---
+
+bool valid_header_name(std::string_view s) {
+  if (s.empty()) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
+}
+
+HTTPHeaderMatch decode_header_match(Obj o, bool header) {
+  HTTPHeaderMatch m;
+  m.type = o.str_or("type", "Exact");
+  check_enum(o, "type", m.type, {"Exact", "RegularExpression"});
+  m.name = o.req_str("name");
+  if (header && !valid_header_name(m.name))
+    o.fail(o.raw("name"), o.sub("name"), "invalid header name \"" + m.name + "\"");
+  m.value = o.req_str("value");
+  o.finish();
+  return m;
+}
+
+HTTPRouteMatch decode_match(Obj o) {
+  HTTPRouteMatch m;
+  if (auto p = o.obj("path")) {
+    m.path.type = p->str_or("type", "PathPrefix");
+    check_enum(*p, "type", m.path.type, {"Exact", "PathPrefix", "RegularExpression"});
+    m.path.value = p->str_or("value", "/");
+    if (m.path.type != "RegularExpression" && (m.path.value.empty() || m.path.value[0] != '/'))
+      p->fail(p->raw("value"), p->sub("value"), "must be an absolute path starting with \"/\"");
+    p->finish();
+  }
+  auto unique_names = [&](std::string_view key, const std::vector<HTTPHeaderMatch>& v, bool fold) {
+    std::set<std::string> seen;
+    for (size_t i = 0; i < v.size(); ++i) {
+      std::string n = v[i].name;
+      if (fold)
+        std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
+      if (!seen.insert(n).second)
+        o.fail(o.raw(key)[i], index_path(o.sub(key), i) + ".name", "duplicate name \"" + v[i].name + "\"");
+    }
+  };
+  m.headers = o.objects<HTTPHeaderMatch>(
+      "headers", [](Obj h) { return decode_header_match(std::move(h), true); }, 16);
+  unique_names("headers", m.headers, true);
+  m.query_params = o.objects<HTTPHeaderMatch>(
+      "queryParams", [](Obj h) { return decode_header_match(std::move(h), false); }, 16);
+  unique_names("queryParams", m.query_params, false);
+  if (auto meth = o.str("method")) {
+    check_enum(o, "method", *meth,
+               {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"});
+    m.method = std::move(meth);
+  }
+  o.finish();
+  return m;
+}
+
+HTTPHeaderFilter decode_header_filter(Obj o) {
+  HTTPHeaderFilter f;
+  auto headers = [](Obj h) {
+    HTTPHeader hd;
+    hd.name = h.req_str("name");
+    if (!valid_header_name(hd.name))
+      h.fail(h.raw("name"), h.sub("name"), "invalid header name \"" + hd.name + "\"");
+    hd.value = h.req_str("value");
+    h.finish();
+    return hd;
+  };
+  f.set = o.objects<HTTPHeader>("set", headers, 16);
+  f.add = o.objects<HTTPHeader>("add", headers, 16);
+  f.remove = o.strings("remove", 16);
+  o.finish();
+  return f;
+}
+
+BackendObjectReference decode_backend_object_ref(Obj& o) {
+  BackendObjectReference r;
+  r.group = o.str_or("group", "");
+  r.kind = o.str_or("kind", "Service");
+  r.name = o.req_str("name");
+  r.namespace_ = o.str("namespace");
+  r.port = o.int32("port", 1, 65535);
+  return r;
+}
+
+HTTPPathModifier decode_path_modifier(Obj o) {
+  HTTPPathModifier m;
+  m.type = o.req_str("type");
+  check_enum(o, "type", m.type, {"ReplaceFullPath", "ReplacePrefixMatch"});
+  m.replace_full_path = o.str("replaceFullPath");
+  m.replace_prefix_match = o.str("replacePrefixMatch");
+  if (m.type == "ReplaceFullPath" && !m.replace_full_path)
+    o.fail(o.node(), o.sub("replaceFullPath"), "required when type is ReplaceFullPath");
+  if (m.type == "ReplacePrefixMatch" && !m.replace_prefix_match)
+    o.fail(o.node(), o.sub("replacePrefixMatch"), "required when type is ReplacePrefixMatch");
+  o.finish();
+  return m;
+}
+
+HTTPRouteFilter decode_filter(Obj o) {
+  HTTPRouteFilter f;
+  f.type = o.req_str("type");
+  check_enum(o, "type", f.type,
+             {"RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror", "RequestRedirect",
+              "URLRewrite", "CORS", "ExternalAuth", "ExtensionRef"});
+  if (auto h = o.obj("requestHeaderModifier"))
+    f.request_header_modifier = decode_header_filter(std::move(*h));
+  if (auto h = o.obj("responseHeaderModifier"))
+    f.response_header_modifier = decode_header_filter(std::move(*h));
+  if (auto m = o.obj("requestMirror")) {
+    HTTPRequestMirrorFilter rm;
+    m->require("backendRef");
+    Obj br = *m->obj("backendRef");
+    rm.backend_ref = decode_backend_object_ref(br);
+    br.finish();
+    rm.percent = m->int32("percent", 0, 100);
+    if (auto fr = m->obj("fraction")) {
+      Fraction frac;
+      fr->require("numerator");
+      frac.numerator = *fr->int32("numerator", 0);
+      frac.denominator = fr->int32("denominator", 1).value_or(100);
+      if (frac.numerator > frac.denominator)
+        fr->fail(fr->node(), fr->sub("numerator"), "must be less than or equal to denominator");
+      fr->finish();
+      rm.fraction = frac;
+    }
+    if (rm.percent && rm.fraction)
+      m->fail(m->node(), m->path(), "only one of percent and fraction may be set");
+    m->finish();
+    f.request_mirror = std::move(rm);
+  }
+  if (auto r = o.obj("requestRedirect")) {
+    HTTPRequestRedirectFilter rr;
+    rr.scheme = r->str("scheme");
+    if (rr.scheme) check_enum(*r, "scheme", *rr.scheme, {"http", "https"});
+    if (auto h = r->str("hostname")) rr.hostname = hostname_field(*r, "hostname", *h);
+    if (auto p = r->obj("path")) rr.path = decode_path_modifier(std::move(*p));
+    rr.port = r->int32("port", 1, 65535);
+    rr.status_code = r->int32("statusCode").value_or(302);
+    if (r->has("statusCode"))
+      check_enum(*r, "statusCode", std::to_string(rr.status_code), {"301", "302", "303", "307", "308"});
+    r->finish();
+    f.request_redirect = std::move(rr);
+  }
+  if (auto u = o.obj("urlRewrite")) {
+    HTTPURLRewriteFilter uw;
+    if (auto h = u->str("hostname")) uw.hostname = hostname_field(*u, "hostname", *h);
+    if (auto p = u->obj("path")) uw.path = decode_path_modifier(std::move(*p));
+    u->finish();
+    f.url_rewrite = std::move(uw);
+  }
+  if (auto c = o.obj("cors")) {
+    HTTPCORSFilter cors;
+    cors.allow_origins = c->strings("allowOrigins", 64);
+    cors.allow_credentials = c->boolean("allowCredentials");
+    cors.allow_methods = c->strings("allowMethods", 9);
+    cors.allow_headers = c->strings("allowHeaders", 64);
+    cors.expose_headers = c->strings("exposeHeaders", 64);
+    cors.max_age = c->int32("maxAge", 1).value_or(5);
+    c->finish();
+    f.cors = std::move(cors);
+  }
+  if (auto e = o.obj("externalAuth")) {
+    HTTPExternalAuthFilter ea;
+    ea.protocol = e->req_str("protocol");
+    check_enum(*e, "protocol", ea.protocol, {"HTTP", "GRPC"});
+    e->require("backendRef");
+    Obj br = *e->obj("backendRef");
+    ea.backend_ref = decode_backend_object_ref(br);
+    br.finish();
+    if (auto g = e->obj("grpc")) {
+      ea.has_grpc = true;
+      ea.grpc_allowed_headers = g->strings("allowedHeaders", 64);
+      g->finish();
+    }
+    if (auto h = e->obj("http")) {
+      ea.has_http = true;
+      ea.http_path = h->str("path");
+      ea.http_allowed_headers = h->strings("allowedHeaders", 64);
+      ea.http_allowed_response_headers = h->strings("allowedResponseHeaders", 64);
+      h->finish();
+    }
+    if (auto fb = e->obj("forwardBody")) {
+      ea.forward_body_max_size = fb->int32("maxSize", 0);
+      fb->finish();
+    }
+    e->finish();
+    f.external_auth = std::move(ea);
+  }
+  if (auto x = o.obj("extensionRef")) {
+    LocalObjectReference r;
+    r.group = x->req_str("group");
+    r.kind = x->req_str("kind");
+    r.name = x->req_str("name");
+    x->finish();
+    f.extension_ref = std::move(r);
+  }
+  // The schema's CEL rules: the config stanza must match the type, and no other stanza may be set.
+  const std::pair<std::string_view, bool> stanzas[] = {
+      {"RequestHeaderModifier", f.request_header_modifier.has_value()},
+      {"ResponseHeaderModifier", f.response_header_modifier.has_value()},
+      {"RequestMirror", f.request_mirror.has_value()},
+      {"RequestRedirect", f.request_redirect.has_value()},
+      {"URLRewrite", f.url_rewrite.has_value()},
+      {"CORS", f.cors.has_value()},
+      {"ExternalAuth", f.external_auth.has_value()},
+      {"ExtensionRef", f.extension_ref.has_value()},
+  };
+  auto field_for = [](std::string_view type) -> std::string {
+    if (type == "URLRewrite") return "urlRewrite";
+    if (type == "CORS") return "cors";
+    std::string s(type);
+    s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
+    return s;
+  };
+  for (const auto& [type, present] : stanzas) {
+    if (type == f.type && !present)
+      o.fail(o.node(), o.sub(field_for(type)), "required when type is " + std::string(type));
+    if (type != f.type && present)
+      o.fail(o.raw(field_for(type)), o.sub(field_for(type)), "must not be set when type is " + f.type);
+  }
+  o.finish();
+  return f;
+}
+
+void check_filter_rules(Obj& o, std::string_view key, const std::vector<HTTPRouteFilter>& filters) {
+  bool redirect = false, rewrite = false;
+  std::set<std::string> once;
+  for (size_t i = 0; i < filters.size(); ++i) {
+    const auto& t = filters[i].type;
+    redirect |= t == "RequestRedirect";
+    rewrite |= t == "URLRewrite";
+    if (t != "RequestMirror" && t != "ExtensionRef" && !once.insert(t).second)
+      o.fail(o.raw(key)[i], index_path(o.sub(key), i) + ".type", t + " may appear at most once");
+  }
+  if (redirect && rewrite)
+    o.fail(o.raw(key), o.sub(key), "RequestRedirect and URLRewrite cannot both be set");
+}
+
+HTTPRouteRule decode_rule(Obj o) {
+  HTTPRouteRule r;
+  r.name = o.str("name");
+  r.matches = o.objects<HTTPRouteMatch>("matches", decode_match, 64);
+  if (r.matches.empty()) r.matches.emplace_back();  // schema default: PathPrefix "/"
+  r.filters = o.objects<HTTPRouteFilter>("filters", decode_filter, 16);
+  check_filter_rules(o, "filters", r.filters);
+  r.backend_refs = o.objects<HTTPBackendRef>(
+      "backendRefs",
+      [](Obj b) {
+        HTTPBackendRef br;
+        br.ref = decode_backend_object_ref(b);
+        br.weight = b.int32("weight", 0, 1000000).value_or(1);
+        br.filters = b.objects<HTTPRouteFilter>("filters", decode_filter, 16);
+        check_filter_rules(b, "filters", br.filters);
+        b.finish();
+        return br;
+      },
+      16);
+  if (auto t = o.obj("timeouts")) {
+    HTTPRouteTimeouts to;
+    to.request = opt_duration(*t, "request");
+    to.backend_request = opt_duration(*t, "backendRequest");
+    t->finish();
+    r.timeouts = std::move(to);
+  }
+  if (auto rt = o.obj("retry")) {
+    HTTPRouteRetry retry;
+    rt->list("codes", [&](const YAML::Node& n, const std::string& p) {
+      retry.codes.push_back(static_cast<int32_t>(rt->as_int(n, p, 400, 599)));
+    });
+    retry.attempts = rt->int32("attempts", 0);
+    retry.backoff = opt_duration(*rt, "backoff");
+    rt->finish();
+    r.retry = std::move(retry);
+  }
+  if (auto sp = o.obj("sessionPersistence")) {
+    SessionPersistence s;
+    s.session_name = sp->str("sessionName");
+    s.absolute_timeout = opt_duration(*sp, "absoluteTimeout");
+    s.idle_timeout = opt_duration(*sp, "idleTimeout");
+    s.type = sp->str_or("type", "Cookie");
+    check_enum(*sp, "type", s.type, {"Cookie", "Header"});
+    if (auto cc = sp->obj("cookieConfig")) {
+      s.cookie_lifetime_type = cc->str("lifetimeType");
+      if (s.cookie_lifetime_type)
+        check_enum(*cc, "lifetimeType", *s.cookie_lifetime_type, {"Permanent", "Session"});
+      cc->finish();
+    }
+    sp->finish();
+    r.session_persistence = std::move(s);
+  }
+  o.finish();
+  return r;
+}
+
+void decode_http_route_spec(Obj o, HTTPRoute& route) {
+  route.parent_refs = o.objects<ParentReference>(
+      "parentRefs",
+      [](Obj p) {
+        ParentReference ref;
+        ref.group = p.str_or("group", std::string(kGatewayGroup));
+        ref.kind = p.str_or("kind", "Gateway");
+        ref.namespace_ = p.str("namespace");
+        ref.name = p.req_str("name");
+        ref.section_name = p.str("sectionName");
+        ref.port = p.int32("port", 1, 65535);
+        p.finish();
+        return ref;
+      },
+      32);
+  o.list(
+      "hostnames",
+      [&](const YAML::Node& n, const std::string& p) {
+        std::string h = o.as_string(n, p);
+        if (!valid_hostname(h))
+          o.fail(n, p,
+                 "invalid hostname \"" + h + "\" (lowercase RFC 1123 name, optionally starting with \"*.\")");
+        route.hostnames.push_back(std::move(h));
+      },
+      16);
+  route.rules = o.objects<HTTPRouteRule>("rules", decode_rule, 16);
+  if (route.rules.empty()) {  // schema default: one rule matching everything
+    route.rules.emplace_back();
+    route.rules.back().matches.emplace_back();
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < route.rules.size(); ++i) {
+    if (route.rules[i].name && !names.insert(*route.rules[i].name).second)
+      o.fail(o.raw("rules")[i], index_path(o.sub("rules"), i) + ".name",
+             "duplicate rule name \"" + *route.rules[i].name + "\"");
+  }
+  o.finish();
+}
+
+// --- ReferenceGrant ---
+
+void decode_reference_grant_spec(Obj o, ReferenceGrant& rg) {
+  o.require("from");
+  o.require("to");
+  rg.from = o.objects<ReferenceGrantFrom>(
+      "from",
+      [](Obj f) {
+        ReferenceGrantFrom r;
+        f.require("group");
+        r.group = *f.str("group");
+        r.kind = f.req_str("kind");
+        r.namespace_ = f.req_str("namespace");
+        f.finish();
+        return r;
+      },
+      16);
+  rg.to = o.objects<ReferenceGrantTo>(
+      "to",
+      [](Obj t) {
+        ReferenceGrantTo r;
+        t.require("group");
+        r.group = *t.str("group");
+        r.kind = t.req_str("kind");
+        r.name = t.str("name");
+        t.finish();
+        return r;
+      },
+      16);
+  o.finish();
+}
+
+// --- core ---
+
+void decode_service_spec(Obj o, Service& svc) {
+  svc.type = o.str_or("type", "ClusterIP");
+  check_enum(o, "type", svc.type, {"ClusterIP", "NodePort", "LoadBalancer", "ExternalName"});
+  svc.selector = o.string_map("selector");
+  svc.ports = o.objects<ServicePort>("ports", [](Obj p) {
+    ServicePort sp;
+    sp.name = p.str_or("name", "");
+    sp.protocol = p.str_or("protocol", "TCP");
+    check_enum(p, "protocol", sp.protocol, {"TCP", "UDP", "SCTP"});
+    sp.app_protocol = p.str("appProtocol");
+    p.require("port");
+    sp.port = *p.int32("port", 1, 65535);
+    sp.target_port = sp.port;
+    if (p.has("targetPort")) {
+      const YAML::Node t = p.raw("targetPort");
+      if (t.IsScalar() && is_plain(t) && looks_like_int(t.Scalar()))
+        sp.target_port = static_cast<int32_t>(p.as_int(t, p.sub("targetPort"), 1, 65535));
+      else
+        sp.target_port = p.as_string(t, p.sub("targetPort"));
+    }
+    sp.node_port = p.int32("nodePort", 0, 65535);
+    p.finish();
+    return sp;
+  });
+  svc.cluster_ip = o.str("clusterIP");
+  svc.cluster_ips = o.strings("clusterIPs");
+  svc.external_name = o.str("externalName");
+  svc.publish_not_ready_addresses = o.boolean("publishNotReadyAddresses").value_or(false);
+  // Valid Service fields that only matter to kube-proxy / cloud controllers.
+  for (auto k : {"externalIPs", "sessionAffinity", "sessionAffinityConfig", "loadBalancerIP",
+                 "loadBalancerSourceRanges", "loadBalancerClass", "externalTrafficPolicy",
+                 "internalTrafficPolicy", "healthCheckNodePort", "ipFamilies", "ipFamilyPolicy",
+                 "allocateLoadBalancerNodePorts", "trafficDistribution"})
+    o.ignore(k);
+  o.finish();
+}
+
+void decode_endpoint_slice(Obj& o, EndpointSlice& es) {
+  es.address_type = o.req_str("addressType");
+  check_enum(o, "addressType", es.address_type, {"IPv4", "IPv6", "FQDN"});
+  es.endpoints = o.objects<Endpoint>("endpoints", [](Obj e) {
+    Endpoint ep;
+    e.require("addresses");
+    ep.addresses = e.strings("addresses", 100);
+    if (auto c = e.obj("conditions")) {
+      ep.conditions.ready = c->boolean("ready");
+      ep.conditions.serving = c->boolean("serving");
+      ep.conditions.terminating = c->boolean("terminating");
+      c->finish();
+    }
+    ep.hostname = e.str("hostname");
+    ep.node_name = e.str("nodeName");
+    ep.zone = e.str("zone");
+    if (auto t = e.obj("targetRef")) {
+      EndpointTargetRef r;
+      r.kind = t->str_or("kind", "");
+      r.namespace_ = t->str_or("namespace", "");
+      r.name = t->str_or("name", "");
+      r.uid = t->str_or("uid", "");
+      for (auto k : {"apiVersion", "resourceVersion", "fieldPath"}) t->ignore(k);
+      t->finish();
+      ep.target_ref = std::move(r);
+    }
+    for (auto k : {"hints", "deprecatedTopology"}) e.ignore(k);
+    e.finish();
+    return ep;
+  });
+  es.ports = o.objects<EndpointPort>("ports", [](Obj p) {
+    EndpointPort ep;
+    ep.name = p.str("name");
+    ep.protocol = p.str("protocol");
+    ep.port = p.int32("port", 1, 65535);
+    ep.app_protocol = p.str("appProtocol");
+    p.finish();
+    return ep;
+  });
+}
+
+// --- documents ---
+
+enum class Kind {
+  GatewayClass,
+  Gateway,
+  HTTPRoute,
+  ReferenceGrant,
+  Service,
+  EndpointSlice,
+  Namespace,
+  Secret,
+  Ignored
+};
+
+struct KindInfo {
+  Kind kind;
+  std::vector<std::string_view> api_versions;
+  bool namespaced;
+};
+
+const std::unordered_map<std::string_view, KindInfo>& known_kinds() {
+  static const std::unordered_map<std::string_view, KindInfo> kinds = [] {
+    const std::vector<std::string_view> gw = {"gateway.networking.k8s.io/v1",
+                                              "gateway.networking.k8s.io/v1beta1"};
+    std::unordered_map<std::string_view, KindInfo> m = {
+        {"GatewayClass", {Kind::GatewayClass, gw, false}},
+        {"Gateway", {Kind::Gateway, gw, true}},
+        {"HTTPRoute", {Kind::HTTPRoute, gw, true}},
+        {"ReferenceGrant",
+         {Kind::ReferenceGrant,
+          {"gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1",
+           "gateway.networking.k8s.io/v1alpha2"},
+          true}},
+        {"Service", {Kind::Service, {"v1"}, true}},
+        {"EndpointSlice", {Kind::EndpointSlice, {"discovery.k8s.io/v1"}, true}},
+        {"Namespace", {Kind::Namespace, {"v1"}, false}},
+        {"Secret", {Kind::Secret, {"v1"}, true}},
+    };
+    // Well-known kinds that commonly sit next to Gateway API objects in a manifest set; accepted so
+    // users can point mirrorgate at the same files they apply, but never inspected.
+    const std::pair<std::string_view, std::vector<std::string_view>> ignored[] = {
+        {"ConfigMap", {"v1"}},
+        {"ServiceAccount", {"v1"}},
+        {"Pod", {"v1"}},
+        {"Endpoints", {"v1"}},
+        {"PersistentVolumeClaim", {"v1"}},
+        {"LimitRange", {"v1"}},
+        {"ResourceQuota", {"v1"}},
+        {"Deployment", {"apps/v1"}},
+        {"StatefulSet", {"apps/v1"}},
+        {"DaemonSet", {"apps/v1"}},
+        {"ReplicaSet", {"apps/v1"}},
+        {"Job", {"batch/v1"}},
+        {"CronJob", {"batch/v1"}},
+        {"HorizontalPodAutoscaler", {"autoscaling/v1", "autoscaling/v2"}},
+        {"PodDisruptionBudget", {"policy/v1"}},
+        {"NetworkPolicy", {"networking.k8s.io/v1"}},
+        {"Role", {"rbac.authorization.k8s.io/v1"}},
+        {"ClusterRole", {"rbac.authorization.k8s.io/v1"}},
+        {"RoleBinding", {"rbac.authorization.k8s.io/v1"}},
+        {"ClusterRoleBinding", {"rbac.authorization.k8s.io/v1"}},
+    };
+    for (const auto& [name, versions] : ignored) m.emplace(name, KindInfo{Kind::Ignored, versions, true});
+    return m;
+  }();
+  return kinds;
+}
+
+ObjectMeta decode_metadata(Obj o, bool namespaced) {
+  ObjectMeta m;
+  m.name = o.req_str("name");
+  m.namespace_ = o.str_or("namespace", namespaced ? "default" : "");
+  if (!namespaced) m.namespace_.clear();
+  m.labels = o.string_map("labels");
+  m.annotations = o.string_map("annotations");
+  m.generation = o.integer("generation", 0, INT64_MAX).value_or(1);
+  m.creation_timestamp = o.str_or("creationTimestamp", "");
+  m.uid = o.str_or("uid", "");
+  for (auto k : {"resourceVersion", "managedFields", "ownerReferences", "finalizers", "generateName",
+                 "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"})
+    o.ignore(k);
+  o.finish();
+  return m;
+}
+
+class Loader {
+ public:
+  void load_text(std::string_view text, const std::string& file) {
+    std::vector<YAML::Node> docs;
+    try {
+      docs = YAML::LoadAll(std::string(text));
+    } catch (const YAML::Exception& e) {
+      throw ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ": YAML parse error: " + e.msg);
+    }
+    for (size_t i = 0; i < docs.size(); ++i) load_document(docs[i], file, static_cast<int>(i));
+  }
+
+  ObjectSet take() { return std::move(set_); }
+
+ private:
+  void load_document(const YAML::Node& doc, const std::string& file, int index) {
+    if (is_null(doc)) return;  // empty documents ("---" at the end) are legal
+    const int line = line_of(doc);
+    const std::string where = file + ":" + std::to_string(line) + ": ";
+    if (!doc.IsMap())
+      throw ConfigError(where + "document " + std::to_string(index) +
+                        ": expected a Kubernetes object (a map), got " + describe(doc));
+    const YAML::Node& cdoc = doc;
+    const YAML::Node kind_node = cdoc["kind"];
+    const YAML::Node api_node = cdoc["apiVersion"];
+    if (is_null(kind_node) || !kind_node.IsScalar()) throw ConfigError(where + "object without kind");
+    if (is_null(api_node) || !api_node.IsScalar())
+      throw ConfigError(where + kind_node.Scalar() + ": object without apiVersion");
+    const std::string kind = kind_node.Scalar();
+    const std::string api = api_node.Scalar();
+
+    if (kind == "List" && api == "v1") {  // what `kubectl get -o yaml` produces
+      const YAML::Node items = cdoc["items"];
+      if (items.IsDefined() && items.IsSequence())
+        for (const auto& item : items) load_document(item, file, index);
+      return;
+    }
+    const auto& kinds = known_kinds();
+    const auto it = kinds.find(kind);
+    if (it == kinds.end())
+      throw ConfigError(where + "unknown kind \"" + kind + "\" (apiVersion " + api + ")");
+    const KindInfo& info = it->second;
+    if (std::find(info.api_versions.begin(), info.api_versions.end(), api) == info.api_versions.end()) {
+      std::string supported;
+      for (auto v : info.api_versions) supported += (supported.empty() ? "" : ", ") + std::string(v);
+      throw ConfigError(where + kind + ": unsupported apiVersion \"" + api + "\" (supported: " + supported +
+                        ")");
+    }
+    if (info.kind == Kind::Ignored) {
+      ++set_.ignored_objects;
+      return;
+    }
+
+    Context ctx{file, kind, ""};
+    // A first lenient look at the name so that metadata errors can already name the object.
+    const YAML::Node md = cdoc["metadata"];
+    if (md.IsDefined() && md.IsMap()) {
+      const YAML::Node n = md["name"], ns = md["namespace"];
+      const std::string name = n.IsDefined() && n.IsScalar() ? n.Scalar() : "";
+      if (info.namespaced)
+        ctx.object = (ns.IsDefined() && ns.IsScalar() ? ns.Scalar() : "default") + "/" + name;
+      else
+        ctx.object = name;
+    }
+    Obj top(ctx, doc, "");
+    top.ignore("apiVersion");
+    top.ignore("kind");
+    top.ignore("status");  // written by controllers, meaningless as input
+    top.require("metadata");
+    ObjectMeta meta = decode_metadata(*top.obj("metadata"), info.namespaced);
+    const SourceLocation src{file, line, index};
+    const std::string id = kind + " " + (info.namespaced ? meta.namespace_ + "/" : "") + meta.name;
+    check_duplicate(id, src);
+
+    auto spec = [&](bool required) -> std::optional<Obj> {
+      if (required) top.require("spec");
+      return top.obj("spec");
+    };
+    switch (info.kind) {
+      case Kind::GatewayClass: {
+        GatewayClass o{std::move(meta), src, {}, {}, {}};
+        decode_gateway_class_spec(*spec(true), o);
+        set_.gateway_classes.push_back(std::move(o));
+        break;
+      }
+      case Kind::Gateway: {
+        Gateway o;
+        o.metadata = std::move(meta);
+        o.source = src;
+        decode_gateway_spec(*spec(true), o);
+        set_.gateways.push_back(std::move(o));
+        break;
+      }
+      case Kind::HTTPRoute: {
+        HTTPRoute o;
+        o.metadata = std::move(meta);
+        o.source = src;
+        decode_http_route_spec(*spec(true), o);
+        set_.http_routes.push_back(std::move(o));
+        break;
+      }
+      case Kind::ReferenceGrant: {
+        ReferenceGrant o;
+        o.metadata = std::move(meta);
+        o.source = src;
+        decode_reference_grant_spec(*spec(true), o);
+        set_.reference_grants.push_back(std::move(o));
+        break;
+      }
+      case Kind::Service: {
+        Service o;
+        o.metadata = std::move(meta);
+        o.source = src;
+        if (auto s = spec(false)) decode_service_spec(std::move(*s), o);
+        set_.services.push_back(std::move(o));
+        break;
+      }
+      case Kind::EndpointSlice: {
+        EndpointSlice o;
+        o.metadata = std::move(meta);
+        o.source = src;
+        decode_endpoint_slice(top, o);
+        set_.endpoint_slices.push_back(std::move(o));
+        break;
+      }
+      case Kind::Namespace: {
+        Namespace o{std::move(meta), src};
+        if (auto s = spec(false)) {
+          s->strings("finalizers");
+          s->finish();
+        }
+        set_.namespaces.push_back(std::move(o));
+        break;
+      }
+      case Kind::Secret: {
+        Secret o;
+        o.metadata = std::move(meta);
+        o.source = src;
+        o.type = top.str_or("type", "Opaque");
+        o.data = top.string_map("data");
+        o.string_data = top.string_map("stringData");
+        top.boolean("immutable");
+        set_.secrets.push_back(std::move(o));
+        break;
+      }
+      case Kind::Ignored:
+        break;
+    }
+    top.finish();
+  }
+
+  void check_duplicate(const std::string& id, const SourceLocation& src) {
+    const auto [it, inserted] = seen_.emplace(id, src);
+    if (!inserted)
+      throw ConfigError(src.file + ":" + std::to_string(src.line) + ": " + id +
+                        ": duplicate object, first defined at " + it->second.file + ":" +
+                        std::to_string(it->second.line));
+  }
+
+  ObjectSet set_;
+  std::unordered_map<std::string, SourceLocation> seen_;
+};
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw ConfigError(p.string() + ": cannot open file");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+bool parse_duration(std::string_view text, int64_t& milliseconds) {
+  // Gateway API Duration: ^([0-9]{1,5}(h|m|s|ms)){1,4}$
+  int64_t total = 0;
+  int parts = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t digits = 0;
+    int64_t value = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+      value = value * 10 + (text[i] - '0');
+      ++i;
+      ++digits;
+    }
+    if (digits == 0 || digits > 5 || i >= text.size()) return false;
+    int64_t unit = 0;
+    if (text.substr(i, 2) == "ms") {
+      unit = 1;
+      i += 2;
+    } else if (text[i] == 'h') {
+      unit = 3600000;
+      ++i;
+    } else if (text[i] == 'm') {
+      unit = 60000;
+      ++i;
+    } else if (text[i] == 's') {
+      unit = 1000;
+      ++i;
+    } else {
+      return false;
+    }
+    total += value * unit;
+    if (++parts > 4) return false;
+  }
+  if (parts == 0) return false;
+  milliseconds = total;
+  return true;
+}
+
+ObjectSet load_string(std::string_view yaml, std::string_view source_name) {
+  Loader loader;
+  loader.load_text(yaml, std::string(source_name));
+  return loader.take();
+}
+
+ObjectSet load_path(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(path)) {
+      const auto ext = entry.path().extension();
+      if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml")) files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    Loader loader;
+    for (const auto& f : files) loader.load_text(read_file(f), f.string());
+    return loader.take();
+  }
+  if (!std::filesystem::exists(path, ec)) throw ConfigError(path.string() + ": no such file or directory");
+  Loader loader;
+  loader.load_text(read_file(path), path.string());
+  return loader.take();
+}
+
+}  // namespace mg::config

@@ -1,0 +1,422 @@
+#pragma once
+
+// Typed model of the Kubernetes objects mirrorgate reads: Gateway API v1 (GatewayClass, Gateway,
+// HTTPRoute, ReferenceGrant) and the core objects routing depends on (Service, EndpointSlice,
+// Namespace). The loader fills every field a user may legally write, even those no later stage uses
+// yet, so that accepting a manifest and acting on it are separate decisions. Defaults from the API's
+// schema are applied by the loader, so consumers never re-derive them.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace mg::config {
+
+struct SourceLocation {
+  std::string file;
+  int line = 0;            // 1-based line of the document's first key
+  int document_index = 0;  // 0-based index of the YAML document within its file
+};
+
+struct ObjectMeta {
+  std::string name;
+  std::string namespace_;  // "default" for namespaced kinds when omitted; empty for cluster-scoped
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  int64_t generation = 1;
+  std::string creation_timestamp;  // RFC 3339 as written; empty when absent
+  std::string uid;
+};
+
+// --- shared Gateway API pieces ---
+
+struct LabelSelectorRequirement {
+  std::string key;
+  std::string op;  // In, NotIn, Exists, DoesNotExist
+  std::vector<std::string> values;
+};
+
+struct LabelSelector {
+  std::map<std::string, std::string> match_labels;
+  std::vector<LabelSelectorRequirement> match_expressions;
+};
+
+// SecretObjectReference, ObjectReference, LocalObjectReference and friends share this shape; fields
+// a given reference type does not have are rejected by the loader, not represented separately.
+struct ObjectReference {
+  std::string group;
+  std::string kind;
+  std::string name;
+  std::optional<std::string> namespace_;
+};
+
+struct ParametersReference {
+  std::string group;
+  std::string kind;
+  std::string name;
+  std::optional<std::string> namespace_;
+};
+
+// Gateway API Duration ("1h2m3s4ms"), kept as written and in milliseconds.
+struct Duration {
+  std::string text;
+  int64_t milliseconds = 0;
+};
+
+// --- GatewayClass ---
+
+struct GatewayClass {
+  ObjectMeta metadata;
+  SourceLocation source;
+  std::string controller_name;
+  std::optional<ParametersReference> parameters_ref;
+  std::optional<std::string> description;
+};
+
+// --- Gateway ---
+
+struct RouteGroupKind {
+  std::string group = "gateway.networking.k8s.io";
+  std::string kind;
+};
+
+struct RouteNamespaces {
+  std::string from = "Same";  // All, Same, Selector, None
+  std::optional<LabelSelector> selector;
+};
+
+struct AllowedRoutes {
+  RouteNamespaces namespaces;
+  std::vector<RouteGroupKind> kinds;  // empty: the defaults for the listener's protocol
+};
+
+struct FrontendTLSValidation {
+  std::vector<ObjectReference> ca_certificate_refs;
+  std::optional<std::string> mode;
+};
+
+struct GatewayTLSConfig {
+  std::string mode = "Terminate";                 // Terminate, Passthrough
+  std::vector<ObjectReference> certificate_refs;  // kind defaults to Secret, group ""
+  std::optional<FrontendTLSValidation> frontend_validation;
+  std::map<std::string, std::string> options;
+};
+
+struct Listener {
+  std::string name;
+  std::optional<std::string> hostname;
+  int32_t port = 0;
+  std::string protocol;
+  std::optional<GatewayTLSConfig> tls;
+  AllowedRoutes allowed_routes;
+};
+
+struct GatewayAddress {
+  std::string type = "IPAddress";  // IPAddress, Hostname, NamedAddress or a domain-prefixed type
+  std::string value;
+};
+
+struct GatewayInfrastructure {
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  std::optional<ParametersReference> parameters_ref;
+};
+
+struct GatewayBackendTLS {
+  std::optional<ObjectReference> client_certificate_ref;
+};
+
+struct AllowedListeners {
+  RouteNamespaces namespaces{"None", std::nullopt};
+};
+
+struct Gateway {
+  ObjectMeta metadata;
+  SourceLocation source;
+  std::string gateway_class_name;
+  std::vector<Listener> listeners;
+  std::vector<GatewayAddress> addresses;
+  std::optional<GatewayInfrastructure> infrastructure;
+  std::optional<GatewayBackendTLS> backend_tls;
+  std::optional<AllowedListeners> allowed_listeners;
+};
+
+// --- HTTPRoute ---
+
+struct ParentReference {
+  std::string group = "gateway.networking.k8s.io";
+  std::string kind = "Gateway";
+  std::optional<std::string> namespace_;  // absent: the route's namespace
+  std::string name;
+  std::optional<std::string> section_name;
+  std::optional<int32_t> port;
+};
+
+struct HTTPPathMatch {
+  std::string type = "PathPrefix";  // Exact, PathPrefix, RegularExpression
+  std::string value = "/";
+};
+
+struct HTTPHeaderMatch {       // also used for query parameters
+  std::string type = "Exact";  // Exact, RegularExpression
+  std::string name;
+  std::string value;
+};
+
+struct HTTPRouteMatch {
+  HTTPPathMatch path;  // always present after defaulting
+  std::vector<HTTPHeaderMatch> headers;
+  std::vector<HTTPHeaderMatch> query_params;
+  std::optional<std::string> method;
+};
+
+struct HTTPHeader {
+  std::string name;
+  std::string value;
+};
+
+struct HTTPHeaderFilter {
+  std::vector<HTTPHeader> set;
+  std::vector<HTTPHeader> add;
+  std::vector<std::string> remove;
+};
+
+struct BackendObjectReference {
+  std::string group;  // "" = core
+  std::string kind = "Service";
+  std::string name;
+  std::optional<std::string> namespace_;  // absent: the route's namespace
+  std::optional<int32_t> port;
+};
+
+struct Fraction {
+  int32_t numerator = 0;
+  int32_t denominator = 100;
+};
+
+struct HTTPRequestMirrorFilter {
+  BackendObjectReference backend_ref;
+  std::optional<int32_t> percent;
+  std::optional<Fraction> fraction;
+};
+
+struct HTTPPathModifier {
+  std::string type;  // ReplaceFullPath, ReplacePrefixMatch
+  std::optional<std::string> replace_full_path;
+  std::optional<std::string> replace_prefix_match;
+};
+
+struct HTTPRequestRedirectFilter {
+  std::optional<std::string> scheme;
+  std::optional<std::string> hostname;
+  std::optional<HTTPPathModifier> path;
+  std::optional<int32_t> port;
+  int32_t status_code = 302;
+};
+
+struct HTTPURLRewriteFilter {
+  std::optional<std::string> hostname;
+  std::optional<HTTPPathModifier> path;
+};
+
+struct HTTPCORSFilter {
+  std::vector<std::string> allow_origins;
+  std::optional<bool> allow_credentials;
+  std::vector<std::string> allow_methods;
+  std::vector<std::string> allow_headers;
+  std::vector<std::string> expose_headers;
+  int32_t max_age = 5;
+};
+
+struct LocalObjectReference {
+  std::string group;
+  std::string kind;
+  std::string name;
+};
+
+struct HTTPExternalAuthFilter {
+  std::string protocol;  // HTTP, GRPC
+  BackendObjectReference backend_ref;
+  std::vector<std::string> grpc_allowed_headers;
+  std::optional<std::string> http_path;
+  std::vector<std::string> http_allowed_headers;
+  std::vector<std::string> http_allowed_response_headers;
+  std::optional<int32_t> forward_body_max_size;
+  bool has_grpc = false;
+  bool has_http = false;
+};
+
+struct HTTPRouteFilter {
+  std::string type;  // RequestHeaderModifier, ResponseHeaderModifier, RequestMirror, RequestRedirect,
+                     // URLRewrite, CORS, ExternalAuth, ExtensionRef
+  std::optional<HTTPHeaderFilter> request_header_modifier;
+  std::optional<HTTPHeaderFilter> response_header_modifier;
+  std::optional<HTTPRequestMirrorFilter> request_mirror;
+  std::optional<HTTPRequestRedirectFilter> request_redirect;
+  std::optional<HTTPURLRewriteFilter> url_rewrite;
+  std::optional<HTTPCORSFilter> cors;
+  std::optional<HTTPExternalAuthFilter> external_auth;
+  std::optional<LocalObjectReference> extension_ref;
+};
+
+struct HTTPBackendRef {
+  BackendObjectReference ref;
+  int32_t weight = 1;
+  std::vector<HTTPRouteFilter> filters;
+};
+
+struct HTTPRouteTimeouts {
+  std::optional<Duration> request;
+  std::optional<Duration> backend_request;
+};
+
+struct HTTPRouteRetry {
+  std::vector<int32_t> codes;
+  std::optional<int32_t> attempts;
+  std::optional<Duration> backoff;
+};
+
+struct SessionPersistence {
+  std::optional<std::string> session_name;
+  std::optional<Duration> absolute_timeout;
+  std::optional<Duration> idle_timeout;
+  std::string type = "Cookie";                      // Cookie, Header
+  std::optional<std::string> cookie_lifetime_type;  // Permanent, Session
+};
+
+struct HTTPRouteRule {
+  std::optional<std::string> name;
+  std::vector<HTTPRouteMatch> matches;  // never empty after defaulting
+  std::vector<HTTPRouteFilter> filters;
+  std::vector<HTTPBackendRef> backend_refs;
+  std::optional<HTTPRouteTimeouts> timeouts;
+  std::optional<HTTPRouteRetry> retry;
+  std::optional<SessionPersistence> session_persistence;
+};
+
+struct HTTPRoute {
+  ObjectMeta metadata;
+  SourceLocation source;
+  std::vector<ParentReference> parent_refs;
+  std::vector<std::string> hostnames;
+  std::vector<HTTPRouteRule> rules;  // never empty after defaulting
+};
+
+// --- ReferenceGrant ---
+
+struct ReferenceGrantFrom {
+  std::string group;
+  std::string kind;
+  std::string namespace_;
+};
+
+struct ReferenceGrantTo {
+  std::string group;
+  std::string kind;
+  std::optional<std::string> name;
+};
+
+struct ReferenceGrant {
+  ObjectMeta metadata;
+  SourceLocation source;
+  std::vector<ReferenceGrantFrom> from;
+  std::vector<ReferenceGrantTo> to;
+};
+
+// --- core objects ---
+
+struct ServicePort {
+  std::string name;
+  std::string protocol = "TCP";
+  std::optional<std::string> app_protocol;
+  int32_t port = 0;
+  // Absent means "same as port"; a string names a container port.
+  std::variant<int32_t, std::string> target_port = int32_t{0};
+  std::optional<int32_t> node_port;
+};
+
+struct Service {
+  ObjectMeta metadata;
+  SourceLocation source;
+  std::string type = "ClusterIP";
+  std::map<std::string, std::string> selector;
+  std::vector<ServicePort> ports;
+  std::optional<std::string> cluster_ip;
+  std::vector<std::string> cluster_ips;
+  std::optional<std::string> external_name;
+  bool publish_not_ready_addresses = false;
+};
+
+struct EndpointConditions {
+  std::optional<bool> ready;
+  std::optional<bool> serving;
+  std::optional<bool> terminating;
+};
+
+struct EndpointTargetRef {
+  std::string kind;
+  std::string namespace_;
+  std::string name;
+  std::string uid;
+};
+
+struct Endpoint {
+  std::vector<std::string> addresses;
+  EndpointConditions conditions;
+  std::optional<std::string> hostname;
+  std::optional<std::string> node_name;
+  std::optional<std::string> zone;
+  std::optional<EndpointTargetRef> target_ref;
+};
+
+struct EndpointPort {
+  std::optional<std::string> name;
+  std::optional<std::string> protocol;
+  std::optional<int32_t> port;
+  std::optional<std::string> app_protocol;
+};
+
+struct EndpointSlice {
+  ObjectMeta metadata;
+  SourceLocation source;
+  std::string address_type;  // IPv4, IPv6, FQDN
+  std::vector<Endpoint> endpoints;
+  std::vector<EndpointPort> ports;
+  std::string service_name() const {
+    auto it = metadata.labels.find("kubernetes.io/service-name");
+    return it == metadata.labels.end() ? std::string{} : it->second;
+  }
+};
+
+struct Namespace {
+  ObjectMeta metadata;
+  SourceLocation source;
+};
+
+// Kept only because a later TLS stage will need certificate material; values are base64 as written
+// (data) or plain (stringData).
+struct Secret {
+  ObjectMeta metadata;
+  SourceLocation source;
+  std::string type;
+  std::map<std::string, std::string> data;
+  std::map<std::string, std::string> string_data;
+};
+
+// Everything loaded, in input order per kind (files sorted by name, documents in file order).
+struct ObjectSet {
+  std::vector<GatewayClass> gateway_classes;
+  std::vector<Gateway> gateways;
+  std::vector<HTTPRoute> http_routes;
+  std::vector<ReferenceGrant> reference_grants;
+  std::vector<Service> services;
+  std::vector<EndpointSlice> endpoint_slices;
+  std::vector<Namespace> namespaces;
+  std::vector<Secret> secrets;
+  size_t ignored_objects = 0;  // well-known kinds mirrorgate does not use (Deployment, ...)
+};
+
+}  // namespace mg::config

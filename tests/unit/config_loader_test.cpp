@@ -1,0 +1,341 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "config/loader.h"
+
+namespace mg::config {
+namespace {
+
+// Expects load_string to throw and returns the message so tests can assert on its exact text.
+std::string load_error(std::string_view yaml, std::string_view file = "x.yaml") {
+  try {
+    load_string(yaml, file);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected ConfigError";
+  return {};
+}
+
+constexpr std::string_view kRoute = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: mirror
+spec:
+  parentRefs:
+  - name: gw
+  rules:
+  - matches:
+    - path:
+        tpye: Exact
+        value: /
+)";
+
+TEST(ConfigLoader, RejectsUnknownFieldWithPath) {
+  EXPECT_EQ(load_error(kRoute, "examples/mirror/route.yaml"),
+            "examples/mirror/route.yaml:11: HTTPRoute default/mirror: spec.rules[0].matches[0].path.tpye: "
+            "unknown field");
+}
+
+TEST(ConfigLoader, RejectsWrongTypeWithPathAndValue) {
+  const std::string yaml = R"(# comment
+apiVersion: v1
+kind: Service
+metadata: {name: foo}
+spec:
+  ports:
+  - port: eighty
+)";
+  EXPECT_EQ(load_error(yaml),
+            R"(x.yaml:7: Service default/foo: spec.ports[0].port: expected an integer, got "eighty")");
+}
+
+TEST(ConfigLoader, RejectsQuotedIntegerLikeTheApiServer) {
+  const std::string yaml =
+      "apiVersion: v1\nkind: Service\nmetadata: {name: foo}\nspec:\n  ports:\n  - port: \"80\"\n";
+  EXPECT_EQ(load_error(yaml),
+            R"(x.yaml:6: Service default/foo: spec.ports[0].port: expected an integer, got string "80")");
+}
+
+TEST(ConfigLoader, RejectsUnknownKind) {
+  EXPECT_EQ(load_error("apiVersion: gateway.networking.k8s.io/v1\nkind: Gatway\nmetadata: {name: g}\n"),
+            R"(x.yaml:1: unknown kind "Gatway" (apiVersion gateway.networking.k8s.io/v1))");
+}
+
+TEST(ConfigLoader, RejectsUnsupportedApiVersion) {
+  EXPECT_EQ(load_error("apiVersion: gateway.networking.k8s.io/v2\nkind: Gateway\nmetadata: {name: g}\n"),
+            "x.yaml:1: Gateway: unsupported apiVersion \"gateway.networking.k8s.io/v2\" (supported: "
+            "gateway.networking.k8s.io/v1, gateway.networking.k8s.io/v1beta1)");
+}
+
+TEST(ConfigLoader, ReportsYamlParseErrorWithLine) {
+  const std::string msg = load_error("apiVersion: v1\nkind: Service\nmetadata: {name: [x\n");
+  EXPECT_EQ(msg.rfind("x.yaml:", 0), 0u) << msg;
+  EXPECT_NE(msg.find("YAML parse error: "), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+}
+
+TEST(ConfigLoader, ReportsLineOfLaterDocument) {
+  const std::string yaml = R"(apiVersion: v1
+kind: Namespace
+metadata: {name: a}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: g, namespace: a}
+spec:
+  gatewayClassName: c
+  listeners:
+  - {name: http, port: 80, protocol: HTTP, bogus: 1}
+)";
+  EXPECT_EQ(load_error(yaml), "x.yaml:11: Gateway a/g: spec.listeners[0].bogus: unknown field");
+}
+
+TEST(ConfigLoader, RejectsMissingRequiredField) {
+  const std::string yaml =
+      "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: c}\nspec: {}\n";
+  EXPECT_EQ(load_error(yaml), "x.yaml:4: GatewayClass c: spec.controllerName: required field is missing");
+}
+
+TEST(ConfigLoader, RejectsBadEnumValue) {
+  const std::string yaml = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: ns}
+spec:
+  rules:
+  - matches:
+    - path: {type: Prefix, value: /}
+)";
+  EXPECT_EQ(load_error(yaml),
+            "x.yaml:7: HTTPRoute ns/r: spec.rules[0].matches[0].path.type: unsupported value \"Prefix\", "
+            "expected one of: Exact, PathPrefix, RegularExpression");
+}
+
+TEST(ConfigLoader, RejectsFilterWithoutItsConfig) {
+  const std::string yaml = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  rules:
+  - filters:
+    - type: RequestMirror
+)";
+  EXPECT_EQ(load_error(yaml),
+            "x.yaml:7: HTTPRoute default/r: spec.rules[0].filters[0].requestMirror: required when type is "
+            "RequestMirror");
+}
+
+TEST(ConfigLoader, RejectsBadDuration) {
+  const std::string yaml = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  rules:
+  - timeouts: {request: 10 seconds}
+)";
+  EXPECT_EQ(
+      load_error(yaml),
+      "x.yaml:6: HTTPRoute default/r: spec.rules[0].timeouts.request: invalid duration \"10 seconds\" (e.g. "
+      "\"500ms\", \"10s\", \"1m30s\")");
+}
+
+TEST(ConfigLoader, RejectsDuplicateObjectNamingBothLocations) {
+  const std::string yaml = R"(apiVersion: v1
+kind: Service
+metadata: {name: foo}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: foo, namespace: default}
+)";
+  EXPECT_EQ(load_error(yaml), "x.yaml:5: Service default/foo: duplicate object, first defined at x.yaml:1");
+}
+
+TEST(ConfigLoader, RejectsDuplicateFieldInMap) {
+  const std::string yaml =
+      "apiVersion: v1\nkind: Service\nmetadata: {name: foo}\nspec:\n  type: ClusterIP\n  type: NodePort\n";
+  const std::string msg = load_error(yaml);
+  EXPECT_NE(msg.find("Service default/foo: spec.type: duplicate field"), std::string::npos) << msg;
+}
+
+TEST(ConfigLoader, AppliesSchemaDefaults) {
+  const std::string yaml = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - backendRefs: [{name: svc, port: 8080}]
+  - matches: [{headers: [{name: x, value: y}]}]
+)";
+  const ObjectSet set = load_string(yaml, "x.yaml");
+  ASSERT_EQ(set.http_routes.size(), 1u);
+  const HTTPRoute& r = set.http_routes[0];
+  EXPECT_EQ(r.metadata.namespace_, "default");
+  EXPECT_EQ(r.metadata.generation, 1);
+  EXPECT_EQ(r.source.line, 1);
+  EXPECT_EQ(r.parent_refs[0].group, "gateway.networking.k8s.io");
+  EXPECT_EQ(r.parent_refs[0].kind, "Gateway");
+  EXPECT_FALSE(r.parent_refs[0].namespace_.has_value());
+  ASSERT_EQ(r.rules.size(), 2u);
+  ASSERT_EQ(r.rules[0].matches.size(), 1u);
+  EXPECT_EQ(r.rules[0].matches[0].path.type, "PathPrefix");
+  EXPECT_EQ(r.rules[0].matches[0].path.value, "/");
+  EXPECT_EQ(r.rules[0].backend_refs[0].weight, 1);
+  EXPECT_EQ(r.rules[0].backend_refs[0].ref.kind, "Service");
+  EXPECT_EQ(r.rules[0].backend_refs[0].ref.group, "");
+  EXPECT_EQ(r.rules[1].matches[0].path.type, "PathPrefix");
+  EXPECT_EQ(r.rules[1].matches[0].headers[0].type, "Exact");
+}
+
+TEST(ConfigLoader, DefaultsListenerAllowedRoutesToSame) {
+  const std::string yaml = R"(apiVersion: gateway.networking.k8s.io/v1beta1
+kind: Gateway
+metadata: {name: g}
+spec:
+  gatewayClassName: c
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+  addresses: [{value: 127.0.0.2}]
+)";
+  const ObjectSet set = load_string(yaml, "x.yaml");
+  ASSERT_EQ(set.gateways.size(), 1u);
+  EXPECT_EQ(set.gateways[0].listeners[0].allowed_routes.namespaces.from, "Same");
+  EXPECT_EQ(set.gateways[0].addresses[0].type, "IPAddress");
+  EXPECT_EQ(set.gateways[0].addresses[0].value, "127.0.0.2");
+}
+
+TEST(ConfigLoader, LoadsMultipleDocumentsAndIgnoresKnownUnusedKinds) {
+  const std::string yaml = R"(
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+spec: {anything: [goes, here]}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: cert}
+type: kubernetes.io/tls
+data: {tls.crt: Zm9v, tls.key: YmFy}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: s
+  uid: "1234"
+  resourceVersion: "5"
+  creationTimestamp: "2024-01-01T00:00:00Z"
+  managedFields: [{manager: kubectl}]
+spec:
+  selector: {app: s}
+  ports: [{name: http, port: 80, targetPort: http}]
+status: {loadBalancer: {}}
+---
+)";
+  const ObjectSet set = load_string(yaml, "x.yaml");
+  EXPECT_EQ(set.ignored_objects, 1u);
+  ASSERT_EQ(set.secrets.size(), 1u);
+  EXPECT_EQ(set.secrets[0].data.at("tls.crt"), "Zm9v");
+  ASSERT_EQ(set.services.size(), 1u);
+  EXPECT_EQ(std::get<std::string>(set.services[0].ports[0].target_port), "http");
+  EXPECT_EQ(set.services[0].metadata.creation_timestamp, "2024-01-01T00:00:00Z");
+  EXPECT_EQ(set.services[0].source.document_index, 2);
+}
+
+TEST(ConfigLoader, RejectsUidThatIsNotAString) {
+  // The API server would reject it too; this guards the string check on metadata.
+  const std::string msg = load_error("apiVersion: v1\nkind: Namespace\nmetadata: {name: n, uid: 12}\n");
+  EXPECT_EQ(msg, "x.yaml:3: Namespace n: metadata.uid: expected a string, got integer 12 (quote it)");
+}
+
+TEST(ConfigLoader, ServiceTargetPortDefaultsToPort) {
+  const ObjectSet set = load_string(
+      "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ports: [{port: 8080}]\n", "x.yaml");
+  EXPECT_EQ(std::get<int32_t>(set.services[0].ports[0].target_port), 8080);
+}
+
+TEST(ConfigLoader, LoadsEndpointSlice) {
+  const std::string yaml = R"(apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: s-abc
+  labels: {kubernetes.io/service-name: s}
+addressType: IPv4
+ports: [{name: http, port: 3000, protocol: TCP}]
+endpoints:
+- addresses: [10.0.0.1]
+  conditions: {ready: true, serving: true, terminating: false}
+  nodeName: n1
+  zone: z
+  targetRef: {kind: Pod, name: p, namespace: default, uid: u}
+)";
+  const ObjectSet set = load_string(yaml, "x.yaml");
+  ASSERT_EQ(set.endpoint_slices.size(), 1u);
+  EXPECT_EQ(set.endpoint_slices[0].service_name(), "s");
+  EXPECT_EQ(set.endpoint_slices[0].endpoints[0].conditions.ready, true);
+  EXPECT_EQ(set.endpoint_slices[0].ports[0].port, 3000);
+}
+
+TEST(ConfigLoader, ParsesDurations) {
+  int64_t ms = 0;
+  EXPECT_TRUE(parse_duration("1m30s", ms));
+  EXPECT_EQ(ms, 90000);
+  EXPECT_TRUE(parse_duration("200ms", ms));
+  EXPECT_EQ(ms, 200);
+  EXPECT_FALSE(parse_duration("1.5s", ms));
+  EXPECT_FALSE(parse_duration("", ms));
+  EXPECT_FALSE(parse_duration("1h1h1h1h1h", ms));
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = std::filesystem::temp_directory_path() /
+            ("mg_config_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::filesystem::path& path() const { return path_; }
+  void write(const std::string& name, std::string_view text) const { std::ofstream(path_ / name) << text; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+TEST(ConfigLoader, LoadsDirectoryInNameOrderSkippingOtherFiles) {
+  TempDir dir;
+  dir.write("b.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n");
+  dir.write("a.yml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n");
+  dir.write("README.md", "not yaml: [");
+  const ObjectSet set = load_path(dir.path());
+  ASSERT_EQ(set.namespaces.size(), 2u);
+  EXPECT_EQ(set.namespaces[0].metadata.name, "a");
+  EXPECT_EQ(set.namespaces[1].metadata.name, "b");
+  EXPECT_EQ(set.namespaces[1].source.file, (dir.path() / "b.yaml").string());
+}
+
+TEST(ConfigLoader, DuplicateAcrossFilesNamesBothFiles) {
+  TempDir dir;
+  dir.write("a.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n");
+  dir.write("b.yaml", "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n");
+  try {
+    load_path(dir.path());
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), (dir.path() / "b.yaml").string() +
+                                         ":2: Namespace n: duplicate object, first defined at " +
+                                         (dir.path() / "a.yaml").string() + ":1");
+  }
+}
+
+TEST(ConfigLoader, MissingPathIsAnError) {
+  EXPECT_THROW(load_path("/nonexistent/mirrorgate.yaml"), ConfigError);
+}
+
+}  // namespace
+}  // namespace mg::config
