@@ -231,7 +231,7 @@ req_upstream=$(json_get upstream_host <<<"$request_line")
 mir_id=$(json_get request_id <<<"$mirror_line")
 mir_upstream=$(json_get upstream_host <<<"$mirror_line")
 mir_outcome=$(json_get outcome <<<"$mirror_line")
-printf '%-44s %s\n' "X-Request-Id seen by $v1_pod:" "$v1_id" \
+printf '%-54s %s\n' "X-Request-Id seen by $v1_pod:" "$v1_id" \
   "request_id of the request (to $req_upstream):" "$req_id" \
   "request_id of the copy (to $mir_upstream):" "$mir_id"
 [[ $req_id == "$v1_id" && $mir_id == "$v1_id" ]] || proof_failed "request ids differ"
