@@ -43,11 +43,15 @@ UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 # Waiting
 
 
+class Abort(AssertionError):
+    """Raised by a wait_for predicate to stop waiting at once (the process it waits for died)."""
+
+
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.01):
     """Polls predicate() until it returns something truthy; returns that value.
 
     Raises AssertionError naming `what` when the deadline passes. Exceptions from the predicate
-    count as "not yet" (a server that is not listening yet refuses connections)."""
+    count as "not yet" (a server that is not listening yet refuses connections), except Abort."""
     deadline = time.monotonic() + timeout
     last_error = None
     while True:
@@ -55,6 +59,8 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.01):
             value = predicate()
             if value:
                 return value
+        except Abort:
+            raise
         except Exception as e:  # noqa: BLE001 - "not yet" for any reason
             last_error = e
         if time.monotonic() >= deadline:
@@ -263,12 +269,9 @@ class EchoPod(Proc):
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         def ready():
             if not self.alive():
-                raise AssertionError(f"echo pod exited early:\n{self.describe()}")
+                raise Abort(f"echo pod exited during start-up:\n{self.describe()}")
             return get(self.ip, self.port, "/health", timeout=1).status == 200
-        try:
-            wait_for(ready, timeout, f"{self.pod} /health on {self.ip}:{self.port}")
-        except AssertionError as e:
-            raise AssertionError(f"{e}\n{self.describe()}") from None
+        wait_for(ready, timeout, f"{self.pod} /health on {self.ip}:{self.port}")
 
     def echoed_paths(self) -> list[str]:
         """The request targets of the "Echoing back request made to <path> to client (...)" lines."""
@@ -297,12 +300,9 @@ class Gateway(Proc):
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         def ready():
             if not self.alive():
-                raise AssertionError(f"gateway exited early:\n{self.describe()}")
+                raise Abort(f"gateway exited during start-up:\n{self.describe()}")
             return self.admin("/ready", timeout=1).status == 200
-        try:
-            wait_for(ready, timeout, f"gateway /ready on {self.admin_ip}:{self.admin_port}")
-        except AssertionError as e:
-            raise AssertionError(f"{e}\n{self.describe()}") from None
+        wait_for(ready, timeout, f"gateway /ready on {self.admin_ip}:{self.admin_port}")
 
     def admin(self, path: str, timeout: float = 5.0) -> Response:
         return get(self.admin_ip, self.admin_port, path, timeout=timeout)
