@@ -1,0 +1,150 @@
+#include "route/route_table.h"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <array>
+
+namespace mg::route {
+namespace {
+
+using detail::CompiledMatch;
+using detail::HostKind;
+using detail::PathKind;
+using detail::ValueMatch;
+
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
+// Host header -> lowercase name without port or trailing dot, written into buf (no allocation).
+// Returns an empty view when it cannot be a valid hostname (too long), so only catch-alls match.
+std::string_view normalize_host(std::string_view host, std::array<char, 256>& buf) {
+  if (!host.empty() && host.front() == '[') {  // IPv6 literal: "[::1]:8080"
+    const size_t close = host.find(']');
+    host = close == std::string_view::npos ? host : host.substr(0, close + 1);
+  } else if (const size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  if (host.size() > buf.size()) return {};
+  for (size_t i = 0; i < host.size(); ++i) buf[i] = lower(host[i]);
+  return {buf.data(), host.size()};
+}
+
+// Picks the most specific host entry: exact, then longest wildcard, then catch-all. The vector is
+// laid out in exactly that order by the translator.
+template <typename T>
+const T* pick_host(const std::vector<T>& entries, std::string_view host) {
+  const auto exact_end = std::partition_point(entries.begin(), entries.end(),
+                                              [](const T& e) { return e.kind == HostKind::kExact; });
+  if (!host.empty()) {
+    const auto it = std::lower_bound(entries.begin(), exact_end, host,
+                                     [](const T& e, std::string_view h) { return e.host < h; });
+    if (it != exact_end && it->host == host) return &*it;
+  }
+  for (auto it = exact_end; it != entries.end(); ++it) {
+    if (it->kind == HostKind::kAny) return &*it;
+    // "*.example.com" covers any number of labels in front of ".example.com", but not the bare domain.
+    if (host.size() > it->host.size() && host.ends_with(it->host)) return &*it;
+  }
+  return nullptr;
+}
+
+bool value_matches(const ValueMatch& m, std::string_view value) {
+  if (m.regex) return RE2::FullMatch(re2::StringPiece(value.data(), value.size()), *m.regex);
+  return value == m.value;
+}
+
+bool path_matches(const CompiledMatch& m, std::string_view path) {
+  switch (m.path_kind) {
+    case PathKind::kExact:
+      return path == m.path;
+    case PathKind::kPrefix:
+      // Segment-wise: "/foo" matches "/foo", "/foo/" and "/foo/bar", never "/foobar".
+      return path.starts_with(m.path) && (path.size() == m.path.size() || path[m.path.size()] == '/');
+    case PathKind::kRegex:
+      return RE2::FullMatch(re2::StringPiece(path.data(), path.size()), *m.path_regex);
+    case PathKind::kNever:
+      return false;
+  }
+  return false;
+}
+
+bool headers_match(const CompiledMatch& m, std::span<const HeaderView> headers) {
+  for (const ValueMatch& want : m.headers) {
+    const auto it = std::find_if(headers.begin(), headers.end(),
+                                 [&](const HeaderView& h) { return iequals(h.name, want.name); });
+    if (it == headers.end() || !value_matches(want, it->value)) return false;
+  }
+  return true;
+}
+
+// First value of a query parameter; found=false when absent.
+std::string_view query_value(std::string_view query, std::string_view name, bool& found) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      found = true;
+      return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  found = false;
+  return {};
+}
+
+bool query_matches(const CompiledMatch& m, std::string_view query) {
+  for (const ValueMatch& want : m.query_params) {
+    bool found = false;
+    const std::string_view v = query_value(query, want.name, found);
+    if (!found || !value_matches(want, v)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const Rule* Listener::match(const MatchInput& in) const {
+  std::array<char, 256> buf;
+  const std::string_view host = normalize_host(in.host, buf);
+  const detail::HostGroup* group = pick_host(host_groups, host);
+  if (group == nullptr) return nullptr;
+  const detail::VirtualHost* vhost = pick_host(group->vhosts, host);
+  if (vhost == nullptr) return nullptr;
+
+  std::string_view target = in.target;
+  if (!target.starts_with('/')) {  // absolute-form "http://host/path": routing only looks at the path
+    const size_t scheme = target.find("://");
+    const size_t slash =
+        scheme == std::string_view::npos ? std::string_view::npos : target.find('/', scheme + 3);
+    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+  }
+  const size_t hash = target.find('#');
+  if (hash != std::string_view::npos) target = target.substr(0, hash);
+  const size_t qmark = target.find('?');
+  const std::string_view path = target.substr(0, qmark);
+  const std::string_view query =
+      qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
+
+  for (const CompiledMatch& m : vhost->matches) {
+    if (!path_matches(m, path)) continue;
+    if (!m.method.empty() && m.method != in.method) continue;
+    if (!headers_match(m, in.headers)) continue;
+    if (!query_matches(m, query)) continue;
+    return &rules[m.rule];
+  }
+  return nullptr;
+}
+
+}  // namespace mg::route

@@ -1,0 +1,135 @@
+#pragma once
+
+// The immutable routing snapshot the data plane reads: which listeners to open, how a request picks a
+// rule, and which upstream clusters that rule sends to or mirrors to. Built once per configuration by
+// translate() (translator.h); workers pin a shared_ptr<const RouteTable> per request, so nothing here
+// is ever mutated after construction. Everything match() needs is precompiled so that the hot path
+// allocates nothing.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/objects.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace mg::route {
+
+struct Endpoint {  // one ready pod address
+  std::string ip;
+  uint16_t port = 0;
+};
+
+struct Cluster {                    // one Service port
+  std::string name;                 // "namespace/service:port", used as metrics label
+  std::vector<Endpoint> endpoints;  // ready endpoints only, ordered by EndpointSlice name then position
+};
+
+struct BackendChoice {
+  int cluster =
+      -1;  // index into RouteTable::clusters; -1 = invalid ref (missing Service, bad kind...) -> 500
+  uint32_t weight = 1;
+  std::string name;  // "namespace/service:port" even when invalid, for logs/metrics
+};
+
+struct MirrorTarget {
+  int cluster = -1;  // -1 = unresolvable: copy is counted failed
+  std::string name;
+  // Share of requests to copy: numerator/denominator (percent N is N/100; neither set is 100/100).
+  uint32_t numerator = 100;
+  uint32_t denominator = 100;
+};
+
+struct Rule {
+  std::string route;  // "namespace/name" of the HTTPRoute
+  size_t rule_index = 0;
+  std::vector<BackendChoice> backends;  // empty => 500 per spec (no backendRefs)
+  uint64_t total_weight = 0;            // sum of weights; 0 with non-empty backends => 500 as spec says
+  std::vector<MirrorTarget> mirrors;
+  // The rule as configured (filters, timeouts, retry...), for stages not yet translated into fields
+  // of their own; points into RouteTable::objects, so it lives as long as the snapshot.
+  const config::HTTPRouteRule* config = nullptr;
+};
+
+struct HeaderView {
+  std::string_view name;
+  std::string_view value;
+};
+
+struct MatchInput {
+  std::string_view method;
+  std::string_view host;                     // as in the Host header (may carry :port)
+  std::string_view target;                   // request-target with query
+  std::span<const HeaderView> headers = {};  // request headers, for header matches (first occurrence counts)
+};
+
+namespace detail {
+
+// One header or query-parameter condition; regex set for RegularExpression matches.
+struct ValueMatch {
+  std::string name;  // lowercase for headers; as written for query parameters (case-sensitive)
+  std::string value;
+  std::shared_ptr<const re2::RE2> regex;
+};
+
+enum class PathKind : uint8_t { kExact, kPrefix, kRegex, kNever };
+
+// One HTTPRouteMatch of one rule, in the order the spec's precedence gives it.
+struct CompiledMatch {
+  PathKind path_kind = PathKind::kPrefix;
+  std::string path;  // kPrefix: without trailing '/', so "/" becomes "" (matches every path)
+  std::shared_ptr<const re2::RE2> path_regex;
+  std::string method;  // empty: any
+  std::vector<ValueMatch> headers;
+  std::vector<ValueMatch> query_params;
+  uint32_t rule = 0;  // index into Listener::rules
+};
+
+enum class HostKind : uint8_t { kExact, kWildcard, kAny };
+
+// Exact hosts first (sorted by name), then wildcards (longest suffix first), then the catch-all.
+struct VirtualHost {
+  HostKind kind = HostKind::kAny;
+  std::string host;  // kExact: lowercase name; kWildcard: suffix with its dot (".example.com")
+  std::vector<CompiledMatch> matches;
+};
+
+// One Gateway listener (section) sharing the Listener's port; selected by its own hostname first,
+// which gives the spec's listener isolation: a request never reaches a less specific listener's routes.
+struct HostGroup {
+  HostKind kind = HostKind::kAny;
+  std::string host;
+  std::string section_name;
+  std::vector<VirtualHost> vhosts;
+};
+
+}  // namespace detail
+
+struct Listener {
+  std::string gateway;  // "namespace/name"
+  std::string name;     // listener name (the first, when several sections of one Gateway share the port)
+  std::string address;  // bind address: Gateway spec.addresses[0] IPAddress value, or "0.0.0.0" when none
+  uint16_t port = 0;
+  std::vector<std::string> section_names;  // every HTTP listener of this Gateway on this port
+  std::vector<Rule> rules;
+  std::vector<detail::HostGroup> host_groups;
+
+  const Rule* match(const MatchInput&) const;  // nullptr => 404
+};
+
+struct RouteTable {
+  std::vector<Listener> listeners;
+  std::vector<Cluster> clusters;
+  std::vector<std::string> warnings;  // e.g. "HTTPRoute default/r rule 0: backendRef Service default/nope not
+                                      // found; requests get 500"
+  std::shared_ptr<const config::ObjectSet> objects;  // the input, which Rule::config points into
+};
+
+}  // namespace mg::route

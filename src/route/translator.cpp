@@ -1,0 +1,540 @@
+#include "route/translator.h"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+#include <unordered_map>
+
+namespace mg::route {
+namespace {
+
+using config::ObjectSet;
+using detail::CompiledMatch;
+using detail::HostKind;
+using detail::PathKind;
+using detail::ValueMatch;
+
+constexpr std::string_view kGatewayGroup = "gateway.networking.k8s.io";
+
+std::string to_lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); });
+  return s;
+}
+
+std::string key(const std::string& ns, const std::string& name) {
+  return ns + "/" + name;
+}
+
+bool wildcard_covers(std::string_view wildcard, std::string_view host) {
+  // wildcard is "*.suffix"; host must have at least one label in front of ".suffix".
+  const std::string_view suffix = wildcard.substr(1);
+  return host.size() > suffix.size() && host.ends_with(suffix) && host.front() != '*';
+}
+
+std::shared_ptr<const re2::RE2> compile(const std::string& pattern, std::string& error) {
+  re2::RE2::Options opts;
+  opts.set_log_errors(false);  // the translator is pure; errors come back as warnings
+  auto re = std::make_shared<const re2::RE2>(pattern, opts);
+  if (!re->ok()) {
+    error = re->error();
+    return nullptr;
+  }
+  return re;
+}
+
+struct Sorted {
+  // Spec precedence, most specific first; the fields are compared in this order.
+  int exact = 0;  // 1 for Exact path
+  size_t path_chars = 0;
+  int has_method = 0;
+  size_t headers = 0;
+  size_t query_params = 0;
+  std::string created;  // empty sorts as oldest: objects from files have no timestamp
+  std::string route;
+  size_t rule = 0;
+  size_t match = 0;
+  CompiledMatch compiled;
+};
+
+bool precedes(const Sorted& a, const Sorted& b) {
+  return std::tie(b.exact, b.path_chars, b.has_method, b.headers, b.query_params, a.created, a.route, a.rule,
+                  a.match) < std::tie(a.exact, a.path_chars, a.has_method, a.headers, a.query_params,
+                                      b.created, b.route, b.rule, b.match);
+}
+
+struct VHostBuild {
+  HostKind kind;
+  std::string host;
+  std::vector<Sorted> entries;
+};
+
+struct GroupBuild {
+  HostKind kind;
+  std::string host;
+  std::string section_name;
+  std::map<std::string, VHostBuild> vhosts;  // by effective hostname ("" = any)
+};
+
+HostKind kind_of(std::string_view hostname) {
+  if (hostname.empty()) return HostKind::kAny;
+  return hostname.starts_with("*.") ? HostKind::kWildcard : HostKind::kExact;
+}
+
+// Match-time representation: wildcards keep only ".suffix"; exact names are lowercase.
+std::string host_key(std::string_view hostname) {
+  if (hostname.starts_with("*.")) return to_lower(std::string(hostname.substr(1)));
+  return to_lower(std::string(hostname));
+}
+
+template <typename T>
+void order_hosts(std::vector<T>& v) {
+  std::stable_sort(v.begin(), v.end(), [](const T& a, const T& b) {
+    if (a.kind != b.kind) return a.kind < b.kind;
+    if (a.kind == HostKind::kExact) return a.host < b.host;
+    return a.host.size() > b.host.size();  // longest wildcard first
+  });
+}
+
+class Translator {
+ public:
+  Translator(const ObjectSet& set, std::string_view controller) : set_(set), controller_(controller) {}
+
+  std::shared_ptr<RouteTable> run() {
+    table_ = std::make_shared<RouteTable>();
+    index_objects();
+    std::vector<const config::Gateway*> gateways;
+    for (const auto& gw : set_.gateways) {
+      if (managed_classes_.count(gw.gateway_class_name)) gateways.push_back(&gw);
+    }
+    std::sort(gateways.begin(), gateways.end(), [](auto* a, auto* b) {
+      return key(a->metadata.namespace_, a->metadata.name) < key(b->metadata.namespace_, b->metadata.name);
+    });
+    for (const auto* gw : gateways) translate_gateway(*gw);
+    warn_unattached_routes();
+    warn_bind_conflicts();
+    return table_;
+  }
+
+ private:
+  void index_objects() {
+    for (const auto& gc : set_.gateway_classes)
+      if (gc.controller_name == controller_) managed_classes_.insert(gc.metadata.name);
+    for (const auto& ns : set_.namespaces) namespace_labels_[ns.metadata.name] = ns.metadata.labels;
+    for (const auto& svc : set_.services) services_[key(svc.metadata.namespace_, svc.metadata.name)] = &svc;
+    for (const auto& es : set_.endpoint_slices)
+      slices_[key(es.metadata.namespace_, es.service_name())].push_back(&es);
+    for (auto& [k, v] : slices_)
+      std::sort(v.begin(), v.end(), [](auto* a, auto* b) { return a->metadata.name < b->metadata.name; });
+  }
+
+  void warn(std::string w) {
+    if (std::find(table_->warnings.begin(), table_->warnings.end(), w) == table_->warnings.end())
+      table_->warnings.push_back(std::move(w));
+  }
+
+  // --- gateways and listeners ---
+
+  void translate_gateway(const config::Gateway& gw) {
+    const std::string gw_id = key(gw.metadata.namespace_, gw.metadata.name);
+    std::string address = "0.0.0.0";
+    if (!gw.addresses.empty()) {
+      if (gw.addresses[0].type == "IPAddress") {
+        address = gw.addresses[0].value;
+      } else {
+        warn("Gateway " + gw_id + ": spec.addresses[0] of type " + gw.addresses[0].type +
+             " is not supported; binding 0.0.0.0");
+      }
+    }
+    // Listeners of one Gateway on one port share a socket; the host group inside keeps them apart.
+    std::map<int32_t, std::vector<const config::Listener*>> by_port;
+    for (const auto& l : gw.listeners) {
+      if (l.protocol != "HTTP") {
+        warn("Gateway " + gw_id + " listener " + l.name + ": protocol " + l.protocol +
+             " is not supported yet; listener skipped");
+        continue;
+      }
+      by_port[l.port].push_back(&l);
+    }
+    for (const auto& [port, listeners] : by_port) {
+      Listener out;
+      route_rule_base_.clear();
+      out.gateway = gw_id;
+      out.name = listeners.front()->name;
+      out.address = address;
+      out.port = static_cast<uint16_t>(port);
+      std::vector<GroupBuild> groups;
+      for (const auto* l : listeners) {
+        out.section_names.push_back(l->name);
+        const std::string h = l->hostname.value_or("");
+        groups.push_back(GroupBuild{kind_of(h), host_key(h), l->name, {}});
+        attach_routes(gw, *l, out, groups.back());
+      }
+      finish_listener(out, groups);
+      table_->listeners.push_back(std::move(out));
+    }
+  }
+
+  bool namespace_allowed(const config::Gateway& gw, const config::Listener& l, const std::string& route_ns) {
+    const auto& from = l.allowed_routes.namespaces.from;
+    if (from == "All") return true;
+    if (from == "Same") return route_ns == gw.metadata.namespace_;
+    if (from == "Selector" && l.allowed_routes.namespaces.selector) {
+      auto labels = namespace_labels_[route_ns];
+      labels.emplace("kubernetes.io/metadata.name", route_ns);  // set by the API server on every Namespace
+      return selector_matches(*l.allowed_routes.namespaces.selector, labels);
+    }
+    return false;
+  }
+
+  static bool kind_allowed(const config::Listener& l) {
+    if (l.allowed_routes.kinds.empty()) return true;  // HTTP listeners default to HTTPRoute
+    return std::any_of(l.allowed_routes.kinds.begin(), l.allowed_routes.kinds.end(),
+                       [](const auto& k) { return k.group == kGatewayGroup && k.kind == "HTTPRoute"; });
+  }
+
+  void attach_routes(const config::Gateway& gw, const config::Listener& l, Listener& out, GroupBuild& group) {
+    for (const auto& route : set_.http_routes) {
+      const std::string route_id = key(route.metadata.namespace_, route.metadata.name);
+      bool refers = false, attached = false;
+      std::string reason;
+      for (const auto& ref : route.parent_refs) {
+        if (ref.group != kGatewayGroup || ref.kind != "Gateway") continue;
+        if (ref.name != gw.metadata.name ||
+            ref.namespace_.value_or(route.metadata.namespace_) != gw.metadata.namespace_)
+          continue;
+        refers = true;
+        if (ref.section_name && *ref.section_name != l.name) continue;
+        if (ref.port && *ref.port != l.port) continue;
+        if (!kind_allowed(l)) {
+          reason = "listener " + l.name + " does not allow kind HTTPRoute";
+          continue;
+        }
+        if (!namespace_allowed(gw, l, route.metadata.namespace_)) {
+          reason =
+              "listener " + l.name + " does not allow routes from namespace " + route.metadata.namespace_;
+          continue;
+        }
+        attached = true;
+      }
+      if (!refers) continue;
+      auto& status = attachment_[route_id + " -> Gateway " + key(gw.metadata.namespace_, gw.metadata.name)];
+      if (!attached) {
+        if (!reason.empty() && status.reason.empty()) status.reason = reason;
+        continue;
+      }
+      // Effective hostnames: the route's hostnames narrowed by the listener's.
+      std::vector<std::string> hosts;
+      const std::string lh = l.hostname.value_or("");
+      if (route.hostnames.empty()) {
+        hosts.push_back(lh);
+      } else {
+        for (const auto& rh : route.hostnames)
+          if (auto h = intersect_hostnames(lh, rh)) hosts.push_back(*h);
+      }
+      if (hosts.empty()) {
+        if (status.reason.empty()) status.reason = "no hostname intersects listener " + l.name;
+        continue;
+      }
+      status.attached = true;
+      add_route(route, route_id, hosts, out, group);
+    }
+  }
+
+  void add_route(const config::HTTPRoute& route, const std::string& route_id,
+                 const std::vector<std::string>& hosts, Listener& out, GroupBuild& group) {
+    // A route attached through several sections of one port shares its Rule objects.
+    const auto [it, inserted] = route_rule_base_.try_emplace(&route, out.rules.size());
+    const size_t base = it->second;
+    if (inserted) {
+      for (size_t i = 0; i < route.rules.size(); ++i) out.rules.push_back(build_rule(route, route_id, i));
+    }
+    for (const auto& h : hosts) {
+      auto& vh = group.vhosts.try_emplace(h, VHostBuild{kind_of(h), host_key(h), {}}).first->second;
+      for (size_t r = 0; r < route.rules.size(); ++r) {
+        const auto& rule = route.rules[r];
+        for (size_t m = 0; m < rule.matches.size(); ++m) {
+          vh.entries.push_back(compile_match(route, route_id, r, m, static_cast<uint32_t>(base + r)));
+        }
+      }
+    }
+  }
+
+  Sorted compile_match(const config::HTTPRoute& route, const std::string& route_id, size_t r, size_t m,
+                       uint32_t rule_slot) {
+    const config::HTTPRouteMatch& in = route.rules[r].matches[m];
+    Sorted s;
+    s.created = route.metadata.creation_timestamp;
+    s.route = route_id;
+    s.rule = r;
+    s.match = m;
+    CompiledMatch& c = s.compiled;
+    c.rule = rule_slot;
+    const std::string where =
+        "HTTPRoute " + route_id + " rule " + std::to_string(r) + " match " + std::to_string(m);
+    if (in.path.type == "Exact") {
+      c.path_kind = PathKind::kExact;
+      c.path = in.path.value;
+      s.exact = 1;
+    } else if (in.path.type == "RegularExpression") {
+      std::string error;
+      c.path_kind = PathKind::kRegex;
+      c.path = in.path.value;
+      c.path_regex = compile(in.path.value, error);
+      if (!c.path_regex) {
+        c.path_kind = PathKind::kNever;
+        warn(where + ": invalid path regular expression \"" + in.path.value + "\" (" + error +
+             "); match disabled");
+      }
+    } else {
+      c.path = in.path.value;
+      while (!c.path.empty() && c.path.back() == '/') c.path.pop_back();  // "/foo/" behaves as "/foo"
+    }
+    s.path_chars = in.path.value.size();
+    if (in.method) {
+      c.method = *in.method;
+      s.has_method = 1;
+    }
+    auto values = [&](const std::vector<config::HTTPHeaderMatch>& list, bool header,
+                      std::vector<ValueMatch>& dst) {
+      for (const auto& h : list) {
+        ValueMatch v{header ? to_lower(h.name) : h.name, h.value, nullptr};
+        if (h.type == "RegularExpression") {
+          std::string error;
+          v.regex = compile(h.value, error);
+          if (!v.regex) {
+            c.path_kind = PathKind::kNever;
+            warn(where + ": invalid regular expression \"" + h.value + "\" (" + error + "); match disabled");
+          }
+        }
+        dst.push_back(std::move(v));
+      }
+    };
+    values(in.headers, true, c.headers);
+    values(in.query_params, false, c.query_params);
+    s.headers = c.headers.size();
+    s.query_params = c.query_params.size();
+    return s;
+  }
+
+  void finish_listener(Listener& out, std::vector<GroupBuild>& groups) {
+    for (auto& g : groups) {
+      detail::HostGroup hg;
+      hg.kind = g.kind;
+      hg.host = g.host;
+      hg.section_name = g.section_name;
+      for (auto& [name, vb] : g.vhosts) {
+        std::sort(vb.entries.begin(), vb.entries.end(), precedes);
+        detail::VirtualHost vh;
+        vh.kind = vb.kind;
+        vh.host = vb.host;
+        for (auto& e : vb.entries) vh.matches.push_back(std::move(e.compiled));
+        hg.vhosts.push_back(std::move(vh));
+      }
+      order_hosts(hg.vhosts);
+      out.host_groups.push_back(std::move(hg));
+    }
+    order_hosts(out.host_groups);
+  }
+
+  // --- backends ---
+
+  Rule build_rule(const config::HTTPRoute& route, const std::string& route_id, size_t index) {
+    const config::HTTPRouteRule& in = route.rules[index];
+    Rule rule;
+    rule.route = route_id;
+    rule.rule_index = index;
+    rule.config = &in;
+    const std::string where = "HTTPRoute " + route_id + " rule " + std::to_string(index);
+    for (const auto& br : in.backend_refs) {
+      BackendChoice choice;
+      std::tie(choice.cluster, choice.name) =
+          resolve(route, br.ref, where + ": backendRef", "requests get 500");
+      choice.weight = static_cast<uint32_t>(br.weight);
+      rule.total_weight += choice.weight;
+      rule.backends.push_back(std::move(choice));
+    }
+    for (const auto& f : in.filters) {
+      if (f.type != "RequestMirror" || !f.request_mirror) continue;
+      MirrorTarget mt;
+      std::tie(mt.cluster, mt.name) = resolve(route, f.request_mirror->backend_ref,
+                                              where + ": mirror backendRef", "mirrored copies fail");
+      if (f.request_mirror->percent) {
+        mt.numerator = static_cast<uint32_t>(*f.request_mirror->percent);
+        mt.denominator = 100;
+      } else if (f.request_mirror->fraction) {
+        mt.numerator = static_cast<uint32_t>(f.request_mirror->fraction->numerator);
+        mt.denominator = static_cast<uint32_t>(f.request_mirror->fraction->denominator);
+      }
+      rule.mirrors.push_back(std::move(mt));
+    }
+    return rule;
+  }
+
+  bool grant_allows(const std::string& from_ns, const std::string& to_ns, const std::string& service) const {
+    for (const auto& g : set_.reference_grants) {
+      if (g.metadata.namespace_ != to_ns) continue;
+      const bool from = std::any_of(g.from.begin(), g.from.end(), [&](const auto& f) {
+        return f.group == kGatewayGroup && f.kind == "HTTPRoute" && f.namespace_ == from_ns;
+      });
+      const bool to = std::any_of(g.to.begin(), g.to.end(), [&](const auto& t) {
+        return t.group.empty() && t.kind == "Service" && (!t.name || *t.name == service);
+      });
+      if (from && to) return true;
+    }
+    return false;
+  }
+
+  std::pair<int, std::string> resolve(const config::HTTPRoute& route,
+                                      const config::BackendObjectReference& ref, const std::string& where,
+                                      std::string_view consequence) {
+    const std::string ns = ref.namespace_.value_or(route.metadata.namespace_);
+    const std::string port = ref.port ? std::to_string(*ref.port) : "?";
+    std::string name = ns + "/" + ref.name + ":" + port;
+    const std::string what = ref.kind + " " + ns + "/" + ref.name;
+    auto invalid = [&](const std::string& problem) {
+      warn(where + " " + what + " " + problem + "; " + std::string(consequence));
+      return std::make_pair(-1, name);
+    };
+    if (!(ref.group.empty() || ref.group == "core") || ref.kind != "Service")
+      return invalid("is not supported (only core Services are)");
+    if (ns != route.metadata.namespace_ && !grant_allows(route.metadata.namespace_, ns, ref.name))
+      return invalid("is in another namespace and no ReferenceGrant in " + ns + " allows it");
+    const auto svc_it = services_.find(key(ns, ref.name));
+    if (svc_it == services_.end()) return invalid("not found");
+    if (!ref.port) return invalid("has no port (required for Services)");
+    const config::Service& svc = *svc_it->second;
+    const auto sp =
+        std::find_if(svc.ports.begin(), svc.ports.end(), [&](const auto& p) { return p.port == *ref.port; });
+    if (sp == svc.ports.end()) return invalid("has no port " + port);
+    const auto [it, inserted] = cluster_index_.try_emplace(name, static_cast<int>(table_->clusters.size()));
+    if (inserted) table_->clusters.push_back(Cluster{name, endpoints_for(svc, *sp)});
+    return {it->second, name};
+  }
+
+  // The slice port carrying this Service port: by the Service port's name (how the EndpointSlice
+  // controller names them), else by the targetPort's name or number.
+  static std::optional<uint16_t> slice_port(const config::EndpointSlice& es, const config::ServicePort& sp) {
+    for (const auto& p : es.ports)
+      if (p.port && p.name.value_or("") == sp.name && (!sp.name.empty() || es.ports.size() == 1))
+        return static_cast<uint16_t>(*p.port);
+    for (const auto& p : es.ports) {
+      if (!p.port) continue;
+      if (const auto* n = std::get_if<std::string>(&sp.target_port); n && p.name == *n)
+        return static_cast<uint16_t>(*p.port);
+      if (const auto* n = std::get_if<int32_t>(&sp.target_port); n && *p.port == *n)
+        return static_cast<uint16_t>(*p.port);
+    }
+    return std::nullopt;
+  }
+
+  std::vector<Endpoint> endpoints_for(const config::Service& svc, const config::ServicePort& sp) const {
+    std::vector<Endpoint> out;
+    const auto it = slices_.find(key(svc.metadata.namespace_, svc.metadata.name));
+    if (it == slices_.end()) return out;
+    for (const auto* es : it->second) {
+      if (es->address_type == "FQDN") continue;
+      const auto port = slice_port(*es, sp);
+      if (!port) continue;
+      for (const auto& ep : es->endpoints) {
+        if (ep.conditions.ready.has_value() && !*ep.conditions.ready) continue;
+        for (const auto& addr : ep.addresses) {
+          Endpoint e{addr, *port};
+          const bool dup = std::any_of(out.begin(), out.end(),
+                                       [&](const Endpoint& o) { return o.ip == e.ip && o.port == e.port; });
+          if (!dup) out.push_back(std::move(e));
+        }
+      }
+    }
+    return out;
+  }
+
+  // --- whole-table checks ---
+
+  void warn_unattached_routes() {
+    for (const auto& [what, status] : attachment_) {
+      if (!status.attached)
+        warn("HTTPRoute " + what + ": not attached" +
+             (status.reason.empty() ? "" : " (" + status.reason + ")"));
+    }
+  }
+
+  void warn_bind_conflicts() {
+    std::map<std::pair<std::string, uint16_t>, std::string> seen;
+    for (const auto& l : table_->listeners) {
+      const auto [it, inserted] = seen.try_emplace({l.address, l.port}, l.gateway);
+      if (!inserted && it->second != l.gateway)
+        warn("Gateway " + l.gateway + " listener " + l.name + ": " + l.address + ":" +
+             std::to_string(l.port) + " is also used by Gateway " + it->second +
+             "; give one of them spec.addresses");
+    }
+  }
+
+  struct Attachment {
+    bool attached = false;
+    std::string reason;
+  };
+
+  const ObjectSet& set_;
+  std::string controller_;
+  std::shared_ptr<RouteTable> table_;
+  std::set<std::string> managed_classes_;
+  std::unordered_map<std::string, std::map<std::string, std::string>> namespace_labels_;
+  std::unordered_map<std::string, const config::Service*> services_;
+  std::unordered_map<std::string, std::vector<const config::EndpointSlice*>> slices_;
+  std::unordered_map<std::string, int> cluster_index_;
+  std::unordered_map<const config::HTTPRoute*, size_t> route_rule_base_;  // for the Listener being built
+  std::map<std::string, Attachment> attachment_;
+};
+
+}  // namespace
+
+std::optional<std::string> intersect_hostnames(std::string_view listener, std::string_view route) {
+  const std::string l = to_lower(std::string(listener)), r = to_lower(std::string(route));
+  if (l.empty()) return r;
+  if (r.empty()) return l;
+  if (l == r) return l;
+  const bool lw = l.starts_with("*."), rw = r.starts_with("*.");
+  if (lw && !rw) return wildcard_covers(l, r) ? std::optional(r) : std::nullopt;
+  if (!lw && rw) return wildcard_covers(r, l) ? std::optional(l) : std::nullopt;
+  if (lw && rw) {  // the narrower wildcard, when one contains the other
+    if (wildcard_covers(l, r.substr(1))) return r;
+    if (wildcard_covers(r, l.substr(1))) return l;
+  }
+  return std::nullopt;
+}
+
+bool selector_matches(const config::LabelSelector& sel, const std::map<std::string, std::string>& labels) {
+  for (const auto& [k, v] : sel.match_labels) {
+    const auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  for (const auto& e : sel.match_expressions) {
+    const auto it = labels.find(e.key);
+    const bool in =
+        it != labels.end() && std::find(e.values.begin(), e.values.end(), it->second) != e.values.end();
+    if (e.op == "In" && !in) return false;
+    if (e.op == "NotIn" && in) return false;
+    if (e.op == "Exists" && it == labels.end()) return false;
+    if (e.op == "DoesNotExist" && it != labels.end()) return false;
+  }
+  return true;
+}
+
+std::shared_ptr<const RouteTable> translate(const config::ObjectSet& set, std::string_view controller_name) {
+  // The table owns a copy of its input so Rule::config stays valid for the snapshot's whole life.
+  auto objects = std::make_shared<const config::ObjectSet>(set);
+  auto table = Translator(*objects, controller_name).run();
+  table->objects = std::move(objects);
+  return table;
+}
+
+std::vector<std::string> translation_warnings(const config::ObjectSet& set,
+                                              std::string_view controller_name) {
+  return translate(set, controller_name)->warnings;
+}
+
+}  // namespace mg::route
