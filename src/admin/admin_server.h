@@ -1,0 +1,42 @@
+#pragma once
+// The admin listener (Envoy's admin, nginx's stub_status): /ready, /metrics (Prometheus), /config_dump
+// (the route table a person can read). Runs on its own thread so a slow scrape never touches a worker.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+
+namespace mg::admin {
+
+struct AdminHandlers {
+  std::function<bool()> ready;                // listeners bound and serving
+  std::function<std::string()> metrics;       // Prometheus text
+  std::function<std::string()> config_dump;   // JSON
+};
+
+class AdminServer {
+ public:
+  // Binds at once (throws with a clear message if the address is unusable); serves after start().
+  AdminServer(const std::string& address, AdminHandlers handlers);
+  ~AdminServer();
+  void start();
+  void stop();
+  uint16_t port() const { return port_; }
+
+ private:
+  asio::io_context io_{1};
+  asio::ip::tcp::acceptor acceptor_{io_};
+  AdminHandlers handlers_;
+  uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+// "ADDR:PORT" or "[v6]:PORT" to an endpoint; throws std::invalid_argument with the reason.
+asio::ip::tcp::endpoint parse_host_port(const std::string& text);
+
+}  // namespace mg::admin

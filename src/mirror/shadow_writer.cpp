@@ -1,0 +1,212 @@
+#include "mirror/shadow_writer.h"
+
+#include <array>
+#include <chrono>
+
+#include <asio/buffer.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "http/chunked.h"
+#include "http/parser.h"
+#include "net/socket_watchdog.h"
+#include "net/worker.h"
+
+namespace mg::mirror {
+namespace {
+
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+using stats::MirrorFailure;
+
+struct CopyOutcome {
+  bool completed = false;
+  MirrorFailure failure = MirrorFailure::kConnect;
+  int status = 0;
+  bool reusable = false;
+};
+
+// Reads the mirror's response head and body and throws them away.
+asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, std::string_view method,
+                                              const http::Limits& limits, net::SocketWatchdog& watchdog) {
+  CopyOutcome out;
+  http::ResponseHead head;
+  head.headers.reserve(32);
+  // A deadline closes the socket, so its error looks like any other; the watchdog knows better.
+  auto failure_of = [&](const std::error_code&) {
+    return watchdog.fired() ? MirrorFailure::kTimeout : MirrorFailure::kReset;
+  };
+  for (;;) {
+    auto r = http::parse_response_head(c.buffer.readable(), limits, method, head);
+    if (r.status == http::ParseStatus::kError) {
+      out.failure = MirrorFailure::kProtocol;
+      co_return out;
+    }
+    if (r.status == http::ParseStatus::kComplete) {
+      if (head.status >= 100 && head.status < 200) {  // interim answers precede the real one
+        c.buffer.consume(head.head_length);
+        continue;
+      }
+      c.buffer.consume(head.head_length);
+      break;
+    }
+    size_t available = 0;
+    char* p = c.buffer.prepare(8 * 1024, available);
+    auto [ec, n] = co_await c.socket.async_read_some(asio::buffer(p, available), kNoThrow);
+    if (ec) {
+      out.failure = failure_of(ec);
+      co_return out;
+    }
+    c.buffer.commit(n);
+  }
+  out.status = head.status;
+
+  // Discard the body according to its framing.
+  http::ChunkedDecoder decoder;
+  uint64_t remaining = head.content_length;
+  for (;;) {
+    bool done = false;
+    switch (head.framing) {
+      case http::BodyFraming::kNone:
+        done = true;
+        break;
+      case http::BodyFraming::kContentLength: {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(remaining, c.buffer.size()));
+        c.buffer.consume(n);
+        remaining -= n;
+        done = remaining == 0;
+        break;
+      }
+      case http::BodyFraming::kChunked:
+        while (!c.buffer.empty()) {
+          size_t consumed = 0;
+          std::string_view data;
+          auto s = decoder.next(c.buffer.readable(), consumed, data);
+          c.buffer.consume(consumed);
+          if (s == http::ChunkedDecoder::Status::kError) {
+            out.failure = MirrorFailure::kProtocol;
+            co_return out;
+          }
+          if (s == http::ChunkedDecoder::Status::kDone) {
+            done = true;
+            break;
+          }
+          if (s == http::ChunkedDecoder::Status::kNeedMore) break;
+        }
+        break;
+      case http::BodyFraming::kUntilClose:
+        c.buffer.clear();
+        break;
+    }
+    if (done) break;
+    size_t available = 0;
+    char* p = c.buffer.prepare(16 * 1024, available);
+    auto [ec, n] = co_await c.socket.async_read_some(asio::buffer(p, available), kNoThrow);
+    if (ec) {
+      if (ec == asio::error::eof && head.framing == http::BodyFraming::kUntilClose) break;
+      out.failure = failure_of(ec);
+      co_return out;
+    }
+    c.buffer.commit(n);
+  }
+  out.completed = true;
+  out.reusable = head.keep_alive && head.framing != http::BodyFraming::kUntilClose && c.buffer.empty();
+  co_return out;
+}
+
+asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, route::MirrorTarget target,
+                               std::string endpoint_key, std::string ip, uint16_t port) {
+  const auto start = std::chrono::steady_clock::now();
+  auto& stats = worker.stats();
+  ++stats.mirror_in_flight;
+  // Keeps the in-flight gauge right however this coroutine ends (including destruction at shutdown).
+  struct InFlight {
+    stats::WorkerStats& s;
+    ~InFlight() { --s.mirror_in_flight; }
+  } in_flight{stats};
+
+  const auto& options = worker.options();
+  CopyOutcome outcome;
+  std::string upstream_host = endpoint_key;
+
+  std::unique_ptr<upstream::UpstreamConnection> connection = worker.mirror_pool().take(endpoint_key);
+  if (!connection) {
+    auto connected = co_await upstream::connect_to(ip, port, options.mirror_timeout);
+    if (connected.connection) {
+      ++stats.upstream_connections_total;
+      connection = std::move(connected.connection);
+    } else {
+      outcome.failure = connected.timed_out ? MirrorFailure::kTimeout : MirrorFailure::kConnect;
+    }
+  }
+  if (connection) {
+    net::SocketWatchdog watchdog(connection->socket);
+    watchdog.arm(options.mirror_timeout);
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(*request.head), asio::buffer(*request.body)};
+    auto [ec, n] = co_await asio::async_write(connection->socket, buffers, kNoThrow);
+    if (ec) {
+      outcome.failure = watchdog.fired() ? MirrorFailure::kTimeout : MirrorFailure::kReset;
+    } else {
+      outcome = co_await read_and_discard(*connection, request.method, options.limits, watchdog);
+    }
+    watchdog.disarm();
+    if (outcome.completed && outcome.reusable && !watchdog.fired())
+      worker.mirror_pool().give_back(std::move(connection));
+  }
+
+  auto& counters = stats.mirror(request.route, target.name);
+  if (outcome.completed) {
+    ++counters.completed;
+  } else {
+    ++counters.failed[static_cast<size_t>(outcome.failure)];
+  }
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  worker.access_log().log(proxy::MirrorLogEntry{
+      .request_id = request.request_id,
+      .route = request.route,
+      .mirror_backend = target.name,
+      .upstream_host = upstream_host,
+      .status = outcome.status,
+      .outcome = outcome.completed ? "completed" : "failed",
+      .reason = outcome.completed ? std::string_view{} : stats::to_string(outcome.failure),
+      .duration_ms = ms,
+      .request_bytes = request.head->size() + request.body->size(),
+  });
+}
+
+void log_not_sent(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target,
+                  std::string_view outcome, std::string_view reason) {
+  proxy::MirrorLogEntry entry;
+  entry.request_id = request.request_id;
+  entry.route = request.route;
+  entry.mirror_backend = target.name;
+  entry.outcome = outcome;
+  entry.reason = reason;
+  worker.access_log().log(entry);
+}
+
+}  // namespace
+
+void send_copy(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target) {
+  auto& stats = worker.stats();
+  auto& counters = stats.mirror(request.route, target.name);
+  if (stats.mirror_in_flight >= worker.options().mirror_max_in_flight) {
+    ++counters.dropped[static_cast<size_t>(stats::MirrorDrop::kBudget)];
+    log_not_sent(worker, request, target, "dropped", stats::to_string(stats::MirrorDrop::kBudget));
+    return;
+  }
+  const route::Endpoint* endpoint = worker.balancer().pick_endpoint(*request.table, target.cluster);
+  if (!endpoint) {
+    ++counters.failed[static_cast<size_t>(MirrorFailure::kNoEndpoint)];
+    log_not_sent(worker, request, target, "failed", stats::to_string(MirrorFailure::kNoEndpoint));
+    return;
+  }
+  ++counters.sent;
+  std::string key = endpoint->ip + ":" + std::to_string(endpoint->port);
+  asio::co_spawn(worker.io(), run_copy(worker, request, target, std::move(key), endpoint->ip, endpoint->port),
+                 asio::detached);
+}
+
+}  // namespace mg::mirror

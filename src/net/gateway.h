@@ -1,0 +1,20 @@
+#pragma once
+// The gateway process: loads and translates the config, starts one worker per core and the admin
+// listener, and handles signals (SIGTERM/SIGINT drain and exit, SIGHUP reloads the config).
+
+#include <memory>
+#include <vector>
+
+#include "net/gateway_options.h"
+#include "route/route_table.h"
+
+namespace mg::net {
+
+// Loads and translates options.config_path; throws config::ConfigError (or std::runtime_error) with
+// a one-line reason. Translation warnings are logged.
+std::shared_ptr<const route::RouteTable> load_route_table(const GatewayOptions& options);
+
+// Runs until SIGTERM or SIGINT; returns the process exit code.
+int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::RouteTable> table);
+
+}  // namespace mg::net

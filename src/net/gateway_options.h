@@ -1,0 +1,31 @@
+#pragma once
+// Process-wide settings from the command line. Each has a default an Envoy or nginx user would expect.
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "http/message.h"
+
+namespace mg::net {
+
+struct GatewayOptions {
+  std::string config_path;
+  size_t workers = 0;  // 0: one per core
+  std::string admin_address = "127.0.0.1:9901";
+  std::string access_log = "-";  // "-" stdout, "off", or a file path
+  std::string log_level = "info";
+
+  http::Limits limits;
+  std::chrono::milliseconds header_timeout{10'000};     // whole request head, from its first byte
+  std::chrono::milliseconds idle_timeout{60'000};       // keep-alive connection with no request
+  std::chrono::milliseconds connect_timeout{5'000};     // upstream TCP connect
+  std::chrono::milliseconds response_timeout{15'000};   // upstream response head, as Envoy's route default
+  std::chrono::milliseconds drain_timeout{5'000};       // SIGTERM: time for in-flight requests
+
+  std::chrono::milliseconds mirror_timeout{5'000};      // a whole mirror exchange
+  size_t mirror_body_limit = 8 * 1024 * 1024;           // larger bodies are not mirrored (counted)
+  size_t mirror_max_in_flight = 1024;                   // per worker; beyond, copies are dropped (counted)
+};
+
+}  // namespace mg::net

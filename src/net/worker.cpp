@@ -1,0 +1,118 @@
+#include "net/worker.h"
+
+#include <future>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "proxy/downstream_session.h"
+
+namespace mg::net {
+namespace {
+
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+
+asio::awaitable<void> accept_loop(Worker& worker, asio::ip::tcp::acceptor& acceptor, size_t listener_index) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
+    if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      // Out of descriptors or memory: back off briefly instead of spinning on the error.
+      spdlog::warn("accept failed on worker {}: {}", worker.index(), ec.message());
+      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
+      co_await pause.async_wait(kNoThrow);
+      continue;
+    }
+    std::error_code ignored;
+    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    asio::co_spawn(acceptor.get_executor(), proxy::serve_downstream(worker, std::move(socket), listener_index),
+                   asio::detached);
+  }
+}
+
+}  // namespace
+
+Worker::Worker(size_t index, const GatewayOptions& options, proxy::AccessLog& access_log,
+               std::shared_ptr<const route::RouteTable> table)
+    : index_(index),
+      options_(options),
+      access_log_(access_log),
+      table_(std::move(table)),
+      io_(std::make_unique<asio::io_context>(1)) {
+  balancer_.reset(table_->clusters.size());
+}
+
+Worker::~Worker() {
+  stop_and_join();
+  listeners_.clear();
+  primary_pool_.clear();
+  mirror_pool_.clear();
+}
+
+void Worker::add_listener(size_t listener_index, const asio::ip::tcp::endpoint& endpoint) {
+  auto listener = std::make_unique<Listener>(Listener{listener_index, asio::ip::tcp::acceptor(*io_)});
+  auto& acceptor = listener->acceptor;
+  std::error_code ec;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.set_option(ReusePort(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(4096, ec);
+  if (ec)
+    throw std::runtime_error(
+        fmt::format("cannot listen on {}:{}: {}", endpoint.address().to_string(), endpoint.port(), ec.message()));
+  listeners_.push_back(std::move(listener));
+}
+
+void Worker::start() {
+  for (auto& l : listeners_) asio::co_spawn(*io_, accept_loop(*this, l->acceptor, l->index), asio::detached);
+  thread_ = std::thread([this] {
+    auto guard = asio::make_work_guard(*io_);
+    io_->run();
+  });
+}
+
+void Worker::begin_drain() {
+  draining_.store(true, std::memory_order_relaxed);
+  asio::post(*io_, [this] {
+    for (auto& l : listeners_) {
+      std::error_code ignored;
+      l->acceptor.close(ignored);
+    }
+  });
+}
+
+void Worker::stop_and_join() {
+  if (!thread_.joinable()) return;
+  io_->stop();
+  thread_.join();
+}
+
+void Worker::post_table(std::shared_ptr<const route::RouteTable> table) {
+  asio::post(*io_, [this, table = std::move(table)]() mutable {
+    balancer_.reset(table->clusters.size());
+    table_ = std::move(table);
+  });
+}
+
+stats::WorkerStats Worker::snapshot_stats() {
+  std::promise<stats::WorkerStats> promise;
+  auto future = promise.get_future();
+  asio::post(*io_, [this, &promise] { promise.set_value(stats_); });
+  if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+    // A worker stuck for 2 s is a bug worth seeing; report what we can rather than block the scrape.
+    spdlog::warn("worker {} did not answer the stats request in time", index_);
+    // The posted handler still references `promise`; keep it alive by waiting for it.
+    future.wait();
+  }
+  return future.get();
+}
+
+}  // namespace mg::net

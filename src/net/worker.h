@@ -1,0 +1,79 @@
+#pragma once
+// One worker thread: its own io_context, listening sockets (SO_REUSEPORT, so the kernel spreads
+// connections), upstream pools, load-balancer state and stats. A connection never leaves its worker,
+// so nothing here is locked; other threads talk to a worker only by posting to its io_context.
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include "net/gateway_options.h"
+#include "proxy/access_log.h"
+#include "route/route_table.h"
+#include "stats/worker_stats.h"
+#include "upstream/connection_pool.h"
+#include "upstream/load_balancer.h"
+
+namespace mg::net {
+
+class Worker {
+ public:
+  Worker(size_t index, const GatewayOptions& options, proxy::AccessLog& access_log,
+         std::shared_ptr<const route::RouteTable> table);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Binds a listening socket for table listener `listener_index`; throws with a clear message on failure.
+  void add_listener(size_t listener_index, const asio::ip::tcp::endpoint& endpoint);
+  void start();
+  // Stops accepting; connections finish their current request and then close.
+  void begin_drain();
+  void stop_and_join();
+
+  // From any thread: the new table is pinned by requests that start after the swap.
+  void post_table(std::shared_ptr<const route::RouteTable> table);
+  // From any thread: a copy of this worker's counters, taken on the worker thread.
+  stats::WorkerStats snapshot_stats();
+
+  // Worker-thread accessors used by the data plane.
+  asio::io_context& io() { return *io_; }
+  const std::shared_ptr<const route::RouteTable>& table() const { return table_; }
+  const GatewayOptions& options() const { return options_; }
+  proxy::AccessLog& access_log() { return access_log_; }
+  stats::WorkerStats& stats() { return stats_; }
+  upstream::ConnectionPool& primary_pool() { return primary_pool_; }
+  upstream::ConnectionPool& mirror_pool() { return mirror_pool_; }
+  upstream::LoadBalancer& balancer() { return balancer_; }
+  bool draining() const { return draining_.load(std::memory_order_relaxed); }
+  std::atomic<int>& in_flight() { return in_flight_; }
+  size_t index() const { return index_; }
+
+ private:
+  // Declared before io_ so coroutine frames destroyed with io_ may still touch them.
+  size_t index_;
+  const GatewayOptions& options_;
+  proxy::AccessLog& access_log_;
+  stats::WorkerStats stats_;
+  std::shared_ptr<const route::RouteTable> table_;
+  std::atomic<bool> draining_{false};
+  std::atomic<int> in_flight_{0};
+
+  std::unique_ptr<asio::io_context> io_;
+  // Declared after io_: sockets must be destroyed before their io_context.
+  upstream::ConnectionPool primary_pool_;
+  upstream::ConnectionPool mirror_pool_;
+  upstream::LoadBalancer balancer_;
+  struct Listener {
+    size_t index;
+    asio::ip::tcp::acceptor acceptor;
+  };
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::thread thread_;
+};
+
+}  // namespace mg::net

@@ -1,0 +1,165 @@
+#include "proxy/body_relay.h"
+
+#include <array>
+
+#include <asio/buffer.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <fmt/format.h>
+
+#include "http/chunked.h"
+
+namespace mg::proxy {
+namespace {
+
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr size_t kReadChunk = 16 * 1024;
+
+asio::awaitable<bool> write_buffers(asio::ip::tcp::socket& sink, std::string_view a, std::string_view b,
+                                    const RelayTimeouts& timeouts) {
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(a), asio::buffer(b)};
+  if (timeouts.sink) timeouts.sink->arm(timeouts.write);
+  auto [ec, n] = co_await asio::async_write(sink, buffers, kNoThrow);
+  if (timeouts.sink) timeouts.sink->disarm();
+  co_return !ec;
+}
+
+// Reads more bytes from the source into its buffer; false on EOF, error or timeout.
+asio::awaitable<bool> read_more(asio::ip::tcp::socket& source, ByteBuffer& buffer, const RelayTimeouts& timeouts,
+                                bool& eof) {
+  size_t available = 0;
+  char* p = buffer.prepare(kReadChunk, available);
+  if (timeouts.source) timeouts.source->arm(timeouts.read);
+  auto [ec, n] = co_await source.async_read_some(asio::buffer(p, available), kNoThrow);
+  if (timeouts.source) timeouts.source->disarm();
+  eof = ec == asio::error::eof;
+  if (ec) co_return false;
+  buffer.commit(n);
+  co_return true;
+}
+
+void encode_piece(std::string& out, std::string_view data, http::BodyFraming out_framing) {
+  if (out_framing == http::BodyFraming::kChunked) {
+    fmt::format_to(std::back_inserter(out), "{:x}\r\n", data.size());
+    out.append(data).append("\r\n");
+  } else {
+    out.append(data);
+  }
+}
+
+}  // namespace
+
+asio::awaitable<bool> write_all(asio::ip::tcp::socket& sink, std::string_view data, const RelayTimeouts& timeouts) {
+  co_return co_await write_buffers(sink, data, {}, timeouts);
+}
+
+asio::awaitable<RelayResult> relay_body(asio::ip::tcp::socket& source, ByteBuffer& source_buffer,
+                                        http::BodyFraming in_framing, uint64_t in_length,
+                                        asio::ip::tcp::socket& sink, http::BodyFraming out_framing,
+                                        std::string& prefix, BodyCapture* capture, const RelayTimeouts& timeouts) {
+  RelayResult result;
+  bool eof = false;
+  switch (in_framing) {
+    case http::BodyFraming::kNone: {
+      if (!prefix.empty() && !co_await write_all(sink, prefix, timeouts)) result.status = RelayStatus::kSinkFailed;
+      prefix.clear();
+      co_return result;
+    }
+
+    case http::BodyFraming::kContentLength: {
+      uint64_t remaining = in_length;
+      for (;;) {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(remaining, source_buffer.size()));
+        std::string_view piece = source_buffer.readable().substr(0, n);
+        if (capture) capture->add(piece);
+        // Zero copy: the head (if still unsent) and the body bytes go out in one gathered write.
+        if ((n > 0 || !prefix.empty()) && !co_await write_buffers(sink, prefix, piece, timeouts)) {
+          result.status = RelayStatus::kSinkFailed;
+          co_return result;
+        }
+        prefix.clear();
+        source_buffer.consume(n);
+        remaining -= n;
+        result.bytes += n;
+        if (remaining == 0) co_return result;
+        if (!co_await read_more(source, source_buffer, timeouts, eof)) {
+          result.status = RelayStatus::kSourceFailed;
+          co_return result;
+        }
+      }
+    }
+
+    case http::BodyFraming::kChunked: {
+      http::ChunkedDecoder decoder;
+      std::string& out = prefix;  // head first, then encoded pieces
+      for (;;) {
+        bool finished = false;
+        while (!source_buffer.empty()) {
+          size_t consumed = 0;
+          std::string_view data;
+          auto status = decoder.next(source_buffer.readable(), consumed, data);
+          if (status == http::ChunkedDecoder::Status::kError) {
+            result.status = RelayStatus::kSourceMalformed;
+            co_return result;
+          }
+          if (status == http::ChunkedDecoder::Status::kData) {
+            if (capture) capture->add(data);
+            encode_piece(out, data, out_framing);
+            result.bytes += data.size();
+          }
+          source_buffer.consume(consumed);
+          if (status == http::ChunkedDecoder::Status::kDone) {
+            finished = true;
+            break;
+          }
+          if (status == http::ChunkedDecoder::Status::kNeedMore) break;
+        }
+        if (finished && out_framing == http::BodyFraming::kChunked) out.append("0\r\n\r\n");
+        if (!out.empty()) {
+          if (!co_await write_all(sink, out, timeouts)) {
+            result.status = RelayStatus::kSinkFailed;
+            co_return result;
+          }
+          out.clear();
+        }
+        if (finished) co_return result;
+        if (!co_await read_more(source, source_buffer, timeouts, eof)) {
+          result.status = RelayStatus::kSourceFailed;
+          co_return result;
+        }
+      }
+    }
+
+    case http::BodyFraming::kUntilClose: {
+      std::string& out = prefix;
+      for (;;) {
+        if (!source_buffer.empty()) {
+          std::string_view data = source_buffer.readable();
+          if (capture) capture->add(data);
+          encode_piece(out, data, out_framing);
+          result.bytes += data.size();
+          source_buffer.consume(data.size());
+        }
+        bool more = co_await read_more(source, source_buffer, timeouts, eof);
+        if (!more && eof && out_framing == http::BodyFraming::kChunked) out.append("0\r\n\r\n");
+        if (!out.empty()) {
+          if (!co_await write_all(sink, out, timeouts)) {
+            result.status = RelayStatus::kSinkFailed;
+            co_return result;
+          }
+          out.clear();
+        }
+        if (!more) {
+          // Only a clean close ends such a body; a reset or timeout means it was cut short.
+          if (!eof) result.status = RelayStatus::kSourceFailed;
+          co_return result;
+        }
+      }
+    }
+  }
+  co_return result;
+}
+
+}  // namespace mg::proxy
+

@@ -1,0 +1,68 @@
+#pragma once
+// Streams a message body from one socket to another with back-pressure: each piece is written before
+// the next is read, so neither a slow reader nor a large body makes the gateway buffer without bound.
+// Chunked bodies are decoded and re-encoded, never passed through as received, so what the next hop
+// parses is exactly what the gateway validated.
+
+#include <cstdint>
+#include <string>
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include "common/byte_buffer.h"
+#include "http/message.h"
+#include "net/socket_watchdog.h"
+
+namespace mg::proxy {
+
+enum class RelayStatus : uint8_t {
+  kDone,
+  kSourceFailed,     // the sender closed, reset or timed out before the body ended
+  kSourceMalformed,  // invalid chunked framing
+  kSinkFailed,       // the receiver went away
+};
+
+// Where relayed bytes also go: the mirror copy of a request body, up to a limit.
+struct BodyCapture {
+  std::string* data = nullptr;
+  size_t limit = 0;
+  bool overflowed = false;
+  void add(std::string_view piece) {
+    if (!data || overflowed) return;
+    if (data->size() + piece.size() > limit) {
+      overflowed = true;
+      data->clear();
+      return;
+    }
+    data->append(piece);
+  }
+};
+
+// Each read and each write must make progress within its timeout (re-armed per operation), so a
+// stalled peer is cut off while a long but moving transfer is not.
+struct RelayTimeouts {
+  net::SocketWatchdog* source = nullptr;
+  net::SocketWatchdog* sink = nullptr;
+  std::chrono::milliseconds read{60'000};
+  std::chrono::milliseconds write{60'000};
+};
+
+struct RelayResult {
+  RelayStatus status = RelayStatus::kDone;
+  uint64_t bytes = 0;  // body bytes (decoded) relayed
+};
+
+// `in_framing`/`in_length` describe the body as it arrives on `source` (whose already-read bytes are in
+// `source_buffer`); `out_framing` is how it is written to `sink` (kChunked, kContentLength with the same
+// length, or kUntilClose meaning raw bytes). `prefix` (a message head) is sent in the first write.
+asio::awaitable<RelayResult> relay_body(asio::ip::tcp::socket& source, ByteBuffer& source_buffer,
+                                        http::BodyFraming in_framing, uint64_t in_length,
+                                        asio::ip::tcp::socket& sink, http::BodyFraming out_framing,
+                                        std::string& prefix, BodyCapture* capture,
+                                        const RelayTimeouts& timeouts);
+
+// Writes all of `data` with the sink watchdog armed; false when the peer is gone or too slow.
+asio::awaitable<bool> write_all(asio::ip::tcp::socket& sink, std::string_view data, const RelayTimeouts& timeouts);
+
+}  // namespace mg::proxy

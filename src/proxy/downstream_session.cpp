@@ -1,0 +1,390 @@
+#include "proxy/downstream_session.h"
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <asio/buffer.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "common/byte_buffer.h"
+#include "common/request_id.h"
+#include "http/parser.h"
+#include "mirror/shadow_writer.h"
+#include "net/socket_watchdog.h"
+#include "net/worker.h"
+#include "proxy/body_relay.h"
+#include "proxy/http_writer.h"
+
+namespace mg::proxy {
+namespace {
+
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr size_t kReadChunk = 16 * 1024;
+constexpr int kClientClosedRequest = 499;  // nginx's convention for "client went away first"
+
+// What a request still needs once its head bytes may have been overwritten by body reads.
+struct RequestContext {
+  Clock::time_point start;
+  std::string method;
+  std::string target;
+  std::string host;
+  std::string request_id;
+  std::string_view route;    // views into the pinned table
+  std::string_view backend;
+  std::string upstream_host;
+  size_t mirrors = 0;
+};
+
+class Session {
+ public:
+  Session(net::Worker& worker, tcp::socket socket, size_t listener_index)
+      : worker_(worker),
+        options_(worker.options()),
+        socket_(std::move(socket)),
+        listener_index_(listener_index),
+        watchdog_(socket_),
+        buffer_(kReadChunk) {
+    head_.headers.reserve(32);
+    header_views_.reserve(32);
+    response_.headers.reserve(32);
+    std::error_code ec;
+    auto remote = socket_.remote_endpoint(ec);
+    client_ip_ = ec ? "unknown" : remote.address().to_string();
+    client_address_ = ec ? "unknown" : client_ip_ + ":" + std::to_string(remote.port());
+  }
+
+  asio::awaitable<void> run() {
+    for (;;) {
+      bool closed = false;
+      http::ParseResult parsed = co_await read_head(closed);
+      if (closed) co_return;
+      if (parsed.status == http::ParseStatus::kError) {
+        // The framing of whatever follows is unknown now: answer and close (never guess).
+        RequestContext ctx = context_from_head(false);
+        co_await reply_local(ctx, parsed.error_status, parsed.error, true);
+        co_return;
+      }
+      bool keep_alive = co_await handle_request();
+      if (!keep_alive) co_return;
+    }
+  }
+
+ private:
+  // Waits for a complete request head. The idle timeout runs until the first byte of a request, the
+  // header timeout from there (slowloris).
+  asio::awaitable<http::ParseResult> read_head(bool& closed) {
+    watchdog_.reset_fired();
+    watchdog_.arm(buffer_.empty() ? options_.idle_timeout : options_.header_timeout, true);
+    for (;;) {
+      if (!buffer_.empty()) {
+        http::ParseResult r = http::parse_request_head(buffer_.readable(), options_.limits, head_);
+        if (r.status != http::ParseStatus::kIncomplete) {
+          watchdog_.disarm();
+          co_return r;
+        }
+      }
+      bool was_empty = buffer_.empty();
+      size_t available = 0;
+      char* p = buffer_.prepare(kReadChunk, available);
+      auto [ec, n] = co_await socket_.async_read_some(asio::buffer(p, available), kNoThrow);
+      if (ec) {
+        watchdog_.disarm();
+        closed = true;
+        if (watchdog_.fired() && !buffer_.empty()) {
+          RequestContext ctx = context_from_head(false);
+          co_await reply_local(ctx, 408, "request header timeout", true);
+        }
+        co_return http::ParseResult{};
+      }
+      buffer_.commit(n);
+      if (was_empty) watchdog_.arm(options_.header_timeout, true);
+    }
+  }
+
+  RequestContext context_from_head(bool complete) {
+    RequestContext ctx;
+    ctx.start = Clock::now();
+    if (complete) {
+      ctx.method = head_.method;
+      ctx.target = head_.target;
+      ctx.host = head_.host;
+      std::string_view given = head_.find("x-request-id");
+      ctx.request_id = is_acceptable_request_id(given) ? std::string(given) : generate_request_id();
+    }
+    return ctx;
+  }
+
+  asio::awaitable<bool> handle_request() {
+    struct InFlight {
+      std::atomic<int>& n;
+      explicit InFlight(std::atomic<int>& c) : n(c) { n.fetch_add(1, std::memory_order_relaxed); }
+      ~InFlight() { n.fetch_sub(1, std::memory_order_relaxed); }
+    } in_flight(worker_.in_flight());
+
+    std::shared_ptr<const route::RouteTable> table = worker_.table();  // pinned for this request
+    RequestContext ctx = context_from_head(true);
+    const bool has_body = head_.framing != http::BodyFraming::kNone;
+    // A local reply cannot leave an unread body on a connection that stays open.
+    const bool keep_alive = head_.keep_alive && !worker_.draining();
+    const bool close_after_local = !keep_alive || has_body;
+
+    head_minor_version_ = head_.minor_version;
+    header_views_.clear();
+    for (const auto& h : head_.headers) header_views_.push_back({h.name, h.value});
+    const route::Rule* rule = nullptr;
+    if (listener_index_ < table->listeners.size())
+      rule = table->listeners[listener_index_].match({head_.method, head_.host, head_.target, header_views_});
+    if (!rule) co_return co_await reply_local(ctx, 404, "no route matched", close_after_local);
+    ctx.route = rule->route;
+
+    const route::BackendChoice* backend = upstream::LoadBalancer::pick_backend(*rule);
+    if (!backend) co_return co_await reply_local(ctx, 500, "route has no usable backend", close_after_local);
+    ctx.backend = backend->name;
+    if (backend->cluster < 0)
+      co_return co_await reply_local(ctx, 500, "backend not found: " + backend->name, close_after_local);
+
+    auto connection = co_await connect_upstream(*table, backend->cluster, ctx);
+    if (!connection) {
+      int status = ctx.upstream_host.empty() ? 503 : 502;
+      co_return co_await reply_local(ctx, status, status == 503 ? "no healthy upstream" : "upstream connect error",
+                                     close_after_local);
+    }
+
+    // Everything below may read more bytes into buffer_, which invalidates head_'s views: serialise first.
+    const http::BodyFraming body_framing = head_.framing;
+    const uint64_t body_length = head_.content_length;
+    const bool expect_continue = head_.expect_continue;
+    ForwardingInfo forwarding{client_ip_, ctx.request_id, "http"};
+    out_.clear();
+    append_upstream_request_head(out_, head_, forwarding, body_framing, body_length);
+
+    const bool mirroring = !rule->mirrors.empty();
+    std::string mirror_head;
+    std::string mirror_body;
+    if (mirroring) {
+      // The copy always carries a Content-Length: its whole body is known before it is sent.
+      append_upstream_request_head(mirror_head, head_, forwarding, http::BodyFraming::kNone, 0);
+      mirror_head.resize(mirror_head.size() - 2);  // reopen the head to add the length later
+    }
+    buffer_.consume(head_.head_length);
+
+    if (expect_continue && has_body && buffer_.empty()) {
+      // We will read the body now; tell the client to send it (the Expect field is not forwarded).
+      if (!co_await write_all(socket_, "HTTP/1.1 100 Continue\r\n\r\n", {}))
+        co_return finish(ctx, kClientClosedRequest, 0, "client closed");
+    }
+
+    net::SocketWatchdog upstream_watchdog(connection->socket);
+    BodyCapture capture{&mirror_body, options_.mirror_body_limit};
+    RelayTimeouts request_timeouts{&watchdog_, &upstream_watchdog, options_.idle_timeout, options_.response_timeout};
+    RelayResult sent = co_await relay_body(socket_, buffer_, body_framing, body_length, connection->socket,
+                                           body_framing, out_, mirroring ? &capture : nullptr, request_timeouts);
+    switch (sent.status) {
+      case RelayStatus::kDone:
+        break;
+      case RelayStatus::kSourceMalformed:
+        co_return co_await reply_local(ctx, 400, "invalid chunked request body", true);
+      case RelayStatus::kSourceFailed:
+        co_return finish(ctx, kClientClosedRequest, 0, "client closed or timed out during request body");
+      case RelayStatus::kSinkFailed:
+        co_return co_await reply_local(ctx, 502, "upstream closed during request", true);
+    }
+
+    if (mirroring) launch_mirrors(*rule, table, ctx, std::move(mirror_head), std::move(mirror_body), capture);
+
+    co_return co_await relay_response(ctx, std::move(connection), upstream_watchdog, keep_alive);
+  }
+
+  // Picks an endpoint and connects, reusing an idle connection when there is one. A failed connect is
+  // retried once on the next endpoint: nothing was sent yet, so that is always safe.
+  asio::awaitable<std::unique_ptr<upstream::UpstreamConnection>> connect_upstream(const route::RouteTable& table,
+                                                                                  int cluster,
+                                                                                  RequestContext& ctx) {
+    const size_t endpoint_count = table.clusters[static_cast<size_t>(cluster)].endpoints.size();
+    const int attempts = endpoint_count > 1 ? 2 : 1;
+    for (int attempt = 0; attempt < attempts; ++attempt) {
+      const route::Endpoint* endpoint = worker_.balancer().pick_endpoint(table, cluster);
+      if (!endpoint) co_return nullptr;
+      ctx.upstream_host = endpoint->ip + ":" + std::to_string(endpoint->port);
+      if (auto idle = worker_.primary_pool().take(ctx.upstream_host)) co_return idle;
+      auto connected = co_await upstream::connect_to(endpoint->ip, endpoint->port, options_.connect_timeout);
+      if (connected.connection) {
+        ++worker_.stats().upstream_connections_total;
+        co_return std::move(connected.connection);
+      }
+    }
+    co_return nullptr;
+  }
+
+  void launch_mirrors(const route::Rule& rule, const std::shared_ptr<const route::RouteTable>& table,
+                      RequestContext& ctx, std::string head, std::string body, const BodyCapture& capture) {
+    auto& stats = worker_.stats();
+    if (capture.overflowed) {
+      // An explicit, counted policy: a body above the mirror limit is not copied at all, never truncated.
+      for (const auto& target : rule.mirrors)
+        ++stats.mirror(rule.route, target.name).dropped[static_cast<size_t>(stats::MirrorDrop::kBodyTooLarge)];
+      return;
+    }
+    if (!body.empty()) head += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    head += "\r\n";
+    mirror::MirrorRequest request{
+        .table = table,
+        .route = rule.route,
+        .request_id = ctx.request_id,
+        .method = ctx.method,
+        .head = std::make_shared<const std::string>(std::move(head)),
+        .body = std::make_shared<const std::string>(std::move(body)),
+    };
+    for (const auto& target : rule.mirrors) mirror::send_copy(worker_, request, target);
+    ctx.mirrors = rule.mirrors.size();
+  }
+
+  asio::awaitable<bool> relay_response(RequestContext& ctx, std::unique_ptr<upstream::UpstreamConnection> connection,
+                                       net::SocketWatchdog& upstream_watchdog, bool keep_alive) {
+    auto& upstream_buffer = connection->buffer;
+    upstream_watchdog.reset_fired();
+    upstream_watchdog.arm(options_.response_timeout);
+    for (;;) {
+      http::ParseResult r = http::parse_response_head(upstream_buffer.readable(), options_.limits, ctx.method,
+                                                      response_);
+      if (r.status == http::ParseStatus::kError) {
+        upstream_watchdog.disarm();
+        worker_.stats().count_upstream(ctx.backend, 502);
+        co_return co_await reply_local(ctx, 502, "invalid response from upstream", !keep_alive);
+      }
+      if (r.status == http::ParseStatus::kComplete) {
+        if (response_.status >= 100 && response_.status < 200) {
+          // Interim answers (100 Continue, 103 Early Hints) are not relayed; 101 is not proxied yet.
+          if (response_.status == 101) {
+            upstream_watchdog.disarm();
+            co_return co_await reply_local(ctx, 502, "upstream switched protocols unexpectedly", true);
+          }
+          upstream_buffer.consume(response_.head_length);
+          continue;
+        }
+        break;
+      }
+      size_t available = 0;
+      char* p = upstream_buffer.prepare(kReadChunk, available);
+      auto [ec, n] = co_await connection->socket.async_read_some(asio::buffer(p, available), kNoThrow);
+      if (ec) {
+        upstream_watchdog.disarm();
+        bool timed_out = upstream_watchdog.fired();
+        worker_.stats().count_upstream(ctx.backend, timed_out ? 504 : 502);
+        co_return co_await reply_local(ctx, timed_out ? 504 : 502,
+                                       timed_out ? "upstream request timeout" : "upstream closed before responding",
+                                       !keep_alive);
+      }
+      upstream_buffer.commit(n);
+    }
+    upstream_watchdog.disarm();
+    worker_.stats().count_upstream(ctx.backend, response_.status);
+
+    // How the body goes to the client: lengths pass through; anything else is chunked for an HTTP/1.1
+    // client, or delimited by closing for HTTP/1.0.
+    bool close_client = !keep_alive;
+    http::BodyFraming down_framing = response_.framing;
+    uint64_t down_length = response_.content_length;
+    const bool body_allowed = response_.status != 204 && response_.status != 304 && ctx.method != "HEAD";
+    if (response_.framing == http::BodyFraming::kNone && body_allowed) {
+      down_framing = http::BodyFraming::kContentLength;
+      down_length = 0;
+    } else if (response_.framing == http::BodyFraming::kChunked ||
+               response_.framing == http::BodyFraming::kUntilClose) {
+      if (head_minor_version_ == 0) {
+        down_framing = http::BodyFraming::kUntilClose;
+        close_client = true;
+      } else {
+        down_framing = http::BodyFraming::kChunked;
+      }
+    }
+    out_.clear();
+    append_downstream_response_head(out_, response_, down_framing, down_length, close_client, ctx.request_id,
+                                    !body_allowed);
+    const int status = response_.status;
+    const bool upstream_reusable = response_.keep_alive && response_.framing != http::BodyFraming::kUntilClose;
+    upstream_buffer.consume(response_.head_length);
+
+    RelayTimeouts timeouts{&upstream_watchdog, &watchdog_, options_.response_timeout, options_.idle_timeout};
+    RelayResult relayed = co_await relay_body(connection->socket, upstream_buffer, response_.framing,
+                                              response_.content_length, socket_, down_framing, out_, nullptr,
+                                              timeouts);
+    switch (relayed.status) {
+      case RelayStatus::kDone:
+        break;
+      case RelayStatus::kSourceFailed:
+      case RelayStatus::kSourceMalformed:
+        // The head is out already: closing is the only honest signal that the body was cut short.
+        co_return finish(ctx, status, relayed.bytes, "upstream failed during response body");
+      case RelayStatus::kSinkFailed:
+        co_return finish(ctx, kClientClosedRequest, relayed.bytes, "client closed during response body");
+    }
+    if (upstream_reusable && upstream_buffer.empty() && !upstream_watchdog.fired())
+      worker_.primary_pool().give_back(std::move(connection));
+    finish(ctx, status, relayed.bytes, {});
+    co_return !close_client;
+  }
+
+  asio::awaitable<bool> reply_local(RequestContext& ctx, int status, std::string_view message, bool close) {
+    std::string reply = local_reply(status, message, close, ctx.request_id);
+    watchdog_.reset_fired();
+    bool written = co_await write_all(socket_, reply, RelayTimeouts{nullptr, &watchdog_, {}, options_.idle_timeout});
+    finish(ctx, status, message.size() + 1, message);
+    co_return written && !close;
+  }
+
+  bool finish(const RequestContext& ctx, int status, uint64_t bytes, std::string_view error) {
+    worker_.stats().count_downstream(ctx.route, status);
+    if (worker_.access_log().enabled()) {
+      double ms = std::chrono::duration<double, std::milli>(Clock::now() - ctx.start).count();
+      worker_.access_log().log(RequestLogEntry{.request_id = ctx.request_id,
+                                               .client = client_address_,
+                                               .method = ctx.method,
+                                               .host = ctx.host,
+                                               .target = ctx.target,
+                                               .route = ctx.route,
+                                               .backend = ctx.backend,
+                                               .upstream_host = ctx.upstream_host,
+                                               .status = status,
+                                               .response_bytes = bytes,
+                                               .duration_ms = ms,
+                                               .mirrors = ctx.mirrors,
+                                               .error = error});
+    }
+    return false;
+  }
+
+  net::Worker& worker_;
+  const net::GatewayOptions& options_;
+  tcp::socket socket_;
+  size_t listener_index_;
+  net::SocketWatchdog watchdog_;
+  ByteBuffer buffer_;
+  http::RequestHead head_;
+  http::ResponseHead response_;
+  std::vector<route::HeaderView> header_views_;
+  int head_minor_version_ = 1;
+  std::string client_ip_;
+  std::string client_address_;
+  std::string out_;  // reused for every head this connection serialises
+};
+
+}  // namespace
+
+asio::awaitable<void> serve_downstream(net::Worker& worker, tcp::socket socket, size_t listener_index) {
+  auto& stats = worker.stats();
+  ++stats.downstream_connections_total;
+  ++stats.downstream_connections_active;
+  struct Active {
+    stats::WorkerStats& s;
+    ~Active() { --s.downstream_connections_active; }
+  } active{stats};
+  Session session(worker, std::move(socket), listener_index);
+  co_await session.run();
+}
+
+}  // namespace mg::proxy

@@ -1,0 +1,132 @@
+#include "proxy/http_writer.h"
+
+#include <fmt/format.h>
+
+#include "http/syntax.h"
+
+namespace mg::proxy {
+
+using http::iequals;
+
+bool is_connection_specific(std::string_view name, std::string_view connection_value) {
+  switch (name.size()) {
+    case 2: return iequals(name, "te");
+    case 7: return iequals(name, "trailer") || iequals(name, "upgrade");
+    case 10: return iequals(name, "connection") || iequals(name, "keep-alive");
+    case 14: return iequals(name, "content-length");
+    case 16: return iequals(name, "proxy-connection");
+    case 17: return iequals(name, "transfer-encoding");
+    default: break;
+  }
+  // Fields the Connection header names are hop-by-hop too (but never Host: it is not the sender's to drop).
+  return !connection_value.empty() && !iequals(name, "host") && http::list_contains(connection_value, name);
+}
+
+namespace {
+
+void append_framing(std::string& out, http::BodyFraming framing, uint64_t length) {
+  if (framing == http::BodyFraming::kChunked) {
+    out += "Transfer-Encoding: chunked\r\n";
+  } else if (framing == http::BodyFraming::kContentLength) {
+    fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", length);
+  }
+}
+
+}  // namespace
+
+void append_upstream_request_head(std::string& out, const http::RequestHead& request, const ForwardingInfo& info,
+                                  http::BodyFraming framing, uint64_t body_length) {
+  out.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\n");
+  bool forwarded_for_seen = false;
+  for (const auto& h : request.headers) {
+    if (is_connection_specific(h.name, request.connection)) continue;
+    // The gateway is the authority on these; a client must not be able to pre-set them.
+    if (iequals(h.name, "x-forwarded-for") || iequals(h.name, "x-forwarded-proto") ||
+        iequals(h.name, "x-request-id") || iequals(h.name, "expect")) {
+      forwarded_for_seen = forwarded_for_seen || iequals(h.name, "x-forwarded-for");
+      continue;
+    }
+    out.append(h.name).append(": ").append(h.value).append("\r\n");
+  }
+  // X-Forwarded-For is a list: keep what earlier proxies wrote (all lines, in order), append the client.
+  out.append("X-Forwarded-For: ");
+  if (forwarded_for_seen) {
+    for (const auto& h : request.headers)
+      if (iequals(h.name, "x-forwarded-for") && !h.value.empty()) out.append(h.value).append(", ");
+  }
+  out.append(info.client_ip).append("\r\n");
+  out.append("X-Forwarded-Proto: ").append(info.proto).append("\r\n");
+  out.append("X-Request-Id: ").append(info.request_id).append("\r\n");
+  append_framing(out, framing, body_length);
+  out.append("\r\n");
+}
+
+void append_downstream_response_head(std::string& out, const http::ResponseHead& response,
+                                     http::BodyFraming framing, uint64_t body_length, bool close,
+                                     std::string_view request_id, bool bodiless) {
+  fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} ", response.status);
+  out.append(response.reason.empty() ? reason_phrase(response.status) : response.reason).append("\r\n");
+  for (const auto& h : response.headers) {
+    if (is_connection_specific(h.name, response.connection)) continue;
+    out.append(h.name).append(": ").append(h.value).append("\r\n");
+  }
+  if (!request_id.empty() && response.find("x-request-id").empty())
+    out.append("X-Request-Id: ").append(request_id).append("\r\n");
+  if (close) out.append("Connection: close\r\n");
+  std::string_view length = response.find("content-length");
+  if (bodiless && !length.empty()) {
+    out.append("Content-Length: ").append(length).append("\r\n");
+  } else {
+    append_framing(out, framing, body_length);
+  }
+  out.append("\r\n");
+}
+
+std::string local_reply(int status, std::string_view body, bool close, std::string_view request_id) {
+  std::string out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n", status,
+                                reason_phrase(status), body.size() + 1);
+  if (!request_id.empty()) out.append("X-Request-Id: ").append(request_id).append("\r\n");
+  if (close) out.append("Connection: close\r\n");
+  out.append("\r\n").append(body).append("\n");
+  return out;
+}
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 421: return "Misdirected Request";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+}  // namespace mg::proxy

@@ -1,0 +1,153 @@
+#include "stats/worker_stats.h"
+
+#include <algorithm>
+#include <map>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace mg::stats {
+
+std::string_view to_string(MirrorFailure f) {
+  switch (f) {
+    case MirrorFailure::kConnect: return "connect";
+    case MirrorFailure::kTimeout: return "timeout";
+    case MirrorFailure::kReset: return "reset";
+    case MirrorFailure::kProtocol: return "protocol";
+    case MirrorFailure::kNoEndpoint: return "no_endpoint";
+    case MirrorFailure::kCount: break;
+  }
+  return "unknown";
+}
+
+std::string_view to_string(MirrorDrop d) {
+  switch (d) {
+    case MirrorDrop::kBudget: return "budget";
+    case MirrorDrop::kBodyTooLarge: return "body_too_large";
+    case MirrorDrop::kCount: break;
+  }
+  return "unknown";
+}
+
+void MirrorCounters::merge(const MirrorCounters& o) {
+  sent += o.sent;
+  completed += o.completed;
+  for (size_t i = 0; i < failed.size(); ++i) failed[i] += o.failed[i];
+  for (size_t i = 0; i < dropped.size(); ++i) dropped[i] += o.dropped[i];
+}
+
+void WorkerStats::merge(const WorkerStats& o) {
+  for (const auto& [route, codes] : o.downstream_requests)
+    for (const auto& [code, n] : codes) entry(downstream_requests, route)[code] += n;
+  for (const auto& [backend, codes] : o.upstream_requests)
+    for (const auto& [code, n] : codes) entry(upstream_requests, backend)[code] += n;
+  for (const auto& [route, backends] : o.mirrors)
+    for (const auto& [backend, counters] : backends) mirror(route, backend).merge(counters);
+  downstream_connections_total += o.downstream_connections_total;
+  downstream_connections_active += o.downstream_connections_active;
+  upstream_connections_total += o.upstream_connections_total;
+  mirror_in_flight += o.mirror_in_flight;
+}
+
+namespace {
+
+// Label values escape backslash, double quote and newline (exposition format).
+std::string escape_label(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+template <typename Map>
+std::vector<typename Map::const_iterator> sorted(const Map& m) {
+  std::vector<typename Map::const_iterator> v;
+  for (auto it = m.begin(); it != m.end(); ++it) v.push_back(it);
+  std::sort(v.begin(), v.end(), [](auto a, auto b) { return a->first < b->first; });
+  return v;
+}
+
+void render_code_family(std::string& out, std::string_view name, std::string_view help, std::string_view label,
+                        const StringMap<CodeCounts>& family) {
+  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} counter\n", name, help, name);
+  for (auto it : sorted(family))
+    for (auto code_it : sorted(it->second))
+      fmt::format_to(std::back_inserter(out), "{}{{{}=\"{}\",code=\"{}\"}} {}\n", name, label,
+                     escape_label(it->first), code_it->first, code_it->second);
+}
+
+void render_scalar(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+                   uint64_t value) {
+  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name,
+                 value);
+}
+
+}  // namespace
+
+std::string render_prometheus(const WorkerStats& s) {
+  std::string out;
+  render_code_family(out, "mirrorgate_downstream_requests_total",
+                     "Requests answered to clients, by route (empty: no route matched) and status code.", "route",
+                     s.downstream_requests);
+  render_code_family(out, "mirrorgate_upstream_requests_total",
+                     "Requests forwarded to backends, by backend (namespace/service:port) and status code.",
+                     "backend", s.upstream_requests);
+
+  auto mirror_family = [&](std::string_view name, std::string_view help, auto value_of) {
+    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} counter\n", name, help, name);
+    for (auto route : sorted(s.mirrors))
+      for (auto backend : sorted(route->second))
+        value_of(escape_label(route->first), escape_label(backend->first), backend->second);
+  };
+  mirror_family("mirrorgate_mirror_copies_sent_total", "Mirror copies sent to a mirror backend.",
+                [&](const std::string& r, const std::string& b, const MirrorCounters& c) {
+                  fmt::format_to(std::back_inserter(out),
+                                 "mirrorgate_mirror_copies_sent_total{{route=\"{}\",mirror_backend=\"{}\"}} {}\n",
+                                 r, b, c.sent);
+                });
+  mirror_family("mirrorgate_mirror_copies_completed_total",
+                "Mirror copies whose response was received (and discarded).",
+                [&](const std::string& r, const std::string& b, const MirrorCounters& c) {
+                  fmt::format_to(
+                      std::back_inserter(out),
+                      "mirrorgate_mirror_copies_completed_total{{route=\"{}\",mirror_backend=\"{}\"}} {}\n", r, b,
+                      c.completed);
+                });
+  mirror_family("mirrorgate_mirror_copies_failed_total", "Mirror copies that failed, by reason.",
+                [&](const std::string& r, const std::string& b, const MirrorCounters& c) {
+                  for (size_t i = 0; i < c.failed.size(); ++i)
+                    fmt::format_to(std::back_inserter(out),
+                                   "mirrorgate_mirror_copies_failed_total{{route=\"{}\",mirror_backend=\"{}\","
+                                   "reason=\"{}\"}} {}\n",
+                                   r, b, to_string(static_cast<MirrorFailure>(i)), c.failed[i]);
+                });
+  mirror_family("mirrorgate_mirror_copies_dropped_total",
+                "Mirror copies not attempted, by reason (in-flight budget full, body above the mirror limit).",
+                [&](const std::string& r, const std::string& b, const MirrorCounters& c) {
+                  for (size_t i = 0; i < c.dropped.size(); ++i)
+                    fmt::format_to(std::back_inserter(out),
+                                   "mirrorgate_mirror_copies_dropped_total{{route=\"{}\",mirror_backend=\"{}\","
+                                   "reason=\"{}\"}} {}\n",
+                                   r, b, to_string(static_cast<MirrorDrop>(i)), c.dropped[i]);
+                });
+  render_scalar(out, "mirrorgate_mirror_copies_in_flight", "gauge", "Mirror copies currently in flight.",
+                s.mirror_in_flight);
+  render_scalar(out, "mirrorgate_downstream_connections_total", "counter", "Client connections accepted.",
+                s.downstream_connections_total);
+  render_scalar(out, "mirrorgate_downstream_connections_active", "gauge", "Client connections open now.",
+                s.downstream_connections_active);
+  render_scalar(out, "mirrorgate_upstream_connections_total", "counter",
+                "Connections opened to backends (primary and mirror).", s.upstream_connections_total);
+  return out;
+}
+
+}  // namespace mg::stats

@@ -1,0 +1,66 @@
+#pragma once
+// Per-worker counters, written only by their worker thread without locks or atomics (Seastar style).
+// The admin thread asks each worker for a copy at scrape time and merges them.
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace mg::stats {
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <typename V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
+template <typename V>
+V& entry(StringMap<V>& map, std::string_view key) {
+  auto it = map.find(key);
+  if (it == map.end()) it = map.emplace(std::string(key), V{}).first;
+  return it->second;
+}
+
+// Why a mirror copy did not complete. The order is the label order in /metrics.
+enum class MirrorFailure : uint8_t { kConnect, kTimeout, kReset, kProtocol, kNoEndpoint, kCount };
+std::string_view to_string(MirrorFailure f);
+
+// Why a mirror copy was not even attempted.
+enum class MirrorDrop : uint8_t { kBudget, kBodyTooLarge, kCount };
+std::string_view to_string(MirrorDrop d);
+
+struct MirrorCounters {
+  uint64_t sent = 0;
+  uint64_t completed = 0;
+  std::array<uint64_t, static_cast<size_t>(MirrorFailure::kCount)> failed{};
+  std::array<uint64_t, static_cast<size_t>(MirrorDrop::kCount)> dropped{};
+  void merge(const MirrorCounters& o);
+};
+
+using CodeCounts = std::unordered_map<int, uint64_t>;
+
+struct WorkerStats {
+  StringMap<CodeCounts> downstream_requests;                // route -> status code -> count
+  StringMap<CodeCounts> upstream_requests;                  // backend -> status code -> count
+  StringMap<StringMap<MirrorCounters>> mirrors;             // route -> mirror backend -> counters
+  uint64_t downstream_connections_total = 0;
+  uint64_t downstream_connections_active = 0;
+  uint64_t upstream_connections_total = 0;
+  uint64_t mirror_in_flight = 0;
+
+  void count_downstream(std::string_view route, int code) { ++entry(downstream_requests, route)[code]; }
+  void count_upstream(std::string_view backend, int code) { ++entry(upstream_requests, backend)[code]; }
+  MirrorCounters& mirror(std::string_view route, std::string_view backend) {
+    return entry(entry(mirrors, route), backend);
+  }
+  void merge(const WorkerStats& o);
+};
+
+// Prometheus text exposition format 0.0.4 of the merged counters.
+std::string render_prometheus(const WorkerStats& merged);
+
+}  // namespace mg::stats

@@ -1,0 +1,33 @@
+#pragma once
+// Per-worker pool of idle keep-alive connections, keyed by endpoint. Owned by one worker thread, so it
+// needs no locks. Primary traffic and mirror copies use separate pools so mirrors never take (or
+// poison) the primary's connections.
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "stats/worker_stats.h"
+#include "upstream/upstream_connection.h"
+
+namespace mg::upstream {
+
+class ConnectionPool {
+ public:
+  explicit ConnectionPool(size_t max_idle_per_endpoint = 128) : max_idle_(max_idle_per_endpoint) {}
+
+  // An idle connection to `key` that still looks open, or nullptr.
+  std::unique_ptr<UpstreamConnection> take(std::string_view key);
+  // Keeps a connection whose last response was read completely and that may be reused.
+  void give_back(std::unique_ptr<UpstreamConnection> connection);
+  void clear() { idle_.clear(); }
+  size_t idle_count() const;
+
+ private:
+  size_t max_idle_;
+  // LIFO per endpoint: the most recently used connection is the least likely to have been closed.
+  stats::StringMap<std::deque<std::unique_ptr<UpstreamConnection>>> idle_;
+};
+
+}  // namespace mg::upstream

@@ -1,0 +1,34 @@
+#pragma once
+// A connection to one backend endpoint with its own read buffer (bytes read past one response stay
+// with the connection, never leak into the next request's answer).
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <system_error>
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include "common/byte_buffer.h"
+
+namespace mg::upstream {
+
+struct UpstreamConnection {
+  explicit UpstreamConnection(asio::ip::tcp::socket s) : socket(std::move(s)), buffer(8 * 1024) {}
+  asio::ip::tcp::socket socket;
+  ByteBuffer buffer;
+  std::string key;        // "ip:port", the pool key and the access log's upstream_host
+  bool reused = false;    // taken from the idle pool (may have been closed by the peer meanwhile)
+};
+
+struct ConnectResult {
+  std::unique_ptr<UpstreamConnection> connection;
+  std::error_code error;
+  bool timed_out = false;
+};
+
+// Opens a TCP connection to ip:port with a deadline. Never throws.
+asio::awaitable<ConnectResult> connect_to(std::string_view ip, uint16_t port, std::chrono::milliseconds timeout);
+
+}  // namespace mg::upstream
