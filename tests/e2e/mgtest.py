@@ -127,6 +127,65 @@ def get(host: str, port: int, path: str, **kw) -> Response:
     return http_request(host, port, "GET", path, **kw)
 
 
+class RawConnection:
+    """One keep-alive connection driven by hand: exactly one response is read per request, so
+    a server that answers a request twice (or answers a request it did not get) shows up as a
+    wrong answer to the next request."""
+
+    def __init__(self, host: str, port: int, timeout: float = 5.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.host = f"{host}:{port}"
+        self.buf = bytearray()
+
+    def _fill(self, need) -> None:
+        while not need(self.buf):
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"connection closed by peer; buffered: {bytes(self.buf[:200])!r}")
+            self.buf += chunk
+
+    def request(self, method: str, path: str, headers=None, body: bytes = b"") -> Response:
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        if body:
+            lines.append(f"Content-Length: {len(body)}")
+        start = time.monotonic()
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        self._fill(lambda b: b"\r\n\r\n" in b)
+        end = self.buf.index(b"\r\n\r\n")
+        head = bytes(self.buf[:end]).decode("latin-1").split("\r\n")
+        del self.buf[:end + 4]
+        _version, status, *reason = head[0].split(" ", 2)
+        hdrs = [(k.strip(), v.strip()) for k, _, v in (h.partition(":") for h in head[1:])]
+        hmap = {k.lower(): v for k, v in hdrs}
+        data = bytearray()
+        if method == "HEAD" or status in ("204", "304"):
+            pass
+        elif "chunked" in hmap.get("transfer-encoding", "").lower():
+            while True:
+                self._fill(lambda b: b"\r\n" in b)
+                i = self.buf.index(b"\r\n")
+                size = int(bytes(self.buf[:i]).split(b";")[0], 16)
+                del self.buf[:i + 2]
+                self._fill(lambda b, n=size: len(b) >= n + 2)
+                data += self.buf[:size]
+                del self.buf[:size + 2]
+                if size == 0:
+                    break
+        elif "content-length" in hmap:
+            n = int(hmap["content-length"])
+            self._fill(lambda b: len(b) >= n)
+            data += self.buf[:n]
+            del self.buf[:n]
+        else:
+            raise AssertionError(f"response without Content-Length or chunked framing: {head}")
+        return Response(int(status), reason[0] if reason else "", hdrs, bytes(data),
+                        time.monotonic() - start)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 # --------------------------------------------------------------------------------------------
 # Prometheus text
 

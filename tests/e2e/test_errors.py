@@ -76,6 +76,32 @@ class Errors(mgtest.ClusterTestCase):
                                   f"no-such-service:\n{self.gw.stderr()}")
         self.assert_ok_route_still_serves()
 
+    def test_local_replies_answer_each_request_once_on_a_keep_alive_connection(self):
+        # Regression: a local reply (404/500/503/502) must consume its request; the next request
+        # on the same connection gets its own answer, and the access log has one line per request.
+        cases = [("/nothing/here", 404), ("/missing", 500), ("/not-ready", 503), ("/down", 502)]
+        for prefix, status in cases:
+            with self.subTest(prefix=prefix):
+                path = f"{prefix}?e2e={unique_id()}"
+                ok_path = f"/ok?e2e={unique_id()}"
+                conn = mgtest.RawConnection(self.gw_ip, self.gw_port)
+                try:
+                    r = conn.request("GET", path)
+                    self.assertEqual(r.status, status, r)
+                    if (r.header("Connection") or "").lower() == "close":
+                        conn.close()
+                        conn = mgtest.RawConnection(self.gw_ip, self.gw_port)
+                    r2 = conn.request("GET", ok_path)
+                    self.assertEqual(r2.status, 200, f"next request after a {status} on the same "
+                                                     f"connection got: {r2!r}")
+                    self.assertEqual(r2.json()["path"], ok_path)
+                finally:
+                    conn.close()
+                lines = wait_for(lambda: [e for e in self.gw.access_log() if e.get("path") == path],
+                                 5, f"access log line for {path}")
+                self.assertEqual(len(lines), 1, f"{len(lines)} access-log lines for one request "
+                                                f"{path}; first: {lines[0]}")
+
     def test_config_with_unknown_field_fails_fast_with_one_line(self):
         d = self.cluster.config_dir("bad")
         port = mgtest.free_port(f"{NET}.1")

@@ -126,6 +126,21 @@ class MirrorScenario(mgtest.ClusterTestCase):
         failed = self.gw.metrics().get("mirrorgate_mirror_copies_failed_total", route=ROUTE)
         self.assertEqual(failed, before.get("mirrorgate_mirror_copies_failed_total", route=ROUTE))
 
+    def test_keep_alive_requests_are_each_answered_and_mirrored_once(self):
+        conn = mgtest.RawConnection(self.gw_ip, self.gw_port)
+        paths = [f"/mirror?e2e-keepalive={unique_id()}" for _ in range(3)]
+        try:
+            for path in paths:
+                r = conn.request("GET", path)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.json()["path"], path, r)
+        finally:
+            conn.close()
+        for path in paths:
+            self.wait_mirrored(path)
+            self.assertEqual(sum(p.has_echoed(path) for p in self.v1), 1, path)
+            self.assertEqual(sum(p.has_echoed(path) for p in self.v2), 1, path)
+
     def test_paths_outside_the_route_are_not_mirrored(self):
         path = f"/other?e2e-request={unique_id()}"
         r = get(self.gw_ip, self.gw_port, path)
