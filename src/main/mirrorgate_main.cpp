@@ -1,5 +1,6 @@
 // mirrorgate: a Kubernetes Gateway API gateway. Entry point: options, config, run.
 
+#include <chrono>
 #include <csignal>
 #include <iostream>
 
@@ -9,20 +10,77 @@
 
 #include "config/loader.h"
 #include "net/gateway.h"
+#include "proxy/supported_features.h"
 
 int main(int argc, char** argv) {
   mg::net::GatewayOptions options;
   CLI::App app{"mirrorgate: a Kubernetes Gateway API gateway with provable traffic mirroring"};
   app.add_option("-c,--config", options.config_path,
                  "YAML file or directory of Kubernetes objects (GatewayClass, Gateway, HTTPRoute, Service, "
-                 "EndpointSlice, ...)")
-      ->required();
+                 "EndpointSlice, ...)");
+  bool print_features = false;
+  app.add_flag("--supported-features", print_features,
+               "print the Gateway API features this build supports, one per line, and exit");
   app.add_option("--workers", options.workers, "worker threads (default: one per core)");
   app.add_option("--admin", options.admin_address, "admin listener ADDRESS:PORT")->capture_default_str();
   app.add_option("--access-log", options.access_log, "access log: '-' (stdout), 'off', or a file path")
       ->capture_default_str();
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")->capture_default_str();
+
+  // Every limit and timeout has a flag; durations are in seconds and may be fractional.
+  auto seconds_option = [&](const char* name, std::chrono::milliseconds& target, const char* help) {
+    app.add_option_function<double>(
+           name,
+           [&target](double s) {
+             if (s <= 0) throw CLI::ValidationError("must be a positive number of seconds");
+             target = std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+           },
+           help)
+        ->group("Timeouts (seconds)")
+        ->default_str(std::to_string(static_cast<double>(target.count()) / 1000));
+  };
+  seconds_option("--header-timeout", options.header_timeout, "time for a client to send a whole request head");
+  seconds_option("--idle-timeout", options.idle_timeout, "keep-alive client connection with no request");
+  seconds_option("--connect-timeout", options.connect_timeout, "upstream TCP connect");
+  seconds_option("--response-timeout", options.response_timeout,
+                 "upstream response head, and each read of a body (408/504 where a response is possible)");
+  seconds_option("--drain-timeout", options.drain_timeout, "on SIGTERM, time left for in-flight requests");
+  seconds_option("--mirror-timeout", options.mirror_timeout, "a whole mirror exchange");
+  app.add_option("--max-request-line", options.limits.max_request_line, "bytes (414 beyond)")
+      ->group("Limits")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-header-bytes", options.limits.max_header_bytes, "bytes of a request head (431 beyond)")
+      ->group("Limits")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-headers", options.limits.max_headers, "header fields in a request (431 beyond)")
+      ->group("Limits")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-request-body", options.max_request_body, "bytes, 0 = unlimited (413 beyond)")
+      ->group("Limits")
+      ->capture_default_str();
+  app.add_option("--max-connections", options.max_connections_per_worker, "client connections per worker")
+      ->group("Limits")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--mirror-body-limit", options.mirror_body_limit, "bytes; larger bodies are not mirrored")
+      ->group("Mirroring")
+      ->capture_default_str();
+  app.add_option("--mirror-max-in-flight", options.mirror_max_in_flight,
+                 "mirror copies in flight per worker; beyond, copies are dropped (counted)")
+      ->group("Mirroring")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (print_features) {
+    for (auto feature : mg::proxy::kSupportedFeatures) std::cout << feature << '\n';
+    return 0;
+  }
+  if (options.config_path.empty()) {
+    std::cerr << "mirrorgate: --config is required (a YAML file or a directory of them)\n" << app.help();
+    return 2;
+  }
 
   auto logger = spdlog::stderr_color_mt("mirrorgate");
   spdlog::set_default_logger(logger);

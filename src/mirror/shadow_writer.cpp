@@ -10,6 +10,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include "common/fast_random.h"
 #include "http/chunked.h"
 #include "http/parser.h"
 #include "net/socket_watchdog.h"
@@ -192,6 +193,12 @@ void log_not_sent(net::Worker& worker, const MirrorRequest& request, const route
 void send_copy(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target) {
   auto& stats = worker.stats();
   auto& counters = stats.mirror(request.route, target.name);
+  // percent / fraction sampling: each mirror draws on its own, so several mirrors sample independently.
+  if (target.numerator < target.denominator &&
+      (target.numerator == 0 || fast_random_below(target.denominator) >= target.numerator)) {
+    ++counters.sampled_out;
+    return;
+  }
   if (stats.mirror_in_flight >= worker.options().mirror_max_in_flight) {
     ++counters.dropped[static_cast<size_t>(stats::MirrorDrop::kBudget)];
     log_not_sent(worker, request, target, "dropped", stats::to_string(stats::MirrorDrop::kBudget));

@@ -17,6 +17,8 @@ struct GatewayOptions {
   std::string log_level = "info";
 
   http::Limits limits;
+  uint64_t max_request_body = 0;       // bytes; 0 = unlimited (bodies stream); beyond: 413
+  size_t max_connections_per_worker = 16384;  // beyond: new connections are closed at once (counted)
   std::chrono::milliseconds header_timeout{10'000};     // whole request head, from its first byte
   std::chrono::milliseconds idle_timeout{60'000};       // keep-alive connection with no request
   std::chrono::milliseconds connect_timeout{5'000};     // upstream TCP connect

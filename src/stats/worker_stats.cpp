@@ -30,6 +30,7 @@ std::string_view to_string(MirrorDrop d) {
 }
 
 void MirrorCounters::merge(const MirrorCounters& o) {
+  sampled_out += o.sampled_out;
   sent += o.sent;
   completed += o.completed;
   for (size_t i = 0; i < failed.size(); ++i) failed[i] += o.failed[i];
@@ -108,6 +109,14 @@ std::string render_prometheus(const WorkerStats& s) {
       for (auto backend : sorted(route->second))
         value_of(escape_label(route->first), escape_label(backend->first), backend->second);
   };
+  mirror_family("mirrorgate_mirror_copies_sampled_out_total",
+                "Requests not copied to a mirror backend because of its percent or fraction.",
+                [&](const std::string& r, const std::string& b, const MirrorCounters& c) {
+                  fmt::format_to(
+                      std::back_inserter(out),
+                      "mirrorgate_mirror_copies_sampled_out_total{{route=\"{}\",mirror_backend=\"{}\"}} {}\n", r, b,
+                      c.sampled_out);
+                });
   mirror_family("mirrorgate_mirror_copies_sent_total", "Mirror copies sent to a mirror backend.",
                 [&](const std::string& r, const std::string& b, const MirrorCounters& c) {
                   fmt::format_to(std::back_inserter(out),

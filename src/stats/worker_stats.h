@@ -34,6 +34,7 @@ enum class MirrorDrop : uint8_t { kBudget, kBodyTooLarge, kCount };
 std::string_view to_string(MirrorDrop d);
 
 struct MirrorCounters {
+  uint64_t sampled_out = 0;  // not copied because of percent/fraction sampling
   uint64_t sent = 0;
   uint64_t completed = 0;
   std::array<uint64_t, static_cast<size_t>(MirrorFailure::kCount)> failed{};
