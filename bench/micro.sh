@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds the micro-benchmarks (bench/CMakeLists.txt, a standalone project, Release) and runs them.
+# BUILD_DIR (default build-bench-micro), REPETITIONS (default 5; medians reported), extra arguments are
+# passed to every benchmark binary (e.g. --benchmark_filter=Match).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench-micro}
+REPETITIONS=${REPETITIONS:-5}
+CPU=${CPU:-}   # optional: pin to this CPU with taskset
+
+# Reuse the Release core library bench/load.sh builds when it is there (PREBUILT_CORE= to compile src/ here).
+PREBUILT_CORE=${PREBUILT_CORE-$ROOT/build-bench/libmirrorgate_core.a}
+[[ -f $PREBUILT_CORE ]] || PREBUILT_CORE=
+cmake -S "$ROOT/bench" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DMG_BENCH_PREBUILT_CORE="$PREBUILT_CORE" >/dev/null
+ninja -C "$BUILD_DIR" http_parser_bench http_writer_bench route_match_bench
+pin=()
+[[ -n $CPU ]] && pin=(taskset -c "$CPU")
+for b in http_parser_bench http_writer_bench route_match_bench; do
+  echo "== $b"
+  "${pin[@]}" "$BUILD_DIR/$b" --benchmark_repetitions="$REPETITIONS" --benchmark_report_aggregates_only=true \
+    --benchmark_display_aggregates_only=true "$@"
+done
