@@ -1,0 +1,388 @@
+#!/usr/bin/env bash
+# Side-by-side load benchmark on loopback: mirrorgate against nginx (with and without its `mirror`) and
+# HAProxy, in the seed scenario (infra-backend-v1 pods answer, infra-backend-v2 pods get the copies).
+#
+# Method (bench/README.md): wrk and the mirrorgate-echo pods pinned to CPU 0, the proxy under test pinned to
+# CPU 1 with one worker; per configuration a warm-up run, then a measured run; ROUNDS rounds with the order
+# rotated; medians. CPU per request = proxy utime+stime (process and children, /proc/PID/stat) over the
+# measured run divided by the requests wrk counted.
+#
+# Modes (MODE=...):
+#   standard        (a) mirrorgate (b) nginx (c) nginx-mirror (d) haproxy (e) mirrorgate-mirror
+#   slow-mirror     mirror copies to pods that answer after MIRROR_DELAY_MS, next to the same proxy mirroring
+#                   to fast pods (the "-slow" configs vs their fast reference, interleaved)
+#   refused-mirror  mirror copies to a port nothing listens on ("-refused" configs)
+#   idle            IDLE_CONNECTIONS idle keep-alive client connections to mirrorgate; its VmRSS
+#   all             every mode above, one after the other
+# Everything else is an environment variable, see the defaults below. PROFILE=1 adds one extra profiled
+# (perf record) run per mirrorgate configuration after the rounds; it is not counted in the table.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_DIR=$ROOT/bench
+BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
+MODE=${MODE:-standard}
+ROUNDS=${ROUNDS:-3}
+WARMUP=${WARMUP:-2}              # seconds
+DURATION=${DURATION:-10}         # seconds
+CONNECTIONS=${CONNECTIONS:-64}
+WRK_THREADS=${WRK_THREADS:-2}
+URL_PATH=${URL_PATH:-/}
+LOAD_CPU=${LOAD_CPU:-0}          # wrk and the backend pods
+PROXY_CPU=${PROXY_CPU:-1}        # the proxy under test
+WORKERS=${WORKERS:-1}
+PORT=${PORT:-18080}
+ADMIN_PORT=${ADMIN_PORT:-19901}
+BACKEND_PORT=${BACKEND_PORT:-3000}
+REFUSED_PORT=${REFUSED_PORT:-3999}   # nothing may listen here (checked)
+V1_ADDRS=${V1_ADDRS:-"127.0.0.2 127.0.0.3"}
+V2_ADDRS=${V2_ADDRS:-"127.0.0.4 127.0.0.5"}
+V2_SLOW_ADDRS=${V2_SLOW_ADDRS:-"127.0.0.6 127.0.0.7"}
+MIRROR_DELAY_MS=${MIRROR_DELAY_MS:-50}
+IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-1000}
+PROFILE=${PROFILE:-0}
+SKIP_BUILD=${SKIP_BUILD:-0}
+RESULTS_DIR=${RESULTS_DIR:-$BUILD_DIR/bench-results/$(date +%Y%m%d-%H%M%S)-$MODE}
+
+MG_BIN=$BUILD_DIR/mirrorgate
+ECHO_BIN=$BUILD_DIR/mirrorgate-echo
+CLK_TCK=$(getconf CLK_TCK)
+NAMESPACE=gateway-conformance-infra
+
+log() { printf '[load %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Only ever loopback: every address we listen on or send to must be in 127.0.0.0/8.
+for a in $V1_ADDRS $V2_ADDRS $V2_SLOW_ADDRS; do
+  [[ $a == 127.* ]] || die "address $a is not a loopback address"
+done
+
+# --- processes we started, stopped on any exit ---------------------------------------------------------
+PIDS=()
+stop_pid() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  PIDS=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+forget_pid() {
+  local keep=() p
+  for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+
+# Waits until URL answers 200, or fails after ~10 s.
+wait_http() {
+  local url=$1 pid=$2 i
+  for ((i = 0; i < 200; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    if [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true) == 200 ]]; then return 0; fi
+    sleep 0.05
+  done
+  return 1
+}
+
+port_in_use() { # ADDR PORT: something listens there (or on the wildcard address)
+  ss -Htln "sport = :$2" | awk '{ print $4 }' | grep -qE "^($1|0\.0\.0\.0|\*|\[::\]):$2\$"
+}
+
+# --- build and tools -----------------------------------------------------------------------------------
+setup() {
+  ulimit -n "$(ulimit -Hn)"
+  if [[ $SKIP_BUILD != 1 ]]; then
+    log "building Release in $BUILD_DIR"
+    cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMG_SANITIZER_VARIANT=OFF >/dev/null
+    ninja -C "$BUILD_DIR" mirrorgate mirrorgate-echo >/dev/null
+  fi
+  [[ -x $MG_BIN && -x $ECHO_BIN ]] || die "binaries missing in $BUILD_DIR"
+  if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null || ! command -v haproxy >/dev/null; then
+    "$ROOT/scripts/deps.sh" --bench
+  fi
+  mkdir -p "$RESULTS_DIR"
+  WORK=$(mktemp -d /tmp/mg-bench.XXXXXX)
+  mkdir -p "$WORK/tmp"/{body,proxy,fastcgi,uwsgi,scgi}
+  chmod -R a+rwx "$WORK/tmp"
+  chmod a+rx "$WORK"
+  trap 'cleanup; rm -rf "$WORK"' EXIT
+}
+
+# --- backend pods --------------------------------------------------------------------------------------
+# start_pods SERVICE DELAY_MS ADDR...
+start_pods() {
+  local service=$1 delay=$2 i=0 a pid
+  shift 2
+  for a in "$@"; do
+    port_in_use "$a" "$BACKEND_PORT" && die "$a:$BACKEND_PORT is already in use (a demo running?)"
+    local pod=$service-bench-$i
+    POD_NAME=$pod NAMESPACE=$NAMESPACE SERVICE_NAME=$service \
+      taskset -c "$LOAD_CPU" "$ECHO_BIN" --threads 1 --delay "$delay" --listen "$a:$BACKEND_PORT" \
+      >"$WORK/$pod.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    wait_http "http://$a:$BACKEND_PORT/" "$pid" || die "pod $pod on $a did not start: $(cat "$WORK/$pod.log")"
+    i=$((i + 1))
+  done
+}
+
+# --- configuration rendering ---------------------------------------------------------------------------
+# sed replacement text: escape \ & | and turn newlines into \n (GNU sed).
+sed_escape() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g' | sed -e ':a;N;$!ba;s/\n/\\n/g'; }
+
+# render TEMPLATE OUT KEEP_MIRROR(0|1) NAME=VALUE...
+render() {
+  local template=$1 out=$2 keep=$3 args=() kv
+  shift 3
+  for kv in "$@"; do args+=(-e "s|@${kv%%=*}@|$(sed_escape "${kv#*=}")|g"); done
+  if [[ $keep == 0 ]]; then args=(-e '/# BEGIN-MIRROR/,/# END-MIRROR/d' "${args[@]}"); fi
+  sed "${args[@]}" "$BENCH_DIR/templates/$template" >"$out"
+  ! grep -q '@[A-Z0-9_]*@' "$out" || die "unfilled placeholder in $out: $(grep -o '@[A-Z0-9_]*@' "$out" | head -1)"
+}
+
+# The v2 (mirror) side of a configuration: name suffix -slow -> slow pods, -refused -> dead port.
+mirror_addrs() { case $1 in *-slow) echo "$V2_SLOW_ADDRS" ;; *) echo "$V2_ADDRS" ;; esac; }
+mirror_port() { case $1 in *-refused) echo "$REFUSED_PORT" ;; *) echo "$BACKEND_PORT" ;; esac; }
+has_mirror() { [[ $1 == *-mirror* ]] && echo 1 || echo 0; }
+
+endpoints_yaml() {
+  local a out=""
+  for a in "$@"; do out+="- addresses:"$'\n'"  - $a"$'\n'"  conditions:"$'\n'"    ready: true"$'\n'; done
+  printf '%s' "${out%$'\n'}"
+}
+servers_lines() { # INDENT PREFIX PORT SUFFIX ADDR...
+  local indent=$1 prefix=$2 port=$3 suffix=$4 a i=0 out=""
+  shift 4
+  for a in "$@"; do
+    out+="$indent${prefix//@I@/$i} $a:$port$suffix"$'\n'
+    i=$((i + 1))
+  done
+  printf '%s' "${out%$'\n'}"
+}
+
+# start_proxy CONFIG: renders its configuration, starts it pinned to PROXY_CPU, sets PROXY_PID.
+start_proxy() {
+  local cfg=$1 keep v2 v2port conf
+  keep=$(has_mirror "$cfg")
+  v2=$(mirror_addrs "$cfg")
+  v2port=$(mirror_port "$cfg")
+  # shellcheck disable=SC2086
+  case $cfg in
+    mirrorgate*)
+      conf=$WORK/$cfg.yaml
+      render gateway.yaml.in "$conf" "$keep" LISTEN_ADDR=127.0.0.1 PORT="$PORT" \
+        V1_TARGET_PORT="$BACKEND_PORT" V1_ENDPOINTS="$(endpoints_yaml $V1_ADDRS)" \
+        V2_TARGET_PORT="$v2port" V2_ENDPOINTS="$(endpoints_yaml $v2)"
+      taskset -c "$PROXY_CPU" "$MG_BIN" --workers "$WORKERS" --access-log off \
+        --admin "127.0.0.1:$ADMIN_PORT" -c "$conf" >"$WORK/$cfg.log" 2>&1 &
+      ;;
+    nginx*)
+      conf=$WORK/$cfg.conf
+      render nginx-proxy.conf.in "$conf" "$keep" WORKERS="$WORKERS" NOFILE="$(ulimit -n)" WORK="$WORK" \
+        NAME="$cfg" WCONN=16384 PORT="$PORT" \
+        V1_SERVERS="$(servers_lines '        ' server "$BACKEND_PORT" ';' $V1_ADDRS)" \
+        V2_SERVERS="$(servers_lines '        ' server "$v2port" ';' $v2)"
+      taskset -c "$PROXY_CPU" nginx -p "$WORK" -e "$WORK/$cfg.error.log" -c "$conf" -g 'daemon off;' \
+        >"$WORK/$cfg.log" 2>&1 &
+      ;;
+    haproxy*)
+      conf=$WORK/$cfg.cfg
+      render haproxy.cfg.in "$conf" 0 WORKERS="$WORKERS" MAXCONN=8192 PORT="$PORT" \
+        V1_SERVERS="$(servers_lines '    ' 'server v1-@I@' "$BACKEND_PORT" '' $V1_ADDRS)"
+      taskset -c "$PROXY_CPU" haproxy -db -f "$conf" >"$WORK/$cfg.log" 2>&1 &
+      ;;
+    *) die "unknown configuration $cfg" ;;
+  esac
+  PROXY_PID=$!
+  PIDS+=("$PROXY_PID")
+  wait_http "http://127.0.0.1:$PORT$URL_PATH" "$PROXY_PID" ||
+    die "$cfg did not start: $(tail -5 "$WORK/$cfg.log" "$WORK/$cfg.error.log" 2>/dev/null)"
+}
+
+stop_proxy() {
+  stop_pid "$PROXY_PID"
+  forget_pid "$PROXY_PID"
+  PROXY_PID=
+}
+
+# CPU clock ticks (utime+stime+cutime+cstime) of PID and its live children (nginx's worker).
+cpu_ticks() {
+  local total=0 p f
+  for p in "$1" $(pgrep -P "$1" || true); do
+    [[ -r /proc/$p/stat ]] || continue
+    # Fields after "(comm) ": index 0 is field 3 (state); utime/stime/cutime/cstime are fields 14-17.
+    read -r -a f <<<"$(sed 's/^.*) //' "/proc/$p/stat")"
+    total=$((total + f[11] + f[12] + f[13] + f[14]))
+  done
+  echo "$total"
+}
+
+# Mirror counters from mirrorgate's admin /metrics (sum per outcome), one line.
+mirror_counters() {
+  curl -s --max-time 2 "http://127.0.0.1:$ADMIN_PORT/metrics" |
+    awk '/^mirrorgate_mirror[a-z_]*_total[{ ]/ { split($1, n, "{"); key = n[1]; r = $1;
+           if (match(r, /(reason|outcome|result)="[^"]*"/)) key = key "/" substr(r, RSTART, RLENGTH);
+           sum[key] += $NF }
+         END { for (k in sum) printf "%s=%d ", k, sum[k]; print "" }'
+}
+
+run_wrk() { # SECONDS OUTFILE
+  taskset -c "$LOAD_CPU" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$1"s --latency \
+    -s "$BENCH_DIR/wrk_report.lua" "http://127.0.0.1:$PORT$URL_PATH" >"$2" 2>&1
+}
+
+# measure CONFIG ROUND: one warm-up and one measured run; appends a row to results.tsv.
+measure() {
+  local cfg=$1 round=$2 before after out line
+  start_proxy "$cfg"
+  run_wrk "$WARMUP" "$WORK/warmup.txt"
+  before=$(cpu_ticks "$PROXY_PID")
+  out=$RESULTS_DIR/wrk-$cfg-r$round.txt
+  run_wrk "$DURATION" "$out"
+  after=$(cpu_ticks "$PROXY_PID")
+  line=$(grep '^MG_RESULT' "$out") || die "no result from wrk: $(cat "$out")"
+  # MG_RESULT requests duration_us p50_us p99_us errors non2xx
+  read -r _ req dur p50 p99 errs non2xx <<<"$line"
+  local rps cpu
+  rps=$(awk -v r="$req" -v d="$dur" 'BEGIN { printf "%.0f", r / (d / 1e6) }')
+  cpu=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v r="$req" 'BEGIN { printf "%.2f", t * 1e6 / hz / r }')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$MODE_NOW" "$round" "$cfg" "$rps" "$p50" "$p99" "$cpu" \
+    "$req" "$errs" "$non2xx" >>"$RESULTS_DIR/results.tsv"
+  if [[ $cfg == mirrorgate* ]]; then
+    echo "$MODE_NOW r$round $cfg requests=$((req)) $(mirror_counters)" >>"$RESULTS_DIR/mirror-counters.txt"
+  fi
+  log "$(printf '%-26s r%s %8s req/s  p50 %6.2f ms  p99 %6.2f ms  %6s us CPU/req  errors %s non-2xx %s' \
+    "$cfg" "$round" "$rps" "$(awk -v v="$p50" 'BEGIN{print v/1000}')" "$(awk -v v="$p99" 'BEGIN{print v/1000}')" \
+    "$cpu" "$errs" "$non2xx")"
+  stop_proxy
+}
+
+# profile CONFIG: one extra run under `perf record` (cpu-clock: this VM has no hardware counters).
+profile() {
+  local cfg=$1 data=$RESULTS_DIR/perf-$1.data perf_pid
+  command -v perf >/dev/null || { log "perf missing; skipping profile"; return; }
+  start_proxy "$cfg"
+  run_wrk "$WARMUP" "$WORK/warmup.txt"
+  taskset -c "$LOAD_CPU" perf record -q -e cpu-clock -F 999 -g -p "$PROXY_PID" -o "$data" \
+    -- sleep "$DURATION" >"$WORK/perf.log" 2>&1 &
+  perf_pid=$!
+  PIDS+=("$perf_pid")
+  run_wrk "$DURATION" "$RESULTS_DIR/wrk-$cfg-profiled.txt"
+  wait "$perf_pid" || true
+  forget_pid "$perf_pid"
+  stop_proxy
+  perf report -i "$data" --no-children --sort symbol --stdio --percent-limit 0.3 2>/dev/null |
+    grep -v '^$' | grep -v '^#' | grep '%' | head -40 >"$RESULTS_DIR/perf-$cfg-top.txt" || true
+  perf report -i "$data" --no-children --sort dso --stdio 2>/dev/null | grep '%' | head -15 \
+    >"$RESULTS_DIR/perf-$cfg-dso.txt" || true
+  log "profile of $cfg: $RESULTS_DIR/perf-$cfg-top.txt"
+}
+
+run_rounds() { # CONFIG...
+  local configs=("$@") n=$# r i
+  for ((r = 1; r <= ROUNDS; r++)); do
+    for ((i = 0; i < n; i++)); do
+      measure "${configs[$(((i + r - 1) % n))]}" "$r"
+    done
+  done
+  if [[ $PROFILE == 1 ]]; then
+    for i in "${configs[@]}"; do [[ $i == mirrorgate* ]] && profile "$i"; done
+  fi
+}
+
+idle_check() {
+  local rss0 rss1 est client_pid
+  start_proxy mirrorgate
+  rss0=$(awk '/^VmRSS/ { print $2 }' "/proc/$PROXY_PID/status")
+  python3 "$BENCH_DIR/idle_clients.py" --connect "127.0.0.1:$PORT" --count "$IDLE_CONNECTIONS" \
+    --path "$URL_PATH" >"$WORK/idle.out" 2>&1 &
+  client_pid=$!
+  PIDS+=("$client_pid")
+  local i
+  for ((i = 0; i < 600; i++)); do
+    grep -q '^READY' "$WORK/idle.out" && break
+    kill -0 "$client_pid" 2>/dev/null || die "idle client failed: $(cat "$WORK/idle.out")"
+    sleep 0.1
+  done
+  grep -q '^READY' "$WORK/idle.out" || die "idle client not ready: $(cat "$WORK/idle.out")"
+  sleep 2  # let anything lazily freed settle
+  rss1=$(awk '/^VmRSS/ { print $2 }' "/proc/$PROXY_PID/status")
+  est=$(ss -Htn state established "sport = :$PORT" | wc -l)
+  stop_pid "$client_pid"
+  forget_pid "$client_pid"
+  stop_proxy
+  {
+    echo "idle check: mirrorgate --workers $WORKERS, $IDLE_CONNECTIONS keep-alive client connections (one request each, then idle)"
+    echo "  client: $(grep '^READY' "$WORK/idle.out")"
+    echo "  established at the gateway after 2 s idle: $est"
+    echo "  VmRSS before: $((rss0 / 1024)) MiB ($rss0 kB); with the connections: $((rss1 / 1024)) MiB ($rss1 kB);" \
+      "per connection: $(((rss1 - rss0) / IDLE_CONNECTIONS)) kB"
+    awk -v r="$rss1" 'BEGIN { printf "  target VmRSS < 64 MiB: %s (%.1f MiB)\n", (r < 65536 ? "met" : "MISSED"), r / 1024 }'
+  } | tee "$RESULTS_DIR/idle.txt"
+}
+
+run_mode() {
+  MODE_NOW=$1
+  log "mode $MODE_NOW"
+  case $MODE_NOW in
+    standard)
+      start_pods infra-backend-v1 0 $V1_ADDRS
+      start_pods infra-backend-v2 0 $V2_ADDRS
+      # shellcheck disable=SC2086
+      run_rounds ${CONFIGS:-mirrorgate nginx nginx-mirror haproxy mirrorgate-mirror}
+      ;;
+    slow-mirror)
+      start_pods infra-backend-v1 0 $V1_ADDRS
+      start_pods infra-backend-v2 0 $V2_ADDRS
+      start_pods infra-backend-v2 "$MIRROR_DELAY_MS" $V2_SLOW_ADDRS
+      # shellcheck disable=SC2086
+      run_rounds ${CONFIGS:-mirrorgate-mirror mirrorgate-mirror-slow nginx-mirror nginx-mirror-slow}
+      ;;
+    refused-mirror)
+      port_in_use 127.0.0.4 "$REFUSED_PORT" && die "something listens on $REFUSED_PORT"
+      start_pods infra-backend-v1 0 $V1_ADDRS
+      start_pods infra-backend-v2 0 $V2_ADDRS
+      # shellcheck disable=SC2086
+      run_rounds ${CONFIGS:-mirrorgate mirrorgate-mirror-refused nginx nginx-mirror-refused}
+      ;;
+    idle)
+      start_pods infra-backend-v1 0 $V1_ADDRS
+      start_pods infra-backend-v2 0 $V2_ADDRS
+      idle_check
+      ;;
+    *) die "unknown MODE $MODE_NOW" ;;
+  esac
+  cleanup
+}
+
+setup
+{
+  echo "date: $(date -Is)"
+  echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, kernel $(uname -r)"
+  echo "load: $(uptime)"
+  echo "versions: $(nginx -v 2>&1 | sed 's/.*: //'), $(haproxy -v | head -1 | cut -d' ' -f1-3), wrk $(dpkg-query -W -f='${Version}' wrk 2>/dev/null)"
+  echo "mirrorgate: $(git -C "$ROOT" rev-parse --short HEAD) ($BUILD_DIR, Release)"
+  echo "settings: MODE=$MODE ROUNDS=$ROUNDS WARMUP=$WARMUP DURATION=$DURATION CONNECTIONS=$CONNECTIONS" \
+    "WRK_THREADS=$WRK_THREADS WORKERS=$WORKERS LOAD_CPU=$LOAD_CPU PROXY_CPU=$PROXY_CPU URL_PATH=$URL_PATH"
+} | tee "$RESULTS_DIR/env.txt"
+printf 'mode\tround\tconfig\trps\tp50_us\tp99_us\tcpu_us_per_req\trequests\terrors\tnon2xx\n' >"$RESULTS_DIR/results.tsv"
+
+if [[ $MODE == all ]]; then
+  for m in standard slow-mirror refused-mirror idle; do run_mode "$m"; done
+else
+  run_mode "$MODE"
+fi
+if [[ $(wc -l <"$RESULTS_DIR/results.tsv") -gt 1 ]]; then
+  python3 "$BENCH_DIR/summarize.py" "$RESULTS_DIR/results.tsv" | tee "$RESULTS_DIR/summary.md"
+fi
+log "results in $RESULTS_DIR"

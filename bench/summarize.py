@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Summarises bench/load.sh's results.tsv (one row per configuration and round) as Markdown tables:
+medians over the rounds, ratios to nginx taken per round (same round, neighbouring runs) and then the
+median, and for "-slow"/"-refused" configurations the ratio to the same proxy mirroring to fast pods."""
+
+import csv
+import statistics
+import sys
+from collections import OrderedDict, defaultdict
+
+# Project targets (docs: engine issue): CPU per request, relative to nginx, and the slow-mirror budget.
+CPU_NO_MIRROR_US = 15.0
+CPU_MIRROR_US = 22.0
+SLOW_RPS_KEEP = 0.95
+SLOW_P99_GROWTH = 1.10
+
+
+def med(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def main(path: str) -> None:
+    rows = list(csv.DictReader(open(path), delimiter="\t"))
+    by_mode = OrderedDict()
+    for r in rows:
+        by_mode.setdefault(r["mode"], []).append(r)
+
+    for mode, mrows in by_mode.items():
+        data = OrderedDict()  # config -> round -> row
+        for r in mrows:
+            data.setdefault(r["config"], {})[r["round"]] = r
+        rounds = sorted({r["round"] for r in mrows}, key=int)
+
+        def per_round_ratio(cfg, base, field, invert=False):
+            out = []
+            for rd in rounds:
+                a, b = data.get(cfg, {}).get(rd), data.get(base, {}).get(rd)
+                if a and b and float(b[field]) > 0:
+                    out.append(float(a[field]) / float(b[field]))
+            return med(out) if out else None
+
+        print(f"### mode: {mode} ({len(rounds)} rounds, medians)\n")
+        print("| config | req/s | p50 ms | p99 ms | CPU us/req | req/s vs nginx | CPU/req vs nginx | errors |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        summary = {}
+        for cfg, per in data.items():
+            rs = list(per.values())
+            rps = med([float(r["rps"]) for r in rs])
+            p50 = med([float(r["p50_us"]) for r in rs]) / 1000
+            p99 = med([float(r["p99_us"]) for r in rs]) / 1000
+            cpu = med([float(r["cpu_us_per_req"]) for r in rs])
+            errs = sum(int(r["errors"]) + int(r["non2xx"]) for r in rs)
+            rr = per_round_ratio(cfg, "nginx", "rps") if "nginx" in data else None
+            cr = per_round_ratio(cfg, "nginx", "cpu_us_per_req") if "nginx" in data else None
+            summary[cfg] = dict(rps=rps, p99=p99, cpu=cpu, rr=rr, cr=cr)
+            fmt = lambda v: "-" if v is None else f"{v:.2f}"
+            print(f"| {cfg} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {cpu:.1f} | {fmt(rr)} | {fmt(cr)} | {errs} |")
+        print()
+        print("range over rounds (min-max): " + "; ".join(
+            f"{cfg} {min(float(r['rps']) for r in per.values()):,.0f}-{max(float(r['rps']) for r in per.values()):,.0f} req/s, "
+            f"{min(float(r['cpu_us_per_req']) for r in per.values()):.1f}-{max(float(r['cpu_us_per_req']) for r in per.values()):.1f} us"
+            for cfg, per in data.items()))
+        print()
+
+        pairs = [(c, c.rsplit("-", 1)[0]) for c in data if c.endswith(("-slow", "-refused")) and c.rsplit("-", 1)[0] in data]
+        if pairs:
+            print("| config | vs | req/s ratio | p99 ratio | CPU/req ratio |")
+            print("|---|---|---:|---:|---:|")
+            for cfg, base in pairs:
+                rr = per_round_ratio(cfg, base, "rps")
+                pr = per_round_ratio(cfg, base, "p99_us")
+                cr = per_round_ratio(cfg, base, "cpu_us_per_req")
+                summary[cfg].update(keep=rr, p99growth=pr)
+                print(f"| {cfg} | {base} | {rr:.3f} | {pr:.3f} | {cr:.3f} |")
+            print()
+
+        checks = []
+        s = summary
+        if "mirrorgate" in s:
+            checks.append(("no mirror: CPU/request <= 15 us", s["mirrorgate"]["cpu"] <= CPU_NO_MIRROR_US,
+                           f"{s['mirrorgate']['cpu']:.1f} us"))
+            if s["mirrorgate"]["rr"] is not None:
+                checks.append(("no mirror: req/s >= nginx", s["mirrorgate"]["rr"] >= 1.0,
+                               f"{s['mirrorgate']['rr']:.2f}x nginx"))
+                p99r = per_round_ratio("mirrorgate", "nginx", "p99_us")
+                checks.append(("no mirror: p99 no worse than nginx", p99r <= 1.0, f"{p99r:.2f}x nginx's p99"))
+        if "mirrorgate-mirror" in s and mode == "standard":
+            checks.append(("mirror: CPU/request <= 22 us", s["mirrorgate-mirror"]["cpu"] <= CPU_MIRROR_US,
+                           f"{s['mirrorgate-mirror']['cpu']:.1f} us"))
+        if "mirrorgate-mirror-slow" in s and s["mirrorgate-mirror-slow"].get("keep") is not None:
+            k, g = s["mirrorgate-mirror-slow"]["keep"], s["mirrorgate-mirror-slow"]["p99growth"]
+            checks.append(("50 ms mirror: primary keeps >= 95% req/s", k >= SLOW_RPS_KEEP, f"{k * 100:.1f}%"))
+            checks.append(("50 ms mirror: primary p99 within 10%", g <= SLOW_P99_GROWTH, f"{(g - 1) * 100:+.1f}%"))
+        if checks:
+            print("| target | met | measured |")
+            print("|---|---|---|")
+            for name, ok, measured in checks:
+                print(f"| {name} | {'yes' if ok else 'NO'} | {measured} |")
+            print()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
