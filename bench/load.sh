@@ -227,13 +227,12 @@ cpu_ticks() {
   echo "$total"
 }
 
-# Mirror counters from mirrorgate's admin /metrics (sum per outcome), one line.
+# Mirror counters from mirrorgate's admin /metrics: "sent completed failed dropped" (sums over labels).
 mirror_counters() {
   curl -s --max-time 2 "http://127.0.0.1:$ADMIN_PORT/metrics" |
-    awk '/^mirrorgate_mirror[a-z_]*_total[{ ]/ { split($1, n, "{"); key = n[1]; r = $1;
-           if (match(r, /(reason|outcome|result)="[^"]*"/)) key = key "/" substr(r, RSTART, RLENGTH);
-           sum[key] += $NF }
-         END { for (k in sum) printf "%s=%d ", k, sum[k]; print "" }'
+    awk '/^mirrorgate_mirror_copies_[a-z_]*_total[{ ]/ { split($1, n, "{"); sum[n[1]] += $NF }
+         END { p = "mirrorgate_mirror_copies_"; printf "%d %d %d %d\n", sum[p "sent_total"],
+               sum[p "completed_total"], sum[p "failed_total"], sum[p "dropped_total"] }'
 }
 
 run_wrk() { # SECONDS OUTFILE
@@ -246,10 +245,13 @@ measure() {
   local cfg=$1 round=$2 before after out line
   start_proxy "$cfg"
   run_wrk "$WARMUP" "$WORK/warmup.txt"
+  local m0=(0 0 0 0) m1=(0 0 0 0)
+  [[ $cfg == mirrorgate* ]] && read -r -a m0 <<<"$(mirror_counters)"
   before=$(cpu_ticks "$PROXY_PID")
   out=$RESULTS_DIR/wrk-$cfg-r$round.txt
   run_wrk "$DURATION" "$out"
   after=$(cpu_ticks "$PROXY_PID")
+  [[ $cfg == mirrorgate* ]] && read -r -a m1 <<<"$(mirror_counters)"
   line=$(grep '^MG_RESULT' "$out") || die "no result from wrk: $(cat "$out")"
   # MG_RESULT requests duration_us p50_us p99_us errors non2xx
   read -r _ req dur p50 p99 errs non2xx <<<"$line"
@@ -258,8 +260,10 @@ measure() {
   cpu=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v r="$req" 'BEGIN { printf "%.2f", t * 1e6 / hz / r }')
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$MODE_NOW" "$round" "$cfg" "$rps" "$p50" "$p99" "$cpu" \
     "$req" "$errs" "$non2xx" >>"$RESULTS_DIR/results.tsv"
-  if [[ $cfg == mirrorgate* ]]; then
-    echo "$MODE_NOW r$round $cfg requests=$((req)) $(mirror_counters)" >>"$RESULTS_DIR/mirror-counters.txt"
+  if [[ $cfg == mirrorgate*-mirror* ]]; then
+    echo "$MODE_NOW r$round $cfg: measured run requests=$req mirror copies sent=$((m1[0] - m0[0]))" \
+      "completed=$((m1[1] - m0[1])) failed=$((m1[2] - m0[2])) dropped=$((m1[3] - m0[3]))" \
+      >>"$RESULTS_DIR/mirror-counters.txt"
   fi
   log "$(printf '%-26s r%s %8s req/s  p50 %6.2f ms  p99 %6.2f ms  %6s us CPU/req  errors %s non-2xx %s' \
     "$cfg" "$round" "$rps" "$(awk -v v="$p50" 'BEGIN{print v/1000}')" "$(awk -v v="$p99" 'BEGIN{print v/1000}')" \
