@@ -946,6 +946,7 @@ class TestRun:
             path = with_request_id(path, rid)
             expected_path = with_request_id(expected_path, rid) if expected_path else expected_path
         offsets = {p.name: p.log_size() for m in c.get("mirroredTo") or [] for p in self.mirror_pods(m)}
+        started = time.monotonic()
         reason = self.converge(c, path, expected_path)
         if reason:
             return reason
@@ -956,10 +957,13 @@ class TestRun:
             if not pods:
                 return f"no pods of mirror backend {m['namespace']}/{m['backend']}"
             needle = f"Echoing back request made to {path} to client"
-            deadline = time.monotonic() + REQUEST_TIMEOUT
+            # Go's log watchers start with the case and look for 10 s; we start looking at the same
+            # moment (log offsets above) and keep the case within the consistency timeout + 1 s.
+            wait = min(REQUEST_TIMEOUT, self.h.args.consistency_timeout)
+            deadline = max(started + wait, time.monotonic() + 1.0)
             while not any(needle in p.log_since(offsets.get(p.name, 0)) for p in pods):
                 if time.monotonic() >= deadline:
-                    return f"mirror {m['backend']}: expected a log line {needle!r} within {REQUEST_TIMEOUT:g}s, none seen"
+                    return f"mirror {m['backend']}: expected a log line {needle!r} within {wait:g}s, none seen"
                 time.sleep(POLL_INTERVAL)
         if c.get("mirrorDistribution"):
             return self.mirror_distribution(c, req.get("path", "/"), exp.get("path") if exp else None)
