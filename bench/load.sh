@@ -14,7 +14,7 @@
 #   refused-mirror  mirror copies to a port nothing listens on ("-refused" configs)
 #   idle            IDLE_CONNECTIONS idle keep-alive client connections to mirrorgate; its VmRSS
 #   all             every mode above, one after the other
-# Everything else is an environment variable, see the defaults below. PROFILE=1 adds one extra profiled
+# Everything else is an environment variable, see the defaults below (CONFIGS=... picks configurations). PROFILE=1 adds one extra profiled
 # (perf record) run per mirrorgate configuration after the rounds; it is not counted in the table.
 set -euo pipefail
 
@@ -44,7 +44,7 @@ PROFILE=${PROFILE:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
 RESULTS_DIR=${RESULTS_DIR:-$BUILD_DIR/bench-results/$(date +%Y%m%d-%H%M%S)-$MODE}
 
-MG_BIN=$BUILD_DIR/mirrorgate
+MG_BIN=${MG_BIN:-$BUILD_DIR/mirrorgate}   # another build of the gateway to compare (e.g. an experiment)
 ECHO_BIN=$BUILD_DIR/mirrorgate-echo
 CLK_TCK=$(getconf CLK_TCK)
 NAMESPACE=gateway-conformance-infra
@@ -273,7 +273,7 @@ measure() {
 
 # profile CONFIG: one extra run under `perf record` (cpu-clock: this VM has no hardware counters).
 profile() {
-  local cfg=$1 data=$RESULTS_DIR/perf-$1.data perf_pid
+  local cfg=$1 data=$RESULTS_DIR/perf-$1.data perf_pid stat_pid
   command -v perf >/dev/null || { log "perf missing; skipping profile"; return; }
   start_proxy "$cfg"
   run_wrk "$WARMUP" "$WORK/warmup.txt"
@@ -281,14 +281,34 @@ profile() {
     -- sleep "$DURATION" >"$WORK/perf.log" 2>&1 &
   perf_pid=$!
   PIDS+=("$perf_pid")
+  # Syscalls per request, from the syscalls:sys_enter_* tracepoints (cheap counters, no ptrace).
+  taskset -c "$LOAD_CPU" perf stat -x, -e 'syscalls:sys_enter_*' -p "$PROXY_PID" -o "$WORK/syscalls.csv" \
+    -- sleep "$DURATION" >/dev/null 2>&1 &
+  stat_pid=$!
+  PIDS+=("$stat_pid")
   run_wrk "$DURATION" "$RESULTS_DIR/wrk-$cfg-profiled.txt"
   wait "$perf_pid" || true
+  wait "$stat_pid" || true
   forget_pid "$perf_pid"
+  forget_pid "$stat_pid"
   stop_proxy
-  perf report -i "$data" --no-children --sort symbol --stdio --percent-limit 0.3 2>/dev/null |
-    grep -v '^$' | grep -v '^#' | grep '%' | head -40 >"$RESULTS_DIR/perf-$cfg-top.txt" || true
-  perf report -i "$data" --no-children --sort dso --stdio 2>/dev/null | grep '%' | head -15 \
-    >"$RESULTS_DIR/perf-$cfg-dso.txt" || true
+  local req
+  req=$(awk '/^MG_RESULT/ { print $2 }' "$RESULTS_DIR/wrk-$cfg-profiled.txt")
+  awk -F, -v req="$req" '$3 ~ /sys_enter_/ && $1 + 0 > 0 {
+      sub(/.*sys_enter_/, "", $3); printf "%8.2f  %s\n", $1 / req, $3 }' "$WORK/syscalls.csv" |
+    sort -rn | head -15 >"$RESULTS_DIR/syscalls-$cfg.txt" || true
+  awk -v req="$req" '{ t += $1 } END { printf "%8.2f  total syscalls per request (%d requests)\n", t, req }' \
+    "$RESULTS_DIR/syscalls-$cfg.txt" >>"$RESULTS_DIR/syscalls-$cfg.txt"
+  # Flat self-time per symbol, then the kernel's split by caller for the top kernel symbols: on a VM the
+  # cpu-clock samples of IRQ-disabled sections land on the *_unlock_irq* that re-enables them.
+  local tidy=(sed -e 's/ *- *- *$//' -e 's/ *$//')
+  perf report -i "$data" --no-children --sort dso,symbol --stdio -g none --percent-limit 0.3 2>/dev/null |
+    grep '%' | "${tidy[@]}" | cut -c1-180 | head -40 >"$RESULTS_DIR/perf-$cfg-top.txt" || true
+  perf report -i "$data" --no-children --sort dso --stdio -g none 2>/dev/null | grep '%' | "${tidy[@]}" |
+    head -10 >"$RESULTS_DIR/perf-$cfg-dso.txt" || true
+  perf report -i "$data" --no-children --sort symbol --stdio -g caller,2,callee,function,percent \
+    --percent-limit 5 2>/dev/null | grep -v '^#' | grep -v '^$' | "${tidy[@]}" | cut -c1-180 | head -120 \
+    >"$RESULTS_DIR/perf-$cfg-callers.txt" || true
   log "profile of $cfg: $RESULTS_DIR/perf-$cfg-top.txt"
 }
 
