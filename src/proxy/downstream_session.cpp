@@ -127,6 +127,9 @@ class Session {
 
     std::shared_ptr<const route::RouteTable> table = worker_.table();  // pinned for this request
     RequestContext ctx = context_from_head(true);
+    // The head is consumed now, whatever happens next; head_'s views stay valid until the next read
+    // into buffer_ (consume() only moves the cursor).
+    buffer_.consume(head_.head_length);
     const bool has_body = head_.framing != http::BodyFraming::kNone;
     // A local reply cannot leave an unread body on a connection that stays open.
     const bool keep_alive = head_.keep_alive && !worker_.draining();
@@ -170,7 +173,6 @@ class Session {
       append_upstream_request_head(mirror_head, head_, forwarding, http::BodyFraming::kNone, 0);
       mirror_head.resize(mirror_head.size() - 2);  // reopen the head to add the length later
     }
-    buffer_.consume(head_.head_length);
 
     if (expect_continue && has_body && buffer_.empty()) {
       // We will read the body now; tell the client to send it (the Expect field is not forwarded).

@@ -6,7 +6,10 @@
 // is ever mutated after construction. Everything match() needs is precompiled so that the hot path
 // allocates nothing.
 
+#include <chrono>
 #include <cstddef>
+#include <optional>
+#include <utility>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -32,11 +35,73 @@ struct Cluster {                    // one Service port
   std::vector<Endpoint> endpoints;  // ready endpoints only, ordered by EndpointSlice name then position
 };
 
+// ---- Filters, precompiled from HTTPRoute filters (rule level, and backendRef level) ----
+
+// RequestHeaderModifier / ResponseHeaderModifier. Names keep the spelling written in the route (the
+// wire form a user expects); comparisons are case-insensitive.
+struct HeaderModifier {
+  std::vector<std::pair<std::string, std::string>> set;  // replace (or add when absent)
+  std::vector<std::pair<std::string, std::string>> add;  // append another line
+  std::vector<std::string> remove;                       // lowercase
+  bool empty() const { return set.empty() && add.empty() && remove.empty(); }
+};
+
+enum class PathModifierKind : uint8_t { kNone, kReplaceFullPath, kReplacePrefixMatch };
+
+struct PathModifier {
+  PathModifierKind kind = PathModifierKind::kNone;
+  std::string value;  // the replacement path or prefix
+};
+
+struct RequestRedirect {
+  std::string scheme;    // empty: keep the request's
+  std::string hostname;  // empty: keep the request's host (without port)
+  int port = 0;          // 0: not set (the spec's default-port rules apply)
+  PathModifier path;
+  int status_code = 302;
+};
+
+struct UrlRewrite {
+  std::string hostname;  // empty: keep Host
+  PathModifier path;
+};
+
+struct Cors {
+  std::vector<std::string> allow_origins;  // exact origins, "*" or with a "*" wildcard label ("https://*.x.com")
+  std::vector<std::string> allow_methods;  // "*" allowed
+  std::vector<std::string> allow_headers;
+  std::vector<std::string> expose_headers;
+  bool allow_credentials = false;
+  int max_age_seconds = 5;  // the spec's default
+};
+
+// Everything a rule (or one backendRef) does besides choosing a backend.
+struct Filters {
+  HeaderModifier request_headers;
+  HeaderModifier response_headers;
+  std::optional<RequestRedirect> redirect;  // set: the gateway answers with the redirect itself
+  std::optional<UrlRewrite> rewrite;
+  std::optional<Cors> cors;
+};
+
+struct RetryPolicy {
+  uint32_t attempts = 0;            // retries after the first try; 0 = no retry
+  std::vector<int> codes;           // status codes that are retried (connection errors always are)
+  std::chrono::milliseconds backoff{0};
+};
+
+struct RuleTimeouts {
+  std::chrono::milliseconds request{0};          // whole request; 0 = none
+  std::chrono::milliseconds backend_request{0};  // each try to a backend; 0 = none
+};
+
 struct BackendChoice {
   int cluster =
       -1;  // index into RouteTable::clusters; -1 = invalid ref (missing Service, bad kind...) -> 500
   uint32_t weight = 1;
   std::string name;  // "namespace/service:port" even when invalid, for logs/metrics
+  Filters filters;   // backendRef-level filters, applied after the rule's
+  std::vector<struct MirrorTarget> mirrors;  // backendRef-level RequestMirror filters
 };
 
 struct MirrorTarget {
@@ -53,6 +118,10 @@ struct Rule {
   std::vector<BackendChoice> backends;  // empty => 500 per spec (no backendRefs)
   uint64_t total_weight = 0;            // sum of weights; 0 with non-empty backends => 500 as spec says
   std::vector<MirrorTarget> mirrors;
+  std::string name;  // the rule's optional name (sectionName for policies)
+  Filters filters;
+  RuleTimeouts timeouts;
+  RetryPolicy retry;
   // The rule as configured (filters, timeouts, retry...), for stages not yet translated into fields
   // of their own; points into RouteTable::objects, so it lives as long as the snapshot.
   const config::HTTPRouteRule* config = nullptr;
