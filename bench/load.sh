@@ -15,7 +15,8 @@
 #   idle            IDLE_CONNECTIONS idle keep-alive client connections to mirrorgate; its VmRSS
 #   all             every mode above, one after the other
 # Everything else is an environment variable, see the defaults below (CONFIGS=... picks configurations). PROFILE=1 adds one extra profiled
-# (perf record) run per mirrorgate configuration after the rounds; it is not counted in the table.
+# (perf record, syscall counts) run per mirrorgate configuration after the rounds, PROFILE=all one per
+# configuration; profiled runs are not counted in the table.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -277,12 +278,14 @@ profile() {
   command -v perf >/dev/null || { log "perf missing; skipping profile"; return; }
   start_proxy "$cfg"
   run_wrk "$WARMUP" "$WORK/warmup.txt"
-  taskset -c "$LOAD_CPU" perf record -q -e cpu-clock -F 999 -g -p "$PROXY_PID" -o "$data" \
+  local pids  # nginx: the master and its worker
+  pids=$(echo "$PROXY_PID" $(pgrep -P "$PROXY_PID") | tr ' ' ,)
+  taskset -c "$LOAD_CPU" perf record -q -e cpu-clock -F 999 -g -p "$pids" -o "$data" \
     -- sleep "$DURATION" >"$WORK/perf.log" 2>&1 &
   perf_pid=$!
   PIDS+=("$perf_pid")
   # Syscalls per request, from the syscalls:sys_enter_* tracepoints (cheap counters, no ptrace).
-  taskset -c "$LOAD_CPU" perf stat -x, -e 'syscalls:sys_enter_*' -p "$PROXY_PID" -o "$WORK/syscalls.csv" \
+  taskset -c "$LOAD_CPU" perf stat -x, -e 'syscalls:sys_enter_*' -p "$pids" -o "$WORK/syscalls.csv" \
     -- sleep "$DURATION" >/dev/null 2>&1 &
   stat_pid=$!
   PIDS+=("$stat_pid")
@@ -321,6 +324,8 @@ run_rounds() { # CONFIG...
   done
   if [[ $PROFILE == 1 ]]; then
     for i in "${configs[@]}"; do [[ $i == mirrorgate* ]] && profile "$i"; done
+  elif [[ $PROFILE == all ]]; then
+    for i in "${configs[@]}"; do profile "$i"; done
   fi
 }
 
