@@ -45,7 +45,8 @@ PROFILE=${PROFILE:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
 RESULTS_DIR=${RESULTS_DIR:-$BUILD_DIR/bench-results/$(date +%Y%m%d-%H%M%S)-$MODE}
 
-MG_BIN=${MG_BIN:-$BUILD_DIR/mirrorgate}   # another build of the gateway to compare (e.g. an experiment)
+MG_BIN=${MG_BIN:-$BUILD_DIR/mirrorgate}
+ALT_MG_BIN=${ALT_MG_BIN:-}   # another build of the gateway: configurations "mirrorgate-alt[-mirror...]"
 ECHO_BIN=$BUILD_DIR/mirrorgate-echo
 CLK_TCK=$(getconf CLK_TCK)
 NAMESPACE=gateway-conformance-infra
@@ -184,7 +185,9 @@ start_proxy() {
       render gateway.yaml.in "$conf" "$keep" LISTEN_ADDR=127.0.0.1 PORT="$PORT" \
         V1_TARGET_PORT="$BACKEND_PORT" V1_ENDPOINTS="$(endpoints_yaml $V1_ADDRS)" \
         V2_TARGET_PORT="$v2port" V2_ENDPOINTS="$(endpoints_yaml $v2)"
-      taskset -c "$PROXY_CPU" "$MG_BIN" --workers "$WORKERS" --access-log off \
+      local bin=$MG_BIN
+      if [[ $cfg == mirrorgate-alt* ]]; then bin=${ALT_MG_BIN:?ALT_MG_BIN is not set}; fi
+      taskset -c "$PROXY_CPU" "$bin" --workers "$WORKERS" --access-log off \
         --admin "127.0.0.1:$ADMIN_PORT" -c "$conf" >"$WORK/$cfg.log" 2>&1 &
       ;;
     nginx*)
