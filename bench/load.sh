@@ -43,6 +43,9 @@ MIRROR_DELAY_MS=${MIRROR_DELAY_MS:-50}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-1000}
 PROFILE=${PROFILE:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
+# Build a committed revision (exported with git archive into BUILD_DIR/src) instead of the working tree,
+# which other people may be editing: BUILD_REV=HEAD gives numbers that belong to one commit.
+BUILD_REV=${BUILD_REV:-}
 RESULTS_DIR=${RESULTS_DIR:-$BUILD_DIR/bench-results/$(date +%Y%m%d-%H%M%S)-$MODE}
 
 MG_BIN=${MG_BIN:-$BUILD_DIR/mirrorgate}
@@ -103,9 +106,20 @@ port_in_use() { # ADDR PORT: something listens there (or on the wildcard address
 # --- build and tools -----------------------------------------------------------------------------------
 setup() {
   ulimit -n "$(ulimit -Hn)"
+  local src=$ROOT
+  if [[ -n $BUILD_REV ]]; then
+    src=$BUILD_DIR/src-$(git -C "$ROOT" rev-parse --short "$BUILD_REV")
+    if [[ ! -d $src ]]; then
+      mkdir -p "$src"
+      git -C "$ROOT" archive "$BUILD_REV" | tar -x -C "$src"
+    fi
+    BUILD_DIR=$BUILD_DIR/$(basename "$src")-build
+    MG_BIN=$BUILD_DIR/mirrorgate
+    ECHO_BIN=$BUILD_DIR/mirrorgate-echo
+  fi
   if [[ $SKIP_BUILD != 1 ]]; then
-    log "building Release in $BUILD_DIR"
-    cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMG_SANITIZER_VARIANT=OFF >/dev/null
+    log "building Release of $src in $BUILD_DIR"
+    cmake -S "$src" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMG_SANITIZER_VARIANT=OFF >/dev/null
     ninja -C "$BUILD_DIR" mirrorgate mirrorgate-echo >/dev/null
   fi
   [[ -x $MG_BIN && -x $ECHO_BIN ]] || die "binaries missing in $BUILD_DIR"
@@ -403,7 +417,12 @@ setup
   echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, kernel $(uname -r)"
   echo "load: $(uptime)"
   echo "versions: $(nginx -v 2>&1 | sed 's/.*: //'), $(haproxy -v | head -1 | cut -d' ' -f1-3), wrk $(dpkg-query -W -f='${Version}' wrk 2>/dev/null)"
-  echo "mirrorgate: $(git -C "$ROOT" rev-parse --short HEAD) ($BUILD_DIR, Release)"
+  if [[ -n $BUILD_REV ]]; then
+    echo "mirrorgate: $(git -C "$ROOT" rev-parse --short "$BUILD_REV") (committed tree, $MG_BIN, Release)"
+  else
+    echo "mirrorgate: working tree at $(git -C "$ROOT" rev-parse --short HEAD)" \
+      "($(git -C "$ROOT" status --porcelain -- src | wc -l) files in src/ changed), $MG_BIN, Release"
+  fi
   echo "settings: MODE=$MODE ROUNDS=$ROUNDS WARMUP=$WARMUP DURATION=$DURATION CONNECTIONS=$CONNECTIONS" \
     "WRK_THREADS=$WRK_THREADS WORKERS=$WORKERS LOAD_CPU=$LOAD_CPU PROXY_CPU=$PROXY_CPU URL_PATH=$URL_PATH"
 } | tee "$RESULTS_DIR/env.txt"
