@@ -12,6 +12,53 @@ int hex_value(char c) {
 }
 }  // namespace
 
+bool valid_chunk_extensions(std::string_view ext) {
+  size_t i = 0;
+  auto skip_bws = [&] {
+    while (i < ext.size() && (ext[i] == ' ' || ext[i] == '\t')) ++i;
+  };
+  auto token = [&] {
+    size_t start = i;
+    while (i < ext.size() && is_tchar(ext[i])) ++i;
+    return i > start;
+  };
+  while (i < ext.size()) {
+    skip_bws();
+    if (i >= ext.size() || ext[i] != ';') return false;
+    ++i;
+    skip_bws();
+    if (!token()) return false;
+    skip_bws();
+    if (i < ext.size() && ext[i] == '=') {
+      ++i;
+      skip_bws();
+      if (i < ext.size() && ext[i] == '"') {  // quoted-string with quoted-pairs
+        ++i;
+        bool closed = false;
+        while (i < ext.size()) {
+          if (ext[i] == '\\') {
+            i += 2;
+            continue;
+          }
+          if (ext[i++] == '"') {
+            closed = true;
+            break;
+          }
+        }
+        if (!closed) return false;
+      } else if (!token()) {
+        return false;
+      }
+    }
+    // Only BWS may separate this extension from the next ';'.
+    size_t before = i;
+    skip_bws();
+    if (i < ext.size() && ext[i] != ';') return false;
+    if (i == ext.size() && before != i) return false;  // trailing whitespace after the last extension
+  }
+  return true;
+}
+
 ChunkedDecoder::Status ChunkedDecoder::fail(std::string_view why) {
   state_ = State::kError;
   error_ = why;
@@ -39,6 +86,8 @@ ChunkedDecoder::Status ChunkedDecoder::next(std::string_view in, size_t& consume
           state_ = State::kSizeLf;
         } else if (c == ';' || c == ' ' || c == '\t') {
           state_ = State::kExtension;
+          extension_.clear();
+          extension_ += c;
         } else {
           return fail("invalid character after chunk size");
         }
@@ -47,9 +96,12 @@ ChunkedDecoder::Status ChunkedDecoder::next(std::string_view in, size_t& consume
       }
       case State::kExtension:
         if (c == '\r') {
+          if (!valid_chunk_extensions(extension_)) return fail("malformed chunk extension");
           state_ = State::kSizeLf;
         } else if (!is_field_value_char(c)) {
           return fail("invalid character in chunk extension");
+        } else {
+          extension_ += c;
         }
         ++i;
         if (!line_byte()) return fail("chunk size line too long");
@@ -88,9 +140,18 @@ ChunkedDecoder::Status ChunkedDecoder::next(std::string_view in, size_t& consume
         if (c == '\r') {
           state_ = State::kFinalLf;
         } else if (is_tchar(c)) {
-          state_ = State::kTrailerLine;
+          state_ = State::kTrailerName;
         } else {
           return fail("invalid trailer field");
+        }
+        ++i;
+        if (++trailer_bytes_ > kMaxTrailerBytes) return fail("trailer section too large");
+        break;
+      case State::kTrailerName:
+        if (c == ':') {
+          state_ = State::kTrailerLine;
+        } else if (!is_tchar(c)) {
+          return fail("invalid trailer field name");
         }
         ++i;
         if (++trailer_bytes_ > kMaxTrailerBytes) return fail("trailer section too large");

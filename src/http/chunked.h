@@ -4,6 +4,7 @@
 // Chunk extensions are validated and dropped; trailer fields are validated and dropped.
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace mg::http {
@@ -26,7 +27,7 @@ class ChunkedDecoder {
 
  private:
   enum class State : uint8_t { kSize, kExtension, kSizeLf, kData, kDataCr, kDataLf, kTrailerLineStart,
-                               kTrailerLine, kTrailerLf, kFinalLf, kDone, kError };
+                               kTrailerName, kTrailerLine, kTrailerLf, kFinalLf, kDone, kError };
   Status fail(std::string_view why);
 
   State state_ = State::kSize;
@@ -35,6 +36,10 @@ class ChunkedDecoder {
   size_t line_bytes_ = 0;
   size_t trailer_bytes_ = 0;
   std::string_view error_;
+  std::string extension_;  // the current chunk's extensions, validated whole at the end of the line
 };
+
+// chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )  (RFC 9112 7.1.1)
+bool valid_chunk_extensions(std::string_view ext);
 
 }  // namespace mg::http

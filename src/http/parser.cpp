@@ -181,8 +181,10 @@ ParseResult parse_request_head(std::string_view in, const Limits& limits, Reques
       else unknown = true;
     });
     if (elements == 0) return fail(400, "empty Transfer-Encoding");
+    // RFC 9112 6.3: chunked anywhere but last (or twice) leaves the length unknowable: 400. A coding we
+    // do not implement in front of a final chunked: 501.
+    if (chunked > 1 || (chunked == 1 && !chunked_last)) return fail(400, "invalid Transfer-Encoding");
     if (unknown) return fail(501, "unsupported transfer coding");
-    if (chunked != 1 || !chunked_last) return fail(400, "invalid Transfer-Encoding");
     out.framing = BodyFraming::kChunked;
   } else if (cl_seen) {
     out.framing = out.content_length > 0 ? BodyFraming::kContentLength : BodyFraming::kNone;

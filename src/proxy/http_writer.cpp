@@ -9,15 +9,17 @@ namespace mg::proxy {
 using http::iequals;
 
 bool is_connection_specific(std::string_view name, std::string_view connection_value) {
+  bool fixed = false;
   switch (name.size()) {
-    case 2: return iequals(name, "te");
-    case 7: return iequals(name, "trailer") || iequals(name, "upgrade");
-    case 10: return iequals(name, "connection") || iequals(name, "keep-alive");
-    case 14: return iequals(name, "content-length");
-    case 16: return iequals(name, "proxy-connection");
-    case 17: return iequals(name, "transfer-encoding");
+    case 2: fixed = iequals(name, "te"); break;
+    case 7: fixed = iequals(name, "trailer") || iequals(name, "upgrade"); break;
+    case 10: fixed = iequals(name, "connection") || iequals(name, "keep-alive"); break;
+    case 14: fixed = iequals(name, "content-length"); break;
+    case 16: fixed = iequals(name, "proxy-connection"); break;
+    case 17: fixed = iequals(name, "transfer-encoding"); break;
     default: break;
   }
+  if (fixed) return true;
   // Fields the Connection header names are hop-by-hop too (but never Host: it is not the sender's to drop).
   return !connection_value.empty() && !iequals(name, "host") && http::list_contains(connection_value, name);
 }
