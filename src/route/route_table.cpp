@@ -116,12 +116,16 @@ bool query_matches(const CompiledMatch& m, std::string_view query) {
 }  // namespace
 
 const Rule* Listener::match(const MatchInput& in) const {
+  return find(in).rule;
+}
+
+MatchResult Listener::find(const MatchInput& in) const {
   std::array<char, 256> buf;
   const std::string_view host = normalize_host(in.host, buf);
   const detail::HostGroup* group = pick_host(host_groups, host);
-  if (group == nullptr) return nullptr;
+  if (group == nullptr) return {};
   const detail::VirtualHost* vhost = pick_host(group->vhosts, host);
-  if (vhost == nullptr) return nullptr;
+  if (vhost == nullptr) return {};
 
   std::string_view target = in.target;
   if (!target.starts_with('/')) {  // absolute-form "http://host/path": routing only looks at the path
@@ -142,9 +146,10 @@ const Rule* Listener::match(const MatchInput& in) const {
     if (!m.method.empty() && m.method != in.method) continue;
     if (!headers_match(m, in.headers)) continue;
     if (!query_matches(m, query)) continue;
-    return &rules[m.rule];
+    // CompiledMatch::path of a prefix match is already stored without its trailing '/'.
+    return {&rules[m.rule], m.path_kind == PathKind::kPrefix ? std::string_view(m.path) : std::string_view{}};
   }
-  return nullptr;
+  return {};
 }
 
 }  // namespace mg::route

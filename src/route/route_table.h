@@ -11,6 +11,7 @@
 #include <optional>
 #include <utility>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -181,6 +182,14 @@ struct HostGroup {
 
 }  // namespace detail
 
+// What Listener::find() returns. matched_prefix is the PathPrefix value of the winning match as
+// configured, without its trailing '/' ("/" gives ""), which is what ReplacePrefixMatch replaces; it is
+// empty for Exact and RegularExpression matches and points into the table (valid while it is pinned).
+struct MatchResult {
+  const Rule* rule = nullptr;  // nullptr => 404
+  std::string_view matched_prefix;
+};
+
 struct Listener {
   std::string gateway;  // "namespace/name"
   std::string name;     // listener name (the first, when several sections of one Gateway share the port)
@@ -190,7 +199,8 @@ struct Listener {
   std::vector<Rule> rules;
   std::vector<detail::HostGroup> host_groups;
 
-  const Rule* match(const MatchInput&) const;  // nullptr => 404
+  MatchResult find(const MatchInput&) const;
+  const Rule* match(const MatchInput&) const;  // find().rule; nullptr => 404
 };
 
 struct RouteTable {
@@ -199,6 +209,10 @@ struct RouteTable {
   std::vector<std::string> warnings;  // e.g. "HTTPRoute default/r rule 0: backendRef Service default/nope not
                                       // found; requests get 500"
   std::shared_ptr<const config::ObjectSet> objects;  // the input, which Rule::config points into
+  // Per HTTPRoute ("namespace/name"): why some of its rules were not programmed (invalid or unsupported
+  // filter combinations, timeouts...), each "<field path>: <problem>". Those rules answer 500; status
+  // reports Accepted=False, reason UnsupportedValue. Routes without problems have no entry.
+  std::map<std::string, std::vector<std::string>> route_problems;
 };
 
 }  // namespace mg::route
