@@ -3,10 +3,13 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <set>
 #include <tuple>
 #include <unordered_map>
+
+#include "config/loader.h"
 
 namespace mg::route {
 namespace {
@@ -97,6 +100,90 @@ void order_hosts(std::vector<T>& v) {
     if (a.kind == HostKind::kExact) return a.host < b.host;
     return a.host.size() > b.host.size();  // longest wildcard first
   });
+}
+
+// --- filters ---
+//
+// A problem found here keeps a rule from being programmed. Messages are "<field path>: <what>".
+
+std::string field(size_t rule, std::string_view rest) {
+  return "spec.rules[" + std::to_string(rule) + "]" + std::string(rest);
+}
+
+// Only one action per header name (case-insensitive) across set, add and remove; the spec calls
+// anything else invalid.
+HeaderModifier header_modifier(const config::HTTPHeaderFilter& in, const std::string& at,
+                               std::vector<std::string>& invalid) {
+  HeaderModifier out;
+  std::set<std::string> seen;
+  auto once = [&](const std::string& name) {
+    if (!seen.insert(to_lower(name)).second)
+      invalid.push_back(at + ": header " + name + " has more than one action (set, add, remove)");
+  };
+  for (const auto& h : in.set) {
+    once(h.name);
+    out.set.emplace_back(h.name, h.value);
+  }
+  for (const auto& h : in.add) {
+    once(h.name);
+    out.add.emplace_back(h.name, h.value);
+  }
+  for (const auto& name : in.remove) {
+    once(name);
+    out.remove.push_back(to_lower(name));
+  }
+  return out;
+}
+
+// single_prefix_match: the rule has exactly one match and it is a PathPrefix, which the spec requires of
+// ReplacePrefixMatch (the prefix to replace must be unambiguous).
+PathModifier path_modifier(const std::optional<config::HTTPPathModifier>& in, bool single_prefix_match,
+                           const std::string& at, std::vector<std::string>& invalid) {
+  PathModifier out;
+  if (!in) return out;
+  if (in->type == "ReplaceFullPath" && in->replace_full_path) {
+    out.kind = PathModifierKind::kReplaceFullPath;
+    out.value = *in->replace_full_path;
+  } else if (in->type == "ReplacePrefixMatch" && in->replace_prefix_match) {
+    out.kind = PathModifierKind::kReplacePrefixMatch;
+    out.value = *in->replace_prefix_match;
+    if (!single_prefix_match)
+      invalid.push_back(at +
+                        ".path: ReplacePrefixMatch needs the rule to have exactly one match, of type "
+                        "PathPrefix");
+  } else {
+    invalid.push_back(at + ".path: type \"" + in->type + "\" without its value is not supported");
+  }
+  return out;
+}
+
+void check_cors_list(const std::vector<std::string>& list, const std::string& at, std::string_view what,
+                     std::vector<std::string>& invalid) {
+  if (list.size() > 1 && std::find(list.begin(), list.end(), "*") != list.end())
+    invalid.push_back(at + "." + std::string(what) + ": \"*\" cannot be combined with other values");
+}
+
+Cors make_cors(const config::HTTPCORSFilter& in, const std::string& at, std::vector<std::string>& invalid) {
+  check_cors_list(in.allow_origins, at, "allowOrigins", invalid);
+  check_cors_list(in.allow_methods, at, "allowMethods", invalid);
+  check_cors_list(in.allow_headers, at, "allowHeaders", invalid);
+  Cors out;
+  out.allow_origins = in.allow_origins;
+  out.allow_methods = in.allow_methods;
+  out.allow_headers = in.allow_headers;
+  out.expose_headers = in.expose_headers;
+  out.allow_credentials = in.allow_credentials.value_or(false);
+  out.max_age_seconds = in.max_age;
+  return out;
+}
+
+// Gateway API Duration in milliseconds. Re-parsed from the text when there is one, so an ObjectSet
+// built in code rather than by the loader is read the same way.
+bool to_millis(const config::Duration& d, std::chrono::milliseconds& out) {
+  int64_t ms = d.milliseconds;
+  if (!d.text.empty() && !config::parse_duration(d.text, ms)) return false;
+  out = std::chrono::milliseconds(ms);
+  return true;
 }
 
 class Translator {
@@ -342,36 +429,185 @@ class Translator {
 
   // --- backends ---
 
+  // The filters of one list (a rule's or one backendRef's). `invalid` collects combinations the spec
+  // forbids (the rule is not programmed); `unsupported` collects filters mirrorgate cannot apply, which
+  // must not be skipped (ExtensionRef, ExternalAuth: requests they would process get 500).
+  struct FilterBuild {
+    Filters filters;
+    std::vector<MirrorTarget> mirrors;
+    std::vector<std::string> invalid;
+    std::vector<std::string> unsupported;
+  };
+
+  FilterBuild build_filters(const config::HTTPRoute& route, const std::vector<config::HTTPRouteFilter>& in,
+                            const std::string& at, bool single_prefix_match, const std::string& where) {
+    FilterBuild b;
+    std::set<std::string> seen;
+    bool redirect = false, rewrite = false;
+    for (size_t i = 0; i < in.size(); ++i) {
+      const config::HTTPRouteFilter& f = in[i];
+      const std::string fat = at + "[" + std::to_string(i) + "]";
+      if (f.type != "RequestMirror" && f.type != "ExtensionRef" && !seen.insert(f.type).second)
+        b.invalid.push_back(fat + ".type: " + f.type + " may appear at most once");
+      redirect |= f.type == "RequestRedirect";
+      rewrite |= f.type == "URLRewrite";
+      auto missing = [&](std::string_view stanza) {
+        b.invalid.push_back(fat + "." + std::string(stanza) + ": required when type is " + f.type);
+      };
+      if (f.type == "RequestHeaderModifier") {
+        if (!f.request_header_modifier) {
+          missing("requestHeaderModifier");
+          continue;
+        }
+        b.filters.request_headers =
+            header_modifier(*f.request_header_modifier, fat + ".requestHeaderModifier", b.invalid);
+      } else if (f.type == "ResponseHeaderModifier") {
+        if (!f.response_header_modifier) {
+          missing("responseHeaderModifier");
+          continue;
+        }
+        b.filters.response_headers =
+            header_modifier(*f.response_header_modifier, fat + ".responseHeaderModifier", b.invalid);
+      } else if (f.type == "RequestRedirect") {
+        if (!f.request_redirect) {
+          missing("requestRedirect");
+          continue;
+        }
+        const auto& r = *f.request_redirect;
+        RequestRedirect out;
+        out.scheme = r.scheme.value_or("");
+        out.hostname = r.hostname.value_or("");
+        out.port = r.port.value_or(0);
+        out.path = path_modifier(r.path, single_prefix_match, fat + ".requestRedirect", b.invalid);
+        out.status_code = r.status_code;
+        b.filters.redirect = std::move(out);
+      } else if (f.type == "URLRewrite") {
+        if (!f.url_rewrite) {
+          missing("urlRewrite");
+          continue;
+        }
+        UrlRewrite out;
+        out.hostname = f.url_rewrite->hostname.value_or("");
+        out.path = path_modifier(f.url_rewrite->path, single_prefix_match, fat + ".urlRewrite", b.invalid);
+        b.filters.rewrite = std::move(out);
+      } else if (f.type == "CORS") {
+        if (!f.cors) {
+          missing("cors");
+          continue;
+        }
+        b.filters.cors = make_cors(*f.cors, fat + ".cors", b.invalid);
+      } else if (f.type == "RequestMirror") {
+        if (!f.request_mirror) {
+          missing("requestMirror");
+          continue;
+        }
+        b.mirrors.push_back(mirror_target(route, *f.request_mirror, where));
+      } else {  // ExtensionRef, ExternalAuth, or a type added to the API after this was written
+        b.unsupported.push_back(fat + ".type: " + f.type + " filters are not supported");
+      }
+    }
+    if (redirect && rewrite) b.invalid.push_back(at + ": RequestRedirect and URLRewrite cannot both be set");
+    return b;
+  }
+
+  MirrorTarget mirror_target(const config::HTTPRoute& route, const config::HTTPRequestMirrorFilter& in,
+                             const std::string& where) {
+    MirrorTarget mt;
+    std::tie(mt.cluster, mt.name) =
+        resolve(route, in.backend_ref, where + ": mirror backendRef", "mirrored copies fail");
+    if (in.percent) {
+      mt.numerator = static_cast<uint32_t>(*in.percent);
+      mt.denominator = 100;
+    } else if (in.fraction) {
+      mt.numerator = static_cast<uint32_t>(in.fraction->numerator);
+      mt.denominator = static_cast<uint32_t>(in.fraction->denominator);
+    }
+    return mt;
+  }
+
+  void add_problem(const std::string& route_id, std::string problem) {
+    auto& list = table_->route_problems[route_id];
+    if (std::find(list.begin(), list.end(), problem) == list.end()) list.push_back(std::move(problem));
+  }
+
   Rule build_rule(const config::HTTPRoute& route, const std::string& route_id, size_t index) {
     const config::HTTPRouteRule& in = route.rules[index];
     Rule rule;
     rule.route = route_id;
     rule.rule_index = index;
+    rule.name = in.name.value_or("");
     rule.config = &in;
     const std::string where = "HTTPRoute " + route_id + " rule " + std::to_string(index);
-    for (const auto& br : in.backend_refs) {
+    const bool single_prefix_match = in.matches.size() == 1 && in.matches[0].path.type == "PathPrefix";
+    std::vector<std::string> invalid;  // any entry: the rule is not programmed and answers 500
+
+    for (size_t b = 0; b < in.backend_refs.size(); ++b) {
+      const config::HTTPBackendRef& br = in.backend_refs[b];
       BackendChoice choice;
       std::tie(choice.cluster, choice.name) =
           resolve(route, br.ref, where + ": backendRef", "requests get 500");
       choice.weight = static_cast<uint32_t>(br.weight);
+      FilterBuild bf =
+          build_filters(route, br.filters, field(index, ".backendRefs[" + std::to_string(b) + "].filters"),
+                        single_prefix_match, where);
+      invalid.insert(invalid.end(), bf.invalid.begin(), bf.invalid.end());
+      // A filter that cannot be applied must not be skipped: only this backend's share gets 500.
+      for (auto& p : bf.unsupported) {
+        warn(where + ": " + p + "; requests to backend " + choice.name + " get 500");
+        add_problem(route_id, std::move(p));
+        choice.cluster = -1;
+      }
+      choice.filters = std::move(bf.filters);
+      choice.mirrors = std::move(bf.mirrors);
       rule.total_weight += choice.weight;
       rule.backends.push_back(std::move(choice));
     }
-    for (const auto& f : in.filters) {
-      if (f.type != "RequestMirror" || !f.request_mirror) continue;
-      MirrorTarget mt;
-      std::tie(mt.cluster, mt.name) = resolve(route, f.request_mirror->backend_ref,
-                                              where + ": mirror backendRef", "mirrored copies fail");
-      if (f.request_mirror->percent) {
-        mt.numerator = static_cast<uint32_t>(*f.request_mirror->percent);
-        mt.denominator = 100;
-      } else if (f.request_mirror->fraction) {
-        mt.numerator = static_cast<uint32_t>(f.request_mirror->fraction->numerator);
-        mt.denominator = static_cast<uint32_t>(f.request_mirror->fraction->denominator);
-      }
-      rule.mirrors.push_back(std::move(mt));
+
+    // Resolved after the backends so cluster numbering (and warnings) keep backends first.
+    FilterBuild rf = build_filters(route, in.filters, field(index, ".filters"), single_prefix_match, where);
+    invalid.insert(invalid.begin(), rf.unsupported.begin(), rf.unsupported.end());
+    invalid.insert(invalid.begin(), rf.invalid.begin(), rf.invalid.end());
+    if (rf.filters.redirect && !in.backend_refs.empty())
+      invalid.push_back(field(index, ".filters") +
+                        ": RequestRedirect cannot be used together with backendRefs");
+    rule.filters = std::move(rf.filters);
+    rule.mirrors = std::move(rf.mirrors);
+
+    if (in.timeouts) {
+      const std::string at = field(index, ".timeouts");
+      if (in.timeouts->request && !to_millis(*in.timeouts->request, rule.timeouts.request))
+        invalid.push_back(at + ".request: invalid duration \"" + in.timeouts->request->text + "\"");
+      if (in.timeouts->backend_request &&
+          !to_millis(*in.timeouts->backend_request, rule.timeouts.backend_request))
+        invalid.push_back(at + ".backendRequest: invalid duration \"" + in.timeouts->backend_request->text +
+                          "\"");
+      // "0s" disables a timeout, so a zero request timeout bounds nothing.
+      if (in.timeouts->request && in.timeouts->backend_request && rule.timeouts.request.count() != 0 &&
+          rule.timeouts.backend_request > rule.timeouts.request)
+        invalid.push_back(at + ".backendRequest: cannot be longer than the request timeout");
     }
-    return rule;
+    if (in.retry) {
+      // Attempts left out: the spec leaves the default to us; a retry stanza asks for retries, so one.
+      // An explicit 0 disables retries, as the spec requires.
+      rule.retry.attempts = static_cast<uint32_t>(std::max(in.retry->attempts.value_or(1), 0));
+      rule.retry.codes.assign(in.retry->codes.begin(), in.retry->codes.end());
+      if (in.retry->backoff && !to_millis(*in.retry->backoff, rule.retry.backoff))
+        invalid.push_back(field(index, ".retry.backoff") + ": invalid duration \"" + in.retry->backoff->text +
+                          "\"");
+    }
+
+    if (invalid.empty()) return rule;
+    // Not programmed: no backends (so every request gets 500), no filters, no mirrors.
+    for (auto& p : invalid) {
+      warn(where + ": " + p + "; rule not programmed, requests get 500");
+      add_problem(route_id, std::move(p));
+    }
+    Rule dead;
+    dead.route = rule.route;
+    dead.rule_index = rule.rule_index;
+    dead.name = std::move(rule.name);
+    dead.config = rule.config;
+    return dead;
   }
 
   bool grant_allows(const std::string& from_ns, const std::string& to_ns, const std::string& service) const {

@@ -2,7 +2,9 @@
 
 // Gateway API objects -> RouteTable. A pure function: no I/O, no logging; everything a person should
 // know about (unsupported listener, missing Service, refused cross-namespace reference) comes back
-// as one-line warnings in RouteTable::warnings for the caller to log or show.
+// as one-line warnings in RouteTable::warnings for the caller to log or show. Rules the spec calls invalid
+// (forbidden filter combinations, ReplacePrefixMatch without a single PathPrefix match, backendRequest
+// longer than request...) are kept but answer 500, and are listed in RouteTable::route_problems for status.
 
 #include <map>
 #include <memory>
