@@ -57,7 +57,8 @@ asio::awaitable<bool> write_all(asio::ip::tcp::socket& sink, std::string_view da
 asio::awaitable<RelayResult> relay_body(asio::ip::tcp::socket& source, ByteBuffer& source_buffer,
                                         http::BodyFraming in_framing, uint64_t in_length,
                                         asio::ip::tcp::socket& sink, http::BodyFraming out_framing,
-                                        std::string& prefix, BodyCapture* capture, const RelayTimeouts& timeouts) {
+                                        std::string& prefix, BodyCapture* capture, const RelayTimeouts& timeouts,
+                                        uint64_t max_bytes) {
   RelayResult result;
   bool eof = false;
   switch (in_framing) {
@@ -104,6 +105,10 @@ asio::awaitable<RelayResult> relay_body(asio::ip::tcp::socket& source, ByteBuffe
             co_return result;
           }
           if (status == http::ChunkedDecoder::Status::kData) {
+            if (max_bytes && result.bytes + data.size() > max_bytes) {
+              result.status = RelayStatus::kTooLarge;
+              co_return result;
+            }
             if (capture) capture->add(data);
             encode_piece(out, data, out_framing);
             result.bytes += data.size();
@@ -136,6 +141,10 @@ asio::awaitable<RelayResult> relay_body(asio::ip::tcp::socket& source, ByteBuffe
       for (;;) {
         if (!source_buffer.empty()) {
           std::string_view data = source_buffer.readable();
+          if (max_bytes && result.bytes + data.size() > max_bytes) {
+            result.status = RelayStatus::kTooLarge;
+            co_return result;
+          }
           if (capture) capture->add(data);
           encode_piece(out, data, out_framing);
           result.bytes += data.size();

@@ -21,6 +21,7 @@ enum class RelayStatus : uint8_t {
   kSourceFailed,     // the sender closed, reset or timed out before the body ended
   kSourceMalformed,  // invalid chunked framing
   kSinkFailed,       // the receiver went away
+  kTooLarge,         // the body passed `max_bytes`
 };
 
 // Where relayed bytes also go: the mirror copy of a request body, up to a limit.
@@ -56,11 +57,12 @@ struct RelayResult {
 // `in_framing`/`in_length` describe the body as it arrives on `source` (whose already-read bytes are in
 // `source_buffer`); `out_framing` is how it is written to `sink` (kChunked, kContentLength with the same
 // length, or kUntilClose meaning raw bytes). `prefix` (a message head) is sent in the first write.
+// `max_bytes` (0: no limit) stops a chunked or close-delimited body that grows past it.
 asio::awaitable<RelayResult> relay_body(asio::ip::tcp::socket& source, ByteBuffer& source_buffer,
                                         http::BodyFraming in_framing, uint64_t in_length,
                                         asio::ip::tcp::socket& sink, http::BodyFraming out_framing,
                                         std::string& prefix, BodyCapture* capture,
-                                        const RelayTimeouts& timeouts);
+                                        const RelayTimeouts& timeouts, uint64_t max_bytes);
 
 // Writes all of `data` with the sink watchdog armed; false when the peer is gone or too slow.
 asio::awaitable<bool> write_all(asio::ip::tcp::socket& sink, std::string_view data, const RelayTimeouts& timeouts);

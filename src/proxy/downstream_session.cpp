@@ -2,9 +2,11 @@
 
 #include <chrono>
 #include <memory>
+#include <span>
 #include <string>
 
 #include <asio/buffer.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -15,6 +17,10 @@
 #include "net/socket_watchdog.h"
 #include "net/worker.h"
 #include "proxy/body_relay.h"
+#include "proxy/filters/cors.h"
+#include "proxy/filters/header_modifier.h"
+#include "proxy/filters/path_rewrite.h"
+#include "proxy/filters/redirect.h"
 #include "proxy/http_writer.h"
 
 namespace mg::proxy {
@@ -36,7 +42,9 @@ struct RequestContext {
   std::string_view route;    // views into the pinned table
   std::string_view backend;
   std::string upstream_host;
+  std::string origin;  // only kept for routes with a CORS filter
   size_t mirrors = 0;
+  uint32_t retries = 0;
 };
 
 class Session {
@@ -50,6 +58,7 @@ class Session {
         buffer_(kReadChunk) {
     head_.headers.reserve(32);
     header_views_.reserve(32);
+    forward_headers_.reserve(40);
     response_.headers.reserve(32);
     std::error_code ec;
     auto remote = socket_.remote_endpoint(ec);
@@ -134,71 +143,225 @@ class Session {
     // A local reply cannot leave an unread body on a connection that stays open.
     const bool keep_alive = head_.keep_alive && !worker_.draining();
     const bool close_after_local = !keep_alive || has_body;
-
     head_minor_version_ = head_.minor_version;
+
     header_views_.clear();
     for (const auto& h : head_.headers) header_views_.push_back({h.name, h.value});
-    const route::Rule* rule = nullptr;
-    if (listener_index_ < table->listeners.size())
-      rule = table->listeners[listener_index_].match({head_.method, head_.host, head_.target, header_views_});
-    if (!rule) co_return co_await reply_local(ctx, 404, "no route matched", close_after_local);
-    ctx.route = rule->route;
+    route::MatchResult match;
+    const route::Listener* listener = nullptr;
+    if (listener_index_ < table->listeners.size()) {
+      listener = &table->listeners[listener_index_];
+      match = listener->find({head_.method, head_.host, head_.target, header_views_});
+    }
+    if (!match.rule) co_return co_await reply_local(ctx, 404, "no route matched", close_after_local);
+    const route::Rule& rule = *match.rule;
+    ctx.route = rule.route;
 
-    const route::BackendChoice* backend = upstream::LoadBalancer::pick_backend(*rule);
+    // Filters that answer without a backend: CORS preflight, then redirect.
+    if (rule.filters.cors) ctx.origin = head_.find("origin");
+    if (rule.filters.cors &&
+        filters::is_preflight(head_.method, ctx.origin, head_.find("access-control-request-method"))) {
+      std::string headers = filters::preflight_headers(*rule.filters.cors, ctx.origin,
+                                                       head_.find("access-control-request-method"),
+                                                       head_.find("access-control-request-headers"));
+      co_return co_await reply_local(ctx, 204, "", close_after_local, headers);
+    }
+    if (rule.filters.redirect)
+      co_return co_await reply_redirect(ctx, *rule.filters.redirect, *listener, match, close_after_local);
+
+    const route::BackendChoice* backend = upstream::LoadBalancer::pick_backend(rule);
     if (!backend) co_return co_await reply_local(ctx, 500, "route has no usable backend", close_after_local);
     ctx.backend = backend->name;
+    if (backend->filters.redirect)
+      co_return co_await reply_redirect(ctx, *backend->filters.redirect, *listener, match, close_after_local);
     if (backend->cluster < 0)
       co_return co_await reply_local(ctx, 500, "backend not found: " + backend->name, close_after_local);
 
-    auto connection = co_await connect_upstream(*table, backend->cluster, ctx);
-    if (!connection) {
-      int status = ctx.upstream_host.empty() ? 503 : 502;
-      co_return co_await reply_local(ctx, status, status == 503 ? "no healthy upstream" : "upstream connect error",
-                                     close_after_local);
+    // The request as forwarded: the rule's filters, then the backendRef's.
+    forward_headers_.assign(head_.headers.begin(), head_.headers.end());
+    std::string_view target = head_.target;
+    std::string rewritten_target;
+    for (const route::Filters* f : {&rule.filters, &backend->filters}) {
+      filters::apply_header_modifier(f->request_headers, forward_headers_);
+      if (f->rewrite) {
+        if (f->rewrite->path.kind != route::PathModifierKind::kNone) {
+          rewritten_target = filters::rewrite_target(target, f->rewrite->path, match.matched_prefix);
+          target = rewritten_target;
+        }
+        if (!f->rewrite->hostname.empty()) filters::set_header(forward_headers_, "Host", f->rewrite->hostname);
+      }
     }
 
     // Everything below may read more bytes into buffer_, which invalidates head_'s views: serialise first.
     const http::BodyFraming body_framing = head_.framing;
     const uint64_t body_length = head_.content_length;
+    if (options_.max_request_body && body_framing == http::BodyFraming::kContentLength &&
+        body_length > options_.max_request_body)
+      co_return co_await reply_local(ctx, 413, "request body larger than the limit", true);
     const bool expect_continue = head_.expect_continue;
-    ForwardingInfo forwarding{client_ip_, ctx.request_id, "http"};
-    out_.clear();
-    append_upstream_request_head(out_, head_, forwarding, body_framing, body_length);
+    const OutgoingRequest outgoing{head_.method, target, forward_headers_, head_.connection};
+    const ForwardingInfo forwarding{client_ip_, ctx.request_id, "http"};
+    std::string request_head;
+    append_upstream_request_head(request_head, outgoing, forwarding, body_framing, body_length);
 
-    const bool mirroring = !rule->mirrors.empty();
+    const size_t mirror_count = rule.mirrors.size() + backend->mirrors.size();
     std::string mirror_head;
-    std::string mirror_body;
-    if (mirroring) {
+    if (mirror_count > 0) {
       // The copy always carries a Content-Length: its whole body is known before it is sent.
-      append_upstream_request_head(mirror_head, head_, forwarding, http::BodyFraming::kNone, 0);
+      append_upstream_request_head(mirror_head, outgoing, forwarding, http::BodyFraming::kNone, 0);
       mirror_head.resize(mirror_head.size() - 2);  // reopen the head to add the length later
     }
 
-    if (expect_continue && has_body && buffer_.empty()) {
-      // We will read the body now; tell the client to send it (the Expect field is not forwarded).
-      if (!co_await write_all(socket_, "HTTP/1.1 100 Continue\r\n\r\n", {}))
-        co_return finish(ctx, kClientClosedRequest, 0, "client closed");
+    // Retries resend the request, so its body is kept (within the same bound as a mirror copy's).
+    const uint32_t tries = 1 + rule.retry.attempts;
+    std::string body_copy;
+    BodyCapture capture{&body_copy, options_.mirror_body_limit};
+    const bool capture_body = has_body && (mirror_count > 0 || tries > 1);
+    const auto request_deadline =
+        rule.timeouts.request.count() > 0 ? ctx.start + rule.timeouts.request : Clock::time_point::max();
+    const auto try_timeout =
+        rule.timeouts.backend_request.count() > 0 ? rule.timeouts.backend_request : options_.response_timeout;
+
+    for (uint32_t attempt = 0;; ++attempt) {
+      const bool replayable = !has_body || (capture_body && !capture.overflowed);
+      const bool can_retry = attempt + 1 < tries && replayable && Clock::now() < request_deadline;
+      if (attempt > 0) {
+        ctx.retries = attempt;
+        asio::steady_timer pause(socket_.get_executor(), retry_backoff(rule.retry, attempt));
+        co_await pause.async_wait(kNoThrow);
+      }
+
+      auto connection = co_await connect_upstream(*table, backend->cluster, ctx);
+      if (!connection) {
+        if (can_retry) continue;
+        if (ctx.upstream_host.empty())
+          co_return co_await reply_local(ctx, 503, "no healthy upstream", close_after_local);
+        co_return co_await reply_local(ctx, attempt > 0 ? 503 : 502, "upstream connect error",
+                                       close_after_local || attempt > 0);
+      }
+
+      net::SocketWatchdog upstream_watchdog(connection->socket);
+      if (attempt == 0) {
+        if (expect_continue && has_body && buffer_.empty()) {
+          // We read the body now; tell the client to send it (the Expect field is not forwarded).
+          if (!co_await write_all(socket_, "HTTP/1.1 100 Continue\r\n\r\n", {}))
+            co_return finish(ctx, kClientClosedRequest, 0, "client closed");
+        }
+        out_ = request_head;
+        RelayTimeouts request_timeouts{&watchdog_, &upstream_watchdog, options_.idle_timeout,
+                                       options_.response_timeout};
+        uint64_t body_limit = options_.max_request_body;
+        RelayResult sent = co_await relay_body(socket_, buffer_, body_framing, body_length, connection->socket,
+                                               body_framing, out_, capture_body ? &capture : nullptr,
+                                               request_timeouts, body_limit);
+        switch (sent.status) {
+          case RelayStatus::kDone:
+            break;
+          case RelayStatus::kSourceMalformed:
+            co_return co_await reply_local(ctx, 400, "invalid chunked request body", true);
+          case RelayStatus::kTooLarge:
+            co_return co_await reply_local(ctx, 413, "request body larger than the limit", true);
+          case RelayStatus::kSourceFailed:
+            co_return finish(ctx, kClientClosedRequest, 0, "client closed or timed out during request body");
+          case RelayStatus::kSinkFailed:
+            if (can_retry && replayable) continue;
+            co_return co_await reply_local(ctx, 502, "upstream closed during request", true);
+        }
+        // The copy is taken once, from the first try: retries are the primary's business.
+        if (mirror_count > 0) launch_mirrors(rule, *backend, table, ctx, std::move(mirror_head), body_copy, capture);
+      } else {
+        RelayTimeouts write_timeouts{nullptr, &upstream_watchdog, {}, options_.response_timeout};
+        std::string replay = request_head;
+        replay.append(body_copy);
+        if (!co_await write_all(connection->socket, replay, write_timeouts)) {
+          if (can_retry) continue;
+          co_return co_await reply_local(ctx, 503, "upstream closed during request", close_after_local);
+        }
+      }
+
+      auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(request_deadline - Clock::now());
+      auto timeout = request_deadline == Clock::time_point::max() ? try_timeout : std::min(try_timeout, remaining);
+      HeadOutcome got = co_await read_response_head(*connection, upstream_watchdog, ctx.method,
+                                                    std::max(timeout, std::chrono::milliseconds(1)));
+      switch (got) {
+        case HeadOutcome::kOk:
+          if (can_retry && retry_on_status(rule.retry, response_.status)) {
+            worker_.stats().count_upstream(ctx.backend, response_.status);
+            continue;  // the connection is dropped with its unread body
+          }
+          co_return co_await relay_response(ctx, rule, *backend, std::move(connection), upstream_watchdog,
+                                            keep_alive);
+        case HeadOutcome::kTimeout:
+          worker_.stats().count_upstream(ctx.backend, 504);
+          if (can_retry && Clock::now() < request_deadline) continue;
+          co_return co_await reply_local(ctx, 504, "upstream request timeout", !keep_alive);
+        case HeadOutcome::kClosed:
+          worker_.stats().count_upstream(ctx.backend, 502);
+          if (can_retry) continue;
+          co_return co_await reply_local(ctx, attempt > 0 ? 503 : 502,
+                                         attempt > 0 ? "upstream reset before response, retries exhausted"
+                                                     : "upstream closed before responding",
+                                         !keep_alive);
+        case HeadOutcome::kMalformed:
+          worker_.stats().count_upstream(ctx.backend, 502);
+          co_return co_await reply_local(ctx, 502, "invalid response from upstream", !keep_alive);
+      }
     }
+  }
 
-    net::SocketWatchdog upstream_watchdog(connection->socket);
-    BodyCapture capture{&mirror_body, options_.mirror_body_limit};
-    RelayTimeouts request_timeouts{&watchdog_, &upstream_watchdog, options_.idle_timeout, options_.response_timeout};
-    RelayResult sent = co_await relay_body(socket_, buffer_, body_framing, body_length, connection->socket,
-                                           body_framing, out_, mirroring ? &capture : nullptr, request_timeouts);
-    switch (sent.status) {
-      case RelayStatus::kDone:
-        break;
-      case RelayStatus::kSourceMalformed:
-        co_return co_await reply_local(ctx, 400, "invalid chunked request body", true);
-      case RelayStatus::kSourceFailed:
-        co_return finish(ctx, kClientClosedRequest, 0, "client closed or timed out during request body");
-      case RelayStatus::kSinkFailed:
-        co_return co_await reply_local(ctx, 502, "upstream closed during request", true);
+  static std::chrono::milliseconds retry_backoff(const route::RetryPolicy& retry, uint32_t attempt) {
+    // The configured backoff, or Envoy's 25 ms base; doubled per retry, capped at ten times the base.
+    auto base = retry.backoff.count() > 0 ? retry.backoff : std::chrono::milliseconds(25);
+    auto wait = base * (1u << std::min<uint32_t>(attempt - 1, 3));
+    return std::min(wait, base * 10);
+  }
+
+  static bool retry_on_status(const route::RetryPolicy& retry, int status) {
+    for (int code : retry.codes)
+      if (code == status) return true;
+    return false;
+  }
+
+  enum class HeadOutcome : uint8_t { kOk, kTimeout, kClosed, kMalformed };
+
+  // Reads the upstream's final response head into response_ (interim 1xx answers are skipped).
+  asio::awaitable<HeadOutcome> read_response_head(upstream::UpstreamConnection& connection,
+                                                  net::SocketWatchdog& upstream_watchdog, std::string_view method,
+                                                  std::chrono::milliseconds timeout) {
+    auto& upstream_buffer = connection.buffer;
+    upstream_watchdog.reset_fired();
+    upstream_watchdog.arm(timeout);
+    for (;;) {
+      http::ParseResult r = http::parse_response_head(upstream_buffer.readable(), options_.limits, method, response_);
+      if (r.status == http::ParseStatus::kError || (r.status == http::ParseStatus::kComplete && response_.status == 101)) {
+        upstream_watchdog.disarm();
+        co_return HeadOutcome::kMalformed;  // 101 is not proxied (no upgrade was asked for)
+      }
+      if (r.status == http::ParseStatus::kComplete) {
+        if (response_.status < 200) {  // 100 Continue, 103 Early Hints: not relayed
+          upstream_buffer.consume(response_.head_length);
+          continue;
+        }
+        upstream_watchdog.disarm();
+        co_return HeadOutcome::kOk;
+      }
+      size_t available = 0;
+      char* p = upstream_buffer.prepare(kReadChunk, available);
+      auto [ec, n] = co_await connection.socket.async_read_some(asio::buffer(p, available), kNoThrow);
+      if (ec) {
+        upstream_watchdog.disarm();
+        co_return upstream_watchdog.fired() ? HeadOutcome::kTimeout : HeadOutcome::kClosed;
+      }
+      upstream_buffer.commit(n);
     }
+  }
 
-    if (mirroring) launch_mirrors(*rule, table, ctx, std::move(mirror_head), std::move(mirror_body), capture);
-
-    co_return co_await relay_response(ctx, std::move(connection), upstream_watchdog, keep_alive);
+  asio::awaitable<bool> reply_redirect(RequestContext& ctx, const route::RequestRedirect& redirect,
+                                       const route::Listener& listener, const route::MatchResult& match, bool close) {
+    std::string location = filters::redirect_location(
+        redirect, filters::RedirectInput{"http", head_.host, head_.target, listener.port, match.matched_prefix});
+    co_return co_await reply_local(ctx, redirect.status_code, "redirecting to " + location, close,
+                                   "Location: " + location + "\r\n");
   }
 
   // Picks an endpoint and connects, reusing an idle connection when there is one. A failed connect is
@@ -222,13 +385,17 @@ class Session {
     co_return nullptr;
   }
 
-  void launch_mirrors(const route::Rule& rule, const std::shared_ptr<const route::RouteTable>& table,
-                      RequestContext& ctx, std::string head, std::string body, const BodyCapture& capture) {
+  void launch_mirrors(const route::Rule& rule, const route::BackendChoice& backend,
+                      const std::shared_ptr<const route::RouteTable>& table, RequestContext& ctx, std::string head,
+                      const std::string& body, const BodyCapture& capture) {
     auto& stats = worker_.stats();
+    auto targets = {std::span<const route::MirrorTarget>(rule.mirrors),
+                    std::span<const route::MirrorTarget>(backend.mirrors)};
     if (capture.overflowed) {
       // An explicit, counted policy: a body above the mirror limit is not copied at all, never truncated.
-      for (const auto& target : rule.mirrors)
-        ++stats.mirror(rule.route, target.name).dropped[static_cast<size_t>(stats::MirrorDrop::kBodyTooLarge)];
+      for (auto list : targets)
+        for (const auto& target : list)
+          ++stats.mirror(rule.route, target.name).dropped[static_cast<size_t>(stats::MirrorDrop::kBodyTooLarge)];
       return;
     }
     if (!body.empty()) head += "Content-Length: " + std::to_string(body.size()) + "\r\n";
@@ -239,51 +406,18 @@ class Session {
         .request_id = ctx.request_id,
         .method = ctx.method,
         .head = std::make_shared<const std::string>(std::move(head)),
-        .body = std::make_shared<const std::string>(std::move(body)),
+        .body = std::make_shared<const std::string>(body),
     };
-    for (const auto& target : rule.mirrors) mirror::send_copy(worker_, request, target);
-    ctx.mirrors = rule.mirrors.size();
+    for (auto list : targets)
+      for (const auto& target : list) mirror::send_copy(worker_, request, target);
+    ctx.mirrors = rule.mirrors.size() + backend.mirrors.size();
   }
 
-  asio::awaitable<bool> relay_response(RequestContext& ctx, std::unique_ptr<upstream::UpstreamConnection> connection,
+  asio::awaitable<bool> relay_response(RequestContext& ctx, const route::Rule& rule,
+                                       const route::BackendChoice& backend,
+                                       std::unique_ptr<upstream::UpstreamConnection> connection,
                                        net::SocketWatchdog& upstream_watchdog, bool keep_alive) {
     auto& upstream_buffer = connection->buffer;
-    upstream_watchdog.reset_fired();
-    upstream_watchdog.arm(options_.response_timeout);
-    for (;;) {
-      http::ParseResult r = http::parse_response_head(upstream_buffer.readable(), options_.limits, ctx.method,
-                                                      response_);
-      if (r.status == http::ParseStatus::kError) {
-        upstream_watchdog.disarm();
-        worker_.stats().count_upstream(ctx.backend, 502);
-        co_return co_await reply_local(ctx, 502, "invalid response from upstream", !keep_alive);
-      }
-      if (r.status == http::ParseStatus::kComplete) {
-        if (response_.status >= 100 && response_.status < 200) {
-          // Interim answers (100 Continue, 103 Early Hints) are not relayed; 101 is not proxied yet.
-          if (response_.status == 101) {
-            upstream_watchdog.disarm();
-            co_return co_await reply_local(ctx, 502, "upstream switched protocols unexpectedly", true);
-          }
-          upstream_buffer.consume(response_.head_length);
-          continue;
-        }
-        break;
-      }
-      size_t available = 0;
-      char* p = upstream_buffer.prepare(kReadChunk, available);
-      auto [ec, n] = co_await connection->socket.async_read_some(asio::buffer(p, available), kNoThrow);
-      if (ec) {
-        upstream_watchdog.disarm();
-        bool timed_out = upstream_watchdog.fired();
-        worker_.stats().count_upstream(ctx.backend, timed_out ? 504 : 502);
-        co_return co_await reply_local(ctx, timed_out ? 504 : 502,
-                                       timed_out ? "upstream request timeout" : "upstream closed before responding",
-                                       !keep_alive);
-      }
-      upstream_buffer.commit(n);
-    }
-    upstream_watchdog.disarm();
     worker_.stats().count_upstream(ctx.backend, response_.status);
 
     // How the body goes to the client: lengths pass through; anything else is chunked for an HTTP/1.1
@@ -304,9 +438,19 @@ class Session {
         down_framing = http::BodyFraming::kChunked;
       }
     }
+
+    // ResponseHeaderModifier and CORS work on a copy of the header list (views stay in the upstream buffer).
+    std::span<const http::Header> headers = response_.headers;
+    if (!rule.filters.response_headers.empty() || rule.filters.cors || !backend.filters.response_headers.empty()) {
+      response_headers_.assign(response_.headers.begin(), response_.headers.end());
+      filters::apply_header_modifier(rule.filters.response_headers, response_headers_);
+      filters::apply_header_modifier(backend.filters.response_headers, response_headers_);
+      if (rule.filters.cors) filters::add_response_headers(*rule.filters.cors, ctx.origin, response_headers_);
+      headers = response_headers_;
+    }
     out_.clear();
-    append_downstream_response_head(out_, response_, down_framing, down_length, close_client, ctx.request_id,
-                                    !body_allowed);
+    append_downstream_response_head(out_, response_, headers, down_framing, down_length, close_client,
+                                    ctx.request_id, !body_allowed);
     const int status = response_.status;
     const bool upstream_reusable = response_.keep_alive && response_.framing != http::BodyFraming::kUntilClose;
     upstream_buffer.consume(response_.head_length);
@@ -314,12 +458,13 @@ class Session {
     RelayTimeouts timeouts{&upstream_watchdog, &watchdog_, options_.response_timeout, options_.idle_timeout};
     RelayResult relayed = co_await relay_body(connection->socket, upstream_buffer, response_.framing,
                                               response_.content_length, socket_, down_framing, out_, nullptr,
-                                              timeouts);
+                                              timeouts, 0);
     switch (relayed.status) {
       case RelayStatus::kDone:
         break;
       case RelayStatus::kSourceFailed:
       case RelayStatus::kSourceMalformed:
+      case RelayStatus::kTooLarge:
         // The head is out already: closing is the only honest signal that the body was cut short.
         co_return finish(ctx, status, relayed.bytes, "upstream failed during response body");
       case RelayStatus::kSinkFailed:
@@ -331,8 +476,9 @@ class Session {
     co_return !close_client;
   }
 
-  asio::awaitable<bool> reply_local(RequestContext& ctx, int status, std::string_view message, bool close) {
-    std::string reply = local_reply(status, message, close, ctx.request_id);
+  asio::awaitable<bool> reply_local(RequestContext& ctx, int status, std::string_view message, bool close,
+                                    std::string_view extra_header_lines = {}) {
+    std::string reply = local_reply(status, message, close, ctx.request_id, extra_header_lines);
     watchdog_.reset_fired();
     bool written = co_await write_all(socket_, reply, RelayTimeouts{nullptr, &watchdog_, {}, options_.idle_timeout});
     finish(ctx, status, message.size() + 1, message);
@@ -369,6 +515,8 @@ class Session {
   http::RequestHead head_;
   http::ResponseHead response_;
   std::vector<route::HeaderView> header_views_;
+  std::vector<http::Header> forward_headers_;   // request headers after filters
+  std::vector<http::Header> response_headers_;  // response headers after filters
   int head_minor_version_ = 1;
   std::string client_ip_;
   std::string client_address_;

@@ -38,6 +38,12 @@ void append_framing(std::string& out, http::BodyFraming framing, uint64_t length
 
 void append_upstream_request_head(std::string& out, const http::RequestHead& request, const ForwardingInfo& info,
                                   http::BodyFraming framing, uint64_t body_length) {
+  append_upstream_request_head(out, OutgoingRequest{request.method, request.target, request.headers, request.connection},
+                               info, framing, body_length);
+}
+
+void append_upstream_request_head(std::string& out, const OutgoingRequest& request, const ForwardingInfo& info,
+                                  http::BodyFraming framing, uint64_t body_length) {
   out.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\n");
   bool forwarded_for_seen = false;
   for (const auto& h : request.headers) {
@@ -66,9 +72,16 @@ void append_upstream_request_head(std::string& out, const http::RequestHead& req
 void append_downstream_response_head(std::string& out, const http::ResponseHead& response,
                                      http::BodyFraming framing, uint64_t body_length, bool close,
                                      std::string_view request_id, bool bodiless) {
+  append_downstream_response_head(out, response, response.headers, framing, body_length, close, request_id,
+                                  bodiless);
+}
+
+void append_downstream_response_head(std::string& out, const http::ResponseHead& response,
+                                     std::span<const http::Header> headers, http::BodyFraming framing,
+                                     uint64_t body_length, bool close, std::string_view request_id, bool bodiless) {
   fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} ", response.status);
   out.append(response.reason.empty() ? reason_phrase(response.status) : response.reason).append("\r\n");
-  for (const auto& h : response.headers) {
+  for (const auto& h : headers) {
     if (is_connection_specific(h.name, response.connection)) continue;
     out.append(h.name).append(": ").append(h.value).append("\r\n");
   }
@@ -84,12 +97,17 @@ void append_downstream_response_head(std::string& out, const http::ResponseHead&
   out.append("\r\n");
 }
 
-std::string local_reply(int status, std::string_view body, bool close, std::string_view request_id) {
-  std::string out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n", status,
-                                reason_phrase(status), body.size() + 1);
+std::string local_reply(int status, std::string_view body, bool close, std::string_view request_id,
+                        std::string_view extra_header_lines) {
+  const bool bodiless = status == 204 || status == 304;
+  std::string out = fmt::format("HTTP/1.1 {} {}\r\n", status, reason_phrase(status));
+  out.append(extra_header_lines);
+  if (!bodiless)
+    fmt::format_to(std::back_inserter(out), "Content-Type: text/plain\r\nContent-Length: {}\r\n", body.size() + 1);
   if (!request_id.empty()) out.append("X-Request-Id: ").append(request_id).append("\r\n");
   if (close) out.append("Connection: close\r\n");
-  out.append("\r\n").append(body).append("\n");
+  out.append("\r\n");
+  if (!bodiless) out.append(body).append("\n");
   return out;
 }
 
