@@ -31,6 +31,13 @@ asio::awaitable<void> accept_loop(Worker& worker, asio::ip::tcp::acceptor& accep
       continue;
     }
     std::error_code ignored;
+    if (worker.stats().downstream_connections_active >= worker.options().max_connections_per_worker) {
+      // Over the cap: refuse at once (as Envoy's max_downstream_connections does) rather than let a
+      // flood of connections exhaust descriptors or memory for everyone already connected.
+      ++worker.stats().downstream_connections_rejected;
+      socket.close(ignored);
+      continue;
+    }
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     asio::co_spawn(acceptor.get_executor(), proxy::serve_downstream(worker, std::move(socket), listener_index),
                    asio::detached);

@@ -46,6 +46,7 @@ void WorkerStats::merge(const WorkerStats& o) {
     for (const auto& [backend, counters] : backends) mirror(route, backend).merge(counters);
   downstream_connections_total += o.downstream_connections_total;
   downstream_connections_active += o.downstream_connections_active;
+  downstream_connections_rejected += o.downstream_connections_rejected;
   upstream_connections_total += o.upstream_connections_total;
   mirror_in_flight += o.mirror_in_flight;
 }
@@ -154,6 +155,9 @@ std::string render_prometheus(const WorkerStats& s) {
                 s.downstream_connections_total);
   render_scalar(out, "mirrorgate_downstream_connections_active", "gauge", "Client connections open now.",
                 s.downstream_connections_active);
+  render_scalar(out, "mirrorgate_downstream_connections_rejected_total", "counter",
+                "Client connections closed at once because the worker was at --max-connections.",
+                s.downstream_connections_rejected);
   render_scalar(out, "mirrorgate_upstream_connections_total", "counter",
                 "Connections opened to backends (primary and mirror).", s.upstream_connections_total);
   return out;

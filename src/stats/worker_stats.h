@@ -50,6 +50,7 @@ struct WorkerStats {
   StringMap<StringMap<MirrorCounters>> mirrors;             // route -> mirror backend -> counters
   uint64_t downstream_connections_total = 0;
   uint64_t downstream_connections_active = 0;
+  uint64_t downstream_connections_rejected = 0;  // over --max-connections
   uint64_t upstream_connections_total = 0;
   uint64_t mirror_in_flight = 0;
 
