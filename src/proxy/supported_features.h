@@ -7,11 +7,38 @@
 
 namespace mg::proxy {
 
-inline constexpr std::array<std::string_view, 4> kSupportedFeatures = {
+inline constexpr std::array<std::string_view, 31> kSupportedFeatures = {
     "Gateway",
     "HTTPRoute",
     "ReferenceGrant",
+    "GatewayPort8080",
+    "GatewayHTTPListenerIsolation",
+    "HTTPRouteQueryParamMatching",
+    "HTTPRouteMethodMatching",
+    "HTTPRouteResponseHeaderModification",
+    "HTTPRouteBackendRequestHeaderModification",
+    "HTTPRoutePortRedirect",
+    "HTTPRouteSchemeRedirect",
+    "HTTPRoutePathRedirect",
+    "HTTPRoute303RedirectStatusCode",
+    "HTTPRoute307RedirectStatusCode",
+    "HTTPRoute308RedirectStatusCode",
+    "HTTPRouteBackendRequestRedirect",
+    "HTTPRouteHostRewrite",
+    "HTTPRoutePathRewrite",
+    "HTTPRouteBackendURLRewrite",
     "HTTPRouteRequestMirror",
+    "HTTPRouteRequestMultipleMirrors",
+    "HTTPRouteRequestPercentageMirror",
+    "HTTPRouteRequestTimeout",
+    "HTTPRouteBackendTimeout",
+    "HTTPRouteRetry",
+    "HTTPRouteRetryBackendTimeout",
+    "HTTPRouteRetryConnectionError",
+    "HTTPRouteParentRefPort",
+    "HTTPRouteDestinationPortMatching",
+    "HTTPRouteNamedRouteRule",
+    "HTTPRouteCORS",
 };
 
 }  // namespace mg::proxy
