@@ -46,6 +46,7 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 # Build a committed revision (exported with git archive into BUILD_DIR/src) instead of the working tree,
 # which other people may be editing: BUILD_REV=HEAD gives numbers that belong to one commit.
 BUILD_REV=${BUILD_REV:-}
+if [[ -n $BUILD_REV ]]; then BUILD_REV=$(git -C "$ROOT" rev-parse --short "$BUILD_REV^{commit}"); fi
 RESULTS_DIR=${RESULTS_DIR:-$BUILD_DIR/bench-results/$(date +%Y%m%d-%H%M%S)-$MODE}
 
 MG_BIN=${MG_BIN:-$BUILD_DIR/mirrorgate}
@@ -340,7 +341,9 @@ run_rounds() { # CONFIG...
     done
   done
   if [[ $PROFILE == 1 ]]; then
-    for i in "${configs[@]}"; do [[ $i == mirrorgate* ]] && profile "$i"; done
+    for i in "${configs[@]}"; do
+      if [[ $i == mirrorgate* ]]; then profile "$i"; fi
+    done
   elif [[ $PROFILE == all ]]; then
     for i in "${configs[@]}"; do profile "$i"; done
   fi
