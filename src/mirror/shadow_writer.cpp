@@ -118,7 +118,7 @@ asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, s
 }
 
 asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, route::MirrorTarget target,
-                               std::string endpoint_key, std::string ip, uint16_t port) {
+                               std::string marker, std::string endpoint_key, std::string ip, uint16_t port) {
   const auto start = std::chrono::steady_clock::now();
   auto& stats = worker.stats();
   ++stats.mirror_in_flight;
@@ -145,7 +145,8 @@ asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, route
   if (connection) {
     net::SocketWatchdog watchdog(connection->socket);
     watchdog.arm(options.mirror_timeout);
-    std::array<asio::const_buffer, 2> buffers{asio::buffer(*request.head), asio::buffer(*request.body)};
+    std::array<asio::const_buffer, 3> buffers{asio::buffer(*request.head), asio::buffer(marker),
+                                              asio::buffer(*request.body)};
     auto [ec, n] = co_await asio::async_write(connection->socket, buffers, kNoThrow);
     if (ec) {
       outcome.failure = watchdog.fired() ? MirrorFailure::kTimeout : MirrorFailure::kReset;
@@ -173,7 +174,7 @@ asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, route
       .outcome = outcome.completed ? "completed" : "failed",
       .reason = outcome.completed ? std::string_view{} : stats::to_string(outcome.failure),
       .duration_ms = ms,
-      .request_bytes = request.head->size() + request.body->size(),
+      .request_bytes = request.head->size() + marker.size() + request.body->size(),
   });
 }
 
@@ -190,7 +191,15 @@ void log_not_sent(net::Worker& worker, const MirrorRequest& request, const route
 
 }  // namespace
 
-void send_copy(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target) {
+std::string mirror_marker(std::string_view route, size_t rule_index, size_t mirror_index) {
+  std::string line = "X-Mirrorgate-Mirror: route=";
+  line.append(route).append("; rule=").append(std::to_string(rule_index));
+  line.append("; mirror=").append(std::to_string(mirror_index)).append("\r\n");
+  return line;
+}
+
+void send_copy(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target,
+               size_t mirror_index) {
   auto& stats = worker.stats();
   auto& counters = stats.mirror(request.route, target.name);
   // percent / fraction sampling: each mirror draws on its own, so several mirrors sample independently.
@@ -212,7 +221,9 @@ void send_copy(net::Worker& worker, const MirrorRequest& request, const route::M
   }
   ++counters.sent;
   std::string key = endpoint->ip + ":" + std::to_string(endpoint->port);
-  asio::co_spawn(worker.io(), run_copy(worker, request, target, std::move(key), endpoint->ip, endpoint->port),
+  std::string marker = mirror_marker(request.route, request.rule_index, mirror_index) + "\r\n";
+  asio::co_spawn(worker.io(),
+                 run_copy(worker, request, target, std::move(marker), std::move(key), endpoint->ip, endpoint->port),
                  asio::detached);
 }
 

@@ -21,11 +21,18 @@ struct MirrorRequest {
   std::string_view route;                          // views into the pinned table
   std::string request_id;
   std::string method;
-  std::shared_ptr<const std::string> head;  // complete request head, shared by every copy
+  size_t rule_index = 0;
+  // The request head without its final empty line, shared by every copy: each copy adds its own
+  // X-Mirrorgate-Mirror line (which mirror of which rule it is) and then the empty line.
+  std::shared_ptr<const std::string> head;
   std::shared_ptr<const std::string> body;  // complete body (may be empty), shared by every copy
 };
 
-// Launches one copy to `target` (a mirror of the matched rule). Returns at once.
-void send_copy(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target);
+// Launches one copy to `target`, the `mirror_index`-th mirror of the matched rule. Returns at once.
+void send_copy(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target,
+               size_t mirror_index);
+
+// The header line that marks a copy: "X-Mirrorgate-Mirror: route=ns/name; rule=0; mirror=1\r\n".
+std::string mirror_marker(std::string_view route, size_t rule_index, size_t mirror_index);
 
 }  // namespace mg::mirror

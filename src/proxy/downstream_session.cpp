@@ -399,17 +399,18 @@ class Session {
       return;
     }
     if (!body.empty()) head += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-    head += "\r\n";
     mirror::MirrorRequest request{
         .table = table,
         .route = rule.route,
         .request_id = ctx.request_id,
         .method = ctx.method,
+        .rule_index = rule.rule_index,
         .head = std::make_shared<const std::string>(std::move(head)),
         .body = std::make_shared<const std::string>(body),
     };
+    size_t index = 0;
     for (auto list : targets)
-      for (const auto& target : list) mirror::send_copy(worker_, request, target);
+      for (const auto& target : list) mirror::send_copy(worker_, request, target, index++);
     ctx.mirrors = rule.mirrors.size() + backend.mirrors.size();
   }
 

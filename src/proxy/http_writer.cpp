@@ -50,7 +50,7 @@ void append_upstream_request_head(std::string& out, const OutgoingRequest& reque
     if (is_connection_specific(h.name, request.connection)) continue;
     // The gateway is the authority on these; a client must not be able to pre-set them.
     if (iequals(h.name, "x-forwarded-for") || iequals(h.name, "x-forwarded-proto") ||
-        iequals(h.name, "x-request-id") || iequals(h.name, "expect")) {
+        iequals(h.name, "x-request-id") || iequals(h.name, "expect") || iequals(h.name, "x-mirrorgate-mirror")) {
       forwarded_for_seen = forwarded_for_seen || iequals(h.name, "x-forwarded-for");
       continue;
     }

@@ -39,6 +39,8 @@ class MirrorBody(mgtest.ClusterTestCase):
     def post_and_capture(self, body: bytes, chunked: bool):
         path = f"/mirror/upload?e2e-request={unique_id()}"
         headers = {"Content-Type": "application/octet-stream"}
+        # A client cannot forge the mirror mark: the gateway owns that header.
+        headers["X-Mirrorgate-Mirror"] = "forged"
         r = http_request(self.gw_ip, self.gw_port, "POST", path, headers=headers,
                          body=iter([body[i:i + 8192] for i in range(0, len(body), 8192)])
                          if chunked else body,
@@ -59,6 +61,9 @@ class MirrorBody(mgtest.ClusterTestCase):
         self.assertRegex(request_id, UUID_RE)
         self.assertEqual(copy.header("X-Request-Id"), request_id,
                          f"mirror headers: {copy.headers}")
+        # The copy says what it is and where it comes from; the primary never carries that mark.
+        self.assertEqual(copy.header("X-Mirrorgate-Mirror"), f"route={ROUTE}; rule=0; mirror=0", copy.headers)
+        self.assertNotIn("X-Mirrorgate-Mirror", echo["headers"], echo)
         self.assertEqual(self.capture.errors, [])
         return echo, copy
 
