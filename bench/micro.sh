@@ -11,8 +11,11 @@ CPU=${CPU:-}   # optional: pin to this CPU with taskset
 # Reuse the Release core library bench/load.sh builds when it is there (PREBUILT_CORE= to compile src/ here).
 PREBUILT_CORE=${PREBUILT_CORE-$ROOT/build-bench/libmirrorgate_core.a}
 [[ -f $PREBUILT_CORE ]] || PREBUILT_CORE=
+# SRC_DIR: the src/ the headers (and, without a prebuilt core, the sources) come from; it must be the
+# tree the prebuilt core was built from (e.g. build-bench/src-<rev>/src from BUILD_REV=<rev> bench/load.sh).
+SRC_DIR=${SRC_DIR:-$ROOT/src}
 cmake -S "$ROOT/bench" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DMG_BENCH_PREBUILT_CORE="$PREBUILT_CORE" >/dev/null
+  -DMG_BENCH_PREBUILT_CORE="$PREBUILT_CORE" -DMG_BENCH_SRC_DIR="$(realpath "$SRC_DIR")" >/dev/null
 ninja -C "$BUILD_DIR" http_parser_bench http_writer_bench route_match_bench
 pin=()
 [[ -n $CPU ]] && pin=(taskset -c "$CPU")
