@@ -16,7 +16,9 @@ namespace mg::admin {
 struct AdminHandlers {
   std::function<bool()> ready;                // listeners bound and serving
   std::function<std::string()> metrics;       // Prometheus text
+  std::function<std::string()> status;        // JSON: Gateway API objects with computed status
   std::function<std::string()> config_dump;   // JSON
+  std::function<std::string(std::string_view query)> mirrors;  // JSON of recent mirror outcomes
 };
 
 class AdminServer {

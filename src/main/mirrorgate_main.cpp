@@ -8,9 +8,11 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "admin/mirrors_command.h"
 #include "config/loader.h"
 #include "net/gateway.h"
 #include "proxy/supported_features.h"
+#include "route/status_command.h"
 
 int main(int argc, char** argv) {
   mg::net::GatewayOptions options;
@@ -72,7 +74,24 @@ int main(int argc, char** argv) {
                  "mirror copies in flight per worker; beyond, copies are dropped (counted)")
       ->group("Mirroring")
       ->capture_default_str();
+
+  // Subcommands: tools a user runs beside the gateway.
+  std::string status_config;
+  auto* status_cmd = app.add_subcommand("status", "print the Gateway API objects of a config with the status "
+                                                  "mirrorgate computes for them (YAML, as kubectl get -o yaml)");
+  status_cmd->add_option("-c,--config", status_config, "YAML file or directory")->required();
+  mg::admin::MirrorsCommandOptions mirrors_options;
+  auto* mirrors_cmd = app.add_subcommand(
+      "mirrors", "was a request mirrored, to which pod, and what did that pod answer? (asks a running gateway)");
+  mirrors_cmd->add_option("--admin", mirrors_options.admin, "admin listener of the gateway")->capture_default_str();
+  mirrors_cmd->add_option("--request-id", mirrors_options.request_id, "only this request (its X-Request-Id)");
+  mirrors_cmd->add_option("--limit", mirrors_options.limit, "newest copies to show")->capture_default_str();
+  mirrors_cmd->add_flag("-f,--follow", mirrors_options.follow, "keep printing new mirror copies");
+  mirrors_cmd->add_option("--follow-seconds", mirrors_options.follow_seconds, "stop following after this long");
+  mirrors_cmd->add_flag("--json", mirrors_options.json, "one JSON object per line");
   CLI11_PARSE(app, argc, argv);
+  if (*status_cmd) return mg::route::run_status_command(status_config, std::cout, std::cerr);
+  if (*mirrors_cmd) return mg::admin::run_mirrors_command(mirrors_options, std::cout, std::cerr);
   if (print_features) {
     for (auto feature : mg::proxy::kSupportedFeatures) std::cout << feature << '\n';
     return 0;

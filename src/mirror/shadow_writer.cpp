@@ -13,6 +13,7 @@
 #include "common/fast_random.h"
 #include "http/chunked.h"
 #include "http/parser.h"
+#include "mirror/mirror_trace.h"
 #include "net/socket_watchdog.h"
 #include "net/worker.h"
 
@@ -117,8 +118,42 @@ asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, s
   co_return out;
 }
 
+// One line in the access log and one entry in the worker's mirror trace, for every copy.
+void record_outcome(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target,
+                    std::string_view mirror_host, std::string_view mirror_pod, std::string_view outcome,
+                    std::string_view reason, int status, double ms, uint64_t bytes) {
+  proxy::MirrorLogEntry entry;
+  entry.request_id = request.request_id;
+  entry.route = request.route;
+  entry.mirror_backend = target.name;
+  entry.upstream_host = mirror_host;
+  entry.upstream_pod = mirror_pod;
+  entry.outcome = outcome;
+  entry.reason = reason;
+  entry.status = status;
+  entry.duration_ms = ms;
+  entry.request_bytes = bytes;
+  worker.access_log().log(entry);
+  worker.mirror_trace().record(MirrorOutcome{
+      .time_us = now_us(),
+      .request_id = request.request_id,
+      .route = std::string(request.route),
+      .mirror_backend = target.name,
+      .primary_host = std::string(request.primary_host),
+      .primary_pod = std::string(request.primary_pod),
+      .mirror_host = std::string(mirror_host),
+      .mirror_pod = std::string(mirror_pod),
+      .outcome = std::string(outcome),
+      .reason = std::string(reason),
+      .status = status,
+      .latency_ms = ms,
+      .request_bytes = bytes,
+  });
+}
+
 asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, route::MirrorTarget target,
-                               std::string marker, std::string endpoint_key, std::string ip, uint16_t port) {
+                               std::string marker, std::string endpoint_key, std::string mirror_pod, std::string ip,
+                               uint16_t port) {
   const auto start = std::chrono::steady_clock::now();
   auto& stats = worker.stats();
   ++stats.mirror_in_flight;
@@ -165,28 +200,14 @@ asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, route
     ++counters.failed[static_cast<size_t>(outcome.failure)];
   }
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  worker.access_log().log(proxy::MirrorLogEntry{
-      .request_id = request.request_id,
-      .route = request.route,
-      .mirror_backend = target.name,
-      .upstream_host = upstream_host,
-      .status = outcome.status,
-      .outcome = outcome.completed ? "completed" : "failed",
-      .reason = outcome.completed ? std::string_view{} : stats::to_string(outcome.failure),
-      .duration_ms = ms,
-      .request_bytes = request.head->size() + marker.size() + request.body->size(),
-  });
+  record_outcome(worker, request, target, upstream_host, mirror_pod, outcome.completed ? "completed" : "failed",
+                 outcome.completed ? std::string_view{} : stats::to_string(outcome.failure), outcome.status, ms,
+                 request.head->size() + marker.size() + request.body->size());
 }
 
 void log_not_sent(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target,
                   std::string_view outcome, std::string_view reason) {
-  proxy::MirrorLogEntry entry;
-  entry.request_id = request.request_id;
-  entry.route = request.route;
-  entry.mirror_backend = target.name;
-  entry.outcome = outcome;
-  entry.reason = reason;
-  worker.access_log().log(entry);
+  record_outcome(worker, request, target, {}, {}, outcome, reason, 0, 0, 0);
 }
 
 }  // namespace
@@ -223,7 +244,8 @@ void send_copy(net::Worker& worker, const MirrorRequest& request, const route::M
   std::string key = endpoint->ip + ":" + std::to_string(endpoint->port);
   std::string marker = mirror_marker(request.route, request.rule_index, mirror_index) + "\r\n";
   asio::co_spawn(worker.io(),
-                 run_copy(worker, request, target, std::move(marker), std::move(key), endpoint->ip, endpoint->port),
+                 run_copy(worker, request, target, std::move(marker), std::move(key), endpoint->pod, endpoint->ip,
+                          endpoint->port),
                  asio::detached);
 }
 

@@ -7,6 +7,7 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "admin/admin_server.h"
@@ -14,6 +15,8 @@
 #include "config/loader.h"
 #include "net/worker.h"
 #include "proxy/access_log.h"
+#include "route/status.h"
+#include "route/status_command.h"
 #include "route/translator.h"
 
 namespace mg::net {
@@ -38,6 +41,28 @@ bool same_listeners(const route::RouteTable& a, const route::RouteTable& b) {
     if (a.listeners[i].address != b.listeners[i].address || a.listeners[i].port != b.listeners[i].port)
       return false;
   return true;
+}
+
+// request_id=ID&since_us=T&limit=N (values are plain tokens; no percent-decoding is needed for them).
+mirror::TraceQuery parse_trace_query(std::string_view query) {
+  mirror::TraceQuery q;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    size_t eq = pair.find('=');
+    std::string_view key = pair.substr(0, eq);
+    std::string_view value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    try {
+      if (key == "request_id") q.request_id = value;
+      if (key == "since_us") q.since_us = std::stoll(std::string(value));
+      if (key == "limit") q.limit = std::stoul(std::string(value));
+    } catch (const std::exception&) {
+      // A malformed number keeps its default: the admin page must not fail on a typo.
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return q;
 }
 
 }  // namespace
@@ -68,7 +93,8 @@ int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::Rout
   if (table->listeners.empty()) spdlog::warn("no listeners: no Gateway of this controller with an HTTP listener");
 
   std::shared_ptr<const route::RouteTable> current = table;
-  std::mutex current_mutex;  // the admin thread reads `current` for /config_dump
+  std::mutex current_mutex;  // the admin thread reads `current` for /config_dump and /status
+  std::string last_reload_error;
   std::atomic<bool> ready{false};
   admin::AdminServer admin(
       options.admin_address,
@@ -80,10 +106,35 @@ int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::Rout
                 for (auto& w : workers) merged.merge(w->snapshot_stats());
                 return stats::render_prometheus(merged);
               },
+          .status =
+              [&] {
+                std::shared_ptr<const route::RouteTable> table_now;
+                std::string reload_error;
+                {
+                  std::lock_guard lock(current_mutex);
+                  table_now = current;
+                  reload_error = last_reload_error;
+                }
+                auto status_options = route::gateway_status_options(*table_now->objects);
+                for (const auto& [route_name, problems] : table_now->route_problems)
+                  status_options.route_problems[route_name] = fmt::format("{}", fmt::join(problems, "; "));
+                auto doc = route::compute_status(*table_now->objects, status_options);
+                doc["lastReloadError"] = reload_error;
+                return doc.dump(1) + "\n";
+              },
           .config_dump =
               [&] {
                 std::lock_guard lock(current_mutex);
                 return admin::config_dump_json(*current);
+              },
+          .mirrors =
+              [&](std::string_view query) {
+                std::vector<mirror::MirrorOutcome> all;
+                for (auto& w : workers) {
+                  auto part = w->snapshot_mirror_trace();
+                  all.insert(all.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+                }
+                return mirror::trace_json(std::move(all), parse_trace_query(query));
               },
       });
   // Signals are claimed before any thread starts, so none can arrive with the default disposition.
@@ -101,15 +152,21 @@ int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::Rout
       try {
         auto next = load_route_table(options);
         if (!same_listeners(*current, *next)) {
-          spdlog::error("reload rejected: listener addresses or ports changed; restart to apply them");
+          const char* why = "listener addresses or ports changed; restart to apply them";
+          spdlog::error("reload rejected: {}", why);
+          std::lock_guard lock(current_mutex);
+          last_reload_error = why;
         } else {
           for (auto& w : workers) w->post_table(next);
           std::lock_guard lock(current_mutex);
           current = next;
+          last_reload_error.clear();
           spdlog::info("reload applied");
         }
       } catch (const std::exception& e) {
         spdlog::error("reload rejected, previous config keeps serving: {}", e.what());
+        std::lock_guard lock(current_mutex);
+        last_reload_error = e.what();
       }
       signals.async_wait(on_signal);
       return;

@@ -109,17 +109,20 @@ void Worker::post_table(std::shared_ptr<const route::RouteTable> table) {
   });
 }
 
-stats::WorkerStats Worker::snapshot_stats() {
-  std::promise<stats::WorkerStats> promise;
+template <typename Fn>
+auto Worker::on_worker_thread(Fn fn) -> decltype(fn()) {
+  std::promise<decltype(fn())> promise;
   auto future = promise.get_future();
-  asio::post(*io_, [this, &promise] { promise.set_value(stats_); });
-  if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
-    // A worker stuck for 2 s is a bug worth seeing; report what we can rather than block the scrape.
-    spdlog::warn("worker {} did not answer the stats request in time", index_);
-    // The posted handler still references `promise`; keep it alive by waiting for it.
-    future.wait();
-  }
+  asio::post(*io_, [&promise, &fn] { promise.set_value(fn()); });
   return future.get();
+}
+
+stats::WorkerStats Worker::snapshot_stats() {
+  return on_worker_thread([this] { return stats_; });
+}
+
+std::vector<mirror::MirrorOutcome> Worker::snapshot_mirror_trace() {
+  return on_worker_thread([this] { return mirror_trace_.snapshot(); });
 }
 
 }  // namespace mg::net

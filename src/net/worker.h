@@ -11,6 +11,7 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 
+#include "mirror/mirror_trace.h"
 #include "net/gateway_options.h"
 #include "proxy/access_log.h"
 #include "route/route_table.h"
@@ -39,6 +40,8 @@ class Worker {
   void post_table(std::shared_ptr<const route::RouteTable> table);
   // From any thread: a copy of this worker's counters, taken on the worker thread.
   stats::WorkerStats snapshot_stats();
+  // From any thread: a copy of this worker's recent mirror outcomes.
+  std::vector<mirror::MirrorOutcome> snapshot_mirror_trace();
 
   // Worker-thread accessors used by the data plane.
   asio::io_context& io() { return *io_; }
@@ -46,6 +49,7 @@ class Worker {
   const GatewayOptions& options() const { return options_; }
   proxy::AccessLog& access_log() { return access_log_; }
   stats::WorkerStats& stats() { return stats_; }
+  mirror::MirrorTrace& mirror_trace() { return mirror_trace_; }
   upstream::ConnectionPool& primary_pool() { return primary_pool_; }
   upstream::ConnectionPool& mirror_pool() { return mirror_pool_; }
   upstream::LoadBalancer& balancer() { return balancer_; }
@@ -54,11 +58,16 @@ class Worker {
   size_t index() const { return index_; }
 
  private:
+  // Runs fn on the worker thread and returns its result (blocking the caller, never the worker).
+  template <typename Fn>
+  auto on_worker_thread(Fn fn) -> decltype(fn());
+
   // Declared before io_ so coroutine frames destroyed with io_ may still touch them.
   size_t index_;
   const GatewayOptions& options_;
   proxy::AccessLog& access_log_;
   stats::WorkerStats stats_;
+  mirror::MirrorTrace mirror_trace_;
   std::shared_ptr<const route::RouteTable> table_;
   std::atomic<bool> draining_{false};
   std::atomic<int> in_flight_{0};

@@ -71,6 +71,7 @@ void AccessLog::log(const RequestLogEntry& e) {
   append_field(line, "route", e.route);
   append_field(line, "backend", e.backend);
   append_field(line, "upstream_host", e.upstream_host);
+  append_field(line, "upstream_pod", e.upstream_pod);
   fmt::format_to(std::back_inserter(line), ",\"status\":{},\"bytes\":{},\"duration_ms\":{:.3f},\"mirrors\":{}",
                  e.status, e.response_bytes, e.duration_ms, e.mirrors);
   if (!e.error.empty()) append_field(line, "error", e.error);
@@ -87,6 +88,7 @@ void AccessLog::log(const MirrorLogEntry& e) {
   append_field(line, "route", e.route);
   append_field(line, "mirror_backend", e.mirror_backend);
   append_field(line, "upstream_host", e.upstream_host);
+  append_field(line, "upstream_pod", e.upstream_pod);
   append_field(line, "outcome", e.outcome);
   if (!e.reason.empty()) append_field(line, "reason", e.reason);
   fmt::format_to(std::back_inserter(line), ",\"status\":{},\"duration_ms\":{:.3f},\"request_bytes\":{}", e.status,

@@ -17,6 +17,7 @@ struct RequestLogEntry {
   std::string_view route;
   std::string_view backend;
   std::string_view upstream_host;
+  std::string_view upstream_pod;
   int status = 0;
   uint64_t response_bytes = 0;
   double duration_ms = 0;
@@ -29,6 +30,7 @@ struct MirrorLogEntry {
   std::string_view route;
   std::string_view mirror_backend;
   std::string_view upstream_host;
+  std::string_view upstream_pod;
   int status = 0;
   std::string_view outcome;  // completed, failed, dropped
   std::string_view reason;

@@ -42,6 +42,7 @@ struct RequestContext {
   std::string_view route;    // views into the pinned table
   std::string_view backend;
   std::string upstream_host;
+  std::string_view upstream_pod;  // view into the pinned table
   std::string origin;  // only kept for routes with a CORS filter
   size_t mirrors = 0;
   uint32_t retries = 0;
@@ -375,6 +376,7 @@ class Session {
       const route::Endpoint* endpoint = worker_.balancer().pick_endpoint(table, cluster);
       if (!endpoint) co_return nullptr;
       ctx.upstream_host = endpoint->ip + ":" + std::to_string(endpoint->port);
+      ctx.upstream_pod = endpoint->pod;
       if (auto idle = worker_.primary_pool().take(ctx.upstream_host)) co_return idle;
       auto connected = co_await upstream::connect_to(endpoint->ip, endpoint->port, options_.connect_timeout);
       if (connected.connection) {
@@ -405,6 +407,8 @@ class Session {
         .request_id = ctx.request_id,
         .method = ctx.method,
         .rule_index = rule.rule_index,
+        .primary_host = ctx.upstream_host,
+        .primary_pod = ctx.upstream_pod,
         .head = std::make_shared<const std::string>(std::move(head)),
         .body = std::make_shared<const std::string>(body),
     };
@@ -498,6 +502,7 @@ class Session {
                                                .route = ctx.route,
                                                .backend = ctx.backend,
                                                .upstream_host = ctx.upstream_host,
+                                               .upstream_pod = ctx.upstream_pod,
                                                .status = status,
                                                .response_bytes = bytes,
                                                .duration_ms = ms,

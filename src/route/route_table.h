@@ -29,6 +29,7 @@ namespace mg::route {
 struct Endpoint {  // one ready pod address
   std::string ip;
   uint16_t port = 0;
+  std::string pod;  // EndpointSlice targetRef name (the pod), for logs and the mirror trace; may be empty
 };
 
 struct Cluster {                    // one Service port

@@ -1,0 +1,53 @@
+#pragma once
+// The per-request mirror trace: the last N mirror outcomes of a worker in a bounded ring, so a person
+// can ask "was request X mirrored, to which pod, and what did that pod answer?" (admin /mirrors and
+// `mirrorgate mirrors`). Written by its worker only; read through a copy taken on the worker thread.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mg::mirror {
+
+struct MirrorOutcome {
+  int64_t time_us = 0;  // wall clock, microseconds since the epoch
+  std::string request_id;
+  std::string route;
+  std::string mirror_backend;
+  std::string primary_host;  // ip:port of the primary's endpoint
+  std::string primary_pod;
+  std::string mirror_host;   // ip:port of the mirror's endpoint (empty when none was picked)
+  std::string mirror_pod;
+  std::string outcome;       // completed, failed, dropped
+  std::string reason;        // why it failed or was dropped
+  int status = 0;            // the mirror's response status (0: none)
+  double latency_ms = 0;
+  uint64_t request_bytes = 0;
+};
+
+class MirrorTrace {
+ public:
+  explicit MirrorTrace(size_t capacity = 1024) : capacity_(capacity) { ring_.reserve(capacity); }
+  void record(MirrorOutcome outcome);
+  // Oldest first.
+  std::vector<MirrorOutcome> snapshot() const;
+
+ private:
+  size_t capacity_;
+  size_t next_ = 0;  // where the next record goes once the ring is full
+  std::vector<MirrorOutcome> ring_;
+};
+
+struct TraceQuery {
+  std::string_view request_id;  // empty: any
+  int64_t since_us = 0;         // only outcomes after this time
+  size_t limit = 100;           // newest `limit` outcomes
+};
+
+// JSON {"mirrors":[...]} of the outcomes (from all workers) that match, oldest first.
+std::string trace_json(std::vector<MirrorOutcome> outcomes, const TraceQuery& query);
+
+int64_t now_us();
+
+}  // namespace mg::mirror
