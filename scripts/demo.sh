@@ -250,6 +250,14 @@ mirror_counters | sed 's/^/  /'
 echo "-> sent $sent_before -> $(counter mirrorgate_mirror_copies_sent_total)," \
   "completed $completed_before -> $(counter mirrorgate_mirror_copies_completed_total) for route default/mirror"
 
+title "6. One command answers it:  mirrorgate mirrors --admin $admin_addr --request-id $v1_id"
+trace=$("$gw_bin" mirrors --admin "$admin_addr" --request-id "$v1_id") ||
+  proof_failed "mirrorgate mirrors found no copy of $v1_id"
+echo "$trace"
+grep -q "$v2_pod" <<<"$trace" || proof_failed "the mirror trace does not name $v2_pod"
+grep -q "completed" <<<"$trace" || proof_failed "the mirror trace does not show the copy completed"
+echo "-> request $v1_id: primary answered by a v1 pod, its copy answered by $v2_pod (outcome completed)"
+
 title "PROOF OK: the client was answered by infra-backend-v1 and its copy reached infra-backend-v2"
 
 if ((once)); then
@@ -261,6 +269,7 @@ cat <<EOF
 mirrorgate is serving on http://$gw_addr (admin http://$admin_addr). Try:
   curl -sS http://$gw_addr/mirror/anything
   curl -sS http://$admin_addr/metrics | grep mirror
+  $gw_bin mirrors --admin $admin_addr --follow
   tail -f ${run_dir#"$root"/}/access.log ${run_dir#"$root"/}/infra-backend-v2-*.log
 Ctrl-C stops everything.
 EOF
