@@ -48,6 +48,15 @@ int main(int argc, char** argv) {
                  "upstream response head, and each read of a body (408/504 where a response is possible)");
   seconds_option("--drain-timeout", options.drain_timeout, "on SIGTERM, time left for in-flight requests");
   seconds_option("--mirror-timeout", options.mirror_timeout, "a whole mirror exchange");
+  app.add_option_function<double>(
+         "--watch-interval",
+         [&options](double s) {
+           if (s < 0) throw CLI::ValidationError("must be 0 (off) or a positive number of seconds");
+           options.watch_interval = std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+         },
+         "how often to check the config files for changes (0: reload on SIGHUP only)")
+      ->group("Timeouts (seconds)")
+      ->default_str("1");
   app.add_option("--max-request-line", options.limits.max_request_line, "bytes (414 beyond)")
       ->group("Limits")
       ->capture_default_str()

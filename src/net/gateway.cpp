@@ -10,9 +10,12 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <asio/steady_timer.hpp>
+
 #include "admin/admin_server.h"
 #include "admin/config_dump.h"
 #include "config/loader.h"
+#include "net/config_watcher.h"
 #include "net/worker.h"
 #include "proxy/access_log.h"
 #include "route/status.h"
@@ -145,29 +148,36 @@ int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::Rout
   ready = true;
   spdlog::info("mirrorgate ready: {} workers, admin on {}", worker_count, options.admin_address);
   bool stopping = false;
+  // A reload parses and translates on this thread; workers swap to the new table between requests,
+  // and requests in flight finish on the table they pinned. A config that fails keeps the old one.
+  std::string fingerprint = config_fingerprint(options.config_path);
+  auto reload = [&](std::string_view why) {
+    spdlog::info("{}: reloading {}", why, options.config_path);
+    fingerprint = config_fingerprint(options.config_path);
+    try {
+      auto next = load_route_table(options);
+      if (!same_listeners(*current, *next)) {
+        const char* problem = "listener addresses or ports changed; restart to apply them";
+        spdlog::error("reload rejected, previous config keeps serving: {}", problem);
+        std::lock_guard lock(current_mutex);
+        last_reload_error = problem;
+        return;
+      }
+      for (auto& w : workers) w->post_table(next);
+      std::lock_guard lock(current_mutex);
+      current = next;
+      last_reload_error.clear();
+      spdlog::info("reload applied");
+    } catch (const std::exception& e) {
+      spdlog::error("reload rejected, previous config keeps serving: {}", e.what());
+      std::lock_guard lock(current_mutex);
+      last_reload_error = e.what();
+    }
+  };
   std::function<void(std::error_code, int)> on_signal = [&](std::error_code ec, int signal) {
     if (ec) return;
     if (signal == SIGHUP) {
-      spdlog::info("SIGHUP: reloading {}", options.config_path);
-      try {
-        auto next = load_route_table(options);
-        if (!same_listeners(*current, *next)) {
-          const char* why = "listener addresses or ports changed; restart to apply them";
-          spdlog::error("reload rejected: {}", why);
-          std::lock_guard lock(current_mutex);
-          last_reload_error = why;
-        } else {
-          for (auto& w : workers) w->post_table(next);
-          std::lock_guard lock(current_mutex);
-          current = next;
-          last_reload_error.clear();
-          spdlog::info("reload applied");
-        }
-      } catch (const std::exception& e) {
-        spdlog::error("reload rejected, previous config keeps serving: {}", e.what());
-        std::lock_guard lock(current_mutex);
-        last_reload_error = e.what();
-      }
+      reload("SIGHUP");
       signals.async_wait(on_signal);
       return;
     }
@@ -175,8 +185,20 @@ int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::Rout
     spdlog::info("{}: draining (up to {} ms)", signal == SIGTERM ? "SIGTERM" : "SIGINT",
                  options.drain_timeout.count());
   };
+  asio::steady_timer watch_timer(signals_io);
+  std::function<void(std::error_code)> on_watch = [&](std::error_code ec) {
+    if (ec || stopping) return;
+    if (config_fingerprint(options.config_path) != fingerprint) reload("config files changed");
+    watch_timer.expires_after(options.watch_interval);
+    watch_timer.async_wait(on_watch);
+  };
+  if (options.watch_interval.count() > 0) {
+    watch_timer.expires_after(options.watch_interval);
+    watch_timer.async_wait(on_watch);
+  }
   signals.async_wait(on_signal);
   while (!stopping) signals_io.run_one();
+  watch_timer.cancel();
 
   ready = false;
   for (auto& w : workers) w->begin_drain();

@@ -24,6 +24,7 @@ struct GatewayOptions {
   std::chrono::milliseconds connect_timeout{5'000};     // upstream TCP connect
   std::chrono::milliseconds response_timeout{15'000};   // upstream response head, as Envoy's route default
   std::chrono::milliseconds drain_timeout{5'000};       // SIGTERM: time for in-flight requests
+  std::chrono::milliseconds watch_interval{1'000};      // config file polling; 0 = only SIGHUP reloads
 
   std::chrono::milliseconds mirror_timeout{5'000};      // a whole mirror exchange
   size_t mirror_body_limit = 8 * 1024 * 1024;           // larger bodies are not mirrored (counted)

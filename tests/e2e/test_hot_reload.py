@@ -1,0 +1,119 @@
+"""Hot reload: the gateway watches its config files. A client loop keeps sending requests while the
+config goes through 20 reloads, valid ones (the route alternates between two backends) and invalid ones
+(a YAML error, an unknown field): every request gets a correct answer, the valid changes take effect,
+an invalid change is rejected with its reason in /status and the previous config keeps serving. SIGHUP
+forces a reload too.
+
+Loopback block 127.0.24.0/24: gateway .1, blue pod .2, green pod .3."""
+
+import os
+import threading
+import time
+
+import mgtest
+from mgtest import get, wait_for
+
+NET = "127.0.24"
+BLUE = "blue-backend-6f8d9c7b5-b1ue1"
+GREEN = "green-backend-6f8d9c7b5-gr33n"
+
+
+class HotReload(mgtest.ClusterTestCase):
+    @classmethod
+    def start(cls, c):
+        cls.gw_ip, cls.gw_port = f"{NET}.1", mgtest.free_port(f"{NET}.1")
+        cls.dir = c.config_dir("reload")
+        (cls.dir / "base.yaml").write_text(mgtest.join_docs(
+            mgtest.gatewayclass_yaml(),
+            mgtest.gateway_yaml("reload-gateway", cls.gw_ip, cls.gw_port),
+            mgtest.service_yaml("blue-backend"),
+            mgtest.service_yaml("green-backend"),
+            mgtest.endpointslice_yaml("blue-backend", [(f"{NET}.2", BLUE, True)]),
+            mgtest.endpointslice_yaml("green-backend", [(f"{NET}.3", GREEN, True)]),
+        ))
+        cls.write_route("blue-backend")
+        cls.blue = c.echo(BLUE, f"{NET}.2")
+        cls.green = c.echo(GREEN, f"{NET}.3")
+        cls.gw = c.gateway(cls.dir, admin_ip=cls.gw_ip, extra_args=["--watch-interval", "0.1"])
+        cls.blue.wait_ready()
+        cls.green.wait_ready()
+        cls.gw.wait_ready()
+
+    @classmethod
+    def write_route(cls, backend: str, text: str | None = None) -> None:
+        # Write then rename, as a config management tool would: the watcher never sees half a file.
+        tmp = cls.dir / ".route.yaml.tmp"
+        tmp.write_text(text if text is not None else
+                       mgtest.route_yaml("app", "reload-gateway", "/app", backend))
+        os.replace(tmp, cls.dir / "route.yaml")
+
+    def served_by(self) -> str:
+        r = get(self.gw_ip, self.gw_port, "/app/which", timeout=5)
+        self.assertEqual(r.status, 200, r)
+        return r.json()["pod"]
+
+    def reload_error(self) -> str:
+        return self.gw.admin("/status").json().get("lastReloadError", "")
+
+    def test_twenty_reloads_under_load_every_request_answered(self):
+        stop = threading.Event()
+        answers: list[tuple[int, str]] = []
+        failures: list[str] = []
+
+        def client_loop():
+            deadline = time.monotonic() + 60
+            while not stop.is_set() and time.monotonic() < deadline:
+                try:
+                    r = get(self.gw_ip, self.gw_port, "/app/loop", timeout=5)
+                    pod = r.json()["pod"] if r.status == 200 else ""
+                    answers.append((r.status, pod))
+                    if r.status != 200 or pod not in (BLUE, GREEN):
+                        failures.append(f"{r.status} {pod!r}")
+                except Exception as e:  # a dropped request is exactly what this test must catch
+                    failures.append(repr(e))
+
+        loops = [threading.Thread(target=client_loop) for _ in range(3)]
+        for t in loops:
+            t.start()
+        try:
+            expected = BLUE
+            for i in range(20):
+                if i % 4 == 3:
+                    # Invalid: a typo'd field, or broken YAML. The previous config must keep serving.
+                    bad = (mgtest.route_yaml("app", "reload-gateway", "/app", "blue-backend")
+                           .replace("backendRefs:", "backendRefz:") if i % 8 == 3 else "kind: [unclosed\n")
+                    self.write_route("", bad)
+                    wait_for(lambda: self.reload_error() != "", 10, f"reload {i} to be rejected")
+                    self.assertEqual(self.served_by(), expected, f"after invalid reload {i}")
+                else:
+                    expected = GREEN if expected == BLUE else BLUE
+                    self.write_route(expected.split("-")[0] + "-backend")
+                    wait_for(lambda: self.served_by() == expected, 10, f"reload {i} to route to {expected}")
+                    self.assertEqual(self.reload_error(), "", f"valid reload {i} left an error")
+        finally:
+            stop.set()
+            for t in loops:
+                t.join(15)
+        self.assertEqual(failures, [], f"{len(failures)} of {len(answers)} requests failed during reloads")
+        self.assertGreater(len(answers), 50, "the client loop barely ran")
+        self.assertTrue(self.gw.alive())
+
+    def test_rejected_reload_names_file_and_field(self):
+        self.write_route("", mgtest.route_yaml("app", "reload-gateway", "/app", "blue-backend")
+                         .replace("backendRefs:", "backendRefz:"))
+        wait_for(lambda: "backendRefz" in self.reload_error(), 10, "the rejection reason in /status")
+        self.assertIn("route.yaml", self.reload_error())
+        self.assertIn("reload rejected", self.gw.stderr())
+        self.write_route("blue-backend")
+        wait_for(lambda: self.reload_error() == "", 10, "the fixed config to load")
+
+    def test_sighup_forces_a_reload(self):
+        before = self.gw.stderr().count("SIGHUP: reloading")
+        self.gw.signal(1)
+        wait_for(lambda: self.gw.stderr().count("SIGHUP: reloading") > before, 10, "a SIGHUP reload")
+        self.assertTrue(self.gw.alive())
+        self.assertIn(self.served_by(), (BLUE, GREEN))
+
+
+if __name__ == "__main__":
+    mgtest.main()
