@@ -58,6 +58,7 @@ Worker::Worker(size_t index, const GatewayOptions& options, proxy::AccessLog& ac
 
 Worker::~Worker() {
   stop_and_join();
+  sweeper_.stop();
   listeners_.clear();
   primary_pool_.clear();
   mirror_pool_.clear();
@@ -82,6 +83,7 @@ void Worker::start() {
   for (auto& l : listeners_) asio::co_spawn(*io_, accept_loop(*this, l->acceptor, l->index), asio::detached);
   thread_ = std::thread([this] {
     auto guard = asio::make_work_guard(*io_);
+    sweeper_.start(*io_);  // on this thread: it becomes the thread's sweeper
     io_->run();
   });
 }

@@ -12,6 +12,7 @@
 #include <asio/ip/tcp.hpp>
 
 #include "mirror/mirror_trace.h"
+#include "net/deadline_sweeper.h"
 #include "net/gateway_options.h"
 #include "proxy/access_log.h"
 #include "route/route_table.h"
@@ -71,12 +72,14 @@ class Worker {
   std::shared_ptr<const route::RouteTable> table_;
   std::atomic<bool> draining_{false};
   std::atomic<int> in_flight_{0};
+  DeadlineSweeper sweeper_;
 
   std::unique_ptr<asio::io_context> io_;
   // Declared after io_: sockets must be destroyed before their io_context.
   upstream::ConnectionPool primary_pool_;
   upstream::ConnectionPool mirror_pool_;
   upstream::LoadBalancer balancer_;
+
   struct Listener {
     size_t index;
     asio::ip::tcp::acceptor acceptor;
