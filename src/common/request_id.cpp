@@ -7,11 +7,17 @@
 namespace mg {
 
 std::string generate_request_id() {
+  std::string out;
+  generate_request_id(out);
+  return out;
+}
+
+void generate_request_id(std::string& out) {
   uint64_t hi = fast_random(), lo = fast_random();
   hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(36, '-');
+  out.assign(36, '-');
   size_t pos = 0;
   auto put = [&](uint64_t v, int nibbles) {
     for (int i = nibbles - 1; i >= 0; --i) {
@@ -21,7 +27,6 @@ std::string generate_request_id() {
   };
   put(hi, 16);
   put(lo, 16);
-  return out;
 }
 
 bool is_acceptable_request_id(std::string_view id) {

@@ -7,6 +7,8 @@
 namespace mg {
 
 std::string generate_request_id();
+// Writes a new id into `out` (reusing its storage).
+void generate_request_id(std::string& out);
 
 // A client-supplied id is kept only when it is short and printable, so it is safe in logs and headers.
 bool is_acceptable_request_id(std::string_view id);

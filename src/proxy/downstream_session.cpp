@@ -74,7 +74,7 @@ class Session {
       if (closed) co_return;
       if (parsed.status == http::ParseStatus::kError) {
         // The framing of whatever follows is unknown now: answer and close (never guess).
-        RequestContext ctx = context_from_head(false);
+        RequestContext& ctx = context_from_head(false);
         co_await reply_local(ctx, parsed.error_status, parsed.error, true);
         co_return;
       }
@@ -105,7 +105,7 @@ class Session {
         watchdog_.disarm();
         closed = true;
         if (watchdog_.fired() && !buffer_.empty()) {
-          RequestContext ctx = context_from_head(false);
+          RequestContext& ctx = context_from_head(false);
           co_await reply_local(ctx, 408, "request header timeout", true);
         }
         co_return http::ParseResult{};
@@ -115,15 +115,30 @@ class Session {
     }
   }
 
-  RequestContext context_from_head(bool complete) {
-    RequestContext ctx;
+  // Resets the connection's request context for a new request. Its strings keep their capacity, so a
+  // keep-alive connection stops allocating for them after its first request.
+  RequestContext& context_from_head(bool complete) {
+    RequestContext& ctx = ctx_;
     ctx.start = Clock::now();
+    ctx.method.clear();
+    ctx.target.clear();
+    ctx.host.clear();
+    ctx.request_id.clear();
+    ctx.route = ctx.backend = ctx.upstream_pod = {};
+    ctx.upstream_host.clear();
+    ctx.origin.clear();
+    ctx.mirrors = 0;
+    ctx.retries = 0;
     if (complete) {
       ctx.method = head_.method;
       ctx.target = head_.target;
       ctx.host = head_.host;
       std::string_view given = head_.find("x-request-id");
-      ctx.request_id = is_acceptable_request_id(given) ? std::string(given) : generate_request_id();
+      if (is_acceptable_request_id(given)) {
+        ctx.request_id = given;
+      } else {
+        generate_request_id(ctx.request_id);
+      }
     }
     return ctx;
   }
@@ -136,7 +151,7 @@ class Session {
     } in_flight(worker_.in_flight());
 
     std::shared_ptr<const route::RouteTable> table = worker_.table();  // pinned for this request
-    RequestContext ctx = context_from_head(true);
+    RequestContext& ctx = context_from_head(true);
     // The head is consumed now, whatever happens next; head_'s views stay valid until the next read
     // into buffer_ (consume() only moves the cursor).
     buffer_.consume(head_.head_length);
@@ -202,7 +217,8 @@ class Session {
     const bool expect_continue = head_.expect_continue;
     const OutgoingRequest outgoing{head_.method, target, forward_headers_, head_.connection};
     const ForwardingInfo forwarding{client_ip_, ctx.request_id, "http"};
-    std::string request_head;
+    std::string& request_head = request_head_;
+    request_head.clear();
     append_upstream_request_head(request_head, outgoing, forwarding, body_framing, body_length);
 
     const size_t mirror_count = rule.mirrors.size() + backend->mirrors.size();
@@ -526,7 +542,9 @@ class Session {
   int head_minor_version_ = 1;
   std::string client_ip_;
   std::string client_address_;
-  std::string out_;  // reused for every head this connection serialises
+  std::string out_;           // reused for every head this connection serialises
+  std::string request_head_;  // the upstream request head, kept for retries
+  RequestContext ctx_;        // the current request's context, reused across keep-alive requests
 };
 
 }  // namespace
