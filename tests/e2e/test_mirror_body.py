@@ -72,6 +72,9 @@ class MirrorBody(mgtest.ClusterTestCase):
         echo, _copy = self.post_and_capture(body, chunked=False)
         self.assertEqual(echo["headers"].get("Content-Length"), [str(len(body))], echo)
 
+    def test_five_mib_upload_is_mirrored_byte_exact(self):
+        self.post_and_capture(os.urandom(5 * 1024 * 1024), chunked=False)
+
     def test_chunked_body_is_mirrored_identically(self):
         self.post_and_capture(os.urandom(100 * 1024), chunked=True)
 
