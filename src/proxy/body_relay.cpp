@@ -16,7 +16,8 @@ namespace {
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kReadChunk = 16 * 1024;
 
-asio::awaitable<bool> write_buffers(asio::ip::tcp::socket& sink, std::string_view a, std::string_view b,
+template <typename Sink>
+asio::awaitable<bool> write_buffers(Sink& sink, std::string_view a, std::string_view b,
                                     const RelayTimeouts& timeouts) {
   std::array<asio::const_buffer, 2> buffers{asio::buffer(a), asio::buffer(b)};
   if (timeouts.sink) timeouts.sink->arm(timeouts.write);
@@ -26,7 +27,8 @@ asio::awaitable<bool> write_buffers(asio::ip::tcp::socket& sink, std::string_vie
 }
 
 // Reads more bytes from the source into its buffer; false on EOF, error or timeout.
-asio::awaitable<bool> read_more(asio::ip::tcp::socket& source, ByteBuffer& buffer, const RelayTimeouts& timeouts,
+template <typename Source>
+asio::awaitable<bool> read_more(Source& source, ByteBuffer& buffer, const RelayTimeouts& timeouts,
                                 bool& eof) {
   size_t available = 0;
   char* p = buffer.prepare(kReadChunk, available);
@@ -50,13 +52,15 @@ void encode_piece(std::string& out, std::string_view data, http::BodyFraming out
 
 }  // namespace
 
-asio::awaitable<bool> write_all(asio::ip::tcp::socket& sink, std::string_view data, const RelayTimeouts& timeouts) {
+template <typename Sink>
+asio::awaitable<bool> write_all(Sink& sink, std::string_view data, const RelayTimeouts& timeouts) {
   co_return co_await write_buffers(sink, data, {}, timeouts);
 }
 
-asio::awaitable<RelayResult> relay_body(asio::ip::tcp::socket& source, ByteBuffer& source_buffer,
+template <typename Source, typename Sink>
+asio::awaitable<RelayResult> relay_body(Source& source, ByteBuffer& source_buffer,
                                         http::BodyFraming in_framing, uint64_t in_length,
-                                        asio::ip::tcp::socket& sink, http::BodyFraming out_framing,
+                                        Sink& sink, http::BodyFraming out_framing,
                                         std::string& prefix, BodyCapture* capture, const RelayTimeouts& timeouts,
                                         uint64_t max_bytes) {
   RelayResult result;
@@ -170,5 +174,13 @@ asio::awaitable<RelayResult> relay_body(asio::ip::tcp::socket& source, ByteBuffe
   co_return result;
 }
 
-}  // namespace mg::proxy
+template asio::awaitable<RelayResult> relay_body(net::ClientStream&, ByteBuffer&, http::BodyFraming, uint64_t,
+                                                 asio::ip::tcp::socket&, http::BodyFraming, std::string&,
+                                                 BodyCapture*, const RelayTimeouts&, uint64_t);
+template asio::awaitable<RelayResult> relay_body(asio::ip::tcp::socket&, ByteBuffer&, http::BodyFraming, uint64_t,
+                                                 net::ClientStream&, http::BodyFraming, std::string&, BodyCapture*,
+                                                 const RelayTimeouts&, uint64_t);
+template asio::awaitable<bool> write_all(net::ClientStream&, std::string_view, const RelayTimeouts&);
+template asio::awaitable<bool> write_all(asio::ip::tcp::socket&, std::string_view, const RelayTimeouts&);
 
+}  // namespace mg::proxy

@@ -14,7 +14,9 @@
 #include "common/request_id.h"
 #include "http/parser.h"
 #include "mirror/shadow_writer.h"
+#include "net/client_stream.h"
 #include "net/socket_watchdog.h"
+#include "net/tls_context.h"
 #include "net/worker.h"
 #include "proxy/body_relay.h"
 #include "proxy/filters/cors.h"
@@ -50,19 +52,19 @@ struct RequestContext {
 
 class Session {
  public:
-  Session(net::Worker& worker, tcp::socket socket, size_t listener_index)
+  Session(net::Worker& worker, net::ClientStream& stream, net::SocketWatchdog& watchdog, size_t listener_index)
       : worker_(worker),
         options_(worker.options()),
-        socket_(std::move(socket)),
+        stream_(stream),
         listener_index_(listener_index),
-        watchdog_(socket_),
+        watchdog_(watchdog),
         buffer_(kReadChunk) {
     head_.headers.reserve(32);
     header_views_.reserve(32);
     forward_headers_.reserve(40);
     response_.headers.reserve(32);
     std::error_code ec;
-    auto remote = socket_.remote_endpoint(ec);
+    auto remote = stream_.lowest_layer().remote_endpoint(ec);
     client_ip_ = ec ? "unknown" : remote.address().to_string();
     client_address_ = ec ? "unknown" : client_ip_ + ":" + std::to_string(remote.port());
   }
@@ -100,7 +102,7 @@ class Session {
       bool was_empty = buffer_.empty();
       size_t available = 0;
       char* p = buffer_.prepare(kReadChunk, available);
-      auto [ec, n] = co_await socket_.async_read_some(asio::buffer(p, available), kNoThrow);
+      auto [ec, n] = co_await stream_.async_read_some(asio::buffer(p, available), kNoThrow);
       if (ec) {
         watchdog_.disarm();
         closed = true;
@@ -216,7 +218,7 @@ class Session {
       co_return co_await reply_local(ctx, 413, "request body larger than the limit", true);
     const bool expect_continue = head_.expect_continue;
     const OutgoingRequest outgoing{head_.method, target, forward_headers_, head_.connection};
-    const ForwardingInfo forwarding{client_ip_, ctx.request_id, "http"};
+    const ForwardingInfo forwarding{client_ip_, ctx.request_id, scheme()};
     std::string& request_head = request_head_;
     request_head.clear();
     append_upstream_request_head(request_head, outgoing, forwarding, body_framing, body_length);
@@ -244,7 +246,7 @@ class Session {
       const bool can_retry = attempt + 1 < tries && replayable && Clock::now() < request_deadline;
       if (attempt > 0) {
         ctx.retries = attempt;
-        asio::steady_timer pause(socket_.get_executor(), retry_backoff(rule.retry, attempt));
+        asio::steady_timer pause(stream_.get_executor(), retry_backoff(rule.retry, attempt));
         co_await pause.async_wait(kNoThrow);
       }
 
@@ -261,14 +263,14 @@ class Session {
       if (attempt == 0) {
         if (expect_continue && has_body && buffer_.empty()) {
           // We read the body now; tell the client to send it (the Expect field is not forwarded).
-          if (!co_await write_all(socket_, "HTTP/1.1 100 Continue\r\n\r\n", {}))
+          if (!co_await write_all(stream_, "HTTP/1.1 100 Continue\r\n\r\n", {}))
             co_return finish(ctx, kClientClosedRequest, 0, "client closed");
         }
         out_ = request_head;
         RelayTimeouts request_timeouts{&watchdog_, &upstream_watchdog, options_.idle_timeout,
                                        options_.response_timeout};
         uint64_t body_limit = options_.max_request_body;
-        RelayResult sent = co_await relay_body(socket_, buffer_, body_framing, body_length, connection->socket,
+        RelayResult sent = co_await relay_body(stream_, buffer_, body_framing, body_length, connection->socket,
                                                body_framing, out_, capture_body ? &capture : nullptr,
                                                request_timeouts, body_limit);
         switch (sent.status) {
@@ -376,7 +378,7 @@ class Session {
   asio::awaitable<bool> reply_redirect(RequestContext& ctx, const route::RequestRedirect& redirect,
                                        const route::Listener& listener, const route::MatchResult& match, bool close) {
     std::string location = filters::redirect_location(
-        redirect, filters::RedirectInput{"http", head_.host, head_.target, listener.port, match.matched_prefix});
+        redirect, filters::RedirectInput{scheme(), head_.host, head_.target, listener.port, match.matched_prefix});
     co_return co_await reply_local(ctx, redirect.status_code, "redirecting to " + location, close,
                                    "Location: " + location + "\r\n");
   }
@@ -478,7 +480,7 @@ class Session {
 
     RelayTimeouts timeouts{&upstream_watchdog, &watchdog_, options_.response_timeout, options_.idle_timeout};
     RelayResult relayed = co_await relay_body(connection->socket, upstream_buffer, response_.framing,
-                                              response_.content_length, socket_, down_framing, out_, nullptr,
+                                              response_.content_length, stream_, down_framing, out_, nullptr,
                                               timeouts, 0);
     switch (relayed.status) {
       case RelayStatus::kDone:
@@ -501,7 +503,7 @@ class Session {
                                     std::string_view extra_header_lines = {}) {
     std::string reply = local_reply(status, message, close, ctx.request_id, extra_header_lines);
     watchdog_.reset_fired();
-    bool written = co_await write_all(socket_, reply, RelayTimeouts{nullptr, &watchdog_, {}, options_.idle_timeout});
+    bool written = co_await write_all(stream_, reply, RelayTimeouts{nullptr, &watchdog_, {}, options_.idle_timeout});
     finish(ctx, status, message.size() + 1, message);
     co_return written && !close;
   }
@@ -528,11 +530,13 @@ class Session {
     return false;
   }
 
+  std::string_view scheme() const { return stream_.is_tls() ? "https" : "http"; }
+
   net::Worker& worker_;
   const net::GatewayOptions& options_;
-  tcp::socket socket_;
+  net::ClientStream& stream_;
   size_t listener_index_;
-  net::SocketWatchdog watchdog_;
+  net::SocketWatchdog& watchdog_;
   ByteBuffer buffer_;
   http::RequestHead head_;
   http::ResponseHead response_;
@@ -557,7 +561,24 @@ asio::awaitable<void> serve_downstream(net::Worker& worker, tcp::socket socket, 
     stats::WorkerStats& s;
     ~Active() { --s.downstream_connections_active; }
   } active{stats};
-  Session session(worker, std::move(socket), listener_index);
+  // The listener's TLS context, pinned for the connection (the SNI callback points into it).
+  std::shared_ptr<const net::TlsServerContext> tls;
+  if (const auto& table = worker.table(); listener_index < table->listeners.size())
+    tls = table->listeners[listener_index].tls;
+  net::ClientStream stream = tls ? net::ClientStream(std::move(socket), tls->context())
+                                 : net::ClientStream(std::move(socket));
+  net::SocketWatchdog watchdog(stream.lowest_layer());
+  if (tls) {
+    // Bounded like a request head (a silent client cannot hold the slot); a failed handshake just closes.
+    watchdog.arm(worker.options().header_timeout);
+    auto [ec] = co_await stream.async_handshake(kNoThrow);
+    watchdog.disarm();
+    if (ec) {
+      ++stats.tls_handshake_failures_total;
+      co_return;
+    }
+  }
+  Session session(worker, stream, watchdog, listener_index);
   co_await session.run();
 }
 

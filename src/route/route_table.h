@@ -23,6 +23,9 @@
 namespace re2 {
 class RE2;
 }
+namespace mg::net {
+class TlsServerContext;
+}
 
 namespace mg::route {
 
@@ -196,7 +199,9 @@ struct Listener {
   std::string name;     // listener name (the first, when several sections of one Gateway share the port)
   std::string address;  // bind address: Gateway spec.addresses[0] IPAddress value, or "0.0.0.0" when none
   uint16_t port = 0;
-  std::vector<std::string> section_names;  // every HTTP listener of this Gateway on this port
+  std::vector<std::string> section_names;  // every HTTP (or every HTTPS) listener of this Gateway on this port
+  // Set for HTTPS: TLS is terminated with the sections' certificates, chosen by SNI. Null: plain HTTP.
+  std::shared_ptr<const net::TlsServerContext> tls;
   std::vector<Rule> rules;
   std::vector<detail::HostGroup> host_groups;
 

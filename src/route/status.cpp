@@ -10,6 +10,8 @@
 #include <string_view>
 #include <utility>
 
+#include "route/certificates.h"
+
 namespace mg::route {
 namespace {
 
@@ -113,7 +115,6 @@ class StatusBuilder {
       if (gc.controller_name == options_.controller_name) classes_.insert(gc.metadata.name);
     for (const auto& ns : set_.namespaces) namespace_labels_[ns.metadata.name] = ns.metadata.labels;
     for (const auto& svc : set_.services) services_[key(svc.metadata.namespace_, svc.metadata.name)] = &svc;
-    for (const auto& s : set_.secrets) secrets_[key(s.metadata.namespace_, s.metadata.name)] = &s;
   }
 
   // --- GatewayClass ---
@@ -199,29 +200,21 @@ class StatusBuilder {
       }
       s.route_kind_allowed = !s.supported_kinds.empty();
 
-      // TLS certificates: resolved and checked even though TLS is not served yet, so that the day it is
-      // the references are already known to be right.
+      // TLS certificates: the same resolution the translator serves from (route/certificates.h).
+      bool tls_ok = false;
       if (l.tls) {
-        for (const auto& ref : l.tls->certificate_refs) {
-          const std::string ns = ref.namespace_.value_or(gw.metadata.namespace_);
-          const std::string what = "certificateRef " + ref.kind + " " + ns + "/" + ref.name;
-          if (!ref.group.empty() || ref.kind != "Secret") {
-            problem("InvalidCertificateRef", what + " is not a core Secret");
-          } else if (ns != gw.metadata.namespace_ &&
-                     !grant_allows("Gateway", gw.metadata.namespace_, "Secret", ns, ref.name)) {
-            problem("RefNotPermitted",
-                    what + " is in another namespace and no ReferenceGrant in " + ns + " allows it");
-          } else if (auto it = secrets_.find(key(ns, ref.name)); it == secrets_.end()) {
-            problem("InvalidCertificateRef", what + " not found");
-          } else if (!has_tls_pair(*it->second)) {
-            problem("InvalidCertificateRef", what + " has no tls.crt and tls.key");
-          }
-        }
+        ListenerCertificate cert = resolve_listener_certificate(set_, gw, l);
+        for (auto& p : cert.problems) problem(cert.reason, std::move(p));
+        tls_ok = cert.certificate.has_value();
       }
       if (!ref_problems.empty()) s.resolved = {"ResolvedRefs", false, ref_reason, join(ref_problems, "; ")};
 
-      if (l.protocol == "HTTP") {
-        if (has_address) {
+      const bool passthrough = l.tls && l.tls->mode != "Terminate";
+      if (l.protocol == "HTTP" || (l.protocol == "HTTPS" && !passthrough)) {
+        if (l.protocol == "HTTPS" && !tls_ok) {
+          s.programmed = {"Programmed", false, "Invalid",
+                          "no valid certificate: " + (s.resolved.status ? std::string("none given") : s.resolved.message)};
+        } else if (has_address) {
           s.programmed.message =
               "serving on " + options_.gateway_addresses.at(gw_id) + ":" + std::to_string(l.port);
         } else {
@@ -229,22 +222,17 @@ class StatusBuilder {
         }
       } else if (l.protocol == "HTTPS") {
         s.accepted = {"Accepted", false, "UnsupportedProtocol",
-                      "mirrorgate does not terminate TLS yet; nothing listens for this listener"};
-        s.programmed = {"Programmed", false, "Pending", "TLS termination is not implemented yet"};
+                      "TLS mode " + l.tls->mode + " is not supported (mirrorgate terminates TLS only)"};
+        s.programmed = {"Programmed", false, "Invalid", "TLS mode " + l.tls->mode + " is not supported"};
       } else {
         s.accepted = {"Accepted", false, "UnsupportedProtocol",
-                      "protocol " + l.protocol + " is not supported (only HTTP is served)"};
+                      "protocol " + l.protocol + " is not supported (only HTTP and HTTPS are served)"};
         s.programmed = {"Programmed", false, "Invalid", "protocol " + l.protocol + " is not supported"};
       }
       out.push_back(std::move(s));
     }
     mark_conflicts(out);
     return out;
-  }
-
-  static bool has_tls_pair(const config::Secret& s) {
-    auto has = [&](const std::string& k) { return s.data.count(k) || s.string_data.count(k); };
-    return has("tls.crt") && has("tls.key");
   }
 
   // Listeners sharing a port must agree on the protocol and differ in hostname. The translator still
@@ -433,7 +421,6 @@ class StatusBuilder {
   std::set<std::string> classes_;
   std::map<std::string, std::map<std::string, std::string>> namespace_labels_;
   std::map<std::string, const config::Service*> services_;
-  std::map<std::string, const config::Secret*> secrets_;
   std::map<std::string, std::vector<ListenerState>> gateways_;  // "ns/name" of our Gateways
 };
 

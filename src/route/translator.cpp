@@ -10,6 +10,8 @@
 #include <unordered_map>
 
 #include "config/loader.h"
+#include "net/tls_context.h"
+#include "route/certificates.h"
 
 namespace mg::route {
 namespace {
@@ -236,23 +238,54 @@ class Translator {
              " is not supported; binding 0.0.0.0");
       }
     }
-    // Listeners of one Gateway on one port share a socket; the host group inside keeps them apart.
+    // Listeners of one Gateway on one port share a socket; the host group inside keeps them apart. HTTPS
+    // sections of one port also share the TLS context, which picks their certificate by SNI.
     std::map<int32_t, std::vector<const config::Listener*>> by_port;
+    std::map<int32_t, std::vector<net::TlsCertificate>> certs_by_port;
     for (const auto& l : gw.listeners) {
-      if (l.protocol != "HTTP") {
-        warn("Gateway " + gw_id + " listener " + l.name + ": protocol " + l.protocol +
-             " is not supported yet; listener skipped");
+      const std::string where = "Gateway " + gw_id + " listener " + l.name;
+      if (l.protocol != "HTTP" && l.protocol != "HTTPS") {
+        warn(where + ": protocol " + l.protocol + " is not supported yet; listener skipped");
         continue;
       }
-      by_port[l.port].push_back(&l);
+      auto& same_port = by_port[l.port];
+      if (!same_port.empty() && same_port.front()->protocol != l.protocol) {
+        warn(where + ": port " + std::to_string(l.port) + " is already used with protocol " +
+             same_port.front()->protocol + "; listener skipped");
+        continue;
+      }
+      if (l.protocol == "HTTPS") {
+        if (l.tls && l.tls->mode != "Terminate") {
+          warn(where + ": TLS mode " + l.tls->mode + " is not supported (only Terminate); listener skipped");
+          continue;
+        }
+        ListenerCertificate cert = resolve_listener_certificate(set_, gw, l);
+        if (!cert.certificate) {
+          std::string why;
+          for (const auto& p : cert.problems) why += (why.empty() ? "" : "; ") + p;
+          warn(where + ": " + (why.empty() ? "no usable certificate" : why) + "; listener skipped");
+          continue;
+        }
+        certs_by_port[l.port].push_back(std::move(*cert.certificate));
+      }
+      same_port.push_back(&l);
     }
     for (const auto& [port, listeners] : by_port) {
+      if (listeners.empty()) continue;
       Listener out;
       route_rule_base_.clear();
       out.gateway = gw_id;
       out.name = listeners.front()->name;
       out.address = address;
       out.port = static_cast<uint16_t>(port);
+      if (auto certs = certs_by_port.find(port); certs != certs_by_port.end()) {
+        try {
+          out.tls = std::make_shared<const net::TlsServerContext>(std::move(certs->second));
+        } catch (const std::exception& e) {  // checked already; only a resource failure gets here
+          warn("Gateway " + gw_id + " port " + std::to_string(port) + ": " + e.what() + "; listeners skipped");
+          continue;
+        }
+      }
       std::vector<GroupBuild> groups;
       for (const auto* l : listeners) {
         out.section_names.push_back(l->name);

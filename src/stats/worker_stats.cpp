@@ -47,6 +47,7 @@ void WorkerStats::merge(const WorkerStats& o) {
   downstream_connections_total += o.downstream_connections_total;
   downstream_connections_active += o.downstream_connections_active;
   downstream_connections_rejected += o.downstream_connections_rejected;
+  tls_handshake_failures_total += o.tls_handshake_failures_total;
   upstream_connections_total += o.upstream_connections_total;
   mirror_in_flight += o.mirror_in_flight;
 }
@@ -158,6 +159,9 @@ std::string render_prometheus(const WorkerStats& s) {
   render_scalar(out, "mirrorgate_downstream_connections_rejected_total", "counter",
                 "Client connections closed at once because the worker was at --max-connections.",
                 s.downstream_connections_rejected);
+  render_scalar(out, "mirrorgate_tls_handshake_failures_total", "counter",
+                "Client connections to HTTPS listeners closed because the TLS handshake failed or timed out.",
+                s.tls_handshake_failures_total);
   render_scalar(out, "mirrorgate_upstream_connections_total", "counter",
                 "Connections opened to backends (primary and mirror).", s.upstream_connections_total);
   return out;

@@ -51,6 +51,7 @@ struct WorkerStats {
   uint64_t downstream_connections_total = 0;
   uint64_t downstream_connections_active = 0;
   uint64_t downstream_connections_rejected = 0;  // over --max-connections
+  uint64_t tls_handshake_failures_total = 0;     // TLS listeners: handshake failed or timed out
   uint64_t upstream_connections_total = 0;
   uint64_t mirror_in_flight = 0;
 

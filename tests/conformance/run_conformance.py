@@ -26,6 +26,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -47,7 +48,7 @@ CONTROLLER_NAME = "mirrorgate.io/gateway-controller"
 REQUEST_ID_PARAM = "gateway-api-conformance-request-id"
 POD_RANGE = "127.100"  # 127.100.<deployment>.<replica>
 GATEWAY_RANGE = "127.101"  # 127.101.<test slot>.<gateway>
-SUPPORTED_PROTOCOLS = {"HTTP"}
+SUPPORTED_PROTOCOLS = {"HTTP", "HTTPS"}
 # The README's "up to about 60 s" for every status poll, at the default 30 s consistency timeout.
 STATUS_LIMIT_AT_DEFAULT = 60.0
 REQUEST_TIMEOUT = 10.0
@@ -375,12 +376,56 @@ class Response:
         return {"path": "", "host": "", "namespace": "", "pod": "", "method": method, "headers": {}}
 
 
+@dataclass
+class TlsClient:
+    """HTTPS as the Go suite's client does it: SNI = serverName, trust exactly one certificate, HTTP/1.1."""
+    server_name: str
+    trusted_pem: str
+
+
+class _TlsConnection(http.client.HTTPConnection):
+    """An HTTPSConnection that dials an IP address but sends the SNI (and checks the name) it is given."""
+
+    def __init__(self, ip: str, port: int, tls: TlsClient, timeout: float):
+        super().__init__(ip, port, timeout=timeout)
+        self.tls = tls
+
+    def connect(self) -> None:
+        super().connect()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_verify_locations(cadata=self.tls.trusted_pem)
+        ctx.set_alpn_protocols(["http/1.1"])
+        # Go matches names itself (crypto/x509), including the suite's "*" and "*.org" SANs that
+        # OpenSSL's own check refuses; the chain is still verified against the one trusted certificate.
+        ctx.check_hostname = False
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=self.tls.server_name or None)
+        cert = self.sock.getpeercert()
+        names = [v for k, v in cert.get("subjectAltName", ()) if k == "DNS"]
+        if not any(go_name_matches(n, self.tls.server_name) for n in names):
+            raise ssl.SSLCertVerificationError(f"certificate names {names} do not cover {self.tls.server_name!r}")
+
+
+def go_name_matches(pattern: str, host: str) -> bool:
+    """crypto/x509 matchHostnames: label by label, a leading "*" label matches exactly one label."""
+    pattern, host = pattern.lower().rstrip("."), host.lower().rstrip(".")
+    p, h = pattern.split("."), host.split(".")
+    if len(p) != len(h) or not host:
+        return False
+    return all(a == b or (i == 0 and a == "*") for i, (a, b) in enumerate(zip(p, h)))
+
+
 def send(ip: str, port: int, method: str, path: str, host: str, headers: dict[str, str],
-         follow: bool, timeout: float) -> Response:
+         follow: bool, timeout: float, tls: TlsClient | None = None) -> Response:
     """One request as the Go conformance client sends it: HTTP/1.1, a new connection, no keep-alive."""
-    url = f"http://{ip}:{port}{path}" if port != 80 else f"http://{ip}{path}"
+    scheme = "https" if tls else "http"
+    default_port = 443 if tls else 80
+    url = f"{scheme}://{ip}:{port}{path}" if port != default_port else f"{scheme}://{ip}{path}"
     for _ in range(11):
-        conn = http.client.HTTPConnection(ip, port, timeout=max(timeout, 0.2))
+        if tls:
+            conn = _TlsConnection(ip, port, tls, timeout=max(timeout, 0.2))
+        else:
+            conn = http.client.HTTPConnection(ip, port, timeout=max(timeout, 0.2))
         try:
             conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
             conn.putheader("Host", host)
@@ -405,20 +450,22 @@ def send(ip: str, port: int, method: str, path: str, host: str, headers: dict[st
         if not follow or status not in (301, 302, 303, 307, 308) or not location:
             return resp
         target = urllib.parse.urlsplit(urllib.parse.urljoin(url, location[0]))
-        if target.scheme != "http":
-            return resp  # the harness speaks plain HTTP/1.1 only
+        if target.scheme != scheme:
+            return resp  # no scheme changes while following: neither suite case needs one
         # Like a resolver that maps every name to the gateway: dial the same address, send the new Host.
         if not urllib.parse.urlsplit(location[0]).netloc:
             pass  # relative: Go keeps a custom Host header
         else:
             host = target.netloc
-        port = target.port or 80
+        port = target.port or default_port
+        if tls and urllib.parse.urlsplit(location[0]).netloc:
+            tls = TlsClient(target.hostname or tls.server_name, tls.trusted_pem)
         path = target.path or "/"
         if target.query:
             path += "?" + target.query
         if status == 303 or (status in (301, 302) and method not in ("GET", "HEAD")):
             method = "GET"
-        url = urllib.parse.urlunsplit(("http", target.netloc, target.path, target.query, ""))
+        url = urllib.parse.urlunsplit((scheme, target.netloc, target.path, target.query, ""))
     raise OSError("stopped after 10 redirects")
 
 
@@ -900,9 +947,16 @@ class TestRun:
         req = c.get("request") or {}
         method = req.get("method", "GET")
         host = req.get("host") or self.default_host(ip, port)
+        tls = None
+        if c.get("scheme") == "https" or c.get("protocol") == "HTTPS":
+            t = c.get("tls") or {}
+            pem = self.h.secret_certificates.get(t.get("trustCertificateFromSecret", ""))
+            if pem is None:
+                return f"no generated Secret {t.get('trustCertificateFromSecret')!r} to trust"
+            tls = TlsClient(t.get("serverName") or host.rsplit(":", 1)[0], pem)
         try:
             resp = send(ip, port, method, path, host, self.request_headers(c),
-                        follow=not req.get("unfollowRedirect"), timeout=timeout)
+                        follow=not req.get("unfollowRedirect"), timeout=timeout, tls=tls)
         except (OSError, http.client.HTTPException, ValueError) as e:
             return f"request failed: {type(e).__name__}: {e}"
         return self.judge(c, resp, method, expected_path)
@@ -935,7 +989,7 @@ class TestRun:
         return [p for p in self.h.pods if p.namespace == m["namespace"] and p.labels.get("app") == m["backend"]]
 
     def http_case(self, c: dict) -> str | None:
-        if c.get("protocol", "HTTP") not in SUPPORTED_PROTOCOLS or c.get("scheme", "http") != "http":
+        if c.get("protocol", "HTTP") not in SUPPORTED_PROTOCOLS or c.get("scheme", "http") not in ("http", "https"):
             return "protocol not supported by harness"
         req = c.get("request") or {}
         path = req.get("path", "/")
@@ -1198,6 +1252,7 @@ class Harness:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.pods: list[Pod] = []
         self.secrets: list[dict] = []
+        self.secret_certificates: dict[str, str] = {}  # "namespace/name" -> tls.crt PEM, for HTTPS clients
         self.out_lock = threading.Lock()
 
     def say(self, msg: str) -> None:
@@ -1250,6 +1305,9 @@ class Harness:
             self.say(f"starting echo pods in {self.workdir}")
             self.pods = start_pods(self.suite, parse_docs(self.base_text), args.echo_bin, self.workdir)
             self.secrets = generate_secrets(self.workdir)
+            self.secret_certificates = {
+                f"{x['metadata']['namespace']}/{x['metadata']['name']}": base64.b64decode(x["data"]["tls.crt"]).decode()
+                for x in self.secrets}
 
         def run_one(item):
             slot, t = item

@@ -16,6 +16,7 @@
 #include "config/loader.h"
 #include "route/status.h"
 #include "route/status_command.h"
+#include "test_certificate.h"
 
 namespace mg::route {
 namespace {
@@ -44,14 +45,13 @@ std::string substituted(std::string text) {
 }
 
 // The Secret the Go suite generates at start-up for the HTTPS listeners of the base (suite.json
-// programmaticResources); its content does not matter to status, only that it is a TLS pair.
-constexpr std::string_view kGeneratedSecret = R"(
+// programmaticResources): a real certificate, since status checks that it loads.
+const std::string kGeneratedSecret = R"(
 apiVersion: v1
 kind: Secret
 metadata: {name: tls-validity-checks-certificate, namespace: gateway-conformance-infra}
 type: kubernetes.io/tls
-data: {tls.crt: Y2VydA==, tls.key: a2V5}
-)";
+data: {tls.crt: )" + std::string(test::kCertBase64) + ", tls.key: " + std::string(test::kKeyBase64) + "}\n";
 
 config::ObjectSet load_test(const std::string& name) {
   const std::string text = substituted(read_file(kDir / "base" / "manifests.yaml")) + "\n---\n" +
@@ -250,12 +250,7 @@ struct KnownGap {
   std::string check;
   std::string because;
 };
-const std::vector<KnownGap> kKnownGaps = {
-    {"HTTPRouteHostnameIntersection", "namespacesReady",
-     "Gateway gateway-conformance-infra/same-namespace-with-https-listener has only HTTPS listeners; "
-     "mirrorgate "
-     "does not terminate TLS, so that Gateway is honestly not Programmed"},
-};
+const std::vector<KnownGap> kKnownGaps = {};
 
 // Runs every status check of one test (preconditions, group preconditions, status cases) in order,
 // applying `delete` actions to the objects as the harness does.
@@ -372,24 +367,50 @@ TEST(RouteStatus, DeletingTheReferenceGrantMakesTheBackendRefNotPermitted) {
   EXPECT_EQ(listener(st, gw, "http").at("attachedRoutes"), 1);
 }
 
-TEST(RouteStatus, HttpsListenerWithValidSecretIsResolvedButNotProgrammed) {
+TEST(RouteStatus, HttpsListenerWithValidSecretIsProgrammed) {
   if (!std::filesystem::exists(kDir)) GTEST_SKIP() << kDir << " missing";
-  const json st = status_of(load_test("HTTPRouteSimpleSameNamespace"));
+  config::ObjectSet objects = load_test("HTTPRouteSimpleSameNamespace");
+  json st = status_of(objects);
   const std::string gw = "gateway-conformance-infra/same-namespace-with-https-listener";
   const json& l = listener(st, gw, "https");
   EXPECT_TRUE(condition_matches(l.at("conditions"), {{"type", "ResolvedRefs"}, {"status", "True"}}));
-  EXPECT_TRUE(condition_matches(l.at("conditions"),
-                                {{"type", "Programmed"}, {"status", "False"}, {"reason", "Pending"}}));
-  EXPECT_TRUE(condition_matches(
-      l.at("conditions"), {{"type", "Accepted"}, {"status", "False"}, {"reason", "UnsupportedProtocol"}}));
+  EXPECT_TRUE(condition_matches(l.at("conditions"), {{"type", "Programmed"}, {"status", "True"}}));
+  EXPECT_TRUE(condition_matches(l.at("conditions"), {{"type", "Accepted"}, {"status", "True"}}));
   const json& conds = find_object(st, "Gateway", gw)->at("status").at("conditions");
-  EXPECT_TRUE(condition_matches(conds, {{"type", "Programmed"}, {"status", "False"}, {"reason", "Invalid"}}));
+  EXPECT_TRUE(condition_matches(conds, {{"type", "Programmed"}, {"status", "True"}}));
   // The plain HTTP Gateways next to it are served.
   const json& same = find_object(st, "Gateway", "gateway-conformance-infra/same-namespace")->at("status");
   EXPECT_TRUE(condition_matches(same.at("conditions"), {{"type", "Programmed"}, {"status", "True"}}));
   EXPECT_TRUE(condition_matches(same.at("conditions"),
                                 {{"type", "Accepted"}, {"status", "True"}, {"reason", "Accepted"}}));
   EXPECT_EQ(same.at("addresses"), json::parse(R"([{"type":"IPAddress","value":"0.0.0.0"}])"));
+}
+
+TEST(RouteStatus, HttpsListenerWithBrokenCertificateIsNotProgrammed) {
+  if (!std::filesystem::exists(kDir)) GTEST_SKIP() << kDir << " missing";
+  config::ObjectSet objects = load_test("HTTPRouteSimpleSameNamespace");
+  for (auto& secret : objects.secrets) secret.data["tls.crt"] = "Y2VydA==";  // "cert": not PEM
+  const json st = status_of(objects);
+  const std::string gw = "gateway-conformance-infra/same-namespace-with-https-listener";
+  const json& l = listener(st, gw, "https");
+  EXPECT_TRUE(condition_matches(l.at("conditions"),
+                                {{"type", "ResolvedRefs"}, {"status", "False"}, {"reason", "InvalidCertificateRef"}}));
+  EXPECT_TRUE(condition_matches(l.at("conditions"), {{"type", "Programmed"}, {"status", "False"}}));
+  const json& conds = find_object(st, "Gateway", gw)->at("status").at("conditions");
+  EXPECT_TRUE(condition_matches(conds, {{"type", "Programmed"}, {"status", "False"}, {"reason", "Invalid"}}));
+}
+
+TEST(RouteStatus, HttpsPassthroughIsUnsupported) {
+  if (!std::filesystem::exists(kDir)) GTEST_SKIP() << kDir << " missing";
+  config::ObjectSet objects = load_test("HTTPRouteSimpleSameNamespace");
+  for (auto& g : objects.gateways)
+    for (auto& l : g.listeners)
+      if (l.tls) l.tls->mode = "Passthrough";
+  const json st = status_of(objects);
+  const json& l = listener(st, "gateway-conformance-infra/same-namespace-with-https-listener", "https");
+  EXPECT_TRUE(condition_matches(
+      l.at("conditions"), {{"type", "Accepted"}, {"status", "False"}, {"reason", "UnsupportedProtocol"}}));
+  EXPECT_TRUE(condition_matches(l.at("conditions"), {{"type", "Programmed"}, {"status", "False"}}));
 }
 
 const std::string kSmall = R"(

@@ -1,0 +1,28 @@
+#pragma once
+// The certificate of an HTTPS listener, from its tls.certificateRefs: kubernetes.io/tls Secrets in the
+// Gateway's namespace, or in another one that a ReferenceGrant opens to Gateways of this namespace.
+// Shared by the translator (what is served) and status (what is reported), so the two agree.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/objects.h"
+#include "net/tls_context.h"
+
+namespace mg::route {
+
+struct ListenerCertificate {
+  // Set when every certificateRef resolved to a valid certificate/key pair; the first one is served.
+  std::optional<net::TlsCertificate> certificate;
+  std::string reason;                 // of the first problem: InvalidCertificateRef or RefNotPermitted
+  std::vector<std::string> problems;  // one message per bad reference
+};
+
+ListenerCertificate resolve_listener_certificate(const config::ObjectSet& set, const config::Gateway& gateway,
+                                                 const config::Listener& listener);
+
+// A Secret's value for `key`: data (base64-decoded) or stringData (plain); nullopt when absent or not base64.
+std::optional<std::string> secret_value(const config::Secret& secret, const std::string& key);
+
+}  // namespace mg::route
