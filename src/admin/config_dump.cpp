@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "net/tls_context.h"
+
 namespace mg::admin {
 
 std::string config_dump_json(const route::RouteTable& table) {
@@ -17,12 +19,19 @@ std::string config_dump_json(const route::RouteTable& table) {
       for (const auto& m : r.mirrors) mirrors.push_back({{"name", m.name}, {"resolved", m.cluster >= 0}});
       rules.push_back({{"route", r.route}, {"rule", r.rule_index}, {"backends", backends}, {"mirrors", mirrors}});
     }
-    listeners.push_back({{"gateway", l.gateway},
-                         {"name", l.name},
-                         {"address", l.address},
-                         {"port", l.port},
-                         {"sections", l.section_names},
-                         {"rules", rules}});
+    json listener = {{"gateway", l.gateway},
+                     {"name", l.name},
+                     {"address", l.address},
+                     {"port", l.port},
+                     {"protocol", l.tls ? "HTTPS" : "HTTP"},
+                     {"sections", l.section_names},
+                     {"rules", rules}};
+    if (l.tls) {
+      json certs = json::array();  // which certificate SNI picks for which section (never the key)
+      for (const auto& c : l.tls->certificates()) certs.push_back({{"section", c.section}, {"hostname", c.hostname}});
+      listener["certificates"] = std::move(certs);
+    }
+    listeners.push_back(std::move(listener));
   }
   json clusters = json::array();
   for (const auto& c : table.clusters) {

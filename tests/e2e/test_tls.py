@@ -197,6 +197,13 @@ class Tls(mgtest.ClusterTestCase):
             self.assertEqual(conds["Programmed"], "True", listener)
             self.assertEqual(conds["ResolvedRefs"], "True", listener)
 
+    def test_config_dump_shows_certificates_but_no_keys(self):
+        dump = self.gw.admin("/config_dump").json()
+        https = next(l for l in dump["listeners"] if l["port"] == self.tls_port)
+        self.assertEqual(https["protocol"], "HTTPS")
+        self.assertEqual([c["hostname"] for c in https["certificates"]], list(HOSTS))
+        self.assertNotIn("PRIVATE KEY", self.gw.admin("/config_dump").body.decode())
+
 
 if __name__ == "__main__":
     mgtest.main()
