@@ -33,6 +33,12 @@ class ClientStream {
     return tls_->async_handshake(asio::ssl::stream_base::server, std::forward<Token>(token));
   }
 
+  // Sends close_notify and waits for the peer's (or its close); only on a TLS stream.
+  template <typename Token>
+  auto async_shutdown(Token&& token) {
+    return tls_->async_shutdown(std::forward<Token>(token));
+  }
+
   template <typename MutableBuffers, typename Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
     if (tls_) return tls_->async_read_some(buffers, std::forward<Token>(token));

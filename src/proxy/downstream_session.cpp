@@ -32,7 +32,8 @@ using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kReadChunk = 16 * 1024;
-constexpr int kClientClosedRequest = 499;  // nginx's convention for "client went away first"
+constexpr int kClientClosedRequest = 499;
+constexpr std::chrono::milliseconds kTlsShutdownTimeout{1000};  // nginx's convention for "client went away first"
 
 // What a request still needs once its head bytes may have been overwritten by body reads.
 struct RequestContext {
@@ -580,6 +581,14 @@ asio::awaitable<void> serve_downstream(net::Worker& worker, tcp::socket socket, 
   }
   Session session(worker, stream, watchdog, listener_index);
   co_await session.run();
+  if (tls && stream.lowest_layer().is_open()) {
+    // close_notify, so that a client reading a close-delimited body knows it was not cut short.
+    // Bounded: a peer that neither answers nor closes does not hold the connection.
+    watchdog.reset_fired();
+    watchdog.arm(kTlsShutdownTimeout);
+    co_await stream.async_shutdown(kNoThrow);
+    watchdog.disarm();
+  }
 }
 
 }  // namespace mg::proxy

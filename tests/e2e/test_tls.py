@@ -197,6 +197,17 @@ class Tls(mgtest.ClusterTestCase):
             self.assertEqual(conds["Programmed"], "True", listener)
             self.assertEqual(conds["ResolvedRefs"], "True", listener)
 
+    def test_closing_connection_ends_with_close_notify(self):
+        ctx = ssl.create_default_context(cadata=self.trusted)
+        with socket.create_connection((self.gw_ip, self.tls_port), timeout=5) as raw:
+            # suppress_ragged_eofs=False: a close without close_notify raises SSLEOFError.
+            with ctx.wrap_socket(raw, server_hostname=HOSTS[0], suppress_ragged_eofs=False) as s:
+                s.sendall(f"GET /close HTTP/1.0\r\nHost: {HOSTS[0]}\r\n\r\n".encode())
+                data = b""
+                while chunk := s.recv(65536):
+                    data += chunk
+        self.assertTrue(data.startswith(b"HTTP/1.1 200 "), data[:200])
+
     def test_config_dump_shows_certificates_but_no_keys(self):
         dump = self.gw.admin("/config_dump").json()
         https = next(l for l in dump["listeners"] if l["port"] == self.tls_port)
