@@ -22,8 +22,8 @@ struct MirrorRequest {
   std::string request_id;
   std::string method;
   size_t rule_index = 0;
-  std::string_view primary_host;  // ip:port the primary went to
-  std::string_view primary_pod;   // views into the pinned table (or the request context)
+  std::string primary_host;       // ip:port the primary went to (owned: the copy outlives the request)
+  std::string_view primary_pod;   // view into the pinned table
   // The request head without its final empty line, shared by every copy: each copy adds its own
   // X-Mirrorgate-Mirror line (which mirror of which rule it is) and then the empty line.
   std::shared_ptr<const std::string> head;
