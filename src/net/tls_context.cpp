@@ -2,7 +2,9 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdint>
 #include <stdexcept>
 
 #include <asio/buffer.hpp>
