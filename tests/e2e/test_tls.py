@@ -114,25 +114,37 @@ class Tls(mgtest.ClusterTestCase):
     def start(cls, c):
         cls.gw_ip = f"{NET}.1"
         cls.tls_port, cls.http_port = mgtest.free_port(cls.gw_ip), mgtest.free_port(cls.gw_ip)
-        certs = {h: make_certificate(c.config_dir("certs"), h) for h in HOSTS}
-        cls.trusted = "".join(crt for crt, _ in certs.values())
-        config = c.config_dir() / "tls.yaml"
-        config.write_text(mgtest.join_docs(
+        cls.certs = {h: make_certificate(c.config_dir("certs"), h) for h in HOSTS}
+        cls.trusted = "".join(crt for crt, _ in cls.certs.values())
+        cls.config = c.config_dir() / "tls.yaml"
+        cls.write_config()
+        cls.v1 = c.echo("infra-backend-v1-7d9c6b5f4-t1s2a", f"{NET}.2")
+        cls.v2 = c.echo("infra-backend-v2-5d4f8b7c9d-t1s2b", f"{NET}.3")
+        cls.gw = c.gateway(cls.config, admin_ip=cls.gw_ip, extra_args=["--watch-interval", "0.1"])
+        cls.v1.wait_ready()
+        cls.v2.wait_ready()
+        cls.gw.wait_ready()
+
+    @classmethod
+    def write_config(cls):
+        tmp = cls.config.with_suffix(".tmp")  # write then rename: the watcher never sees half a file
+        tmp.write_text(mgtest.join_docs(
             mgtest.gatewayclass_yaml(),
             gateway_yaml(cls.gw_ip, cls.tls_port, cls.http_port),
-            *(secret_yaml(f"cert-{h[0]}", *certs[h]) for h in HOSTS),
+            *(secret_yaml(f"cert-{h[0]}", *cls.certs[h]) for h in HOSTS),
             ROUTE,
             mgtest.service_yaml("infra-backend-v1"),
             mgtest.service_yaml("infra-backend-v2"),
             mgtest.endpointslice_yaml("infra-backend-v1", [(f"{NET}.2", "infra-backend-v1-7d9c6b5f4-t1s2a", True)]),
             mgtest.endpointslice_yaml("infra-backend-v2", [(f"{NET}.3", "infra-backend-v2-5d4f8b7c9d-t1s2b", True)]),
         ))
-        cls.v1 = c.echo("infra-backend-v1-7d9c6b5f4-t1s2a", f"{NET}.2")
-        cls.v2 = c.echo("infra-backend-v2-5d4f8b7c9d-t1s2b", f"{NET}.3")
-        cls.gw = c.gateway(config, admin_ip=cls.gw_ip)
-        cls.v1.wait_ready()
-        cls.v2.wait_ready()
-        cls.gw.wait_ready()
+        tmp.rename(cls.config)
+
+    def served_certificate(self, host: str) -> bytes:
+        ctx = ssl.create_default_context(cadata=self.trusted)
+        with socket.create_connection((self.gw_ip, self.tls_port), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname=host) as s:
+                return s.getpeercert(binary_form=True)
 
     def https_get(self, host: str, path: str) -> tuple[http.client.HTTPResponse, bytes, dict]:
         conn = TlsConnection(self.gw_ip, self.tls_port, host, self.trusted)
@@ -207,6 +219,16 @@ class Tls(mgtest.ClusterTestCase):
                 while chunk := s.recv(65536):
                     data += chunk
         self.assertTrue(data.startswith(b"HTTP/1.1 200 "), data[:200])
+
+    def test_reload_serves_a_rotated_certificate_to_new_connections(self):
+        crt, key = make_certificate(self.cluster.config_dir("rotated"), HOSTS[0])
+        type(self).trusted += crt  # the old one stays trusted for the other tests
+        self.certs[HOSTS[0]] = (crt, key)
+        self.write_config()
+        wait_for(lambda: self.served_certificate(HOSTS[0]) == ssl.PEM_cert_to_DER_cert(crt), 10,
+                 "the rotated certificate served after the reload")
+        resp, _, _ = self.https_get(HOSTS[0], "/after-rotation")
+        self.assertEqual(resp.status, 200)
 
     def test_config_dump_shows_certificates_but_no_keys(self):
         dump = self.gw.admin("/config_dump").json()
