@@ -2,15 +2,10 @@
 
 #include <vector>
 
+#include "http/syntax.h"
+
 namespace mg::echo {
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // Decodes one query component (Go's QueryUnescape). False on a malformed escape.
 bool unescape_query(std::string_view in, std::string& out) {
@@ -19,7 +14,7 @@ bool unescape_query(std::string_view in, std::string& out) {
     char c = in[i];
     if (c == '%') {
       if (in.size() - i < 3) return false;
-      int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
+      int hi = http::hex_digit_value(in[i + 1]), lo = http::hex_digit_value(in[i + 2]);
       if (hi < 0 || lo < 0) return false;
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
@@ -40,7 +35,7 @@ bool query_key_equals(std::string_view raw, std::string_view key) {
     char c = raw[i];
     if (c == '%') {
       if (raw.size() - i < 3) return false;
-      int hi = hex_value(raw[i + 1]), lo = hex_value(raw[i + 2]);
+      int hi = http::hex_digit_value(raw[i + 1]), lo = http::hex_digit_value(raw[i + 2]);
       if (hi < 0 || lo < 0) return false;
       c = static_cast<char>(hi * 16 + lo);
       i += 2;
@@ -164,7 +159,7 @@ bool unescape_path(std::string_view in, std::string& out) {
       continue;
     }
     if (in.size() - i < 3) return false;
-    int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
+    int hi = http::hex_digit_value(in[i + 1]), lo = http::hex_digit_value(in[i + 2]);
     if (hi < 0 || lo < 0) return false;
     out.push_back(static_cast<char>(hi * 16 + lo));
     i += 2;

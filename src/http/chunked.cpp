@@ -3,14 +3,6 @@
 #include "http/syntax.h"
 
 namespace mg::http {
-namespace {
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-}  // namespace
 
 bool valid_chunk_extensions(std::string_view ext) {
   size_t i = 0;
@@ -72,7 +64,7 @@ ChunkedDecoder::Status ChunkedDecoder::next(std::string_view in, size_t& consume
     char c = in[i];
     switch (state_) {
       case State::kSize: {
-        int v = hex_value(c);
+        int v = hex_digit_value(c);
         if (v >= 0) {
           // 15 hex digits keep the size below 2^60: no overflow, and far beyond any real body.
           if (++size_digits_ > 15) return fail("chunk size too large");

@@ -34,6 +34,14 @@ inline bool is_token(std::string_view s) {
   return true;
 }
 
+// Value of a hexadecimal digit, or -1 (chunk sizes, percent-encoding).
+inline int hex_digit_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 inline bool iequals(std::string_view a, std::string_view b) {
