@@ -554,13 +554,6 @@ class Session {
 
 }  // namespace
 
-// GCC 12 with -fsanitize=address -O2 inlines asio's coroutine frame allocation (aligned_new) and the
-// frame's operator delete here, and then reports them as mismatched (-Wmismatched-new-delete); they are
-// the pair asio defines. A false positive, silenced for this function only.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
 asio::awaitable<void> serve_downstream(net::Worker& worker, tcp::socket socket, size_t listener_index) {
   auto& stats = worker.stats();
   ++stats.downstream_connections_total;
@@ -597,9 +590,5 @@ asio::awaitable<void> serve_downstream(net::Worker& worker, tcp::socket socket, 
     watchdog.disarm();
   }
 }
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 }  // namespace mg::proxy
