@@ -1,5 +1,5 @@
 #pragma once
-// The admin listener (Envoy's admin, nginx's stub_status): /ready, /metrics (Prometheus), /config_dump
+// The admin listener (like Envoy's admin interface): /ready, /metrics (Prometheus), /config_dump
 // (the route table a person can read). Runs on its own thread so a slow scrape never touches a worker.
 
 #include <atomic>
