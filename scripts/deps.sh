@@ -10,7 +10,7 @@ packages=(
   libasio-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libre2-dev
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   # test and demo tools
-  python3 python3-yaml curl procps
+  python3 python3-yaml curl procps openssl
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx haproxy linux-perf)
