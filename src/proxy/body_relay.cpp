@@ -50,6 +50,20 @@ void encode_piece(std::string& out, std::string_view data, http::BodyFraming out
   }
 }
 
+// Takes one decoded body piece: enforces `max_bytes`, feeds the capture and encodes it for the sink.
+// False (with result.status kTooLarge) when the piece would pass the limit.
+bool accept_piece(std::string_view data, uint64_t max_bytes, BodyCapture* capture, std::string& out,
+                  http::BodyFraming out_framing, RelayResult& result) {
+  if (max_bytes && result.bytes + data.size() > max_bytes) {
+    result.status = RelayStatus::kTooLarge;
+    return false;
+  }
+  if (capture) capture->add(data);
+  encode_piece(out, data, out_framing);
+  result.bytes += data.size();
+  return true;
+}
+
 }  // namespace
 
 template <typename Sink>
@@ -108,15 +122,9 @@ asio::awaitable<RelayResult> relay_body(Source& source, ByteBuffer& source_buffe
             result.status = RelayStatus::kSourceMalformed;
             co_return result;
           }
-          if (status == http::ChunkedDecoder::Status::kData) {
-            if (max_bytes && result.bytes + data.size() > max_bytes) {
-              result.status = RelayStatus::kTooLarge;
-              co_return result;
-            }
-            if (capture) capture->add(data);
-            encode_piece(out, data, out_framing);
-            result.bytes += data.size();
-          }
+          if (status == http::ChunkedDecoder::Status::kData &&
+              !accept_piece(data, max_bytes, capture, out, out_framing, result))
+            co_return result;
           source_buffer.consume(consumed);
           if (status == http::ChunkedDecoder::Status::kDone) {
             finished = true;
@@ -145,13 +153,7 @@ asio::awaitable<RelayResult> relay_body(Source& source, ByteBuffer& source_buffe
       for (;;) {
         if (!source_buffer.empty()) {
           std::string_view data = source_buffer.readable();
-          if (max_bytes && result.bytes + data.size() > max_bytes) {
-            result.status = RelayStatus::kTooLarge;
-            co_return result;
-          }
-          if (capture) capture->add(data);
-          encode_piece(out, data, out_framing);
-          result.bytes += data.size();
+          if (!accept_piece(data, max_bytes, capture, out, out_framing, result)) co_return result;
           source_buffer.consume(data.size());
         }
         bool more = co_await read_more(source, source_buffer, timeouts, eof);
