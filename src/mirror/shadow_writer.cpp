@@ -37,7 +37,7 @@ asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, s
   http::ResponseHead head;
   head.headers.reserve(32);
   // A deadline closes the socket, so its error looks like any other; the watchdog knows better.
-  auto failure_of = [&](const std::error_code&) {
+  auto failure = [&] {
     return watchdog.fired() ? MirrorFailure::kTimeout : MirrorFailure::kReset;
   };
   for (;;) {
@@ -47,18 +47,15 @@ asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, s
       co_return out;
     }
     if (r.status == http::ParseStatus::kComplete) {
-      if (head.status >= 100 && head.status < 200) {  // interim answers precede the real one
-        c.buffer.consume(head.head_length);
-        continue;
-      }
       c.buffer.consume(head.head_length);
-      break;
+      if (head.status >= 200) break;
+      continue;  // interim answers (1xx) precede the real one
     }
     size_t available = 0;
     char* p = c.buffer.prepare(8 * 1024, available);
     auto [ec, n] = co_await c.socket.async_read_some(asio::buffer(p, available), kNoThrow);
     if (ec) {
-      out.failure = failure_of(ec);
+      out.failure = failure();
       co_return out;
     }
     c.buffer.commit(n);
@@ -108,7 +105,7 @@ asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, s
     auto [ec, n] = co_await c.socket.async_read_some(asio::buffer(p, available), kNoThrow);
     if (ec) {
       if (ec == asio::error::eof && head.framing == http::BodyFraming::kUntilClose) break;
-      out.failure = failure_of(ec);
+      out.failure = failure();
       co_return out;
     }
     c.buffer.commit(n);
