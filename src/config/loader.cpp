@@ -289,6 +289,45 @@ std::optional<Duration> opt_duration(Obj& o, std::string_view key) {
   return duration_field(o, key);
 }
 
+// A byte size: an integer or a quantity string ("64Ki", "8Mi"), as Kubernetes writes resource sizes.
+[[maybe_unused]] std::optional<uint64_t> opt_byte_quantity(Obj& o, std::string_view key) {
+  if (!o.has(key)) return std::nullopt;
+  const YAML::Node n = o.raw(key);
+  const std::string p = o.sub(key);
+  if (!n.IsScalar()) o.fail(n, p, "expected a byte size, got " + describe(n));
+  uint64_t bytes = 0;
+  if (!parse_byte_quantity(n.Scalar(), bytes))
+    o.fail(n, p, "invalid byte size \"" + n.Scalar() + "\" (an integer, or a quantity such as \"64Ki\", \"8Mi\")");
+  return bytes;
+}
+
+// spec.targetRefs of a policy (GEP-713): 1 to 16 objects in the policy's namespace, of the given kinds.
+[[maybe_unused]] std::vector<PolicyTargetReference> decode_policy_target_refs(Obj& spec,
+                                                             const std::vector<std::string_view>& kinds) {
+  spec.require("targetRefs");
+  auto refs = spec.objects<PolicyTargetReference>(
+      "targetRefs",
+      [&](Obj t) {
+        PolicyTargetReference ref;
+        ref.group = t.req_str("group");
+        ref.kind = t.req_str("kind");
+        ref.name = t.req_str("name");
+        ref.section_name = t.str("sectionName");
+        if (ref.group != kGatewayGroup || std::find(kinds.begin(), kinds.end(), ref.kind) == kinds.end()) {
+          std::string allowed;
+          for (auto k : kinds) allowed += (allowed.empty() ? "" : ", ") + std::string(k);
+          t.fail(t.node(), t.path(),
+                 "unsupported target " + ref.group + "/" + ref.kind + " (supported: kind " + allowed +
+                     " of group " + std::string(kGatewayGroup) + ")");
+        }
+        t.finish();
+        return ref;
+      },
+      16);
+  if (refs.empty()) spec.fail(spec.raw("targetRefs"), spec.sub("targetRefs"), "must name at least one target");
+  return refs;
+}
+
 // --- shared pieces ---
 
 LabelSelector decode_selector(Obj o) {
@@ -1178,6 +1217,29 @@ bool parse_duration(std::string_view text, int64_t& milliseconds) {
   if (parts == 0) return false;
   milliseconds = total;
   return true;
+}
+
+bool parse_byte_quantity(std::string_view text, uint64_t& bytes) {
+  size_t i = 0;
+  uint64_t value = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+    if (value > (uint64_t{1} << 62) / 10) return false;
+    value = value * 10 + static_cast<uint64_t>(text[i] - '0');
+    ++i;
+  }
+  if (i == 0) return false;
+  static constexpr std::pair<std::string_view, uint64_t> kSuffixes[] = {
+      {"", 1},         {"k", 1000},          {"M", 1000000},   {"G", 1000000000}, {"T", 1000000000000},
+      {"Ki", 1 << 10}, {"Mi", 1 << 20},      {"Gi", 1u << 30}, {"Ti", uint64_t{1} << 40},
+  };
+  const std::string_view suffix = text.substr(i);
+  for (const auto& [name, multiplier] : kSuffixes) {
+    if (suffix != name) continue;
+    if (value > (uint64_t{1} << 62) / multiplier) return false;
+    bytes = value * multiplier;
+    return true;
+  }
+  return false;
 }
 
 ObjectSet load_string(std::string_view yaml, std::string_view source_name) {

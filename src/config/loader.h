@@ -26,4 +26,9 @@ ObjectSet load_string(std::string_view yaml, std::string_view source_name);
 // Parses a Gateway API Duration ("1h", "500ms", "1m30s"); returns false when malformed.
 bool parse_duration(std::string_view text, int64_t& milliseconds);
 
+// Parses a Kubernetes resource quantity used for byte sizes: a non-negative integer with an optional
+// binary (Ki, Mi, Gi, Ti) or decimal (k, M, G, T) suffix, e.g. "65536", "64Ki", "8Mi". False when
+// malformed or above 2^62.
+bool parse_byte_quantity(std::string_view text, uint64_t& bytes);
+
 }  // namespace mg::config

@@ -53,6 +53,15 @@ struct ObjectReference {
   std::optional<std::string> namespace_;
 };
 
+// LocalPolicyTargetReferenceWithSectionName (GEP-713 policy attachment): the object a policy applies to,
+// in the policy's own namespace, optionally narrowed to one section (a listener, a named rule).
+struct PolicyTargetReference {
+  std::string group;
+  std::string kind;
+  std::string name;
+  std::optional<std::string> section_name;
+};
+
 struct ParametersReference {
   std::string group;
   std::string kind;

@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "config/objects.h"
+#include "route/header_modifier.h"
+#include "route/mirror_settings.h"
 
 namespace re2 {
 class RE2;
@@ -42,14 +44,6 @@ struct Cluster {                    // one Service port
 
 // ---- Filters, precompiled from HTTPRoute filters (rule level, and backendRef level) ----
 
-// RequestHeaderModifier / ResponseHeaderModifier. Names keep the spelling written in the route (the
-// wire form a user expects); comparisons are case-insensitive.
-struct HeaderModifier {
-  std::vector<std::pair<std::string, std::string>> set;  // replace (or add when absent)
-  std::vector<std::pair<std::string, std::string>> add;  // append another line
-  std::vector<std::string> remove;                       // lowercase
-  bool empty() const { return set.empty() && add.empty() && remove.empty(); }
-};
 
 enum class PathModifierKind : uint8_t { kNone, kReplaceFullPath, kReplacePrefixMatch };
 
@@ -115,6 +109,8 @@ struct MirrorTarget {
   // Share of requests to copy: numerator/denominator (percent N is N/100; neither set is 100/100).
   uint32_t numerator = 100;
   uint32_t denominator = 100;
+  // From the MirrorPolicy targeting this mirror's route (or rule); null: no policy, defaults apply.
+  std::shared_ptr<const MirrorSettings> settings;
 };
 
 struct Rule {

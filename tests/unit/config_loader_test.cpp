@@ -290,6 +290,24 @@ TEST(ConfigLoader, ParsesDurations) {
   EXPECT_FALSE(parse_duration("1h1h1h1h1h", ms));
 }
 
+TEST(ConfigLoader, ParsesByteQuantities) {
+  uint64_t bytes = 0;
+  EXPECT_TRUE(parse_byte_quantity("65536", bytes));
+  EXPECT_EQ(bytes, 65536u);
+  EXPECT_TRUE(parse_byte_quantity("64Ki", bytes));
+  EXPECT_EQ(bytes, 65536u);
+  EXPECT_TRUE(parse_byte_quantity("8Mi", bytes));
+  EXPECT_EQ(bytes, 8u << 20);
+  EXPECT_TRUE(parse_byte_quantity("2k", bytes));
+  EXPECT_EQ(bytes, 2000u);
+  EXPECT_FALSE(parse_byte_quantity("", bytes));
+  EXPECT_FALSE(parse_byte_quantity("-1", bytes));
+  EXPECT_FALSE(parse_byte_quantity("1.5Mi", bytes));
+  EXPECT_FALSE(parse_byte_quantity("8mi", bytes));
+  EXPECT_FALSE(parse_byte_quantity("99999999999Ti", bytes));
+  EXPECT_FALSE(parse_byte_quantity("99999999999999999999", bytes));
+}
+
 class TempDir {
  public:
   TempDir() {
