@@ -36,7 +36,7 @@ std::string config_dump_json(const route::RouteTable& table) {
   json clusters = json::array();
   for (const auto& c : table.clusters) {
     json endpoints = json::array();
-    for (const auto& e : c.endpoints) endpoints.push_back(e.ip + ":" + std::to_string(e.port));
+    for (const auto& e : c.endpoints) endpoints.push_back(e.address);
     clusters.push_back({{"name", c.name}, {"endpoints", endpoints}});
   }
   json dump = {{"listeners", listeners}, {"clusters", clusters}, {"warnings", table.warnings}};

@@ -242,16 +242,22 @@ class Session {
     const auto try_timeout =
         rule.timeouts.backend_request.count() > 0 ? rule.timeouts.backend_request : options_.response_timeout;
 
+    bool body_sent = false;  // the client's body went out once; later tries replay body_copy
+    // A pooled connection the backend closed just as we reused it fails before any response byte:
+    // that request is sent again once on a new connection (nginx and Envoy do the same), outside the
+    // route's retry policy, when it can be replayed.
+    bool stale_retried = false, fresh_connection = false;
     for (uint32_t attempt = 0;; ++attempt) {
       const bool replayable = !has_body || (capture_body && !capture.overflowed);
       const bool can_retry = attempt + 1 < tries && replayable && Clock::now() < request_deadline;
-      if (attempt > 0) {
+      if (attempt > 0 && !fresh_connection) {
         ctx.retries = attempt;
         asio::steady_timer pause(stream_.get_executor(), retry_backoff(rule.retry, attempt));
         co_await pause.async_wait(kNoThrow);
       }
 
-      auto connection = co_await connect_upstream(*table, backend->cluster, ctx);
+      auto connection = co_await connect_upstream(*table, backend->cluster, ctx, fresh_connection);
+      fresh_connection = false;
       if (!connection) {
         if (can_retry) continue;
         if (ctx.upstream_host.empty())
@@ -261,7 +267,18 @@ class Session {
       }
 
       net::SocketWatchdog upstream_watchdog(connection->socket);
-      if (attempt == 0) {
+      // Whether this failure is the stale-connection race, to be replayed once on a new connection.
+      auto stale = [&](const upstream::UpstreamConnection& c) {
+        const bool replay = c.reused && !stale_retried && c.buffer.empty() &&
+                            (!has_body || (capture_body && !capture.overflowed));
+        if (replay) {
+          stale_retried = fresh_connection = true;
+          --attempt;
+        }
+        return replay;
+      };
+      if (!body_sent) {
+        body_sent = true;
         if (expect_continue && has_body && buffer_.empty()) {
           // We read the body now; tell the client to send it (the Expect field is not forwarded).
           if (!co_await write_all(stream_, "HTTP/1.1 100 Continue\r\n\r\n", {}))
@@ -284,7 +301,8 @@ class Session {
           case RelayStatus::kSourceFailed:
             co_return finish(ctx, kClientClosedRequest, 0, "client closed or timed out during request body");
           case RelayStatus::kSinkFailed:
-            if (can_retry && replayable) continue;
+            // Only a body-less request can go again: the rest of a body is still unread from the client.
+            if (!has_body && (stale(*connection) || can_retry)) continue;
             co_return co_await reply_local(ctx, 502, "upstream closed during request", true);
         }
         // The copy is taken once, from the first try: retries are the primary's business.
@@ -294,7 +312,7 @@ class Session {
         std::string replay = request_head;
         replay.append(body_copy);
         if (!co_await write_all(connection->socket, replay, write_timeouts)) {
-          if (can_retry) continue;
+          if (stale(*connection) || can_retry) continue;
           co_return co_await reply_local(ctx, 503, "upstream closed during request", close_after_local);
         }
       }
@@ -316,6 +334,7 @@ class Session {
           if (can_retry && Clock::now() < request_deadline) continue;
           co_return co_await reply_local(ctx, 504, "upstream request timeout", !keep_alive);
         case HeadOutcome::kClosed:
+          if (stale(*connection)) continue;
           worker_.stats().count_upstream(ctx.backend, 502);
           if (can_retry) continue;
           co_return co_await reply_local(ctx, attempt > 0 ? 503 : 502,
@@ -384,19 +403,21 @@ class Session {
                                    "Location: " + location + "\r\n");
   }
 
-  // Picks an endpoint and connects, reusing an idle connection when there is one. A failed connect is
+  // Picks an endpoint and connects, reusing an idle connection when there is one (unless `fresh`). A failed connect is
   // retried once on the next endpoint: nothing was sent yet, so that is always safe.
   asio::awaitable<std::unique_ptr<upstream::UpstreamConnection>> connect_upstream(const route::RouteTable& table,
                                                                                   int cluster,
-                                                                                  RequestContext& ctx) {
+                                                                                  RequestContext& ctx,
+                                                                                  bool fresh) {
     const size_t endpoint_count = table.clusters[static_cast<size_t>(cluster)].endpoints.size();
     const int attempts = endpoint_count > 1 ? 2 : 1;
     for (int attempt = 0; attempt < attempts; ++attempt) {
       const route::Endpoint* endpoint = worker_.balancer().pick_endpoint(table, cluster);
       if (!endpoint) co_return nullptr;
-      ctx.upstream_host = endpoint->ip + ":" + std::to_string(endpoint->port);
+      ctx.upstream_host = endpoint->address;
       ctx.upstream_pod = endpoint->pod;
-      if (auto idle = worker_.primary_pool().take(ctx.upstream_host)) co_return idle;
+      if (!fresh)
+        if (auto idle = worker_.primary_pool().take(ctx.upstream_host)) co_return idle;
       auto connected = co_await upstream::connect_to(endpoint->ip, endpoint->port, options_.connect_timeout);
       if (connected.connection) {
         ++worker_.stats().upstream_connections_total;

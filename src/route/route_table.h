@@ -35,6 +35,7 @@ struct Endpoint {  // one ready pod address
   std::string ip;
   uint16_t port = 0;
   std::string pod;  // EndpointSlice targetRef name (the pod), for logs and the mirror trace; may be empty
+  std::string address;  // "ip:port", built once: the connection-pool key and the logged upstream host
 };
 
 struct Cluster {                    // one Service port

@@ -711,7 +711,8 @@ class Translator {
       for (const auto& ep : es->endpoints) {
         if (ep.conditions.ready.has_value() && !*ep.conditions.ready) continue;
         for (const auto& addr : ep.addresses) {
-          Endpoint e{addr, *port, ep.target_ref ? ep.target_ref->name : std::string()};
+          Endpoint e{addr, *port, ep.target_ref ? ep.target_ref->name : std::string(),
+                     addr + ":" + std::to_string(*port)};
           const bool dup = std::any_of(out.begin(), out.end(),
                                        [&](const Endpoint& o) { return o.ip == e.ip && o.port == e.port; });
           if (!dup) out.push_back(std::move(e));

@@ -20,6 +20,7 @@ struct UpstreamConnection {
   ByteBuffer buffer;
   std::string key;        // "ip:port", the pool key and the access log's upstream_host
   bool reused = false;    // taken from the idle pool (may have been closed by the peer meanwhile)
+  std::chrono::steady_clock::time_point idle_since;  // when it was last given back to the pool
 };
 
 struct ConnectResult {

@@ -4,7 +4,7 @@ connections meanwhile, keep /metrics up, and not leak file descriptors across ma
 
 Loopback block 127.0.20.0/24 (shared with test_hostile_http, which uses .1 and .2): gateway .11,
 refusing endpoint .12 (nothing listens), resetting backend .13, garbage backend .14, slow backend .15,
-healthy backend .16; every backend on port 3000."""
+healthy backend .16, keep-alive-closing backend .17; every backend on port 3000."""
 
 import os
 import socket
@@ -104,6 +104,18 @@ def slow(backend, conn, head):
     return True
 
 
+def close_on_second_request(backend, conn, head):
+    """Answers the first request of a connection with keep-alive, then closes the connection when the
+    second arrives, unanswered: the race of a server's idle close with the gateway reusing the connection."""
+    with backend.lock:
+        n = backend.per_connection[conn.fileno()] = backend.per_connection.get(conn.fileno(), 0) + 1
+    if n >= 2:
+        backend.per_connection.pop(conn.fileno(), None)
+        return False
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    return True
+
+
 def healthy(backend, conn, head):
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     return True
@@ -114,7 +126,8 @@ class UpstreamFaults(mgtest.ClusterTestCase):
     def start(cls, c):
         cls.gw_ip, cls.gw_port = f"{NET}.11", mgtest.free_port(f"{NET}.11")
         docs = [mgtest.gatewayclass_yaml(), mgtest.gateway_yaml("faults-gateway", cls.gw_ip, cls.gw_port)]
-        for name, last in (("refuse", 12), ("reset", 13), ("garbage", 14), ("slow", 15), ("healthy", 16)):
+        for name, last in (("refuse", 12), ("reset", 13), ("garbage", 14), ("slow", 15), ("healthy", 16),
+                           ("stale", 17)):
             docs += [mgtest.route_yaml(name, "faults-gateway", f"/{name}", f"{name}-backend"),
                      mgtest.service_yaml(f"{name}-backend"),
                      mgtest.endpointslice_yaml(f"{name}-backend",
@@ -122,8 +135,10 @@ class UpstreamFaults(mgtest.ClusterTestCase):
         config = c.config_dir() / "faults.yaml"
         config.write_text(mgtest.join_docs(*docs))
         for ip, behaviour in ((f"{NET}.13", reset_mid_response), (f"{NET}.14", garbage), (f"{NET}.15", slow),
-                              (f"{NET}.16", healthy)):
+                              (f"{NET}.16", healthy), (f"{NET}.17", close_on_second_request)):
             c.captures.append(FaultyBackend(ip, behaviour))
+        cls.stale_backend = c.captures[-1]
+        cls.stale_backend.per_connection = {}
         cls.gw = c.gateway(config, admin_ip=cls.gw_ip, workers=1)
         cls.gw.wait_ready()
 
@@ -198,6 +213,17 @@ class UpstreamFaults(mgtest.ClusterTestCase):
         self.assertIsInstance(slow_response, mgtest.Response, slow_response)
         self.assertEqual((slow_response.status, slow_response.body), (200, b"slow"))
         self.assertGreaterEqual(slow_response.elapsed, SLOW_SECONDS * 0.9)
+
+    def test_pooled_connection_closed_on_reuse_is_retried_on_a_new_connection(self):
+        # The backend closes each connection when its second request arrives, unanswered. The gateway
+        # reuses its pooled connection for the second GET, sees it closed before any response byte, and
+        # sends the request again on a new connection instead of answering 502.
+        for i in range(3):
+            r = self.get(f"/stale/{i}-{unique_id()}")
+            self.assertEqual((r.status, r.body), (200, b"ok"), (i, r))
+        with self.stale_backend.lock:
+            seen = len(self.stale_backend.requests)
+        self.assertGreaterEqual(seen, 4, "the unanswered tries reached the backend too")
 
     def test_zz_no_fd_growth_after_many_faulty_requests(self):
         fd_dir = f"/proc/{self.gw.pid}/fd"
