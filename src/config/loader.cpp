@@ -290,7 +290,7 @@ std::optional<Duration> opt_duration(Obj& o, std::string_view key) {
 }
 
 // A byte size: an integer or a quantity string ("64Ki", "8Mi"), as Kubernetes writes resource sizes.
-[[maybe_unused]] std::optional<uint64_t> opt_byte_quantity(Obj& o, std::string_view key) {
+std::optional<uint64_t> opt_byte_quantity(Obj& o, std::string_view key) {
   if (!o.has(key)) return std::nullopt;
   const YAML::Node n = o.raw(key);
   const std::string p = o.sub(key);
@@ -302,8 +302,7 @@ std::optional<Duration> opt_duration(Obj& o, std::string_view key) {
 }
 
 // spec.targetRefs of a policy (GEP-713): 1 to 16 objects in the policy's namespace, of the given kinds.
-[[maybe_unused]] std::vector<PolicyTargetReference> decode_policy_target_refs(Obj& spec,
-                                                             const std::vector<std::string_view>& kinds) {
+std::vector<PolicyTargetReference> decode_policy_target_refs(Obj& spec, const std::vector<std::string_view>& kinds) {
   spec.require("targetRefs");
   auto refs = spec.objects<PolicyTargetReference>(
       "targetRefs",
@@ -923,6 +922,37 @@ void decode_endpoint_slice(Obj& o, EndpointSlice& es) {
   });
 }
 
+// --- ClientTrafficPolicy ---
+
+// Bounds as the command-line flags have them: sizes and timeouts are positive (a zero header timeout
+// would switch off the slowloris guard); only the body limit may be 0, which means unlimited.
+void decode_client_traffic_policy_spec(Obj o, ClientTrafficPolicy& p) {
+  p.target_refs = decode_policy_target_refs(o, {"Gateway"});
+  if (auto l = o.obj("limits")) {
+    auto positive_size = [&](std::string_view key) {
+      auto v = opt_byte_quantity(*l, key);
+      if (v && *v == 0) l->fail(l->raw(key), l->sub(key), "must be at least 1 byte");
+      return v;
+    };
+    p.limits.max_request_line_size = positive_size("maxRequestLineSize");
+    p.limits.max_header_size = positive_size("maxHeaderSize");
+    if (auto n = l->integer("maxHeaders", 1, 1'000'000)) p.limits.max_headers = static_cast<uint64_t>(*n);
+    p.limits.max_request_body_size = opt_byte_quantity(*l, "maxRequestBodySize");
+    l->finish();
+  }
+  if (auto t = o.obj("timeouts")) {
+    auto positive_duration = [&](std::string_view key) {
+      auto d = opt_duration(*t, key);
+      if (d && d->milliseconds == 0) t->fail(t->raw(key), t->sub(key), "must be longer than 0s");
+      return d;
+    };
+    p.timeouts.request_header = positive_duration("requestHeader");
+    p.timeouts.idle = positive_duration("idle");
+    t->finish();
+  }
+  o.finish();
+}
+
 // --- documents ---
 
 enum class Kind {
@@ -934,6 +964,7 @@ enum class Kind {
   EndpointSlice,
   Namespace,
   Secret,
+  ClientTrafficPolicy,
   Ignored
 };
 
@@ -960,6 +991,7 @@ const std::unordered_map<std::string_view, KindInfo>& known_kinds() {
         {"EndpointSlice", {Kind::EndpointSlice, {"discovery.k8s.io/v1"}, true}},
         {"Namespace", {Kind::Namespace, {"v1"}, false}},
         {"Secret", {Kind::Secret, {"v1"}, true}},
+        {"ClientTrafficPolicy", {Kind::ClientTrafficPolicy, {"mirrorgate.io/v1alpha1"}, true}},
     };
     // Well-known kinds that commonly sit next to Gateway API objects in a manifest set; accepted so
     // users can point mirrorgate at the same files they apply, but never inspected.
@@ -1151,6 +1183,14 @@ class Loader {
         o.string_data = top.string_map("stringData");
         top.boolean("immutable");
         set_.secrets.push_back(std::move(o));
+        break;
+      }
+      case Kind::ClientTrafficPolicy: {
+        ClientTrafficPolicy o;
+        o.metadata = std::move(meta);
+        o.source = src;
+        decode_client_traffic_policy_spec(*spec(true), o);
+        set_.client_traffic_policies.push_back(std::move(o));
         break;
       }
       case Kind::Ignored:
