@@ -81,8 +81,11 @@ void order_by_precedence(std::vector<Candidate>& v) {
 void keep_first(std::vector<Candidate>& v, const std::string& what) {
   order_by_precedence(v);
   for (size_t i = 1; i < v.size(); ++i) {
-    *v[i].ancestor = {v[i].ancestor->gateway_namespace, v[i].ancestor->gateway_name,
-                      v[i].ancestor->section_name, false, "Conflicted",
+    *v[i].ancestor = {v[i].ancestor->gateway_namespace,
+                      v[i].ancestor->gateway_name,
+                      v[i].ancestor->section_name,
+                      false,
+                      "Conflicted",
                       "ClientTrafficPolicy " + v[0].settings->policy + " also targets " + what +
                           " and takes precedence (older creationTimestamp, then name)"};
   }
@@ -109,7 +112,8 @@ class Resolver {
   void collect(const config::ClientTrafficPolicy& p) {
     const std::string id = key(p.metadata.namespace_, p.metadata.name);
     auto& ancestors = out_.ancestors[id];
-    if (!ancestors.empty()) return;  // a duplicate (the loader refuses them; an ObjectSet built in code may not)
+    if (!ancestors.empty())
+      return;  // a duplicate (the loader refuses them; an ObjectSet built in code may not)
     const std::string invalid = invalid_reason(p);
     const auto settings = invalid.empty() ? settings_of(p) : nullptr;
     std::set<std::pair<std::string, std::optional<std::string>>> seen;
@@ -165,7 +169,8 @@ class Resolver {
     if (found == candidates_.end()) return;
     Claims& claims = found->second;
     keep_first(claims.whole, "Gateway " + gw_id);
-    for (auto& [section, list] : claims.by_section) keep_first(list, "listener " + section + " of Gateway " + gw_id);
+    for (auto& [section, list] : claims.by_section)
+      keep_first(list, "listener " + section + " of Gateway " + gw_id);
     const Candidate* whole = claims.whole.empty() ? nullptr : &claims.whole.front();
 
     // What each HTTP(S) listener would get, then one answer per port.
@@ -176,7 +181,7 @@ class Resolver {
       ports[l.port].emplace_back(&l, s != claims.by_section.end() ? &s->second.front() : whole);
     }
     std::map<const PolicyAncestor*, std::vector<std::string>> applied;  // ancestor -> listener names
-    std::vector<std::string> overridden;                               // "listener by policy"
+    std::vector<std::string> overridden;                                // "listener by policy"
     for (auto& [port, listeners] : ports) {
       const bool uniform = std::all_of(listeners.begin(), listeners.end(), [&](const auto& x) {
         return policy_of(x.second) == policy_of(listeners.front().second);
@@ -186,7 +191,8 @@ class Resolver {
         const Candidate* chosen = uniform ? c : whole;
         if (!chosen) continue;
         applied[chosen->ancestor].push_back(l->name);
-        if (whole && chosen->policy != whole->policy) overridden.push_back(l->name + " by " + chosen->settings->policy);
+        if (whole && chosen->policy != whole->policy)
+          overridden.push_back(l->name + " by " + chosen->settings->policy);
         out_.by_port[gw_id][port] = chosen->settings;
       }
     }
@@ -212,10 +218,13 @@ class Resolver {
     for (const auto& [l, c] : listeners) names.push_back(l->name);
     for (const auto& [l, c] : listeners) {
       if (!c || policy_of(c) == policy_of(whole) || !c->ancestor->accepted) continue;
-      *c->ancestor = {c->ancestor->gateway_namespace, c->ancestor->gateway_name, c->ancestor->section_name,
-                      false, "Conflicted",
-                      "listener " + l->name + " shares port " + std::to_string(port) + " of Gateway " + gw_id +
-                          " with listeners " + join(names) +
+      *c->ancestor = {c->ancestor->gateway_namespace,
+                      c->ancestor->gateway_name,
+                      c->ancestor->section_name,
+                      false,
+                      "Conflicted",
+                      "listener " + l->name + " shares port " + std::to_string(port) + " of Gateway " +
+                          gw_id + " with listeners " + join(names) +
                           " that would get different limits; limits apply before the Host header picks a "
                           "listener, so target every listener of the port alike, or the whole Gateway"};
     }

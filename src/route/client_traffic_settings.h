@@ -15,11 +15,11 @@
 namespace mg::route {
 
 struct ClientTrafficSettings {
-  std::string policy;  // "namespace/name" of the ClientTrafficPolicy these come from
-  std::optional<size_t> max_request_line;                  // 414 beyond
-  std::optional<size_t> max_header_bytes;                  // 431 beyond
-  std::optional<size_t> max_headers;                       // 431 beyond
-  std::optional<uint64_t> max_request_body;                // 413 beyond; 0 = unlimited
+  std::string policy;                        // "namespace/name" of the ClientTrafficPolicy these come from
+  std::optional<size_t> max_request_line;    // 414 beyond
+  std::optional<size_t> max_header_bytes;    // 431 beyond
+  std::optional<size_t> max_headers;         // 431 beyond
+  std::optional<uint64_t> max_request_body;  // 413 beyond; 0 = unlimited
   std::optional<std::chrono::milliseconds> header_timeout;  // 408
   std::optional<std::chrono::milliseconds> idle_timeout;
 };

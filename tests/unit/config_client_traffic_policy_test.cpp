@@ -21,8 +21,9 @@ std::string load_error(const std::string& yaml) {
 }
 
 // A policy with `spec_tail` appended under spec (after its targetRefs); line 9 is the first line of it.
-std::string policy(const std::string& spec_tail,
-                   const std::string& target = "{group: gateway.networking.k8s.io, kind: Gateway, name: gw}") {
+std::string policy(
+    const std::string& spec_tail,
+    const std::string& target = "{group: gateway.networking.k8s.io, kind: Gateway, name: gw}") {
   return "apiVersion: mirrorgate.io/v1alpha1\n"
          "kind: ClientTrafficPolicy\n"
          "metadata:\n"
@@ -30,7 +31,8 @@ std::string policy(const std::string& spec_tail,
          "  namespace: gateway-ns\n"
          "spec:\n"
          "  targetRefs:\n"
-         "  - " + target + "\n" + spec_tail;
+         "  - " +
+         target + "\n" + spec_tail;
 }
 
 TEST(ClientTrafficPolicyLoader, LoadsQuantitiesDurationsAndTargets) {
@@ -78,39 +80,46 @@ TEST(ClientTrafficPolicyLoader, RejectsUnknownFieldWithPath) {
 }
 
 TEST(ClientTrafficPolicyLoader, RejectsMalformedByteSize) {
-  EXPECT_EQ(load_error(policy("  limits:\n    maxRequestBodySize: 10MB\n")),
-            "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.limits.maxRequestBodySize: invalid byte "
-            "size \"10MB\" (an integer, or a quantity such as \"64Ki\", \"8Mi\")");
+  EXPECT_EQ(
+      load_error(policy("  limits:\n    maxRequestBodySize: 10MB\n")),
+      "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.limits.maxRequestBodySize: invalid byte "
+      "size \"10MB\" (an integer, or a quantity such as \"64Ki\", \"8Mi\")");
 }
 
 TEST(ClientTrafficPolicyLoader, RejectsZeroSizesAndCounts) {
-  EXPECT_EQ(load_error(policy("  limits:\n    maxHeaderSize: 0\n")),
-            "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.limits.maxHeaderSize: must be at least "
-            "1 byte");
-  EXPECT_EQ(load_error(policy("  limits:\n    maxHeaders: 0\n")),
-            "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.limits.maxHeaders: must be between 1 "
-            "and 1000000, got 0");
-  EXPECT_EQ(load_error(policy("  limits:\n    maxHeaders: 8Ki\n")),
-            "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.limits.maxHeaders: expected an integer, "
-            "got \"8Ki\"");
+  EXPECT_EQ(
+      load_error(policy("  limits:\n    maxHeaderSize: 0\n")),
+      "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.limits.maxHeaderSize: must be at least "
+      "1 byte");
+  EXPECT_EQ(
+      load_error(policy("  limits:\n    maxHeaders: 0\n")),
+      "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.limits.maxHeaders: must be between 1 "
+      "and 1000000, got 0");
+  EXPECT_EQ(
+      load_error(policy("  limits:\n    maxHeaders: 8Ki\n")),
+      "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.limits.maxHeaders: expected an integer, "
+      "got \"8Ki\"");
 }
 
 TEST(ClientTrafficPolicyLoader, RejectsBadOrZeroDurations) {
-  EXPECT_EQ(load_error(policy("  timeouts:\n    requestHeader: 0s\n")),
-            "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.timeouts.requestHeader: must be longer "
-            "than 0s");
+  EXPECT_EQ(
+      load_error(policy("  timeouts:\n    requestHeader: 0s\n")),
+      "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.timeouts.requestHeader: must be longer "
+      "than 0s");
   EXPECT_EQ(load_error(policy("  timeouts:\n    idle: 1.5s\n")),
             "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.timeouts.idle: invalid duration "
             "\"1.5s\" (e.g. \"500ms\", \"10s\", \"1m30s\")");
 }
 
 TEST(ClientTrafficPolicyLoader, RejectsTargetsOtherThanGateways) {
-  EXPECT_EQ(load_error(policy("", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r}")),
-            "policy.yaml:8: ClientTrafficPolicy gateway-ns/strict: spec.targetRefs[0]: unsupported target "
-            "gateway.networking.k8s.io/HTTPRoute (supported: kind Gateway of group gateway.networking.k8s.io)");
-  EXPECT_EQ(load_error(policy("", "{kind: Gateway, name: gw}")),
-            "policy.yaml:8: ClientTrafficPolicy gateway-ns/strict: spec.targetRefs[0].group: required field is "
-            "missing");
+  EXPECT_EQ(
+      load_error(policy("", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r}")),
+      "policy.yaml:8: ClientTrafficPolicy gateway-ns/strict: spec.targetRefs[0]: unsupported target "
+      "gateway.networking.k8s.io/HTTPRoute (supported: kind Gateway of group gateway.networking.k8s.io)");
+  EXPECT_EQ(
+      load_error(policy("", "{kind: Gateway, name: gw}")),
+      "policy.yaml:8: ClientTrafficPolicy gateway-ns/strict: spec.targetRefs[0].group: required field is "
+      "missing");
 }
 
 TEST(ClientTrafficPolicyLoader, RejectsMissingTargetRefsAndOtherApiVersions) {

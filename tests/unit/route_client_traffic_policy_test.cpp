@@ -1,8 +1,6 @@
 // ClientTrafficPolicy attachment: which policy each route::Listener gets (precedence, shared ports) and
 // the GEP-713 status of each policy.
 
-#include "route/client_traffic_policy.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,6 +9,7 @@
 #include <vector>
 
 #include "config/loader.h"
+#include "route/client_traffic_policy.h"
 #include "route/status.h"
 #include "route/translator.h"
 
@@ -54,9 +53,10 @@ spec:
 // sections: "" targets the whole Gateway; several entries give several targetRefs.
 std::string policy(const std::string& name, std::vector<std::string> sections, const std::string& limits,
                    const std::string& created = "", const std::string& gateway = "gw") {
-  std::string out = "---\napiVersion: mirrorgate.io/v1alpha1\nkind: ClientTrafficPolicy\nmetadata: {name: " + name +
-                    ", namespace: gateway-ns" + (created.empty() ? "" : ", creationTimestamp: \"" + created + "\"") +
-                    "}\nspec:\n  targetRefs:\n";
+  std::string out =
+      "---\napiVersion: mirrorgate.io/v1alpha1\nkind: ClientTrafficPolicy\nmetadata: {name: " + name +
+      ", namespace: gateway-ns" + (created.empty() ? "" : ", creationTimestamp: \"" + created + "\"") +
+      "}\nspec:\n  targetRefs:\n";
   for (const auto& s : sections)
     out += "  - {group: gateway.networking.k8s.io, kind: Gateway, name: " + gateway +
            (s.empty() ? "" : ", sectionName: " + s) + "}\n";
@@ -70,7 +70,8 @@ config::ObjectSet load(const std::string& policies) {
 // The policy governing port `port` of gateway-ns/gw, or "" for none.
 std::string policy_on_port(const RouteTable& table, uint16_t port) {
   for (const auto& l : table.listeners)
-    if (l.gateway == "gateway-ns/gw" && l.port == port) return l.client_traffic ? l.client_traffic->policy : "";
+    if (l.gateway == "gateway-ns/gw" && l.port == port)
+      return l.client_traffic ? l.client_traffic->policy : "";
   ADD_FAILURE() << "no listener on port " << port;
   return "?";
 }
@@ -133,28 +134,32 @@ TEST(ClientTrafficPolicy, OldestPolicyWinsAndTheOthersAreConflicted) {
 }
 
 TEST(ClientTrafficPolicy, NameBreaksTheTieBetweenEquallyOldPolicies) {
-  const auto set = load(policy("zeta", {"admin"}, "{maxHeaders: 50}") + policy("alpha", {"admin"}, "{maxHeaders: 10}"));
+  const auto set =
+      load(policy("zeta", {"admin"}, "{maxHeaders: 50}") + policy("alpha", {"admin"}, "{maxHeaders: 10}"));
   const auto table = translate(set);
   EXPECT_EQ(policy_on_port(*table, 81), "gateway-ns/alpha");
   const auto r = resolve(set);
   EXPECT_EQ(ancestor(r, "zeta").reason, "Conflicted");
   EXPECT_NE(std::find_if(table->warnings.begin(), table->warnings.end(),
                          [](const std::string& w) {
-                           return w.starts_with("ClientTrafficPolicy gateway-ns/zeta: Gateway gateway-ns/gw listener "
-                                                "admin: Conflicted: ");
+                           return w.starts_with(
+                               "ClientTrafficPolicy gateway-ns/zeta: Gateway gateway-ns/gw listener "
+                               "admin: Conflicted: ");
                          }),
             table->warnings.end());
 }
 
 TEST(ClientTrafficPolicy, PolicyThatWouldSplitASharedPortIsConflictedThere) {
-  const auto set = load(policy("whole", {""}, "{maxHeaders: 50}") + policy("only-http", {"http"}, "{maxHeaders: 10}"));
+  const auto set =
+      load(policy("whole", {""}, "{maxHeaders: 50}") + policy("only-http", {"http"}, "{maxHeaders: 10}"));
   // The limits act before the Host header picks http or http-alt: the port keeps the Gateway's policy.
   EXPECT_EQ(policy_on_port(*translate(set), 80), "gateway-ns/whole");
   const auto r = resolve(set);
   const PolicyAncestor& split = ancestor(r, "only-http");
   EXPECT_FALSE(split.accepted);
   EXPECT_EQ(split.reason, "Conflicted");
-  EXPECT_NE(split.message.find("listener http shares port 80 of Gateway gateway-ns/gw with listeners http, http-alt"),
+  EXPECT_NE(split.message.find(
+                "listener http shares port 80 of Gateway gateway-ns/gw with listeners http, http-alt"),
             std::string::npos)
       << split.message;
   EXPECT_EQ(ancestor(r, "whole").message, "applies to listeners http, http-alt, admin");
@@ -190,7 +195,8 @@ TEST(ClientTrafficPolicy, InvalidPoliciesApplyNowhere) {
             "spec.limits.maxRequestLineSize (2048) is larger than spec.limits.maxHeaderSize (1024), which "
             "includes the request line");
   EXPECT_EQ(ancestor(r, "on-tcp").reason, "Invalid");
-  EXPECT_EQ(ancestor(r, "on-tcp").message, "listener tcp has protocol TCP; limits apply to HTTP and HTTPS listeners only");
+  EXPECT_EQ(ancestor(r, "on-tcp").message,
+            "listener tcp has protocol TCP; limits apply to HTTP and HTTPS listeners only");
 }
 
 TEST(ClientTrafficPolicy, GatewaysOfOtherControllersAreNotAnswered) {
@@ -200,7 +206,8 @@ TEST(ClientTrafficPolicy, GatewaysOfOtherControllersAreNotAnswered) {
 }
 
 TEST(ClientTrafficPolicy, StatusListsAncestorsTheGep713Way) {
-  const auto set = load(policy("whole", {""}, "{maxHeaders: 50}") + policy("only-http", {"http"}, "{maxHeaders: 10}"));
+  const auto set =
+      load(policy("whole", {""}, "{maxHeaders: 50}") + policy("only-http", {"http"}, "{maxHeaders: 10}"));
   StatusOptions options;
   options.transition_time = "2025-01-01T00:00:00Z";
   const json status = compute_status(set, options);
