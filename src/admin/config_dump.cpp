@@ -29,6 +29,16 @@ std::string config_dump_json(const route::RouteTable& table) {
                      {"protocol", l.tls ? "HTTPS" : "HTTP"},
                      {"sections", l.section_names},
                      {"rules", rules}};
+    if (const auto& ct = l.client_traffic) {  // only what the policy sets; the rest are the flags' defaults
+      json policy = {{"policy", ct->policy}};
+      if (ct->max_request_line) policy["maxRequestLineSize"] = *ct->max_request_line;
+      if (ct->max_header_bytes) policy["maxHeaderSize"] = *ct->max_header_bytes;
+      if (ct->max_headers) policy["maxHeaders"] = *ct->max_headers;
+      if (ct->max_request_body) policy["maxRequestBodySize"] = *ct->max_request_body;
+      if (ct->header_timeout) policy["requestHeaderTimeoutMs"] = ct->header_timeout->count();
+      if (ct->idle_timeout) policy["idleTimeoutMs"] = ct->idle_timeout->count();
+      listener["clientTrafficPolicy"] = std::move(policy);
+    }
     if (l.tls) {
       json certs = json::array();  // which certificate SNI picks for which section (never the key)
       for (const auto& c : l.tls->certificates()) certs.push_back({{"section", c.section}, {"hostname", c.hostname}});

@@ -1042,6 +1042,37 @@ void decode_endpoint_slice(Obj& o, EndpointSlice& es) {
   });
 }
 
+// --- ClientTrafficPolicy ---
+
+// Bounds as the command-line flags have them: sizes and timeouts are positive (a zero header timeout
+// would switch off the slowloris guard); only the body limit may be 0, which means unlimited.
+void decode_client_traffic_policy_spec(Obj o, ClientTrafficPolicy& p) {
+  p.target_refs = decode_policy_target_refs(o, {"Gateway"});
+  if (auto l = o.obj("limits")) {
+    auto positive_size = [&](std::string_view key) {
+      auto v = opt_byte_quantity(*l, key);
+      if (v && *v == 0) l->fail(l->raw(key), l->sub(key), "must be at least 1 byte");
+      return v;
+    };
+    p.limits.max_request_line_size = positive_size("maxRequestLineSize");
+    p.limits.max_header_size = positive_size("maxHeaderSize");
+    if (auto n = l->integer("maxHeaders", 1, 1'000'000)) p.limits.max_headers = static_cast<uint64_t>(*n);
+    p.limits.max_request_body_size = opt_byte_quantity(*l, "maxRequestBodySize");
+    l->finish();
+  }
+  if (auto t = o.obj("timeouts")) {
+    auto positive_duration = [&](std::string_view key) {
+      auto d = opt_duration(*t, key);
+      if (d && d->milliseconds == 0) t->fail(t->raw(key), t->sub(key), "must be longer than 0s");
+      return d;
+    };
+    p.timeouts.request_header = positive_duration("requestHeader");
+    p.timeouts.idle = positive_duration("idle");
+    t->finish();
+  }
+  o.finish();
+}
+
 // --- documents ---
 
 enum class Kind {
@@ -1054,6 +1085,7 @@ enum class Kind {
   Namespace,
   Secret,
   MirrorPolicy,
+  ClientTrafficPolicy,
   Ignored
 };
 
@@ -1081,6 +1113,7 @@ const std::unordered_map<std::string_view, KindInfo>& known_kinds() {
         {"Namespace", {Kind::Namespace, {"v1"}, false}},
         {"Secret", {Kind::Secret, {"v1"}, true}},
         {"MirrorPolicy", {Kind::MirrorPolicy, {"mirrorgate.io/v1alpha1"}, true}},
+        {"ClientTrafficPolicy", {Kind::ClientTrafficPolicy, {"mirrorgate.io/v1alpha1"}, true}},
     };
     // Well-known kinds that commonly sit next to Gateway API objects in a manifest set; accepted so
     // users can point mirrorgate at the same files they apply, but never inspected.
@@ -1280,6 +1313,14 @@ class Loader {
         o.source = src;
         decode_mirror_policy_spec(*spec(true), o);
         set_.mirror_policies.push_back(std::move(o));
+        break;
+      }
+      case Kind::ClientTrafficPolicy: {
+        ClientTrafficPolicy o;
+        o.metadata = std::move(meta);
+        o.source = src;
+        decode_client_traffic_policy_spec(*spec(true), o);
+        set_.client_traffic_policies.push_back(std::move(o));
         break;
       }
       case Kind::Ignored:

@@ -441,6 +441,31 @@ struct MirrorPolicy {
   std::optional<MirrorResponseComparison> response_comparison;
 };
 
+// --- ClientTrafficPolicy (mirrorgate.io/v1alpha1) ---
+//
+// Per-listener limits and timeouts, attached to a Gateway (or one of its listeners) the GEP-713 way.
+// Every field is optional: unset means the command-line default (--max-request-line, ...).
+
+struct ClientTrafficLimits {
+  std::optional<uint64_t> max_request_line_size;  // bytes (414 beyond)
+  std::optional<uint64_t> max_header_size;        // bytes of the whole request head (431 beyond)
+  std::optional<uint64_t> max_headers;            // header fields (431 beyond)
+  std::optional<uint64_t> max_request_body_size;  // bytes, 0 = unlimited (413 beyond)
+};
+
+struct ClientTrafficTimeouts {
+  std::optional<Duration> request_header;  // whole request head, from its first byte (408)
+  std::optional<Duration> idle;            // keep-alive connection with no request
+};
+
+struct ClientTrafficPolicy {
+  ObjectMeta metadata;
+  SourceLocation source;
+  std::vector<PolicyTargetReference> target_refs;  // kind Gateway, in the policy's namespace
+  ClientTrafficLimits limits;
+  ClientTrafficTimeouts timeouts;
+};
+
 // Everything loaded, in input order per kind (files sorted by name, documents in file order).
 struct ObjectSet {
   std::vector<GatewayClass> gateway_classes;
@@ -452,6 +477,7 @@ struct ObjectSet {
   std::vector<Namespace> namespaces;
   std::vector<Secret> secrets;
   std::vector<MirrorPolicy> mirror_policies;
+  std::vector<ClientTrafficPolicy> client_traffic_policies;
   size_t ignored_objects = 0;  // well-known kinds mirrorgate does not use (Deployment, ...)
 };
 

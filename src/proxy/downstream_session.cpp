@@ -59,7 +59,8 @@ class Session {
         stream_(stream),
         listener_index_(listener_index),
         watchdog_(watchdog),
-        buffer_(kReadChunk) {
+        buffer_(kReadChunk),
+        client_(flag_defaults()) {
     head_.headers.reserve(32);
     header_views_.reserve(32);
     forward_headers_.reserve(40);
@@ -90,11 +91,12 @@ class Session {
   // Waits for a complete request head. The idle timeout runs until the first byte of a request, the
   // header timeout from there (slowloris).
   asio::awaitable<http::ParseResult> read_head(bool& closed) {
+    refresh_client_limits();
     watchdog_.reset_fired();
-    watchdog_.arm(buffer_.empty() ? options_.idle_timeout : options_.header_timeout, true);
+    watchdog_.arm(buffer_.empty() ? client_.idle_timeout : client_.header_timeout, true);
     for (;;) {
       if (!buffer_.empty()) {
-        http::ParseResult r = http::parse_request_head(buffer_.readable(), options_.limits, head_);
+        http::ParseResult r = http::parse_request_head(buffer_.readable(), client_.head, head_);
         if (r.status != http::ParseStatus::kIncomplete) {
           watchdog_.disarm();
           co_return r;
@@ -114,8 +116,26 @@ class Session {
         co_return http::ParseResult{};
       }
       buffer_.commit(n);
-      if (was_empty) watchdog_.arm(options_.header_timeout, true);
+      if (was_empty) {  // a request starts: with the limits of the table current now, after any reload
+        refresh_client_limits();
+        watchdog_.arm(client_.header_timeout, true);
+      }
     }
+  }
+
+  route::ClientLimits flag_defaults() const {
+    return {options_.limits, options_.max_request_body, options_.header_timeout, options_.idle_timeout};
+  }
+
+  // The listener's ClientTrafficPolicy over the flags, re-resolved only when a reload changed it (the
+  // pinned settings pointer cannot be reused by a different object while we hold it).
+  void refresh_client_limits() {
+    const auto& listeners = worker_.table()->listeners;
+    if (listener_index_ >= listeners.size()) return;
+    const auto& settings = listeners[listener_index_].client_traffic;
+    if (settings == client_settings_) return;
+    client_settings_ = settings;
+    client_ = route::effective_client_limits(settings.get(), flag_defaults());
   }
 
   // Resets the connection's request context for a new request. Its strings keep their capacity, so a
@@ -214,8 +234,8 @@ class Session {
     // Everything below may read more bytes into buffer_, which invalidates head_'s views: serialise first.
     const http::BodyFraming body_framing = head_.framing;
     const uint64_t body_length = head_.content_length;
-    if (options_.max_request_body && body_framing == http::BodyFraming::kContentLength &&
-        body_length > options_.max_request_body)
+    if (client_.max_request_body && body_framing == http::BodyFraming::kContentLength &&
+        body_length > client_.max_request_body)
       co_return co_await reply_local(ctx, 413, "request body larger than the limit", true);
     const bool expect_continue = head_.expect_continue;
     const OutgoingRequest outgoing{head_.method, target, forward_headers_, head_.connection};
@@ -285,9 +305,9 @@ class Session {
             co_return finish(ctx, kClientClosedRequest, 0, "client closed");
         }
         out_ = request_head;
-        RelayTimeouts request_timeouts{&watchdog_, &upstream_watchdog, options_.idle_timeout,
+        RelayTimeouts request_timeouts{&watchdog_, &upstream_watchdog, client_.idle_timeout,
                                        options_.response_timeout};
-        uint64_t body_limit = options_.max_request_body;
+        uint64_t body_limit = client_.max_request_body;
         RelayResult sent = co_await relay_body(stream_, buffer_, body_framing, body_length, connection->socket,
                                                body_framing, out_, capture_body ? &capture : nullptr,
                                                request_timeouts, body_limit);
@@ -500,7 +520,7 @@ class Session {
     const bool upstream_reusable = response_.keep_alive && response_.framing != http::BodyFraming::kUntilClose;
     upstream_buffer.consume(response_.head_length);
 
-    RelayTimeouts timeouts{&upstream_watchdog, &watchdog_, options_.response_timeout, options_.idle_timeout};
+    RelayTimeouts timeouts{&upstream_watchdog, &watchdog_, options_.response_timeout, client_.idle_timeout};
     RelayResult relayed = co_await relay_body(connection->socket, upstream_buffer, response_.framing,
                                               response_.content_length, stream_, down_framing, out_, nullptr,
                                               timeouts, 0);
@@ -525,7 +545,7 @@ class Session {
                                     std::string_view extra_header_lines = {}) {
     std::string reply = local_reply(status, message, close, ctx.request_id, extra_header_lines);
     watchdog_.reset_fired();
-    bool written = co_await write_all(stream_, reply, RelayTimeouts{nullptr, &watchdog_, {}, options_.idle_timeout});
+    bool written = co_await write_all(stream_, reply, RelayTimeouts{nullptr, &watchdog_, {}, client_.idle_timeout});
     finish(ctx, status, message.size() + 1, message);
     co_return written && !close;
   }
@@ -571,6 +591,8 @@ class Session {
   std::string out_;           // reused for every head this connection serialises
   std::string request_head_;  // the upstream request head, kept for retries
   RequestContext ctx_;        // the current request's context, reused across keep-alive requests
+  route::ClientLimits client_;  // this listener's limits and client timeouts (policy over flags)
+  std::shared_ptr<const route::ClientTrafficSettings> client_settings_;  // what client_ was resolved from
 };
 
 }  // namespace

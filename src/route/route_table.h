@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "config/objects.h"
+#include "route/client_traffic_settings.h"
 #include "route/header_modifier.h"
 #include "route/mirror_settings.h"
 
@@ -199,6 +200,8 @@ struct Listener {
   std::vector<std::string> section_names;  // every HTTP (or every HTTPS) listener of this Gateway on this port
   // Set for HTTPS: TLS is terminated with the sections' certificates, chosen by SNI. Null: plain HTTP.
   std::shared_ptr<const net::TlsServerContext> tls;
+  // From the ClientTrafficPolicy governing this port (client_traffic_policy.h); null: the flags' defaults.
+  std::shared_ptr<const ClientTrafficSettings> client_traffic;
   std::vector<Rule> rules;
   std::vector<detail::HostGroup> host_groups;
 

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "route/certificates.h"
+#include "route/client_traffic_policy.h"
 #include "route/mirror_policies.h"
 
 namespace mg::route {
@@ -109,6 +110,8 @@ class StatusBuilder {
     for (auto& r : routes) items.push_back(std::move(r));
     const MirrorPolicies policies(set_);
     for (const auto& outcome : policies.outcomes()) items.push_back(mirror_policy(outcome));
+    const ClientTrafficResolution client_traffic = resolve_client_traffic_policies(set_, options_.controller_name);
+    for (const auto& p : set_.client_traffic_policies) items.push_back(client_traffic_policy(p, client_traffic));
     return json{{"items", std::move(items)}};
   }
 
@@ -441,6 +444,28 @@ class StatusBuilder {
     }
     return json{{"apiVersion", "mirrorgate.io/v1alpha1"},
                 {"kind", "MirrorPolicy"},
+                {"metadata", metadata(p.metadata, true)},
+                {"status", {{"ancestors", std::move(ancestors)}}}};
+  }
+
+  // --- ClientTrafficPolicy (GEP-713 policy status: one ancestor per targeted Gateway or listener) ---
+
+  json client_traffic_policy(const config::ClientTrafficPolicy& p, const ClientTrafficResolution& resolved) const {
+    json ancestors = json::array();
+    if (const auto it = resolved.ancestors.find(key(p.metadata.namespace_, p.metadata.name));
+        it != resolved.ancestors.end()) {
+      for (const auto& a : it->second) {
+        json ref{{"group", kGatewayGroup}, {"kind", "Gateway"}, {"namespace", a.gateway_namespace},
+                 {"name", a.gateway_name}};
+        if (a.section_name) ref["sectionName"] = *a.section_name;
+        const Condition accepted{"Accepted", a.accepted, a.reason, a.message};
+        ancestors.push_back(json{{"ancestorRef", std::move(ref)},
+                                 {"controllerName", options_.controller_name},
+                                 {"conditions", conditions_json({accepted}, p.metadata.generation, time_)}});
+      }
+    }
+    return json{{"apiVersion", "mirrorgate.io/v1alpha1"},
+                {"kind", "ClientTrafficPolicy"},
                 {"metadata", metadata(p.metadata, true)},
                 {"status", {{"ancestors", std::move(ancestors)}}}};
   }

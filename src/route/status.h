@@ -29,10 +29,11 @@ struct StatusOptions {
   std::string transition_time;
 };
 
-// {"items": [GatewayClass..., Gateway..., HTTPRoute..., MirrorPolicy...]}, each {apiVersion, kind,
-// metadata{name, namespace, generation}, status}; spec is left out to keep it small. Objects of other
-// controllers are not ours to describe and are left out; HTTPRoutes are all listed (with no parents when none
-// is ours).
+// {"items": [GatewayClass..., Gateway..., HTTPRoute..., MirrorPolicy..., ClientTrafficPolicy...]}, each
+// {apiVersion, kind, metadata{name, namespace, generation}, status}; spec is left out to keep it small.
+// Objects of other controllers are not ours to describe and are left out; HTTPRoutes are all listed (with
+// no parents when none is ours), and policies too (status.ancestors, GEP-713, with no entry for other
+// controllers' Gateways).
 nlohmann::json compute_status(const config::ObjectSet& objects, const StatusOptions& options);
 
 // The items of compute_status as multi-document YAML, one document per object, kubectl's spelling

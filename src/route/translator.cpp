@@ -12,6 +12,7 @@
 #include "config/loader.h"
 #include "net/tls_context.h"
 #include "route/certificates.h"
+#include "route/client_traffic_policy.h"
 #include "route/header_modifier.h"
 #include "route/mirror_policies.h"
 
@@ -181,6 +182,7 @@ class Translator {
       return key(a->metadata.namespace_, a->metadata.name) < key(b->metadata.namespace_, b->metadata.name);
     });
     for (const auto* gw : gateways) translate_gateway(*gw);
+    apply_client_traffic_policies();
     warn_unattached_routes();
     warn_bind_conflicts();
     warn_unapplied_mirror_policies();
@@ -706,6 +708,23 @@ class Translator {
       }
     }
     return out;
+  }
+
+  // --- policies ---
+
+  void apply_client_traffic_policies() {
+    const ClientTrafficResolution resolved = resolve_client_traffic_policies(set_, controller_);
+    for (auto& l : table_->listeners) {
+      const auto gw = resolved.by_port.find(l.gateway);
+      if (gw == resolved.by_port.end()) continue;
+      if (const auto it = gw->second.find(l.port); it != gw->second.end()) l.client_traffic = it->second;
+    }
+    for (const auto& [policy, ancestors] : resolved.ancestors)
+      for (const auto& a : ancestors)
+        if (!a.accepted)
+          warn("ClientTrafficPolicy " + policy + ": Gateway " + a.gateway_namespace + "/" + a.gateway_name +
+               (a.section_name ? " listener " + *a.section_name : "") + ": " + a.reason + ": " + a.message +
+               "; not applied there");
   }
 
   // --- whole-table checks ---

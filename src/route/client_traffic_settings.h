@@ -1,0 +1,48 @@
+#pragma once
+// What a ClientTrafficPolicy (mirrorgate.io/v1alpha1) sets for the client side of one listener: the
+// request head limits, the body limit and the client timeouts. A field left unset falls back to the
+// process-wide default from the command line (--max-request-line, --header-timeout, ...), so a listener
+// without any policy behaves exactly as the flags say.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "http/message.h"
+
+namespace mg::route {
+
+struct ClientTrafficSettings {
+  std::string policy;                        // "namespace/name" of the ClientTrafficPolicy these come from
+  std::optional<size_t> max_request_line;    // 414 beyond
+  std::optional<size_t> max_header_bytes;    // 431 beyond
+  std::optional<size_t> max_headers;         // 431 beyond
+  std::optional<uint64_t> max_request_body;  // 413 beyond; 0 = unlimited
+  std::optional<std::chrono::milliseconds> header_timeout;  // 408
+  std::optional<std::chrono::milliseconds> idle_timeout;
+};
+
+// The limits a downstream connection enforces, all set.
+struct ClientLimits {
+  http::Limits head;
+  uint64_t max_request_body = 0;  // 0 = unlimited
+  std::chrono::milliseconds header_timeout{0};
+  std::chrono::milliseconds idle_timeout{0};
+};
+
+// The settings (null: no policy) over the defaults, field by field.
+inline ClientLimits effective_client_limits(const ClientTrafficSettings* settings, ClientLimits defaults) {
+  if (!settings) return defaults;
+  ClientLimits out = defaults;
+  out.head.max_request_line = settings->max_request_line.value_or(defaults.head.max_request_line);
+  out.head.max_header_bytes = settings->max_header_bytes.value_or(defaults.head.max_header_bytes);
+  out.head.max_headers = settings->max_headers.value_or(defaults.head.max_headers);
+  out.max_request_body = settings->max_request_body.value_or(defaults.max_request_body);
+  out.header_timeout = settings->header_timeout.value_or(defaults.header_timeout);
+  out.idle_timeout = settings->idle_timeout.value_or(defaults.idle_timeout);
+  return out;
+}
+
+}  // namespace mg::route

@@ -1,0 +1,135 @@
+// Loading ClientTrafficPolicy (mirrorgate.io/v1alpha1): values as written, and every mistake named by
+// file, line, object and field path.
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "config/loader.h"
+
+namespace mg::config {
+namespace {
+
+std::string load_error(const std::string& yaml) {
+  try {
+    load_string(yaml, "policy.yaml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected ConfigError";
+  return {};
+}
+
+// A policy with `spec_tail` appended under spec (after its targetRefs); line 9 is the first line of it.
+std::string policy(
+    const std::string& spec_tail,
+    const std::string& target = "{group: gateway.networking.k8s.io, kind: Gateway, name: gw}") {
+  return "apiVersion: mirrorgate.io/v1alpha1\n"
+         "kind: ClientTrafficPolicy\n"
+         "metadata:\n"
+         "  name: strict\n"
+         "  namespace: gateway-ns\n"
+         "spec:\n"
+         "  targetRefs:\n"
+         "  - " +
+         target + "\n" + spec_tail;
+}
+
+TEST(ClientTrafficPolicyLoader, LoadsQuantitiesDurationsAndTargets) {
+  const ObjectSet set = load_string(policy("  limits:\n"
+                                           "    maxRequestLineSize: 1024\n"
+                                           "    maxHeaderSize: 64Ki\n"
+                                           "    maxHeaders: 10\n"
+                                           "    maxRequestBodySize: 10Mi\n"
+                                           "  timeouts: {requestHeader: 10s, idle: 1m30s}\n",
+                                           "{group: gateway.networking.k8s.io, kind: Gateway, name: gw, "
+                                           "sectionName: http}"),
+                                    "policy.yaml");
+  ASSERT_EQ(set.client_traffic_policies.size(), 1u);
+  const ClientTrafficPolicy& p = set.client_traffic_policies[0];
+  EXPECT_EQ(p.metadata.namespace_, "gateway-ns");
+  ASSERT_EQ(p.target_refs.size(), 1u);
+  EXPECT_EQ(p.target_refs[0].name, "gw");
+  EXPECT_EQ(p.target_refs[0].section_name, "http");
+  EXPECT_EQ(p.limits.max_request_line_size, 1024u);
+  EXPECT_EQ(p.limits.max_header_size, 65536u);
+  EXPECT_EQ(p.limits.max_headers, 10u);
+  EXPECT_EQ(p.limits.max_request_body_size, 10u << 20);
+  ASSERT_TRUE(p.timeouts.request_header);
+  EXPECT_EQ(p.timeouts.request_header->milliseconds, 10000);
+  ASSERT_TRUE(p.timeouts.idle);
+  EXPECT_EQ(p.timeouts.idle->milliseconds, 90000);
+}
+
+TEST(ClientTrafficPolicyLoader, LeavesUnsetFieldsUnset) {
+  const ObjectSet set = load_string(policy("  limits: {maxRequestBodySize: 0}\n"), "policy.yaml");
+  const ClientTrafficPolicy& p = set.client_traffic_policies.at(0);
+  EXPECT_EQ(p.limits.max_request_body_size, 0u);  // 0: unlimited, as --max-request-body 0
+  EXPECT_FALSE(p.limits.max_request_line_size);
+  EXPECT_FALSE(p.limits.max_header_size);
+  EXPECT_FALSE(p.limits.max_headers);
+  EXPECT_FALSE(p.timeouts.request_header);
+  EXPECT_FALSE(p.timeouts.idle);
+}
+
+TEST(ClientTrafficPolicyLoader, RejectsUnknownFieldWithPath) {
+  EXPECT_EQ(load_error(policy("  limits:\n    maxHeader: 10\n")),
+            "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.limits.maxHeader: unknown field");
+  EXPECT_EQ(load_error(policy("  timeout: {idle: 5s}\n")),
+            "policy.yaml:9: ClientTrafficPolicy gateway-ns/strict: spec.timeout: unknown field");
+}
+
+TEST(ClientTrafficPolicyLoader, RejectsMalformedByteSize) {
+  EXPECT_EQ(
+      load_error(policy("  limits:\n    maxRequestBodySize: 10MB\n")),
+      "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.limits.maxRequestBodySize: invalid byte "
+      "size \"10MB\" (an integer, or a quantity such as \"64Ki\", \"8Mi\")");
+}
+
+TEST(ClientTrafficPolicyLoader, RejectsZeroSizesAndCounts) {
+  EXPECT_EQ(
+      load_error(policy("  limits:\n    maxHeaderSize: 0\n")),
+      "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.limits.maxHeaderSize: must be at least "
+      "1 byte");
+  EXPECT_EQ(
+      load_error(policy("  limits:\n    maxHeaders: 0\n")),
+      "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.limits.maxHeaders: must be between 1 "
+      "and 1000000, got 0");
+  EXPECT_EQ(
+      load_error(policy("  limits:\n    maxHeaders: 8Ki\n")),
+      "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.limits.maxHeaders: expected an integer, "
+      "got \"8Ki\"");
+}
+
+TEST(ClientTrafficPolicyLoader, RejectsBadOrZeroDurations) {
+  EXPECT_EQ(
+      load_error(policy("  timeouts:\n    requestHeader: 0s\n")),
+      "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.timeouts.requestHeader: must be longer "
+      "than 0s");
+  EXPECT_EQ(load_error(policy("  timeouts:\n    idle: 1.5s\n")),
+            "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.timeouts.idle: invalid duration "
+            "\"1.5s\" (e.g. \"500ms\", \"10s\", \"1m30s\")");
+}
+
+TEST(ClientTrafficPolicyLoader, RejectsTargetsOtherThanGateways) {
+  EXPECT_EQ(
+      load_error(policy("", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r}")),
+      "policy.yaml:8: ClientTrafficPolicy gateway-ns/strict: spec.targetRefs[0]: unsupported target "
+      "gateway.networking.k8s.io/HTTPRoute (supported: kind Gateway of group gateway.networking.k8s.io)");
+  EXPECT_EQ(
+      load_error(policy("", "{kind: Gateway, name: gw}")),
+      "policy.yaml:8: ClientTrafficPolicy gateway-ns/strict: spec.targetRefs[0].group: required field is "
+      "missing");
+}
+
+TEST(ClientTrafficPolicyLoader, RejectsMissingTargetRefsAndOtherApiVersions) {
+  EXPECT_EQ(load_error("apiVersion: mirrorgate.io/v1alpha1\nkind: ClientTrafficPolicy\nmetadata: {name: p}\n"
+                       "spec:\n  limits: {maxHeaders: 10}\n"),
+            "policy.yaml:5: ClientTrafficPolicy default/p: spec.targetRefs: required field is missing");
+  EXPECT_EQ(load_error("apiVersion: mirrorgate.io/v1\nkind: ClientTrafficPolicy\nmetadata: {name: p}\n"),
+            "policy.yaml:1: ClientTrafficPolicy: unsupported apiVersion \"mirrorgate.io/v1\" (supported: "
+            "mirrorgate.io/v1alpha1)");
+}
+
+}  // namespace
+}  // namespace mg::config
