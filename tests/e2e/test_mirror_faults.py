@@ -24,7 +24,6 @@ import struct
 import subprocess
 import sys
 import threading
-import time
 
 import mgtest
 from mgtest import unique_id, wait_for
@@ -48,8 +47,9 @@ def fault_pod(mode: str) -> str:
 
 
 class FaultServer:
-    """A mirror endpoint that misbehaves in one way (`mode`). Every connection runs in its own thread; a
-    connection that is held open ends when the gateway closes it or when the server closes."""
+    """A mirror endpoint that misbehaves in one way (`mode`). Each connection is read in a thread of its
+    own; one that is held open then waits in the hold loop until the gateway closes it or the server
+    closes."""
 
     def __init__(self, ip: str, mode: str, slow_seconds: float = SLOW_SECONDS):
         self.ip, self.port, self.mode, self.slow_seconds = ip, 3000, mode, slow_seconds
