@@ -1,5 +1,6 @@
 #include "net/worker.h"
 
+#include <algorithm>
 #include <future>
 
 #include <asio/co_spawn.hpp>
@@ -52,7 +53,10 @@ Worker::Worker(size_t index, const GatewayOptions& options, proxy::AccessLog& ac
       options_(options),
       access_log_(access_log),
       table_(std::move(table)),
-      io_(std::make_unique<asio::io_context>(1)) {
+      io_(std::make_unique<asio::io_context>(1)),
+      // A copy holds its connection for the mirror's whole latency; with fewer idle slots than copies in
+      // flight, every burst of completions closes connections that the next burst of copies reopens.
+      mirror_pool_(std::max<size_t>(options.mirror_max_in_flight, 128)) {
   balancer_.reset(table_->clusters.size());
 }
 
