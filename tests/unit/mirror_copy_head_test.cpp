@@ -51,7 +51,8 @@ TEST(MirrorCopyHead, RemovesSetsAndAddsCaseInsensitively) {
 TEST(MirrorCopyHead, NeverEditsTheNamesTheGatewayOwns) {
   route::MirrorSettings settings;
   settings.request_headers.remove = {"x-request-id", "x-mirrorgate-mirror", "content-length", "host"};
-  settings.request_headers.set = {{"Content-Length", "0"}, {"X-Request-Id", "forged"}, {"Connection", "close"}};
+  settings.request_headers.set = {
+      {"Content-Length", "0"}, {"X-Request-Id", "forged"}, {"Connection", "close"}};
   settings.request_headers.add = {{"Transfer-Encoding", "chunked"}, {"Host", "second.example"}};
   EXPECT_EQ(edit_copy_head(kHead, settings), kHead);
 }

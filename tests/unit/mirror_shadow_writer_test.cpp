@@ -38,7 +38,8 @@ constexpr std::string_view kMirror = "ns/m:80";
 // 200 (mode kAnswer) or never answers (kHang).
 struct FakeMirror {
   enum Mode { kAnswer, kHang };
-  explicit FakeMirror(asio::io_context& io, Mode m) : acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), mode(m) {
+  explicit FakeMirror(asio::io_context& io, Mode m)
+      : acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), mode(m) {
     asio::co_spawn(io, accept_loop(), asio::detached);
   }
   uint16_t port() const { return acceptor.local_endpoint().port(); }
@@ -55,7 +56,8 @@ struct FakeMirror {
     sockets.push_back(socket);
     std::string buffer;
     for (;;) {
-      auto [ec, n] = co_await asio::async_read_until(*socket, asio::dynamic_buffer(buffer), "\r\n\r\n", kNoThrow);
+      auto [ec, n] =
+          co_await asio::async_read_until(*socket, asio::dynamic_buffer(buffer), "\r\n\r\n", kNoThrow);
       if (ec) co_return;
       heads.push_back(buffer.substr(0, n));
       buffer.erase(0, n);  // these tests send no bodies
@@ -76,7 +78,8 @@ class ShadowWriterTest : public ::testing::Test {
   // A table with cluster 0 = the mirror at `port` (one endpoint), cluster 1 = no ready endpoint.
   static std::shared_ptr<const route::RouteTable> make_table(uint16_t port) {
     auto table = std::make_shared<route::RouteTable>();
-    table->clusters.push_back(route::Cluster{std::string(kMirror), {route::Endpoint{"127.0.0.1", port, "m-pod"}}});
+    table->clusters.push_back(
+        route::Cluster{std::string(kMirror), {route::Endpoint{"127.0.0.1", port, "m-pod"}}});
     table->clusters.push_back(route::Cluster{"ns/empty:80", {}});
     return table;
   }
@@ -100,7 +103,8 @@ class ShadowWriterTest : public ::testing::Test {
         .primary_host = "127.0.0.9:3000",
         .primary_pod = "p-pod",
         .head = std::make_shared<const std::string>(
-            method + " /x HTTP/1.1\r\nHost: shop.example:8080\r\nAuthorization: secret\r\nX-Request-Id: rid-1\r\n" +
+            method +
+            " /x HTTP/1.1\r\nHost: shop.example:8080\r\nAuthorization: secret\r\nX-Request-Id: rid-1\r\n" +
             (body.empty() ? std::string() : "Content-Length: " + std::to_string(body.size()) + "\r\n")),
         .body = std::make_shared<const std::string>(std::move(body)),
     };

@@ -85,8 +85,10 @@ TEST(WorkerStatsRendering, MirrorCountersByClassReasonAndLatencyBesideThePrimary
   EXPECT_TRUE(has("mirrorgate_mirror_copies_completed_total{" + labels + ",class=\"3xx\"} 0")) << text;
   EXPECT_EQ(text.find("class=\"1xx\""), std::string::npos);
   for (const char* reason : {"budget", "no_endpoint", "method_not_allowed"})
-    EXPECT_TRUE(has("mirrorgate_mirror_copies_dropped_total{" + labels + ",reason=\"" + reason + "\"} 1")) << text;
-  EXPECT_TRUE(has("mirrorgate_mirror_copies_dropped_total{" + labels + ",reason=\"body_too_large\"} 0")) << text;
+    EXPECT_TRUE(has("mirrorgate_mirror_copies_dropped_total{" + labels + ",reason=\"" + reason + "\"} 1"))
+        << text;
+  EXPECT_TRUE(has("mirrorgate_mirror_copies_dropped_total{" + labels + ",reason=\"body_too_large\"} 0"))
+      << text;
   EXPECT_TRUE(has("mirrorgate_mirror_copies_failed_total{" + labels + ",reason=\"timeout\"} 1")) << text;
   EXPECT_EQ(text.find("mirrorgate_mirror_copies_failed_total{" + labels + ",reason=\"no_endpoint\""),
             std::string::npos)
