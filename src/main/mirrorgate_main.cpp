@@ -80,9 +80,22 @@ int main(int argc, char** argv) {
       ->group("Mirroring")
       ->capture_default_str();
   app.add_option("--mirror-max-in-flight", options.mirror_max_in_flight,
-                 "mirror copies in flight per worker; beyond, copies are dropped (counted)")
+                 "mirror copies in flight per worker, all mirror backends together; beyond, copies are dropped "
+                 "(counted)")
       ->group("Mirroring")
       ->capture_default_str();
+  app.add_option("--mirror-backend-max-in-flight", options.mirror_backend_max_in_flight,
+                 "mirror copies in flight per mirror backend and worker, unless a MirrorPolicy sets maxInFlight; "
+                 "beyond, copies are dropped (counted)")
+      ->group("Mirroring")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--mirror-backend-max-bytes", options.mirror_backend_max_bytes,
+                 "request bytes of the mirror copies in flight per mirror backend and worker, unless a "
+                 "MirrorPolicy sets maxBytesInFlight; beyond, copies are dropped (counted)")
+      ->group("Mirroring")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
 
   // Subcommands: tools a user runs beside the gateway.
   std::string status_config;

@@ -1,5 +1,6 @@
 #include "mirror/shadow_writer.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 
@@ -13,6 +14,8 @@
 #include "common/fast_random.h"
 #include "http/chunked.h"
 #include "http/parser.h"
+#include "mirror/copy_head.h"
+#include "mirror/mirror_budget.h"
 #include "mirror/mirror_trace.h"
 #include "net/socket_watchdog.h"
 #include "net/worker.h"
@@ -21,6 +24,8 @@ namespace mg::mirror {
 namespace {
 
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+using Clock = std::chrono::steady_clock;
+using stats::MirrorDrop;
 using stats::MirrorFailure;
 
 struct CopyOutcome {
@@ -28,6 +33,7 @@ struct CopyOutcome {
   MirrorFailure failure = MirrorFailure::kConnect;
   int status = 0;
   bool reusable = false;
+  Clock::time_point head_at;  // when the final response head arrived (the latency histogram's end)
 };
 
 // Reads the mirror's response head and body and throws them away.
@@ -48,7 +54,10 @@ asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, s
     }
     if (r.status == http::ParseStatus::kComplete) {
       c.buffer.consume(head.head_length);
-      if (head.status >= 200) break;
+      if (head.status >= 200) {
+        out.head_at = Clock::now();
+        break;
+      }
       continue;  // interim answers (1xx) precede the real one
     }
     size_t available = 0;
@@ -148,25 +157,29 @@ void record_outcome(net::Worker& worker, const MirrorRequest& request, const rou
   });
 }
 
-asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, route::MirrorTarget target,
-                               std::string marker, std::string endpoint_key, std::string mirror_pod, std::string ip,
-                               uint16_t port) {
-  const auto start = std::chrono::steady_clock::now();
-  auto& stats = worker.stats();
-  ++stats.mirror_in_flight;
-  // Keeps the in-flight gauge right however this coroutine ends (including destruction at shutdown).
-  struct InFlight {
-    stats::WorkerStats& s;
-    ~InFlight() { --s.mirror_in_flight; }
-  } in_flight{stats};
+// What one copy carries besides the request: its own head (edited, or the shared one), where it goes,
+// its timeout and its budget slot, held until the copy ends however it ends.
+struct CopyPlan {
+  std::shared_ptr<const std::string> head;
+  std::string marker;  // the X-Mirrorgate-Mirror line and the head's final empty line
+  std::string endpoint_key;
+  std::string mirror_pod;
+  std::string ip;
+  uint16_t port = 0;
+  std::chrono::milliseconds timeout{0};
+  MirrorBudgets::Slot slot;
+};
 
+asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, route::MirrorTarget target,
+                               CopyPlan plan) {
+  const auto start = Clock::now();
+  auto& stats = worker.stats();
   const auto& options = worker.options();
   CopyOutcome outcome;
-  std::string upstream_host = endpoint_key;
 
-  std::unique_ptr<upstream::UpstreamConnection> connection = worker.mirror_pool().take(endpoint_key);
+  std::unique_ptr<upstream::UpstreamConnection> connection = worker.mirror_pool().take(plan.endpoint_key);
   if (!connection) {
-    auto connected = co_await upstream::connect_to(ip, port, options.mirror_timeout);
+    auto connected = co_await upstream::connect_to(plan.ip, plan.port, plan.timeout);
     if (connected.connection) {
       ++stats.upstream_connections_total;
       connection = std::move(connected.connection);
@@ -176,8 +189,8 @@ asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, route
   }
   if (connection) {
     net::SocketWatchdog watchdog(connection->socket);
-    watchdog.arm(options.mirror_timeout);
-    std::array<asio::const_buffer, 3> buffers{asio::buffer(*request.head), asio::buffer(marker),
+    watchdog.arm(plan.timeout);
+    std::array<asio::const_buffer, 3> buffers{asio::buffer(*plan.head), asio::buffer(plan.marker),
                                               asio::buffer(*request.body)};
     auto [ec, n] = co_await asio::async_write(connection->socket, buffers, kNoThrow);
     if (ec) {
@@ -192,14 +205,17 @@ asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, route
 
   auto& counters = stats.mirror(request.route, target.name);
   if (outcome.completed) {
-    ++counters.completed;
+    ++counters.completed[stats::status_class_index(outcome.status)];
+    counters.response_latency.record(outcome.head_at - start);
   } else {
     ++counters.failed[static_cast<size_t>(outcome.failure)];
   }
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  record_outcome(worker, request, target, upstream_host, mirror_pod, outcome.completed ? "completed" : "failed",
-                 outcome.completed ? std::string_view{} : stats::to_string(outcome.failure), outcome.status, ms,
-                 request.head->size() + marker.size() + request.body->size());
+  const uint64_t bytes = plan.head->size() + plan.marker.size() + request.body->size();
+  plan.slot = {};  // the budget is free before the log line is written
+  double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  record_outcome(
+      worker, request, target, plan.endpoint_key, plan.mirror_pod, outcome.completed ? "completed" : "failed",
+      outcome.completed ? std::string_view{} : stats::to_string(outcome.failure), outcome.status, ms, bytes);
 }
 
 void log_not_sent(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target,
@@ -216,34 +232,67 @@ std::string mirror_marker(std::string_view route, size_t rule_index, size_t mirr
   return line;
 }
 
+size_t body_capture_limit(std::span<const route::MirrorTarget> rule_mirrors,
+                          std::span<const route::MirrorTarget> backend_mirrors, size_t default_limit) {
+  size_t limit = default_limit;
+  for (auto list : {rule_mirrors, backend_mirrors})
+    for (const auto& target : list)
+      if (target.settings && target.settings->max_body_bytes)
+        limit = std::max<size_t>(limit, static_cast<size_t>(*target.settings->max_body_bytes));
+  return limit;
+}
+
 void send_copy(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target,
                size_t mirror_index) {
-  auto& stats = worker.stats();
-  auto& counters = stats.mirror(request.route, target.name);
+  auto& counters = worker.stats().mirror(request.route, target.name);
   // percent / fraction sampling: each mirror draws on its own, so several mirrors sample independently.
   if (target.numerator < target.denominator &&
       (target.numerator == 0 || fast_random_below(target.denominator) >= target.numerator)) {
     ++counters.sampled_out;
     return;
   }
-  if (stats.mirror_in_flight >= worker.options().mirror_max_in_flight) {
-    ++counters.dropped[static_cast<size_t>(stats::MirrorDrop::kBudget)];
-    log_not_sent(worker, request, target, "dropped", stats::to_string(stats::MirrorDrop::kBudget));
-    return;
-  }
+  auto drop = [&](MirrorDrop reason) {
+    counters.count_drop(reason);
+    log_not_sent(worker, request, target, "dropped", stats::to_string(reason));
+  };
+  const auto& options = worker.options();
+  const route::MirrorSettings* settings = target.settings.get();
+
+  if (settings && !settings->allowed_methods.empty() &&
+      std::find(settings->allowed_methods.begin(), settings->allowed_methods.end(), request.method) ==
+          settings->allowed_methods.end())
+    return drop(MirrorDrop::kMethodNotAllowed);
+  // An explicit, counted policy: a body above the mirror's limit is not copied at all, never truncated.
+  const uint64_t body_limit =
+      settings && settings->max_body_bytes ? *settings->max_body_bytes : uint64_t{options.mirror_body_limit};
+  if (request.body_too_large || request.body->size() > body_limit) return drop(MirrorDrop::kBodyTooLarge);
   const route::Endpoint* endpoint = worker.balancer().pick_endpoint(*request.table, target.cluster);
-  if (!endpoint) {
-    ++counters.failed[static_cast<size_t>(MirrorFailure::kNoEndpoint)];
-    log_not_sent(worker, request, target, "failed", stats::to_string(MirrorFailure::kNoEndpoint));
-    return;
-  }
+  if (!endpoint) return drop(MirrorDrop::kNoEndpoint);
+
+  CopyPlan plan;
+  // Most mirrors have no edits and share the request's head; only an edited one pays for its own.
+  plan.head = settings && edits_copy_head(*settings)
+                  ? std::make_shared<const std::string>(edit_copy_head(*request.head, *settings))
+                  : request.head;
+  plan.marker = mirror_marker(request.route, request.rule_index, mirror_index) + "\r\n";
+  const uint64_t bytes = plan.head->size() + plan.marker.size() + request.body->size();
+  const BudgetLimits limits{
+      .worker_copies = options.mirror_max_in_flight,
+      .backend_copies = settings && settings->max_in_flight ? *settings->max_in_flight
+                                                            : uint64_t{options.mirror_backend_max_in_flight},
+      .backend_bytes = settings && settings->max_bytes_in_flight ? *settings->max_bytes_in_flight
+                                                                 : uint64_t{options.mirror_backend_max_bytes},
+  };
+  plan.slot = worker.mirror_budgets().try_acquire(target.name, bytes, limits);
+  if (!plan.slot) return drop(MirrorDrop::kBudget);
+
   ++counters.sent;
-  std::string key = endpoint->ip + ":" + std::to_string(endpoint->port);
-  std::string marker = mirror_marker(request.route, request.rule_index, mirror_index) + "\r\n";
-  asio::co_spawn(worker.io(),
-                 run_copy(worker, request, target, std::move(marker), std::move(key), endpoint->pod, endpoint->ip,
-                          endpoint->port),
-                 asio::detached);
+  plan.endpoint_key = endpoint->ip + ":" + std::to_string(endpoint->port);
+  plan.mirror_pod = endpoint->pod;
+  plan.ip = endpoint->ip;
+  plan.port = endpoint->port;
+  plan.timeout = settings && settings->timeout ? *settings->timeout : options.mirror_timeout;
+  asio::co_spawn(worker.io(), run_copy(worker, request, target, std::move(plan)), asio::detached);
 }
 
 }  // namespace mg::mirror

@@ -1,10 +1,13 @@
 #pragma once
 // The shadow writer: sends a copy of a forwarded request to a mirror backend, fire and forget. Each
 // copy is a detached coroutine on the primary's worker with its own connection pool, its own timeout
-// and a bounded in-flight budget. Its response is read (so the connection can be reused) and
-// discarded. Nothing here can delay or change the primary's answer: the primary never awaits a copy.
+// and a slot in its mirror backend's in-flight budgets. Its response is read (so the connection can be
+// reused) and discarded. Nothing here can delay or change the primary's answer: the primary never
+// awaits a copy. A mirror's MirrorPolicy settings (route::MirrorSettings) apply per copy; unset fields
+// fall back to the --mirror-* flags.
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -28,11 +31,18 @@ struct MirrorRequest {
   // X-Mirrorgate-Mirror line (which mirror of which rule it is) and then the empty line.
   std::shared_ptr<const std::string> head;
   std::shared_ptr<const std::string> body;  // complete body (may be empty), shared by every copy
+  // The body went past the capture limit, so `body` is empty: every copy is dropped (body_too_large).
+  bool body_too_large = false;
 };
 
 // Launches one copy to `target`, the `mirror_index`-th mirror of the matched rule. Returns at once.
 void send_copy(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target,
                size_t mirror_index);
+
+// How much of a request body to keep for the copies of these mirrors: the largest of their body
+// limits (MirrorPolicy maxBodySize), and at least `default_limit` (--mirror-body-limit).
+size_t body_capture_limit(std::span<const route::MirrorTarget> rule_mirrors,
+                          std::span<const route::MirrorTarget> backend_mirrors, size_t default_limit);
 
 // The header line that marks a copy: "X-Mirrorgate-Mirror: route=ns/name; rule=0; mirror=1\r\n".
 std::string mirror_marker(std::string_view route, size_t rule_index, size_t mirror_index);

@@ -28,7 +28,10 @@ struct GatewayOptions {
 
   std::chrono::milliseconds mirror_timeout{5'000};      // a whole mirror exchange
   size_t mirror_body_limit = 8 * 1024 * 1024;           // larger bodies are not mirrored (counted)
-  size_t mirror_max_in_flight = 1024;                   // per worker; beyond, copies are dropped (counted)
+  size_t mirror_max_in_flight = 1024;                   // per worker, all mirror backends: a safety cap
+  // Per mirror backend, per worker, when no MirrorPolicy sets them: beyond, copies are dropped (counted).
+  size_t mirror_backend_max_in_flight = 256;
+  uint64_t mirror_backend_max_bytes = 64ull * 1024 * 1024;  // request bytes of the copies in flight
 };
 
 }  // namespace mg::net

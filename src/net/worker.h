@@ -11,6 +11,7 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 
+#include "mirror/mirror_budget.h"
 #include "mirror/mirror_trace.h"
 #include "net/deadline_sweeper.h"
 #include "net/gateway_options.h"
@@ -51,6 +52,7 @@ class Worker {
   proxy::AccessLog& access_log() { return access_log_; }
   stats::WorkerStats& stats() { return stats_; }
   mirror::MirrorTrace& mirror_trace() { return mirror_trace_; }
+  mirror::MirrorBudgets& mirror_budgets() { return mirror_budgets_; }
   upstream::ConnectionPool& primary_pool() { return primary_pool_; }
   upstream::ConnectionPool& mirror_pool() { return mirror_pool_; }
   upstream::LoadBalancer& balancer() { return balancer_; }
@@ -69,6 +71,7 @@ class Worker {
   proxy::AccessLog& access_log_;
   stats::WorkerStats stats_;
   mirror::MirrorTrace mirror_trace_;
+  mirror::MirrorBudgets mirror_budgets_{stats_.mirror_in_flight};  // copies hold slots until their frames go
   std::shared_ptr<const route::RouteTable> table_;
   std::atomic<bool> draining_{false};
   std::atomic<int> in_flight_{0};

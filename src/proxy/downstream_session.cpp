@@ -255,7 +255,8 @@ class Session {
     // Retries resend the request, so its body is kept (within the same bound as a mirror copy's).
     const uint32_t tries = 1 + rule.retry.attempts;
     std::string body_copy;
-    BodyCapture capture{&body_copy, options_.mirror_body_limit};
+    BodyCapture capture{&body_copy,
+                        mirror::body_capture_limit(rule.mirrors, backend->mirrors, options_.mirror_body_limit)};
     const bool capture_body = has_body && (mirror_count > 0 || tries > 1);
     const auto request_deadline =
         rule.timeouts.request.count() > 0 ? ctx.start + rule.timeouts.request : Clock::time_point::max();
@@ -450,16 +451,8 @@ class Session {
   void launch_mirrors(const route::Rule& rule, const route::BackendChoice& backend,
                       const std::shared_ptr<const route::RouteTable>& table, RequestContext& ctx, std::string head,
                       const std::string& body, const BodyCapture& capture) {
-    auto& stats = worker_.stats();
     auto targets = {std::span<const route::MirrorTarget>(rule.mirrors),
                     std::span<const route::MirrorTarget>(backend.mirrors)};
-    if (capture.overflowed) {
-      // An explicit, counted policy: a body above the mirror limit is not copied at all, never truncated.
-      for (auto list : targets)
-        for (const auto& target : list)
-          ++stats.mirror(rule.route, target.name).dropped[static_cast<size_t>(stats::MirrorDrop::kBodyTooLarge)];
-      return;
-    }
     if (!body.empty()) head += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     mirror::MirrorRequest request{
         .table = table,
@@ -471,6 +464,7 @@ class Session {
         .primary_pod = ctx.upstream_pod,
         .head = std::make_shared<const std::string>(std::move(head)),
         .body = std::make_shared<const std::string>(body),
+        .body_too_large = capture.overflowed,  // each copy is dropped and logged (body_too_large)
     };
     size_t index = 0;
     for (auto list : targets)
@@ -484,6 +478,7 @@ class Session {
                                        net::SocketWatchdog& upstream_watchdog, bool keep_alive) {
     auto& upstream_buffer = connection->buffer;
     worker_.stats().count_upstream(ctx.backend, response_.status);
+    worker_.stats().record_upstream_latency(ctx.route, ctx.backend, Clock::now() - ctx.start);
 
     // How the body goes to the client: lengths pass through; anything else is chunked for an HTTP/1.1
     // client, or delimited by closing for HTTP/1.0.

@@ -14,7 +14,6 @@ std::string_view to_string(MirrorFailure f) {
     case MirrorFailure::kTimeout: return "timeout";
     case MirrorFailure::kReset: return "reset";
     case MirrorFailure::kProtocol: return "protocol";
-    case MirrorFailure::kNoEndpoint: return "no_endpoint";
     case MirrorFailure::kCount: break;
   }
   return "unknown";
@@ -24,6 +23,8 @@ std::string_view to_string(MirrorDrop d) {
   switch (d) {
     case MirrorDrop::kBudget: return "budget";
     case MirrorDrop::kBodyTooLarge: return "body_too_large";
+    case MirrorDrop::kNoEndpoint: return "no_endpoint";
+    case MirrorDrop::kMethodNotAllowed: return "method_not_allowed";
     case MirrorDrop::kCount: break;
   }
   return "unknown";
@@ -32,9 +33,10 @@ std::string_view to_string(MirrorDrop d) {
 void MirrorCounters::merge(const MirrorCounters& o) {
   sampled_out += o.sampled_out;
   sent += o.sent;
-  completed += o.completed;
+  for (size_t i = 0; i < completed.size(); ++i) completed[i] += o.completed[i];
   for (size_t i = 0; i < failed.size(); ++i) failed[i] += o.failed[i];
   for (size_t i = 0; i < dropped.size(); ++i) dropped[i] += o.dropped[i];
+  response_latency.merge(o.response_latency);
 }
 
 void WorkerStats::merge(const WorkerStats& o) {
@@ -44,6 +46,9 @@ void WorkerStats::merge(const WorkerStats& o) {
     for (const auto& [code, n] : codes) entry(upstream_requests, backend)[code] += n;
   for (const auto& [route, backends] : o.mirrors)
     for (const auto& [backend, counters] : backends) mirror(route, backend).merge(counters);
+  for (const auto& [route, backends] : o.upstream_latency)
+    for (const auto& [backend, histogram] : backends)
+      entry(entry(upstream_latency, route), backend).merge(histogram);
   downstream_connections_total += o.downstream_connections_total;
   downstream_connections_active += o.downstream_connections_active;
   downstream_connections_rejected += o.downstream_connections_rejected;
@@ -94,6 +99,20 @@ void render_scalar(std::string& out, std::string_view name, std::string_view typ
                  value);
 }
 
+// A histogram family keyed route -> backend: one series per pair, in sorted order.
+template <typename Value, typename HistogramOf>
+void render_latency_family(std::string& out, std::string_view name, std::string_view help,
+                           std::string_view backend_label, const StringMap<StringMap<Value>>& family,
+                           HistogramOf histogram_of) {
+  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
+  for (auto route : sorted(family))
+    for (auto backend : sorted(route->second)) {
+      std::string labels = fmt::format("route=\"{}\",{}=\"{}\"", escape_label(route->first), backend_label,
+                                       escape_label(backend->first));
+      append_histogram_samples(out, name, labels, histogram_of(backend->second));
+    }
+}
+
 }  // namespace
 
 std::string render_prometheus(const WorkerStats& s) {
@@ -126,14 +145,16 @@ std::string render_prometheus(const WorkerStats& s) {
                                  r, b, c.sent);
                 });
   mirror_family("mirrorgate_mirror_copies_completed_total",
-                "Mirror copies whose response was received (and discarded).",
+                "Mirror copies whose response was received (and discarded), by status class of that response.",
                 [&](const std::string& r, const std::string& b, const MirrorCounters& c) {
-                  fmt::format_to(
-                      std::back_inserter(out),
-                      "mirrorgate_mirror_copies_completed_total{{route=\"{}\",mirror_backend=\"{}\"}} {}\n", r, b,
-                      c.completed);
+                  for (size_t i = 0; i < c.completed.size(); ++i)
+                    fmt::format_to(std::back_inserter(out),
+                                   "mirrorgate_mirror_copies_completed_total{{route=\"{}\",mirror_backend=\"{}\","
+                                   "class=\"{}xx\"}} {}\n",
+                                   r, b, i + 2, c.completed[i]);
                 });
-  mirror_family("mirrorgate_mirror_copies_failed_total", "Mirror copies that failed, by reason.",
+  mirror_family("mirrorgate_mirror_copies_failed_total",
+                "Mirror copies sent that got no complete response, by reason.",
                 [&](const std::string& r, const std::string& b, const MirrorCounters& c) {
                   for (size_t i = 0; i < c.failed.size(); ++i)
                     fmt::format_to(std::back_inserter(out),
@@ -142,7 +163,8 @@ std::string render_prometheus(const WorkerStats& s) {
                                    r, b, to_string(static_cast<MirrorFailure>(i)), c.failed[i]);
                 });
   mirror_family("mirrorgate_mirror_copies_dropped_total",
-                "Mirror copies not attempted, by reason (in-flight budget full, body above the mirror limit).",
+                "Mirror copies not attempted, by reason (a budget of the mirror backend or of the worker full, "
+                "body above the mirror's limit, no ready endpoint, method not in the mirror's allow-list).",
                 [&](const std::string& r, const std::string& b, const MirrorCounters& c) {
                   for (size_t i = 0; i < c.dropped.size(); ++i)
                     fmt::format_to(std::back_inserter(out),
@@ -150,6 +172,14 @@ std::string render_prometheus(const WorkerStats& s) {
                                    "reason=\"{}\"}} {}\n",
                                    r, b, to_string(static_cast<MirrorDrop>(i)), c.dropped[i]);
                 });
+  render_latency_family(out, "mirrorgate_mirror_response_seconds",
+                        "Time from launching a mirror copy (connect included) to the mirror's response head.",
+                        "mirror_backend", s.mirrors,
+                        [](const MirrorCounters& c) -> const LatencyHistogram& { return c.response_latency; });
+  render_latency_family(out, "mirrorgate_upstream_response_seconds",
+                        "Time from a request head to the primary backend's response head (relayed answers).",
+                        "backend", s.upstream_latency,
+                        [](const LatencyHistogram& h) -> const LatencyHistogram& { return h; });
   render_scalar(out, "mirrorgate_mirror_copies_in_flight", "gauge", "Mirror copies currently in flight.",
                 s.mirror_in_flight);
   render_scalar(out, "mirrorgate_downstream_connections_total", "counter", "Client connections accepted.",

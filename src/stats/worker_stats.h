@@ -3,11 +3,14 @@
 // The admin thread asks each worker for a copy at scrape time and merges them.
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include "stats/latency_histogram.h"
 
 namespace mg::stats {
 
@@ -25,20 +28,31 @@ V& entry(StringMap<V>& map, std::string_view key) {
   return it->second;
 }
 
-// Why a mirror copy did not complete. The order is the label order in /metrics.
-enum class MirrorFailure : uint8_t { kConnect, kTimeout, kReset, kProtocol, kNoEndpoint, kCount };
+// Why a sent mirror copy did not complete. The order is the label order in /metrics.
+enum class MirrorFailure : uint8_t { kConnect, kTimeout, kReset, kProtocol, kCount };
 std::string_view to_string(MirrorFailure f);
 
-// Why a mirror copy was not even attempted.
-enum class MirrorDrop : uint8_t { kBudget, kBodyTooLarge, kCount };
+// Why a mirror copy was not even attempted (the list; docs/mirroring.md).
+enum class MirrorDrop : uint8_t { kBudget, kBodyTooLarge, kNoEndpoint, kMethodNotAllowed, kCount };
 std::string_view to_string(MirrorDrop d);
+
+// Status classes of completed copies: 2xx..5xx (a 1xx is interim, never a final answer).
+constexpr size_t kStatusClasses = 4;
+// The index of `status` among "2xx".."5xx"; statuses above 599 count as 5xx.
+inline size_t status_class_index(int status) {
+  if (status < 200) return 0;
+  if (status >= 500) return 3;
+  return static_cast<size_t>(status / 100 - 2);
+}
 
 struct MirrorCounters {
   uint64_t sampled_out = 0;  // not copied because of percent/fraction sampling
   uint64_t sent = 0;
-  uint64_t completed = 0;
+  std::array<uint64_t, kStatusClasses> completed{};  // by status class of the mirror's answer
   std::array<uint64_t, static_cast<size_t>(MirrorFailure::kCount)> failed{};
   std::array<uint64_t, static_cast<size_t>(MirrorDrop::kCount)> dropped{};
+  LatencyHistogram response_latency;  // copy launched -> the mirror's response head
+  void count_drop(MirrorDrop d) { ++dropped[static_cast<size_t>(d)]; }
   void merge(const MirrorCounters& o);
 };
 
@@ -48,6 +62,7 @@ struct WorkerStats {
   StringMap<CodeCounts> downstream_requests;                // route -> status code -> count
   StringMap<CodeCounts> upstream_requests;                  // backend -> status code -> count
   StringMap<StringMap<MirrorCounters>> mirrors;             // route -> mirror backend -> counters
+  StringMap<StringMap<LatencyHistogram>> upstream_latency;  // route -> backend -> primary response head time
   uint64_t downstream_connections_total = 0;
   uint64_t downstream_connections_active = 0;
   uint64_t downstream_connections_rejected = 0;  // over --max-connections
@@ -59,6 +74,11 @@ struct WorkerStats {
   void count_upstream(std::string_view backend, int code) { ++entry(upstream_requests, backend)[code]; }
   MirrorCounters& mirror(std::string_view route, std::string_view backend) {
     return entry(entry(mirrors, route), backend);
+  }
+  // The primary's time from the request head to its backend's response head, next to the mirrors'.
+  void record_upstream_latency(std::string_view route, std::string_view backend,
+                               std::chrono::steady_clock::duration elapsed) {
+    entry(entry(upstream_latency, route), backend).record(elapsed);
   }
   void merge(const WorkerStats& o);
 };

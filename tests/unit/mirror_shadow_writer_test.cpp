@@ -1,0 +1,286 @@
+// The shadow writer on a real worker io_context and loopback sockets: MirrorPolicy settings applied per
+// copy (method allow-list, body limit, budgets, timeout, header edits), drops counted by reason, and
+// the per-backend budget given back on every way a copy ends (answered, refused, timed out).
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/read_until.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "mirror/shadow_writer.h"
+#include "net/worker.h"
+#include "proxy/access_log.h"
+
+namespace mg::mirror {
+namespace {
+
+using namespace std::chrono_literals;
+using asio::ip::tcp;
+using stats::MirrorDrop;
+using stats::MirrorFailure;
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::string_view kRoute = "ns/r";
+constexpr std::string_view kMirror = "ns/m:80";
+
+// A mirror pod on loopback in the worker's own io_context: records each request head, then answers
+// 200 (mode kAnswer) or never answers (kHang).
+struct FakeMirror {
+  enum Mode { kAnswer, kHang };
+  explicit FakeMirror(asio::io_context& io, Mode m)
+      : acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), mode(m) {
+    asio::co_spawn(io, accept_loop(), asio::detached);
+  }
+  uint16_t port() const { return acceptor.local_endpoint().port(); }
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
+      if (ec) co_return;
+      asio::co_spawn(acceptor.get_executor(), serve(std::make_shared<tcp::socket>(std::move(socket))),
+                     asio::detached);
+    }
+  }
+  asio::awaitable<void> serve(std::shared_ptr<tcp::socket> socket) {
+    sockets.push_back(socket);
+    std::string buffer;
+    for (;;) {
+      auto [ec, n] =
+          co_await asio::async_read_until(*socket, asio::dynamic_buffer(buffer), "\r\n\r\n", kNoThrow);
+      if (ec) co_return;
+      heads.push_back(buffer.substr(0, n));
+      buffer.erase(0, n);  // these tests send no bodies
+      if (mode == kHang) continue;
+      auto [wec, wn] = co_await asio::async_write(
+          *socket, asio::buffer(std::string_view("HTTP/1.1 204 No Content\r\n\r\n")), kNoThrow);
+      if (wec) co_return;
+    }
+  }
+  tcp::acceptor acceptor;
+  Mode mode;
+  std::vector<std::string> heads;
+  std::vector<std::shared_ptr<tcp::socket>> sockets;  // kept open (a black hole)
+};
+
+class ShadowWriterTest : public ::testing::Test {
+ protected:
+  // A table with cluster 0 = the mirror at `port` (one endpoint), cluster 1 = no ready endpoint.
+  static std::shared_ptr<const route::RouteTable> make_table(uint16_t port) {
+    auto table = std::make_shared<route::RouteTable>();
+    table->clusters.push_back(
+        route::Cluster{std::string(kMirror), {route::Endpoint{"127.0.0.1", port, "m-pod"}}});
+    table->clusters.push_back(route::Cluster{"ns/empty:80", {}});
+    return table;
+  }
+  void make_worker(uint16_t port) {
+    table_ = make_table(port);
+    worker_ = std::make_unique<net::Worker>(0, options_, log_, table_);
+  }
+  void make_worker_with_mirror(FakeMirror::Mode mode) {
+    make_worker(0);
+    mirror_ = std::make_unique<FakeMirror>(worker_->io(), mode);
+    table_ = make_table(mirror_->port());  // copies resolve endpoints in the table they carry
+  }
+
+  MirrorRequest request(std::string method = "GET", std::string body = {}) {
+    return MirrorRequest{
+        .table = table_,
+        .route = kRoute,
+        .request_id = "rid-1",
+        .method = method,
+        .rule_index = 0,
+        .primary_host = "127.0.0.9:3000",
+        .primary_pod = "p-pod",
+        .head = std::make_shared<const std::string>(
+            method +
+            " /x HTTP/1.1\r\nHost: shop.example:8080\r\nAuthorization: secret\r\nX-Request-Id: rid-1\r\n" +
+            (body.empty() ? std::string() : "Content-Length: " + std::to_string(body.size()) + "\r\n")),
+        .body = std::make_shared<const std::string>(std::move(body)),
+    };
+  }
+  route::MirrorTarget target(std::shared_ptr<route::MirrorSettings> settings = nullptr, int cluster = 0) {
+    route::MirrorTarget t;
+    t.cluster = cluster;
+    t.name = cluster == 0 ? std::string(kMirror) : "ns/empty:80";
+    t.settings = std::move(settings);
+    return t;
+  }
+  stats::MirrorCounters& counters() { return worker_->stats().mirror(kRoute, kMirror); }
+  uint64_t in_flight() { return worker_->mirror_budgets().usage(kMirror).copies; }
+
+  // Runs the worker's io_context on this thread until `done` holds (bounded).
+  void run_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    auto& io = worker_->io();
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      if (io.stopped()) io.restart();
+      io.run_one_for(10ms);
+    }
+    ASSERT_TRUE(done()) << "timed out";
+  }
+
+  net::GatewayOptions options_;
+  proxy::AccessLog log_{"off"};
+  std::shared_ptr<const route::RouteTable> table_;
+  std::unique_ptr<net::Worker> worker_;
+  std::unique_ptr<FakeMirror> mirror_;
+};
+
+TEST_F(ShadowWriterTest, ReleasesBudgetWhenCopyIsAnswered) {
+  make_worker_with_mirror(FakeMirror::kAnswer);
+  send_copy(*worker_, request(), target(), 0);
+  EXPECT_EQ(in_flight(), 1u);
+  run_until([&] { return counters().completed[0] == 1; });
+  EXPECT_EQ(in_flight(), 0u);
+  EXPECT_EQ(worker_->mirror_budgets().usage(kMirror).bytes, 0u);
+  EXPECT_EQ(worker_->stats().mirror_in_flight, 0u);
+  EXPECT_EQ(counters().response_latency.count(), 1u);
+}
+
+TEST_F(ShadowWriterTest, ReleasesBudgetWhenMirrorRefuses) {
+  uint16_t closed_port = 0;
+  {
+    asio::io_context io;
+    tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    closed_port = a.local_endpoint().port();
+  }
+  make_worker(closed_port);
+  send_copy(*worker_, request(), target(), 0);
+  EXPECT_EQ(in_flight(), 1u);
+  run_until([&] { return counters().failed[static_cast<size_t>(MirrorFailure::kConnect)] == 1; });
+  EXPECT_EQ(in_flight(), 0u);
+  EXPECT_EQ(worker_->stats().mirror_in_flight, 0u);
+}
+
+TEST_F(ShadowWriterTest, PolicyTimeoutEndsABlackHoledCopyAndReleasesBudget) {
+  make_worker_with_mirror(FakeMirror::kHang);
+  auto settings = std::make_shared<route::MirrorSettings>();
+  settings->timeout = 150ms;  // the flag default (5 s) would outlast run_until's limit
+  const auto start = std::chrono::steady_clock::now();
+  send_copy(*worker_, request(), target(settings), 0);
+  run_until([&] { return counters().failed[static_cast<size_t>(MirrorFailure::kTimeout)] == 1; }, 3s);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_EQ(in_flight(), 0u);
+}
+
+TEST_F(ShadowWriterTest, DropsWhenTheBackendBudgetIsFullNeverQueues) {
+  make_worker_with_mirror(FakeMirror::kHang);
+  auto settings = std::make_shared<route::MirrorSettings>();
+  settings->max_in_flight = 2;
+  settings->timeout = 200ms;
+  for (int i = 0; i < 3; ++i) send_copy(*worker_, request(), target(settings), 0);
+  EXPECT_EQ(counters().sent, 2u);
+  EXPECT_EQ(counters().dropped[static_cast<size_t>(MirrorDrop::kBudget)], 1u);
+  EXPECT_EQ(in_flight(), 2u);
+  // Once the slow copies end (timed out here), the budget takes copies again.
+  run_until([&] { return in_flight() == 0; });
+  send_copy(*worker_, request(), target(settings), 0);
+  EXPECT_EQ(counters().sent, 3u);
+}
+
+TEST_F(ShadowWriterTest, BytesBudgetCountsHeadAndBody) {
+  make_worker_with_mirror(FakeMirror::kHang);
+  auto settings = std::make_shared<route::MirrorSettings>();
+  settings->max_bytes_in_flight = 1500;
+  settings->timeout = 200ms;
+  send_copy(*worker_, request("PUT", std::string(1000, 'x')), target(settings), 0);
+  send_copy(*worker_, request("PUT", std::string(1000, 'x')), target(settings), 0);
+  EXPECT_EQ(counters().sent, 1u);
+  EXPECT_EQ(counters().dropped[static_cast<size_t>(MirrorDrop::kBudget)], 1u);
+  EXPECT_GT(worker_->mirror_budgets().usage(kMirror).bytes, 1000u);
+  run_until([&] { return in_flight() == 0; });
+  EXPECT_EQ(worker_->mirror_budgets().usage(kMirror).bytes, 0u);
+}
+
+TEST_F(ShadowWriterTest, FlagDefaultBudgetAppliesWithoutPolicy) {
+  options_.mirror_backend_max_in_flight = 1;
+  options_.mirror_timeout = 200ms;
+  make_worker_with_mirror(FakeMirror::kHang);
+  send_copy(*worker_, request(), target(), 0);
+  send_copy(*worker_, request(), target(), 0);
+  EXPECT_EQ(counters().sent, 1u);
+  EXPECT_EQ(counters().dropped[static_cast<size_t>(MirrorDrop::kBudget)], 1u);
+  run_until([&] { return in_flight() == 0; });
+}
+
+TEST_F(ShadowWriterTest, MethodNotInTheAllowListIsDropped) {
+  make_worker_with_mirror(FakeMirror::kAnswer);
+  auto settings = std::make_shared<route::MirrorSettings>();
+  settings->allowed_methods = {"GET", "HEAD"};
+  send_copy(*worker_, request("POST"), target(settings), 0);
+  EXPECT_EQ(counters().dropped[static_cast<size_t>(MirrorDrop::kMethodNotAllowed)], 1u);
+  EXPECT_EQ(counters().sent, 0u);
+  send_copy(*worker_, request("GET"), target(settings), 0);
+  EXPECT_EQ(counters().sent, 1u);
+  run_until([&] { return counters().completed[0] == 1; });
+}
+
+TEST_F(ShadowWriterTest, BodyLimitIsPerMirror) {
+  options_.mirror_body_limit = 100;
+  make_worker_with_mirror(FakeMirror::kAnswer);
+  auto larger = std::make_shared<route::MirrorSettings>();
+  larger->max_body_bytes = 1000;
+  send_copy(*worker_, request("PUT", std::string(500, 'x')), target(), 0);
+  EXPECT_EQ(counters().dropped[static_cast<size_t>(MirrorDrop::kBodyTooLarge)], 1u);
+  send_copy(*worker_, request("PUT", std::string(500, 'x')), target(larger), 0);
+  EXPECT_EQ(counters().sent, 1u);
+  auto over = request("PUT");
+  over.body_too_large = true;  // the capture overflowed: never a truncated copy
+  send_copy(*worker_, over, target(larger), 0);
+  EXPECT_EQ(counters().dropped[static_cast<size_t>(MirrorDrop::kBodyTooLarge)], 2u);
+  run_until([&] { return counters().completed[0] == 1; });
+
+  std::vector<route::MirrorTarget> rule{target(), target(larger)};
+  EXPECT_EQ(body_capture_limit(rule, {}, 100), 1000u);
+  EXPECT_EQ(body_capture_limit({}, {}, 100), 100u);
+}
+
+TEST_F(ShadowWriterTest, NoEndpointIsADrop) {
+  make_worker(1);
+  send_copy(*worker_, request(), target(nullptr, 1), 0);
+  auto& c = worker_->stats().mirror(kRoute, "ns/empty:80");
+  EXPECT_EQ(c.dropped[static_cast<size_t>(MirrorDrop::kNoEndpoint)], 1u);
+  EXPECT_EQ(c.sent, 0u);
+  ASSERT_EQ(worker_->mirror_trace().snapshot().size(), 1u);
+  EXPECT_EQ(worker_->mirror_trace().snapshot()[0].outcome, "dropped");
+  EXPECT_EQ(worker_->mirror_trace().snapshot()[0].reason, "no_endpoint");
+}
+
+TEST_F(ShadowWriterTest, HeaderEditsAndHostSuffixApplyToThatCopyOnly) {
+  make_worker_with_mirror(FakeMirror::kAnswer);
+  auto settings = std::make_shared<route::MirrorSettings>();
+  settings->host_suffix = "-shadow";
+  settings->request_headers.remove = {"authorization", "x-request-id"};
+  settings->request_headers.set = {{"X-Env", "shadow"}};
+  auto req = request();
+  send_copy(*worker_, req, target(settings), 0);
+  send_copy(*worker_, req, target(), 1);
+  run_until([&] { return mirror_->heads.size() == 2; });
+  const std::string* edited = nullptr;
+  const std::string* plain = nullptr;
+  for (const auto& h : mirror_->heads) (h.find("mirror=0") != std::string::npos ? edited : plain) = &h;
+  ASSERT_TRUE(edited && plain);
+  EXPECT_NE(edited->find("\r\nHost: shop.example-shadow:8080\r\n"), std::string::npos) << *edited;
+  EXPECT_EQ(edited->find("Authorization"), std::string::npos) << *edited;
+  EXPECT_NE(edited->find("\r\nX-Env: shadow\r\n"), std::string::npos) << *edited;
+  EXPECT_NE(edited->find("\r\nX-Request-Id: rid-1\r\n"), std::string::npos) << *edited;
+  EXPECT_NE(edited->find("\r\nX-Mirrorgate-Mirror: route=ns/r; rule=0; mirror=0\r\n"), std::string::npos);
+  EXPECT_NE(plain->find("\r\nHost: shop.example:8080\r\n"), std::string::npos) << *plain;
+  EXPECT_NE(plain->find("Authorization: secret"), std::string::npos) << *plain;
+  // The shared head itself is untouched (the primary's head is a different string altogether).
+  EXPECT_NE(req.head->find("Authorization: secret"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mg::mirror
