@@ -12,6 +12,7 @@
 #include <asio/ip/tcp.hpp>
 
 #include "mirror/mirror_trace.h"
+#include "mirror/mismatch_log.h"
 #include "net/deadline_sweeper.h"
 #include "net/gateway_options.h"
 #include "proxy/access_log.h"
@@ -43,6 +44,8 @@ class Worker {
   stats::WorkerStats snapshot_stats();
   // From any thread: a copy of this worker's recent mirror outcomes.
   std::vector<mirror::MirrorOutcome> snapshot_mirror_trace();
+  // From any thread: a copy of this worker's recent response mismatches.
+  std::vector<mirror::Mismatch> snapshot_mismatches();
 
   // Worker-thread accessors used by the data plane.
   asio::io_context& io() { return *io_; }
@@ -51,6 +54,7 @@ class Worker {
   proxy::AccessLog& access_log() { return access_log_; }
   stats::WorkerStats& stats() { return stats_; }
   mirror::MirrorTrace& mirror_trace() { return mirror_trace_; }
+  mirror::MismatchRing& mismatches() { return mismatches_; }
   upstream::ConnectionPool& primary_pool() { return primary_pool_; }
   upstream::ConnectionPool& mirror_pool() { return mirror_pool_; }
   upstream::LoadBalancer& balancer() { return balancer_; }
@@ -69,6 +73,7 @@ class Worker {
   proxy::AccessLog& access_log_;
   stats::WorkerStats stats_;
   mirror::MirrorTrace mirror_trace_;
+  mirror::MismatchRing mismatches_{mirror::kMismatchesPerWorker};
   std::shared_ptr<const route::RouteTable> table_;
   std::atomic<bool> draining_{false};
   std::atomic<int> in_flight_{0};

@@ -33,12 +33,17 @@ std::string_view to_string(MirrorFailure f);
 enum class MirrorDrop : uint8_t { kBudget, kBodyTooLarge, kCount };
 std::string_view to_string(MirrorDrop d);
 
+// How a response comparison ended (opt-in per mirror). The order is the label order in /metrics.
+enum class ComparisonResult : uint8_t { kMatch, kMismatch, kSkipped, kCount };
+std::string_view to_string(ComparisonResult r);
+
 struct MirrorCounters {
   uint64_t sampled_out = 0;  // not copied because of percent/fraction sampling
   uint64_t sent = 0;
   uint64_t completed = 0;
   std::array<uint64_t, static_cast<size_t>(MirrorFailure::kCount)> failed{};
   std::array<uint64_t, static_cast<size_t>(MirrorDrop::kCount)> dropped{};
+  std::array<uint64_t, static_cast<size_t>(ComparisonResult::kCount)> comparisons{};
   void merge(const MirrorCounters& o);
 };
 
