@@ -14,6 +14,7 @@
 #include "http/chunked.h"
 #include "http/parser.h"
 #include "mirror/mirror_trace.h"
+#include "mirror/response_comparison.h"
 #include "net/socket_watchdog.h"
 #include "net/worker.h"
 
@@ -30,9 +31,10 @@ struct CopyOutcome {
   bool reusable = false;
 };
 
-// Reads the mirror's response head and body and throws them away.
+// Reads the mirror's response head and body and throws them away (after `capture` saw them, if given).
 asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, std::string_view method,
-                                              const http::Limits& limits, net::SocketWatchdog& watchdog) {
+                                              const http::Limits& limits, net::SocketWatchdog& watchdog,
+                                              ResponseCapture* capture) {
   CopyOutcome out;
   http::ResponseHead head;
   head.headers.reserve(32);
@@ -61,6 +63,7 @@ asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, s
     c.buffer.commit(n);
   }
   out.status = head.status;
+  if (capture) capture->head(head.status, head.headers);
 
   // Discard the body according to its framing.
   http::ChunkedDecoder decoder;
@@ -73,6 +76,7 @@ asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, s
         break;
       case http::BodyFraming::kContentLength: {
         size_t n = static_cast<size_t>(std::min<uint64_t>(remaining, c.buffer.size()));
+        if (capture) capture->body().add(c.buffer.readable().substr(0, n));
         c.buffer.consume(n);
         remaining -= n;
         done = remaining == 0;
@@ -83,6 +87,7 @@ asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, s
           size_t consumed = 0;
           std::string_view data;
           auto s = decoder.next(c.buffer.readable(), consumed, data);
+          if (capture) capture->body().add(data);
           c.buffer.consume(consumed);
           if (s == http::ChunkedDecoder::Status::kError) {
             out.failure = MirrorFailure::kProtocol;
@@ -96,6 +101,7 @@ asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, s
         }
         break;
       case http::BodyFraming::kUntilClose:
+        if (capture) capture->body().add(c.buffer.readable());
         c.buffer.clear();
         break;
     }
@@ -150,7 +156,7 @@ void record_outcome(net::Worker& worker, const MirrorRequest& request, const rou
 
 asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, route::MirrorTarget target,
                                std::string marker, std::string endpoint_key, std::string mirror_pod, std::string ip,
-                               uint16_t port) {
+                               uint16_t port, std::shared_ptr<ComparisonRendezvous> comparison) {
   const auto start = std::chrono::steady_clock::now();
   auto& stats = worker.stats();
   ++stats.mirror_in_flight;
@@ -183,7 +189,11 @@ asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, route
     if (ec) {
       outcome.failure = watchdog.fired() ? MirrorFailure::kTimeout : MirrorFailure::kReset;
     } else {
-      outcome = co_await read_and_discard(*connection, request.method, options.limits, watchdog);
+      std::optional<ResponseCapture> capture;
+      if (comparison) capture.emplace(comparison->settings().headers, comparison->settings().max_body_bytes);
+      outcome = co_await read_and_discard(*connection, request.method, options.limits, watchdog,
+                                          capture ? &*capture : nullptr);
+      if (comparison && outcome.completed) comparison->deliver_mirror(capture->take(), upstream_host, mirror_pod);
     }
     watchdog.disarm();
     if (outcome.completed && outcome.reusable && !watchdog.fired())
@@ -217,7 +227,7 @@ std::string mirror_marker(std::string_view route, size_t rule_index, size_t mirr
 }
 
 void send_copy(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target,
-               size_t mirror_index) {
+               size_t mirror_index, PrimaryCapture* primary) {
   auto& stats = worker.stats();
   auto& counters = stats.mirror(request.route, target.name);
   // percent / fraction sampling: each mirror draws on its own, so several mirrors sample independently.
@@ -242,7 +252,7 @@ void send_copy(net::Worker& worker, const MirrorRequest& request, const route::M
   std::string marker = mirror_marker(request.route, request.rule_index, mirror_index) + "\r\n";
   asio::co_spawn(worker.io(),
                  run_copy(worker, request, target, std::move(marker), std::move(key), endpoint->pod, endpoint->ip,
-                          endpoint->port),
+                          endpoint->port, start_comparison(worker, request, target, primary)),
                  asio::detached);
 }
 

@@ -16,6 +16,8 @@ class Worker;
 
 namespace mg::mirror {
 
+class PrimaryCapture;
+
 struct MirrorRequest {
   std::shared_ptr<const route::RouteTable> table;  // pinned: the copy resolves endpoints in it
   std::string_view route;                          // views into the pinned table
@@ -31,8 +33,9 @@ struct MirrorRequest {
 };
 
 // Launches one copy to `target`, the `mirror_index`-th mirror of the matched rule. Returns at once.
+// `primary`: the request's capture, for mirrors that compare their response with the primary's.
 void send_copy(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target,
-               size_t mirror_index);
+               size_t mirror_index, PrimaryCapture* primary = nullptr);
 
 // The header line that marks a copy: "X-Mirrorgate-Mirror: route=ns/name; rule=0; mirror=1\r\n".
 std::string mirror_marker(std::string_view route, size_t rule_index, size_t mirror_index);
