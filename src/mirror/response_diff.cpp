@@ -18,6 +18,7 @@ constexpr size_t kMaxJsonDepth = 64;
 constexpr size_t kExcerptBefore = 16;
 constexpr size_t kExcerptAfter = 32;
 constexpr size_t kMaxValueChars = 80;
+constexpr size_t kMaxPointerChars = 200;  // a mismatch stays small however long the keys are
 
 bool is_json_media_type(std::string_view content_type) {
   std::string_view media = http::trim_ows(content_type.substr(0, content_type.find(';')));
@@ -177,7 +178,11 @@ class JsonComparer {
     pointer_.resize(saved);
   }
 
-  std::string label() const { return pointer_.empty() ? "body" : pointer_; }
+  std::string label() const {
+    if (pointer_.empty()) return "body";
+    if (pointer_.size() <= kMaxPointerChars) return pointer_;
+    return pointer_.substr(0, kMaxPointerChars) + "...";
+  }
 
   void report_values(const json& primary, const json& mirror) {
     differences_.add(fmt::format("{}: primary {}, mirror {}", label(), short_value(primary), short_value(mirror)));
@@ -219,7 +224,10 @@ void compare_bodies(const CapturedResponse& primary, const CapturedResponse& mir
 }
 
 std::string quoted_or_absent(const std::string* value) {
-  return value ? escaped_excerpt(*value) : std::string("absent");
+  if (!value) return "absent";
+  std::string out = escaped_excerpt(std::string_view(*value).substr(0, kMaxValueChars));
+  if (value->size() > kMaxValueChars) out += "...";
+  return out;
 }
 
 const std::string* find_header(const CapturedResponse& response, std::string_view name) {

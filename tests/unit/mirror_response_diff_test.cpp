@@ -234,6 +234,20 @@ TEST(ResponseDiff, CaptureHeadKeepsChosenHeadersAndContentType) {
   EXPECT_EQ(r.headers[0].second, "1, 2");
 }
 
+TEST(ResponseDiff, LongKeysAndHeaderValuesAreShortened) {
+  std::string key(5000, 'k');
+  auto r = compare_responses(json_response("{\"" + key + "\":1}"), json_response("{\"" + key + "\":2}"), settings());
+  ASSERT_EQ(r.differences.size(), 1u);
+  EXPECT_EQ(r.differences[0], "/" + std::string(199, 'k') + "...: primary 1, mirror 2");
+  auto s = settings({}, {"x-long"});
+  auto primary = json_response("{}");
+  primary.headers = {{"x-long", std::string(1000, 'a')}};
+  auto mirror = json_response("{}");
+  auto h = compare_responses(primary, mirror, s);
+  ASSERT_EQ(h.differences.size(), 1u);
+  EXPECT_EQ(h.differences[0], "header x-long: primary \"" + std::string(80, 'a') + "\"..., mirror absent");
+}
+
 TEST(ResponseDiff, FormatSize) {
   EXPECT_EQ(format_size(64 * 1024), "64 KiB");
   EXPECT_EQ(format_size(8 * 1024 * 1024), "8 MiB");
