@@ -90,8 +90,7 @@ void PrimaryCapture::start(int status, std::span<const http::Header> headers) {
   capture_->head(status, headers);
 }
 
-void PrimaryCapture::deliver() {
-  if (!capture_) return;
+void PrimaryCapture::hand_over() {
   auto response = std::make_shared<const CapturedResponse>(capture_->take());
   for (auto& rendezvous : waiting_) rendezvous->deliver_primary(response);
   waiting_.clear();

@@ -94,10 +94,13 @@ class PrimaryCapture {
   proxy::BodyCapture* body() { return capture_ ? &capture_->body() : nullptr; }
   // The whole response reached the client: hand it to every waiting copy. Not called when the primary
   // fails, and then the copies' comparisons are skipped.
-  void deliver();
+  void deliver() {
+    if (capture_) hand_over();
+  }
 
  private:
   void start(int status, std::span<const http::Header> headers);
+  void hand_over();
 
   std::vector<std::shared_ptr<ComparisonRendezvous>> waiting_;
   std::optional<ResponseCapture> capture_;
