@@ -16,7 +16,10 @@ std::string config_dump_json(const route::RouteTable& table) {
       for (const auto& b : r.backends)
         backends.push_back({{"name", b.name}, {"weight", b.weight}, {"resolved", b.cluster >= 0}});
       json mirrors = json::array();
-      for (const auto& m : r.mirrors) mirrors.push_back({{"name", m.name}, {"resolved", m.cluster >= 0}});
+      for (const auto& m : r.mirrors)  // policy: the MirrorPolicy governing the copy, null for the defaults
+        mirrors.push_back({{"name", m.name},
+                           {"resolved", m.cluster >= 0},
+                           {"policy", m.settings ? json(m.settings->policy) : json(nullptr)}});
       rules.push_back({{"route", r.route}, {"rule", r.rule_index}, {"backends", backends}, {"mirrors", mirrors}});
     }
     json listener = {{"gateway", l.gateway},

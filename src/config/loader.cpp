@@ -8,6 +8,7 @@
 #include <functional>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <unordered_map>
 
 namespace mg::config {
@@ -290,7 +291,7 @@ std::optional<Duration> opt_duration(Obj& o, std::string_view key) {
 }
 
 // A byte size: an integer or a quantity string ("64Ki", "8Mi"), as Kubernetes writes resource sizes.
-[[maybe_unused]] std::optional<uint64_t> opt_byte_quantity(Obj& o, std::string_view key) {
+std::optional<uint64_t> opt_byte_quantity(Obj& o, std::string_view key) {
   if (!o.has(key)) return std::nullopt;
   const YAML::Node n = o.raw(key);
   const std::string p = o.sub(key);
@@ -302,7 +303,7 @@ std::optional<Duration> opt_duration(Obj& o, std::string_view key) {
 }
 
 // spec.targetRefs of a policy (GEP-713): 1 to 16 objects in the policy's namespace, of the given kinds.
-[[maybe_unused]] std::vector<PolicyTargetReference> decode_policy_target_refs(Obj& spec,
+std::vector<PolicyTargetReference> decode_policy_target_refs(Obj& spec,
                                                              const std::vector<std::string_view>& kinds) {
   spec.require("targetRefs");
   auto refs = spec.objects<PolicyTargetReference>(
@@ -843,6 +844,124 @@ void decode_reference_grant_spec(Obj o, ReferenceGrant& rg) {
   o.finish();
 }
 
+// --- MirrorPolicy ---
+
+// Appended to the Host of a copy, so the combined name must stay a DNS name: lowercase RFC 1123
+// characters, no empty label inside or at the end.
+bool valid_host_suffix(std::string_view s) {
+  if (s.empty() || s.size() > 63 || s.back() == '.' || s.find("..") != std::string_view::npos) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+  });
+}
+
+// RFC 6901; the empty pointer (the whole document) would ignore every body, so a path must start with "/".
+bool valid_json_pointer(std::string_view s) {
+  if (s.empty() || s[0] != '/') return false;
+  for (size_t i = 0; i < s.size(); ++i)
+    if (s[i] == '~' && (i + 1 == s.size() || (s[i + 1] != '0' && s[i + 1] != '1'))) return false;
+  return true;
+}
+
+std::string lowercase(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// A list of strings, each checked by `check` (which fails itself), unique after `fold`.
+std::vector<std::string> unique_strings(
+    Obj& o, std::string_view key, size_t max_items,
+    const std::function<void(const YAML::Node&, const std::string&, const std::string&)>& check,
+    std::string (*fold)(std::string)) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  o.list(
+      key,
+      [&](const YAML::Node& n, const std::string& p) {
+        std::string v = o.as_string(n, p);
+        check(n, p, v);
+        if (!seen.insert(fold(v)).second) o.fail(n, p, "duplicate value \"" + v + "\"");
+        out.push_back(std::move(v));
+      },
+      max_items);
+  if (o.has(key) && out.empty())
+    o.fail(o.raw(key), o.sub(key), "must not be empty (leave the field out instead)");
+  return out;
+}
+
+void decode_mirror_policy_spec(Obj o, MirrorPolicy& p) {
+  p.target_refs = decode_policy_target_refs(o, {"HTTPRoute"});
+  for (size_t i = 0; i < p.target_refs.size(); ++i) {
+    const auto& a = p.target_refs[i];
+    for (size_t j = 0; j < i; ++j) {
+      const auto& b = p.target_refs[j];
+      if (std::tie(a.group, a.kind, a.name, a.section_name) ==
+          std::tie(b.group, b.kind, b.name, b.section_name))
+        o.fail(o.raw("targetRefs")[i], index_path(o.sub("targetRefs"), i),
+               "same target as targetRefs[" + std::to_string(j) + "]");
+    }
+  }
+  if ((p.timeout = opt_duration(o, "timeout")) && p.timeout->milliseconds == 0)
+    o.fail(o.raw("timeout"), o.sub("timeout"),
+           "must be longer than 0s (a mirror copy always has a deadline)");
+  p.max_in_flight = o.int32("maxInFlight", 1, 1000000);
+  if ((p.max_bytes_in_flight = opt_byte_quantity(o, "maxBytesInFlight")) && *p.max_bytes_in_flight == 0)
+    o.fail(o.raw("maxBytesInFlight"), o.sub("maxBytesInFlight"), "must be at least 1 byte");
+  p.max_body_size = opt_byte_quantity(o, "maxBodySize");
+  if ((p.host_suffix = o.str("hostSuffix")) && !valid_host_suffix(*p.host_suffix))
+    o.fail(o.raw("hostSuffix"), o.sub("hostSuffix"),
+           "invalid host suffix \"" + *p.host_suffix +
+               "\" (1 to 63 lowercase letters, digits, \"-\" and \".\", e.g. \"-shadow\")");
+  if (auto h = o.obj("requestHeaderModifier")) {
+    const YAML::Node remove = h->node()["remove"];
+    const std::string remove_path = h->sub("remove");
+    p.request_header_modifier = decode_header_filter(std::move(*h));
+    // Stricter than HTTPRoute: a name that cannot be a header is a typo that would leave a credential in.
+    for (size_t i = 0; i < p.request_header_modifier->remove.size(); ++i)
+      if (const auto& name = p.request_header_modifier->remove[i]; !valid_header_name(name))
+        o.fail(remove[i], index_path(remove_path, i), "invalid header name \"" + name + "\"");
+  }
+  p.allowed_methods = unique_strings(
+      o, "allowedMethods", 16,
+      [&](const YAML::Node& n, const std::string& path, const std::string& m) {
+        if (!valid_header_name(m))  // the same RFC 9110 token grammar
+          o.fail(n, path, "invalid method \"" + m + "\" (an HTTP method token such as GET)");
+        std::string upper = m;
+        std::transform(upper.begin(), upper.end(), upper.begin(),
+                       [](unsigned char c) { return std::toupper(c); });
+        const std::initializer_list<std::string_view> standard = {
+            "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+        if (upper != m && std::find(standard.begin(), standard.end(), upper) != standard.end())
+          o.fail(n, path,
+                 "methods are case-sensitive, \"" + m + "\" would never match; write \"" + upper + "\"");
+      },
+      [](std::string s) { return s; });
+  if (auto c = o.obj("responseComparison")) {
+    MirrorResponseComparison rc;
+    rc.percent = c->int32("percent", 0, 100).value_or(100);
+    rc.headers = unique_strings(
+        *c, "headers", 32,
+        [&](const YAML::Node& n, const std::string& path, const std::string& h) {
+          if (!valid_header_name(h)) c->fail(n, path, "invalid header name \"" + h + "\"");
+        },
+        lowercase);
+    rc.ignore_json_paths = unique_strings(
+        *c, "ignoreJSONPaths", 64,
+        [&](const YAML::Node& n, const std::string& path, const std::string& ptr) {
+          if (!valid_json_pointer(ptr))
+            c->fail(n, path,
+                    "invalid JSON Pointer \"" + ptr +
+                        "\" (RFC 6901: starts with \"/\", \"~\" only as \"~0\" or \"~1\", e.g. "
+                        "\"/headers/Date\")");
+        },
+        [](std::string s) { return s; });
+    rc.max_body_size = opt_byte_quantity(*c, "maxBodySize");
+    c->finish();
+    p.response_comparison = std::move(rc);
+  }
+  o.finish();
+}
+
 // --- core ---
 
 void decode_service_spec(Obj o, Service& svc) {
@@ -934,6 +1053,7 @@ enum class Kind {
   EndpointSlice,
   Namespace,
   Secret,
+  MirrorPolicy,
   Ignored
 };
 
@@ -960,6 +1080,7 @@ const std::unordered_map<std::string_view, KindInfo>& known_kinds() {
         {"EndpointSlice", {Kind::EndpointSlice, {"discovery.k8s.io/v1"}, true}},
         {"Namespace", {Kind::Namespace, {"v1"}, false}},
         {"Secret", {Kind::Secret, {"v1"}, true}},
+        {"MirrorPolicy", {Kind::MirrorPolicy, {"mirrorgate.io/v1alpha1"}, true}},
     };
     // Well-known kinds that commonly sit next to Gateway API objects in a manifest set; accepted so
     // users can point mirrorgate at the same files they apply, but never inspected.
@@ -1151,6 +1272,14 @@ class Loader {
         o.string_data = top.string_map("stringData");
         top.boolean("immutable");
         set_.secrets.push_back(std::move(o));
+        break;
+      }
+      case Kind::MirrorPolicy: {
+        MirrorPolicy o;
+        o.metadata = std::move(meta);
+        o.source = src;
+        decode_mirror_policy_spec(*spec(true), o);
+        set_.mirror_policies.push_back(std::move(o));
         break;
       }
       case Kind::Ignored:

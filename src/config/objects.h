@@ -1,10 +1,10 @@
 #pragma once
 
 // Typed model of the Kubernetes objects mirrorgate reads: Gateway API v1 (GatewayClass, Gateway,
-// HTTPRoute, ReferenceGrant) and the core objects routing depends on (Service, EndpointSlice,
-// Namespace). The loader fills every field a user may legally write, even those no later stage uses
-// yet, so that accepting a manifest and acting on it are separate decisions. Defaults from the API's
-// schema are applied by the loader, so consumers never re-derive them.
+// HTTPRoute, ReferenceGrant), the core objects routing depends on (Service, EndpointSlice, Namespace)
+// and mirrorgate's own MirrorPolicy. The loader fills every field a user may legally write, even those
+// no later stage uses yet, so that accepting a manifest and acting on it are separate decisions.
+// Defaults from the API's schema are applied by the loader, so consumers never re-derive them.
 
 #include <cstdint>
 #include <map>
@@ -415,6 +415,32 @@ struct Secret {
   std::map<std::string, std::string> string_data;
 };
 
+// --- MirrorPolicy (mirrorgate.io/v1alpha1) ---
+
+// What the Gateway API RequestMirror filter cannot say, attached GEP-713 style to HTTPRoutes (or one
+// rule of one, by sectionName = the rule's name). Every field is optional: unset means the
+// process-wide default (docs/config.md, "MirrorPolicy").
+struct MirrorResponseComparison {  // present: comparison is on
+  int32_t percent = 100;
+  std::vector<std::string> headers;  // as written; unique case-insensitively
+  std::vector<std::string> ignore_json_paths;
+  std::optional<uint64_t> max_body_size;
+};
+
+struct MirrorPolicy {
+  ObjectMeta metadata;
+  SourceLocation source;
+  std::vector<PolicyTargetReference> target_refs;
+  std::optional<Duration> timeout;
+  std::optional<int32_t> max_in_flight;
+  std::optional<uint64_t> max_bytes_in_flight;
+  std::optional<uint64_t> max_body_size;
+  std::optional<std::string> host_suffix;
+  std::optional<HTTPHeaderFilter> request_header_modifier;
+  std::vector<std::string> allowed_methods;
+  std::optional<MirrorResponseComparison> response_comparison;
+};
+
 // Everything loaded, in input order per kind (files sorted by name, documents in file order).
 struct ObjectSet {
   std::vector<GatewayClass> gateway_classes;
@@ -425,6 +451,7 @@ struct ObjectSet {
   std::vector<EndpointSlice> endpoint_slices;
   std::vector<Namespace> namespaces;
   std::vector<Secret> secrets;
+  std::vector<MirrorPolicy> mirror_policies;
   size_t ignored_objects = 0;  // well-known kinds mirrorgate does not use (Deployment, ...)
 };
 

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "route/certificates.h"
+#include "route/mirror_policies.h"
 
 namespace mg::route {
 namespace {
@@ -106,6 +107,8 @@ class StatusBuilder {
     for (const auto& gw : set_.gateways)
       if (classes_.count(gw.gateway_class_name)) items.push_back(gateway(gw));
     for (auto& r : routes) items.push_back(std::move(r));
+    const MirrorPolicies policies(set_);
+    for (const auto& outcome : policies.outcomes()) items.push_back(mirror_policy(outcome));
     return json{{"items", std::move(items)}};
   }
 
@@ -413,6 +416,33 @@ class StatusBuilder {
                 {"kind", "HTTPRoute"},
                 {"metadata", metadata(route.metadata, true)},
                 {"status", {{"parents", std::move(parents)}}}};
+  }
+
+  // --- MirrorPolicy ---
+
+  // GEP-713 PolicyStatus. The ancestor of each entry is the targeted HTTPRoute (with the rule's
+  // sectionName), one per targetRef, rather than the route's Gateways: whether a policy applies is
+  // decided per route rule, so TargetNotFound and Conflicted belong to a route, and a policy on a route
+  // that is attached to no Gateway (yet) still gets a status. docs/status.md says more.
+  json mirror_policy(const MirrorPolicyOutcome& outcome) const {
+    const config::MirrorPolicy& p = *outcome.policy;
+    json ancestors = json::array();
+    for (const auto& t : outcome.targets) {
+      json ref{{"group", t.ref.group},
+               {"kind", t.ref.kind},
+               {"name", t.ref.name},
+               {"namespace", p.metadata.namespace_}};
+      if (t.ref.section_name) ref["sectionName"] = *t.ref.section_name;
+      const bool accepted = t.reason == PolicyTargetReason::kAccepted;
+      const Condition condition{"Accepted", accepted, std::string(reason_name(t.reason)), t.message};
+      ancestors.push_back(json{{"ancestorRef", std::move(ref)},
+                               {"controllerName", options_.controller_name},
+                               {"conditions", conditions_json({condition}, p.metadata.generation, time_)}});
+    }
+    return json{{"apiVersion", "mirrorgate.io/v1alpha1"},
+                {"kind", "MirrorPolicy"},
+                {"metadata", metadata(p.metadata, true)},
+                {"status", {{"ancestors", std::move(ancestors)}}}};
   }
 
   const config::ObjectSet& set_;

@@ -1,10 +1,10 @@
 #pragma once
 
 // Gateway API status, computed from the objects alone: what `kubectl get -o json` would show for every
-// GatewayClass of our controller, every Gateway of such a class and every HTTPRoute, had mirrorgate
-// written status back. A pure function (the clock is an input too), so the same objects always give
-// the same answer; the admin /status endpoint and `mirrorgate status` print it. The rules are the
-// Gateway API v1 ones; docs/status.md lists every condition we set and why.
+// GatewayClass of our controller, every Gateway of such a class, every HTTPRoute and every MirrorPolicy
+// (GEP-713 policy status), had mirrorgate written status back. A pure function (the clock is an input too),
+// so the same objects always give the same answer; the admin /status endpoint and `mirrorgate status` print
+// it. The rules are the Gateway API v1 ones; docs/status.md lists every condition we set and why.
 
 #include <map>
 #include <nlohmann/json.hpp>
@@ -29,9 +29,10 @@ struct StatusOptions {
   std::string transition_time;
 };
 
-// {"items": [GatewayClass..., Gateway..., HTTPRoute...]}, each {apiVersion, kind, metadata{name,
-// namespace, generation}, status}; spec is left out to keep it small. Objects of other controllers are
-// not ours to describe and are left out; HTTPRoutes are all listed (with no parents when none is ours).
+// {"items": [GatewayClass..., Gateway..., HTTPRoute..., MirrorPolicy...]}, each {apiVersion, kind,
+// metadata{name, namespace, generation}, status}; spec is left out to keep it small. Objects of other
+// controllers are not ours to describe and are left out; HTTPRoutes are all listed (with no parents when none
+// is ours).
 nlohmann::json compute_status(const config::ObjectSet& objects, const StatusOptions& options);
 
 // The items of compute_status as multi-document YAML, one document per object, kubectl's spelling

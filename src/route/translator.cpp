@@ -12,6 +12,8 @@
 #include "config/loader.h"
 #include "net/tls_context.h"
 #include "route/certificates.h"
+#include "route/header_modifier.h"
+#include "route/mirror_policies.h"
 
 namespace mg::route {
 namespace {
@@ -112,31 +114,6 @@ std::string field(size_t rule, std::string_view rest) {
   return "spec.rules[" + std::to_string(rule) + "]" + std::string(rest);
 }
 
-// Only one action per header name (case-insensitive) across set, add and remove; the spec calls
-// anything else invalid.
-HeaderModifier header_modifier(const config::HTTPHeaderFilter& in, const std::string& at,
-                               std::vector<std::string>& invalid) {
-  HeaderModifier out;
-  std::set<std::string> seen;
-  auto once = [&](const std::string& name) {
-    if (!seen.insert(to_lower(name)).second)
-      invalid.push_back(at + ": header " + name + " has more than one action (set, add, remove)");
-  };
-  for (const auto& h : in.set) {
-    once(h.name);
-    out.set.emplace_back(h.name, h.value);
-  }
-  for (const auto& h : in.add) {
-    once(h.name);
-    out.add.emplace_back(h.name, h.value);
-  }
-  for (const auto& name : in.remove) {
-    once(name);
-    out.remove.push_back(to_lower(name));
-  }
-  return out;
-}
-
 // single_prefix_match: the rule has exactly one match and it is a PathPrefix, which the spec requires of
 // ReplacePrefixMatch (the prefix to replace must be unambiguous).
 PathModifier path_modifier(const std::optional<config::HTTPPathModifier>& in, bool single_prefix_match,
@@ -190,7 +167,8 @@ bool to_millis(const config::Duration& d, std::chrono::milliseconds& out) {
 
 class Translator {
  public:
-  Translator(const ObjectSet& set, std::string_view controller) : set_(set), controller_(controller) {}
+  Translator(const ObjectSet& set, std::string_view controller)
+      : set_(set), controller_(controller), mirror_policies_(set) {}
 
   std::shared_ptr<RouteTable> run() {
     table_ = std::make_shared<RouteTable>();
@@ -205,6 +183,7 @@ class Translator {
     for (const auto* gw : gateways) translate_gateway(*gw);
     warn_unattached_routes();
     warn_bind_conflicts();
+    warn_unapplied_mirror_policies();
     return table_;
   }
 
@@ -493,14 +472,14 @@ class Translator {
           continue;
         }
         b.filters.request_headers =
-            header_modifier(*f.request_header_modifier, fat + ".requestHeaderModifier", b.invalid);
+            make_header_modifier(*f.request_header_modifier, fat + ".requestHeaderModifier", b.invalid);
       } else if (f.type == "ResponseHeaderModifier") {
         if (!f.response_header_modifier) {
           missing("responseHeaderModifier");
           continue;
         }
         b.filters.response_headers =
-            header_modifier(*f.response_header_modifier, fat + ".responseHeaderModifier", b.invalid);
+            make_header_modifier(*f.response_header_modifier, fat + ".responseHeaderModifier", b.invalid);
       } else if (f.type == "RequestRedirect") {
         if (!f.request_redirect) {
           missing("requestRedirect");
@@ -629,6 +608,13 @@ class Translator {
                           "\"");
     }
 
+    // One immutable settings object per MirrorPolicy, shared by every mirror it governs.
+    if (auto settings = mirror_policies_.for_rule(route_id, index)) {
+      for (auto& m : rule.mirrors) m.settings = settings;
+      for (auto& b : rule.backends)
+        for (auto& m : b.mirrors) m.settings = settings;
+    }
+
     if (invalid.empty()) return rule;
     // Not programmed: no backends (so every request gets 500), no filters, no mirrors.
     for (auto& p : invalid) {
@@ -742,6 +728,19 @@ class Translator {
     }
   }
 
+  // A policy that governs nothing is easy to miss: say so at every (re)load, as status does.
+  void warn_unapplied_mirror_policies() {
+    for (const auto& o : mirror_policies_.outcomes()) {
+      for (size_t i = 0; i < o.targets.size(); ++i) {
+        const auto& t = o.targets[i];
+        if (t.reason == PolicyTargetReason::kAccepted) continue;
+        warn("MirrorPolicy " + key(o.policy->metadata.namespace_, o.policy->metadata.name) +
+             " spec.targetRefs[" + std::to_string(i) + "]: " + std::string(reason_name(t.reason)) + ": " +
+             t.message);
+      }
+    }
+  }
+
   struct Attachment {
     bool attached = false;
     std::string reason;
@@ -757,6 +756,7 @@ class Translator {
   std::unordered_map<std::string, int> cluster_index_;
   std::unordered_map<const config::HTTPRoute*, size_t> route_rule_base_;  // for the Listener being built
   std::map<std::string, Attachment> attachment_;
+  MirrorPolicies mirror_policies_;
 };
 
 }  // namespace
