@@ -418,7 +418,7 @@ struct Secret {
 // --- MirrorPolicy (mirrorgate.io/v1alpha1) ---
 
 // What the Gateway API RequestMirror filter cannot say, attached GEP-713 style to HTTPRoutes (or one
-// rule of one, by sectionName = the rule's name). Every field is optional: unset means the
+// rule of one, by sectionName = the rule's name). Every field but targetRefs is optional: unset means the
 // process-wide default (docs/config.md, "MirrorPolicy").
 struct MirrorResponseComparison {  // present: comparison is on
   int32_t percent = 100;
