@@ -34,7 +34,8 @@ constexpr std::string_view kIndex =
     "  /metrics      Prometheus metrics\n"
     "  /status       Gateway API objects with their computed status (JSON)\n"
     "  /config_dump  the route table in use (JSON)\n"
-    "  /mirrors      recent mirror outcomes (JSON); ?request_id=ID&since_us=T&limit=N\n";
+    "  /mirrors      recent mirror outcomes (JSON); ?request_id=ID&since_us=T&limit=N\n"
+    "  /mirrors/diff recent mirror responses that differed from the primary's (JSON); same query\n";
 
 asio::awaitable<void> serve(asio::ip::tcp::socket socket, const AdminHandlers& handlers) {
   net::SocketWatchdog watchdog(socket);
@@ -68,10 +69,11 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket, const AdminHandlers& h
       out = response(ready ? 200 : 503, "text/plain", ready ? "LIVE\n" : "NOT READY\n", head_only);
     } else if (path == "/metrics" || path == "/stats/prometheus") {
       out = response(200, "text/plain; version=0.0.4; charset=utf-8", handlers.metrics(), head_only);
-    } else if (path == "/mirrors") {
+    } else if (path == "/mirrors" || path == "/mirrors/diff") {
       size_t q = head.target.find('?');
       std::string_view query = q == std::string_view::npos ? std::string_view{} : head.target.substr(q + 1);
-      out = response(200, "application/json", handlers.mirrors(query), head_only);
+      const auto& handler = path == "/mirrors" ? handlers.mirrors : handlers.mirror_diff;
+      out = response(200, "application/json", handler(query), head_only);
     } else if (path == "/status") {
       out = response(200, "application/json", handlers.status(), head_only);
     } else if (path == "/config_dump") {

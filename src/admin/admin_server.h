@@ -19,6 +19,7 @@ struct AdminHandlers {
   std::function<std::string()> status;        // JSON: Gateway API objects with computed status
   std::function<std::string()> config_dump;   // JSON
   std::function<std::string(std::string_view query)> mirrors;  // JSON of recent mirror outcomes
+  std::function<std::string(std::string_view query)> mirror_diff;  // JSON of recent response mismatches
 };
 
 class AdminServer {

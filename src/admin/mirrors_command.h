@@ -14,6 +14,7 @@ struct MirrorsCommandOptions {
   bool follow = false;     // keep printing new outcomes (until interrupted, or `follow_seconds`)
   double follow_seconds = 0;  // 0: follow forever
   bool json = false;
+  bool diff = false;  // show response mismatches (/mirrors/diff) instead of copies
 };
 
 int run_mirrors_command(const MirrorsCommandOptions& options, std::ostream& out, std::ostream& err);

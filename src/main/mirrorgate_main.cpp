@@ -8,6 +8,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "admin/mirror_diff_command.h"
 #include "admin/mirrors_command.h"
 #include "config/loader.h"
 #include "net/gateway.h"
@@ -111,8 +112,12 @@ int main(int argc, char** argv) {
   mirrors_cmd->add_flag("-f,--follow", mirrors_options.follow, "keep printing new mirror copies");
   mirrors_cmd->add_option("--follow-seconds", mirrors_options.follow_seconds, "stop following after this long");
   mirrors_cmd->add_flag("--json", mirrors_options.json, "one JSON object per line");
+  mirrors_cmd->add_flag("--diff", mirrors_options.diff,
+                        "show mirror responses that differed from the primary's (response comparison)");
   CLI11_PARSE(app, argc, argv);
   if (*status_cmd) return mg::route::run_status_command(status_config, std::cout, std::cerr);
+  if (*mirrors_cmd && mirrors_options.diff)
+    return mg::admin::run_mirror_diff_command(mirrors_options, std::cout, std::cerr);
   if (*mirrors_cmd) return mg::admin::run_mirrors_command(mirrors_options, std::cout, std::cerr);
   if (print_features) {
     for (auto feature : mg::proxy::kSupportedFeatures) std::cout << feature << '\n';

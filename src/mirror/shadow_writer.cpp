@@ -17,6 +17,7 @@
 #include "mirror/copy_head.h"
 #include "mirror/mirror_budget.h"
 #include "mirror/mirror_trace.h"
+#include "mirror/response_comparison.h"
 #include "net/socket_watchdog.h"
 #include "net/worker.h"
 
@@ -36,9 +37,10 @@ struct CopyOutcome {
   Clock::time_point head_at;  // when the final response head arrived (the latency histogram's end)
 };
 
-// Reads the mirror's response head and body and throws them away.
+// Reads the mirror's response head and body and throws them away (after `capture` saw them, if given).
 asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, std::string_view method,
-                                              const http::Limits& limits, net::SocketWatchdog& watchdog) {
+                                              const http::Limits& limits, net::SocketWatchdog& watchdog,
+                                              ResponseCapture* capture) {
   CopyOutcome out;
   http::ResponseHead head;
   head.headers.reserve(32);
@@ -70,6 +72,7 @@ asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, s
     c.buffer.commit(n);
   }
   out.status = head.status;
+  if (capture) capture->head(head.status, head.headers);
 
   // Discard the body according to its framing.
   http::ChunkedDecoder decoder;
@@ -82,6 +85,7 @@ asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, s
         break;
       case http::BodyFraming::kContentLength: {
         size_t n = static_cast<size_t>(std::min<uint64_t>(remaining, c.buffer.size()));
+        if (capture) capture->body().add(c.buffer.readable().substr(0, n));
         c.buffer.consume(n);
         remaining -= n;
         done = remaining == 0;
@@ -92,6 +96,7 @@ asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, s
           size_t consumed = 0;
           std::string_view data;
           auto s = decoder.next(c.buffer.readable(), consumed, data);
+          if (capture) capture->body().add(data);
           c.buffer.consume(consumed);
           if (s == http::ChunkedDecoder::Status::kError) {
             out.failure = MirrorFailure::kProtocol;
@@ -105,6 +110,7 @@ asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, s
         }
         break;
       case http::BodyFraming::kUntilClose:
+        if (capture) capture->body().add(c.buffer.readable());
         c.buffer.clear();
         break;
     }
@@ -168,6 +174,7 @@ struct CopyPlan {
   uint16_t port = 0;
   std::chrono::milliseconds timeout{0};
   MirrorBudgets::Slot slot;
+  std::shared_ptr<ComparisonRendezvous> comparison;  // null unless this copy's answer is compared
 };
 
 asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, route::MirrorTarget target,
@@ -189,14 +196,22 @@ asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, route
   }
   if (connection) {
     net::SocketWatchdog watchdog(connection->socket);
-    watchdog.arm(plan.timeout);
+    // One deadline for the whole copy: the connect above already spent part of it.
+    const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+    watchdog.arm(std::max(plan.timeout - spent, std::chrono::milliseconds(1)));
     std::array<asio::const_buffer, 3> buffers{asio::buffer(*plan.head), asio::buffer(plan.marker),
                                               asio::buffer(*request.body)};
     auto [ec, n] = co_await asio::async_write(connection->socket, buffers, kNoThrow);
     if (ec) {
       outcome.failure = watchdog.fired() ? MirrorFailure::kTimeout : MirrorFailure::kReset;
     } else {
-      outcome = co_await read_and_discard(*connection, request.method, options.limits, watchdog);
+      std::optional<ResponseCapture> capture;
+      if (plan.comparison)
+        capture.emplace(plan.comparison->settings().headers, plan.comparison->settings().max_body_bytes);
+      outcome = co_await read_and_discard(*connection, request.method, options.limits, watchdog,
+                                          capture ? &*capture : nullptr);
+      if (plan.comparison && outcome.completed)
+        plan.comparison->deliver_mirror(capture->take(), plan.endpoint_key, plan.mirror_pod);
     }
     watchdog.disarm();
     if (outcome.completed && outcome.reusable && !watchdog.fired())
@@ -243,7 +258,7 @@ size_t body_capture_limit(std::span<const route::MirrorTarget> rule_mirrors,
 }
 
 void send_copy(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target,
-               size_t mirror_index) {
+               size_t mirror_index, PrimaryCapture* primary) {
   auto& counters = worker.stats().mirror(request.route, target.name);
   // percent / fraction sampling: each mirror draws on its own, so several mirrors sample independently.
   if (target.numerator < target.denominator &&
@@ -287,11 +302,12 @@ void send_copy(net::Worker& worker, const MirrorRequest& request, const route::M
   if (!plan.slot) return drop(MirrorDrop::kBudget);
 
   ++counters.sent;
-  plan.endpoint_key = endpoint->ip + ":" + std::to_string(endpoint->port);
+  plan.endpoint_key = endpoint->address;
   plan.mirror_pod = endpoint->pod;
   plan.ip = endpoint->ip;
   plan.port = endpoint->port;
   plan.timeout = settings && settings->timeout ? *settings->timeout : options.mirror_timeout;
+  plan.comparison = start_comparison(worker, request, target, primary);
   asio::co_spawn(worker.io(), run_copy(worker, request, target, std::move(plan)), asio::detached);
 }
 

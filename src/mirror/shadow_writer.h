@@ -19,6 +19,8 @@ class Worker;
 
 namespace mg::mirror {
 
+class PrimaryCapture;
+
 struct MirrorRequest {
   std::shared_ptr<const route::RouteTable> table;  // pinned: the copy resolves endpoints in it
   std::string_view route;                          // views into the pinned table
@@ -36,8 +38,9 @@ struct MirrorRequest {
 };
 
 // Launches one copy to `target`, the `mirror_index`-th mirror of the matched rule. Returns at once.
+// `primary`: the request's capture, for mirrors that compare their response with the primary's.
 void send_copy(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target,
-               size_t mirror_index);
+               size_t mirror_index, PrimaryCapture* primary = nullptr);
 
 // How much of a request body to keep for the copies of these mirrors: the largest of their body
 // limits (MirrorPolicy maxBodySize), and at least `default_limit` (--mirror-body-limit).

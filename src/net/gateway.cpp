@@ -139,6 +139,15 @@ int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::Rout
                 }
                 return mirror::trace_json(std::move(all), parse_trace_query(query));
               },
+          .mirror_diff =
+              [&](std::string_view query) {
+                std::vector<mirror::Mismatch> all;
+                for (auto& w : workers) {
+                  auto part = w->snapshot_mismatches();
+                  all.insert(all.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+                }
+                return mirror::mismatches_json(std::move(all), parse_trace_query(query));
+              },
       });
   // Signals are claimed before any thread starts, so none can arrive with the default disposition.
   asio::io_context signals_io(1);

@@ -131,4 +131,8 @@ std::vector<mirror::MirrorOutcome> Worker::snapshot_mirror_trace() {
   return on_worker_thread([this] { return mirror_trace_.snapshot(); });
 }
 
+std::vector<mirror::Mismatch> Worker::snapshot_mismatches() {
+  return on_worker_thread([this] { return mismatches_.snapshot(); });
+}
+
 }  // namespace mg::net

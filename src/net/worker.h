@@ -13,6 +13,7 @@
 
 #include "mirror/mirror_budget.h"
 #include "mirror/mirror_trace.h"
+#include "mirror/mismatch_log.h"
 #include "net/deadline_sweeper.h"
 #include "net/gateway_options.h"
 #include "proxy/access_log.h"
@@ -44,6 +45,8 @@ class Worker {
   stats::WorkerStats snapshot_stats();
   // From any thread: a copy of this worker's recent mirror outcomes.
   std::vector<mirror::MirrorOutcome> snapshot_mirror_trace();
+  // From any thread: a copy of this worker's recent response mismatches.
+  std::vector<mirror::Mismatch> snapshot_mismatches();
 
   // Worker-thread accessors used by the data plane.
   asio::io_context& io() { return *io_; }
@@ -53,6 +56,7 @@ class Worker {
   stats::WorkerStats& stats() { return stats_; }
   mirror::MirrorTrace& mirror_trace() { return mirror_trace_; }
   mirror::MirrorBudgets& mirror_budgets() { return mirror_budgets_; }
+  mirror::MismatchRing& mismatches() { return mismatches_; }
   upstream::ConnectionPool& primary_pool() { return primary_pool_; }
   upstream::ConnectionPool& mirror_pool() { return mirror_pool_; }
   upstream::LoadBalancer& balancer() { return balancer_; }
@@ -72,6 +76,7 @@ class Worker {
   stats::WorkerStats stats_;
   mirror::MirrorTrace mirror_trace_;
   mirror::MirrorBudgets mirror_budgets_{stats_.mirror_in_flight};  // copies hold slots until their frames go
+  mirror::MismatchRing mismatches_{mirror::kMismatchesPerWorker};
   std::shared_ptr<const route::RouteTable> table_;
   std::atomic<bool> draining_{false};
   std::atomic<int> in_flight_{0};

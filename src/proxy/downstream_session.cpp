@@ -13,6 +13,7 @@
 #include "common/byte_buffer.h"
 #include "common/request_id.h"
 #include "http/parser.h"
+#include "mirror/response_comparison.h"
 #include "mirror/shadow_writer.h"
 #include "net/client_stream.h"
 #include "net/socket_watchdog.h"
@@ -262,6 +263,7 @@ class Session {
         rule.timeouts.request.count() > 0 ? ctx.start + rule.timeouts.request : Clock::time_point::max();
     const auto try_timeout =
         rule.timeouts.backend_request.count() > 0 ? rule.timeouts.backend_request : options_.response_timeout;
+    mirror::PrimaryCapture compared;  // the response, for mirrors that compare theirs with it (rarely any)
 
     bool body_sent = false;  // the client's body went out once; later tries replay body_copy
     // A pooled connection the backend closed just as we reused it fails before any response byte:
@@ -327,7 +329,8 @@ class Session {
             co_return co_await reply_local(ctx, 502, "upstream closed during request", true);
         }
         // The copy is taken once, from the first try: retries are the primary's business.
-        if (mirror_count > 0) launch_mirrors(rule, *backend, table, ctx, std::move(mirror_head), body_copy, capture);
+        if (mirror_count > 0)
+          launch_mirrors(rule, *backend, table, ctx, std::move(mirror_head), body_copy, capture, compared);
       } else {
         RelayTimeouts write_timeouts{nullptr, &upstream_watchdog, {}, options_.response_timeout};
         std::string replay = request_head;
@@ -349,7 +352,7 @@ class Session {
             continue;  // the connection is dropped with its unread body
           }
           co_return co_await relay_response(ctx, rule, *backend, std::move(connection), upstream_watchdog,
-                                            keep_alive);
+                                            keep_alive, compared);
         case HeadOutcome::kTimeout:
           worker_.stats().count_upstream(ctx.backend, 504);
           if (can_retry && Clock::now() < request_deadline) continue;
@@ -450,7 +453,7 @@ class Session {
 
   void launch_mirrors(const route::Rule& rule, const route::BackendChoice& backend,
                       const std::shared_ptr<const route::RouteTable>& table, RequestContext& ctx, std::string head,
-                      const std::string& body, const BodyCapture& capture) {
+                      const std::string& body, const BodyCapture& capture, mirror::PrimaryCapture& compared) {
     auto targets = {std::span<const route::MirrorTarget>(rule.mirrors),
                     std::span<const route::MirrorTarget>(backend.mirrors)};
     if (!body.empty()) head += "Content-Length: " + std::to_string(body.size()) + "\r\n";
@@ -468,14 +471,15 @@ class Session {
     };
     size_t index = 0;
     for (auto list : targets)
-      for (const auto& target : list) mirror::send_copy(worker_, request, target, index++);
+      for (const auto& target : list) mirror::send_copy(worker_, request, target, index++, &compared);
     ctx.mirrors = rule.mirrors.size() + backend.mirrors.size();
   }
 
   asio::awaitable<bool> relay_response(RequestContext& ctx, const route::Rule& rule,
                                        const route::BackendChoice& backend,
                                        std::unique_ptr<upstream::UpstreamConnection> connection,
-                                       net::SocketWatchdog& upstream_watchdog, bool keep_alive) {
+                                       net::SocketWatchdog& upstream_watchdog, bool keep_alive,
+                                       mirror::PrimaryCapture& compared) {
     auto& upstream_buffer = connection->buffer;
     worker_.stats().count_upstream(ctx.backend, response_.status);
     worker_.stats().record_upstream_latency(ctx.route, ctx.backend, Clock::now() - ctx.start);
@@ -513,12 +517,13 @@ class Session {
                                     ctx.request_id, !body_allowed);
     const int status = response_.status;
     const bool upstream_reusable = response_.keep_alive && response_.framing != http::BodyFraming::kUntilClose;
+    compared.head(status, response_.headers);
     upstream_buffer.consume(response_.head_length);
 
     RelayTimeouts timeouts{&upstream_watchdog, &watchdog_, options_.response_timeout, client_.idle_timeout};
     RelayResult relayed = co_await relay_body(connection->socket, upstream_buffer, response_.framing,
-                                              response_.content_length, stream_, down_framing, out_, nullptr,
-                                              timeouts, 0);
+                                              response_.content_length, stream_, down_framing, out_,
+                                              compared.body(), timeouts, 0);
     switch (relayed.status) {
       case RelayStatus::kDone:
         break;
@@ -533,6 +538,7 @@ class Session {
     if (upstream_reusable && upstream_buffer.empty() && !upstream_watchdog.fired())
       worker_.primary_pool().give_back(std::move(connection));
     finish(ctx, status, relayed.bytes, {});
+    compared.deliver();  // after the answer is out and logged: a comparison never delays or times it
     co_return !close_client;
   }
 

@@ -30,6 +30,16 @@ std::string_view to_string(MirrorDrop d) {
   return "unknown";
 }
 
+std::string_view to_string(ComparisonResult r) {
+  switch (r) {
+    case ComparisonResult::kMatch: return "match";
+    case ComparisonResult::kMismatch: return "mismatch";
+    case ComparisonResult::kSkipped: return "skipped";
+    case ComparisonResult::kCount: break;
+  }
+  return "unknown";
+}
+
 void MirrorCounters::merge(const MirrorCounters& o) {
   sampled_out += o.sampled_out;
   sent += o.sent;
@@ -37,6 +47,7 @@ void MirrorCounters::merge(const MirrorCounters& o) {
   for (size_t i = 0; i < failed.size(); ++i) failed[i] += o.failed[i];
   for (size_t i = 0; i < dropped.size(); ++i) dropped[i] += o.dropped[i];
   response_latency.merge(o.response_latency);
+  for (size_t i = 0; i < comparisons.size(); ++i) comparisons[i] += o.comparisons[i];
 }
 
 void WorkerStats::merge(const WorkerStats& o) {
@@ -180,6 +191,17 @@ std::string render_prometheus(const WorkerStats& s) {
                         "Time from a request head to the primary backend's response head (relayed answers).",
                         "backend", s.upstream_latency,
                         [](const LatencyHistogram& h) -> const LatencyHistogram& { return h; });
+  mirror_family("mirrorgate_mirror_comparisons_total",
+                "Mirror responses compared with the primary's, by result (only mirrors with response comparison).",
+                [&](const std::string& r, const std::string& b, const MirrorCounters& c) {
+                  if (std::all_of(c.comparisons.begin(), c.comparisons.end(), [](uint64_t n) { return n == 0; }))
+                    return;  // comparison is opt-in: no rows for mirrors that never compared
+                  for (size_t i = 0; i < c.comparisons.size(); ++i)
+                    fmt::format_to(std::back_inserter(out),
+                                   "mirrorgate_mirror_comparisons_total{{route=\"{}\",mirror_backend=\"{}\","
+                                   "result=\"{}\"}} {}\n",
+                                   r, b, to_string(static_cast<ComparisonResult>(i)), c.comparisons[i]);
+                });
   render_scalar(out, "mirrorgate_mirror_copies_in_flight", "gauge", "Mirror copies currently in flight.",
                 s.mirror_in_flight);
   render_scalar(out, "mirrorgate_downstream_connections_total", "counter", "Client connections accepted.",

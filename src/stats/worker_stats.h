@@ -44,6 +44,9 @@ inline size_t status_class_index(int status) {
   if (status >= 500) return 3;
   return static_cast<size_t>(status / 100 - 2);
 }
+// How a response comparison ended (opt-in per mirror). The order is the label order in /metrics.
+enum class ComparisonResult : uint8_t { kMatch, kMismatch, kSkipped, kCount };
+std::string_view to_string(ComparisonResult r);
 
 struct MirrorCounters {
   uint64_t sampled_out = 0;  // not copied because of percent/fraction sampling
@@ -53,6 +56,7 @@ struct MirrorCounters {
   std::array<uint64_t, static_cast<size_t>(MirrorDrop::kCount)> dropped{};
   LatencyHistogram response_latency;  // copy launched -> the mirror's response head
   void count_drop(MirrorDrop d) { ++dropped[static_cast<size_t>(d)]; }
+  std::array<uint64_t, static_cast<size_t>(ComparisonResult::kCount)> comparisons{};
   void merge(const MirrorCounters& o);
 };
 

@@ -79,7 +79,7 @@ class ShadowWriterTest : public ::testing::Test {
   static std::shared_ptr<const route::RouteTable> make_table(uint16_t port) {
     auto table = std::make_shared<route::RouteTable>();
     table->clusters.push_back(
-        route::Cluster{std::string(kMirror), {route::Endpoint{"127.0.0.1", port, "m-pod"}}});
+        route::Cluster{std::string(kMirror), {route::Endpoint{"127.0.0.1", port, "m-pod", "127.0.0.1:" + std::to_string(port)}}});
     table->clusters.push_back(route::Cluster{"ns/empty:80", {}});
     return table;
   }
