@@ -913,13 +913,28 @@ void decode_mirror_policy_spec(Obj o, MirrorPolicy& p) {
            "invalid host suffix \"" + *p.host_suffix +
                "\" (1 to 63 lowercase letters, digits, \"-\" and \".\", e.g. \"-shadow\")");
   if (auto h = o.obj("requestHeaderModifier")) {
-    const YAML::Node remove = h->node()["remove"];
-    const std::string remove_path = h->sub("remove");
+    const YAML::Node node = h->node();
+    const std::string path = h->path();
     p.request_header_modifier = decode_header_filter(std::move(*h));
+    const auto& edits = *p.request_header_modifier;
     // Stricter than HTTPRoute: a name that cannot be a header is a typo that would leave a credential in.
-    for (size_t i = 0; i < p.request_header_modifier->remove.size(); ++i)
-      if (const auto& name = p.request_header_modifier->remove[i]; !valid_header_name(name))
-        o.fail(remove[i], index_path(remove_path, i), "invalid header name \"" + name + "\"");
+    for (size_t i = 0; i < edits.remove.size(); ++i)
+      if (const auto& name = edits.remove[i]; !valid_header_name(name))
+        o.fail(node["remove"][i], index_path(join_path(path, "remove"), i), "invalid header name \"" + name + "\"");
+    // The fields that frame and identify a copy are the gateway's: an edit would be silently ignored.
+    auto check_owned = [&](const char* list, size_t i, const std::string& name, bool removing) {
+      std::string lower = name;
+      std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+      const bool owned = lower == "x-request-id" || lower == "x-mirrorgate-mirror" || lower == "content-length" ||
+                         lower == "transfer-encoding" || lower == "connection" || (removing && lower == "host");
+      if (owned)
+        o.fail(node[list][i], index_path(join_path(path, list), i),
+               "\"" + name + "\" is set by the gateway on every copy and cannot be edited" +
+                   (lower == "host" ? " (use hostSuffix to tell copies apart)" : ""));
+    };
+    for (size_t i = 0; i < edits.set.size(); ++i) check_owned("set", i, edits.set[i].name, false);
+    for (size_t i = 0; i < edits.add.size(); ++i) check_owned("add", i, edits.add[i].name, false);
+    for (size_t i = 0; i < edits.remove.size(); ++i) check_owned("remove", i, edits.remove[i], true);
   }
   p.allowed_methods = unique_strings(
       o, "allowedMethods", 16,

@@ -253,12 +253,15 @@ class Session {
       mirror_head.resize(mirror_head.size() - 2);  // reopen the head to add the length later
     }
 
-    // Retries resend the request, so its body is kept (within the same bound as a mirror copy's).
+    // Retries resend the request, so its body is kept (within the same bound as a mirror copy's). It
+    // is kept once: every mirror copy and every retry shares these bytes, none copies them again.
     const uint32_t tries = 1 + rule.retry.attempts;
-    std::string body_copy;
-    BodyCapture capture{&body_copy,
-                        mirror::body_capture_limit(rule.mirrors, backend->mirrors, options_.mirror_body_limit)};
     const bool capture_body = has_body && (mirror_count > 0 || tries > 1);
+    auto body_copy = capture_body ? std::make_shared<std::string>() : empty_body();
+    BodyCapture capture{body_copy.get(),
+                        mirror::body_capture_limit(rule.mirrors, backend->mirrors, options_.mirror_body_limit)};
+    if (capture_body && body_framing == http::BodyFraming::kContentLength && body_length <= capture.limit)
+      body_copy->reserve(body_length);  // one allocation, no regrowth while the body streams through
     const auto request_deadline =
         rule.timeouts.request.count() > 0 ? ctx.start + rule.timeouts.request : Clock::time_point::max();
     const auto try_timeout =
@@ -334,7 +337,7 @@ class Session {
       } else {
         RelayTimeouts write_timeouts{nullptr, &upstream_watchdog, {}, options_.response_timeout};
         std::string replay = request_head;
-        replay.append(body_copy);
+        replay.append(*body_copy);
         if (!co_await write_all(connection->socket, replay, write_timeouts)) {
           if (stale(*connection) || can_retry) continue;
           co_return co_await reply_local(ctx, 503, "upstream closed during request", close_after_local);
@@ -453,10 +456,11 @@ class Session {
 
   void launch_mirrors(const route::Rule& rule, const route::BackendChoice& backend,
                       const std::shared_ptr<const route::RouteTable>& table, RequestContext& ctx, std::string head,
-                      const std::string& body, const BodyCapture& capture, mirror::PrimaryCapture& compared) {
+                      std::shared_ptr<const std::string> body, const BodyCapture& capture,
+                      mirror::PrimaryCapture& compared) {
     auto targets = {std::span<const route::MirrorTarget>(rule.mirrors),
                     std::span<const route::MirrorTarget>(backend.mirrors)};
-    if (!body.empty()) head += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    if (!body->empty()) head += "Content-Length: " + std::to_string(body->size()) + "\r\n";
     mirror::MirrorRequest request{
         .table = table,
         .route = rule.route,
@@ -466,7 +470,7 @@ class Session {
         .primary_host = ctx.upstream_host,
         .primary_pod = ctx.upstream_pod,
         .head = std::make_shared<const std::string>(std::move(head)),
-        .body = std::make_shared<const std::string>(body),
+        .body = std::move(body),
         .body_too_large = capture.overflowed,  // each copy is dropped and logged (body_too_large)
     };
     size_t index = 0;
@@ -571,6 +575,13 @@ class Session {
                                                .error = error});
     }
     return false;
+  }
+
+  // The shared body of requests that keep none (mirror copies of body-less requests): no allocation.
+  // Per thread, so workers do not contend on its reference count.
+  static const std::shared_ptr<std::string>& empty_body() {
+    thread_local const auto empty = std::make_shared<std::string>();
+    return empty;
   }
 
   std::string_view scheme() const { return stream_.is_tls() ? "https" : "http"; }
