@@ -42,6 +42,10 @@ V2_SLOW_ADDRS=${V2_SLOW_ADDRS:-"127.0.0.6 127.0.0.7"}
 MIRROR_DELAY_MS=${MIRROR_DELAY_MS:-50}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-1000}
 PROFILE=${PROFILE:-0}
+# Extra mirrorgate flags. The slow- and refused-mirror modes default to budgets large enough that every
+# copy is really sent (50 ms x ~30k req/s is ~1,500 copies in flight, above the default per-backend
+# budget of 256, which would otherwise shed most slow copies and make the slow case cheaper, not dearer).
+MG_FLAGS=${MG_FLAGS-}
 SKIP_BUILD=${SKIP_BUILD:-0}
 # Build a committed revision (exported with git archive into BUILD_DIR/src) instead of the working tree,
 # which other people may be editing: BUILD_REV=HEAD gives numbers that belong to one commit.
@@ -203,7 +207,7 @@ start_proxy() {
       local bin=$MG_BIN
       if [[ $cfg == mirrorgate-alt* ]]; then bin=${ALT_MG_BIN:?ALT_MG_BIN is not set}; fi
       taskset -c "$PROXY_CPU" "$bin" --workers "$WORKERS" --access-log off \
-        --admin "127.0.0.1:$ADMIN_PORT" -c "$conf" >"$WORK/$cfg.log" 2>&1 &
+        --admin "127.0.0.1:$ADMIN_PORT" -c "$conf" ${MODE_FLAGS:-} >"$WORK/$cfg.log" 2>&1 &
       ;;
     nginx*)
       conf=$WORK/$cfg.conf
@@ -382,7 +386,11 @@ idle_check() {
 
 run_mode() {
   MODE_NOW=$1
-  log "mode $MODE_NOW"
+  MODE_FLAGS=$MG_FLAGS
+  if [[ -z $MG_FLAGS ]] && [[ $MODE_NOW == slow-mirror || $MODE_NOW == refused-mirror ]]; then
+    MODE_FLAGS="--mirror-max-in-flight 65536 --mirror-backend-max-in-flight 65536 --mirror-backend-max-bytes 4294967296"
+  fi
+  log "mode $MODE_NOW${MODE_FLAGS:+ (mirrorgate flags: $MODE_FLAGS)}"
   case $MODE_NOW in
     standard)
       start_pods infra-backend-v1 0 $V1_ADDRS

@@ -190,8 +190,10 @@ asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, route
     if (connected.connection) {
       ++stats.upstream_connections_total;
       connection = std::move(connected.connection);
+      worker.mirror_ejections().connect_succeeded(plan.endpoint_key);
     } else {
       outcome.failure = connected.timed_out ? MirrorFailure::kTimeout : MirrorFailure::kConnect;
+      worker.mirror_ejections().connect_failed(plan.endpoint_key, Clock::now());
     }
   }
   if (connection) {
@@ -231,6 +233,21 @@ asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, route
   record_outcome(
       worker, request, target, plan.endpoint_key, plan.mirror_pod, outcome.completed ? "completed" : "failed",
       outcome.completed ? std::string_view{} : stats::to_string(outcome.failure), outcome.status, ms, bytes);
+}
+
+// The load balancer's choice, passing over endpoints ejected after connect failures: each endpoint is
+// offered at most once, so a Service whose endpoints are all ejected gives nullptr (the copy is dropped).
+const route::Endpoint* pick_healthy_endpoint(net::Worker& worker, const route::RouteTable& table, int cluster) {
+  const auto& ejections = worker.mirror_ejections();
+  const size_t endpoints = cluster < 0 || static_cast<size_t>(cluster) >= table.clusters.size()
+                               ? 0
+                               : table.clusters[static_cast<size_t>(cluster)].endpoints.size();
+  const auto now = Clock::now();
+  for (size_t tries = 0; tries < std::max<size_t>(endpoints, 1); ++tries) {
+    const route::Endpoint* endpoint = worker.balancer().pick_endpoint(table, cluster);
+    if (!endpoint || !ejections.ejected(endpoint->address, now)) return endpoint;
+  }
+  return nullptr;
 }
 
 void log_not_sent(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target,
@@ -281,7 +298,7 @@ void send_copy(net::Worker& worker, const MirrorRequest& request, const route::M
   const uint64_t body_limit =
       settings && settings->max_body_bytes ? *settings->max_body_bytes : uint64_t{options.mirror_body_limit};
   if (request.body_too_large || request.body->size() > body_limit) return drop(MirrorDrop::kBodyTooLarge);
-  const route::Endpoint* endpoint = worker.balancer().pick_endpoint(*request.table, target.cluster);
+  const route::Endpoint* endpoint = pick_healthy_endpoint(worker, *request.table, target.cluster);
   if (!endpoint) return drop(MirrorDrop::kNoEndpoint);
 
   CopyPlan plan;

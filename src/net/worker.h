@@ -11,6 +11,7 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 
+#include "mirror/endpoint_ejection.h"
 #include "mirror/mirror_budget.h"
 #include "mirror/mirror_trace.h"
 #include "mirror/mismatch_log.h"
@@ -56,6 +57,7 @@ class Worker {
   stats::WorkerStats& stats() { return stats_; }
   mirror::MirrorTrace& mirror_trace() { return mirror_trace_; }
   mirror::MirrorBudgets& mirror_budgets() { return mirror_budgets_; }
+  mirror::EndpointEjections& mirror_ejections() { return mirror_ejections_; }
   mirror::MismatchRing& mismatches() { return mismatches_; }
   upstream::ConnectionPool& primary_pool() { return primary_pool_; }
   upstream::ConnectionPool& mirror_pool() { return mirror_pool_; }
@@ -76,6 +78,7 @@ class Worker {
   stats::WorkerStats stats_;
   mirror::MirrorTrace mirror_trace_;
   mirror::MirrorBudgets mirror_budgets_{stats_.mirror_in_flight};  // copies hold slots until their frames go
+  mirror::EndpointEjections mirror_ejections_;
   mirror::MismatchRing mismatches_{mirror::kMismatchesPerWorker};
   std::shared_ptr<const route::RouteTable> table_;
   std::atomic<bool> draining_{false};

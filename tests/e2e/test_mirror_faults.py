@@ -309,6 +309,7 @@ class MirrorFaults(mgtest.ClusterTestCase):
                "dropped": m.get("mirrorgate_mirror_copies_dropped_total", **labels)}
         for reason in ("connect", "timeout", "reset", "protocol"):
             out[reason] = m.get("mirrorgate_mirror_copies_failed_total", reason=reason, **labels)
+        out["no_endpoint"] = m.get("mirrorgate_mirror_copies_dropped_total", reason="no_endpoint", **labels)
         return out
 
     def one_request(self, mode: str, i: int) -> tuple[str, mgtest.Response]:
@@ -355,19 +356,31 @@ class MirrorFaults(mgtest.ClusterTestCase):
         self.assertLess(slowest, CLIENT_BOUND,
                         f"{mode}: a client request took {slowest:.2f}s; the mirror timeout is {MIRROR_TIMEOUT}s")
 
-        # Every copy was sent and failed, by the right reason only.
+        # Every copy was sent and failed, by the right reason only. A refused connect is different: it
+        # ejects the endpoint (passive health, per worker), so the copies after the first ones are
+        # dropped as no_endpoint without a connect each; every copy is still accounted for.
         reason = EXPECTED_REASON[mode]
+        ejects = mode == "refuse"
 
         def settled():
             now = self.counters(mode)
-            return now if now["failed"] - before["failed"] >= n else None
+            ended = now["failed"] - before["failed"] + (now["dropped"] - before["dropped"] if ejects else 0)
+            return now if ended >= n else None
         after = wait_for(settled, MIRROR_TIMEOUT * 3 + 10, f"{n} failed copies for mirror-{mode}")
         delta = {k: after[k] - before[k] for k in after}
-        self.assertEqual(delta["sent"], n, delta)
-        self.assertEqual(delta["failed"], n, delta)
-        self.assertEqual(delta[reason], n, f"{mode}: every copy must fail with reason {reason}: {delta}")
+        if ejects:
+            self.assertGreaterEqual(delta["failed"], 1, delta)
+            self.assertEqual(delta["sent"], delta["failed"], delta)
+            self.assertEqual(delta[reason], delta["failed"], delta)
+            self.assertEqual(delta["failed"] + delta["no_endpoint"], n, delta)
+            self.assertGreater(delta["no_endpoint"], 0, f"{mode}: the refusing endpoint was never ejected: {delta}")
+            self.assertEqual(delta["dropped"], delta["no_endpoint"], delta)
+        else:
+            self.assertEqual(delta["sent"], n, delta)
+            self.assertEqual(delta["failed"], n, delta)
+            self.assertEqual(delta[reason], n, f"{mode}: every copy must fail with reason {reason}: {delta}")
+            self.assertEqual(delta["dropped"], 0, delta)
         self.assertEqual(delta["completed"], 0, delta)
-        self.assertEqual(delta["dropped"], 0, delta)
         if mode in ("slow", "reset", "blackhole", "garbage", "truncated"):
             # The fault was real: the copies reached the faulty mirror (which read them whole).
             self.assertGreaterEqual(self.servers[mode].request_count() - before_requests, n)
@@ -381,6 +394,9 @@ class MirrorFaults(mgtest.ClusterTestCase):
         for rid, _ in results:
             row = outcomes.get(rid)
             self.assertIsNotNone(row, f"{mode}: no /mirrors entry for request {rid}")
+            if ejects and row["outcome"] == "dropped":
+                self.assertEqual((row["reason"], row["primary_pod"]), ("no_endpoint", V1), row)
+                continue
             self.assertEqual((row["outcome"], row["reason"], row["mirror_pod"], row["primary_pod"]),
                              ("failed", reason, fault_pod(mode), V1), row)
             if reason == "timeout":
@@ -388,13 +404,16 @@ class MirrorFaults(mgtest.ClusterTestCase):
                 self.assertGreaterEqual(row["latency_ms"], MIRROR_TIMEOUT * 1000 * 0.9, row)
                 self.assertLess(row["latency_ms"], MIRROR_TIMEOUT * 1000 * 1.5, row)
         sys.stderr.write(f"{mode}: {n} client requests, slowest {slowest * 1000:.0f} ms; copies failed "
-                         f"{reason}: {delta[reason]:.0f}, slowest copy "
-                         f"{max(outcomes[rid]['latency_ms'] for rid, _ in results):.0f} ms\n")
+                         f"{reason}: {delta[reason]:.0f}, dropped no_endpoint: {delta['no_endpoint']:.0f}, "
+                         f"slowest copy {max(outcomes[rid]['latency_ms'] for rid, _ in results):.0f} ms\n")
         last_rid = results[-1][0]
         rows = mirrors_cli(self.gw, last_rid)
         self.assertEqual(len(rows), 1, rows)
-        self.assertEqual((rows[0]["request_id"], rows[0]["route"], rows[0]["outcome"], rows[0]["reason"]),
-                         (last_rid, f"default/{mode}", "failed", reason), rows)
+        expected = {(last_rid, f"default/{mode}", "failed", reason)}
+        if ejects:
+            expected.add((last_rid, f"default/{mode}", "dropped", "no_endpoint"))
+        self.assertIn((rows[0]["request_id"], rows[0]["route"], rows[0]["outcome"], rows[0]["reason"]),
+                      expected, rows)
 
         # The gateway keeps serving.
         self.assertTrue(self.gw.alive(), self.gw.describe())

@@ -163,6 +163,48 @@ TEST_F(ShadowWriterTest, ReleasesBudgetWhenMirrorRefuses) {
   EXPECT_EQ(worker_->stats().mirror_in_flight, 0u);
 }
 
+TEST_F(ShadowWriterTest, RefusingEndpointIsEjectedAndLaterCopiesAreDroppedWithoutAConnect) {
+  uint16_t closed_port = 0;
+  {
+    asio::io_context io;
+    tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    closed_port = a.local_endpoint().port();
+  }
+  make_worker(closed_port);
+  send_copy(*worker_, request(), target(), 0);
+  run_until([&] { return counters().failed[static_cast<size_t>(MirrorFailure::kConnect)] == 1; });
+  // Ejected now: the next copies neither connect nor fail again, they are dropped and counted.
+  for (int i = 0; i < 5; ++i) send_copy(*worker_, request(), target(), 0);
+  EXPECT_EQ(counters().dropped[static_cast<size_t>(MirrorDrop::kNoEndpoint)], 5u);
+  EXPECT_EQ(counters().failed[static_cast<size_t>(MirrorFailure::kConnect)], 1u);
+  EXPECT_EQ(in_flight(), 0u);
+  EXPECT_EQ(worker_->mirror_ejections().ejected_count(std::chrono::steady_clock::now()), 1u);
+}
+
+TEST_F(ShadowWriterTest, CopiesGoAroundAnEjectedEndpointToItsHealthyPeer) {
+  uint16_t closed_port = 0;
+  {
+    asio::io_context io;
+    tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    closed_port = a.local_endpoint().port();
+  }
+  make_worker_with_mirror(FakeMirror::kAnswer);
+  auto table = std::make_shared<route::RouteTable>();
+  const uint16_t good = mirror_->port();
+  table->clusters.push_back(route::Cluster{
+      std::string(kMirror),
+      {route::Endpoint{"127.0.0.1", closed_port, "dead-pod", "127.0.0.1:" + std::to_string(closed_port)},
+       route::Endpoint{"127.0.0.1", good, "m-pod", "127.0.0.1:" + std::to_string(good)}}});
+  table_ = table;
+  send_copy(*worker_, request(), target(), 0);  // round robin: the dead endpoint first
+  run_until([&] { return counters().failed[static_cast<size_t>(MirrorFailure::kConnect)] == 1; });
+  for (int i = 0; i < 4; ++i) send_copy(*worker_, request(), target(), 0);
+  run_until([&] { return counters().completed[0] == 4; });
+  EXPECT_EQ(counters().failed[static_cast<size_t>(MirrorFailure::kConnect)], 1u);
+  EXPECT_EQ(counters().dropped[static_cast<size_t>(MirrorDrop::kNoEndpoint)], 0u);
+  EXPECT_EQ(mirror_->heads.size(), 4u);
+}
+
 TEST_F(ShadowWriterTest, PolicyTimeoutEndsABlackHoledCopyAndReleasesBudget) {
   make_worker_with_mirror(FakeMirror::kHang);
   auto settings = std::make_shared<route::MirrorSettings>();
