@@ -196,13 +196,19 @@ TEST_F(ShadowWriterTest, CopiesGoAroundAnEjectedEndpointToItsHealthyPeer) {
       {route::Endpoint{"127.0.0.1", closed_port, "dead-pod", "127.0.0.1:" + std::to_string(closed_port)},
        route::Endpoint{"127.0.0.1", good, "m-pod", "127.0.0.1:" + std::to_string(good)}}});
   table_ = table;
-  send_copy(*worker_, request(), target(), 0);  // round robin: the dead endpoint first
-  run_until([&] { return counters().failed[static_cast<size_t>(MirrorFailure::kConnect)] == 1; });
-  for (int i = 0; i < 4; ++i) send_copy(*worker_, request(), target(), 0);
-  run_until([&] { return counters().completed[0] == 4; });
+  // One copy at a time: round robin offers the dead endpoint within two copies; once its connect has
+  // failed it is ejected, and every later copy goes to the healthy peer.
+  auto ended = [&] {
+    return counters().completed[0] + counters().failed[static_cast<size_t>(MirrorFailure::kConnect)];
+  };
+  for (uint64_t i = 1; i <= 6; ++i) {
+    send_copy(*worker_, request(), target(), 0);
+    run_until([&] { return ended() == i; });
+  }
   EXPECT_EQ(counters().failed[static_cast<size_t>(MirrorFailure::kConnect)], 1u);
+  EXPECT_EQ(counters().completed[0], 5u);
   EXPECT_EQ(counters().dropped[static_cast<size_t>(MirrorDrop::kNoEndpoint)], 0u);
-  EXPECT_EQ(mirror_->heads.size(), 4u);
+  EXPECT_EQ(mirror_->heads.size(), 5u);
 }
 
 TEST_F(ShadowWriterTest, PolicyTimeoutEndsABlackHoledCopyAndReleasesBudget) {
