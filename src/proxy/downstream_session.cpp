@@ -430,8 +430,8 @@ class Session {
                                    "Location: " + location + "\r\n");
   }
 
-  // Picks an endpoint and connects, reusing an idle connection when there is one (unless `fresh`). A failed connect is
-  // retried once on the next endpoint: nothing was sent yet, so that is always safe.
+  // Picks an endpoint and connects, reusing an idle connection when there is one (unless `fresh`). A
+  // failed connect is retried once on the next endpoint: nothing was sent yet, so that is always safe.
   asio::awaitable<std::unique_ptr<upstream::UpstreamConnection>> connect_upstream(const route::RouteTable& table,
                                                                                   int cluster,
                                                                                   RequestContext& ctx,
