@@ -269,9 +269,11 @@ class Session {
     mirror::PrimaryCapture compared;  // the response, for mirrors that compare theirs with it (rarely any)
 
     bool body_sent = false;  // the client's body went out once; later tries replay body_copy
-    // A pooled connection the backend closed just as we reused it fails before any response byte:
-    // that request is sent again once on a new connection (nginx and Envoy do the same), outside the
-    // route's retry policy, when it can be replayed.
+    // A pooled connection the backend closed just as we reused it fails before any response byte: the
+    // write fails, or the read finds the backend's FIN (a clean EOF). That request is sent again once on
+    // a new connection, outside the route's retry policy, when it can be replayed. A reset after the
+    // request went out is not this race but an answer of sorts (the backend read it and aborted), which
+    // only the route's retry policy may retry.
     bool stale_retried = false, fresh_connection = false;
     for (uint32_t attempt = 0;; ++attempt) {
       const bool replayable = !has_body || (capture_body && !capture.overflowed);
@@ -361,7 +363,7 @@ class Session {
           if (can_retry && Clock::now() < request_deadline) continue;
           co_return co_await reply_local(ctx, 504, "upstream request timeout", !keep_alive);
         case HeadOutcome::kClosed:
-          if (stale(*connection)) continue;
+          if (upstream_eof_ && stale(*connection)) continue;
           worker_.stats().count_upstream(ctx.backend, 502);
           if (can_retry) continue;
           co_return co_await reply_local(ctx, attempt > 0 ? 503 : 502,
@@ -416,6 +418,7 @@ class Session {
       auto [ec, n] = co_await connection.socket.async_read_some(asio::buffer(p, available), kNoThrow);
       if (ec) {
         upstream_watchdog.disarm();
+        upstream_eof_ = ec == asio::error::eof;
         co_return upstream_watchdog.fired() ? HeadOutcome::kTimeout : HeadOutcome::kClosed;
       }
       upstream_buffer.commit(n);
@@ -603,6 +606,7 @@ class Session {
   std::string out_;           // reused for every head this connection serialises
   std::string request_head_;  // the upstream request head, kept for retries
   RequestContext ctx_;        // the current request's context, reused across keep-alive requests
+  bool upstream_eof_ = false;  // the last response head read ended in a clean EOF (not a reset)
   route::ClientLimits client_;  // this listener's limits and client timeouts (policy over flags)
   std::shared_ptr<const route::ClientTrafficSettings> client_settings_;  // what client_ was resolved from
 };

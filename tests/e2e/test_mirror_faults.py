@@ -540,8 +540,12 @@ class MirrorBudget(mgtest.ClusterTestCase):
         sys.stderr.write(f"budget: {total} requests, slowest {slowest * 1000:.0f} ms; copies sent {sent:.0f}, "
                          f"dropped (budget) {dropped:.0f}; RSS {rss_before} -> {rss_after} KiB; "
                          f"fds {fds_before} -> {fds_after}\n")
-        self.assertLess(grown_mib, 16, f"RSS grew {grown_mib:.1f} MiB over {total} requests "
-                                       f"({rss_before} -> {rss_after} KiB)")
+        # The memory bound is asserted on the plain build only: under ASan every freed block sits in a
+        # quarantine of up to 256 MiB by design, so RSS there measures the quarantine, not the gateway.
+        # The counts above (copies in flight capped, the rest dropped) hold in both builds.
+        if not os.environ.get("MG_GATEWAY_BIN", "").endswith("-asan"):
+            self.assertLess(grown_mib, 16, f"RSS grew {grown_mib:.1f} MiB over {total} requests "
+                                           f"({rss_before} -> {rss_after} KiB)")
         self.assertLessEqual(fds_after, fds_before + 4)
 
         # A dropped copy is in `mirrorgate mirrors` with its request id and reason.
