@@ -3,10 +3,14 @@
 // can ask "was request X mirrored, to which pod, and what did that pod answer?" (admin /mirrors and
 // `mirrorgate mirrors`). Written by its worker only; read through a copy taken on the worker thread.
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/bounded_ring.h"
 
 namespace mg::mirror {
 
@@ -26,17 +30,9 @@ struct MirrorOutcome {
   uint64_t request_bytes = 0;
 };
 
-class MirrorTrace {
+class MirrorTrace : public BoundedRing<MirrorOutcome> {
  public:
-  explicit MirrorTrace(size_t capacity = 1024) : capacity_(capacity) { ring_.reserve(capacity); }
-  void record(MirrorOutcome outcome);
-  // Oldest first.
-  std::vector<MirrorOutcome> snapshot() const;
-
- private:
-  size_t capacity_;
-  size_t next_ = 0;  // where the next record goes once the ring is full
-  std::vector<MirrorOutcome> ring_;
+  explicit MirrorTrace(size_t capacity = 1024) : BoundedRing(capacity) {}
 };
 
 struct TraceQuery {
@@ -44,6 +40,19 @@ struct TraceQuery {
   int64_t since_us = 0;         // only outcomes after this time
   size_t limit = 100;           // newest `limit` outcomes
 };
+
+// Keeps the entries (mirror outcomes, mismatches: anything with request_id and time_us) that match the
+// query, oldest first, at most the newest `limit` of them.
+template <typename Entry>
+void select_entries(std::vector<Entry>& entries, const TraceQuery& query) {
+  std::erase_if(entries, [&](const Entry& e) {
+    return (!query.request_id.empty() && e.request_id != query.request_id) || e.time_us <= query.since_us;
+  });
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const Entry& a, const Entry& b) { return a.time_us < b.time_us; });
+  if (entries.size() > query.limit)
+    entries.erase(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(entries.size() - query.limit));
+}
 
 // JSON {"mirrors":[...]} of the outcomes (from all workers) that match, oldest first.
 std::string trace_json(std::vector<MirrorOutcome> outcomes, const TraceQuery& query);

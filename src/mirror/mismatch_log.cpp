@@ -1,21 +1,13 @@
 #include "mirror/mismatch_log.h"
 
-#include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 namespace mg::mirror {
 
 std::string mismatches_json(std::vector<Mismatch> mismatches, const TraceQuery& query) {
-  std::erase_if(mismatches, [&](const Mismatch& m) {
-    return (!query.request_id.empty() && m.request_id != query.request_id) || m.time_us <= query.since_us;
-  });
-  std::stable_sort(mismatches.begin(), mismatches.end(),
-                   [](const Mismatch& a, const Mismatch& b) { return a.time_us < b.time_us; });
-  size_t skip = mismatches.size() > query.limit ? mismatches.size() - query.limit : 0;
+  select_entries(mismatches, query);
   nlohmann::json list = nlohmann::json::array();
-  for (size_t i = skip; i < mismatches.size(); ++i) {
-    const auto& m = mismatches[i];
+  for (const auto& m : mismatches) {
     list.push_back({{"time_us", m.time_us},
                     {"request_id", m.request_id},
                     {"route", m.route},
