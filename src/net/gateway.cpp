@@ -46,6 +46,17 @@ bool same_listeners(const route::RouteTable& a, const route::RouteTable& b) {
   return true;
 }
 
+// Every worker's copy of one of its bounded rings (mirror trace, mismatches), in one list.
+template <typename Snapshot>
+auto gather(const std::vector<std::unique_ptr<Worker>>& workers, Snapshot snapshot) {
+  decltype((std::declval<Worker&>().*snapshot)()) all;
+  for (const auto& w : workers) {
+    auto part = ((*w).*snapshot)();
+    all.insert(all.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+  }
+  return all;
+}
+
 // request_id=ID&since_us=T&limit=N (values are plain tokens; no percent-decoding is needed for them).
 mirror::TraceQuery parse_trace_query(std::string_view query) {
   mirror::TraceQuery q;
@@ -132,21 +143,12 @@ int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::Rout
               },
           .mirrors =
               [&](std::string_view query) {
-                std::vector<mirror::MirrorOutcome> all;
-                for (auto& w : workers) {
-                  auto part = w->snapshot_mirror_trace();
-                  all.insert(all.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
-                }
-                return mirror::trace_json(std::move(all), parse_trace_query(query));
+                return mirror::trace_json(gather(workers, &Worker::snapshot_mirror_trace), parse_trace_query(query));
               },
           .mirror_diff =
               [&](std::string_view query) {
-                std::vector<mirror::Mismatch> all;
-                for (auto& w : workers) {
-                  auto part = w->snapshot_mismatches();
-                  all.insert(all.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
-                }
-                return mirror::mismatches_json(std::move(all), parse_trace_query(query));
+                return mirror::mismatches_json(gather(workers, &Worker::snapshot_mismatches),
+                                               parse_trace_query(query));
               },
       });
   // Signals are claimed before any thread starts, so none can arrive with the default disposition.

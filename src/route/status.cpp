@@ -437,14 +437,24 @@ class StatusBuilder {
                {"namespace", p.metadata.namespace_}};
       if (t.ref.section_name) ref["sectionName"] = *t.ref.section_name;
       const bool accepted = t.reason == PolicyTargetReason::kAccepted;
-      const Condition condition{"Accepted", accepted, std::string(reason_name(t.reason)), t.message};
-      ancestors.push_back(json{{"ancestorRef", std::move(ref)},
-                               {"controllerName", options_.controller_name},
-                               {"conditions", conditions_json({condition}, p.metadata.generation, time_)}});
+      ancestors.push_back(policy_ancestor(std::move(ref), {"Accepted", accepted, std::string(reason_name(t.reason)),
+                                                           t.message}, p.metadata));
     }
+    return policy_status("MirrorPolicy", p.metadata, std::move(ancestors));
+  }
+
+  // One GEP-713 PolicyAncestorStatus: the ancestor, our controller, its single condition.
+  json policy_ancestor(json ref, const Condition& condition, const config::ObjectMeta& policy) const {
+    return json{{"ancestorRef", std::move(ref)},
+                {"controllerName", options_.controller_name},
+                {"conditions", conditions_json({condition}, policy.generation, time_)}};
+  }
+
+  // A mirrorgate.io policy object as status lists it.
+  json policy_status(std::string_view kind, const config::ObjectMeta& policy, json ancestors) const {
     return json{{"apiVersion", "mirrorgate.io/v1alpha1"},
-                {"kind", "MirrorPolicy"},
-                {"metadata", metadata(p.metadata, true)},
+                {"kind", kind},
+                {"metadata", metadata(policy, true)},
                 {"status", {{"ancestors", std::move(ancestors)}}}};
   }
 
@@ -458,16 +468,11 @@ class StatusBuilder {
         json ref{{"group", kGatewayGroup}, {"kind", "Gateway"}, {"namespace", a.gateway_namespace},
                  {"name", a.gateway_name}};
         if (a.section_name) ref["sectionName"] = *a.section_name;
-        const Condition accepted{"Accepted", a.accepted, a.reason, a.message};
-        ancestors.push_back(json{{"ancestorRef", std::move(ref)},
-                                 {"controllerName", options_.controller_name},
-                                 {"conditions", conditions_json({accepted}, p.metadata.generation, time_)}});
+        ancestors.push_back(
+            policy_ancestor(std::move(ref), {"Accepted", a.accepted, a.reason, a.message}, p.metadata));
       }
     }
-    return json{{"apiVersion", "mirrorgate.io/v1alpha1"},
-                {"kind", "ClientTrafficPolicy"},
-                {"metadata", metadata(p.metadata, true)},
-                {"status", {{"ancestors", std::move(ancestors)}}}};
+    return policy_status("ClientTrafficPolicy", p.metadata, std::move(ancestors));
   }
 
   const config::ObjectSet& set_;
