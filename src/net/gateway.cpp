@@ -143,7 +143,8 @@ int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::Rout
               },
           .mirrors =
               [&](std::string_view query) {
-                return mirror::trace_json(gather(workers, &Worker::snapshot_mirror_trace), parse_trace_query(query));
+                return mirror::trace_json(gather(workers, &Worker::snapshot_mirror_trace),
+                                          parse_trace_query(query));
               },
           .mirror_diff =
               [&](std::string_view query) {

@@ -437,8 +437,8 @@ class StatusBuilder {
                {"namespace", p.metadata.namespace_}};
       if (t.ref.section_name) ref["sectionName"] = *t.ref.section_name;
       const bool accepted = t.reason == PolicyTargetReason::kAccepted;
-      ancestors.push_back(policy_ancestor(std::move(ref), {"Accepted", accepted, std::string(reason_name(t.reason)),
-                                                           t.message}, p.metadata));
+      const Condition condition{"Accepted", accepted, std::string(reason_name(t.reason)), t.message};
+      ancestors.push_back(policy_ancestor(std::move(ref), condition, p.metadata));
     }
     return policy_status("MirrorPolicy", p.metadata, std::move(ancestors));
   }
