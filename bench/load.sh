@@ -8,7 +8,8 @@
 # measured run divided by the requests wrk counted.
 #
 # Modes (MODE=...):
-#   standard        (a) mirrorgate (b) nginx (c) nginx-mirror (d) haproxy (e) mirrorgate-mirror
+#   standard        (a) mirrorgate (b) nginx (c) nginx-mirror (d) haproxy (e) mirrorgate-mirror, and the
+#                   transport floor: (f) floor-relay (g) floor-relay-mirror (bench/floor_relay.cpp)
 #   slow-mirror     mirror copies to pods that answer after MIRROR_DELAY_MS, next to the same proxy mirroring
 #                   to fast pods (the "-slow" configs vs their fast reference, interleaved)
 #   refused-mirror  mirror copies to a port nothing listens on ("-refused" configs)
@@ -129,6 +130,11 @@ setup() {
     ninja -C "$BUILD_DIR" mirrorgate mirrorgate-echo >/dev/null
   fi
   [[ -x $MG_BIN && -x $ECHO_BIN ]] || die "binaries missing in $BUILD_DIR"
+  # The transport floor (configuration floor-relay): one small file, built here with the same optimizer.
+  FLOOR_BIN=$BUILD_DIR/floor-relay
+  if [[ ! -x $FLOOR_BIN || $BENCH_DIR/floor_relay.cpp -nt $FLOOR_BIN ]]; then
+    g++ -std=c++20 -O2 -Wall -Wextra -Werror -o "$FLOOR_BIN" "$BENCH_DIR/floor_relay.cpp" || die "floor-relay build failed"
+  fi
   if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null || ! command -v haproxy >/dev/null; then
     "$ROOT/scripts/deps.sh" --bench
   fi
@@ -218,6 +224,14 @@ start_proxy() {
         V2_SERVERS="$(servers_lines '        ' server "$v2port" ';' $v2)"
       taskset -c "$PROXY_CPU" nginx -p "$WORK" -e "$WORK/$cfg.error.log" -c "$conf" -g 'daemon off;' \
         >"$WORK/$cfg.log" 2>&1 &
+      ;;
+    floor-relay*)
+      local copies=()
+      # shellcheck disable=SC2207
+      if [[ $keep == 1 ]]; then copies=(-- $(printf "%s:$v2port " $v2)); fi
+      # shellcheck disable=SC2046
+      taskset -c "$PROXY_CPU" "$FLOOR_BIN" "127.0.0.1:$PORT" $(printf "%s:$BACKEND_PORT " $V1_ADDRS) \
+        "${copies[@]}" >"$WORK/$cfg.log" 2>&1 &
       ;;
     haproxy*)
       conf=$WORK/$cfg.cfg
@@ -397,7 +411,7 @@ run_mode() {
       start_pods infra-backend-v1 0 $V1_ADDRS
       start_pods infra-backend-v2 0 $V2_ADDRS
       # shellcheck disable=SC2086
-      run_rounds ${CONFIGS:-mirrorgate nginx nginx-mirror haproxy mirrorgate-mirror}
+      run_rounds ${CONFIGS:-mirrorgate nginx nginx-mirror haproxy mirrorgate-mirror floor-relay floor-relay-mirror}
       ;;
     slow-mirror)
       start_pods infra-backend-v1 0 $V1_ADDRS
