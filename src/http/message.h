@@ -3,6 +3,7 @@
 // compacted), plus the body framing derived from them.
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -29,6 +30,10 @@ struct Limits {
 
 struct RequestHead {
   std::string_view method;
+  // Origin-form ("/path?query"), "*" or CONNECT's authority: an absolute-form target arrives here as its
+  // origin-form (RFC 9112 3.2.2), the form a backend must be sent. Views the parsed input, or
+  // target_storage for "http://host?query" (whose "/" must be added); a RequestHead is parsed in place and
+  // never copied.
   std::string_view target;
   int minor_version = 1;  // HTTP/1.<minor>
   std::vector<Header> headers;
@@ -42,9 +47,11 @@ struct RequestHead {
   bool expect_continue = false;
   bool has_upgrade = false;
   std::string_view connection;  // raw Connection value, to find fields it names
+  std::string target_storage;
 
   void clear() {
     method = target = host = connection = {};
+    target_storage.clear();
     headers.clear();
     minor_version = 1;
     head_length = 0;

@@ -84,6 +84,36 @@ std::string_view absorb_content_length(std::string_view value, bool& seen, uint6
   return parse_decimal(value, length) ? std::string_view{} : "invalid Content-Length";
 }
 
+// RFC 3986 3.2.2 reg-name characters: unreserved, sub-delims and '%' of a pct-encoding.
+bool is_reg_name_char(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("-._~!$&'()*+,;=%").find(c) != std::string_view::npos;
+}
+
+// uri-host [ ":" port ] (RFC 9110 7.2, RFC 3986 3.2.2): a reg-name (IPv4 addresses included) or a bracketed
+// IP-literal, then an optional port of digits. No userinfo ("user@host" is refused, RFC 9110 4.2.4), no
+// whitespace. Empty is valid: a client sends an empty Host when the target has no authority.
+bool is_valid_authority(std::string_view s) {
+  std::string_view port;
+  if (s.starts_with('[')) {
+    const size_t close = s.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    for (char c : s.substr(1, close - 1))
+      if (!is_reg_name_char(c) && c != ':') return false;
+    std::string_view rest = s.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return false;
+    port = rest.empty() ? rest : rest.substr(1);
+  } else {
+    const size_t colon = s.find(':');
+    for (char c : s.substr(0, colon))
+      if (!is_reg_name_char(c)) return false;
+    if (colon != std::string_view::npos) port = s.substr(colon + 1);
+  }
+  for (char c : port)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
 }  // namespace
 
 std::string_view RequestHead::find(std::string_view name) const {
@@ -128,8 +158,10 @@ ParseResult parse_request_head(std::string_view in, const Limits& limits, Reques
   out.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   if (out.target.empty()) return fail(400, "empty request target");
   for (char c : out.target) {
+    // RFC 3986: a URI is ASCII (other bytes are percent-encoded) and a request-target has no fragment.
     auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == 0x7f) return fail(400, "invalid character in request target");
+    if (u <= 0x20 || u >= 0x7f) return fail(400, "invalid character in request target");
+    if (c == '#') return fail(400, "fragment in request target");
   }
   int major = 0, minor = 0;
   if (!parse_version(line.substr(sp2 + 1), major, minor)) return fail(400, "malformed HTTP version");
@@ -154,6 +186,7 @@ ParseResult parse_request_head(std::string_view in, const Limits& limits, Reques
     } else if (iequals(h.name, "host")) {
       ++host_count;
       out.host = h.value;
+      if (!is_valid_authority(h.value)) return fail(400, "invalid Host header");
     } else if (iequals(h.name, "connection")) {
       out.connection = h.value;
       for_each_list_element(h.value, [&](std::string_view t) {
@@ -200,10 +233,21 @@ ParseResult parse_request_head(std::string_view in, const Limits& limits, Reques
     std::string_view scheme = out.target.substr(0, scheme_end);
     if (!iequals(scheme, "http") && !iequals(scheme, "https")) return fail(400, "invalid request target scheme");
     std::string_view rest = out.target.substr(scheme_end + 3);
-    std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+    std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
     if (authority.empty()) return fail(400, "missing authority in request target");
+    if (!is_valid_authority(authority)) return fail(400, "invalid authority in request target");
     if (host_count == 1 && !iequals(authority, out.host)) return fail(400, "Host does not match request target");
     out.host = authority;
+    // What a backend gets is the origin-form: the path (at least "/") and the query.
+    std::string_view path_and_query = rest.substr(authority.size());
+    if (path_and_query.starts_with('/')) {
+      out.target = path_and_query;
+    } else if (path_and_query.empty()) {
+      out.target = "/";
+    } else {  // "?query" after an empty path
+      out.target_storage.assign("/").append(path_and_query);
+      out.target = out.target_storage;
+    }
   } else if (out.target == "*" && out.method != "OPTIONS") {
     return fail(400, "asterisk-form target only allowed for OPTIONS");
   }

@@ -290,6 +290,12 @@ def hostile_cases(tag: str) -> list[tuple[str, bytes, int]]:
         ("missing_host", req(f"GET {p} HTTP/1.1\r\nX-A: b\r\n\r\n"), 400),
         ("two_hosts", req(f"GET {p} HTTP/1.1\r\nHost: gw\r\nHost: other\r\n\r\n"), 400),
         ("absolute_form_other_host", req(f"GET http://evil.example{p} HTTP/1.1\r\nHost: gw\r\n\r\n"), 400),
+        ("absolute_form_userinfo", req(f"GET http://user@gw{p} HTTP/1.1\r\nHost: user@gw\r\n\r\n"), 400),
+        ("host_userinfo", req(f"GET {p} HTTP/1.1\r\nHost: user@gw\r\n\r\n"), 400),
+        ("host_inner_space", req(f"GET {p} HTTP/1.1\r\nHost: g w\r\n\r\n"), 400),
+        ("host_bad_port", req(f"GET {p} HTTP/1.1\r\nHost: gw:80x\r\n\r\n"), 400),
+        ("target_non_ascii", req(f"GET {p}/caf\u00e9 HTTP/1.1\r\nHost: gw\r\n\r\n"), 400),
+        ("target_fragment", req(f"GET {p}#frag HTTP/1.1\r\nHost: gw\r\n\r\n"), 400),
     ]
 
 
@@ -371,6 +377,12 @@ class HostileHttp(mgtest.ClusterTestCase):
         t = f"/control/get/{unique_id()}"
         self.assert_control(f"GET {t} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n".encode(), [200],
                             [("GET", t, b"")])
+
+    def test_control_absolute_form_is_forwarded_in_origin_form(self):
+        # RFC 9112 3.2.2: the gateway is the server the client talks to; a backend gets the origin-form.
+        t = f"/control/absolute/{unique_id()}"
+        self.assert_control(f"GET http://gw{t}?q=1 HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n".encode(),
+                            [200], [("GET", f"{t}?q=1", b"")])
 
     def test_control_valid_chunked_post_is_forwarded_decoded_and_reencoded(self):
         t = f"/control/chunked/{unique_id()}"

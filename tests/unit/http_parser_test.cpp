@@ -180,7 +180,46 @@ TEST(RequestParser, AcceptsAbsoluteFormWithMatchingHost) {
   ASSERT_EQ(parse("GET http://Example.com/x HTTP/1.1\r\nHost: example.com\r\n\r\n", head).status,
             ParseStatus::kComplete);
   EXPECT_EQ(head.host, "Example.com");
-  EXPECT_EQ(head.target, "http://Example.com/x");
+  EXPECT_EQ(head.target, "/x");  // the origin-form, as a backend must be sent it
+}
+
+TEST(RequestParser, TurnsAnAbsoluteFormTargetIntoItsOriginForm) {
+  struct Case {
+    std::string target, authority, origin_form;
+  };
+  for (const Case& c : std::vector<Case>{{"http://a/p?q=1", "a", "/p?q=1"},
+                                         {"https://a/", "a", "/"},
+                                         {"http://a", "a", "/"},          // empty path: "/" (RFC 9112 3.2.1)
+                                         {"http://a?q=1", "a", "/?q=1"},  // empty path before a query
+                                         {"HTTP://a:8080/x", "a:8080", "/x"}}) {
+    RequestHead head;
+    const std::string in = "GET " + c.target + " HTTP/1.1\r\nHost: " + c.authority + "\r\n\r\n";
+    ASSERT_EQ(parse(in, head).status, ParseStatus::kComplete) << c.target;
+    EXPECT_EQ(head.target, c.origin_form) << c.target;
+    EXPECT_EQ(head.host, c.authority) << c.target;
+  }
+}
+
+TEST(RequestParser, RejectsAnAbsoluteFormWithUserinfoOrABadAuthority) {
+  EXPECT_EQ(request_status("GET http://user@a/ HTTP/1.1\r\nHost: user@a\r\n\r\n"), 400);
+  EXPECT_EQ(request_status("GET http://a:8x/ HTTP/1.1\r\nHost: a:8x\r\n\r\n"), 400);
+  EXPECT_EQ(request_status("GET http://a/x#frag HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+}
+
+TEST(RequestParser, RejectsAHostThatIsNotUriHostAndPort) {
+  // RFC 9112 3.2: a Host field with an invalid value gets 400.
+  for (std::string host : {"user@a", "a b", "a:8x", "a:80:90", "[::1", "[]", "[::1]x", "a/b", "a\\b", "a\"b", "a<b"})
+    EXPECT_EQ(request_status("GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n"), 400) << host;
+  for (std::string host : {"", "a", "a:", "a:8080", "127.0.0.1:80", "[::1]", "[::1]:8443", "a_b.example",
+                           "xn--bcher-kva.example.", "Foo.Example.COM"})
+    EXPECT_EQ(request_status("GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n"), 0) << host;
+}
+
+TEST(RequestParser, RejectsNonAsciiBytesAndFragmentsInTheTarget) {
+  EXPECT_EQ(request_status("GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(request_status("GET /a\xff HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(request_status("GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(request_status("GET /caf%C3%A9?x=%23 HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
 }
 
 TEST(RequestParser, AcceptsAsteriskFormOnlyForOptions) {
