@@ -17,7 +17,8 @@
 #   all             every mode above, one after the other
 # Everything else is an environment variable, see the defaults below (CONFIGS=... picks configurations). PROFILE=1 adds one extra profiled
 # (perf record, syscall counts) run per mirrorgate configuration after the rounds, PROFILE=all one per
-# configuration; profiled runs are not counted in the table.
+# configuration; profiled runs are not counted in the table. PERF_CALL_GRAPH="--call-graph dwarf" for user-space
+# call chains (the Release build keeps no frame pointers).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -317,7 +318,7 @@ profile() {
   run_wrk "$WARMUP" "$WORK/warmup.txt"
   local pids  # nginx: the master and its worker
   pids=$(echo "$PROXY_PID" $(pgrep -P "$PROXY_PID") | tr ' ' ,)
-  taskset -c "$LOAD_CPU" perf record -q -e cpu-clock -F 999 -g -p "$pids" -o "$data" \
+  taskset -c "$LOAD_CPU" perf record -q -e cpu-clock -F 999 ${PERF_CALL_GRAPH:--g} -p "$pids" -o "$data" \
     -- sleep "$DURATION" >"$WORK/perf.log" 2>&1 &
   perf_pid=$!
   PIDS+=("$perf_pid")
