@@ -82,6 +82,7 @@ asio::awaitable<RelayResult> relay_body(Source& source, ByteBuffer& source_buffe
   switch (in_framing) {
     case http::BodyFraming::kNone: {
       if (!prefix.empty() && !co_await write_all(sink, prefix, timeouts)) result.status = RelayStatus::kSinkFailed;
+      result.wrote = !prefix.empty();
       prefix.clear();
       co_return result;
     }
@@ -97,6 +98,7 @@ asio::awaitable<RelayResult> relay_body(Source& source, ByteBuffer& source_buffe
           result.status = RelayStatus::kSinkFailed;
           co_return result;
         }
+        result.wrote = result.wrote || n > 0 || !prefix.empty();
         prefix.clear();
         source_buffer.consume(n);
         remaining -= n;
@@ -138,6 +140,7 @@ asio::awaitable<RelayResult> relay_body(Source& source, ByteBuffer& source_buffe
             result.status = RelayStatus::kSinkFailed;
             co_return result;
           }
+          result.wrote = true;
           out.clear();
         }
         if (finished) co_return result;
@@ -163,6 +166,7 @@ asio::awaitable<RelayResult> relay_body(Source& source, ByteBuffer& source_buffe
             result.status = RelayStatus::kSinkFailed;
             co_return result;
           }
+          result.wrote = true;
           out.clear();
         }
         if (!more) {

@@ -53,6 +53,7 @@ struct RelayTimeouts {
 struct RelayResult {
   RelayStatus status = RelayStatus::kDone;
   uint64_t bytes = 0;  // body bytes (decoded) relayed
+  bool wrote = false;  // something (the prefix at least) reached the sink: a failure can no longer be answered
 };
 
 // `in_framing`/`in_length` describe the body as it arrives on `source` (whose already-read bytes are in

@@ -537,6 +537,9 @@ class Session {
       case RelayStatus::kSourceFailed:
       case RelayStatus::kSourceMalformed:
       case RelayStatus::kTooLarge:
+        // Found before anything went out (a bad chunk in the first bytes read): the answer is still a 502.
+        if (!relayed.wrote)
+          co_return co_await reply_local(ctx, 502, "invalid response body from upstream", true);
         // The head is out already: closing is the only honest signal that the body was cut short.
         co_return finish(ctx, status, relayed.bytes, "upstream failed during response body");
       case RelayStatus::kSinkFailed:

@@ -4,7 +4,7 @@ connections meanwhile, keep /metrics up, and not leak file descriptors across ma
 
 Loopback block 127.0.20.0/24 (shared with test_hostile_http, which uses .1 and .2): gateway .11,
 refusing endpoint .12 (nothing listens), resetting backend .13, garbage backend .14, slow backend .15,
-healthy backend .16, keep-alive-closing backend .17; every backend on port 3000."""
+healthy backend .16, keep-alive-closing backend .17, bad-chunk backend .18; every backend on port 3000."""
 
 import os
 import socket
@@ -98,6 +98,12 @@ def garbage(backend, conn, head):
     return False
 
 
+def bad_chunk(backend, conn, head):
+    """A chunked answer whose second chunk size is not hex, in one packet with its head."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\nxx\r\n0\r\n\r\n")
+    return False
+
+
 def slow(backend, conn, head):
     backend.stop.wait(SLOW_SECONDS)
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow")
@@ -127,7 +133,7 @@ class UpstreamFaults(mgtest.ClusterTestCase):
         cls.gw_ip, cls.gw_port = f"{NET}.11", mgtest.free_port(f"{NET}.11")
         docs = [mgtest.gatewayclass_yaml(), mgtest.gateway_yaml("faults-gateway", cls.gw_ip, cls.gw_port)]
         for name, last in (("refuse", 12), ("reset", 13), ("garbage", 14), ("slow", 15), ("healthy", 16),
-                           ("stale", 17)):
+                           ("stale", 17), ("badchunk", 18)):
             docs += [mgtest.route_yaml(name, "faults-gateway", f"/{name}", f"{name}-backend"),
                      mgtest.service_yaml(f"{name}-backend"),
                      mgtest.endpointslice_yaml(f"{name}-backend",
@@ -135,7 +141,7 @@ class UpstreamFaults(mgtest.ClusterTestCase):
         config = c.config_dir() / "faults.yaml"
         config.write_text(mgtest.join_docs(*docs))
         for ip, behaviour in ((f"{NET}.13", reset_mid_response), (f"{NET}.14", garbage), (f"{NET}.15", slow),
-                              (f"{NET}.16", healthy), (f"{NET}.17", close_on_second_request)):
+                              (f"{NET}.16", healthy), (f"{NET}.18", bad_chunk), (f"{NET}.17", close_on_second_request)):
             c.captures.append(FaultyBackend(ip, behaviour))
         cls.stale_backend = c.captures[-1]
         cls.stale_backend.per_connection = {}
@@ -159,6 +165,13 @@ class UpstreamFaults(mgtest.ClusterTestCase):
     def test_garbage_answer_is_502(self):
         r = self.get("/garbage/x")
         self.assertEqual(r.status, 502, r)
+        self.assert_still_serving()
+
+    def test_malformed_body_found_before_anything_was_sent_is_502(self):
+        # The bad chunk is in the first bytes read, so nothing of the answer went out: 502, not a cut.
+        r = self.get("/badchunk/x")
+        self.assertEqual(r.status, 502, r)
+        self.assertNotIn(b"hello", r.body)
         self.assert_still_serving()
 
     def test_reset_mid_response_closes_the_client_without_a_complete_body(self):
