@@ -23,6 +23,18 @@ class BoundedRing {
     next_ = (next_ + 1) % capacity_;
   }
 
+  // Records by overwriting the oldest slot in place (`fill(T&)` must set every field): the slot's strings
+  // keep their capacity, so a full ring of string records allocates nothing per record.
+  template <typename Fill>
+  void record_in_place(Fill&& fill) {
+    if (capacity_ == 0) return;
+    if (items_.size() < capacity_) {
+      fill(items_.emplace_back());
+      return;
+    }
+    fill(items_[next_]);
+    next_ = (next_ + 1) % capacity_;
+  }
   // Oldest first.
   std::vector<T> snapshot() const {
     std::vector<T> out;

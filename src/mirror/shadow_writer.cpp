@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <iterator>
 
 #include <asio/buffer.hpp>
 #include <asio/co_spawn.hpp>
@@ -10,6 +11,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <fmt/format.h>
 
 #include "common/fast_random.h"
 #include "http/chunked.h"
@@ -29,6 +31,13 @@ using Clock = std::chrono::steady_clock;
 using stats::MirrorDrop;
 using stats::MirrorFailure;
 
+// "X-Mirrorgate-Mirror: route=ns/name; rule=0; mirror=1\r\n" appended to a string or a fmt buffer.
+template <typename Out>
+void append_mirror_marker(Out& out, std::string_view route, size_t rule_index, size_t mirror_index) {
+  fmt::format_to(std::back_inserter(out), "X-Mirrorgate-Mirror: route={}; rule={}; mirror={}\r\n", route, rule_index,
+                 mirror_index);
+}
+
 struct CopyOutcome {
   bool completed = false;
   MirrorFailure failure = MirrorFailure::kConnect;
@@ -42,8 +51,7 @@ asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, s
                                               const http::Limits& limits, net::SocketWatchdog& watchdog,
                                               ResponseCapture* capture) {
   CopyOutcome out;
-  http::ResponseHead head;
-  head.headers.reserve(32);
+  http::ResponseHead& head = c.response_head;
   // A deadline closes the socket, so its error looks like any other; the watchdog knows better.
   auto failure = [&] {
     return watchdog.fired() ? MirrorFailure::kTimeout : MirrorFailure::kReset;
@@ -146,38 +154,40 @@ void record_outcome(net::Worker& worker, const MirrorRequest& request, const rou
   entry.duration_ms = ms;
   entry.request_bytes = bytes;
   worker.access_log().log(entry);
-  worker.mirror_trace().record(MirrorOutcome{
-      .time_us = now_us(),
-      .request_id = request.request_id,
-      .route = std::string(request.route),
-      .mirror_backend = target.name,
-      .primary_host = std::string(request.primary_host),
-      .primary_pod = std::string(request.primary_pod),
-      .mirror_host = std::string(mirror_host),
-      .mirror_pod = std::string(mirror_pod),
-      .outcome = std::string(outcome),
-      .reason = std::string(reason),
-      .status = status,
-      .latency_ms = ms,
-      .request_bytes = bytes,
+  worker.mirror_trace().record_in_place([&](MirrorOutcome& o) {
+    o.time_us = now_us();
+    o.request_id.assign(request.request_id);
+    o.route.assign(request.route);
+    o.mirror_backend.assign(target.name);
+    o.primary_host.assign(request.primary_host);
+    o.primary_pod.assign(request.primary_pod);
+    o.mirror_host.assign(mirror_host);
+    o.mirror_pod.assign(mirror_pod);
+    o.outcome.assign(outcome);
+    o.reason.assign(reason);
+    o.status = status;
+    o.latency_ms = ms;
+    o.request_bytes = bytes;
   });
 }
 
 // What one copy carries besides the request: its own head (edited, or the shared one), where it goes,
 // its timeout and its budget slot, held until the copy ends however it ends.
+// The endpoint strings view the route table the copy pins (MirrorRequest::table).
 struct CopyPlan {
   std::shared_ptr<const std::string> head;
-  std::string marker;  // the X-Mirrorgate-Mirror line and the head's final empty line
-  std::string endpoint_key;
-  std::string mirror_pod;
-  std::string ip;
+  fmt::basic_memory_buffer<char, 192> marker;  // the X-Mirrorgate-Mirror line and the head's final empty line
+  std::string_view endpoint_key;
+  std::string_view mirror_pod;
+  std::string_view ip;
   uint16_t port = 0;
   std::chrono::milliseconds timeout{0};
   MirrorBudgets::Slot slot;
   std::shared_ptr<ComparisonRendezvous> comparison;  // null unless this copy's answer is compared
 };
 
-asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, route::MirrorTarget target,
+// `target` lives in the route table that `request` pins.
+asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, const route::MirrorTarget& target,
                                CopyPlan plan) {
   const auto start = Clock::now();
   auto& stats = worker.stats();
@@ -201,7 +211,8 @@ asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, route
     // One deadline for the whole copy: the connect above already spent part of it.
     const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     watchdog.arm(std::max(plan.timeout - spent, std::chrono::milliseconds(1)));
-    std::array<asio::const_buffer, 3> buffers{asio::buffer(*plan.head), asio::buffer(plan.marker),
+    std::array<asio::const_buffer, 3> buffers{asio::buffer(*plan.head),
+                                              asio::buffer(plan.marker.data(), plan.marker.size()),
                                               asio::buffer(*request.body)};
     auto [ec, n] = co_await asio::async_write(connection->socket, buffers, kNoThrow);
     if (ec) {
@@ -258,9 +269,8 @@ void log_not_sent(net::Worker& worker, const MirrorRequest& request, const route
 }  // namespace
 
 std::string mirror_marker(std::string_view route, size_t rule_index, size_t mirror_index) {
-  std::string line = "X-Mirrorgate-Mirror: route=";
-  line.append(route).append("; rule=").append(std::to_string(rule_index));
-  line.append("; mirror=").append(std::to_string(mirror_index)).append("\r\n");
+  std::string line;
+  append_mirror_marker(line, route, rule_index, mirror_index);
   return line;
 }
 
@@ -306,7 +316,8 @@ void send_copy(net::Worker& worker, const MirrorRequest& request, const route::M
   plan.head = settings && edits_copy_head(*settings)
                   ? std::make_shared<const std::string>(edit_copy_head(*request.head, *settings))
                   : request.head;
-  plan.marker = mirror_marker(request.route, request.rule_index, mirror_index) + "\r\n";
+  append_mirror_marker(plan.marker, request.route, request.rule_index, mirror_index);
+  plan.marker.append(std::string_view("\r\n"));
   const uint64_t bytes = plan.head->size() + plan.marker.size() + request.body->size();
   const BudgetLimits limits{
       .worker_copies = options.mirror_max_in_flight,

@@ -37,7 +37,8 @@ struct MirrorRequest {
   bool body_too_large = false;
 };
 
-// Launches one copy to `target`, the `mirror_index`-th mirror of the matched rule. Returns at once.
+// Launches one copy to `target`, the `mirror_index`-th mirror of the matched rule. Returns at once. The copy
+// keeps a reference to `target` (and views of the endpoint it picks): both live in `request.table`.
 // `primary`: the request's capture, for mirrors that compare their response with the primary's.
 void send_copy(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target,
                size_t mirror_index, PrimaryCapture* primary = nullptr);

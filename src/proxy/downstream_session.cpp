@@ -1,6 +1,7 @@
 #include "proxy/downstream_session.h"
 
 #include <chrono>
+#include <iterator>
 #include <memory>
 #include <span>
 #include <string>
@@ -9,6 +10,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
 
 #include "common/byte_buffer.h"
 #include "common/request_id.h"
@@ -248,7 +250,9 @@ class Session {
     const size_t mirror_count = rule.mirrors.size() + backend->mirrors.size();
     std::string mirror_head;
     if (mirror_count > 0) {
-      // The copy always carries a Content-Length: its whole body is known before it is sent.
+      // The copy always carries a Content-Length: its whole body is known before it is sent. One
+      // allocation: the primary's head plus room for that field.
+      mirror_head.reserve(request_head.size() + 32);
       append_upstream_request_head(mirror_head, outgoing, forwarding, http::BodyFraming::kNone, 0);
       mirror_head.resize(mirror_head.size() - 2);  // reopen the head to add the length later
     }
@@ -463,7 +467,7 @@ class Session {
                       mirror::PrimaryCapture& compared) {
     auto targets = {std::span<const route::MirrorTarget>(rule.mirrors),
                     std::span<const route::MirrorTarget>(backend.mirrors)};
-    if (!body->empty()) head += "Content-Length: " + std::to_string(body->size()) + "\r\n";
+    if (!body->empty()) fmt::format_to(std::back_inserter(head), "Content-Length: {}\r\n", body->size());
     mirror::MirrorRequest request{
         .table = table,
         .route = rule.route,

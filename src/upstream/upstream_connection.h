@@ -11,6 +11,7 @@
 #include <asio/ip/tcp.hpp>
 
 #include "common/byte_buffer.h"
+#include "http/message.h"
 
 namespace mg::upstream {
 
@@ -21,6 +22,9 @@ struct UpstreamConnection {
   std::string key;        // "ip:port", the pool key and the access log's upstream_host
   bool reused = false;    // taken from the idle pool (may have been closed by the peer meanwhile)
   std::chrono::steady_clock::time_point idle_since;  // when it was last given back to the pool
+  // A mirror copy's response head, parsed here so its header list keeps its capacity from one response
+  // on this connection to the next.
+  http::ResponseHead response_head;
 };
 
 struct ConnectResult {

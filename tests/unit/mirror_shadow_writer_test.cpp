@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -109,8 +110,10 @@ class ShadowWriterTest : public ::testing::Test {
         .body = std::make_shared<const std::string>(std::move(body)),
     };
   }
-  route::MirrorTarget target(std::shared_ptr<route::MirrorSettings> settings = nullptr, int cluster = 0) {
-    route::MirrorTarget t;
+  // A copy keeps a reference to its target (in production, one in the route table the copy pins), so the
+  // targets live as long as the fixture.
+  const route::MirrorTarget& target(std::shared_ptr<route::MirrorSettings> settings = nullptr, int cluster = 0) {
+    route::MirrorTarget& t = targets_.emplace_back();
     t.cluster = cluster;
     t.name = cluster == 0 ? std::string(kMirror) : "ns/empty:80";
     t.settings = std::move(settings);
@@ -130,6 +133,7 @@ class ShadowWriterTest : public ::testing::Test {
     ASSERT_TRUE(done()) << "timed out";
   }
 
+  std::deque<route::MirrorTarget> targets_;
   net::GatewayOptions options_;
   proxy::AccessLog log_{"off"};
   std::shared_ptr<const route::RouteTable> table_;
