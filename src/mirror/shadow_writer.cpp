@@ -34,8 +34,8 @@ using stats::MirrorFailure;
 // "X-Mirrorgate-Mirror: route=ns/name; rule=0; mirror=1\r\n" appended to a string or a fmt buffer.
 template <typename Out>
 void append_mirror_marker(Out& out, std::string_view route, size_t rule_index, size_t mirror_index) {
-  fmt::format_to(std::back_inserter(out), "X-Mirrorgate-Mirror: route={}; rule={}; mirror={}\r\n", route, rule_index,
-                 mirror_index);
+  fmt::format_to(std::back_inserter(out), "X-Mirrorgate-Mirror: route={}; rule={}; mirror={}\r\n", route,
+                 rule_index, mirror_index);
 }
 
 struct CopyOutcome {

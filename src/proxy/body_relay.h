@@ -53,7 +53,7 @@ struct RelayTimeouts {
 struct RelayResult {
   RelayStatus status = RelayStatus::kDone;
   uint64_t bytes = 0;  // body bytes (decoded) relayed
-  bool wrote = false;  // something (the prefix at least) reached the sink: a failure can no longer be answered
+  bool wrote = false;  // bytes reached the sink (the prefix at least): a failure can no longer be answered
 };
 
 // `in_framing`/`in_length` describe the body as it arrives on `source` (whose already-read bytes are in

@@ -208,7 +208,8 @@ TEST(RequestParser, RejectsAnAbsoluteFormWithUserinfoOrABadAuthority) {
 
 TEST(RequestParser, RejectsAHostThatIsNotUriHostAndPort) {
   // RFC 9112 3.2: a Host field with an invalid value gets 400.
-  for (std::string host : {"user@a", "a b", "a:8x", "a:80:90", "[::1", "[]", "[::1]x", "a/b", "a\\b", "a\"b", "a<b"})
+  for (std::string host :
+       {"user@a", "a b", "a:8x", "a:80:90", "[::1", "[]", "[::1]x", "a/b", "a\\b", "a\"b", "a<b"})
     EXPECT_EQ(request_status("GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n"), 400) << host;
   for (std::string host : {"", "a", "a:", "a:8080", "127.0.0.1:80", "[::1]", "[::1]:8443", "a_b.example",
                            "xn--bcher-kva.example.", "Foo.Example.COM"})

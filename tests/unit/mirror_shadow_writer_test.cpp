@@ -112,7 +112,8 @@ class ShadowWriterTest : public ::testing::Test {
   }
   // A copy keeps a reference to its target (in production, one in the route table the copy pins), so the
   // targets live as long as the fixture.
-  const route::MirrorTarget& target(std::shared_ptr<route::MirrorSettings> settings = nullptr, int cluster = 0) {
+  const route::MirrorTarget& target(std::shared_ptr<route::MirrorSettings> settings = nullptr,
+                                    int cluster = 0) {
     route::MirrorTarget& t = targets_.emplace_back();
     t.cluster = cluster;
     t.name = cluster == 0 ? std::string(kMirror) : "ns/empty:80";
