@@ -1,6 +1,7 @@
 // libFuzzer target for parse_request_head: never crash, and every answer is self-consistent: a complete
-// head lies inside the input and its views point into it; an error carries an HTTP status; a prefix of a
-// complete head is never complete; and the result does not depend on what follows the head.
+// head lies inside the input and its views point into it (the target may be its own origin-form); an
+// error carries an HTTP status; a prefix of a complete head is never complete; and the result does not
+// depend on what follows the head.
 
 #include <cstddef>
 #include <cstdint>
@@ -48,7 +49,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check(head.head_length <= limits.max_header_bytes + limits.max_request_line + 8);
   const std::string_view head_bytes = in.substr(0, head.head_length);
   check(inside(head.method, head_bytes) && !head.method.empty());
-  check(inside(head.target, head_bytes) && !head.target.empty());
+  // The target views the input, except the origin-form of an absolute-form target with an empty path
+  // ("/" or "/?query"), which the head builds. Either way it is origin-form, "*" or CONNECT's authority.
+  check(!head.target.empty());
+  check(inside(head.target, head_bytes) || head.target == "/" ||
+        head.target.data() == head.target_storage.data());
+  check(head.target.front() == '/' || head.target == "*" || head.method == "CONNECT");
   check(inside(head.host, head_bytes));
   check(inside(head.connection, head_bytes));
   for (const auto& h : head.headers) {
