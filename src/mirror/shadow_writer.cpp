@@ -31,9 +31,10 @@ using Clock = std::chrono::steady_clock;
 using stats::MirrorDrop;
 using stats::MirrorFailure;
 
-// "X-Mirrorgate-Mirror: route=ns/name; rule=0; mirror=1\r\n" appended to a string or a fmt buffer.
-template <typename Out>
-void append_mirror_marker(Out& out, std::string_view route, size_t rule_index, size_t mirror_index) {
+// The header line that marks a copy, "X-Mirrorgate-Mirror: route=ns/name; rule=0; mirror=1\r\n", kept
+// inline with its copy (no allocation for any sensible route name).
+using MarkerBuffer = fmt::basic_memory_buffer<char, 192>;
+void append_mirror_marker(MarkerBuffer& out, std::string_view route, size_t rule_index, size_t mirror_index) {
   fmt::format_to(std::back_inserter(out), "X-Mirrorgate-Mirror: route={}; rule={}; mirror={}\r\n", route,
                  rule_index, mirror_index);
 }
@@ -176,7 +177,7 @@ void record_outcome(net::Worker& worker, const MirrorRequest& request, const rou
 // The endpoint strings view the route table the copy pins (MirrorRequest::table).
 struct CopyPlan {
   std::shared_ptr<const std::string> head;
-  fmt::basic_memory_buffer<char, 192> marker;  // the X-Mirrorgate-Mirror line and the head's final empty line
+  MarkerBuffer marker;  // the X-Mirrorgate-Mirror line and the head's final empty line
   std::string_view endpoint_key;
   std::string_view mirror_pod;
   std::string_view ip;
@@ -267,12 +268,6 @@ void log_not_sent(net::Worker& worker, const MirrorRequest& request, const route
 }
 
 }  // namespace
-
-std::string mirror_marker(std::string_view route, size_t rule_index, size_t mirror_index) {
-  std::string line;
-  append_mirror_marker(line, route, rule_index, mirror_index);
-  return line;
-}
 
 size_t body_capture_limit(std::span<const route::MirrorTarget> rule_mirrors,
                           std::span<const route::MirrorTarget> backend_mirrors, size_t default_limit) {

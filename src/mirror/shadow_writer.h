@@ -48,7 +48,4 @@ void send_copy(net::Worker& worker, const MirrorRequest& request, const route::M
 size_t body_capture_limit(std::span<const route::MirrorTarget> rule_mirrors,
                           std::span<const route::MirrorTarget> backend_mirrors, size_t default_limit);
 
-// The header line that marks a copy: "X-Mirrorgate-Mirror: route=ns/name; rule=0; mirror=1\r\n".
-std::string mirror_marker(std::string_view route, size_t rule_index, size_t mirror_index);
-
 }  // namespace mg::mirror
