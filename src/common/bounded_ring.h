@@ -14,13 +14,7 @@ class BoundedRing {
   explicit BoundedRing(size_t capacity) : capacity_(capacity) {}
 
   void record(T item) {
-    if (capacity_ == 0) return;
-    if (items_.size() < capacity_) {
-      items_.push_back(std::move(item));
-      return;
-    }
-    items_[next_] = std::move(item);
-    next_ = (next_ + 1) % capacity_;
+    record_in_place([&](T& slot) { slot = std::move(item); });
   }
 
   // Records by overwriting the oldest slot in place (`fill(T&)` must set every field): the slot's strings
