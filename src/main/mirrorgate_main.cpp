@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
   seconds_option("--connect-timeout", options.connect_timeout, "upstream TCP connect");
   seconds_option("--response-timeout", options.response_timeout,
                  "upstream response head, and each read of a body (408/504 where a response is possible)");
+  seconds_option("--upstream-idle-timeout", options.upstream_idle_timeout,
+                 "an idle pooled connection to a backend is closed after this long");
   seconds_option("--drain-timeout", options.drain_timeout, "on SIGTERM, time left for in-flight requests");
   seconds_option("--mirror-timeout", options.mirror_timeout, "a whole mirror exchange");
   app.add_option_function<double>(

@@ -23,6 +23,7 @@ struct GatewayOptions {
   std::chrono::milliseconds idle_timeout{60'000};       // keep-alive connection with no request
   std::chrono::milliseconds connect_timeout{5'000};     // upstream TCP connect
   std::chrono::milliseconds response_timeout{15'000};   // upstream response head, as Envoy's route default
+  std::chrono::milliseconds upstream_idle_timeout{60'000};  // idle pooled upstream connection (nginx's 60 s)
   std::chrono::milliseconds drain_timeout{5'000};       // SIGTERM: time for in-flight requests
   std::chrono::milliseconds watch_interval{1'000};      // config file polling; 0 = only SIGHUP reloads
 

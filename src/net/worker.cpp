@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "net/exclusive_port.h"
 #include "proxy/downstream_session.h"
 
 namespace mg::net {
@@ -63,6 +64,7 @@ Worker::Worker(size_t index, const GatewayOptions& options, proxy::AccessLog& ac
 Worker::~Worker() {
   stop_and_join();
   sweeper_.stop();
+  pool_timer_.reset();
   listeners_.clear();
   primary_pool_.clear();
   mirror_pool_.clear();
@@ -72,7 +74,9 @@ void Worker::add_listener(size_t listener_index, const asio::ip::tcp::endpoint& 
   auto listener = std::make_unique<Listener>(Listener{listener_index, asio::ip::tcp::acceptor(*io_)});
   auto& acceptor = listener->acceptor;
   std::error_code ec;
-  acceptor.open(endpoint.protocol(), ec);
+  // The first worker to bind checks that no other process listens there (net/exclusive_port.h).
+  if (index_ == 0) ec = probe_port_is_free(endpoint);
+  if (!ec) acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor.set_option(ReusePort(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
@@ -88,7 +92,20 @@ void Worker::start() {
   thread_ = std::thread([this] {
     auto guard = asio::make_work_guard(*io_);
     sweeper_.start(*io_);  // on this thread: it becomes the thread's sweeper
+    schedule_pool_maintenance();
     io_->run();
+  });
+}
+
+void Worker::schedule_pool_maintenance() {
+  if (!pool_timer_) pool_timer_.emplace(*io_);
+  pool_timer_->expires_after(std::chrono::seconds(1));
+  pool_timer_->async_wait([this](std::error_code ec) {
+    if (ec) return;
+    const auto now = std::chrono::steady_clock::now();
+    stats_.upstream_connections_expired += primary_pool_.close_expired(now, options_.upstream_idle_timeout) +
+                                           mirror_pool_.close_expired(now, options_.upstream_idle_timeout);
+    schedule_pool_maintenance();
   });
 }
 
@@ -124,7 +141,11 @@ auto Worker::on_worker_thread(Fn fn) -> decltype(fn()) {
 }
 
 stats::WorkerStats Worker::snapshot_stats() {
-  return on_worker_thread([this] { return stats_; });
+  return on_worker_thread([this] {
+    stats::WorkerStats copy = stats_;
+    copy.upstream_connections_idle = primary_pool_.idle_count() + mirror_pool_.idle_count();
+    return copy;
+  });
 }
 
 std::vector<mirror::MirrorOutcome> Worker::snapshot_mirror_trace() {

@@ -5,11 +5,13 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 
 #include "mirror/endpoint_ejection.h"
 #include "mirror/mirror_budget.h"
@@ -70,6 +72,8 @@ class Worker {
   // Runs fn on the worker thread and returns its result (blocking the caller, never the worker).
   template <typename Fn>
   auto on_worker_thread(Fn fn) -> decltype(fn());
+  // Once a second: closes pooled upstream connections that expired or that their backend closed.
+  void schedule_pool_maintenance();
 
   // Declared before io_ so coroutine frames destroyed with io_ may still touch them.
   size_t index_;
@@ -90,6 +94,7 @@ class Worker {
   upstream::ConnectionPool primary_pool_;
   upstream::ConnectionPool mirror_pool_;
   upstream::LoadBalancer balancer_;
+  std::optional<asio::steady_timer> pool_timer_;
 
   struct Listener {
     size_t index;

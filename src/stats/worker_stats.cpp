@@ -65,6 +65,8 @@ void WorkerStats::merge(const WorkerStats& o) {
   downstream_connections_rejected += o.downstream_connections_rejected;
   tls_handshake_failures_total += o.tls_handshake_failures_total;
   upstream_connections_total += o.upstream_connections_total;
+  upstream_connections_idle += o.upstream_connections_idle;
+  upstream_connections_expired += o.upstream_connections_expired;
   mirror_in_flight += o.mirror_in_flight;
 }
 
@@ -216,6 +218,12 @@ std::string render_prometheus(const WorkerStats& s) {
                 s.tls_handshake_failures_total);
   render_scalar(out, "mirrorgate_upstream_connections_total", "counter",
                 "Connections opened to backends (primary and mirror).", s.upstream_connections_total);
+  render_scalar(out, "mirrorgate_upstream_connections_idle", "gauge",
+                "Idle keep-alive connections to backends held in the workers' pools now.",
+                s.upstream_connections_idle);
+  render_scalar(out, "mirrorgate_upstream_connections_expired_total", "counter",
+                "Idle connections to backends closed: --upstream-idle-timeout passed, or the backend closed them.",
+                s.upstream_connections_expired);
   return out;
 }
 

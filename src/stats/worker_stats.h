@@ -72,6 +72,8 @@ struct WorkerStats {
   uint64_t downstream_connections_rejected = 0;  // over --max-connections
   uint64_t tls_handshake_failures_total = 0;     // TLS listeners: handshake failed or timed out
   uint64_t upstream_connections_total = 0;
+  uint64_t upstream_connections_idle = 0;     // pooled now (filled in when a snapshot is taken)
+  uint64_t upstream_connections_expired = 0;  // idle ones closed: idle timeout, or the backend closed them
   uint64_t mirror_in_flight = 0;
 
   void count_downstream(std::string_view route, int code) { ++entry(downstream_requests, route)[code]; }

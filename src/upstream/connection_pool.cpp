@@ -2,6 +2,9 @@
 
 #include <sys/socket.h>
 
+#include <cerrno>
+#include <iterator>
+
 namespace mg::upstream {
 namespace {
 
@@ -13,12 +16,15 @@ constexpr std::chrono::milliseconds kTrustedIdle{1000};
 
 // An idle connection must have nothing to read: EOF means the peer closed it, data means the peer
 // sent something unsolicited; either way it cannot carry a new request.
-bool still_idle(UpstreamConnection& c, std::chrono::steady_clock::time_point now) {
-  if (!c.socket.is_open() || !c.buffer.empty()) return false;
-  if (now - c.idle_since < kTrustedIdle) return true;
+bool peer_silent(UpstreamConnection& c) {
   char byte;
   ssize_t n = ::recv(c.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+bool still_idle(UpstreamConnection& c, std::chrono::steady_clock::time_point now) {
+  if (!c.socket.is_open() || !c.buffer.empty()) return false;
+  return now - c.idle_since < kTrustedIdle || peer_silent(c);
 }
 
 }  // namespace
@@ -45,6 +51,20 @@ void ConnectionPool::give_back(std::unique_ptr<UpstreamConnection> connection) {
   connection->buffer.shrink_if_idle(16 * 1024);
   connection->idle_since = std::chrono::steady_clock::now();
   list.push_back(std::move(connection));
+}
+
+size_t ConnectionPool::close_expired(std::chrono::steady_clock::time_point now, std::chrono::milliseconds max_idle) {
+  size_t closed = 0;
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    auto& list = it->second;
+    const auto before = list.size();
+    std::erase_if(list, [&](const std::unique_ptr<UpstreamConnection>& c) {
+      return now - c->idle_since >= max_idle || !c->socket.is_open() || !c->buffer.empty() || !peer_silent(*c);
+    });
+    closed += before - list.size();
+    it = list.empty() ? idle_.erase(it) : std::next(it);
+  }
+  return closed;
 }
 
 size_t ConnectionPool::idle_count() const {

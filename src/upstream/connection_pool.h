@@ -3,6 +3,7 @@
 // needs no locks. Primary traffic and mirror copies use separate pools so mirrors never take (or
 // poison) the primary's connections.
 
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <string>
@@ -23,6 +24,10 @@ class ConnectionPool {
   void give_back(std::unique_ptr<UpstreamConnection> connection);
   void clear() { idle_.clear(); }
   size_t idle_count() const;
+  // Closes idle connections that the peer closed (or wrote to) and those idle for `max_idle` or longer;
+  // returns how many. Called about once a second by the worker, so a backend's FIN on an idle
+  // connection is answered within a second or so instead of lingering in CLOSE_WAIT until reuse.
+  size_t close_expired(std::chrono::steady_clock::time_point now, std::chrono::milliseconds max_idle);
 
  private:
   size_t max_idle_;
