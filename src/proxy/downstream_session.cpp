@@ -1,5 +1,6 @@
 #include "proxy/downstream_session.h"
 
+#include <algorithm>
 #include <chrono>
 #include <iterator>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "common/byte_buffer.h"
 #include "common/request_id.h"
 #include "http/parser.h"
+#include "http/syntax.h"
 #include "mirror/response_comparison.h"
 #include "mirror/shadow_writer.h"
 #include "net/client_stream.h"
@@ -85,18 +87,22 @@ class Session {
         co_await reply_local(ctx, parsed.error_status, parsed.error, true);
         co_return;
       }
+      served_a_request_ = true;
       bool keep_alive = co_await handle_request();
       if (!keep_alive) co_return;
     }
   }
 
  private:
-  // Waits for a complete request head. The idle timeout runs until the first byte of a request, the
-  // header timeout from there (slowloris).
+  // Waits for a complete request head. Between keep-alive requests the idle timeout runs until the
+  // first byte of the next one, the header timeout from there (slowloris). A new connection has had no
+  // request yet, so the header timeout bounds its first byte too (nginx's client_header_timeout): a
+  // connection that never speaks does not hold a slot for the whole idle timeout.
   asio::awaitable<http::ParseResult> read_head(bool& closed) {
     refresh_client_limits();
     watchdog_.reset_fired();
-    watchdog_.arm(buffer_.empty() ? client_.idle_timeout : client_.header_timeout, true);
+    const bool between_requests = buffer_.empty() && served_a_request_;
+    watchdog_.arm(between_requests ? client_.idle_timeout : client_.header_timeout, true);
     for (;;) {
       if (!buffer_.empty()) {
         http::ParseResult r = http::parse_request_head(buffer_.readable(), client_.head, head_);
@@ -232,6 +238,14 @@ class Session {
         }
         if (!f->rewrite->hostname.empty()) filters::set_header(forward_headers_, "Host", f->rewrite->hostname);
       }
+    }
+
+    // HTTP/1.0 lets a client name no host; the HTTP/1.1 request sent on its behalf must carry one: the
+    // authority of an absolute-form target, else the backend Service's.
+    if (!has_header(forward_headers_, "host")) {
+      std::string_view host = head_.host;
+      if (host.empty()) host = table->clusters[static_cast<size_t>(backend->cluster)].authority;
+      forward_headers_.push_back({"Host", host});
     }
 
     // Everything below may read more bytes into buffer_, which invalidates head_'s views: serialise first.
@@ -587,6 +601,11 @@ class Session {
     return false;
   }
 
+  static bool has_header(std::span<const http::Header> headers, std::string_view name) {
+    return std::any_of(headers.begin(), headers.end(),
+                       [&](const http::Header& h) { return http::iequals(h.name, name); });
+  }
+
   // The shared body of requests that keep none (mirror copies of body-less requests): no allocation.
   // Per thread, so workers do not contend on its reference count.
   static const std::shared_ptr<std::string>& empty_body() {
@@ -613,6 +632,7 @@ class Session {
   std::string out_;           // reused for every head this connection serialises
   std::string request_head_;  // the upstream request head, kept for retries
   RequestContext ctx_;        // the current request's context, reused across keep-alive requests
+  bool served_a_request_ = false;  // a request head was read on this connection
   bool upstream_eof_ = false;  // the last response head read ended in a clean EOF (not a reset)
   route::ClientLimits client_;  // this listener's limits and client timeouts (policy over flags)
   std::shared_ptr<const route::ClientTrafficSettings> client_settings_;  // what client_ was resolved from

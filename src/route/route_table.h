@@ -42,6 +42,9 @@ struct Endpoint {  // one ready pod address
 struct Cluster {                    // one Service port
   std::string name;                 // "namespace/service:port", used as metrics label
   std::vector<Endpoint> endpoints;  // ready endpoints only, ordered by EndpointSlice name then position
+  // "service.namespace.svc:port": the Host sent to the backend when the client's request named none
+  // (HTTP/1.0 allows that; an HTTP/1.1 request must carry one).
+  std::string authority;
 };
 
 // ---- Filters, precompiled from HTTPRoute filters (rule level, and backendRef level) ----

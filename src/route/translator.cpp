@@ -184,6 +184,8 @@ class Translator {
     for (const auto* gw : gateways) translate_gateway(*gw);
     apply_client_traffic_policies();
     warn_unattached_routes();
+    warn_missing_parents();
+    warn_empty_clusters();
     warn_bind_conflicts();
     warn_unapplied_mirror_policies();
     return table_;
@@ -668,7 +670,9 @@ class Translator {
         std::find_if(svc.ports.begin(), svc.ports.end(), [&](const auto& p) { return p.port == *ref.port; });
     if (sp == svc.ports.end()) return invalid("has no port " + port);
     const auto [it, inserted] = cluster_index_.try_emplace(name, static_cast<int>(table_->clusters.size()));
-    if (inserted) table_->clusters.push_back(Cluster{name, endpoints_for(svc, *sp)});
+    if (inserted)
+      table_->clusters.push_back(
+          Cluster{name, endpoints_for(svc, *sp), ref.name + "." + ns + ".svc:" + std::to_string(*ref.port)});
     return {it->second, name};
   }
 
@@ -735,6 +739,32 @@ class Translator {
         warn("HTTPRoute " + what + ": not attached" +
              (status.reason.empty() ? "" : " (" + status.reason + ")"));
     }
+  }
+
+  // A parentRef to a Gateway that does not exist leaves the route serving nothing through it, silently
+  // in a cluster (no controller owns such a parent); read from files, every object is ours to report.
+  void warn_missing_parents() {
+    for (const auto& route : set_.http_routes) {
+      for (size_t i = 0; i < route.parent_refs.size(); ++i) {
+        const auto& ref = route.parent_refs[i];
+        if (ref.group != kGatewayGroup || ref.kind != "Gateway") continue;
+        const std::string gw_ns = ref.namespace_.value_or(route.metadata.namespace_);
+        const bool exists = std::any_of(set_.gateways.begin(), set_.gateways.end(), [&](const auto& g) {
+          return g.metadata.name == ref.name && g.metadata.namespace_ == gw_ns;
+        });
+        if (!exists)
+          warn("HTTPRoute " + key(route.metadata.namespace_, route.metadata.name) + " spec.parentRefs[" +
+               std::to_string(i) + "]: Gateway " + key(gw_ns, ref.name) +
+               " does not exist; the route serves no traffic through it");
+      }
+    }
+  }
+
+  // A Service whose pods are all gone or unready answers every request with 503: say so before the 503s.
+  void warn_empty_clusters() {
+    for (const auto& c : table_->clusters)
+      if (c.endpoints.empty())
+        warn("Service " + c.name + " has no ready endpoints; requests routed to it get 503");
   }
 
   void warn_bind_conflicts() {

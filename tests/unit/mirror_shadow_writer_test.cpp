@@ -80,8 +80,9 @@ class ShadowWriterTest : public ::testing::Test {
   static std::shared_ptr<const route::RouteTable> make_table(uint16_t port) {
     auto table = std::make_shared<route::RouteTable>();
     table->clusters.push_back(
-        route::Cluster{std::string(kMirror), {route::Endpoint{"127.0.0.1", port, "m-pod", "127.0.0.1:" + std::to_string(port)}}});
-    table->clusters.push_back(route::Cluster{"ns/empty:80", {}});
+        route::Cluster{std::string(kMirror), {route::Endpoint{"127.0.0.1", port, "m-pod", "127.0.0.1:" + std::to_string(port)}},
+                      "mirror.ns.svc:80"});
+    table->clusters.push_back(route::Cluster{"ns/empty:80", {}, "empty.ns.svc:80"});
     return table;
   }
   void make_worker(uint16_t port) {
@@ -199,7 +200,8 @@ TEST_F(ShadowWriterTest, CopiesGoAroundAnEjectedEndpointToItsHealthyPeer) {
   table->clusters.push_back(route::Cluster{
       std::string(kMirror),
       {route::Endpoint{"127.0.0.1", closed_port, "dead-pod", "127.0.0.1:" + std::to_string(closed_port)},
-       route::Endpoint{"127.0.0.1", good, "m-pod", "127.0.0.1:" + std::to_string(good)}}});
+       route::Endpoint{"127.0.0.1", good, "m-pod", "127.0.0.1:" + std::to_string(good)}},
+      "mirror.ns.svc:80"});
   table_ = table;
   // One copy at a time: round robin offers the dead endpoint within two copies; once its connect has
   // failed it is ejected, and every later copy goes to the healthy peer.
