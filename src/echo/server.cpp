@@ -17,6 +17,7 @@
 #include "echo/router.h"
 #include "http/chunked.h"
 #include "http/parser.h"
+#include "net/exclusive_port.h"
 
 namespace mg::echo {
 namespace {
@@ -527,6 +528,8 @@ std::string Server::listen() {
   if (ec) return "invalid listen address " + impl_->options.host;
   uint16_t port = impl_->options.port;
   unsigned threads = std::max(1u, impl_->options.threads);
+  // Only this process's workers may share the port (net/exclusive_port.h).
+  if (auto busy = net::probe_port_is_free({address, port})) return busy.message();
   for (unsigned i = 0; i < threads; ++i) {
     auto worker = std::make_unique<Worker>();
     tcp::acceptor& acceptor = worker->acceptor;

@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
 
   mg::echo::Server server(options);
   if (std::string error = server.listen(); !error.empty()) {
-    std::fprintf(stderr, "Failed to start listening: %s\n", error.c_str());
+    std::fprintf(stderr, "Failed to start listening on %s: %s\n", listen.c_str(), error.c_str());
     return 1;
   }
 
