@@ -1160,6 +1160,19 @@ const std::unordered_map<std::string_view, KindInfo>& known_kinds() {
   return kinds;
 }
 
+// What the API server's generation counts: any change outside metadata and status.
+uint64_t spec_fingerprint(const YAML::Node& doc) {
+  std::string text;
+  for (const auto& entry : doc) {
+    const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : std::string();
+    if (key == "metadata" || key == "status") continue;
+    text += key;
+    text += YAML::Dump(entry.second);
+    text += '\n';
+  }
+  return std::hash<std::string>{}(text);
+}
+
 ObjectMeta decode_metadata(Obj o, bool namespaced) {
   ObjectMeta m;
   m.name = o.req_str("name");
@@ -1167,7 +1180,9 @@ ObjectMeta decode_metadata(Obj o, bool namespaced) {
   if (!namespaced) m.namespace_.clear();
   m.labels = o.string_map("labels");
   m.annotations = o.string_map("annotations");
-  m.generation = o.integer("generation", 0, INT64_MAX).value_or(1);
+  const auto generation = o.integer("generation", 0, INT64_MAX);
+  m.generation = generation.value_or(1);
+  m.generation_given = generation.has_value();
   m.creation_timestamp = o.str_or("creationTimestamp", "");
   m.uid = o.str_or("uid", "");
   for (auto k : {"resourceVersion", "managedFields", "ownerReferences", "finalizers", "generateName",
@@ -1247,6 +1262,7 @@ class Loader {
     top.ignore("status");  // written by controllers, meaningless as input
     top.require("metadata");
     ObjectMeta meta = decode_metadata(*top.obj("metadata"), info.namespaced);
+    meta.spec_fingerprint = spec_fingerprint(cdoc);
     const SourceLocation src{file, line, index};
     const std::string id = kind + " " + (info.namespaced ? meta.namespace_ + "/" : "") + meta.name;
     check_duplicate(id, src);

@@ -27,6 +27,10 @@ struct ObjectMeta {
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
   int64_t generation = 1;
+  // False when the manifest sets no generation (files usually don't): generations.h then counts spec
+  // changes across reloads the way the API server does.
+  bool generation_given = false;
+  uint64_t spec_fingerprint = 0;  // hash of everything but metadata and status, to notice spec changes
   std::string creation_timestamp;  // RFC 3339 as written; empty when absent
   std::string uid;
 };

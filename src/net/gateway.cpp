@@ -1,6 +1,7 @@
 #include "net/gateway.h"
 
 #include <csignal>
+#include <algorithm>
 #include <map>
 #include <thread>
 
@@ -14,6 +15,7 @@
 
 #include "admin/admin_server.h"
 #include "admin/config_dump.h"
+#include "config/generations.h"
 #include "config/loader.h"
 #include "net/config_watcher.h"
 #include "net/worker.h"
@@ -81,11 +83,16 @@ mirror::TraceQuery parse_trace_query(std::string_view query) {
 
 }  // namespace
 
-std::shared_ptr<const route::RouteTable> load_route_table(const GatewayOptions& options) {
+std::shared_ptr<const route::RouteTable> load_route_table(const GatewayOptions& options,
+                                                          const route::RouteTable* previous) {
   auto objects = config::load_path(options.config_path);
+  if (previous) config::carry_generations(*previous->objects, objects);
   auto table = route::translate(objects);
   check_listeners(*table);
-  for (const auto& w : table->warnings) spdlog::warn("{}", w);
+  // Once per change: a reload repeats only what it found anew (a warning that stays is not news).
+  for (const auto& w : table->warnings)
+    if (!previous || std::find(previous->warnings.begin(), previous->warnings.end(), w) == previous->warnings.end())
+      spdlog::warn("{}", w);
   return table;
 }
 
@@ -101,7 +108,11 @@ int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::Rout
     std::error_code ec;
     auto address = asio::ip::make_address(l.address, ec);
     if (ec) throw std::runtime_error(fmt::format("Gateway {}: \"{}\" is not an IP address", l.gateway, l.address));
-    for (auto& w : workers) w->add_listener(li, {address, l.port});
+    try {
+      for (auto& w : workers) w->add_listener(li, {address, l.port});
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("Gateway {} listener {}: {}", l.gateway, l.name, e.what()));
+    }
     spdlog::info("listener {}/{} on {}:{}", l.gateway, l.name, l.address, l.port);
   }
   if (table->listeners.empty()) spdlog::warn("no listeners: no Gateway of this controller with an HTTP listener");
@@ -134,6 +145,7 @@ int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::Rout
                   status_options.route_problems[route_name] = fmt::format("{}", fmt::join(problems, "; "));
                 auto doc = route::compute_status(*table_now->objects, status_options);
                 doc["lastReloadError"] = reload_error;
+                doc["warnings"] = table_now->warnings;
                 return doc.dump(1) + "\n";
               },
           .config_dump =
@@ -167,7 +179,7 @@ int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::Rout
     spdlog::info("{}: reloading {}", why, options.config_path);
     fingerprint = config_fingerprint(options.config_path);
     try {
-      auto next = load_route_table(options);
+      auto next = load_route_table(options, current.get());
       if (!same_listeners(*current, *next)) {
         const char* problem = "listener addresses or ports changed; restart to apply them";
         spdlog::error("reload rejected, previous config keeps serving: {}", problem);

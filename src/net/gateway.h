@@ -12,7 +12,9 @@ namespace mg::net {
 
 // Loads and translates options.config_path; throws config::ConfigError (or std::runtime_error) with
 // a one-line reason. Translation warnings are logged.
-std::shared_ptr<const route::RouteTable> load_route_table(const GatewayOptions& options);
+// Logs the table's warnings, or with `previous`, only those that it did not have.
+std::shared_ptr<const route::RouteTable> load_route_table(const GatewayOptions& options,
+                                                          const route::RouteTable* previous = nullptr);
 
 // Runs until SIGTERM or SIGINT; returns the process exit code.
 int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::RouteTable> table);

@@ -403,13 +403,17 @@ class StatusBuilder {
       const auto gw = std::find_if(set_.gateways.begin(), set_.gateways.end(), [&](const auto& g) {
         return g.metadata.name == ref.name && g.metadata.namespace_ == gw_ns;
       });
-      // A parent that does not exist or belongs to another controller is not ours to answer for.
-      if (gw == set_.gateways.end() || !classes_.count(gw->gateway_class_name)) continue;
+      // A parent of another controller is not ours to answer for. One that does not exist is not either
+      // in a cluster; read from files, every object is ours, so the route learns why it serves nothing.
+      const bool missing = gw == set_.gateways.end();
+      if (missing ? !options_.report_missing_parents : !classes_.count(gw->gateway_class_name)) continue;
       json parent_ref{{"group", ref.group}, {"kind", ref.kind}, {"name", ref.name}, {"namespace", gw_ns}};
       if (ref.section_name) parent_ref["sectionName"] = *ref.section_name;
       if (ref.port) parent_ref["port"] = *ref.port;
       if (!seen.insert(parent_ref).second) continue;
-      const Condition accepted = accept(route, route_id, *gw, ref);
+      const Condition accepted =
+          missing ? Condition{"Accepted", false, "NoMatchingParent", "Gateway " + key(gw_ns, ref.name) + " does not exist"}
+                  : accept(route, route_id, *gw, ref);
       parents.push_back(
           json{{"parentRef", std::move(parent_ref)},
                {"controllerName", options_.controller_name},

@@ -25,6 +25,9 @@ struct StatusOptions {
   // Routes the data plane cannot serve for a reason only the caller knows, "ns/name" -> message:
   // every parent gets Accepted=False/UnsupportedValue with that message.
   std::map<std::string, std::string> route_problems;
+  // A parentRef naming a Gateway that does not exist gets Accepted=False/NoMatchingParent. Right for
+  // objects read from files, which are all ours; a cluster provider leaves such parents out.
+  bool report_missing_parents = true;
   // lastTransitionTime of every condition (RFC 3339); empty: the current time, to the second.
   std::string transition_time;
 };

@@ -5,6 +5,7 @@
 
 #include "config/loader.h"
 #include "proxy/supported_features.h"
+#include "route/translator.h"
 
 namespace mg::route {
 
@@ -33,6 +34,8 @@ int run_status_command(const std::string& config_path, std::ostream& out, std::o
     return 1;
   }
   out << status_as_yaml(compute_status(objects, gateway_status_options(objects)));
+  const auto table = translate(objects);
+  for (const auto& w : table->warnings) err << "warning: " << w << "\n";
   return 0;
 }
 

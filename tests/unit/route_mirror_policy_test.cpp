@@ -160,7 +160,8 @@ TEST(MirrorPolicyTranslation, WholeRoutePolicyReachesRuleAndBackendMirrorsThroug
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(governing(*t, i), "ns/p") << i;
   EXPECT_EQ(rule(*t, 1).backends.at(0).mirrors.at(0).settings, settings);
   EXPECT_EQ(rule(*t, 2).mirrors.at(0).settings, settings);
-  EXPECT_TRUE(t->warnings.empty()) << t->warnings.at(0);
+  for (const auto& w : t->warnings)  // the test's Services have no endpoints; nothing else may be wrong
+    EXPECT_NE(w.find("has no ready endpoints"), std::string::npos) << w;
   // Unset fields stay unset, so the command-line defaults apply; comparison stays off.
   const auto bare = build(policy("p", "r", "", ""));
   const auto& defaults = rule(*bare, 0).mirrors.at(0).settings;
