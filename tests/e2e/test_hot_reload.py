@@ -107,6 +107,25 @@ class HotReload(mgtest.ClusterTestCase):
         self.write_route("blue-backend")
         wait_for(lambda: self.reload_error() == "", 10, "the fixed config to load")
 
+    def route_status(self) -> dict:
+        items = self.gw.admin("/status").json()["items"]
+        return next(i for i in items if i["kind"] == "HTTPRoute" and i["metadata"]["name"] == "app")
+
+    def test_spec_change_bumps_generation_and_observed_generation(self):
+        # The files set no metadata.generation: the gateway counts spec changes as the API server does.
+        self.write_route("blue-backend")
+        wait_for(lambda: self.reload_error() == "" and self.served_by() == BLUE, 10, "the blue route")
+        before = self.route_status()["metadata"]["generation"]
+        self.write_route("green-backend")
+        wait_for(lambda: self.route_status()["metadata"]["generation"] == before + 1, 10,
+                 "the generation to count the spec change")
+        conditions = self.route_status()["status"]["parents"][0]["conditions"]
+        self.assertTrue(all(c["observedGeneration"] == before + 1 for c in conditions), conditions)
+        # A reload that leaves the route's spec as it is keeps its generation.
+        self.gw.signal(1)
+        time.sleep(0.5)
+        self.assertEqual(self.route_status()["metadata"]["generation"], before + 1)
+
     def test_sighup_forces_a_reload(self):
         before = self.gw.stderr().count("SIGHUP: reloading")
         self.gw.signal(1)

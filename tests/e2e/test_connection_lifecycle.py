@@ -1,0 +1,134 @@
+"""Connection lifecycle defects found by trying the gateway as a new user would:
+
+- a new connection that never sends a byte is closed after --header-timeout, not --idle-timeout;
+- an HTTP/1.0 request without Host reaches the backend with a Host (HTTP/1.1 requires one);
+- idle upstream connections expire (--upstream-idle-timeout), and one the backend closed is closed
+  by the gateway within a second or so instead of lingering in CLOSE_WAIT until reuse;
+- a second gateway or echo server on an address:port that a running one serves fails at start with
+  "address in use" instead of silently splitting connections with it.
+
+Loopback block 127.0.32.0/24: gateway A .1 (short upstream idle timeout), echo pod .2, capture
+backends .3 (Host check) and .4 (closes its connections), gateway B .5 (long upstream idle timeout)."""
+
+import socket
+import time
+
+import mgtest
+from mgtest import get, wait_for
+
+NET = "127.0.32"
+POD = "lifecycle-echo-7c9d8f6b5-l1f3c"
+
+
+def config(c, name: str, ip: str, port: int):
+    path = c.config_dir(name) / "lifecycle.yaml"
+    path.write_text(mgtest.join_docs(
+        mgtest.gatewayclass_yaml(),
+        mgtest.gateway_yaml("lifecycle-gateway", ip, port),
+        mgtest.route_yaml("ok", "lifecycle-gateway", "/ok", "lifecycle-echo"),
+        mgtest.route_yaml("cap", "lifecycle-gateway", "/cap", "lifecycle-capture"),
+        mgtest.route_yaml("fin", "lifecycle-gateway", "/fin", "lifecycle-fin"),
+        mgtest.service_yaml("lifecycle-echo"),
+        mgtest.service_yaml("lifecycle-capture"),
+        mgtest.service_yaml("lifecycle-fin"),
+        mgtest.endpointslice_yaml("lifecycle-echo", [(f"{NET}.2", POD, True)]),
+        mgtest.endpointslice_yaml("lifecycle-capture", [(f"{NET}.3", "lifecycle-capture-5b7c8d9f6-c4p7r", True)]),
+        mgtest.endpointslice_yaml("lifecycle-fin", [(f"{NET}.4", "lifecycle-fin-5b7c8d9f6-f1n00", True)]),
+    ))
+    return path
+
+
+def exchange(ip: str, port: int, raw: bytes, timeout: float = 5.0) -> bytes:
+    """Sends raw bytes on a new connection and reads until the peer closes."""
+    with socket.create_connection((ip, port), timeout=timeout) as s:
+        s.sendall(raw)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+
+
+class ConnectionLifecycle(mgtest.ClusterTestCase):
+    @classmethod
+    def start(cls, c):
+        cls.c = c
+        cls.ip_a, cls.port_a = f"{NET}.1", mgtest.free_port(f"{NET}.1")
+        cls.ip_b, cls.port_b = f"{NET}.5", mgtest.free_port(f"{NET}.5")
+        cls.config_a = config(c, "a", cls.ip_a, cls.port_a)
+        cls.pod = c.echo(POD, f"{NET}.2")
+        cls.capture = c.capture(f"{NET}.3", 3000)
+        cls.fin_backend = c.capture(f"{NET}.4", 3000)
+        cls.gw_a = c.gateway(cls.config_a, admin_ip=cls.ip_a, workers=1, name="gateway-a", extra_args=[
+            "--header-timeout", "1", "--idle-timeout", "30", "--upstream-idle-timeout", "1.5"])
+        cls.gw_b = c.gateway(config(c, "b", cls.ip_b, cls.port_b), admin_ip=cls.ip_b, workers=1,
+                             name="gateway-b", extra_args=["--upstream-idle-timeout", "60"])
+        cls.pod.wait_ready()
+        cls.gw_a.wait_ready()
+        cls.gw_b.wait_ready()
+
+    def test_silent_new_connection_is_closed_after_the_header_timeout(self):
+        with socket.create_connection((self.ip_a, self.port_a), timeout=10) as s:
+            start = time.monotonic()
+            self.assertEqual(s.recv(1), b"", "a silent connection got bytes")
+            elapsed = time.monotonic() - start
+        self.assertGreater(elapsed, 0.8, "closed before the 1 s header timeout")
+        self.assertLess(elapsed, 8.0, "held for the 30 s idle timeout instead of the 1 s header timeout")
+
+    def test_http10_request_without_host_reaches_the_backend_with_one(self):
+        reply = exchange(self.ip_a, self.port_a, b"GET /cap/no-host HTTP/1.0\r\n\r\n")
+        self.assertTrue(reply.startswith(b"HTTP/1.1 200 "), reply[:200])
+        got = wait_for(lambda: self.capture.find(lambda r: r.target == "/cap/no-host"), 5, "the request")
+        self.assertEqual(got[0].header("Host"), "lifecycle-capture.default.svc:8080", got[0].headers)
+
+    def test_http10_absolute_form_without_host_forwards_its_authority(self):
+        reply = exchange(self.ip_a, self.port_a, b"GET http://lifecycle.example/cap/absolute HTTP/1.0\r\n\r\n")
+        self.assertTrue(reply.startswith(b"HTTP/1.1 200 "), reply[:200])
+        got = wait_for(lambda: self.capture.find(lambda r: r.target == "/cap/absolute"), 5, "the request")
+        self.assertEqual(got[0].header("Host"), "lifecycle.example", got[0].headers)
+        self.assertEqual(len([k for k, _ in got[0].headers if k.lower() == "host"]), 1, got[0].headers)
+
+    def test_idle_upstream_connections_expire(self):
+        expired = "mirrorgate_upstream_connections_expired_total"
+        before = self.gw_a.metrics().get(expired)
+        self.assertEqual(get(self.ip_a, self.port_a, "/ok/pooled").status, 200)
+        # Pooled now; gone once --upstream-idle-timeout (1.5 s) has passed, with nothing sent.
+        wait_for(lambda: self.gw_a.metrics().get(expired) > before, 10, "the idle upstream connection to expire")
+        wait_for(lambda: self.gw_a.metrics().get("mirrorgate_upstream_connections_idle") == 0, 5,
+                 "the pool to be empty")
+        self.assertEqual(get(self.ip_a, self.port_a, "/ok/after-expiry").status, 200)
+
+    def test_backend_close_of_an_idle_connection_is_noticed(self):
+        self.assertEqual(get(self.ip_b, self.port_b, "/fin/pooled").status, 200)
+        self.assertGreaterEqual(self.gw_b.metrics().get("mirrorgate_upstream_connections_idle"), 1)
+        self.fin_backend.close()  # FIN on the pooled connection; the 60 s idle timeout is far away
+        start = time.monotonic()
+        wait_for(lambda: self.gw_b.metrics().get("mirrorgate_upstream_connections_idle") == 0, 10,
+                 "the gateway to close the connection its backend closed")
+        self.assertLess(time.monotonic() - start, 10)
+        self.assertGreaterEqual(self.gw_b.metrics().get("mirrorgate_upstream_connections_expired_total"), 1)
+
+    def test_second_gateway_on_the_same_port_fails_at_start(self):
+        second = self.c.gateway(self.config_a, admin_ip=self.ip_a, workers=1, name="gateway-second")
+        code = second.wait(START_WAIT)
+        self.assertNotEqual(code, 0, second.describe())
+        err = second.stderr() + second.stdout()
+        self.assertIn("address already in use", err.lower(), err)
+        self.assertIn("default/lifecycle-gateway", err, err)
+        for i in range(10):  # every connection still reaches the first gateway
+            self.assertEqual(get(self.ip_a, self.port_a, f"/ok/after-second-{i}").status, 200)
+
+    def test_second_echo_on_the_same_address_fails_at_start(self):
+        second = self.c.echo("lifecycle-echo-7c9d8f6b5-dup00", f"{NET}.2")
+        code = second.wait(START_WAIT)
+        self.assertNotEqual(code, 0, second.describe())
+        self.assertIn("address already in use", second.stderr().lower(), second.describe())
+        self.assertIn(f"{NET}.2:3000", second.stderr(), second.describe())
+        self.assertEqual(get(f"{NET}.2", 3000, "/health").status, 200)
+
+
+START_WAIT = 20.0
+
+if __name__ == "__main__":
+    mgtest.main()
