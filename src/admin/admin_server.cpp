@@ -12,7 +12,7 @@
 #include "common/byte_buffer.h"
 #include "http/parser.h"
 #include "net/socket_watchdog.h"
-#include "proxy/http_writer.h"
+#include "http/serializer.h"
 
 namespace mg::admin {
 namespace {
@@ -21,7 +21,7 @@ constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 
 std::string response(int status, std::string_view content_type, std::string_view body, bool head_only) {
   std::string out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                                status, proxy::reason_phrase(status), content_type, body.size());
+                                status, http::reason_phrase(status), content_type, body.size());
   if (!head_only) out.append(body);
   return out;
 }

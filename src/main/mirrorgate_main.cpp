@@ -11,12 +11,12 @@
 #include "admin/mirror_diff_command.h"
 #include "admin/mirrors_command.h"
 #include "config/loader.h"
-#include "net/gateway.h"
-#include "proxy/supported_features.h"
+#include "server/gateway.h"
+#include "route/supported_features.h"
 #include "route/status_command.h"
 
 int main(int argc, char** argv) {
-  mg::net::GatewayOptions options;
+  mg::server::GatewayOptions options;
   CLI::App app{"mirrorgate: a Kubernetes Gateway API gateway with provable traffic mirroring"};
   app.add_option("-c,--config", options.config_path,
                  "YAML file or directory of Kubernetes objects (GatewayClass, Gateway, HTTPRoute, Service, "
@@ -42,15 +42,15 @@ int main(int argc, char** argv) {
         ->group("Timeouts (seconds)")
         ->default_str(std::to_string(static_cast<double>(target.count()) / 1000));
   };
-  seconds_option("--header-timeout", options.header_timeout, "time for a client to send a whole request head");
-  seconds_option("--idle-timeout", options.idle_timeout, "keep-alive client connection with no request");
-  seconds_option("--connect-timeout", options.connect_timeout, "upstream TCP connect");
-  seconds_option("--response-timeout", options.response_timeout,
+  seconds_option("--header-timeout", options.session.header_timeout, "time for a client to send a whole request head");
+  seconds_option("--idle-timeout", options.session.idle_timeout, "keep-alive client connection with no request");
+  seconds_option("--connect-timeout", options.session.connect_timeout, "upstream TCP connect");
+  seconds_option("--response-timeout", options.session.response_timeout,
                  "upstream response head, and each read of a body (408/504 where a response is possible)");
   seconds_option("--upstream-idle-timeout", options.upstream_idle_timeout,
                  "an idle pooled connection to a backend is closed after this long");
   seconds_option("--drain-timeout", options.drain_timeout, "on SIGTERM, time left for in-flight requests");
-  seconds_option("--mirror-timeout", options.mirror_timeout, "a whole mirror exchange");
+  seconds_option("--mirror-timeout", options.mirror.timeout, "a whole mirror exchange");
   app.add_option_function<double>(
          "--watch-interval",
          [&options](double s) {
@@ -60,40 +60,40 @@ int main(int argc, char** argv) {
          "how often to check the config files for changes (0: reload on SIGHUP only)")
       ->group("Timeouts (seconds)")
       ->default_str("1");
-  app.add_option("--max-request-line", options.limits.max_request_line, "bytes (414 beyond)")
+  app.add_option("--max-request-line", options.session.limits.max_request_line, "bytes (414 beyond)")
       ->group("Limits")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--max-header-bytes", options.limits.max_header_bytes, "bytes of a request head (431 beyond)")
+  app.add_option("--max-header-bytes", options.session.limits.max_header_bytes, "bytes of a request head (431 beyond)")
       ->group("Limits")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--max-headers", options.limits.max_headers, "header fields in a request (431 beyond)")
+  app.add_option("--max-headers", options.session.limits.max_headers, "header fields in a request (431 beyond)")
       ->group("Limits")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--max-request-body", options.max_request_body, "bytes, 0 = unlimited (413 beyond)")
+  app.add_option("--max-request-body", options.session.max_request_body, "bytes, 0 = unlimited (413 beyond)")
       ->group("Limits")
       ->capture_default_str();
   app.add_option("--max-connections", options.max_connections_per_worker, "client connections per worker")
       ->group("Limits")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--mirror-body-limit", options.mirror_body_limit, "bytes; larger bodies are not mirrored")
+  app.add_option("--mirror-body-limit", options.mirror.body_limit, "bytes; larger bodies are not mirrored")
       ->group("Mirroring")
       ->capture_default_str();
-  app.add_option("--mirror-max-in-flight", options.mirror_max_in_flight,
+  app.add_option("--mirror-max-in-flight", options.mirror.max_in_flight,
                  "mirror copies in flight per worker, all mirror backends together; beyond, copies are dropped "
                  "(counted)")
       ->group("Mirroring")
       ->capture_default_str();
-  app.add_option("--mirror-backend-max-in-flight", options.mirror_backend_max_in_flight,
+  app.add_option("--mirror-backend-max-in-flight", options.mirror.backend_max_in_flight,
                  "mirror copies in flight per mirror backend and worker, unless a MirrorPolicy sets maxInFlight; "
                  "beyond, copies are dropped (counted)")
       ->group("Mirroring")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--mirror-backend-max-bytes", options.mirror_backend_max_bytes,
+  app.add_option("--mirror-backend-max-bytes", options.mirror.backend_max_bytes,
                  "request bytes of the mirror copies in flight per mirror backend and worker, unless a "
                  "MirrorPolicy sets maxBytesInFlight; beyond, copies are dropped (counted)")
       ->group("Mirroring")
@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
     return mg::admin::run_mirror_diff_command(mirrors_options, std::cout, std::cerr);
   if (*mirrors_cmd) return mg::admin::run_mirrors_command(mirrors_options, std::cout, std::cerr);
   if (print_features) {
-    for (auto feature : mg::proxy::kSupportedFeatures) std::cout << feature << '\n';
+    for (auto feature : mg::route::kSupportedFeatures) std::cout << feature << '\n';
     return 0;
   }
   if (options.config_path.empty()) {
@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
 
   std::shared_ptr<const mg::route::RouteTable> table;
   try {
-    table = mg::net::load_route_table(options);
+    table = mg::server::load_route_table(options);
   } catch (const mg::config::ConfigError& e) {
     std::cerr << "mirrorgate: config error: " << e.what() << std::endl;
     return 1;
@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   try {
-    return mg::net::run_gateway(options, std::move(table));
+    return mg::server::run_gateway(options, std::move(table));
   } catch (const std::exception& e) {
     std::cerr << "mirrorgate: " << e.what() << std::endl;
     return 1;

@@ -5,7 +5,7 @@
 #include "common/fast_random.h"
 #include "mirror/mirror_trace.h"
 #include "mirror/shadow_writer.h"
-#include "net/worker.h"
+#include "mirror/mirror_context.h"
 
 namespace mg::mirror {
 
@@ -97,13 +97,13 @@ void PrimaryCapture::hand_over() {
   capture_.reset();
 }
 
-std::shared_ptr<ComparisonRendezvous> start_comparison(net::Worker& worker, const MirrorRequest& request,
+std::shared_ptr<ComparisonRendezvous> start_comparison(MirrorContext& mirror, const MirrorRequest& request,
                                                        const route::MirrorTarget& target, PrimaryCapture* primary) {
   if (!primary || !target.settings || !target.settings->comparison.enabled) return nullptr;
   const uint32_t percent = target.settings->comparison.percent;
   if (percent < 100 && (percent == 0 || fast_random_below(100) >= percent)) return nullptr;
   auto rendezvous = std::make_shared<ComparisonRendezvous>(
-      worker.stats(), worker.mismatches(), target.settings,
+      mirror.stats, mirror.mismatches, target.settings,
       ComparisonIdentity{.request_id = request.request_id,
                          .route = std::string(request.route),
                          .mirror_backend = target.name,

@@ -13,17 +13,13 @@
 #include <string_view>
 #include <vector>
 
+#include "http/body_capture.h"
 #include "http/message.h"
 #include "mirror/mismatch_log.h"
 #include "mirror/response_diff.h"
-#include "proxy/body_relay.h"
 #include "route/mirror_settings.h"
 #include "route/route_table.h"
 #include "stats/worker_stats.h"
-
-namespace mg::net {
-class Worker;
-}
 
 namespace mg::mirror {
 
@@ -36,13 +32,13 @@ class ResponseCapture {
   ResponseCapture& operator=(const ResponseCapture&) = delete;
 
   void head(int status, std::span<const http::Header> headers);
-  proxy::BodyCapture& body() { return body_; }
+  http::BodyCapture& body() { return body_; }
   CapturedResponse take();
 
  private:
   std::vector<std::string> header_names_;
   CapturedResponse response_;
-  proxy::BodyCapture body_;
+  http::BodyCapture body_;
 };
 
 // Who the comparison is about; copied into a Mismatch when the responses differ.
@@ -91,7 +87,7 @@ class PrimaryCapture {
     if (!waiting_.empty()) start(status, headers);
   }
   // Where relay_body copies the body to; null when nothing is compared.
-  proxy::BodyCapture* body() { return capture_ ? &capture_->body() : nullptr; }
+  http::BodyCapture* body() { return capture_ ? &capture_->body() : nullptr; }
   // The whole response reached the client: hand it to every waiting copy. Not called when the primary
   // fails, and then the copies' comparisons are skipped.
   void deliver() {
@@ -106,11 +102,12 @@ class PrimaryCapture {
   std::optional<ResponseCapture> capture_;
 };
 
+struct MirrorContext;
 struct MirrorRequest;
 
 // For a copy about to be sent: when its mirror compares responses and this request draws within the
 // percent, a rendezvous the primary's capture now waits on too; null otherwise (and when `primary` is).
-std::shared_ptr<ComparisonRendezvous> start_comparison(net::Worker& worker, const MirrorRequest& request,
+std::shared_ptr<ComparisonRendezvous> start_comparison(MirrorContext& mirror, const MirrorRequest& request,
                                                        const route::MirrorTarget& target, PrimaryCapture* primary);
 
 }  // namespace mg::mirror

@@ -17,11 +17,11 @@
 #include "http/chunked.h"
 #include "http/parser.h"
 #include "mirror/copy_head.h"
+#include "mirror/mirror_context.h"
 #include "mirror/mirror_budget.h"
 #include "mirror/mirror_trace.h"
 #include "mirror/response_comparison.h"
 #include "net/socket_watchdog.h"
-#include "net/worker.h"
 
 namespace mg::mirror {
 namespace {
@@ -140,10 +140,10 @@ asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, s
 }
 
 // One line in the access log and one entry in the worker's mirror trace, for every copy.
-void record_outcome(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target,
+void record_outcome(MirrorContext& mirror, const MirrorRequest& request, const route::MirrorTarget& target,
                     std::string_view mirror_host, std::string_view mirror_pod, std::string_view outcome,
                     std::string_view reason, int status, double ms, uint64_t bytes) {
-  proxy::MirrorLogEntry entry;
+  stats::MirrorLogEntry entry;
   entry.request_id = request.request_id;
   entry.route = request.route;
   entry.mirror_backend = target.name;
@@ -154,8 +154,8 @@ void record_outcome(net::Worker& worker, const MirrorRequest& request, const rou
   entry.status = status;
   entry.duration_ms = ms;
   entry.request_bytes = bytes;
-  worker.access_log().log(entry);
-  worker.mirror_trace().record_in_place([&](MirrorOutcome& o) {
+  mirror.access_log.log(entry);
+  mirror.trace.record_in_place([&](MirrorOutcome& o) {
     o.time_us = now_us();
     o.request_id.assign(request.request_id);
     o.route.assign(request.route);
@@ -188,23 +188,22 @@ struct CopyPlan {
 };
 
 // `target` lives in the route table that `request` pins.
-asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, const route::MirrorTarget& target,
+asio::awaitable<void> run_copy(MirrorContext& mirror, MirrorRequest request, const route::MirrorTarget& target,
                                CopyPlan plan) {
   const auto start = Clock::now();
-  auto& stats = worker.stats();
-  const auto& options = worker.options();
+  auto& stats = mirror.stats;
   CopyOutcome outcome;
 
-  std::unique_ptr<upstream::UpstreamConnection> connection = worker.mirror_pool().take(plan.endpoint_key);
+  std::unique_ptr<upstream::UpstreamConnection> connection = mirror.pool.take(plan.endpoint_key);
   if (!connection) {
     auto connected = co_await upstream::connect_to(plan.ip, plan.port, plan.timeout);
     if (connected.connection) {
       ++stats.upstream_connections_total;
       connection = std::move(connected.connection);
-      worker.mirror_ejections().connect_succeeded(plan.endpoint_key);
+      mirror.ejections.connect_succeeded(plan.endpoint_key);
     } else {
       outcome.failure = connected.timed_out ? MirrorFailure::kTimeout : MirrorFailure::kConnect;
-      worker.mirror_ejections().connect_failed(plan.endpoint_key, Clock::now());
+      mirror.ejections.connect_failed(plan.endpoint_key, Clock::now());
     }
   }
   if (connection) {
@@ -222,14 +221,14 @@ asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, const
       std::optional<ResponseCapture> capture;
       if (plan.comparison)
         capture.emplace(plan.comparison->settings().headers, plan.comparison->settings().max_body_bytes);
-      outcome = co_await read_and_discard(*connection, request.method, options.limits, watchdog,
+      outcome = co_await read_and_discard(*connection, request.method, mirror.limits, watchdog,
                                           capture ? &*capture : nullptr);
       if (plan.comparison && outcome.completed)
         plan.comparison->deliver_mirror(capture->take(), plan.endpoint_key, plan.mirror_pod);
     }
     watchdog.disarm();
     if (outcome.completed && outcome.reusable && !watchdog.fired())
-      worker.mirror_pool().give_back(std::move(connection));
+      mirror.pool.give_back(std::move(connection));
   }
 
   auto& counters = stats.mirror(request.route, target.name);
@@ -243,28 +242,28 @@ asio::awaitable<void> run_copy(net::Worker& worker, MirrorRequest request, const
   plan.slot = {};  // the budget is free before the log line is written
   double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   record_outcome(
-      worker, request, target, plan.endpoint_key, plan.mirror_pod, outcome.completed ? "completed" : "failed",
+      mirror, request, target, plan.endpoint_key, plan.mirror_pod, outcome.completed ? "completed" : "failed",
       outcome.completed ? std::string_view{} : stats::to_string(outcome.failure), outcome.status, ms, bytes);
 }
 
 // The load balancer's choice, passing over endpoints ejected after connect failures: each endpoint is
 // offered at most once, so a Service whose endpoints are all ejected gives nullptr (the copy is dropped).
-const route::Endpoint* pick_healthy_endpoint(net::Worker& worker, const route::RouteTable& table, int cluster) {
-  const auto& ejections = worker.mirror_ejections();
+const route::Endpoint* pick_healthy_endpoint(MirrorContext& mirror, const route::RouteTable& table, int cluster) {
+  const auto& ejections = mirror.ejections;
   const size_t endpoints = cluster < 0 || static_cast<size_t>(cluster) >= table.clusters.size()
                                ? 0
                                : table.clusters[static_cast<size_t>(cluster)].endpoints.size();
   const auto now = Clock::now();
   for (size_t tries = 0; tries < std::max<size_t>(endpoints, 1); ++tries) {
-    const route::Endpoint* endpoint = worker.balancer().pick_endpoint(table, cluster);
+    const route::Endpoint* endpoint = mirror.balancer.pick_endpoint(table, cluster);
     if (!endpoint || !ejections.ejected(endpoint->address, now)) return endpoint;
   }
   return nullptr;
 }
 
-void log_not_sent(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target,
+void log_not_sent(MirrorContext& mirror, const MirrorRequest& request, const route::MirrorTarget& target,
                   std::string_view outcome, std::string_view reason) {
-  record_outcome(worker, request, target, {}, {}, outcome, reason, 0, 0, 0);
+  record_outcome(mirror, request, target, {}, {}, outcome, reason, 0, 0, 0);
 }
 
 }  // namespace
@@ -279,9 +278,9 @@ size_t body_capture_limit(std::span<const route::MirrorTarget> rule_mirrors,
   return limit;
 }
 
-void send_copy(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target,
+void send_copy(MirrorContext& mirror, const MirrorRequest& request, const route::MirrorTarget& target,
                size_t mirror_index, PrimaryCapture* primary) {
-  auto& counters = worker.stats().mirror(request.route, target.name);
+  auto& counters = mirror.stats.mirror(request.route, target.name);
   // percent / fraction sampling: each mirror draws on its own, so several mirrors sample independently.
   if (target.numerator < target.denominator &&
       (target.numerator == 0 || fast_random_below(target.denominator) >= target.numerator)) {
@@ -290,9 +289,9 @@ void send_copy(net::Worker& worker, const MirrorRequest& request, const route::M
   }
   auto drop = [&](MirrorDrop reason) {
     counters.count_drop(reason);
-    log_not_sent(worker, request, target, "dropped", stats::to_string(reason));
+    log_not_sent(mirror, request, target, "dropped", stats::to_string(reason));
   };
-  const auto& options = worker.options();
+  const auto& options = mirror.options;
   const route::MirrorSettings* settings = target.settings.get();
 
   if (settings && !settings->allowed_methods.empty() &&
@@ -301,9 +300,9 @@ void send_copy(net::Worker& worker, const MirrorRequest& request, const route::M
     return drop(MirrorDrop::kMethodNotAllowed);
   // An explicit, counted policy: a body above the mirror's limit is not copied at all, never truncated.
   const uint64_t body_limit =
-      settings && settings->max_body_bytes ? *settings->max_body_bytes : uint64_t{options.mirror_body_limit};
+      settings && settings->max_body_bytes ? *settings->max_body_bytes : uint64_t{options.body_limit};
   if (request.body_too_large || request.body->size() > body_limit) return drop(MirrorDrop::kBodyTooLarge);
-  const route::Endpoint* endpoint = pick_healthy_endpoint(worker, *request.table, target.cluster);
+  const route::Endpoint* endpoint = pick_healthy_endpoint(mirror, *request.table, target.cluster);
   if (!endpoint) return drop(MirrorDrop::kNoEndpoint);
 
   CopyPlan plan;
@@ -315,13 +314,13 @@ void send_copy(net::Worker& worker, const MirrorRequest& request, const route::M
   plan.marker.append(std::string_view("\r\n"));
   const uint64_t bytes = plan.head->size() + plan.marker.size() + request.body->size();
   const BudgetLimits limits{
-      .worker_copies = options.mirror_max_in_flight,
+      .worker_copies = options.max_in_flight,
       .backend_copies = settings && settings->max_in_flight ? *settings->max_in_flight
-                                                            : uint64_t{options.mirror_backend_max_in_flight},
+                                                            : uint64_t{options.backend_max_in_flight},
       .backend_bytes = settings && settings->max_bytes_in_flight ? *settings->max_bytes_in_flight
-                                                                 : uint64_t{options.mirror_backend_max_bytes},
+                                                                 : uint64_t{options.backend_max_bytes},
   };
-  plan.slot = worker.mirror_budgets().try_acquire(target.name, bytes, limits);
+  plan.slot = mirror.budgets.try_acquire(target.name, bytes, limits);
   if (!plan.slot) return drop(MirrorDrop::kBudget);
 
   ++counters.sent;
@@ -329,9 +328,9 @@ void send_copy(net::Worker& worker, const MirrorRequest& request, const route::M
   plan.mirror_pod = endpoint->pod;
   plan.ip = endpoint->ip;
   plan.port = endpoint->port;
-  plan.timeout = settings && settings->timeout ? *settings->timeout : options.mirror_timeout;
-  plan.comparison = start_comparison(worker, request, target, primary);
-  asio::co_spawn(worker.io(), run_copy(worker, request, target, std::move(plan)), asio::detached);
+  plan.timeout = settings && settings->timeout ? *settings->timeout : options.timeout;
+  plan.comparison = start_comparison(mirror, request, target, primary);
+  asio::co_spawn(mirror.io, run_copy(mirror, request, target, std::move(plan)), asio::detached);
 }
 
 }  // namespace mg::mirror

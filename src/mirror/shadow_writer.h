@@ -13,13 +13,11 @@
 
 #include "route/route_table.h"
 
-namespace mg::net {
-class Worker;
-}
 
 namespace mg::mirror {
 
 class PrimaryCapture;
+struct MirrorContext;
 
 struct MirrorRequest {
   std::shared_ptr<const route::RouteTable> table;  // pinned: the copy resolves endpoints in it
@@ -40,7 +38,7 @@ struct MirrorRequest {
 // Launches one copy to `target`, the `mirror_index`-th mirror of the matched rule. Returns at once. The copy
 // keeps a reference to `target` (and views of the endpoint it picks): both live in `request.table`.
 // `primary`: the request's capture, for mirrors that compare their response with the primary's.
-void send_copy(net::Worker& worker, const MirrorRequest& request, const route::MirrorTarget& target,
+void send_copy(MirrorContext& mirror, const MirrorRequest& request, const route::MirrorTarget& target,
                size_t mirror_index, PrimaryCapture* primary = nullptr);
 
 // How much of a request body to keep for the copies of these mirrors: the largest of their body

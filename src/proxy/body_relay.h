@@ -11,6 +11,7 @@
 #include <asio/ip/tcp.hpp>
 
 #include "common/byte_buffer.h"
+#include "http/body_capture.h"
 #include "http/message.h"
 #include "net/client_stream.h"
 #include "net/socket_watchdog.h"
@@ -25,21 +26,7 @@ enum class RelayStatus : uint8_t {
   kTooLarge,         // the body passed `max_bytes`
 };
 
-// Where relayed bytes also go: the mirror copy of a request body, up to a limit.
-struct BodyCapture {
-  std::string* data = nullptr;
-  size_t limit = 0;
-  bool overflowed = false;
-  void add(std::string_view piece) {
-    if (!data || overflowed) return;
-    if (data->size() + piece.size() > limit) {
-      overflowed = true;
-      data->clear();
-      return;
-    }
-    data->append(piece);
-  }
-};
+using http::BodyCapture;
 
 // Each read and each write must make progress within its timeout (re-armed per operation), so a
 // stalled peer is cut off while a long but moving transfer is not.

@@ -16,24 +16,30 @@
 #include "common/byte_buffer.h"
 #include "common/request_id.h"
 #include "http/parser.h"
+#include "http/serializer.h"
 #include "http/syntax.h"
+#include "mirror/mirror_context.h"
 #include "mirror/response_comparison.h"
 #include "mirror/shadow_writer.h"
 #include "net/client_stream.h"
 #include "net/socket_watchdog.h"
 #include "net/tls_context.h"
-#include "net/worker.h"
 #include "proxy/body_relay.h"
 #include "proxy/filters/cors.h"
 #include "proxy/filters/header_modifier.h"
 #include "proxy/filters/path_rewrite.h"
 #include "proxy/filters/redirect.h"
-#include "proxy/http_writer.h"
 
 namespace mg::proxy {
 namespace {
 
 using asio::ip::tcp;
+using http::append_downstream_response_head;
+using http::append_upstream_request_head;
+using http::ForwardingInfo;
+using http::local_reply;
+using http::OutgoingRequest;
+using stats::RequestLogEntry;
 using Clock = std::chrono::steady_clock;
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kReadChunk = 16 * 1024;
@@ -58,9 +64,9 @@ struct RequestContext {
 
 class Session {
  public:
-  Session(net::Worker& worker, net::ClientStream& stream, net::SocketWatchdog& watchdog, size_t listener_index)
-      : worker_(worker),
-        options_(worker.options()),
+  Session(SessionContext& context, net::ClientStream& stream, net::SocketWatchdog& watchdog, size_t listener_index)
+      : context_(context),
+        options_(context.options),
         stream_(stream),
         listener_index_(listener_index),
         watchdog_(watchdog),
@@ -139,7 +145,7 @@ class Session {
   // The listener's ClientTrafficPolicy over the flags, re-resolved only when a reload changed it (the
   // pinned settings pointer cannot be reused by a different object while we hold it).
   void refresh_client_limits() {
-    const auto& listeners = worker_.table()->listeners;
+    const auto& listeners = context_.table->listeners;
     if (listener_index_ >= listeners.size()) return;
     const auto& settings = listeners[listener_index_].client_traffic;
     if (settings == client_settings_) return;
@@ -180,16 +186,16 @@ class Session {
       std::atomic<int>& n;
       explicit InFlight(std::atomic<int>& c) : n(c) { n.fetch_add(1, std::memory_order_relaxed); }
       ~InFlight() { n.fetch_sub(1, std::memory_order_relaxed); }
-    } in_flight(worker_.in_flight());
+    } in_flight(context_.in_flight);
 
-    std::shared_ptr<const route::RouteTable> table = worker_.table();  // pinned for this request
+    std::shared_ptr<const route::RouteTable> table = context_.table;  // pinned for this request
     RequestContext& ctx = context_from_head(true);
     // The head is consumed now, whatever happens next; head_'s views stay valid until the next read
     // into buffer_ (consume() only moves the cursor).
     buffer_.consume(head_.head_length);
     const bool has_body = head_.framing != http::BodyFraming::kNone;
     // A local reply cannot leave an unread body on a connection that stays open.
-    const bool keep_alive = head_.keep_alive && !worker_.draining();
+    const bool keep_alive = head_.keep_alive && !context_.draining.load(std::memory_order_relaxed);
     const bool close_after_local = !keep_alive || has_body;
     head_minor_version_ = head_.minor_version;
 
@@ -277,7 +283,7 @@ class Session {
     const bool capture_body = has_body && (mirror_count > 0 || tries > 1);
     auto body_copy = capture_body ? std::make_shared<std::string>() : empty_body();
     BodyCapture capture{body_copy.get(),
-                        mirror::body_capture_limit(rule.mirrors, backend->mirrors, options_.mirror_body_limit)};
+                        mirror::body_capture_limit(rule.mirrors, backend->mirrors, context_.mirror.options.body_limit)};
     if (capture_body && body_framing == http::BodyFraming::kContentLength && body_length <= capture.limit)
       body_copy->reserve(body_length);  // one allocation, no regrowth while the body streams through
     const auto request_deadline =
@@ -371,25 +377,25 @@ class Session {
       switch (got) {
         case HeadOutcome::kOk:
           if (can_retry && retry_on_status(rule.retry, response_.status)) {
-            worker_.stats().count_upstream(ctx.backend, response_.status);
+            context_.upstream.stats.count_upstream(ctx.backend, response_.status);
             continue;  // the connection is dropped with its unread body
           }
           co_return co_await relay_response(ctx, rule, *backend, std::move(connection), upstream_watchdog,
                                             keep_alive, compared);
         case HeadOutcome::kTimeout:
-          worker_.stats().count_upstream(ctx.backend, 504);
+          context_.upstream.stats.count_upstream(ctx.backend, 504);
           if (can_retry && Clock::now() < request_deadline) continue;
           co_return co_await reply_local(ctx, 504, "upstream request timeout", !keep_alive);
         case HeadOutcome::kClosed:
           if (upstream_eof_ && stale(*connection)) continue;
-          worker_.stats().count_upstream(ctx.backend, 502);
+          context_.upstream.stats.count_upstream(ctx.backend, 502);
           if (can_retry) continue;
           co_return co_await reply_local(ctx, attempt > 0 ? 503 : 502,
                                          attempt > 0 ? "upstream reset before response, retries exhausted"
                                                      : "upstream closed before responding",
                                          !keep_alive);
         case HeadOutcome::kMalformed:
-          worker_.stats().count_upstream(ctx.backend, 502);
+          context_.upstream.stats.count_upstream(ctx.backend, 502);
           co_return co_await reply_local(ctx, 502, "invalid response from upstream", !keep_alive);
       }
     }
@@ -460,15 +466,15 @@ class Session {
     const size_t endpoint_count = table.clusters[static_cast<size_t>(cluster)].endpoints.size();
     const int attempts = endpoint_count > 1 ? 2 : 1;
     for (int attempt = 0; attempt < attempts; ++attempt) {
-      const route::Endpoint* endpoint = worker_.balancer().pick_endpoint(table, cluster);
+      const route::Endpoint* endpoint = context_.upstream.balancer.pick_endpoint(table, cluster);
       if (!endpoint) co_return nullptr;
       ctx.upstream_host = endpoint->address;
       ctx.upstream_pod = endpoint->pod;
       if (!fresh)
-        if (auto idle = worker_.primary_pool().take(ctx.upstream_host)) co_return idle;
+        if (auto idle = context_.upstream.pool.take(ctx.upstream_host)) co_return idle;
       auto connected = co_await upstream::connect_to(endpoint->ip, endpoint->port, options_.connect_timeout);
       if (connected.connection) {
-        ++worker_.stats().upstream_connections_total;
+        ++context_.upstream.stats.upstream_connections_total;
         co_return std::move(connected.connection);
       }
     }
@@ -496,7 +502,7 @@ class Session {
     };
     size_t index = 0;
     for (auto list : targets)
-      for (const auto& target : list) mirror::send_copy(worker_, request, target, index++, &compared);
+      for (const auto& target : list) mirror::send_copy(context_.mirror, request, target, index++, &compared);
     ctx.mirrors = rule.mirrors.size() + backend.mirrors.size();
   }
 
@@ -506,8 +512,8 @@ class Session {
                                        net::SocketWatchdog& upstream_watchdog, bool keep_alive,
                                        mirror::PrimaryCapture& compared) {
     auto& upstream_buffer = connection->buffer;
-    worker_.stats().count_upstream(ctx.backend, response_.status);
-    worker_.stats().record_upstream_latency(ctx.route, ctx.backend, Clock::now() - ctx.start);
+    context_.upstream.stats.count_upstream(ctx.backend, response_.status);
+    context_.upstream.stats.record_upstream_latency(ctx.route, ctx.backend, Clock::now() - ctx.start);
 
     // How the body goes to the client: lengths pass through; anything else is chunked for an HTTP/1.1
     // client, or delimited by closing for HTTP/1.0.
@@ -564,7 +570,7 @@ class Session {
         co_return finish(ctx, kClientClosedRequest, relayed.bytes, "client closed during response body");
     }
     if (upstream_reusable && upstream_buffer.empty() && !upstream_watchdog.fired())
-      worker_.primary_pool().give_back(std::move(connection));
+      context_.upstream.pool.give_back(std::move(connection));
     finish(ctx, status, relayed.bytes, {});
     compared.deliver();  // after the answer is out and logged: a comparison never delays or times it
     co_return !close_client;
@@ -580,10 +586,10 @@ class Session {
   }
 
   bool finish(const RequestContext& ctx, int status, uint64_t bytes, std::string_view error) {
-    worker_.stats().count_downstream(ctx.route, status);
-    if (worker_.access_log().enabled()) {
+    context_.upstream.stats.count_downstream(ctx.route, status);
+    if (context_.access_log.enabled()) {
       double ms = std::chrono::duration<double, std::milli>(Clock::now() - ctx.start).count();
-      worker_.access_log().log(RequestLogEntry{.request_id = ctx.request_id,
+      context_.access_log.log(RequestLogEntry{.request_id = ctx.request_id,
                                                .client = client_address_,
                                                .method = ctx.method,
                                                .host = ctx.host,
@@ -615,8 +621,8 @@ class Session {
 
   std::string_view scheme() const { return stream_.is_tls() ? "https" : "http"; }
 
-  net::Worker& worker_;
-  const net::GatewayOptions& options_;
+  SessionContext& context_;
+  const SessionOptions& options_;
   net::ClientStream& stream_;
   size_t listener_index_;
   net::SocketWatchdog& watchdog_;
@@ -640,8 +646,8 @@ class Session {
 
 }  // namespace
 
-asio::awaitable<void> serve_downstream(net::Worker& worker, tcp::socket socket, size_t listener_index) {
-  auto& stats = worker.stats();
+asio::awaitable<void> serve_downstream(SessionContext& context, tcp::socket socket, size_t listener_index) {
+  auto& stats = context.upstream.stats;
   ++stats.downstream_connections_total;
   ++stats.downstream_connections_active;
   struct Active {
@@ -650,14 +656,14 @@ asio::awaitable<void> serve_downstream(net::Worker& worker, tcp::socket socket, 
   } active{stats};
   // The listener's TLS context, pinned for the connection (the SNI callback points into it).
   std::shared_ptr<const net::TlsServerContext> tls;
-  if (const auto& table = worker.table(); listener_index < table->listeners.size())
+  if (const auto& table = context.table; listener_index < table->listeners.size())
     tls = table->listeners[listener_index].tls;
   net::ClientStream stream = tls ? net::ClientStream(std::move(socket), tls->context())
                                  : net::ClientStream(std::move(socket));
   net::SocketWatchdog watchdog(stream.lowest_layer());
   if (tls) {
     // Bounded like a request head (a silent client cannot hold the slot); a failed handshake just closes.
-    watchdog.arm(worker.options().header_timeout);
+    watchdog.arm(context.options.header_timeout);
     auto [ec] = co_await stream.async_handshake(kNoThrow);
     watchdog.disarm();
     if (ec) {
@@ -665,7 +671,7 @@ asio::awaitable<void> serve_downstream(net::Worker& worker, tcp::socket socket, 
       co_return;
     }
   }
-  Session session(worker, stream, watchdog, listener_index);
+  Session session(context, stream, watchdog, listener_index);
   co_await session.run();
   if (tls && stream.lowest_layer().is_open()) {
     // close_notify, so that a client reading a close-delimited body knows it was not cut short.

@@ -5,12 +5,10 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
-namespace mg::net {
-class Worker;
-}
+#include "proxy/session_context.h"
 
 namespace mg::proxy {
 
-asio::awaitable<void> serve_downstream(net::Worker& worker, asio::ip::tcp::socket socket, size_t listener_index);
+asio::awaitable<void> serve_downstream(SessionContext& context, asio::ip::tcp::socket socket, size_t listener_index);
 
 }  // namespace mg::proxy

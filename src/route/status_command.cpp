@@ -4,14 +4,14 @@
 #include <set>
 
 #include "config/loader.h"
-#include "proxy/supported_features.h"
+#include "route/supported_features.h"
 #include "route/translator.h"
 
 namespace mg::route {
 
 StatusOptions gateway_status_options(const config::ObjectSet& objects) {
   StatusOptions options;
-  for (const auto f : proxy::kSupportedFeatures) options.supported_features.emplace_back(f);
+  for (const auto f : route::kSupportedFeatures) options.supported_features.emplace_back(f);
   std::set<std::string> classes;
   for (const auto& gc : objects.gateway_classes)
     if (gc.controller_name == options.controller_name) classes.insert(gc.metadata.name);

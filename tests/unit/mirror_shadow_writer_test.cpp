@@ -1,6 +1,7 @@
-// The shadow writer on a real worker io_context and loopback sockets: MirrorPolicy settings applied per
-// copy (method allow-list, body limit, budgets, timeout, header edits), drops counted by reason, and
-// the per-backend budget given back on every way a copy ends (answered, refused, timed out).
+// The shadow writer on its own io_context and loopback sockets, with no worker (a MirrorContext):
+// MirrorPolicy settings applied per copy (method allow-list, body limit, budgets, timeout, header
+// edits), drops counted by reason, and the per-backend budget given back on every way a copy ends
+// (answered, refused, timed out).
 
 #include <gtest/gtest.h>
 
@@ -21,8 +22,9 @@
 #include <asio/write.hpp>
 
 #include "mirror/shadow_writer.h"
-#include "net/worker.h"
-#include "proxy/access_log.h"
+#include "mirror/mirror_context.h"
+#include "stats/access_log.h"
+#include "upstream/load_balancer.h"
 
 namespace mg::mirror {
 namespace {
@@ -35,7 +37,7 @@ constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::string_view kRoute = "ns/r";
 constexpr std::string_view kMirror = "ns/m:80";
 
-// A mirror pod on loopback in the worker's own io_context: records each request head, then answers
+// A mirror pod on loopback in the same io_context: records each request head, then answers
 // 200 (mode kAnswer) or never answers (kHang).
 struct FakeMirror {
   enum Mode { kAnswer, kHang };
@@ -85,13 +87,14 @@ class ShadowWriterTest : public ::testing::Test {
     table->clusters.push_back(route::Cluster{"ns/empty:80", {}, "empty.ns.svc:80"});
     return table;
   }
-  void make_worker(uint16_t port) {
+  void make_context(uint16_t port) {
     table_ = make_table(port);
-    worker_ = std::make_unique<net::Worker>(0, options_, log_, table_);
+    balancer_.reset(table_->clusters.size());
+    mirror_context_ = std::make_unique<MirrorContext>(io_, options_, limits_, stats_, log_, balancer_);
   }
-  void make_worker_with_mirror(FakeMirror::Mode mode) {
-    make_worker(0);
-    mirror_ = std::make_unique<FakeMirror>(worker_->io(), mode);
+  void make_context_with_mirror(FakeMirror::Mode mode) {
+    make_context(0);
+    mirror_ = std::make_unique<FakeMirror>(io_, mode);
     table_ = make_table(mirror_->port());  // copies resolve endpoints in the table they carry
   }
 
@@ -121,13 +124,13 @@ class ShadowWriterTest : public ::testing::Test {
     t.settings = std::move(settings);
     return t;
   }
-  stats::MirrorCounters& counters() { return worker_->stats().mirror(kRoute, kMirror); }
-  uint64_t in_flight() { return worker_->mirror_budgets().usage(kMirror).copies; }
+  stats::MirrorCounters& counters() { return stats_.mirror(kRoute, kMirror); }
+  uint64_t in_flight() { return mirror_context_->budgets.usage(kMirror).copies; }
 
-  // Runs the worker's io_context on this thread until `done` holds (bounded).
+  // Runs the io_context on this thread until `done` holds (bounded).
   void run_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
     auto deadline = std::chrono::steady_clock::now() + limit;
-    auto& io = worker_->io();
+    auto& io = io_;
     while (!done() && std::chrono::steady_clock::now() < deadline) {
       if (io.stopped()) io.restart();
       io.run_one_for(10ms);
@@ -136,21 +139,25 @@ class ShadowWriterTest : public ::testing::Test {
   }
 
   std::deque<route::MirrorTarget> targets_;
-  net::GatewayOptions options_;
-  proxy::AccessLog log_{"off"};
+  asio::io_context io_;  // first: everything below holds sockets on it
+  stats::WorkerStats stats_;
+  upstream::LoadBalancer balancer_;
+  MirrorOptions options_;
+  http::Limits limits_;
+  stats::AccessLog log_{"off"};
   std::shared_ptr<const route::RouteTable> table_;
-  std::unique_ptr<net::Worker> worker_;
+  std::unique_ptr<MirrorContext> mirror_context_;
   std::unique_ptr<FakeMirror> mirror_;
 };
 
 TEST_F(ShadowWriterTest, ReleasesBudgetWhenCopyIsAnswered) {
-  make_worker_with_mirror(FakeMirror::kAnswer);
-  send_copy(*worker_, request(), target(), 0);
+  make_context_with_mirror(FakeMirror::kAnswer);
+  send_copy(*mirror_context_, request(), target(), 0);
   EXPECT_EQ(in_flight(), 1u);
   run_until([&] { return counters().completed[0] == 1; });
   EXPECT_EQ(in_flight(), 0u);
-  EXPECT_EQ(worker_->mirror_budgets().usage(kMirror).bytes, 0u);
-  EXPECT_EQ(worker_->stats().mirror_in_flight, 0u);
+  EXPECT_EQ(mirror_context_->budgets.usage(kMirror).bytes, 0u);
+  EXPECT_EQ(stats_.mirror_in_flight, 0u);
   EXPECT_EQ(counters().response_latency.count(), 1u);
 }
 
@@ -161,12 +168,12 @@ TEST_F(ShadowWriterTest, ReleasesBudgetWhenMirrorRefuses) {
     tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     closed_port = a.local_endpoint().port();
   }
-  make_worker(closed_port);
-  send_copy(*worker_, request(), target(), 0);
+  make_context(closed_port);
+  send_copy(*mirror_context_, request(), target(), 0);
   EXPECT_EQ(in_flight(), 1u);
   run_until([&] { return counters().failed[static_cast<size_t>(MirrorFailure::kConnect)] == 1; });
   EXPECT_EQ(in_flight(), 0u);
-  EXPECT_EQ(worker_->stats().mirror_in_flight, 0u);
+  EXPECT_EQ(stats_.mirror_in_flight, 0u);
 }
 
 TEST_F(ShadowWriterTest, RefusingEndpointIsEjectedAndLaterCopiesAreDroppedWithoutAConnect) {
@@ -176,15 +183,15 @@ TEST_F(ShadowWriterTest, RefusingEndpointIsEjectedAndLaterCopiesAreDroppedWithou
     tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     closed_port = a.local_endpoint().port();
   }
-  make_worker(closed_port);
-  send_copy(*worker_, request(), target(), 0);
+  make_context(closed_port);
+  send_copy(*mirror_context_, request(), target(), 0);
   run_until([&] { return counters().failed[static_cast<size_t>(MirrorFailure::kConnect)] == 1; });
   // Ejected now: the next copies neither connect nor fail again, they are dropped and counted.
-  for (int i = 0; i < 5; ++i) send_copy(*worker_, request(), target(), 0);
+  for (int i = 0; i < 5; ++i) send_copy(*mirror_context_, request(), target(), 0);
   EXPECT_EQ(counters().dropped[static_cast<size_t>(MirrorDrop::kNoEndpoint)], 5u);
   EXPECT_EQ(counters().failed[static_cast<size_t>(MirrorFailure::kConnect)], 1u);
   EXPECT_EQ(in_flight(), 0u);
-  EXPECT_EQ(worker_->mirror_ejections().ejected_count(std::chrono::steady_clock::now()), 1u);
+  EXPECT_EQ(mirror_context_->ejections.ejected_count(std::chrono::steady_clock::now()), 1u);
 }
 
 TEST_F(ShadowWriterTest, CopiesGoAroundAnEjectedEndpointToItsHealthyPeer) {
@@ -194,7 +201,7 @@ TEST_F(ShadowWriterTest, CopiesGoAroundAnEjectedEndpointToItsHealthyPeer) {
     tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     closed_port = a.local_endpoint().port();
   }
-  make_worker_with_mirror(FakeMirror::kAnswer);
+  make_context_with_mirror(FakeMirror::kAnswer);
   auto table = std::make_shared<route::RouteTable>();
   const uint16_t good = mirror_->port();
   table->clusters.push_back(route::Cluster{
@@ -209,7 +216,7 @@ TEST_F(ShadowWriterTest, CopiesGoAroundAnEjectedEndpointToItsHealthyPeer) {
     return counters().completed[0] + counters().failed[static_cast<size_t>(MirrorFailure::kConnect)];
   };
   for (uint64_t i = 1; i <= 6; ++i) {
-    send_copy(*worker_, request(), target(), 0);
+    send_copy(*mirror_context_, request(), target(), 0);
     run_until([&] { return ended() == i; });
   }
   EXPECT_EQ(counters().failed[static_cast<size_t>(MirrorFailure::kConnect)], 1u);
@@ -219,80 +226,80 @@ TEST_F(ShadowWriterTest, CopiesGoAroundAnEjectedEndpointToItsHealthyPeer) {
 }
 
 TEST_F(ShadowWriterTest, PolicyTimeoutEndsABlackHoledCopyAndReleasesBudget) {
-  make_worker_with_mirror(FakeMirror::kHang);
+  make_context_with_mirror(FakeMirror::kHang);
   auto settings = std::make_shared<route::MirrorSettings>();
   settings->timeout = 150ms;  // the flag default (5 s) would outlast run_until's limit
   const auto start = std::chrono::steady_clock::now();
-  send_copy(*worker_, request(), target(settings), 0);
+  send_copy(*mirror_context_, request(), target(settings), 0);
   run_until([&] { return counters().failed[static_cast<size_t>(MirrorFailure::kTimeout)] == 1; }, 3s);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
   EXPECT_EQ(in_flight(), 0u);
 }
 
 TEST_F(ShadowWriterTest, DropsWhenTheBackendBudgetIsFullNeverQueues) {
-  make_worker_with_mirror(FakeMirror::kHang);
+  make_context_with_mirror(FakeMirror::kHang);
   auto settings = std::make_shared<route::MirrorSettings>();
   settings->max_in_flight = 2;
   settings->timeout = 200ms;
-  for (int i = 0; i < 3; ++i) send_copy(*worker_, request(), target(settings), 0);
+  for (int i = 0; i < 3; ++i) send_copy(*mirror_context_, request(), target(settings), 0);
   EXPECT_EQ(counters().sent, 2u);
   EXPECT_EQ(counters().dropped[static_cast<size_t>(MirrorDrop::kBudget)], 1u);
   EXPECT_EQ(in_flight(), 2u);
   // Once the slow copies end (timed out here), the budget takes copies again.
   run_until([&] { return in_flight() == 0; });
-  send_copy(*worker_, request(), target(settings), 0);
+  send_copy(*mirror_context_, request(), target(settings), 0);
   EXPECT_EQ(counters().sent, 3u);
 }
 
 TEST_F(ShadowWriterTest, BytesBudgetCountsHeadAndBody) {
-  make_worker_with_mirror(FakeMirror::kHang);
+  make_context_with_mirror(FakeMirror::kHang);
   auto settings = std::make_shared<route::MirrorSettings>();
   settings->max_bytes_in_flight = 1500;
   settings->timeout = 200ms;
-  send_copy(*worker_, request("PUT", std::string(1000, 'x')), target(settings), 0);
-  send_copy(*worker_, request("PUT", std::string(1000, 'x')), target(settings), 0);
+  send_copy(*mirror_context_, request("PUT", std::string(1000, 'x')), target(settings), 0);
+  send_copy(*mirror_context_, request("PUT", std::string(1000, 'x')), target(settings), 0);
   EXPECT_EQ(counters().sent, 1u);
   EXPECT_EQ(counters().dropped[static_cast<size_t>(MirrorDrop::kBudget)], 1u);
-  EXPECT_GT(worker_->mirror_budgets().usage(kMirror).bytes, 1000u);
+  EXPECT_GT(mirror_context_->budgets.usage(kMirror).bytes, 1000u);
   run_until([&] { return in_flight() == 0; });
-  EXPECT_EQ(worker_->mirror_budgets().usage(kMirror).bytes, 0u);
+  EXPECT_EQ(mirror_context_->budgets.usage(kMirror).bytes, 0u);
 }
 
 TEST_F(ShadowWriterTest, FlagDefaultBudgetAppliesWithoutPolicy) {
-  options_.mirror_backend_max_in_flight = 1;
-  options_.mirror_timeout = 200ms;
-  make_worker_with_mirror(FakeMirror::kHang);
-  send_copy(*worker_, request(), target(), 0);
-  send_copy(*worker_, request(), target(), 0);
+  options_.backend_max_in_flight = 1;
+  options_.timeout = 200ms;
+  make_context_with_mirror(FakeMirror::kHang);
+  send_copy(*mirror_context_, request(), target(), 0);
+  send_copy(*mirror_context_, request(), target(), 0);
   EXPECT_EQ(counters().sent, 1u);
   EXPECT_EQ(counters().dropped[static_cast<size_t>(MirrorDrop::kBudget)], 1u);
   run_until([&] { return in_flight() == 0; });
 }
 
 TEST_F(ShadowWriterTest, MethodNotInTheAllowListIsDropped) {
-  make_worker_with_mirror(FakeMirror::kAnswer);
+  make_context_with_mirror(FakeMirror::kAnswer);
   auto settings = std::make_shared<route::MirrorSettings>();
   settings->allowed_methods = {"GET", "HEAD"};
-  send_copy(*worker_, request("POST"), target(settings), 0);
+  send_copy(*mirror_context_, request("POST"), target(settings), 0);
   EXPECT_EQ(counters().dropped[static_cast<size_t>(MirrorDrop::kMethodNotAllowed)], 1u);
   EXPECT_EQ(counters().sent, 0u);
-  send_copy(*worker_, request("GET"), target(settings), 0);
+  send_copy(*mirror_context_, request("GET"), target(settings), 0);
   EXPECT_EQ(counters().sent, 1u);
   run_until([&] { return counters().completed[0] == 1; });
 }
 
 TEST_F(ShadowWriterTest, BodyLimitIsPerMirror) {
-  options_.mirror_body_limit = 100;
-  make_worker_with_mirror(FakeMirror::kAnswer);
+  options_.body_limit = 100;
+  make_context_with_mirror(FakeMirror::kAnswer);
   auto larger = std::make_shared<route::MirrorSettings>();
   larger->max_body_bytes = 1000;
-  send_copy(*worker_, request("PUT", std::string(500, 'x')), target(), 0);
+  send_copy(*mirror_context_, request("PUT", std::string(500, 'x')), target(), 0);
   EXPECT_EQ(counters().dropped[static_cast<size_t>(MirrorDrop::kBodyTooLarge)], 1u);
-  send_copy(*worker_, request("PUT", std::string(500, 'x')), target(larger), 0);
+  send_copy(*mirror_context_, request("PUT", std::string(500, 'x')), target(larger), 0);
   EXPECT_EQ(counters().sent, 1u);
   auto over = request("PUT");
   over.body_too_large = true;  // the capture overflowed: never a truncated copy
-  send_copy(*worker_, over, target(larger), 0);
+  send_copy(*mirror_context_, over, target(larger), 0);
   EXPECT_EQ(counters().dropped[static_cast<size_t>(MirrorDrop::kBodyTooLarge)], 2u);
   run_until([&] { return counters().completed[0] == 1; });
 
@@ -302,25 +309,25 @@ TEST_F(ShadowWriterTest, BodyLimitIsPerMirror) {
 }
 
 TEST_F(ShadowWriterTest, NoEndpointIsADrop) {
-  make_worker(1);
-  send_copy(*worker_, request(), target(nullptr, 1), 0);
-  auto& c = worker_->stats().mirror(kRoute, "ns/empty:80");
+  make_context(1);
+  send_copy(*mirror_context_, request(), target(nullptr, 1), 0);
+  auto& c = stats_.mirror(kRoute, "ns/empty:80");
   EXPECT_EQ(c.dropped[static_cast<size_t>(MirrorDrop::kNoEndpoint)], 1u);
   EXPECT_EQ(c.sent, 0u);
-  ASSERT_EQ(worker_->mirror_trace().snapshot().size(), 1u);
-  EXPECT_EQ(worker_->mirror_trace().snapshot()[0].outcome, "dropped");
-  EXPECT_EQ(worker_->mirror_trace().snapshot()[0].reason, "no_endpoint");
+  ASSERT_EQ(mirror_context_->trace.snapshot().size(), 1u);
+  EXPECT_EQ(mirror_context_->trace.snapshot()[0].outcome, "dropped");
+  EXPECT_EQ(mirror_context_->trace.snapshot()[0].reason, "no_endpoint");
 }
 
 TEST_F(ShadowWriterTest, HeaderEditsAndHostSuffixApplyToThatCopyOnly) {
-  make_worker_with_mirror(FakeMirror::kAnswer);
+  make_context_with_mirror(FakeMirror::kAnswer);
   auto settings = std::make_shared<route::MirrorSettings>();
   settings->host_suffix = "-shadow";
   settings->request_headers.remove = {"authorization", "x-request-id"};
   settings->request_headers.set = {{"X-Env", "shadow"}};
   auto req = request();
-  send_copy(*worker_, req, target(settings), 0);
-  send_copy(*worker_, req, target(), 1);
+  send_copy(*mirror_context_, req, target(settings), 0);
+  send_copy(*mirror_context_, req, target(), 1);
   run_until([&] { return mirror_->heads.size() == 2; });
   const std::string* edited = nullptr;
   const std::string* plain = nullptr;

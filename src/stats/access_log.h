@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace mg::proxy {
+namespace mg::stats {
 
 struct RequestLogEntry {
   std::string_view request_id;
@@ -59,4 +59,4 @@ class AccessLog {
 // JSON string escaping for log fields (quotes, backslash, control characters).
 void append_json_string(std::string& out, std::string_view s);
 
-}  // namespace mg::proxy
+}  // namespace mg::stats

@@ -1,4 +1,4 @@
-#include "net/config_watcher.h"
+#include "server/config_watcher.h"
 
 #include <sys/stat.h>
 
@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-namespace mg::net {
+namespace mg::server {
 namespace {
 
 void add_file(std::string& out, const std::filesystem::path& file) {
@@ -39,4 +39,4 @@ std::string config_fingerprint(const std::filesystem::path& path) {
   return out;
 }
 
-}  // namespace mg::net
+}  // namespace mg::server

@@ -1,4 +1,4 @@
-#include "proxy/access_log.h"
+#include "stats/access_log.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
-namespace mg::proxy {
+namespace mg::stats {
 
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
@@ -111,4 +111,4 @@ void AccessLog::write_line(std::string& line) {
   }
 }
 
-}  // namespace mg::proxy
+}  // namespace mg::stats

@@ -1,4 +1,4 @@
-#include "net/gateway.h"
+#include "server/gateway.h"
 
 #include <csignal>
 #include <algorithm>
@@ -17,14 +17,14 @@
 #include "admin/config_dump.h"
 #include "config/generations.h"
 #include "config/loader.h"
-#include "net/config_watcher.h"
-#include "net/worker.h"
-#include "proxy/access_log.h"
+#include "server/config_watcher.h"
+#include "server/worker.h"
+#include "stats/access_log.h"
 #include "route/status.h"
 #include "route/status_command.h"
 #include "route/translator.h"
 
-namespace mg::net {
+namespace mg::server {
 namespace {
 
 // Listeners are identified by address:port; two listeners on the same pair would split connections
@@ -97,7 +97,7 @@ std::shared_ptr<const route::RouteTable> load_route_table(const GatewayOptions& 
 }
 
 int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::RouteTable> table) {
-  proxy::AccessLog access_log(options.access_log);
+  stats::AccessLog access_log(options.access_log);
   size_t worker_count = options.workers ? options.workers : std::max(1u, std::thread::hardware_concurrency());
 
   std::vector<std::unique_ptr<Worker>> workers;
@@ -229,7 +229,7 @@ int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::Rout
   auto deadline = std::chrono::steady_clock::now() + options.drain_timeout;
   auto busy = [&] {
     for (auto& w : workers)
-      if (w->in_flight().load() > 0) return true;
+      if (w->in_flight() > 0) return true;
     return false;
   };
   while (busy() && std::chrono::steady_clock::now() < deadline)
@@ -241,4 +241,4 @@ int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::Rout
   return 0;
 }
 
-}  // namespace mg::net
+}  // namespace mg::server

@@ -5,10 +5,10 @@
 #include <memory>
 #include <vector>
 
-#include "net/gateway_options.h"
+#include "server/gateway_options.h"
 #include "route/route_table.h"
 
-namespace mg::net {
+namespace mg::server {
 
 // Loads and translates options.config_path; throws config::ConfigError (or std::runtime_error) with
 // a one-line reason. Translation warnings are logged.
@@ -19,4 +19,4 @@ std::shared_ptr<const route::RouteTable> load_route_table(const GatewayOptions& 
 // Runs until SIGTERM or SIGINT; returns the process exit code.
 int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::RouteTable> table);
 
-}  // namespace mg::net
+}  // namespace mg::server

@@ -1,7 +1,7 @@
 // What the gateway writes: request heads for backends (hop-by-hop fields gone, forwarding fields set by
 // the gateway alone, re-framed) and response heads for clients.
 
-#include "proxy/http_writer.h"
+#include "http/serializer.h"
 
 #include <gtest/gtest.h>
 
@@ -10,19 +10,19 @@
 
 #include "http/parser.h"
 
-namespace mg::proxy {
+namespace mg::http {
 namespace {
 
-http::RequestHead parse_or_die(std::string_view in) {
-  http::RequestHead head;
-  http::ParseResult r = http::parse_request_head(in, http::Limits{}, head);
-  EXPECT_EQ(r.status, http::ParseStatus::kComplete) << r.error;
+RequestHead parse_or_die(std::string_view in) {
+  RequestHead head;
+  ParseResult r = http::parse_request_head(in, Limits{}, head);
+  EXPECT_EQ(r.status, ParseStatus::kComplete) << r.error;
   return head;
 }
 
-std::string upstream_head(std::string_view request, http::BodyFraming framing = http::BodyFraming::kNone,
+std::string upstream_head(std::string_view request, BodyFraming framing = BodyFraming::kNone,
                           uint64_t length = 0) {
-  http::RequestHead head = parse_or_die(request);
+  RequestHead head = parse_or_die(request);
   std::string out;
   append_upstream_request_head(out, head, ForwardingInfo{"10.0.0.7", "req-1", "http"}, framing, length);
   return out;
@@ -40,8 +40,8 @@ size_t count(std::string_view haystack, std::string_view needle) {
 
 TEST(UpstreamRequestHead, IsAWellFormedHeadTheStrictParserAccepts) {
   std::string out = upstream_head("GET /a HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n");
-  http::RequestHead again;
-  ASSERT_EQ(http::parse_request_head(out, http::Limits{}, again).status, http::ParseStatus::kComplete) << out;
+  RequestHead again;
+  ASSERT_EQ(http::parse_request_head(out, Limits{}, again).status, ParseStatus::kComplete) << out;
   EXPECT_EQ(again.head_length, out.size());
   EXPECT_EQ(out.rfind("GET /a HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n", 0), 0u) << out;
 }
@@ -98,39 +98,39 @@ TEST(UpstreamRequestHead, GatewayAloneSetsForwardedProtoAndRequestId) {
 
 TEST(UpstreamRequestHead, DropsExpectBecauseTheGatewayAnswersIt) {
   std::string out = upstream_head("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
-                                  http::BodyFraming::kContentLength, 3);
+                                  BodyFraming::kContentLength, 3);
   EXPECT_EQ(out.find("Expect"), std::string::npos) << out;
 }
 
 TEST(UpstreamRequestHead, ReframesTheBodyItself) {
   std::string out = upstream_head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0003\r\n\r\n",
-                                  http::BodyFraming::kContentLength, 3);
+                                  BodyFraming::kContentLength, 3);
   EXPECT_TRUE(has_line(out, "Content-Length: 3")) << out;
   EXPECT_EQ(count(out, "Content-Length"), 1u) << out;
   out = upstream_head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\tchunked\r\n\r\n",
-                      http::BodyFraming::kChunked, 0);
+                      BodyFraming::kChunked, 0);
   EXPECT_TRUE(has_line(out, "Transfer-Encoding: chunked")) << out;
   EXPECT_EQ(count(out, "Transfer-Encoding"), 1u) << out;
   EXPECT_EQ(out.find("Content-Length"), std::string::npos) << out;
   out = upstream_head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
-                      http::BodyFraming::kNone, 0);
+                      BodyFraming::kNone, 0);
   EXPECT_EQ(out.find("Transfer-Encoding"), std::string::npos) << out;
   EXPECT_EQ(out.find("Content-Length"), std::string::npos) << out;
 }
 
-http::ResponseHead parse_response_or_die(std::string_view in, std::string_view method = "GET") {
-  http::ResponseHead head;
-  http::ParseResult r = http::parse_response_head(in, http::Limits{}, method, head);
-  EXPECT_EQ(r.status, http::ParseStatus::kComplete) << r.error;
+ResponseHead parse_response_or_die(std::string_view in, std::string_view method = "GET") {
+  ResponseHead head;
+  ParseResult r = http::parse_response_head(in, Limits{}, method, head);
+  EXPECT_EQ(r.status, ParseStatus::kComplete) << r.error;
   return head;
 }
 
 TEST(DownstreamResponseHead, RemovesHopByHopAndConnectionNamedFields) {
-  http::ResponseHead head = parse_response_or_die(
+  ResponseHead head = parse_response_or_die(
       "HTTP/1.1 200 OK\r\nConnection: X-Internal\r\nX-Internal: secret\r\nKeep-Alive: timeout=5\r\n"
       "Content-Length: 2\r\nX-App: 1\r\n\r\n");
   std::string out;
-  append_downstream_response_head(out, head, http::BodyFraming::kContentLength, 2, false, "rid", false);
+  append_downstream_response_head(out, head, BodyFraming::kContentLength, 2, false, "rid", false);
   EXPECT_EQ(out.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << out;
   EXPECT_EQ(out.find("secret"), std::string::npos) << out;
   EXPECT_EQ(out.find("Keep-Alive"), std::string::npos) << out;
@@ -141,36 +141,36 @@ TEST(DownstreamResponseHead, RemovesHopByHopAndConnectionNamedFields) {
 }
 
 TEST(DownstreamResponseHead, SaysCloseWhenClosing) {
-  http::ResponseHead head = parse_response_or_die("HTTP/1.1 204 No Content\r\n\r\n");
+  ResponseHead head = parse_response_or_die("HTTP/1.1 204 No Content\r\n\r\n");
   std::string out;
-  append_downstream_response_head(out, head, http::BodyFraming::kNone, 0, true, {}, true);
+  append_downstream_response_head(out, head, BodyFraming::kNone, 0, true, {}, true);
   EXPECT_TRUE(has_line(out, "Connection: close")) << out;
   EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n");
 }
 
 TEST(DownstreamResponseHead, KeepsContentLengthOfABodilessHeadAnswer) {
-  http::ResponseHead head = parse_response_or_die("HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", "HEAD");
+  ResponseHead head = parse_response_or_die("HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", "HEAD");
   std::string out;
-  append_downstream_response_head(out, head, http::BodyFraming::kNone, 0, false, {}, true);
+  append_downstream_response_head(out, head, BodyFraming::kNone, 0, false, {}, true);
   EXPECT_TRUE(has_line(out, "Content-Length: 1234")) << out;
   EXPECT_EQ(count(out, "Content-Length"), 1u) << out;
 }
 
 TEST(DownstreamResponseHead, KeepsTheBackendsRequestId) {
-  http::ResponseHead head = parse_response_or_die("HTTP/1.1 200 OK\r\nX-Request-Id: theirs\r\nContent-Length: 0\r\n\r\n");
+  ResponseHead head = parse_response_or_die("HTTP/1.1 200 OK\r\nX-Request-Id: theirs\r\nContent-Length: 0\r\n\r\n");
   std::string out;
-  append_downstream_response_head(out, head, http::BodyFraming::kContentLength, 0, false, "ours", false);
+  append_downstream_response_head(out, head, BodyFraming::kContentLength, 0, false, "ours", false);
   EXPECT_TRUE(has_line(out, "X-Request-Id: theirs")) << out;
   EXPECT_EQ(out.find("ours"), std::string::npos) << out;
 }
 
 TEST(LocalReply, IsACompleteResponseWithItsOwnLength) {
   std::string reply = local_reply(400, "bad request", true, "rid-9");
-  http::ResponseHead head;
-  ASSERT_EQ(http::parse_response_head(reply, http::Limits{}, "GET", head).status, http::ParseStatus::kComplete);
+  ResponseHead head;
+  ASSERT_EQ(http::parse_response_head(reply, Limits{}, "GET", head).status, ParseStatus::kComplete);
   EXPECT_EQ(head.status, 400);
   EXPECT_EQ(head.reason, "Bad Request");
-  EXPECT_EQ(head.framing, http::BodyFraming::kContentLength);
+  EXPECT_EQ(head.framing, BodyFraming::kContentLength);
   EXPECT_EQ(head.content_length, reply.size() - head.head_length);
   EXPECT_FALSE(head.keep_alive);
   EXPECT_EQ(head.find("x-request-id"), "rid-9");
@@ -183,4 +183,4 @@ TEST(LocalReply, HasAReasonPhraseForEveryStatusTheParserAnswers) {
 
 }  // namespace
 
-}  // namespace mg::proxy
+}  // namespace mg::http

@@ -1,12 +1,11 @@
-#include "proxy/http_writer.h"
+#include "http/serializer.h"
 
 #include <fmt/format.h>
 
 #include "http/syntax.h"
 
-namespace mg::proxy {
+namespace mg::http {
 
-using http::iequals;
 
 bool is_connection_specific(std::string_view name, std::string_view connection_value) {
   bool fixed = false;
@@ -21,29 +20,29 @@ bool is_connection_specific(std::string_view name, std::string_view connection_v
   }
   if (fixed) return true;
   // Fields the Connection header names are hop-by-hop too (but never Host: it is not the sender's to drop).
-  return !connection_value.empty() && !iequals(name, "host") && http::list_contains(connection_value, name);
+  return !connection_value.empty() && !iequals(name, "host") && list_contains(connection_value, name);
 }
 
 namespace {
 
-void append_framing(std::string& out, http::BodyFraming framing, uint64_t length) {
-  if (framing == http::BodyFraming::kChunked) {
+void append_framing(std::string& out, BodyFraming framing, uint64_t length) {
+  if (framing == BodyFraming::kChunked) {
     out += "Transfer-Encoding: chunked\r\n";
-  } else if (framing == http::BodyFraming::kContentLength) {
+  } else if (framing == BodyFraming::kContentLength) {
     fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", length);
   }
 }
 
 }  // namespace
 
-void append_upstream_request_head(std::string& out, const http::RequestHead& request, const ForwardingInfo& info,
-                                  http::BodyFraming framing, uint64_t body_length) {
+void append_upstream_request_head(std::string& out, const RequestHead& request, const ForwardingInfo& info,
+                                  BodyFraming framing, uint64_t body_length) {
   append_upstream_request_head(out, OutgoingRequest{request.method, request.target, request.headers, request.connection},
                                info, framing, body_length);
 }
 
 void append_upstream_request_head(std::string& out, const OutgoingRequest& request, const ForwardingInfo& info,
-                                  http::BodyFraming framing, uint64_t body_length) {
+                                  BodyFraming framing, uint64_t body_length) {
   out.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\n");
   bool forwarded_for_seen = false;
   for (const auto& h : request.headers) {
@@ -69,15 +68,15 @@ void append_upstream_request_head(std::string& out, const OutgoingRequest& reque
   out.append("\r\n");
 }
 
-void append_downstream_response_head(std::string& out, const http::ResponseHead& response,
-                                     http::BodyFraming framing, uint64_t body_length, bool close,
+void append_downstream_response_head(std::string& out, const ResponseHead& response,
+                                     BodyFraming framing, uint64_t body_length, bool close,
                                      std::string_view request_id, bool bodiless) {
   append_downstream_response_head(out, response, response.headers, framing, body_length, close, request_id,
                                   bodiless);
 }
 
-void append_downstream_response_head(std::string& out, const http::ResponseHead& response,
-                                     std::span<const http::Header> headers, http::BodyFraming framing,
+void append_downstream_response_head(std::string& out, const ResponseHead& response,
+                                     std::span<const Header> headers, BodyFraming framing,
                                      uint64_t body_length, bool close, std::string_view request_id, bool bodiless) {
   fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} ", response.status);
   out.append(response.reason.empty() ? reason_phrase(response.status) : response.reason).append("\r\n");
@@ -149,4 +148,4 @@ std::string_view reason_phrase(int status) {
   }
 }
 
-}  // namespace mg::proxy
+}  // namespace mg::http

@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <string>
 
-namespace mg::net {
+namespace mg::server {
 
 // A summary of PATH (a file, or a directory's *.yaml/*.yml files) that changes when any of them does.
 std::string config_fingerprint(const std::filesystem::path& path);
 
-}  // namespace mg::net
+}  // namespace mg::server

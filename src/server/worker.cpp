@@ -1,4 +1,4 @@
-#include "net/worker.h"
+#include "server/worker.h"
 
 #include <algorithm>
 #include <future>
@@ -7,7 +7,6 @@
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -15,49 +14,28 @@
 #include "net/exclusive_port.h"
 #include "proxy/downstream_session.h"
 
-namespace mg::net {
+namespace mg::server {
 namespace {
 
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 
-asio::awaitable<void> accept_loop(Worker& worker, asio::ip::tcp::acceptor& acceptor, size_t listener_index) {
-  for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
-    if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
-    if (ec) {
-      // Out of descriptors or memory: back off briefly instead of spinning on the error.
-      spdlog::warn("accept failed on worker {}: {}", worker.index(), ec.message());
-      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
-      co_await pause.async_wait(kNoThrow);
-      continue;
-    }
-    std::error_code ignored;
-    if (worker.stats().downstream_connections_active >= worker.options().max_connections_per_worker) {
-      // Over the cap: refuse at once (as Envoy's max_downstream_connections does) rather than let a
-      // flood of connections exhaust descriptors or memory for everyone already connected.
-      ++worker.stats().downstream_connections_rejected;
-      socket.close(ignored);
-      continue;
-    }
-    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-    asio::co_spawn(acceptor.get_executor(), proxy::serve_downstream(worker, std::move(socket), listener_index),
-                   asio::detached);
-  }
-}
-
 }  // namespace
 
-Worker::Worker(size_t index, const GatewayOptions& options, proxy::AccessLog& access_log,
+Worker::Worker(size_t index, const GatewayOptions& options, stats::AccessLog& access_log,
                std::shared_ptr<const route::RouteTable> table)
     : index_(index),
       options_(options),
-      access_log_(access_log),
       table_(std::move(table)),
       io_(std::make_unique<asio::io_context>(1)),
-      // A copy holds its connection for the mirror's whole latency; with fewer idle slots than copies in
-      // flight, every burst of completions closes connections that the next burst of copies reopens.
-      mirror_pool_(std::max<size_t>(options.mirror_max_in_flight, 128)) {
+      mirror_(*io_, options.mirror, options.session.limits, stats_, access_log, balancer_),
+      session_{options.session,
+               table_,
+               access_log,
+               {primary_pool_, balancer_, stats_},
+               mirror_,
+               draining_,
+               in_flight_} {
   balancer_.reset(table_->clusters.size());
 }
 
@@ -67,7 +45,32 @@ Worker::~Worker() {
   pool_timer_.reset();
   listeners_.clear();
   primary_pool_.clear();
-  mirror_pool_.clear();
+  mirror_.pool.clear();
+}
+
+asio::awaitable<void> Worker::accept_loop(asio::ip::tcp::acceptor& acceptor, size_t listener_index) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
+    if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      // Out of descriptors or memory: back off briefly instead of spinning on the error.
+      spdlog::warn("accept failed on worker {}: {}", index_, ec.message());
+      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
+      co_await pause.async_wait(kNoThrow);
+      continue;
+    }
+    std::error_code ignored;
+    if (stats_.downstream_connections_active >= options_.max_connections_per_worker) {
+      // Over the cap: refuse at once (as Envoy's max_downstream_connections does) rather than let a
+      // flood of connections exhaust descriptors or memory for everyone already connected.
+      ++stats_.downstream_connections_rejected;
+      socket.close(ignored);
+      continue;
+    }
+    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    asio::co_spawn(acceptor.get_executor(), proxy::serve_downstream(session_, std::move(socket), listener_index),
+                   asio::detached);
+  }
 }
 
 void Worker::add_listener(size_t listener_index, const asio::ip::tcp::endpoint& endpoint) {
@@ -75,7 +78,7 @@ void Worker::add_listener(size_t listener_index, const asio::ip::tcp::endpoint& 
   auto& acceptor = listener->acceptor;
   std::error_code ec;
   // The first worker to bind checks that no other process listens there (net/exclusive_port.h).
-  if (index_ == 0) ec = probe_port_is_free(endpoint);
+  if (index_ == 0) ec = net::probe_port_is_free(endpoint);
   if (!ec) acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor.set_option(ReusePort(true), ec);
@@ -88,7 +91,7 @@ void Worker::add_listener(size_t listener_index, const asio::ip::tcp::endpoint& 
 }
 
 void Worker::start() {
-  for (auto& l : listeners_) asio::co_spawn(*io_, accept_loop(*this, l->acceptor, l->index), asio::detached);
+  for (auto& l : listeners_) asio::co_spawn(*io_, accept_loop(l->acceptor, l->index), asio::detached);
   thread_ = std::thread([this] {
     auto guard = asio::make_work_guard(*io_);
     sweeper_.start(*io_);  // on this thread: it becomes the thread's sweeper
@@ -104,7 +107,7 @@ void Worker::schedule_pool_maintenance() {
     if (ec) return;
     const auto now = std::chrono::steady_clock::now();
     stats_.upstream_connections_expired += primary_pool_.close_expired(now, options_.upstream_idle_timeout) +
-                                           mirror_pool_.close_expired(now, options_.upstream_idle_timeout);
+                                           mirror_.pool.close_expired(now, options_.upstream_idle_timeout);
     schedule_pool_maintenance();
   });
 }
@@ -143,17 +146,17 @@ auto Worker::on_worker_thread(Fn fn) -> decltype(fn()) {
 stats::WorkerStats Worker::snapshot_stats() {
   return on_worker_thread([this] {
     stats::WorkerStats copy = stats_;
-    copy.upstream_connections_idle = primary_pool_.idle_count() + mirror_pool_.idle_count();
+    copy.upstream_connections_idle = primary_pool_.idle_count() + mirror_.pool.idle_count();
     return copy;
   });
 }
 
 std::vector<mirror::MirrorOutcome> Worker::snapshot_mirror_trace() {
-  return on_worker_thread([this] { return mirror_trace_.snapshot(); });
+  return on_worker_thread([this] { return mirror_.trace.snapshot(); });
 }
 
 std::vector<mirror::Mismatch> Worker::snapshot_mismatches() {
-  return on_worker_thread([this] { return mismatches_.snapshot(); });
+  return on_worker_thread([this] { return mirror_.mismatches.snapshot(); });
 }
 
-}  // namespace mg::net
+}  // namespace mg::server

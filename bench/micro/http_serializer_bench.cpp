@@ -6,7 +6,7 @@
 #include <string>
 
 #include "http/parser.h"
-#include "proxy/http_writer.h"
+#include "http/serializer.h"
 
 namespace {
 
@@ -34,12 +34,12 @@ void BM_AppendUpstreamRequestHead(benchmark::State& state) {
     state.SkipWithError("request did not parse");
     return;
   }
-  const mg::proxy::ForwardingInfo info{"127.0.0.1", "4f9c2a7e-1b3d-4c8e-9a6f-2d5b7e1c3a90", "http"};
+  const mg::http::ForwardingInfo info{"127.0.0.1", "4f9c2a7e-1b3d-4c8e-9a6f-2d5b7e1c3a90", "http"};
   std::string out;
   out.reserve(2048);
   for (auto _ : state) {
     out.clear();
-    mg::proxy::append_upstream_request_head(out, head, info, head.framing, head.content_length);
+    mg::http::append_upstream_request_head(out, head, info, head.framing, head.content_length);
     benchmark::DoNotOptimize(out.data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * out.size()));
@@ -55,10 +55,10 @@ void BM_AppendUpstreamRequestHeadFreshString(benchmark::State& state) {
     state.SkipWithError("request did not parse");
     return;
   }
-  const mg::proxy::ForwardingInfo info{"127.0.0.1", "4f9c2a7e-1b3d-4c8e-9a6f-2d5b7e1c3a90", "http"};
+  const mg::http::ForwardingInfo info{"127.0.0.1", "4f9c2a7e-1b3d-4c8e-9a6f-2d5b7e1c3a90", "http"};
   for (auto _ : state) {
     std::string out;
-    mg::proxy::append_upstream_request_head(out, head, info, mg::http::BodyFraming::kNone, 0);
+    mg::http::append_upstream_request_head(out, head, info, mg::http::BodyFraming::kNone, 0);
     benchmark::DoNotOptimize(out.data());
   }
 }

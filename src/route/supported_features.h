@@ -5,7 +5,7 @@
 #include <array>
 #include <string_view>
 
-namespace mg::proxy {
+namespace mg::route {
 
 inline constexpr std::array<std::string_view, 31> kSupportedFeatures = {
     "Gateway",
@@ -41,4 +41,4 @@ inline constexpr std::array<std::string_view, 31> kSupportedFeatures = {
     "HTTPRouteCORS",
 };
 
-}  // namespace mg::proxy
+}  // namespace mg::route

@@ -1,0 +1,44 @@
+#pragma once
+// What a downstream session needs from its worker, and nothing more: the settings, the route table
+// current now (a request pins it), counters and the access log, the primary's upstream context and
+// the mirror's. Built once per worker; a session only reads the references.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include "http/message.h"
+#include "route/route_table.h"
+#include "stats/access_log.h"
+#include "stats/worker_stats.h"
+#include "upstream/upstream_context.h"
+
+namespace mg::mirror {
+struct MirrorContext;
+}
+
+namespace mg::proxy {
+
+// The command line's client limits and timeouts (a listener's ClientTrafficPolicy overrides the
+// client side per listener) and the upstream timeouts.
+struct SessionOptions {
+  http::Limits limits;
+  uint64_t max_request_body = 0;                       // bytes; 0 = unlimited (bodies stream); beyond: 413
+  std::chrono::milliseconds header_timeout{10'000};    // whole request head, from its first byte
+  std::chrono::milliseconds idle_timeout{60'000};      // keep-alive connection with no request
+  std::chrono::milliseconds connect_timeout{5'000};    // upstream TCP connect
+  std::chrono::milliseconds response_timeout{15'000};  // upstream response head, as Envoy's route default
+};
+
+struct SessionContext {
+  const SessionOptions& options;
+  const std::shared_ptr<const route::RouteTable>& table;  // swapped by the worker between requests
+  stats::AccessLog& access_log;
+  upstream::UpstreamContext upstream;  // the primary's pool, balancer and counters
+  mirror::MirrorContext& mirror;
+  const std::atomic<bool>& draining;   // SIGTERM: finish the current request, then close
+  std::atomic<int>& in_flight;         // requests being served, for the drain
+};
+
+}  // namespace mg::proxy

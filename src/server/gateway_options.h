@@ -1,0 +1,31 @@
+#pragma once
+// Process-wide settings from the command line. Each has a default an Envoy or nginx user would expect.
+// The downstream session's and the mirror's settings are their own structs, which the workers hand
+// to them; the rest is the server's.
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "mirror/mirror_context.h"
+#include "proxy/session_context.h"
+
+namespace mg::server {
+
+struct GatewayOptions {
+  std::string config_path;
+  size_t workers = 0;  // 0: one per core
+  std::string admin_address = "127.0.0.1:9901";
+  std::string access_log = "-";  // "-" stdout, "off", or a file path
+  std::string log_level = "info";
+
+  size_t max_connections_per_worker = 16384;  // beyond: new connections are closed at once (counted)
+  std::chrono::milliseconds upstream_idle_timeout{60'000};  // idle pooled upstream connection (nginx's 60 s)
+  std::chrono::milliseconds drain_timeout{5'000};           // SIGTERM: time for in-flight requests
+  std::chrono::milliseconds watch_interval{1'000};          // config file polling; 0 = only SIGHUP reloads
+
+  proxy::SessionOptions session;  // client limits and timeouts, upstream timeouts
+  mirror::MirrorOptions mirror;   // the --mirror-* defaults
+};
+
+}  // namespace mg::server
