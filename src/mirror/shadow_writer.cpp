@@ -4,29 +4,24 @@
 #include <array>
 #include <chrono>
 #include <iterator>
+#include <optional>
 
 #include <asio/buffer.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
 #include <fmt/format.h>
 
 #include "common/fast_random.h"
-#include "http/chunked.h"
-#include "http/parser.h"
 #include "mirror/copy_head.h"
-#include "mirror/mirror_context.h"
 #include "mirror/mirror_budget.h"
+#include "mirror/mirror_context.h"
 #include "mirror/mirror_trace.h"
 #include "mirror/response_comparison.h"
-#include "net/socket_watchdog.h"
+#include "upstream/exchange.h"
 
 namespace mg::mirror {
 namespace {
 
-constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 using Clock = std::chrono::steady_clock;
 using stats::MirrorDrop;
 using stats::MirrorFailure;
@@ -43,101 +38,8 @@ struct CopyOutcome {
   bool completed = false;
   MirrorFailure failure = MirrorFailure::kConnect;
   int status = 0;
-  bool reusable = false;
   Clock::time_point head_at;  // when the final response head arrived (the latency histogram's end)
 };
-
-// Reads the mirror's response head and body and throws them away (after `capture` saw them, if given).
-asio::awaitable<CopyOutcome> read_and_discard(upstream::UpstreamConnection& c, std::string_view method,
-                                              const http::Limits& limits, net::SocketWatchdog& watchdog,
-                                              ResponseCapture* capture) {
-  CopyOutcome out;
-  http::ResponseHead& head = c.response_head;
-  // A deadline closes the socket, so its error looks like any other; the watchdog knows better.
-  auto failure = [&] {
-    return watchdog.fired() ? MirrorFailure::kTimeout : MirrorFailure::kReset;
-  };
-  for (;;) {
-    auto r = http::parse_response_head(c.buffer.readable(), limits, method, head);
-    if (r.status == http::ParseStatus::kError) {
-      out.failure = MirrorFailure::kProtocol;
-      co_return out;
-    }
-    if (r.status == http::ParseStatus::kComplete) {
-      c.buffer.consume(head.head_length);
-      if (head.status >= 200) {
-        out.head_at = Clock::now();
-        break;
-      }
-      continue;  // interim answers (1xx) precede the real one
-    }
-    size_t available = 0;
-    char* p = c.buffer.prepare(8 * 1024, available);
-    auto [ec, n] = co_await c.socket.async_read_some(asio::buffer(p, available), kNoThrow);
-    if (ec) {
-      out.failure = failure();
-      co_return out;
-    }
-    c.buffer.commit(n);
-  }
-  out.status = head.status;
-  if (capture) capture->head(head.status, head.headers);
-
-  // Discard the body according to its framing.
-  http::ChunkedDecoder decoder;
-  uint64_t remaining = head.content_length;
-  for (;;) {
-    bool done = false;
-    switch (head.framing) {
-      case http::BodyFraming::kNone:
-        done = true;
-        break;
-      case http::BodyFraming::kContentLength: {
-        size_t n = static_cast<size_t>(std::min<uint64_t>(remaining, c.buffer.size()));
-        if (capture) capture->body().add(c.buffer.readable().substr(0, n));
-        c.buffer.consume(n);
-        remaining -= n;
-        done = remaining == 0;
-        break;
-      }
-      case http::BodyFraming::kChunked:
-        while (!c.buffer.empty()) {
-          size_t consumed = 0;
-          std::string_view data;
-          auto s = decoder.next(c.buffer.readable(), consumed, data);
-          if (capture) capture->body().add(data);
-          c.buffer.consume(consumed);
-          if (s == http::ChunkedDecoder::Status::kError) {
-            out.failure = MirrorFailure::kProtocol;
-            co_return out;
-          }
-          if (s == http::ChunkedDecoder::Status::kDone) {
-            done = true;
-            break;
-          }
-          if (s == http::ChunkedDecoder::Status::kNeedMore) break;
-        }
-        break;
-      case http::BodyFraming::kUntilClose:
-        if (capture) capture->body().add(c.buffer.readable());
-        c.buffer.clear();
-        break;
-    }
-    if (done) break;
-    size_t available = 0;
-    char* p = c.buffer.prepare(16 * 1024, available);
-    auto [ec, n] = co_await c.socket.async_read_some(asio::buffer(p, available), kNoThrow);
-    if (ec) {
-      if (ec == asio::error::eof && head.framing == http::BodyFraming::kUntilClose) break;
-      out.failure = failure();
-      co_return out;
-    }
-    c.buffer.commit(n);
-  }
-  out.completed = true;
-  out.reusable = head.keep_alive && head.framing != http::BodyFraming::kUntilClose && c.buffer.empty();
-  co_return out;
-}
 
 // One line in the access log and one entry in the worker's mirror trace, for every copy.
 void record_outcome(MirrorContext& mirror, const MirrorRequest& request, const route::MirrorTarget& target,
@@ -174,64 +76,88 @@ void record_outcome(MirrorContext& mirror, const MirrorRequest& request, const r
 
 // What one copy carries besides the request: its own head (edited, or the shared one), where it goes,
 // its timeout and its budget slot, held until the copy ends however it ends.
-// The endpoint strings view the route table the copy pins (MirrorRequest::table).
+// The endpoint lives in the route table the copy pins (MirrorRequest::table).
 struct CopyPlan {
   std::shared_ptr<const std::string> head;
   MarkerBuffer marker;  // the X-Mirrorgate-Mirror line and the head's final empty line
-  std::string_view endpoint_key;
-  std::string_view mirror_pod;
-  std::string_view ip;
-  uint16_t port = 0;
+  const route::Endpoint* endpoint = nullptr;
   std::chrono::milliseconds timeout{0};
   MirrorBudgets::Slot slot;
   std::shared_ptr<ComparisonRendezvous> comparison;  // null unless this copy's answer is compared
 };
 
+// Sends the copy and reads its answer through the same upstream exchange as the primary's, under one
+// deadline for the whole copy, then counts and records how it ended.
+asio::awaitable<CopyOutcome> exchange_copy(MirrorContext& mirror, const MirrorRequest& request, CopyPlan& plan,
+                                           Clock::time_point start) {
+  CopyOutcome outcome;
+  upstream::UpstreamContext upstream = mirror.upstream();
+  upstream::Exchange exchange(upstream);
+  const std::string_view key = plan.endpoint->address;
+  const auto connected = co_await exchange.connect_to(*plan.endpoint, plan.timeout);
+  if (connected != upstream::ConnectResultKind::kConnected) {
+    outcome.failure = connected == upstream::ConnectResultKind::kTimedOut ? MirrorFailure::kTimeout
+                                                                          : MirrorFailure::kConnect;
+    mirror.ejections.connect_failed(key, Clock::now());
+    co_return outcome;
+  }
+  if (!exchange.connection().reused) mirror.ejections.connect_succeeded(key);
+  // One deadline for the whole copy: the connect above already spent part of it.
+  const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  exchange.watchdog().arm(std::max(plan.timeout - spent, std::chrono::milliseconds(1)));
+  auto failure = [&] { return exchange.watchdog().fired() ? MirrorFailure::kTimeout : MirrorFailure::kReset; };
+  const std::array<asio::const_buffer, 3> buffers{asio::buffer(*plan.head),
+                                                  asio::buffer(plan.marker.data(), plan.marker.size()),
+                                                  asio::buffer(*request.body)};
+  constexpr std::chrono::milliseconds kKeepDeadline{0};
+  if (!co_await exchange.write(buffers, kKeepDeadline)) {
+    outcome.failure = failure();
+  } else {
+    switch (co_await exchange.read_head(request.method, mirror.limits, kKeepDeadline)) {
+      case upstream::HeadResult::kOk: {
+        outcome.head_at = Clock::now();
+        outcome.status = exchange.head().status;
+        std::optional<ResponseCapture> capture;
+        if (plan.comparison) {
+          capture.emplace(plan.comparison->settings().headers, plan.comparison->settings().max_body_bytes);
+          capture->head(outcome.status, exchange.head().headers);
+        }
+        switch (co_await exchange.discard_body(capture ? &capture->body() : nullptr)) {
+          case upstream::DiscardResult::kDone:
+            outcome.completed = true;
+            break;
+          case upstream::DiscardResult::kMalformed:
+            outcome.failure = MirrorFailure::kProtocol;
+            break;
+          case upstream::DiscardResult::kTimeout:
+          case upstream::DiscardResult::kClosed:
+            outcome.failure = failure();
+            break;
+        }
+        if (plan.comparison && outcome.completed)
+          plan.comparison->deliver_mirror(capture->take(), key, plan.endpoint->pod);
+        break;
+      }
+      case upstream::HeadResult::kMalformed:
+        outcome.failure = MirrorFailure::kProtocol;
+        break;
+      case upstream::HeadResult::kTimeout:
+      case upstream::HeadResult::kClosed:
+        outcome.failure = failure();
+        break;
+    }
+  }
+  exchange.watchdog().disarm();
+  exchange.finish(outcome.completed);
+  co_return outcome;
+}
+
 // `target` lives in the route table that `request` pins.
 asio::awaitable<void> run_copy(MirrorContext& mirror, MirrorRequest request, const route::MirrorTarget& target,
                                CopyPlan plan) {
   const auto start = Clock::now();
-  auto& stats = mirror.stats;
-  CopyOutcome outcome;
-
-  std::unique_ptr<upstream::UpstreamConnection> connection = mirror.pool.take(plan.endpoint_key);
-  if (!connection) {
-    auto connected = co_await upstream::connect_to(plan.ip, plan.port, plan.timeout);
-    if (connected.connection) {
-      ++stats.upstream_connections_total;
-      connection = std::move(connected.connection);
-      mirror.ejections.connect_succeeded(plan.endpoint_key);
-    } else {
-      outcome.failure = connected.timed_out ? MirrorFailure::kTimeout : MirrorFailure::kConnect;
-      mirror.ejections.connect_failed(plan.endpoint_key, Clock::now());
-    }
-  }
-  if (connection) {
-    net::SocketWatchdog watchdog(connection->socket);
-    // One deadline for the whole copy: the connect above already spent part of it.
-    const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-    watchdog.arm(std::max(plan.timeout - spent, std::chrono::milliseconds(1)));
-    std::array<asio::const_buffer, 3> buffers{asio::buffer(*plan.head),
-                                              asio::buffer(plan.marker.data(), plan.marker.size()),
-                                              asio::buffer(*request.body)};
-    auto [ec, n] = co_await asio::async_write(connection->socket, buffers, kNoThrow);
-    if (ec) {
-      outcome.failure = watchdog.fired() ? MirrorFailure::kTimeout : MirrorFailure::kReset;
-    } else {
-      std::optional<ResponseCapture> capture;
-      if (plan.comparison)
-        capture.emplace(plan.comparison->settings().headers, plan.comparison->settings().max_body_bytes);
-      outcome = co_await read_and_discard(*connection, request.method, mirror.limits, watchdog,
-                                          capture ? &*capture : nullptr);
-      if (plan.comparison && outcome.completed)
-        plan.comparison->deliver_mirror(capture->take(), plan.endpoint_key, plan.mirror_pod);
-    }
-    watchdog.disarm();
-    if (outcome.completed && outcome.reusable && !watchdog.fired())
-      mirror.pool.give_back(std::move(connection));
-  }
-
-  auto& counters = stats.mirror(request.route, target.name);
+  const CopyOutcome outcome = co_await exchange_copy(mirror, request, plan, start);
+  auto& counters = mirror.stats.mirror(request.route, target.name);
   if (outcome.completed) {
     ++counters.completed[stats::status_class_index(outcome.status)];
     counters.response_latency.record(outcome.head_at - start);
@@ -240,10 +166,11 @@ asio::awaitable<void> run_copy(MirrorContext& mirror, MirrorRequest request, con
   }
   const uint64_t bytes = plan.head->size() + plan.marker.size() + request.body->size();
   plan.slot = {};  // the budget is free before the log line is written
-  double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-  record_outcome(
-      mirror, request, target, plan.endpoint_key, plan.mirror_pod, outcome.completed ? "completed" : "failed",
-      outcome.completed ? std::string_view{} : stats::to_string(outcome.failure), outcome.status, ms, bytes);
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  record_outcome(mirror, request, target, plan.endpoint->address, plan.endpoint->pod,
+                 outcome.completed ? "completed" : "failed",
+                 outcome.completed ? std::string_view{} : stats::to_string(outcome.failure), outcome.status, ms,
+                 bytes);
 }
 
 // The load balancer's choice, passing over endpoints ejected after connect failures: each endpoint is
@@ -324,10 +251,7 @@ void send_copy(MirrorContext& mirror, const MirrorRequest& request, const route:
   if (!plan.slot) return drop(MirrorDrop::kBudget);
 
   ++counters.sent;
-  plan.endpoint_key = endpoint->address;
-  plan.mirror_pod = endpoint->pod;
-  plan.ip = endpoint->ip;
-  plan.port = endpoint->port;
+  plan.endpoint = endpoint;
   plan.timeout = settings && settings->timeout ? *settings->timeout : options.timeout;
   plan.comparison = start_comparison(mirror, request, target, primary);
   asio::co_spawn(mirror.io, run_copy(mirror, request, target, std::move(plan)), asio::detached);

@@ -1,11 +1,13 @@
 #include "proxy/downstream_session.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <iterator>
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 
 #include <asio/buffer.hpp>
 #include <asio/steady_timer.hpp>
@@ -29,6 +31,7 @@
 #include "proxy/filters/header_modifier.h"
 #include "proxy/filters/path_rewrite.h"
 #include "proxy/filters/redirect.h"
+#include "upstream/exchange.h"
 
 namespace mg::proxy {
 namespace {
@@ -43,8 +46,8 @@ using stats::RequestLogEntry;
 using Clock = std::chrono::steady_clock;
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kReadChunk = 16 * 1024;
-constexpr int kClientClosedRequest = 499;
-constexpr std::chrono::milliseconds kTlsShutdownTimeout{1000};  // nginx's convention for "client went away first"
+constexpr int kClientClosedRequest = 499;  // nginx's convention for "the client went away first"
+constexpr std::chrono::milliseconds kTlsShutdownTimeout{1000};
 
 // What a request still needs once its head bytes may have been overwritten by body reads.
 struct RequestContext {
@@ -75,7 +78,6 @@ class Session {
     head_.headers.reserve(32);
     header_views_.reserve(32);
     forward_headers_.reserve(40);
-    response_.headers.reserve(32);
     std::error_code ec;
     auto remote = stream_.lowest_layer().remote_endpoint(ec);
     client_ip_ = ec ? "unknown" : remote.address().to_string();
@@ -292,43 +294,41 @@ class Session {
         rule.timeouts.backend_request.count() > 0 ? rule.timeouts.backend_request : options_.response_timeout;
     mirror::PrimaryCapture compared;  // the response, for mirrors that compare theirs with it (rarely any)
 
+    upstream::Exchange exchange(context_.upstream);
     bool body_sent = false;  // the client's body went out once; later tries replay body_copy
-    // A pooled connection the backend closed just as we reused it fails before any response byte: the
-    // write fails, or the read finds the backend's FIN (a clean EOF). That request is sent again once on
-    // a new connection, outside the route's retry policy, when it can be replayed. A reset after the
-    // request went out is not this race but an answer of sorts (the backend read it and aborted), which
-    // only the route's retry policy may retry.
-    bool stale_retried = false, fresh_connection = false;
-    for (uint32_t attempt = 0;; ++attempt) {
+    // A pooled connection the backend closed just as we reused it fails before any response byte
+    // (Exchange::lost_reuse_race). That request is sent again once on a new connection, outside the
+    // route's retry policy, when it can be replayed; it does not count as a try.
+    bool replay_used = false, replay_next = false;
+    for (uint32_t attempt = 0;; attempt += replay_next ? 0 : 1) {
+      const bool fresh_connection = std::exchange(replay_next, false);
       const bool replayable = !has_body || (capture_body && !capture.overflowed);
       const bool can_retry = attempt + 1 < tries && replayable && Clock::now() < request_deadline;
+      auto replay_on_new_connection = [&](bool write_failed) {
+        replay_next = !replay_used && replayable && exchange.lost_reuse_race(write_failed);
+        replay_used = replay_used || replay_next;
+        return replay_next;
+      };
       if (attempt > 0 && !fresh_connection) {
         ctx.retries = attempt;
         asio::steady_timer pause(stream_.get_executor(), retry_backoff(rule.retry, attempt));
         co_await pause.async_wait(kNoThrow);
       }
 
-      auto connection = co_await connect_upstream(*table, backend->cluster, ctx, fresh_connection);
-      fresh_connection = false;
-      if (!connection) {
+      const auto connected =
+          co_await exchange.connect(*table, backend->cluster, options_.connect_timeout, fresh_connection);
+      if (const route::Endpoint* endpoint = exchange.endpoint()) {
+        ctx.upstream_host = endpoint->address;
+        ctx.upstream_pod = endpoint->pod;
+      }
+      if (connected != upstream::ConnectResultKind::kConnected) {
         if (can_retry) continue;
-        if (ctx.upstream_host.empty())
+        if (connected == upstream::ConnectResultKind::kNoEndpoint)
           co_return co_await reply_local(ctx, 503, "no healthy upstream", close_after_local);
         co_return co_await reply_local(ctx, attempt > 0 ? 503 : 502, "upstream connect error",
                                        close_after_local || attempt > 0);
       }
 
-      net::SocketWatchdog upstream_watchdog(connection->socket);
-      // Whether this failure is the stale-connection race, to be replayed once on a new connection.
-      auto stale = [&](const upstream::UpstreamConnection& c) {
-        const bool replay = c.reused && !stale_retried && c.buffer.empty() &&
-                            (!has_body || (capture_body && !capture.overflowed));
-        if (replay) {
-          stale_retried = fresh_connection = true;
-          --attempt;
-        }
-        return replay;
-      };
       if (!body_sent) {
         body_sent = true;
         if (expect_continue && has_body && buffer_.empty()) {
@@ -337,12 +337,12 @@ class Session {
             co_return finish(ctx, kClientClosedRequest, 0, "client closed");
         }
         out_ = request_head;
-        RelayTimeouts request_timeouts{&watchdog_, &upstream_watchdog, client_.idle_timeout,
+        RelayTimeouts request_timeouts{&watchdog_, &exchange.watchdog(), client_.idle_timeout,
                                        options_.response_timeout};
         uint64_t body_limit = client_.max_request_body;
-        RelayResult sent = co_await relay_body(stream_, buffer_, body_framing, body_length, connection->socket,
-                                               body_framing, out_, capture_body ? &capture : nullptr,
-                                               request_timeouts, body_limit);
+        RelayResult sent = co_await relay_body(stream_, buffer_, body_framing, body_length,
+                                               exchange.connection().socket, body_framing, out_,
+                                               capture_body ? &capture : nullptr, request_timeouts, body_limit);
         switch (sent.status) {
           case RelayStatus::kDone:
             break;
@@ -354,47 +354,44 @@ class Session {
             co_return finish(ctx, kClientClosedRequest, 0, "client closed or timed out during request body");
           case RelayStatus::kSinkFailed:
             // Only a body-less request can go again: the rest of a body is still unread from the client.
-            if (!has_body && (stale(*connection) || can_retry)) continue;
+            if (!has_body && (replay_on_new_connection(true) || can_retry)) continue;
             co_return co_await reply_local(ctx, 502, "upstream closed during request", true);
         }
         // The copy is taken once, from the first try: retries are the primary's business.
         if (mirror_count > 0)
           launch_mirrors(rule, *backend, table, ctx, std::move(mirror_head), body_copy, capture, compared);
       } else {
-        RelayTimeouts write_timeouts{nullptr, &upstream_watchdog, {}, options_.response_timeout};
-        std::string replay = request_head;
-        replay.append(*body_copy);
-        if (!co_await write_all(connection->socket, replay, write_timeouts)) {
-          if (stale(*connection) || can_retry) continue;
+        // A retry or a replay: the kept head and body, written as they are (the body is not copied).
+        const std::array<asio::const_buffer, 2> replay{asio::buffer(request_head), asio::buffer(*body_copy)};
+        if (!co_await exchange.write(replay, options_.response_timeout)) {
+          if (replay_on_new_connection(true) || can_retry) continue;
           co_return co_await reply_local(ctx, 503, "upstream closed during request", close_after_local);
         }
       }
 
       auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(request_deadline - Clock::now());
       auto timeout = request_deadline == Clock::time_point::max() ? try_timeout : std::min(try_timeout, remaining);
-      HeadOutcome got = co_await read_response_head(*connection, upstream_watchdog, ctx.method,
-                                                    std::max(timeout, std::chrono::milliseconds(1)));
-      switch (got) {
-        case HeadOutcome::kOk:
-          if (can_retry && retry_on_status(rule.retry, response_.status)) {
-            context_.upstream.stats.count_upstream(ctx.backend, response_.status);
+      switch (co_await exchange.read_head(ctx.method, options_.limits,
+                                          std::max(timeout, std::chrono::milliseconds(1)))) {
+        case upstream::HeadResult::kOk:
+          if (can_retry && retry_on_status(rule.retry, exchange.head().status)) {
+            context_.upstream.stats.count_upstream(ctx.backend, exchange.head().status);
             continue;  // the connection is dropped with its unread body
           }
-          co_return co_await relay_response(ctx, rule, *backend, std::move(connection), upstream_watchdog,
-                                            keep_alive, compared);
-        case HeadOutcome::kTimeout:
+          co_return co_await relay_response(ctx, rule, *backend, exchange, keep_alive, compared);
+        case upstream::HeadResult::kTimeout:
           context_.upstream.stats.count_upstream(ctx.backend, 504);
           if (can_retry && Clock::now() < request_deadline) continue;
           co_return co_await reply_local(ctx, 504, "upstream request timeout", !keep_alive);
-        case HeadOutcome::kClosed:
-          if (upstream_eof_ && stale(*connection)) continue;
+        case upstream::HeadResult::kClosed:
+          if (replay_on_new_connection(false)) continue;
           context_.upstream.stats.count_upstream(ctx.backend, 502);
           if (can_retry) continue;
           co_return co_await reply_local(ctx, attempt > 0 ? 503 : 502,
                                          attempt > 0 ? "upstream reset before response, retries exhausted"
                                                      : "upstream closed before responding",
                                          !keep_alive);
-        case HeadOutcome::kMalformed:
+        case upstream::HeadResult::kMalformed:
           context_.upstream.stats.count_upstream(ctx.backend, 502);
           co_return co_await reply_local(ctx, 502, "invalid response from upstream", !keep_alive);
       }
@@ -414,71 +411,12 @@ class Session {
     return false;
   }
 
-  enum class HeadOutcome : uint8_t { kOk, kTimeout, kClosed, kMalformed };
-
-  // Reads the upstream's final response head into response_ (interim 1xx answers are skipped).
-  asio::awaitable<HeadOutcome> read_response_head(upstream::UpstreamConnection& connection,
-                                                  net::SocketWatchdog& upstream_watchdog, std::string_view method,
-                                                  std::chrono::milliseconds timeout) {
-    auto& upstream_buffer = connection.buffer;
-    upstream_watchdog.reset_fired();
-    upstream_watchdog.arm(timeout);
-    for (;;) {
-      http::ParseResult r = http::parse_response_head(upstream_buffer.readable(), options_.limits, method, response_);
-      if (r.status == http::ParseStatus::kError || (r.status == http::ParseStatus::kComplete && response_.status == 101)) {
-        upstream_watchdog.disarm();
-        co_return HeadOutcome::kMalformed;  // 101 is not proxied (no upgrade was asked for)
-      }
-      if (r.status == http::ParseStatus::kComplete) {
-        if (response_.status < 200) {  // 100 Continue, 103 Early Hints: not relayed
-          upstream_buffer.consume(response_.head_length);
-          continue;
-        }
-        upstream_watchdog.disarm();
-        co_return HeadOutcome::kOk;
-      }
-      size_t available = 0;
-      char* p = upstream_buffer.prepare(kReadChunk, available);
-      auto [ec, n] = co_await connection.socket.async_read_some(asio::buffer(p, available), kNoThrow);
-      if (ec) {
-        upstream_watchdog.disarm();
-        upstream_eof_ = ec == asio::error::eof;
-        co_return upstream_watchdog.fired() ? HeadOutcome::kTimeout : HeadOutcome::kClosed;
-      }
-      upstream_buffer.commit(n);
-    }
-  }
-
   asio::awaitable<bool> reply_redirect(RequestContext& ctx, const route::RequestRedirect& redirect,
                                        const route::Listener& listener, const route::MatchResult& match, bool close) {
     std::string location = filters::redirect_location(
         redirect, filters::RedirectInput{scheme(), head_.host, head_.target, listener.port, match.matched_prefix});
     co_return co_await reply_local(ctx, redirect.status_code, "redirecting to " + location, close,
                                    "Location: " + location + "\r\n");
-  }
-
-  // Picks an endpoint and connects, reusing an idle connection when there is one (unless `fresh`). A
-  // failed connect is retried once on the next endpoint: nothing was sent yet, so that is always safe.
-  asio::awaitable<std::unique_ptr<upstream::UpstreamConnection>> connect_upstream(const route::RouteTable& table,
-                                                                                  int cluster,
-                                                                                  RequestContext& ctx,
-                                                                                  bool fresh) {
-    const size_t endpoint_count = table.clusters[static_cast<size_t>(cluster)].endpoints.size();
-    const int attempts = endpoint_count > 1 ? 2 : 1;
-    for (int attempt = 0; attempt < attempts; ++attempt) {
-      const route::Endpoint* endpoint = context_.upstream.balancer.pick_endpoint(table, cluster);
-      if (!endpoint) co_return nullptr;
-      ctx.upstream_host = endpoint->address;
-      ctx.upstream_pod = endpoint->pod;
-      if (!fresh)
-        if (auto idle = context_.upstream.pool.take(ctx.upstream_host)) co_return idle;
-      auto connected = co_await upstream::connect_to(endpoint->ip, endpoint->port, options_.connect_timeout);
-      if (connected.connection) {
-        ++context_.upstream.stats.upstream_connections_total;
-        co_return std::move(connected.connection);
-      }
-    }
-    co_return nullptr;
   }
 
   void launch_mirrors(const route::Rule& rule, const route::BackendChoice& backend,
@@ -507,25 +445,24 @@ class Session {
   }
 
   asio::awaitable<bool> relay_response(RequestContext& ctx, const route::Rule& rule,
-                                       const route::BackendChoice& backend,
-                                       std::unique_ptr<upstream::UpstreamConnection> connection,
-                                       net::SocketWatchdog& upstream_watchdog, bool keep_alive,
-                                       mirror::PrimaryCapture& compared) {
-    auto& upstream_buffer = connection->buffer;
-    context_.upstream.stats.count_upstream(ctx.backend, response_.status);
+                                       const route::BackendChoice& backend, upstream::Exchange& exchange,
+                                       bool keep_alive, mirror::PrimaryCapture& compared) {
+    const http::ResponseHead& response = exchange.head();
+    auto& upstream_buffer = exchange.connection().buffer;
+    context_.upstream.stats.count_upstream(ctx.backend, response.status);
     context_.upstream.stats.record_upstream_latency(ctx.route, ctx.backend, Clock::now() - ctx.start);
 
     // How the body goes to the client: lengths pass through; anything else is chunked for an HTTP/1.1
     // client, or delimited by closing for HTTP/1.0.
     bool close_client = !keep_alive;
-    http::BodyFraming down_framing = response_.framing;
-    uint64_t down_length = response_.content_length;
-    const bool body_allowed = response_.status != 204 && response_.status != 304 && ctx.method != "HEAD";
-    if (response_.framing == http::BodyFraming::kNone && body_allowed) {
+    http::BodyFraming down_framing = response.framing;
+    uint64_t down_length = response.content_length;
+    const bool body_allowed = response.status != 204 && response.status != 304 && ctx.method != "HEAD";
+    if (response.framing == http::BodyFraming::kNone && body_allowed) {
       down_framing = http::BodyFraming::kContentLength;
       down_length = 0;
-    } else if (response_.framing == http::BodyFraming::kChunked ||
-               response_.framing == http::BodyFraming::kUntilClose) {
+    } else if (response.framing == http::BodyFraming::kChunked ||
+               response.framing == http::BodyFraming::kUntilClose) {
       if (head_minor_version_ == 0) {
         down_framing = http::BodyFraming::kUntilClose;
         close_client = true;
@@ -535,25 +472,24 @@ class Session {
     }
 
     // ResponseHeaderModifier and CORS work on a copy of the header list (views stay in the upstream buffer).
-    std::span<const http::Header> headers = response_.headers;
+    std::span<const http::Header> headers = response.headers;
     if (!rule.filters.response_headers.empty() || rule.filters.cors || !backend.filters.response_headers.empty()) {
-      response_headers_.assign(response_.headers.begin(), response_.headers.end());
+      response_headers_.assign(response.headers.begin(), response.headers.end());
       filters::apply_header_modifier(rule.filters.response_headers, response_headers_);
       filters::apply_header_modifier(backend.filters.response_headers, response_headers_);
       if (rule.filters.cors) filters::add_response_headers(*rule.filters.cors, ctx.origin, response_headers_);
       headers = response_headers_;
     }
     out_.clear();
-    append_downstream_response_head(out_, response_, headers, down_framing, down_length, close_client,
+    append_downstream_response_head(out_, response, headers, down_framing, down_length, close_client,
                                     ctx.request_id, !body_allowed);
-    const int status = response_.status;
-    const bool upstream_reusable = response_.keep_alive && response_.framing != http::BodyFraming::kUntilClose;
-    compared.head(status, response_.headers);
-    upstream_buffer.consume(response_.head_length);
+    const int status = response.status;
+    compared.head(status, response.headers);
+    upstream_buffer.consume(response.head_length);
 
-    RelayTimeouts timeouts{&upstream_watchdog, &watchdog_, options_.response_timeout, client_.idle_timeout};
-    RelayResult relayed = co_await relay_body(connection->socket, upstream_buffer, response_.framing,
-                                              response_.content_length, stream_, down_framing, out_,
+    RelayTimeouts timeouts{&exchange.watchdog(), &watchdog_, options_.response_timeout, client_.idle_timeout};
+    RelayResult relayed = co_await relay_body(exchange.connection().socket, upstream_buffer, response.framing,
+                                              response.content_length, stream_, down_framing, out_,
                                               compared.body(), timeouts, 0);
     switch (relayed.status) {
       case RelayStatus::kDone:
@@ -569,8 +505,7 @@ class Session {
       case RelayStatus::kSinkFailed:
         co_return finish(ctx, kClientClosedRequest, relayed.bytes, "client closed during response body");
     }
-    if (upstream_reusable && upstream_buffer.empty() && !upstream_watchdog.fired())
-      context_.upstream.pool.give_back(std::move(connection));
+    exchange.finish(true);
     finish(ctx, status, relayed.bytes, {});
     compared.deliver();  // after the answer is out and logged: a comparison never delays or times it
     co_return !close_client;
@@ -628,7 +563,6 @@ class Session {
   net::SocketWatchdog& watchdog_;
   ByteBuffer buffer_;
   http::RequestHead head_;
-  http::ResponseHead response_;
   std::vector<route::HeaderView> header_views_;
   std::vector<http::Header> forward_headers_;   // request headers after filters
   std::vector<http::Header> response_headers_;  // response headers after filters
@@ -639,7 +573,6 @@ class Session {
   std::string request_head_;  // the upstream request head, kept for retries
   RequestContext ctx_;        // the current request's context, reused across keep-alive requests
   bool served_a_request_ = false;  // a request head was read on this connection
-  bool upstream_eof_ = false;  // the last response head read ended in a clean EOF (not a reset)
   route::ClientLimits client_;  // this listener's limits and client timeouts (policy over flags)
   std::shared_ptr<const route::ClientTrafficSettings> client_settings_;  // what client_ was resolved from
 };

@@ -9,7 +9,7 @@
 
 namespace mg::upstream {
 
-asio::awaitable<ConnectResult> connect_to(std::string_view ip, uint16_t port, std::chrono::milliseconds timeout) {
+asio::awaitable<ConnectResult> connect_to_address(std::string_view ip, uint16_t port, std::chrono::milliseconds timeout) {
   ConnectResult result;
   std::error_code ec;
   asio::ip::address address = asio::ip::make_address(std::string(ip), ec);

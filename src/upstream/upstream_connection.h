@@ -34,6 +34,6 @@ struct ConnectResult {
 };
 
 // Opens a TCP connection to ip:port with a deadline. Never throws.
-asio::awaitable<ConnectResult> connect_to(std::string_view ip, uint16_t port, std::chrono::milliseconds timeout);
+asio::awaitable<ConnectResult> connect_to_address(std::string_view ip, uint16_t port, std::chrono::milliseconds timeout);
 
 }  // namespace mg::upstream

@@ -1,0 +1,178 @@
+#include "upstream/exchange.h"
+
+#include <algorithm>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "http/chunked.h"
+#include "http/parser.h"
+
+namespace mg::upstream {
+namespace {
+
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr size_t kReadChunk = 16 * 1024;
+
+}  // namespace
+
+void Exchange::adopt(std::unique_ptr<UpstreamConnection> connection) {
+  watchdog_.reset();  // it watches the old socket
+  connection_ = std::move(connection);
+  eof_ = false;
+  if (connection_) watchdog_.emplace(connection_->socket);
+}
+
+asio::awaitable<ConnectResultKind> Exchange::connect_to(const route::Endpoint& endpoint,
+                                                        std::chrono::milliseconds timeout) {
+  endpoint_ = &endpoint;
+  if (auto idle = context_.pool.take(endpoint.address)) {
+    adopt(std::move(idle));
+    co_return ConnectResultKind::kConnected;
+  }
+  adopt(nullptr);
+  auto connected = co_await connect_to_address(endpoint.ip, endpoint.port, timeout);
+  if (!connected.connection)
+    co_return connected.timed_out ? ConnectResultKind::kTimedOut : ConnectResultKind::kFailed;
+  ++context_.stats.upstream_connections_total;
+  adopt(std::move(connected.connection));
+  co_return ConnectResultKind::kConnected;
+}
+
+asio::awaitable<ConnectResultKind> Exchange::connect(const route::RouteTable& table, int cluster,
+                                                     std::chrono::milliseconds timeout, bool fresh) {
+  adopt(nullptr);
+  endpoint_ = nullptr;
+  const size_t endpoint_count = table.clusters[static_cast<size_t>(cluster)].endpoints.size();
+  const int tries = endpoint_count > 1 ? 2 : 1;
+  ConnectResultKind result = ConnectResultKind::kNoEndpoint;
+  for (int i = 0; i < tries; ++i) {
+    const route::Endpoint* endpoint = context_.balancer.pick_endpoint(table, cluster);
+    if (!endpoint) co_return result;
+    endpoint_ = endpoint;
+    if (!fresh) {
+      if (auto idle = context_.pool.take(endpoint->address)) {
+        adopt(std::move(idle));
+        co_return ConnectResultKind::kConnected;
+      }
+    }
+    auto connected = co_await connect_to_address(endpoint->ip, endpoint->port, timeout);
+    if (connected.connection) {
+      ++context_.stats.upstream_connections_total;
+      adopt(std::move(connected.connection));
+      co_return ConnectResultKind::kConnected;
+    }
+    result = connected.timed_out ? ConnectResultKind::kTimedOut : ConnectResultKind::kFailed;
+  }
+  co_return result;
+}
+
+asio::awaitable<bool> Exchange::write(std::span<const asio::const_buffer> buffers,
+                                      std::chrono::milliseconds timeout) {
+  if (timeout.count() > 0) {
+    watchdog_->reset_fired();
+    watchdog_->arm(timeout);
+  }
+  auto [ec, n] = co_await asio::async_write(connection_->socket, buffers, kNoThrow);
+  if (timeout.count() > 0) watchdog_->disarm();
+  co_return !ec && !watchdog_->fired();
+}
+
+asio::awaitable<HeadResult> Exchange::read_head(std::string_view method, const http::Limits& limits,
+                                                std::chrono::milliseconds timeout) {
+  auto& buffer = connection_->buffer;
+  http::ResponseHead& head = connection_->response_head;
+  const bool own_deadline = timeout.count() > 0;
+  if (own_deadline) {
+    watchdog_->reset_fired();
+    watchdog_->arm(timeout);
+  }
+  auto done = [&](HeadResult r) {
+    if (own_deadline) watchdog_->disarm();
+    return r;
+  };
+  for (;;) {
+    const http::ParseResult r = http::parse_response_head(buffer.readable(), limits, method, head);
+    if (r.status == http::ParseStatus::kError || (r.status == http::ParseStatus::kComplete && head.status == 101))
+      co_return done(HeadResult::kMalformed);
+    if (r.status == http::ParseStatus::kComplete) {
+      if (head.status >= 200) co_return done(HeadResult::kOk);
+      buffer.consume(head.head_length);  // 100 Continue, 103 Early Hints: not relayed
+      continue;
+    }
+    size_t available = 0;
+    char* p = buffer.prepare(kReadChunk, available);
+    auto [ec, n] = co_await connection_->socket.async_read_some(asio::buffer(p, available), kNoThrow);
+    if (ec) {
+      eof_ = ec == asio::error::eof;
+      co_return done(watchdog_->fired() ? HeadResult::kTimeout : HeadResult::kClosed);
+    }
+    buffer.commit(n);
+  }
+}
+
+asio::awaitable<DiscardResult> Exchange::discard_body(http::BodyCapture* capture) {
+  auto& buffer = connection_->buffer;
+  const http::ResponseHead& head = connection_->response_head;
+  buffer.consume(head.head_length);
+  auto failed = [&] { return watchdog_->fired() ? DiscardResult::kTimeout : DiscardResult::kClosed; };
+  http::ChunkedDecoder decoder;
+  uint64_t remaining = head.content_length;
+  for (;;) {
+    bool done = false;
+    switch (head.framing) {
+      case http::BodyFraming::kNone:
+        done = true;
+        break;
+      case http::BodyFraming::kContentLength: {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(remaining, buffer.size()));
+        if (capture) capture->add(buffer.readable().substr(0, n));
+        buffer.consume(n);
+        remaining -= n;
+        done = remaining == 0;
+        break;
+      }
+      case http::BodyFraming::kChunked:
+        while (!buffer.empty()) {
+          size_t consumed = 0;
+          std::string_view data;
+          const auto s = decoder.next(buffer.readable(), consumed, data);
+          if (capture) capture->add(data);
+          buffer.consume(consumed);
+          if (s == http::ChunkedDecoder::Status::kError) co_return DiscardResult::kMalformed;
+          if (s == http::ChunkedDecoder::Status::kDone) {
+            done = true;
+            break;
+          }
+          if (s == http::ChunkedDecoder::Status::kNeedMore) break;
+        }
+        break;
+      case http::BodyFraming::kUntilClose:
+        if (capture) capture->add(buffer.readable());
+        buffer.clear();
+        break;
+    }
+    if (done) co_return DiscardResult::kDone;
+    size_t available = 0;
+    char* p = buffer.prepare(kReadChunk, available);
+    auto [ec, n] = co_await connection_->socket.async_read_some(asio::buffer(p, available), kNoThrow);
+    if (ec) {
+      if (ec == asio::error::eof && head.framing == http::BodyFraming::kUntilClose) co_return DiscardResult::kDone;
+      co_return failed();
+    }
+    buffer.commit(n);
+  }
+}
+
+void Exchange::finish(bool response_complete) {
+  if (!connection_) return;
+  const http::ResponseHead& head = connection_->response_head;
+  const bool reusable = response_complete && head.keep_alive && head.framing != http::BodyFraming::kUntilClose &&
+                        connection_->buffer.empty() && !watchdog_->fired();
+  watchdog_.reset();
+  if (reusable) context_.pool.give_back(std::move(connection_));
+  connection_.reset();
+}
+
+}  // namespace mg::upstream

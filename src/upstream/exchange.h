@@ -1,0 +1,82 @@
+#pragma once
+// One request/response exchange with a backend, the upstream half of every request: the primary's
+// (proxy/downstream_session.cpp) and every mirror copy's (mirror/shadow_writer.cpp). It picks an
+// endpoint, takes a pooled connection or opens one, writes the request, reads the response head
+// (skipping 1xx), and then either hands the connection to the caller to relay the body or discards the
+// body itself; at the end a connection whose response was read completely goes back to the pool.
+// Every wait is bounded by the connection's watchdog. The exchange knows nothing of the client: a
+// downstream HTTP/1 connection and (later) an HTTP/2 stream drive it the same way.
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <system_error>
+
+#include <asio/awaitable.hpp>
+#include <asio/buffer.hpp>
+
+#include "http/body_capture.h"
+#include "http/message.h"
+#include "net/socket_watchdog.h"
+#include "route/route_table.h"
+#include "upstream/upstream_connection.h"
+#include "upstream/upstream_context.h"
+
+namespace mg::upstream {
+
+enum class ConnectResultKind : uint8_t { kConnected, kNoEndpoint, kFailed, kTimedOut };
+enum class HeadResult : uint8_t { kOk, kTimeout, kClosed, kMalformed };
+enum class DiscardResult : uint8_t { kDone, kTimeout, kClosed, kMalformed };
+
+class Exchange {
+ public:
+  explicit Exchange(UpstreamContext& context) : context_(context) {}
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  // An endpoint of `cluster` by the balancer: its idle pooled connection unless `fresh`, else a new one.
+  // A failed connect is tried once more on the next endpoint (nothing was sent yet, so that is safe).
+  asio::awaitable<ConnectResultKind> connect(const route::RouteTable& table, int cluster,
+                                             std::chrono::milliseconds timeout, bool fresh);
+  // This endpoint, chosen by the caller (a mirror passes over ejected endpoints): pooled or new.
+  asio::awaitable<ConnectResultKind> connect_to(const route::Endpoint& endpoint, std::chrono::milliseconds timeout);
+
+  const route::Endpoint* endpoint() const { return endpoint_; }  // the last one tried; null: none
+  bool connected() const { return connection_ != nullptr; }
+  UpstreamConnection& connection() { return *connection_; }
+  net::SocketWatchdog& watchdog() { return *watchdog_; }
+
+  // Writes the request (or its rest) within `timeout`; false when the backend is gone or too slow.
+  asio::awaitable<bool> write(std::span<const asio::const_buffer> buffers, std::chrono::milliseconds timeout);
+  // The final response head into connection().response_head; 1xx answers are read and dropped, and a
+  // 101 is malformed (no upgrade was asked for).
+  asio::awaitable<HeadResult> read_head(std::string_view method, const http::Limits& limits,
+                                        std::chrono::milliseconds timeout);
+  const http::ResponseHead& head() const { return connection_->response_head; }
+  // Reads the response body and throws it away, after `capture` (if any) saw it. The deadline armed
+  // before it (by write or read_head) keeps running: a mirror copy has one deadline for everything.
+  asio::awaitable<DiscardResult> discard_body(http::BodyCapture* capture);
+
+  // The backend closed a reused connection just as we took it from the pool: the write failed, or the
+  // read found a clean EOF before any byte of a response. Such a request never reached the backend and
+  // may be sent once more on a new connection. (A reset after the request went out is no such race.)
+  bool lost_reuse_race(bool write_failed) const {
+    return connection_ && connection_->reused && connection_->buffer.empty() && (write_failed || eof_);
+  }
+  // The response was read completely: the connection goes back to the pool when both sides allow it,
+  // else it is closed. Either way the exchange holds no connection afterwards.
+  void finish(bool response_complete);
+
+ private:
+  void adopt(std::unique_ptr<UpstreamConnection> connection);
+
+  UpstreamContext& context_;
+  const route::Endpoint* endpoint_ = nullptr;
+  std::unique_ptr<UpstreamConnection> connection_;
+  std::optional<net::SocketWatchdog> watchdog_;  // watches connection_'s socket
+  bool eof_ = false;                             // the last read ended in a clean EOF
+};
+
+}  // namespace mg::upstream
