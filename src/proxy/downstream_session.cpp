@@ -1,7 +1,10 @@
 #include "proxy/downstream_session.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <iterator>
 #include <memory>
@@ -10,8 +13,8 @@
 #include <utility>
 
 #include <asio/buffer.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
@@ -75,14 +78,18 @@ class Session {
         watchdog_(watchdog),
         buffer_(kReadChunk),
         client_(flag_defaults()) {
-    head_.headers.reserve(32);
-    header_views_.reserve(32);
-    forward_headers_.reserve(40);
+    reserve_request_memory();
+    idle_entry_.owner = this;
+    idle_entry_.trim = [](void* session) { static_cast<Session*>(session)->release_request_memory(); };
     std::error_code ec;
     auto remote = stream_.lowest_layer().remote_endpoint(ec);
     client_ip_ = ec ? "unknown" : remote.address().to_string();
     client_address_ = ec ? "unknown" : client_ip_ + ":" + std::to_string(remote.port());
   }
+
+  ~Session() { context_.idle.unlink(idle_entry_); }  // a frame destroyed in its wait (shutdown)
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   asio::awaitable<void> run() {
     for (;;) {
@@ -111,6 +118,11 @@ class Session {
     watchdog_.reset_fired();
     const bool between_requests = buffer_.empty() && served_a_request_;
     watchdog_.arm(between_requests ? client_.idle_timeout : client_.header_timeout, true);
+    if (between_requests && !stream_.is_tls() && !co_await wait_for_next_request()) {
+      watchdog_.disarm();
+      closed = true;
+      co_return http::ParseResult{};
+    }
     for (;;) {
       if (!buffer_.empty()) {
         http::ParseResult r = http::parse_request_head(buffer_.readable(), client_.head, head_);
@@ -138,6 +150,46 @@ class Session {
         watchdog_.arm(client_.header_timeout, true);
       }
     }
+  }
+
+  // Between requests on a plain connection: waits until the next request's first bytes can be read,
+  // holding no buffer meanwhile, and listed as idle so that the worker may trim this session's memory
+  // (proxy/idle_sessions.h). A TLS connection reads instead: its library may hold decrypted bytes that
+  // no socket readiness announces. False when the client closed or the idle timeout passed.
+  asio::awaitable<bool> wait_for_next_request() {
+    auto& socket = stream_.lowest_layer();
+    // A client that sent its next request already (pipelining, or simply fast) needs no wait. Asked
+    // before the wait is queued, with no event-loop turn between: a request arriving after the check
+    // is announced to the queued wait.
+    char probe;
+    const ssize_t peeked = ::recv(socket.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (peeked > 0) co_return true;
+    if (peeked == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) co_return false;
+    context_.idle.link(idle_entry_, Clock::now());
+    auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, kNoThrow);
+    context_.idle.unlink(idle_entry_);
+    if (std::exchange(idle_entry_.trimmed, false)) reserve_request_memory();
+    co_return !ec;
+  }
+
+  // What a request uses, reserved up front so that a busy connection does not allocate per request.
+  void reserve_request_memory() {
+    head_.headers.reserve(32);
+    header_views_.reserve(32);
+    forward_headers_.reserve(40);
+  }
+
+  // An idle connection's memory, given back by the worker's trim: only what the next request
+  // re-allocates (its capacity is what a keep-alive connection saves per request).
+  void release_request_memory() {
+    buffer_.release();
+    std::vector<http::Header>().swap(head_.headers);
+    std::vector<route::HeaderView>().swap(header_views_);
+    std::vector<http::Header>().swap(forward_headers_);
+    std::vector<http::Header>().swap(response_headers_);
+    for (std::string* s : {&out_, &request_head_, &ctx_.method, &ctx_.target, &ctx_.host, &ctx_.request_id,
+                           &ctx_.upstream_host, &ctx_.origin})
+      std::string().swap(*s);
   }
 
   route::ClientLimits flag_defaults() const {
@@ -573,6 +625,7 @@ class Session {
   std::string request_head_;  // the upstream request head, kept for retries
   RequestContext ctx_;        // the current request's context, reused across keep-alive requests
   bool served_a_request_ = false;  // a request head was read on this connection
+  IdleSessions::Entry idle_entry_;  // listed while waiting for the next request
   route::ClientLimits client_;  // this listener's limits and client timeouts (policy over flags)
   std::shared_ptr<const route::ClientTrafficSettings> client_settings_;  // what client_ was resolved from
 };

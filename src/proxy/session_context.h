@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "http/message.h"
+#include "proxy/idle_sessions.h"
 #include "route/route_table.h"
 #include "stats/access_log.h"
 #include "stats/worker_stats.h"
@@ -39,6 +40,7 @@ struct SessionContext {
   mirror::MirrorContext& mirror;
   const std::atomic<bool>& draining;   // SIGTERM: finish the current request, then close
   std::atomic<int>& in_flight;         // requests being served, for the drain
+  IdleSessions& idle;                  // keep-alive connections between requests, trimmed by the worker
 };
 
 }  // namespace mg::proxy

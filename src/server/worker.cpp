@@ -1,5 +1,7 @@
 #include "server/worker.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <future>
 
@@ -35,7 +37,8 @@ Worker::Worker(size_t index, const GatewayOptions& options, stats::AccessLog& ac
                {primary_pool_, balancer_, stats_},
                mirror_,
                draining_,
-               in_flight_} {
+               in_flight_,
+               idle_sessions_} {
   balancer_.reset(table_->clusters.size());
 }
 
@@ -108,6 +111,9 @@ void Worker::schedule_pool_maintenance() {
     const auto now = std::chrono::steady_clock::now();
     stats_.upstream_connections_expired += primary_pool_.close_expired(now, options_.upstream_idle_timeout) +
                                            mirror_.pool.close_expired(now, options_.upstream_idle_timeout);
+    // Client connections idle for a whole tick give back their buffers (proxy/idle_sessions.h).
+    // What they free sits between live blocks of this worker's heap: hand those pages back too.
+    if (idle_sessions_.trim_idle_since(now - std::chrono::seconds(1)) > 0) ::malloc_trim(0);
     schedule_pool_maintenance();
   });
 }

@@ -18,6 +18,7 @@
 #include "mirror/mirror_trace.h"
 #include "mirror/mismatch_log.h"
 #include "net/deadline_sweeper.h"
+#include "proxy/idle_sessions.h"
 #include "proxy/session_context.h"
 #include "route/route_table.h"
 #include "server/gateway_options.h"
@@ -69,6 +70,7 @@ class Worker {
   std::atomic<bool> draining_{false};
   std::atomic<int> in_flight_{0};
   net::DeadlineSweeper sweeper_;
+  proxy::IdleSessions idle_sessions_;  // outlives the sessions, whose frames may go with io_
 
   std::unique_ptr<asio::io_context> io_;
   // Declared after io_: sockets must be destroyed before their io_context.

@@ -149,8 +149,12 @@ class RawConnection:
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         if body:
             lines.append(f"Content-Length: {len(body)}")
-        start = time.monotonic()
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        return self.read_response(method)
+
+    def read_response(self, method: str) -> Response:
+        """Reads exactly one response (to a request sent with `method`)."""
+        start = time.monotonic()
         self._fill(lambda b: b"\r\n\r\n" in b)
         end = self.buf.index(b"\r\n\r\n")
         head = bytes(self.buf[:end]).decode("latin-1").split("\r\n")

@@ -89,6 +89,21 @@ class ConnectionLifecycle(mgtest.ClusterTestCase):
         self.assertEqual(got[0].header("Host"), "lifecycle.example", got[0].headers)
         self.assertEqual(len([k for k, _ in got[0].headers if k.lower() == "host"]), 1, got[0].headers)
 
+    def test_keep_alive_connection_works_after_its_idle_memory_was_trimmed(self):
+        # Idle for more than a worker tick: its buffers are given back, and come back with the next request.
+        conn = mgtest.RawConnection(self.ip_a, self.port_a)
+        self.addCleanup(conn.close)
+        self.assertEqual(conn.request("GET", "/ok/before-idle").status, 200)
+        time.sleep(2.5)
+        r = conn.request("GET", "/ok/after-idle", headers={"X-Filler": "f" * 2000})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["path"], "/ok/after-idle")
+        time.sleep(2.5)
+        # Two requests in one write after another trim: both answered, in order.
+        conn.sock.sendall(b"GET /ok/one HTTP/1.1\r\nHost: a\r\n\r\nGET /ok/two HTTP/1.1\r\nHost: a\r\n\r\n")
+        first, second = conn.read_response("GET"), conn.read_response("GET")
+        self.assertEqual((first.json()["path"], second.json()["path"]), ("/ok/one", "/ok/two"))
+
     def test_idle_upstream_connections_expire(self):
         expired = "mirrorgate_upstream_connections_expired_total"
         before = self.gw_a.metrics().get(expired)

@@ -1,0 +1,37 @@
+#include "proxy/idle_sessions.h"
+
+namespace mg::proxy {
+
+void IdleSessions::link(Entry& e, Clock::time_point now) {
+  if (e.linked) unlink(e);
+  e.since = now;
+  e.prev = tail_;
+  e.next = nullptr;
+  (tail_ ? tail_->next : head_) = &e;
+  tail_ = &e;
+  e.linked = true;
+  ++size_;
+}
+
+void IdleSessions::unlink(Entry& e) {
+  if (!e.linked) return;
+  (e.prev ? e.prev->next : head_) = e.next;
+  (e.next ? e.next->prev : tail_) = e.prev;
+  e.prev = e.next = nullptr;
+  e.linked = false;
+  --size_;
+}
+
+size_t IdleSessions::trim_idle_since(Clock::time_point cutoff) {
+  size_t trimmed = 0;
+  while (head_ && head_->since <= cutoff) {
+    Entry& e = *head_;
+    unlink(e);
+    e.trim(e.owner);
+    e.trimmed = true;
+    ++trimmed;
+  }
+  return trimmed;
+}
+
+}  // namespace mg::proxy
