@@ -2,27 +2,9 @@
 
 #include <algorithm>
 
+#include "route/references.h"
+
 namespace mg::route {
-namespace {
-
-constexpr std::string_view kGatewayGroup = "gateway.networking.k8s.io";
-
-bool grant_allows(const config::ObjectSet& set, const std::string& from_ns, const std::string& to_ns,
-                  const std::string& name) {
-  for (const auto& g : set.reference_grants) {
-    if (g.metadata.namespace_ != to_ns) continue;
-    const bool from = std::any_of(g.from.begin(), g.from.end(), [&](const auto& f) {
-      return f.group == kGatewayGroup && f.kind == "Gateway" && f.namespace_ == from_ns;
-    });
-    const bool to = std::any_of(g.to.begin(), g.to.end(), [&](const auto& t) {
-      return t.group.empty() && t.kind == "Secret" && (!t.name || *t.name == name);
-    });
-    if (from && to) return true;
-  }
-  return false;
-}
-
-}  // namespace
 
 std::optional<std::string> secret_value(const config::Secret& secret, const std::string& key) {
   if (auto it = secret.string_data.find(key); it != secret.string_data.end()) return it->second;
@@ -46,8 +28,10 @@ ListenerCertificate resolve_listener_certificate(const config::ObjectSet& set, c
       problem("InvalidCertificateRef", what + " is not a core Secret");
       continue;
     }
-    if (ns != gw.metadata.namespace_ && !grant_allows(set, gw.metadata.namespace_, ns, ref.name)) {
-      problem("RefNotPermitted", what + " is in another namespace and no ReferenceGrant in " + ns + " allows it");
+    if (ns != gw.metadata.namespace_ &&
+        !reference_granted(set, "Gateway", gw.metadata.namespace_, "Secret", ns, ref.name)) {
+      problem("RefNotPermitted",
+              what + " is in another namespace and no ReferenceGrant in " + ns + " allows it");
       continue;
     }
     const auto secret = std::find_if(set.secrets.begin(), set.secrets.end(), [&](const config::Secret& s) {
@@ -74,7 +58,8 @@ ListenerCertificate resolve_listener_certificate(const config::ObjectSet& set, c
     }
     if (!first) first = net::TlsCertificate{l.name, l.hostname.value_or(""), *crt, *key};
   }
-  if (l.tls->certificate_refs.empty() && l.tls->mode == "Terminate") problem("InvalidCertificateRef", "no certificateRefs: TLS needs a certificate");
+  if (l.tls->certificate_refs.empty() && l.tls->mode == "Terminate")
+    problem("InvalidCertificateRef", "no certificateRefs: TLS needs a certificate");
   if (out.problems.empty()) out.certificate = std::move(first);
   return out;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // The certificate of an HTTPS listener, from its tls.certificateRefs: kubernetes.io/tls Secrets in the
-// Gateway's namespace, or in another one that a ReferenceGrant opens to Gateways of this namespace.
+// Gateway's namespace, or in another one that a ReferenceGrant opens to Gateways of this namespace
+// (route/references.h).
 // Shared by the translator (what is served) and status (what is reported), so the two agree.
 
 #include <optional>

@@ -22,6 +22,7 @@
 #include "route/client_traffic_settings.h"
 #include "route/header_modifier.h"
 #include "route/mirror_settings.h"
+#include "route/status_snapshot.h"
 
 namespace re2 {
 class RE2;
@@ -222,6 +223,10 @@ struct RouteTable {
   // filter combinations, timeouts...), each "<field path>: <problem>". Those rules answer 500; status
   // reports Accepted=False, reason UnsupportedValue. Routes without problems have no entry.
   std::map<std::string, std::vector<std::string>> route_problems;
+  // The Gateway API status of this translation (status_snapshot.h): every condition, decided by the
+  // rules the data plane was built with. status.h prints it; translating with the previous table keeps
+  // the lastTransitionTime of unchanged conditions.
+  std::shared_ptr<const StatusSnapshot> status;
 };
 
 }  // namespace mg::route

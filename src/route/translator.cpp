@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <map>
 #include <set>
 #include <tuple>
@@ -14,7 +15,10 @@
 #include "route/certificates.h"
 #include "route/client_traffic_policy.h"
 #include "route/header_modifier.h"
+#include "route/listener_rules.h"
 #include "route/mirror_policies.h"
+#include "route/references.h"
+#include "route/status_conditions.h"
 
 namespace mg::route {
 namespace {
@@ -26,6 +30,15 @@ using detail::PathKind;
 using detail::ValueMatch;
 
 constexpr std::string_view kGatewayGroup = "gateway.networking.k8s.io";
+
+std::string now_rfc3339() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
 
 std::string to_lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -168,8 +181,8 @@ bool to_millis(const config::Duration& d, std::chrono::milliseconds& out) {
 
 class Translator {
  public:
-  Translator(const ObjectSet& set, std::string_view controller)
-      : set_(set), controller_(controller), mirror_policies_(set) {}
+  Translator(const ObjectSet& set, const TranslateOptions& options)
+      : set_(set), options_(options), controller_(options.controller_name), mirror_policies_(set) {}
 
   std::shared_ptr<RouteTable> run() {
     table_ = std::make_shared<RouteTable>();
@@ -188,6 +201,7 @@ class Translator {
     warn_empty_clusters();
     warn_bind_conflicts();
     warn_unapplied_mirror_policies();
+    table_->status = std::make_shared<const StatusSnapshot>(status());
     return table_;
   }
 
@@ -203,6 +217,20 @@ class Translator {
       std::sort(v.begin(), v.end(), [](auto* a, auto* b) { return a->metadata.name < b->metadata.name; });
   }
 
+  const std::map<std::string, std::string>& labels_of(const std::string& ns) const {
+    static const std::map<std::string, std::string> kNone;
+    const auto it = namespace_labels_.find(ns);
+    return it == namespace_labels_.end() ? kNone : it->second;
+  }
+
+  // Resolved once per listener: the data plane serves the certificate, status reports the problems.
+  const ListenerCertificate& certificate(const config::Gateway& gw, const config::Listener& l) {
+    auto it = certificates_.find(&l);
+    if (it == certificates_.end())
+      it = certificates_.emplace(&l, resolve_listener_certificate(set_, gw, l)).first;
+    return it->second;
+  }
+
   void warn(std::string w) {
     if (std::find(table_->warnings.begin(), table_->warnings.end(), w) == table_->warnings.end())
       table_->warnings.push_back(std::move(w));
@@ -212,15 +240,12 @@ class Translator {
 
   void translate_gateway(const config::Gateway& gw) {
     const std::string gw_id = key(gw.metadata.namespace_, gw.metadata.name);
-    std::string address = "0.0.0.0";
-    if (!gw.addresses.empty()) {
-      if (gw.addresses[0].type == "IPAddress") {
-        address = gw.addresses[0].value;
-      } else {
-        warn("Gateway " + gw_id + ": spec.addresses[0] of type " + gw.addresses[0].type +
-             " is not supported; binding 0.0.0.0");
-      }
-    }
+    const GatewayBindAddress bind = gateway_bind_address(gw);
+    const std::string& address = bind.value;
+    if (!bind.ignored_type.empty())
+      warn("Gateway " + gw_id + ": spec.addresses[0] of type " + bind.ignored_type +
+           " is not supported; binding 0.0.0.0");
+    bind_addresses_[gw_id] = address;
     // Listeners of one Gateway on one port share a socket; the host group inside keeps them apart. HTTPS
     // sections of one port also share the TLS context, which picks their certificate by SNI.
     std::map<int32_t, std::vector<const config::Listener*>> by_port;
@@ -242,14 +267,14 @@ class Translator {
           warn(where + ": TLS mode " + l.tls->mode + " is not supported (only Terminate); listener skipped");
           continue;
         }
-        ListenerCertificate cert = resolve_listener_certificate(set_, gw, l);
+        const ListenerCertificate& cert = certificate(gw, l);
         if (!cert.certificate) {
           std::string why;
           for (const auto& p : cert.problems) why += (why.empty() ? "" : "; ") + p;
           warn(where + ": " + (why.empty() ? "no usable certificate" : why) + "; listener skipped");
           continue;
         }
-        certs_by_port[l.port].push_back(std::move(*cert.certificate));
+        certs_by_port[l.port].push_back(*cert.certificate);
       }
       same_port.push_back(&l);
     }
@@ -265,7 +290,8 @@ class Translator {
         try {
           out.tls = std::make_shared<const net::TlsServerContext>(std::move(certs->second));
         } catch (const std::exception& e) {  // checked already; only a resource failure gets here
-          warn("Gateway " + gw_id + " port " + std::to_string(port) + ": " + e.what() + "; listeners skipped");
+          warn("Gateway " + gw_id + " port " + std::to_string(port) + ": " + e.what() +
+               "; listeners skipped");
           continue;
         }
       }
@@ -281,24 +307,6 @@ class Translator {
     }
   }
 
-  bool namespace_allowed(const config::Gateway& gw, const config::Listener& l, const std::string& route_ns) {
-    const auto& from = l.allowed_routes.namespaces.from;
-    if (from == "All") return true;
-    if (from == "Same") return route_ns == gw.metadata.namespace_;
-    if (from == "Selector" && l.allowed_routes.namespaces.selector) {
-      auto labels = namespace_labels_[route_ns];
-      labels.emplace("kubernetes.io/metadata.name", route_ns);  // set by the API server on every Namespace
-      return selector_matches(*l.allowed_routes.namespaces.selector, labels);
-    }
-    return false;
-  }
-
-  static bool kind_allowed(const config::Listener& l) {
-    if (l.allowed_routes.kinds.empty()) return true;  // HTTP listeners default to HTTPRoute
-    return std::any_of(l.allowed_routes.kinds.begin(), l.allowed_routes.kinds.end(),
-                       [](const auto& k) { return k.group == kGatewayGroup && k.kind == "HTTPRoute"; });
-  }
-
   void attach_routes(const config::Gateway& gw, const config::Listener& l, Listener& out, GroupBuild& group) {
     for (const auto& route : set_.http_routes) {
       const std::string route_id = key(route.metadata.namespace_, route.metadata.name);
@@ -310,18 +318,21 @@ class Translator {
             ref.namespace_.value_or(route.metadata.namespace_) != gw.metadata.namespace_)
           continue;
         refers = true;
-        if (ref.section_name && *ref.section_name != l.name) continue;
-        if (ref.port && *ref.port != l.port) continue;
-        if (!kind_allowed(l)) {
-          reason = "listener " + l.name + " does not allow kind HTTPRoute";
-          continue;
+        // The hostnames are narrowed below, for every parentRef at once.
+        switch (match_listener(gw, l, route, ref, labels_of(route.metadata.namespace_))) {
+          case ListenerMatch::kNotSelected:
+            continue;
+          case ListenerMatch::kKindNotAllowed:
+            reason = "listener " + l.name + " does not allow kind HTTPRoute";
+            continue;
+          case ListenerMatch::kNamespaceNotAllowed:
+            reason =
+                "listener " + l.name + " does not allow routes from namespace " + route.metadata.namespace_;
+            continue;
+          case ListenerMatch::kNoHostname:
+          case ListenerMatch::kAttached:
+            attached = true;
         }
-        if (!namespace_allowed(gw, l, route.metadata.namespace_)) {
-          reason =
-              "listener " + l.name + " does not allow routes from namespace " + route.metadata.namespace_;
-          continue;
-        }
-        attached = true;
       }
       if (!refers) continue;
       auto& status = attachment_[route_id + " -> Gateway " + key(gw.metadata.namespace_, gw.metadata.name)];
@@ -633,20 +644,6 @@ class Translator {
     return dead;
   }
 
-  bool grant_allows(const std::string& from_ns, const std::string& to_ns, const std::string& service) const {
-    for (const auto& g : set_.reference_grants) {
-      if (g.metadata.namespace_ != to_ns) continue;
-      const bool from = std::any_of(g.from.begin(), g.from.end(), [&](const auto& f) {
-        return f.group == kGatewayGroup && f.kind == "HTTPRoute" && f.namespace_ == from_ns;
-      });
-      const bool to = std::any_of(g.to.begin(), g.to.end(), [&](const auto& t) {
-        return t.group.empty() && t.kind == "Service" && (!t.name || *t.name == service);
-      });
-      if (from && to) return true;
-    }
-    return false;
-  }
-
   std::pair<int, std::string> resolve(const config::HTTPRoute& route,
                                       const config::BackendObjectReference& ref, const std::string& where,
                                       std::string_view consequence) {
@@ -658,17 +655,11 @@ class Translator {
       warn(where + " " + what + " " + problem + "; " + std::string(consequence));
       return std::make_pair(-1, name);
     };
-    if (!(ref.group.empty() || ref.group == "core") || ref.kind != "Service")
-      return invalid("is not supported (only core Services are)");
-    if (ns != route.metadata.namespace_ && !grant_allows(route.metadata.namespace_, ns, ref.name))
-      return invalid("is in another namespace and no ReferenceGrant in " + ns + " allows it");
-    const auto svc_it = services_.find(key(ns, ref.name));
-    if (svc_it == services_.end()) return invalid("not found");
-    if (!ref.port) return invalid("has no port (required for Services)");
-    const config::Service& svc = *svc_it->second;
+    if (const auto problem = backend_ref_problem(set_, services_, route.metadata.namespace_, ref))
+      return invalid(problem->problem);
+    const config::Service& svc = *services_.at(key(ns, ref.name));
     const auto sp =
         std::find_if(svc.ports.begin(), svc.ports.end(), [&](const auto& p) { return p.port == *ref.port; });
-    if (sp == svc.ports.end()) return invalid("has no port " + port);
     const auto [it, inserted] = cluster_index_.try_emplace(name, static_cast<int>(table_->clusters.size()));
     if (inserted)
       table_->clusters.push_back(
@@ -717,7 +708,8 @@ class Translator {
   // --- policies ---
 
   void apply_client_traffic_policies() {
-    const ClientTrafficResolution resolved = resolve_client_traffic_policies(set_, controller_);
+    client_traffic_ = resolve_client_traffic_policies(set_, controller_);
+    const ClientTrafficResolution& resolved = client_traffic_;
     for (auto& l : table_->listeners) {
       const auto gw = resolved.by_port.find(l.gateway);
       if (gw == resolved.by_port.end()) continue;
@@ -791,22 +783,45 @@ class Translator {
     }
   }
 
+  // --- status ---
+
+  StatusSnapshot status() {
+    // compute_status may stand in for an address provider; the data plane always binds bind_addresses_.
+    const auto& addresses = options_.assigned_addresses ? *options_.assigned_addresses : bind_addresses_;
+    std::map<std::string, std::vector<std::string>> problems = table_->route_problems;
+    if (options_.extra_route_problems)
+      for (const auto& [route, message] : *options_.extra_route_problems) problems[route] = {message};
+    StatusSnapshot out = build_status(StatusInputs{
+        set_, controller_, managed_classes_, services_, namespace_labels_, addresses, problems,
+        [this](const config::Gateway& gw, const config::Listener& l) -> const ListenerCertificate& {
+          return certificate(gw, l);
+        },
+        mirror_policies_, client_traffic_});
+    out.time = options_.time.empty() ? now_rfc3339() : options_.time;
+    carry_transition_times(out, options_.previous ? options_.previous->status.get() : nullptr);
+    return out;
+  }
+
   struct Attachment {
     bool attached = false;
     std::string reason;
   };
 
   const ObjectSet& set_;
+  const TranslateOptions& options_;
   std::string controller_;
   std::shared_ptr<RouteTable> table_;
   std::set<std::string> managed_classes_;
   std::unordered_map<std::string, std::map<std::string, std::string>> namespace_labels_;
-  std::unordered_map<std::string, const config::Service*> services_;
+  ServiceIndex services_;
   std::unordered_map<std::string, std::vector<const config::EndpointSlice*>> slices_;
   std::unordered_map<std::string, int> cluster_index_;
   std::unordered_map<const config::HTTPRoute*, size_t> route_rule_base_;  // for the Listener being built
   std::map<std::string, Attachment> attachment_;
   MirrorPolicies mirror_policies_;
+  ClientTrafficResolution client_traffic_;
+  std::map<std::string, std::string> bind_addresses_;  // our Gateways, "ns/name" -> address
+  std::map<const config::Listener*, ListenerCertificate> certificates_;
 };
 
 }  // namespace
@@ -843,12 +858,20 @@ bool selector_matches(const config::LabelSelector& sel, const std::map<std::stri
   return true;
 }
 
-std::shared_ptr<const RouteTable> translate(const config::ObjectSet& set, std::string_view controller_name) {
+std::shared_ptr<const RouteTable> translate(const config::ObjectSet& set, const TranslateOptions& options) {
   // The table owns a copy of its input so Rule::config stays valid for the snapshot's whole life.
   auto objects = std::make_shared<const config::ObjectSet>(set);
-  auto table = Translator(*objects, controller_name).run();
+  auto table = Translator(*objects, options).run();
   table->objects = std::move(objects);
   return table;
+}
+
+std::shared_ptr<const RouteTable> translate(const config::ObjectSet& set, std::string_view controller_name,
+                                            const RouteTable* previous) {
+  TranslateOptions options;
+  options.controller_name = controller_name;
+  options.previous = previous;
+  return translate(set, options);
 }
 
 std::vector<std::string> translation_warnings(const config::ObjectSet& set,

@@ -5,6 +5,8 @@
 // as one-line warnings in RouteTable::warnings for the caller to log or show. Rules the spec calls invalid
 // (forbidden filter combinations, ReplacePrefixMatch without a single PathPrefix match, backendRequest
 // longer than request...) are kept but answer 500, and are listed in RouteTable::route_problems for status.
+// The translator is also where every status condition is decided (RouteTable::status): the rules that
+// build the table decide what status says of it, once per translation.
 
 #include <map>
 #include <memory>
@@ -20,8 +22,26 @@ namespace mg::route {
 
 inline constexpr std::string_view kDefaultControllerName = "mirrorgate.io/gateway-controller";
 
+struct TranslateOptions {
+  std::string_view controller_name = kDefaultControllerName;
+  // The translation this one replaces: a condition equal to its predecessor there (type, status, reason,
+  // message, observedGeneration) keeps that one's lastTransitionTime. Null: every condition is new.
+  const RouteTable* previous = nullptr;
+  // The time (RFC 3339) new and changed conditions get; empty: now, to the second.
+  std::string time;
+  // For status of a configuration that is not served (compute_status): the addresses its Gateways got,
+  // "ns/name" -> address, instead of the ones they bind (one missing: no address); and problems only the
+  // caller knows, "ns/name" -> message, which make a route's parents Accepted=False (replacing the
+  // translator's own message for that route). Neither changes the data plane.
+  const std::map<std::string, std::string>* assigned_addresses = nullptr;
+  const std::map<std::string, std::string>* extra_route_problems = nullptr;
+};
+
+std::shared_ptr<const RouteTable> translate(const config::ObjectSet&, const TranslateOptions&);
+
 std::shared_ptr<const RouteTable> translate(const config::ObjectSet&,
-                                            std::string_view controller_name = kDefaultControllerName);
+                                            std::string_view controller_name = kDefaultControllerName,
+                                            const RouteTable* previous = nullptr);
 
 // The warnings translate() would produce, for `mirrorgate --check`-style use.
 std::vector<std::string> translation_warnings(const config::ObjectSet&,

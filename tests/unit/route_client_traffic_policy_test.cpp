@@ -11,6 +11,7 @@
 #include "config/loader.h"
 #include "route/client_traffic_policy.h"
 #include "route/status.h"
+#include "route/status_yaml.h"
 #include "route/translator.h"
 
 namespace mg::route {

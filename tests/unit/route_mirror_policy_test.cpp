@@ -11,10 +11,11 @@
 #include <string>
 
 #include "config/loader.h"
+#include "route/gateway_status_options.h"
 #include "route/mirror_policies.h"
 #include "route/status.h"
-#include "route/status_command.h"
 #include "route/translator.h"
+#include "server/status_command.h"
 
 namespace mg::route {
 namespace {
@@ -350,7 +351,7 @@ TEST(MirrorPolicyStatus, StatusCommandPrintsTheExamplePolicyAsAccepted) {
                         "examples/mirror-policy/mirror-policy.yaml"})
     std::filesystem::copy_file(src / f, dir / std::filesystem::path(f).filename());
   std::ostringstream out, err;
-  EXPECT_EQ(run_status_command(dir.string(), out, err), 0) << err.str();
+  EXPECT_EQ(server::run_status_command(dir.string(), out, err), 0) << err.str();
   std::filesystem::remove_all(dir);
   const std::string text = out.str();
   const auto at = text.find("kind: MirrorPolicy");

@@ -14,8 +14,10 @@
 #include <string>
 
 #include "config/loader.h"
+#include "route/gateway_status_options.h"
 #include "route/status.h"
-#include "route/status_command.h"
+#include "route/status_yaml.h"
+#include "server/status_command.h"
 #include "test_certificate.h"
 
 namespace mg::route {
@@ -564,7 +566,7 @@ TEST(RouteStatus, StatusCommandPrintsYamlOrTheConfigError) {
     std::ofstream(dir / "bad.yaml") << "apiVersion: v1\nkind: Gatway\nmetadata: {name: x}\n";
   }
   std::ostringstream out, err;
-  EXPECT_EQ(run_status_command((dir / "good.yaml").string(), out, err), 0);
+  EXPECT_EQ(server::run_status_command((dir / "good.yaml").string(), out, err), 0);
   EXPECT_NE(out.str().find("kind: HTTPRoute"), std::string::npos);
   EXPECT_NE(out.str().find("value: 127.0.0.5"), std::string::npos);
   // Only translation warnings go to err for a config that loads (kSmall's Service has no endpoints).
@@ -572,7 +574,7 @@ TEST(RouteStatus, StatusCommandPrintsYamlOrTheConfigError) {
   for (std::string line; std::getline(warnings, line);) EXPECT_TRUE(line.starts_with("warning: ")) << line;
   EXPECT_NE(err.str().find("has no ready endpoints"), std::string::npos) << err.str();
   std::ostringstream out2, err2;
-  EXPECT_EQ(run_status_command((dir / "bad.yaml").string(), out2, err2), 1);
+  EXPECT_EQ(server::run_status_command((dir / "bad.yaml").string(), out2, err2), 1);
   EXPECT_TRUE(out2.str().empty());
   EXPECT_NE(err2.str().find("bad.yaml"), std::string::npos);
   std::filesystem::remove_all(dir);

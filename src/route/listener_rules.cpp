@@ -1,0 +1,67 @@
+#include "route/listener_rules.h"
+
+#include <algorithm>
+
+#include "route/translator.h"
+
+namespace mg::route {
+namespace {
+
+constexpr std::string_view kGatewayGroup = "gateway.networking.k8s.io";
+
+}  // namespace
+
+GatewayBindAddress gateway_bind_address(const config::Gateway& gw) {
+  if (gw.addresses.empty()) return {"0.0.0.0", ""};
+  if (gw.addresses[0].type == "IPAddress") return {gw.addresses[0].value, ""};
+  return {"0.0.0.0", gw.addresses[0].type};
+}
+
+ListenerRouteKinds listener_route_kinds(const config::Listener& l) {
+  ListenerRouteKinds out;
+  const bool serves_http = l.protocol == "HTTP" || l.protocol == "HTTPS";
+  if (l.allowed_routes.kinds.empty()) {
+    if (serves_http) out.supported.push_back(config::RouteGroupKind{std::string(kGatewayGroup), "HTTPRoute"});
+    return out;
+  }
+  for (const auto& k : l.allowed_routes.kinds) {
+    if (serves_http && k.group == kGatewayGroup && k.kind == "HTTPRoute") {
+      out.supported.push_back(k);
+    } else {
+      out.invalid.push_back("route kind " + (k.group.empty() ? "" : k.group + "/") + k.kind +
+                            " is not supported on a " + l.protocol + " listener");
+    }
+  }
+  return out;
+}
+
+bool namespace_allowed(const config::Gateway& gw, const config::Listener& l, const std::string& route_ns,
+                       const std::map<std::string, std::string>& namespace_labels) {
+  const auto& from = l.allowed_routes.namespaces.from;
+  if (from == "All") return true;
+  if (from == "Same") return route_ns == gw.metadata.namespace_;
+  if (from == "Selector" && l.allowed_routes.namespaces.selector) {
+    auto labels = namespace_labels;
+    labels.emplace("kubernetes.io/metadata.name", route_ns);  // set by the API server on every Namespace
+    return selector_matches(*l.allowed_routes.namespaces.selector, labels);
+  }
+  return false;
+}
+
+ListenerMatch match_listener(const config::Gateway& gw, const config::Listener& l,
+                             const config::HTTPRoute& route, const config::ParentReference& ref,
+                             const std::map<std::string, std::string>& route_namespace_labels) {
+  if (ref.section_name && *ref.section_name != l.name) return ListenerMatch::kNotSelected;
+  if (ref.port && *ref.port != l.port) return ListenerMatch::kNotSelected;
+  if (listener_route_kinds(l).supported.empty()) return ListenerMatch::kKindNotAllowed;
+  if (!namespace_allowed(gw, l, route.metadata.namespace_, route_namespace_labels))
+    return ListenerMatch::kNamespaceNotAllowed;
+  const std::string lh = l.hostname.value_or("");
+  const bool common = route.hostnames.empty() ||
+                      std::any_of(route.hostnames.begin(), route.hostnames.end(), [&](const std::string& rh) {
+                        return intersect_hostnames(lh, rh).has_value();
+                      });
+  return common ? ListenerMatch::kAttached : ListenerMatch::kNoHostname;
+}
+
+}  // namespace mg::route

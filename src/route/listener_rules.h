@@ -1,0 +1,46 @@
+#pragma once
+
+// What a Gateway and its listeners admit, one copy of each rule: the address a Gateway binds, the route
+// kinds a listener serves, the namespaces it takes routes from, and which listeners a parentRef attaches
+// to. The translator routes by these and status reports them, so a route is Accepted exactly when it is
+// routed.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/objects.h"
+
+namespace mg::route {
+
+struct GatewayBindAddress {
+  std::string value;         // spec.addresses[0] when it is an IPAddress, else "0.0.0.0"
+  std::string ignored_type;  // set when spec.addresses[0] had another type, which we cannot bind
+};
+
+GatewayBindAddress gateway_bind_address(const config::Gateway&);
+
+struct ListenerRouteKinds {
+  // HTTPRoute on HTTP and HTTPS listeners (the default when allowedRoutes.kinds is empty, else the
+  // entries naming it); empty on other protocols: no route can attach.
+  std::vector<config::RouteGroupKind> supported;
+  std::vector<std::string> invalid;  // one message per allowedRoutes.kinds entry we cannot serve
+};
+
+ListenerRouteKinds listener_route_kinds(const config::Listener&);
+
+// Whether the listener's allowedRoutes.namespaces admits routes of `route_ns`, whose Namespace carries
+// `namespace_labels` (the implicit kubernetes.io/metadata.name label is added here).
+bool namespace_allowed(const config::Gateway&, const config::Listener&, const std::string& route_ns,
+                       const std::map<std::string, std::string>& namespace_labels);
+
+// How one listener of a Gateway answers one parentRef of an HTTPRoute that names the Gateway, the checks
+// in the order status reports them: not selected (sectionName or port differ), kind or namespace not
+// allowed, no hostname in common, or attached.
+enum class ListenerMatch { kNotSelected, kKindNotAllowed, kNamespaceNotAllowed, kNoHostname, kAttached };
+
+ListenerMatch match_listener(const config::Gateway&, const config::Listener&, const config::HTTPRoute&,
+                             const config::ParentReference&,
+                             const std::map<std::string, std::string>& route_namespace_labels);
+
+}  // namespace mg::route

@@ -1,0 +1,45 @@
+#pragma once
+
+// The conditions of a translation (status_snapshot.h), decided by the translator's own rules
+// (listener_rules.h, references.h, certificates.h, mirror_policies.h, client_traffic_policy.h) from
+// what the translation found. Called once per translation by translate(); docs/status.md lists every
+// condition and why.
+
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "config/objects.h"
+#include "route/certificates.h"
+#include "route/client_traffic_policy.h"
+#include "route/mirror_policies.h"
+#include "route/references.h"
+#include "route/status_snapshot.h"
+
+namespace mg::route {
+
+struct StatusInputs {
+  const config::ObjectSet& objects;
+  std::string_view controller_name;
+  const std::set<std::string>& managed_classes;  // names of the GatewayClasses of our controller
+  const ServiceIndex& services;
+  const std::unordered_map<std::string, std::map<std::string, std::string>>& namespace_labels;
+  // The address each of our Gateways has, "ns/name" -> address; absent: none (AddressNotAssigned).
+  const std::map<std::string, std::string>& gateway_addresses;
+  // Per HTTPRoute "ns/name": why the data plane cannot serve (some of) it; its parents get
+  // Accepted=False/UnsupportedValue with these, joined by "; ".
+  const std::map<std::string, std::vector<std::string>>& route_problems;
+  // The certificate resolution of one listener, done once per translation and shared with the data plane.
+  std::function<const ListenerCertificate&(const config::Gateway&, const config::Listener&)> certificate;
+  const MirrorPolicies& mirror_policies;
+  const ClientTrafficResolution& client_traffic;
+};
+
+// Every condition, with lastTransitionTime left empty (carry_transition_times fills it in).
+StatusSnapshot build_status(const StatusInputs&);
+
+}  // namespace mg::route
