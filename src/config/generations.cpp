@@ -23,16 +23,7 @@ void carry(const std::vector<T>& previous, std::vector<T>& next) {
 }  // namespace
 
 void carry_generations(const ObjectSet& previous, ObjectSet& next) {
-  carry(previous.gateway_classes, next.gateway_classes);
-  carry(previous.gateways, next.gateways);
-  carry(previous.http_routes, next.http_routes);
-  carry(previous.reference_grants, next.reference_grants);
-  carry(previous.services, next.services);
-  carry(previous.endpoint_slices, next.endpoint_slices);
-  carry(previous.namespaces, next.namespaces);
-  carry(previous.secrets, next.secrets);
-  carry(previous.mirror_policies, next.mirror_policies);
-  carry(previous.client_traffic_policies, next.client_traffic_policies);
+  for_each_kind([&](std::string_view, auto member) { carry(previous.*member, next.*member); });
 }
 
 }  // namespace mg::config

@@ -1088,48 +1088,89 @@ void decode_client_traffic_policy_spec(Obj o, ClientTrafficPolicy& p) {
   o.finish();
 }
 
+// --- the other kinds' bodies ---
+
+// The kinds whose body is a required spec; decode_spec reads it.
+template <typename T, void (*decode_spec)(Obj, T&)>
+void decode_with_spec(Obj& top, T& object) {
+  top.require("spec");
+  decode_spec(*top.obj("spec"), object);
+}
+
+void decode_service(Obj& top, Service& svc) {
+  if (auto s = top.obj("spec")) decode_service_spec(std::move(*s), svc);
+}
+
+void decode_namespace(Obj& top, Namespace&) {
+  if (auto s = top.obj("spec")) {
+    s->strings("finalizers");
+    s->finish();
+  }
+}
+
+void decode_secret(Obj& top, Secret& secret) {
+  secret.type = top.str_or("type", "Opaque");
+  secret.data = top.string_map("data");
+  secret.string_data = top.string_map("stringData");
+  top.boolean("immutable");
+}
+
 // --- documents ---
 
-enum class Kind {
-  GatewayClass,
-  Gateway,
-  HTTPRoute,
-  ReferenceGrant,
-  Service,
-  EndpointSlice,
-  Namespace,
-  Secret,
-  MirrorPolicy,
-  ClientTrafficPolicy,
-  Ignored
-};
+// Decodes a document's body (all but apiVersion, kind, metadata and status) and adds the object to its
+// list of the ObjectSet. Empty for kinds that are accepted but never inspected.
+using DecodeFn = std::function<void(Obj& top, ObjectMeta meta, const SourceLocation& src, ObjectSet& set)>;
 
 struct KindInfo {
-  Kind kind;
   std::vector<std::string_view> api_versions;
-  bool namespaced;
+  bool namespaced = true;
+  DecodeFn decode;
 };
 
+// One table entry: `decode` fills the object from the document, which then goes to set.*member.
+template <typename T>
+KindInfo decoded_kind(std::vector<std::string_view> api_versions, bool namespaced,
+                      std::vector<T> ObjectSet::*member, void (*decode)(Obj&, T&)) {
+  return {std::move(api_versions), namespaced,
+          [member, decode](Obj& top, ObjectMeta meta, const SourceLocation& src, ObjectSet& set) {
+            T object{};
+            object.metadata = std::move(meta);
+            object.source = src;
+            decode(top, object);
+            top.finish();  // before adding: an unknown top-level field leaves the object out too
+            (set.*member).push_back(std::move(object));
+          }};
+}
+
+// Adding a kind: one entry here, its decode function above, its list in ObjectSet and for_each_kind.
 const std::unordered_map<std::string_view, KindInfo>& known_kinds() {
   static const std::unordered_map<std::string_view, KindInfo> kinds = [] {
     const std::vector<std::string_view> gw = {"gateway.networking.k8s.io/v1",
                                               "gateway.networking.k8s.io/v1beta1"};
-    std::unordered_map<std::string_view, KindInfo> m = {
-        {"GatewayClass", {Kind::GatewayClass, gw, false}},
-        {"Gateway", {Kind::Gateway, gw, true}},
-        {"HTTPRoute", {Kind::HTTPRoute, gw, true}},
-        {"ReferenceGrant",
-         {Kind::ReferenceGrant,
-          {"gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1",
-           "gateway.networking.k8s.io/v1alpha2"},
-          true}},
-        {"Service", {Kind::Service, {"v1"}, true}},
-        {"EndpointSlice", {Kind::EndpointSlice, {"discovery.k8s.io/v1"}, true}},
-        {"Namespace", {Kind::Namespace, {"v1"}, false}},
-        {"Secret", {Kind::Secret, {"v1"}, true}},
-        {"MirrorPolicy", {Kind::MirrorPolicy, {"mirrorgate.io/v1alpha1"}, true}},
-        {"ClientTrafficPolicy", {Kind::ClientTrafficPolicy, {"mirrorgate.io/v1alpha1"}, true}},
-    };
+    const std::vector<std::string_view> mg = {"mirrorgate.io/v1alpha1"};
+    std::unordered_map<std::string_view, KindInfo> m;
+    m.emplace("GatewayClass", decoded_kind(gw, false, &ObjectSet::gateway_classes,
+                                           decode_with_spec<GatewayClass, decode_gateway_class_spec>));
+    m.emplace("Gateway",
+              decoded_kind(gw, true, &ObjectSet::gateways, decode_with_spec<Gateway, decode_gateway_spec>));
+    m.emplace("HTTPRoute", decoded_kind(gw, true, &ObjectSet::http_routes,
+                                        decode_with_spec<HTTPRoute, decode_http_route_spec>));
+    m.emplace("ReferenceGrant",
+              decoded_kind({"gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1",
+                            "gateway.networking.k8s.io/v1alpha2"},
+                           true, &ObjectSet::reference_grants,
+                           decode_with_spec<ReferenceGrant, decode_reference_grant_spec>));
+    m.emplace("Service", decoded_kind({"v1"}, true, &ObjectSet::services, decode_service));
+    m.emplace("EndpointSlice",
+              decoded_kind({"discovery.k8s.io/v1"}, true, &ObjectSet::endpoint_slices,
+                           decode_endpoint_slice));
+    m.emplace("Namespace", decoded_kind({"v1"}, false, &ObjectSet::namespaces, decode_namespace));
+    m.emplace("Secret", decoded_kind({"v1"}, true, &ObjectSet::secrets, decode_secret));
+    m.emplace("MirrorPolicy", decoded_kind(mg, true, &ObjectSet::mirror_policies,
+                                           decode_with_spec<MirrorPolicy, decode_mirror_policy_spec>));
+    m.emplace("ClientTrafficPolicy",
+              decoded_kind(mg, true, &ObjectSet::client_traffic_policies,
+                           decode_with_spec<ClientTrafficPolicy, decode_client_traffic_policy_spec>));
     // Well-known kinds that commonly sit next to Gateway API objects in a manifest set; accepted so
     // users can point mirrorgate at the same files they apply, but never inspected.
     const std::pair<std::string_view, std::vector<std::string_view>> ignored[] = {
@@ -1154,7 +1195,7 @@ const std::unordered_map<std::string_view, KindInfo>& known_kinds() {
         {"RoleBinding", {"rbac.authorization.k8s.io/v1"}},
         {"ClusterRoleBinding", {"rbac.authorization.k8s.io/v1"}},
     };
-    for (const auto& [name, versions] : ignored) m.emplace(name, KindInfo{Kind::Ignored, versions, true});
+    for (const auto& [name, versions] : ignored) m.emplace(name, KindInfo{versions, true, {}});
     return m;
   }();
   return kinds;
@@ -1185,8 +1226,9 @@ ObjectMeta decode_metadata(Obj o, bool namespaced) {
   m.generation_given = generation.has_value();
   m.creation_timestamp = o.str_or("creationTimestamp", "");
   m.uid = o.str_or("uid", "");
-  for (auto k : {"resourceVersion", "managedFields", "ownerReferences", "finalizers", "generateName",
-                 "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"})
+  m.resource_version = o.str_or("resourceVersion", "");
+  for (auto k : {"managedFields", "ownerReferences", "finalizers", "generateName", "deletionTimestamp",
+                 "deletionGracePeriodSeconds", "selfLink"})
     o.ignore(k);
   o.finish();
   return m;
@@ -1199,15 +1241,37 @@ class Loader {
     try {
       docs = YAML::LoadAll(std::string(text));
     } catch (const YAML::Exception& e) {
-      throw ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ": YAML parse error: " + e.msg);
+      // Without valid YAML there are no objects to tell apart: the whole file is left out.
+      file_problem(file, file + ":" + std::to_string(e.mark.line + 1) + ": YAML parse error: " + e.msg);
+      return;
     }
     for (size_t i = 0; i < docs.size(); ++i) load_document(docs[i], file, static_cast<int>(i));
   }
 
-  ObjectSet take() { return std::move(set_); }
+  void file_problem(const std::string& file, std::string message) {
+    ConfigProblem problem;
+    problem.message = std::move(message);
+    problem.file = file;
+    problem.whole_file = true;
+    problems_.push_back(std::move(problem));
+  }
+
+  LoadResult take() { return {std::move(set_), std::move(problems_)}; }
 
  private:
+  // One object: decoded whole and added, or left out with one problem naming it as far as it is known.
   void load_document(const YAML::Node& doc, const std::string& file, int index) {
+    ConfigProblem problem;
+    problem.file = file;
+    try {
+      decode_document(doc, file, index, problem);
+    } catch (const ConfigError& e) {
+      problem.message = e.what();
+      problems_.push_back(std::move(problem));
+    }
+  }
+
+  void decode_document(const YAML::Node& doc, const std::string& file, int index, ConfigProblem& who) {
     if (is_null(doc)) return;  // empty documents ("---" at the end) are legal
     const int line = line_of(doc);
     const std::string where = file + ":" + std::to_string(line) + ": ";
@@ -1231,6 +1295,18 @@ class Loader {
     }
     const auto& kinds = known_kinds();
     const auto it = kinds.find(kind);
+    const bool namespaced = it == kinds.end() || it->second.namespaced;
+    Context ctx{file, kind, ""};
+    // A first lenient look at the name so that metadata errors can already name the object, and so that
+    // a problem can say which object it left out.
+    const YAML::Node md = cdoc["metadata"];
+    who.kind = kind;
+    if (md.IsDefined() && md.IsMap()) {
+      const YAML::Node n = md["name"], ns = md["namespace"];
+      who.name = n.IsDefined() && n.IsScalar() ? n.Scalar() : "";
+      if (namespaced) who.namespace_ = ns.IsDefined() && ns.IsScalar() ? ns.Scalar() : "default";
+      ctx.object = namespaced ? who.namespace_ + "/" + who.name : who.name;
+    }
     if (it == kinds.end())
       throw ConfigError(where + "unknown kind \"" + kind + "\" (apiVersion " + api + ")");
     const KindInfo& info = it->second;
@@ -1240,22 +1316,11 @@ class Loader {
       throw ConfigError(where + kind + ": unsupported apiVersion \"" + api + "\" (supported: " + supported +
                         ")");
     }
-    if (info.kind == Kind::Ignored) {
+    if (!info.decode) {
       ++set_.ignored_objects;
       return;
     }
 
-    Context ctx{file, kind, ""};
-    // A first lenient look at the name so that metadata errors can already name the object.
-    const YAML::Node md = cdoc["metadata"];
-    if (md.IsDefined() && md.IsMap()) {
-      const YAML::Node n = md["name"], ns = md["namespace"];
-      const std::string name = n.IsDefined() && n.IsScalar() ? n.Scalar() : "";
-      if (info.namespaced)
-        ctx.object = (ns.IsDefined() && ns.IsScalar() ? ns.Scalar() : "default") + "/" + name;
-      else
-        ctx.object = name;
-    }
     Obj top(ctx, doc, "");
     top.ignore("apiVersion");
     top.ignore("kind");
@@ -1265,99 +1330,10 @@ class Loader {
     meta.spec_fingerprint = spec_fingerprint(cdoc);
     const SourceLocation src{file, line, index};
     const std::string id = kind + " " + (info.namespaced ? meta.namespace_ + "/" : "") + meta.name;
+    // Registered before the body is decoded: a second definition is a duplicate even when the first
+    // is invalid, so that neither silently wins.
     check_duplicate(id, src);
-
-    auto spec = [&](bool required) -> std::optional<Obj> {
-      if (required) top.require("spec");
-      return top.obj("spec");
-    };
-    switch (info.kind) {
-      case Kind::GatewayClass: {
-        GatewayClass o{std::move(meta), src, {}, {}, {}};
-        decode_gateway_class_spec(*spec(true), o);
-        set_.gateway_classes.push_back(std::move(o));
-        break;
-      }
-      case Kind::Gateway: {
-        Gateway o;
-        o.metadata = std::move(meta);
-        o.source = src;
-        decode_gateway_spec(*spec(true), o);
-        set_.gateways.push_back(std::move(o));
-        break;
-      }
-      case Kind::HTTPRoute: {
-        HTTPRoute o;
-        o.metadata = std::move(meta);
-        o.source = src;
-        decode_http_route_spec(*spec(true), o);
-        set_.http_routes.push_back(std::move(o));
-        break;
-      }
-      case Kind::ReferenceGrant: {
-        ReferenceGrant o;
-        o.metadata = std::move(meta);
-        o.source = src;
-        decode_reference_grant_spec(*spec(true), o);
-        set_.reference_grants.push_back(std::move(o));
-        break;
-      }
-      case Kind::Service: {
-        Service o;
-        o.metadata = std::move(meta);
-        o.source = src;
-        if (auto s = spec(false)) decode_service_spec(std::move(*s), o);
-        set_.services.push_back(std::move(o));
-        break;
-      }
-      case Kind::EndpointSlice: {
-        EndpointSlice o;
-        o.metadata = std::move(meta);
-        o.source = src;
-        decode_endpoint_slice(top, o);
-        set_.endpoint_slices.push_back(std::move(o));
-        break;
-      }
-      case Kind::Namespace: {
-        Namespace o{std::move(meta), src};
-        if (auto s = spec(false)) {
-          s->strings("finalizers");
-          s->finish();
-        }
-        set_.namespaces.push_back(std::move(o));
-        break;
-      }
-      case Kind::Secret: {
-        Secret o;
-        o.metadata = std::move(meta);
-        o.source = src;
-        o.type = top.str_or("type", "Opaque");
-        o.data = top.string_map("data");
-        o.string_data = top.string_map("stringData");
-        top.boolean("immutable");
-        set_.secrets.push_back(std::move(o));
-        break;
-      }
-      case Kind::MirrorPolicy: {
-        MirrorPolicy o;
-        o.metadata = std::move(meta);
-        o.source = src;
-        decode_mirror_policy_spec(*spec(true), o);
-        set_.mirror_policies.push_back(std::move(o));
-        break;
-      }
-      case Kind::ClientTrafficPolicy: {
-        ClientTrafficPolicy o;
-        o.metadata = std::move(meta);
-        o.source = src;
-        decode_client_traffic_policy_spec(*spec(true), o);
-        set_.client_traffic_policies.push_back(std::move(o));
-        break;
-      }
-      case Kind::Ignored:
-        break;
-    }
-    top.finish();
+    info.decode(top, std::move(meta), src, set_);
   }
 
   void check_duplicate(const std::string& id, const SourceLocation& src) {
@@ -1369,15 +1345,17 @@ class Loader {
   }
 
   ObjectSet set_;
+  std::vector<ConfigProblem> problems_;
   std::unordered_map<std::string, SourceLocation> seen_;
 };
 
-std::string read_file(const std::filesystem::path& p) {
+bool read_file(const std::filesystem::path& p, std::string& text) {
   std::ifstream in(p, std::ios::binary);
-  if (!in) throw ConfigError(p.string() + ": cannot open file");
+  if (!in) return false;
   std::ostringstream ss;
   ss << in.rdbuf();
-  return ss.str();
+  text = ss.str();
+  return true;
 }
 
 }  // namespace
@@ -1443,14 +1421,15 @@ bool parse_byte_quantity(std::string_view text, uint64_t& bytes) {
   return false;
 }
 
-ObjectSet load_string(std::string_view yaml, std::string_view source_name) {
+LoadResult load_string_partial(std::string_view yaml, std::string_view source_name) {
   Loader loader;
   loader.load_text(yaml, std::string(source_name));
   return loader.take();
 }
 
-ObjectSet load_path(const std::filesystem::path& path) {
+LoadResult load_path_partial(const std::filesystem::path& path) {
   std::error_code ec;
+  Loader loader;
   if (std::filesystem::is_directory(path, ec)) {
     std::vector<std::filesystem::path> files;
     for (const auto& entry : std::filesystem::directory_iterator(path)) {
@@ -1458,14 +1437,48 @@ ObjectSet load_path(const std::filesystem::path& path) {
       if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml")) files.push_back(entry.path());
     }
     std::sort(files.begin(), files.end());
-    Loader loader;
-    for (const auto& f : files) loader.load_text(read_file(f), f.string());
+    for (const auto& f : files) {
+      std::string text;
+      if (!read_file(f, text)) {
+        loader.file_problem(f.string(), f.string() + ": cannot open file");
+        continue;
+      }
+      loader.load_text(text, f.string());
+    }
     return loader.take();
   }
   if (!std::filesystem::exists(path, ec)) throw ConfigError(path.string() + ": no such file or directory");
-  Loader loader;
-  loader.load_text(read_file(path), path.string());
+  std::string text;
+  if (read_file(path, text))
+    loader.load_text(text, path.string());
+  else
+    loader.file_problem(path.string(), path.string() + ": cannot open file");
   return loader.take();
+}
+
+namespace {
+
+ObjectSet all_or_nothing(LoadResult result) {
+  if (!result.problems.empty()) throw ConfigError(result.problems.front().message);
+  return std::move(result.objects);
+}
+
+}  // namespace
+
+ObjectSet load_string(std::string_view yaml, std::string_view source_name) {
+  return all_or_nothing(load_string_partial(yaml, source_name));
+}
+
+ObjectSet load_path(const std::filesystem::path& path) {
+  return all_or_nothing(load_path_partial(path));
+}
+
+std::vector<std::string> decoded_kinds() {
+  std::vector<std::string> out;
+  for (const auto& [name, info] : known_kinds())
+    if (info.decode) out.emplace_back(name);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace mg::config

@@ -33,6 +33,7 @@ struct ObjectMeta {
   uint64_t spec_fingerprint = 0;  // hash of everything but metadata and status, to notice spec changes
   std::string creation_timestamp;  // RFC 3339 as written; empty when absent
   std::string uid;
+  std::string resource_version;  // opaque, as the API server wrote it; empty in hand-written manifests
 };
 
 // --- shared Gateway API pieces ---
@@ -484,5 +485,21 @@ struct ObjectSet {
   std::vector<ClientTrafficPolicy> client_traffic_policies;
   size_t ignored_objects = 0;  // well-known kinds mirrorgate does not use (Deployment, ...)
 };
+
+// Calls f(kind, member) for each kind's list of ObjectSet, member being a pointer to it, so that code over
+// every kind (one set or two) has one list of the kinds to keep up to date.
+template <typename F>
+void for_each_kind(F&& f) {
+  f("GatewayClass", &ObjectSet::gateway_classes);
+  f("Gateway", &ObjectSet::gateways);
+  f("HTTPRoute", &ObjectSet::http_routes);
+  f("ReferenceGrant", &ObjectSet::reference_grants);
+  f("Service", &ObjectSet::services);
+  f("EndpointSlice", &ObjectSet::endpoint_slices);
+  f("Namespace", &ObjectSet::namespaces);
+  f("Secret", &ObjectSet::secrets);
+  f("MirrorPolicy", &ObjectSet::mirror_policies);
+  f("ClientTrafficPolicy", &ObjectSet::client_traffic_policies);
+}
 
 }  // namespace mg::config

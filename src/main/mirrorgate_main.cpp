@@ -11,9 +11,9 @@
 #include "admin/mirror_diff_command.h"
 #include "admin/mirrors_command.h"
 #include "config/loader.h"
-#include "server/gateway.h"
 #include "route/supported_features.h"
-#include "route/status_command.h"
+#include "server/gateway.h"
+#include "server/status_command.h"
 
 int main(int argc, char** argv) {
   mg::server::GatewayOptions options;
@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
   mirrors_cmd->add_flag("--diff", mirrors_options.diff,
                         "show mirror responses that differed from the primary's (response comparison)");
   CLI11_PARSE(app, argc, argv);
-  if (*status_cmd) return mg::route::run_status_command(status_config, std::cout, std::cerr);
+  if (*status_cmd) return mg::server::run_status_command(status_config, std::cout, std::cerr);
   if (*mirrors_cmd && mirrors_options.diff)
     return mg::admin::run_mirror_diff_command(mirrors_options, std::cout, std::cerr);
   if (*mirrors_cmd) return mg::admin::run_mirrors_command(mirrors_options, std::cout, std::cerr);
@@ -137,18 +137,11 @@ int main(int argc, char** argv) {
   // A client or log reader that goes away must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
 
-  std::shared_ptr<const mg::route::RouteTable> table;
   try {
-    table = mg::server::load_route_table(options);
+    return mg::server::run_gateway(options);
   } catch (const mg::config::ConfigError& e) {
     std::cerr << "mirrorgate: config error: " << e.what() << std::endl;
     return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "mirrorgate: " << e.what() << std::endl;
-    return 1;
-  }
-  try {
-    return mg::server::run_gateway(options, std::move(table));
   } catch (const std::exception& e) {
     std::cerr << "mirrorgate: " << e.what() << std::endl;
     return 1;

@@ -1,7 +1,7 @@
 #include "server/gateway.h"
 
-#include <csignal>
 #include <algorithm>
+#include <csignal>
 #include <map>
 #include <thread>
 
@@ -11,18 +11,16 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
-#include <asio/steady_timer.hpp>
-
 #include "admin/admin_server.h"
 #include "admin/config_dump.h"
 #include "config/generations.h"
-#include "config/loader.h"
-#include "server/config_watcher.h"
+#include "config/problem.h"
+#include "route/gateway_status_options.h"
+#include "route/status.h"
+#include "route/translator.h"
+#include "server/file_provider.h"
 #include "server/worker.h"
 #include "stats/access_log.h"
-#include "route/status.h"
-#include "route/status_command.h"
-#include "route/translator.h"
 
 namespace mg::server {
 namespace {
@@ -81,13 +79,13 @@ mirror::TraceQuery parse_trace_query(std::string_view query) {
   return q;
 }
 
-}  // namespace
-
-std::shared_ptr<const route::RouteTable> load_route_table(const GatewayOptions& options,
-                                                          const route::RouteTable* previous) {
-  auto objects = config::load_path(options.config_path);
+// Translates one snapshot of the provider. Logs the table's warnings, or with `previous`, only those
+// that it did not have.
+std::shared_ptr<const route::RouteTable> build_route_table(config::ObjectSet objects,
+                                                           const route::RouteTable* previous) {
   if (previous) config::carry_generations(*previous->objects, objects);
-  auto table = route::translate(objects);
+  // With the previous table, a condition that did not change keeps its lastTransitionTime.
+  auto table = route::translate(objects, route::kDefaultControllerName, previous);
   check_listeners(*table);
   // Once per change: a reload repeats only what it found anew (a warning that stays is not news).
   for (const auto& w : table->warnings)
@@ -96,11 +94,78 @@ std::shared_ptr<const route::RouteTable> load_route_table(const GatewayOptions& 
   return table;
 }
 
-int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::RouteTable> table) {
+std::vector<std::string> messages(const std::vector<config::ConfigProblem>& problems) {
+  std::vector<std::string> out;
+  for (const auto& p : problems) out.push_back(p.message);
+  return out;
+}
+
+}  // namespace
+
+int run_gateway(const GatewayOptions& options) {
+  // Signals are claimed before any thread starts, so none can arrive with the default disposition
+  // (the provider claims SIGHUP).
+  asio::io_context signals_io(1);
+  asio::signal_set signals(signals_io, SIGTERM, SIGINT);
+  FileProvider provider(signals_io, options.config_path, options.watch_interval);
+
+  std::shared_ptr<const route::RouteTable> current;
+  std::mutex current_mutex;  // the admin thread reads `current` for /config_dump and /status
+  std::string last_reload_error;
+  // The objects the provider left out (or kept at their previous version) in its last snapshot, one
+  // line each; guarded by current_mutex like last_reload_error.
+  std::vector<std::string> config_problems;
+  std::vector<std::unique_ptr<Worker>> workers;
+  // Each problem is logged once, when it appears, as translation warnings are.
+  auto log_new_problems = [&](const std::vector<std::string>& problems) {
+    for (const auto& p : problems)
+      if (std::find(config_problems.begin(), config_problems.end(), p) == config_problems.end())
+        spdlog::warn("{}", p);
+  };
+  // A reload parses and translates on this thread; workers swap to the new table between requests,
+  // and requests in flight finish on the table they pinned. A snapshot that cannot be served as a
+  // whole keeps the old table.
+  auto reload = [&](config::ObjectSet objects, std::vector<std::string> problems) {
+    try {
+      auto next = build_route_table(std::move(objects), current.get());
+      if (!same_listeners(*current, *next)) {
+        const char* problem = "listener addresses or ports changed; restart to apply them";
+        spdlog::error("reload rejected, previous config keeps serving: {}", problem);
+        std::lock_guard lock(current_mutex);
+        last_reload_error = problem;
+        return;
+      }
+      for (auto& w : workers) w->post_table(next);
+      if (problems.empty())
+        spdlog::info("reload applied");
+      else
+        spdlog::info("reload applied with {} config problem(s), see configProblems in /status",
+                     problems.size());
+      std::lock_guard lock(current_mutex);
+      current = next;
+      last_reload_error = fmt::format("{}", fmt::join(problems, "; "));
+      config_problems = std::move(problems);
+    } catch (const std::exception& e) {
+      spdlog::error("reload rejected, previous config keeps serving: {}", e.what());
+      std::lock_guard lock(current_mutex);
+      last_reload_error = e.what();
+    }
+  };
+  provider.start([&](config::ObjectSet objects, std::vector<config::ConfigProblem> problems) {
+    auto lines = messages(problems);
+    log_new_problems(lines);
+    if (current) return reload(std::move(objects), std::move(lines));
+    auto first = build_route_table(std::move(objects), nullptr);  // throws: nothing to keep serving
+    std::lock_guard lock(current_mutex);
+    current = std::move(first);
+    config_problems = std::move(lines);
+  });
+  while (!current) signals_io.run_one();  // a provider other than files may deliver its first set later
+  const std::shared_ptr<const route::RouteTable> table = current;
+
   stats::AccessLog access_log(options.access_log);
   size_t worker_count = options.workers ? options.workers : std::max(1u, std::thread::hardware_concurrency());
 
-  std::vector<std::unique_ptr<Worker>> workers;
   for (size_t i = 0; i < worker_count; ++i)
     workers.push_back(std::make_unique<Worker>(i, options, access_log, table));
   for (size_t li = 0; li < table->listeners.size(); ++li) {
@@ -117,9 +182,6 @@ int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::Rout
   }
   if (table->listeners.empty()) spdlog::warn("no listeners: no Gateway of this controller with an HTTP listener");
 
-  std::shared_ptr<const route::RouteTable> current = table;
-  std::mutex current_mutex;  // the admin thread reads `current` for /config_dump and /status
-  std::string last_reload_error;
   std::atomic<bool> ready{false};
   admin::AdminServer admin(
       options.admin_address,
@@ -135,16 +197,17 @@ int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::Rout
               [&] {
                 std::shared_ptr<const route::RouteTable> table_now;
                 std::string reload_error;
+                std::vector<std::string> problems;
                 {
                   std::lock_guard lock(current_mutex);
                   table_now = current;
                   reload_error = last_reload_error;
+                  problems = config_problems;
                 }
-                auto status_options = route::gateway_status_options(*table_now->objects);
-                for (const auto& [route_name, problems] : table_now->route_problems)
-                  status_options.route_problems[route_name] = fmt::format("{}", fmt::join(problems, "; "));
-                auto doc = route::compute_status(*table_now->objects, status_options);
+                // The conditions were decided once, by the translation that built the table.
+                auto doc = route::status_json(*table_now, route::gateway_status_options());
                 doc["lastReloadError"] = reload_error;
+                doc["configProblems"] = std::move(problems);
                 doc["warnings"] = table_now->warnings;
                 return doc.dump(1) + "\n";
               },
@@ -164,65 +227,20 @@ int run_gateway(const GatewayOptions& options, std::shared_ptr<const route::Rout
                                                parse_trace_query(query));
               },
       });
-  // Signals are claimed before any thread starts, so none can arrive with the default disposition.
-  asio::io_context signals_io(1);
-  asio::signal_set signals(signals_io, SIGTERM, SIGINT, SIGHUP);
   for (auto& w : workers) w->start();
   admin.start();
   ready = true;
   spdlog::info("mirrorgate ready: {} workers, admin on {}", worker_count, options.admin_address);
   bool stopping = false;
-  // A reload parses and translates on this thread; workers swap to the new table between requests,
-  // and requests in flight finish on the table they pinned. A config that fails keeps the old one.
-  std::string fingerprint = config_fingerprint(options.config_path);
-  auto reload = [&](std::string_view why) {
-    spdlog::info("{}: reloading {}", why, options.config_path);
-    fingerprint = config_fingerprint(options.config_path);
-    try {
-      auto next = load_route_table(options, current.get());
-      if (!same_listeners(*current, *next)) {
-        const char* problem = "listener addresses or ports changed; restart to apply them";
-        spdlog::error("reload rejected, previous config keeps serving: {}", problem);
-        std::lock_guard lock(current_mutex);
-        last_reload_error = problem;
-        return;
-      }
-      for (auto& w : workers) w->post_table(next);
-      std::lock_guard lock(current_mutex);
-      current = next;
-      last_reload_error.clear();
-      spdlog::info("reload applied");
-    } catch (const std::exception& e) {
-      spdlog::error("reload rejected, previous config keeps serving: {}", e.what());
-      std::lock_guard lock(current_mutex);
-      last_reload_error = e.what();
-    }
-  };
   std::function<void(std::error_code, int)> on_signal = [&](std::error_code ec, int signal) {
     if (ec) return;
-    if (signal == SIGHUP) {
-      reload("SIGHUP");
-      signals.async_wait(on_signal);
-      return;
-    }
     stopping = true;
     spdlog::info("{}: draining (up to {} ms)", signal == SIGTERM ? "SIGTERM" : "SIGINT",
                  options.drain_timeout.count());
   };
-  asio::steady_timer watch_timer(signals_io);
-  std::function<void(std::error_code)> on_watch = [&](std::error_code ec) {
-    if (ec || stopping) return;
-    if (config_fingerprint(options.config_path) != fingerprint) reload("config files changed");
-    watch_timer.expires_after(options.watch_interval);
-    watch_timer.async_wait(on_watch);
-  };
-  if (options.watch_interval.count() > 0) {
-    watch_timer.expires_after(options.watch_interval);
-    watch_timer.async_wait(on_watch);
-  }
   signals.async_wait(on_signal);
   while (!stopping) signals_io.run_one();
-  watch_timer.cancel();
+  provider.stop();
 
   ready = false;
   for (auto& w : workers) w->begin_drain();

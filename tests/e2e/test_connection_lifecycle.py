@@ -116,7 +116,9 @@ class ConnectionLifecycle(mgtest.ClusterTestCase):
 
     def test_backend_close_of_an_idle_connection_is_noticed(self):
         self.assertEqual(get(self.ip_b, self.port_b, "/fin/pooled").status, 200)
-        self.assertGreaterEqual(self.gw_b.metrics().get("mirrorgate_upstream_connections_idle"), 1)
+        # The client may read its answer a moment before the worker pools the connection.
+        wait_for(lambda: self.gw_b.metrics().get("mirrorgate_upstream_connections_idle") >= 1, 5,
+                 "the connection to be pooled")
         self.fin_backend.close()  # FIN on the pooled connection; the 60 s idle timeout is far away
         start = time.monotonic()
         wait_for(lambda: self.gw_b.metrics().get("mirrorgate_upstream_connections_idle") == 0, 10,

@@ -1,8 +1,8 @@
 """Hot reload: the gateway watches its config files. A client loop keeps sending requests while the
 config goes through 20 reloads, valid ones (the route alternates between two backends) and invalid ones
 (a YAML error, an unknown field): every request gets a correct answer, the valid changes take effect,
-an invalid change is rejected with its reason in /status and the previous config keeps serving. SIGHUP
-forces a reload too.
+an invalid object keeps its previous version with the reason in /status, and the rest of the change
+applies. SIGHUP forces a reload too.
 
 Loopback block 127.0.24.0/24: gateway .1, blue pod .2, green pod .3."""
 
@@ -99,11 +99,24 @@ class HotReload(mgtest.ClusterTestCase):
         self.assertTrue(self.gw.alive())
 
     def test_rejected_reload_names_file_and_field(self):
-        self.write_route("", mgtest.route_yaml("app", "reload-gateway", "/app", "blue-backend")
-                         .replace("backendRefs:", "backendRefz:"))
-        wait_for(lambda: "backendRefz" in self.reload_error(), 10, "the rejection reason in /status")
+        # The invalid route keeps its running version (as the API server refuses an invalid update);
+        # the problem names file, object and field, and the rest of the reload applies.
+        self.write_route("blue-backend")
+        wait_for(lambda: self.reload_error() == "" and self.served_by() == BLUE, 10, "the blue route")
+        extra = mgtest.route_yaml("extra", "reload-gateway", "/extra", "green-backend")
+        self.write_route("", mgtest.join_docs(
+            mgtest.route_yaml("app", "reload-gateway", "/app", "green-backend")
+            .replace("backendRefs:", "backendRefz:"), extra))
+        wait_for(lambda: "backendRefz" in self.reload_error(), 10, "the problem in /status")
         self.assertIn("route.yaml", self.reload_error())
-        self.assertIn("reload rejected", self.gw.stderr())
+        self.assertIn("HTTPRoute default/app", self.reload_error())
+        self.assertIn("(previous version kept)", self.reload_error())
+        self.assertEqual(self.served_by(), BLUE, "the route's previous version keeps serving")
+        r = get(self.gw_ip, self.gw_port, "/extra/which", timeout=5)
+        self.assertEqual((r.status, r.json()["pod"]), (200, GREEN), "the valid route of the same reload")
+        warned = [line for line in self.gw.stderr().splitlines() if "backendRefz" in line]
+        self.assertEqual(len(warned), 1, "logged once")
+        self.assertIn("[warning]", warned[0])
         self.write_route("blue-backend")
         wait_for(lambda: self.reload_error() == "", 10, "the fixed config to load")
 

@@ -1,10 +1,13 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
-#include <fstream>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "config/loader.h"
+#include "fixtures.h"
 
 namespace mg::config {
 namespace {
@@ -308,22 +311,7 @@ TEST(ConfigLoader, ParsesByteQuantities) {
   EXPECT_FALSE(parse_byte_quantity("99999999999999999999", bytes));
 }
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = std::filesystem::temp_directory_path() /
-            ("mg_config_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-  void write(const std::string& name, std::string_view text) const { std::ofstream(path_ / name) << text; }
-
- private:
-  std::filesystem::path path_;
-};
+using test::TempDir;
 
 TEST(ConfigLoader, LoadsDirectoryInNameOrderSkippingOtherFiles) {
   TempDir dir;
@@ -353,6 +341,166 @@ TEST(ConfigLoader, DuplicateAcrossFilesNamesBothFiles) {
 
 TEST(ConfigLoader, MissingPathIsAnError) {
   EXPECT_THROW(load_path("/nonexistent/mirrorgate.yaml"), ConfigError);
+}
+
+// --- object by object ---
+
+std::vector<std::string> messages(const LoadResult& result) {
+  std::vector<std::string> out;
+  for (const auto& p : result.problems) out.push_back(p.message);
+  return out;
+}
+
+TEST(ConfigLoaderPartial, BadObjectAmongGoodOnesIsLeftOutAndNamedWithItsField) {
+  const std::string bad_route = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: bad, namespace: ns}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{backendRefz: [{name: s1, port: 80}]}]
+)";
+  const LoadResult result =
+      load_string_partial(test::join_docs({test::kGatewayClass, test::kGateway, bad_route, test::kService,
+                                           test::kRoute}),
+                          "x.yaml");
+  ASSERT_EQ(result.problems.size(), 1u);
+  const ConfigProblem& p = result.problems[0];
+  EXPECT_EQ(p.message, "x.yaml:19: HTTPRoute ns/bad: spec.rules[0].backendRefz: unknown field");
+  EXPECT_EQ(p.file, "x.yaml");
+  EXPECT_EQ(p.kind, "HTTPRoute");
+  EXPECT_EQ(p.namespace_, "ns");
+  EXPECT_EQ(p.name, "bad");
+  EXPECT_FALSE(p.whole_file);
+  EXPECT_EQ(result.objects.gateway_classes.size(), 1u);
+  EXPECT_EQ(result.objects.gateways.size(), 1u);
+  EXPECT_EQ(result.objects.services.size(), 1u);
+  ASSERT_EQ(result.objects.http_routes.size(), 1u);
+  EXPECT_EQ(result.objects.http_routes[0].metadata.name, "r");
+  // The all-or-nothing loader throws the same line.
+  EXPECT_EQ(load_error(test::join_docs({test::kGateway, bad_route})),
+            "x.yaml:14: HTTPRoute ns/bad: spec.rules[0].backendRefz: unknown field");
+}
+
+TEST(ConfigLoaderPartial, EveryKindOfProblemLeavesOutOnlyItsObject) {
+  const std::string yaml = test::join_docs({
+      "apiVersion: v1\nkind: Service\nmetadata: {name: bad-value, namespace: ns}\n"
+      "spec: {ports: [{port: x}]}\n",
+      "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: no-spec}\n",
+      "apiVersion: gateway.networking.k8s.io/v2\nkind: Gateway\nmetadata: {name: future, namespace: ns}\n",
+      "apiVersion: v1\nkind: Service\nmetadata: {name: s1, namespace: ns}\n",  // kService repeats it
+      "apiVersion: v1\nkind: Service\nmetadata: {name: extra, namespace: ns}\nbogus: 1\n",
+      test::kService,
+      test::kGateway,
+  });
+  const LoadResult result = load_string_partial(yaml, "x.yaml");
+  EXPECT_EQ(messages(result),
+            (std::vector<std::string>{
+                R"(x.yaml:5: Service ns/bad-value: spec.ports[0].port: expected an integer, got "x")",
+                "x.yaml:7: GatewayClass no-spec: spec: required field is missing",
+                "x.yaml:11: Gateway: unsupported apiVersion \"gateway.networking.k8s.io/v2\" (supported: "
+                "gateway.networking.k8s.io/v1, gateway.networking.k8s.io/v1beta1)",
+                "x.yaml:22: Service ns/extra: bogus: unknown field",
+                "x.yaml:24: Service ns/s1: duplicate object, first defined at x.yaml:15",
+            }));
+  ASSERT_EQ(result.problems.size(), 5u) << testing::PrintToString(messages(result));
+  EXPECT_EQ(result.problems[2].kind, "Gateway");
+  EXPECT_EQ(result.problems[2].name, "future");
+  ASSERT_EQ(result.objects.services.size(), 1u);
+  EXPECT_EQ(result.objects.services[0].metadata.name, "s1");
+  EXPECT_EQ(result.objects.gateways.size(), 1u);
+  EXPECT_TRUE(result.objects.gateway_classes.empty());
+}
+
+TEST(ConfigLoaderPartial, YamlSyntaxErrorLeavesOutItsFileOnly) {
+  TempDir dir;
+  dir.write("a.yaml", test::join_docs({test::kGatewayClass, test::kGateway}));
+  dir.write("b.yaml", test::join_docs({test::kService}) + "---\nkind: [unclosed\n");
+  const LoadResult result = load_path_partial(dir.path());
+  ASSERT_EQ(result.problems.size(), 1u);
+  const ConfigProblem& p = result.problems[0];
+  EXPECT_TRUE(p.whole_file);
+  EXPECT_EQ(p.file, (dir.path() / "b.yaml").string());
+  EXPECT_EQ(p.message.rfind(p.file + ":8: YAML parse error: ", 0), 0u) << p.message;
+  EXPECT_EQ(result.objects.gateways.size(), 1u);
+  EXPECT_TRUE(result.objects.services.empty());  // b.yaml cannot be split into objects
+}
+
+TEST(ConfigLoaderPartial, MissingPathIsStillAnError) {
+  EXPECT_THROW(load_path_partial("/nonexistent/mirrorgate.yaml"), ConfigError);
+}
+
+// One valid manifest per decoded kind; adding a kind to the loader's table without one here fails.
+const std::map<std::string, std::string>& one_of_each_kind() {
+  static const std::map<std::string, std::string> docs = {
+      {"GatewayClass", std::string(test::kGatewayClass)},
+      {"Gateway", std::string(test::kGateway)},
+      {"HTTPRoute", std::string(test::kRoute)},
+      {"Service", std::string(test::kService)},
+      {"ReferenceGrant",
+       "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\n"
+       "metadata: {name: g, namespace: ns}\n"
+       "spec:\n  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: other}]\n"
+       "  to: [{group: '', kind: Service}]\n"},
+      {"EndpointSlice",
+       "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+       "metadata: {name: s1-a, namespace: ns, labels: {kubernetes.io/service-name: s1}}\n"
+       "addressType: IPv4\nendpoints: [{addresses: [10.0.0.1]}]\n"},
+      {"Namespace", "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns}\n"},
+      {"Secret", "apiVersion: v1\nkind: Secret\nmetadata: {name: cert, namespace: ns}\ndata: {a: Zm9v}\n"},
+      {"MirrorPolicy",
+       "apiVersion: mirrorgate.io/v1alpha1\nkind: MirrorPolicy\nmetadata: {name: m, namespace: ns}\n"
+       "spec:\n  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r}]\n"},
+      {"ClientTrafficPolicy",
+       "apiVersion: mirrorgate.io/v1alpha1\nkind: ClientTrafficPolicy\nmetadata: {name: c, namespace: ns}\n"
+       "spec:\n  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]\n"},
+  };
+  return docs;
+}
+
+TEST(ConfigLoaderKinds, TableDispatchesEveryKindToItsOwnList) {
+  std::vector<std::string> listed;
+  for_each_kind([&](std::string_view kind, auto) { listed.emplace_back(kind); });
+  std::sort(listed.begin(), listed.end());
+  EXPECT_EQ(decoded_kinds(), listed) << "the loader's table and for_each_kind() disagree";
+  for (const auto& kind : decoded_kinds()) {
+    SCOPED_TRACE(kind);
+    const auto doc = one_of_each_kind().find(kind);
+    ASSERT_NE(doc, one_of_each_kind().end()) << "no test manifest for kind " << kind;
+    const ObjectSet set = load_string(doc->second, "x.yaml");
+    for_each_kind([&](std::string_view list_kind, auto member) {
+      EXPECT_EQ((set.*member).size(), list_kind == kind ? 1u : 0u) << "list of " << list_kind;
+    });
+    // An unknown top-level field leaves out an object of every kind, not just some.
+    const LoadResult bad = load_string_partial(doc->second + "bogusField: 1\n", "x.yaml");
+    ASSERT_EQ(bad.problems.size(), 1u);
+    EXPECT_NE(bad.problems[0].message.find(kind + " "), std::string::npos) << bad.problems[0].message;
+    EXPECT_NE(bad.problems[0].message.find("bogusField: unknown field"), std::string::npos);
+    for_each_kind([&](std::string_view, auto member) { EXPECT_TRUE((bad.objects.*member).empty()); });
+  }
+}
+
+TEST(ConfigLoaderMetadata, KeepsResourceVersionAndTheRest) {
+  const ObjectSet set = load_string(R"(apiVersion: v1
+kind: Service
+metadata:
+  name: s
+  namespace: ns
+  uid: 0b1c2d3e
+  resourceVersion: "48213"
+  generation: 3
+  labels: {app: s}
+  annotations: {note: kept}
+)",
+                                    "x.yaml");
+  ASSERT_EQ(set.services.size(), 1u);
+  const ObjectMeta& m = set.services[0].metadata;
+  EXPECT_EQ(m.resource_version, "48213");
+  EXPECT_EQ(m.uid, "0b1c2d3e");
+  EXPECT_EQ(m.generation, 3);
+  EXPECT_EQ(m.labels.at("app"), "s");
+  EXPECT_EQ(m.annotations.at("note"), "kept");
+  EXPECT_EQ(load_error("apiVersion: v1\nkind: Namespace\nmetadata: {name: n, resourceVersion: 7}\n"),
+            "x.yaml:3: Namespace n: metadata.resourceVersion: expected a string, got integer 7 (quote it)");
 }
 
 }  // namespace

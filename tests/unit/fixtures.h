@@ -1,0 +1,81 @@
+#pragma once
+// Manifests and helpers several config tests share: a managed GatewayClass, Gateway ns/gw with one
+// HTTP listener, Service ns/s1 and HTTPRoute ns/r sending / to it.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+
+namespace mg::test {
+
+inline constexpr std::string_view kGatewayClass = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: mg}
+spec: {controllerName: mirrorgate.io/gateway-controller}
+)";
+
+inline constexpr std::string_view kGateway = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: ns}
+spec:
+  gatewayClassName: mg
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+)";
+
+inline constexpr std::string_view kService = R"(apiVersion: v1
+kind: Service
+metadata: {name: s1, namespace: ns}
+spec: {ports: [{name: http, port: 80, targetPort: 3000}]}
+)";
+
+inline constexpr std::string_view kRoute = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: ns}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{backendRefs: [{name: s1, port: 80}]}]
+)";
+
+// Documents joined into one multi-document YAML text.
+inline std::string join_docs(std::initializer_list<std::string_view> docs) {
+  std::string out;
+  for (auto d : docs) out += "---\n" + std::string(d);
+  return out;
+}
+
+// The four manifests above, in one text.
+inline std::string base_manifests() {
+  return join_docs({kGatewayClass, kGateway, kService, kRoute});
+}
+
+// A fresh directory under the system's temp directory, named after the running test, removed at the end.
+class TempDir {
+ public:
+  TempDir() {
+    const auto* test = ::testing::UnitTest::GetInstance();
+    const std::string name =
+        "mg_config_test_" + std::to_string(test->random_seed()) + "_" + test->current_test_info()->name();
+    path_ = std::filesystem::temp_directory_path() / name;
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  void write(const std::string& name, std::string_view text) const { std::ofstream(path_ / name) << text; }
+  // Write then rename, as config management tools do: a watcher never sees half a file.
+  void replace(const std::string& name, std::string_view text) const {
+    std::ofstream(path_ / (name + ".tmp")) << text;
+    std::filesystem::rename(path_ / (name + ".tmp"), path_ / name);
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace mg::test
