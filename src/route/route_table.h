@@ -129,9 +129,6 @@ struct Rule {
   Filters filters;
   RuleTimeouts timeouts;
   RetryPolicy retry;
-  // The rule as configured (filters, timeouts, retry...), for stages not yet translated into fields
-  // of their own; points into RouteTable::objects, so it lives as long as the snapshot.
-  const config::HTTPRouteRule* config = nullptr;
 };
 
 struct HeaderView {
@@ -218,7 +215,7 @@ struct RouteTable {
   std::vector<Cluster> clusters;
   std::vector<std::string> warnings;  // e.g. "HTTPRoute default/r rule 0: backendRef Service default/nope not
                                       // found; requests get 500"
-  std::shared_ptr<const config::ObjectSet> objects;  // the input, which Rule::config points into
+  std::shared_ptr<const config::ObjectSet> objects;  // the input, for /status and the next translation
   // Per HTTPRoute ("namespace/name"): why some of its rules were not programmed (invalid or unsupported
   // filter combinations, timeouts...), each "<field path>: <problem>". Those rules answer 500; status
   // reports Accepted=False, reason UnsupportedValue. Routes without problems have no entry.

@@ -563,7 +563,6 @@ class Translator {
     rule.route = route_id;
     rule.rule_index = index;
     rule.name = in.name.value_or("");
-    rule.config = &in;
     const std::string where = "HTTPRoute " + route_id + " rule " + std::to_string(index);
     const bool single_prefix_match = in.matches.size() == 1 && in.matches[0].path.type == "PathPrefix";
     std::vector<std::string> invalid;  // any entry: the rule is not programmed and answers 500
@@ -640,7 +639,6 @@ class Translator {
     dead.route = rule.route;
     dead.rule_index = rule.rule_index;
     dead.name = std::move(rule.name);
-    dead.config = rule.config;
     return dead;
   }
 
@@ -859,7 +857,7 @@ bool selector_matches(const config::LabelSelector& sel, const std::map<std::stri
 }
 
 std::shared_ptr<const RouteTable> translate(const config::ObjectSet& set, const TranslateOptions& options) {
-  // The table owns a copy of its input so Rule::config stays valid for the snapshot's whole life.
+  // The table owns a copy of its input: the next translation counts generations against it.
   auto objects = std::make_shared<const config::ObjectSet>(set);
   auto table = Translator(*objects, options).run();
   table->objects = std::move(objects);
@@ -872,11 +870,6 @@ std::shared_ptr<const RouteTable> translate(const config::ObjectSet& set, std::s
   options.controller_name = controller_name;
   options.previous = previous;
   return translate(set, options);
-}
-
-std::vector<std::string> translation_warnings(const config::ObjectSet& set,
-                                              std::string_view controller_name) {
-  return translate(set, controller_name)->warnings;
 }
 
 }  // namespace mg::route

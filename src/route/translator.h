@@ -43,10 +43,6 @@ std::shared_ptr<const RouteTable> translate(const config::ObjectSet&,
                                             std::string_view controller_name = kDefaultControllerName,
                                             const RouteTable* previous = nullptr);
 
-// The warnings translate() would produce, for `mirrorgate --check`-style use.
-std::vector<std::string> translation_warnings(const config::ObjectSet&,
-                                              std::string_view controller_name = kDefaultControllerName);
-
 // Gateway API hostname intersection of a listener hostname (empty = any) and a route hostname (empty =
 // any). Returns the effective hostname ("" = any) or nullopt when they do not intersect.
 std::optional<std::string> intersect_hostnames(std::string_view listener, std::string_view route);

@@ -412,43 +412,84 @@ class Captured:
         return None
 
 
-class CaptureServer:
+class ThreadedTcpServer:
+    """A backend stand-in: listens on ip:port and serves every accepted connection in a thread of its
+    own with self.serve(conn, peer, number) (number counts connections from 1). close() stops accepting,
+    shuts every connection down and joins the threads. Subclasses write serve()."""
+
+    def __init__(self, ip: str, port: int, backlog: int = 64, conn_timeout: float | None = 0.2,
+                 rcvbuf: int | None = None):
+        self.ip, self.port = ip, port
+        self.errors: list[str] = []  # read by Cluster.dump()
+        self.accepted = 0
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.conns: list[socket.socket] = []
+        self.conn_timeout = conn_timeout
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if rcvbuf:  # inherited by accepted sockets
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.bind((ip, port))
+        self.sock.listen(backlog)
+        self.sock.settimeout(0.1)
+        self.threads = [threading.Thread(target=self._accept_loop, daemon=True)]
+
+    def start_accepting(self) -> None:
+        """Call at the end of the subclass's __init__, once everything serve() uses exists."""
+        self.threads[0].start()
+
+    def _accept_loop(self):
+        while not self.stop.is_set():
+            try:
+                conn, peer = self.sock.accept()
+            except OSError:
+                continue
+            if self.conn_timeout is not None:
+                conn.settimeout(self.conn_timeout)
+            with self.lock:
+                self.accepted += 1
+                number = self.accepted
+                self.conns.append(conn)
+            t = threading.Thread(target=self.serve, args=(conn, peer, number), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def serve(self, conn: socket.socket, peer, number: int) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def close(self, join_timeout: float = 2.0):
+        self.stop.set()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        for t in self.threads:
+            if t.is_alive() or t.ident:
+                t.join(timeout=join_timeout)
+
+
+class CaptureServer(ThreadedTcpServer):
     """A tiny HTTP/1.1 server in a thread: parses each request (Content-Length or chunked body),
     stores it, answers 200 `{}` (mode "ok") or never answers (mode "hang"). Keep-alive aware."""
 
     def __init__(self, ip: str, port: int, mode: str = "ok"):
         assert mode in ("ok", "hang")
-        self.ip, self.port, self.mode = ip, port, mode
+        super().__init__(ip, port)
+        self.mode = mode
         self.requests: list[Captured] = []
-        self.errors: list[str] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._conns: list[socket.socket] = []
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((ip, port))
-        self._sock.listen(64)
-        self._sock.settimeout(0.1)
-        self._threads = [threading.Thread(target=self._accept_loop, daemon=True)]
-        self._threads[0].start()
-
-    def _accept_loop(self):
-        while not self._stop.is_set():
-            try:
-                conn, peer = self._sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            conn.settimeout(0.2)
-            with self._lock:
-                self._conns.append(conn)
-            t = threading.Thread(target=self._serve, args=(conn, peer), daemon=True)
-            self._threads.append(t)
-            t.start()
+        self.start_accepting()
 
     def _recv(self, conn, buf: bytearray, need) -> bool:
         """Reads into buf until need(buf) is true; False on EOF or stop."""
         while not need(buf):
-            if self._stop.is_set():
+            if self.stop.is_set():
                 return False
             try:
                 chunk = conn.recv(65536)
@@ -461,10 +502,10 @@ class CaptureServer:
             buf += chunk
         return True
 
-    def _serve(self, conn: socket.socket, peer):
+    def serve(self, conn: socket.socket, peer, number: int):
         buf = bytearray()
         try:
-            while not self._stop.is_set():
+            while not self.stop.is_set():
                 if not self._recv(conn, buf, lambda b: b"\r\n\r\n" in b):
                     return
                 head_end = buf.index(b"\r\n\r\n")
@@ -507,17 +548,17 @@ class CaptureServer:
                         return
                     body += buf[:n]
                     del buf[:n]
-                with self._lock:
+                with self.lock:
                     self.requests.append(Captured(method, target, headers, bytes(body), peer))
                 if self.mode == "hang":
-                    self._stop.wait()
+                    self.stop.wait()
                     return
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                              b"Content-Length: 2\r\n\r\n{}")
                 if hmap.get("connection", "").lower() == "close":
                     return
         except Exception as e:  # noqa: BLE001 - recorded, the test asserts on it
-            with self._lock:
+            with self.lock:
                 self.errors.append(repr(e))
         finally:
             try:
@@ -526,23 +567,8 @@ class CaptureServer:
                 pass
 
     def find(self, pred) -> list[Captured]:
-        with self._lock:
+        with self.lock:
             return [r for r in self.requests if pred(r)]
-
-    def close(self):
-        self._stop.set()
-        try:
-            self._sock.close()
-        except OSError:
-            pass
-        with self._lock:
-            for c in self._conns:
-                try:
-                    c.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-        for t in self._threads:
-            t.join(timeout=2)
 
 
 # --------------------------------------------------------------------------------------------

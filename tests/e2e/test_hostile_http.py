@@ -21,43 +21,18 @@ NET = "127.0.20"
 DEADLINE = 5.0
 
 
-class RawCaptureBackend:
+class RawCaptureBackend(mgtest.ThreadedTcpServer):
     """Accepts on ip:port; keeps the raw bytes of every connection in arrival order; answers every
     complete request it can parse (Content-Length or chunked body) with 200 and body "ok"."""
 
     RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
     def __init__(self, ip: str, port: int):
-        self.ip, self.port = ip, port
-        self.errors: list[str] = []  # read by Cluster.dump()
-        self.lock = threading.Lock()
+        super().__init__(ip, port, conn_timeout=0.1)
         self.chunks: list[tuple[int, bytes]] = []  # (connection number, bytes) in arrival order
-        self.stop = threading.Event()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((ip, port))
-        self.sock.listen(64)
-        self.sock.settimeout(0.1)
-        self.conns: list[socket.socket] = []
-        self.threads = [threading.Thread(target=self._accept, daemon=True)]
-        self.threads[0].start()
+        self.start_accepting()
 
-    def _accept(self):
-        n = 0
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            n += 1
-            conn.settimeout(0.1)
-            with self.lock:
-                self.conns.append(conn)
-            t = threading.Thread(target=self._serve, args=(conn, n), daemon=True)
-            self.threads.append(t)
-            t.start()
-
-    def _serve(self, conn: socket.socket, number: int):
+    def serve(self, conn: socket.socket, peer, number: int):
         buf = b""
         try:
             while not self.stop.is_set():
@@ -97,18 +72,6 @@ class RawCaptureBackend:
             for number, data in self.chunks[mark:]:
                 out[number] = out.get(number, b"") + data
         return out
-
-    def close(self):
-        self.stop.set()
-        self.sock.close()
-        with self.lock:
-            for c in self.conns:
-                try:
-                    c.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-        for t in self.threads:
-            t.join(timeout=2)
 
 
 def split_request(buf: bytes):

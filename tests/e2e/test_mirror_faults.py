@@ -46,48 +46,25 @@ def fault_pod(mode: str) -> str:
     return f"mirror-{mode}-6c8f9d7b5-f{FAULT_IPS[mode]}"
 
 
-class FaultServer:
+class FaultServer(mgtest.ThreadedTcpServer):
     """A mirror endpoint that misbehaves in one way (`mode`). Each connection is read in a thread of its
     own; one that is held open then waits in the hold loop until the gateway closes it or the server
     closes."""
 
     def __init__(self, ip: str, mode: str, slow_seconds: float = SLOW_SECONDS):
-        self.ip, self.port, self.mode, self.slow_seconds = ip, 3000, mode, slow_seconds
-        self.accepted = 0
+        # "slowreader": a small receive buffer, so a large copy fills the window at once and its write stalls.
+        super().__init__(ip, 3000, backlog=256, conn_timeout=None,
+                         rcvbuf=4096 if mode == "slowreader" else None)
+        self.mode, self.slow_seconds = mode, slow_seconds
         self.requests: list[bytes] = []  # request heads read completely (with their bodies)
-        self.errors: list[str] = []
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.conns: list[socket.socket] = []
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if mode == "slowreader":
-            # Inherited by accepted sockets: a large copy fills the window at once and its write stalls.
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        self.sock.bind((ip, self.port))
-        self.sock.listen(256)
-        self.sock.settimeout(0.1)
         # Held connections wait in one selector thread, not a thread each: thousands of held copies (a
         # gateway without a budget) must not starve this test process of the GIL.
         self.selector = selectors.DefaultSelector()
         self.to_hold: queue.SimpleQueue = queue.SimpleQueue()
-        self.threads = [threading.Thread(target=self._accept, daemon=True),
-                        threading.Thread(target=self._hold_loop, daemon=True)]
-        for t in self.threads:
-            t.start()
-
-    def _accept(self):
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            with self.lock:
-                self.accepted += 1
-                self.conns.append(conn)
-            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self.threads.append(t)
-            t.start()
+        hold = threading.Thread(target=self._hold_loop, daemon=True)
+        self.threads.append(hold)
+        hold.start()
+        self.start_accepting()
 
     def _recv_until(self, conn: socket.socket, buf: bytearray, need) -> bool:
         """Reads until need(buf); False on EOF, error or stop."""
@@ -157,7 +134,7 @@ class FaultServer:
         """Hands the connection to the hold loop, which owns it from now on."""
         self.to_hold.put((conn, read))
 
-    def _serve(self, conn: socket.socket):
+    def serve(self, conn: socket.socket, peer, number: int):
         conn.settimeout(0.1)
         held = False
         try:
@@ -197,16 +174,7 @@ class FaultServer:
             return len(self.requests)
 
     def close(self):
-        self.stop.set()
-        self.sock.close()
-        with self.lock:
-            for c in self.conns:
-                try:
-                    c.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-        for t in self.threads:
-            t.join(timeout=3)
+        super().close(join_timeout=3)
 
 
 def open_fds(pid: int) -> int:

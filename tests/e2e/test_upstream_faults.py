@@ -20,35 +20,16 @@ NET = "127.0.20"
 SLOW_SECONDS = 2.0
 
 
-class FaultyBackend:
+class FaultyBackend(mgtest.ThreadedTcpServer):
     """A thread that accepts on ip:3000, reads each request head, then calls behaviour(conn, head)."""
 
     def __init__(self, ip: str, behaviour):
-        self.ip, self.port = ip, 3000
+        super().__init__(ip, 3000, backlog=128, conn_timeout=None)
         self.requests: list[bytes] = []
-        self.errors: list[str] = []
         self.behaviour = behaviour
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((ip, self.port))
-        self.sock.listen(128)
-        self.sock.settimeout(0.1)
-        self.threads = [threading.Thread(target=self._accept, daemon=True)]
-        self.threads[0].start()
+        self.start_accepting()
 
-    def _accept(self):
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self.threads.append(t)
-            t.start()
-
-    def _serve(self, conn: socket.socket):
+    def serve(self, conn: socket.socket, peer, number: int):
         conn.settimeout(0.1)
         buf = b""
         deadline = time.monotonic() + 10
@@ -80,10 +61,7 @@ class FaultyBackend:
                 pass
 
     def close(self):
-        self.stop.set()
-        self.sock.close()
-        for t in self.threads:
-            t.join(timeout=3)
+        super().close(join_timeout=3)
 
 
 def reset_mid_response(backend, conn, head):
