@@ -49,6 +49,10 @@ Worker::~Worker() {
   listeners_.clear();
   primary_pool_.clear();
   mirror_.pool.clear();
+  // Coroutines still pending (sessions, mirror copies) are destroyed with the io_context, and on their
+  // way out they still use what the contexts hold (budget slots, counters, the idle list): it goes
+  // first, while the members declared after it, which hold no socket or timer any more, still exist.
+  io_.reset();
 }
 
 asio::awaitable<void> Worker::accept_loop(asio::ip::tcp::acceptor& acceptor, size_t listener_index) {

@@ -72,7 +72,7 @@ class Worker {
   net::DeadlineSweeper sweeper_;
   proxy::IdleSessions idle_sessions_;  // outlives the sessions, whose frames may go with io_
 
-  std::unique_ptr<asio::io_context> io_;
+  std::unique_ptr<asio::io_context> io_;  // reset first in ~Worker (see there)
   // Declared after io_: sockets must be destroyed before their io_context.
   upstream::LoadBalancer balancer_;
   upstream::ConnectionPool primary_pool_;

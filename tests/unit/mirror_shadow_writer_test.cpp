@@ -78,6 +78,11 @@ struct FakeMirror {
 
 class ShadowWriterTest : public ::testing::Test {
  protected:
+  // The pooled sockets go before io_ (which is destroyed before the context that holds them).
+  ~ShadowWriterTest() override {
+    if (mirror_context_) mirror_context_->pool.clear();
+  }
+
   // A table with cluster 0 = the mirror at `port` (one endpoint), cluster 1 = no ready endpoint.
   static std::shared_ptr<const route::RouteTable> make_table(uint16_t port) {
     auto table = std::make_shared<route::RouteTable>();
@@ -138,15 +143,16 @@ class ShadowWriterTest : public ::testing::Test {
     ASSERT_TRUE(done()) << "timed out";
   }
 
-  std::deque<route::MirrorTarget> targets_;
-  asio::io_context io_;  // first: everything below holds sockets on it
+  // What copies use on their way out: it outlives io_, whose destruction ends the pending copies.
   stats::WorkerStats stats_;
   upstream::LoadBalancer balancer_;
   MirrorOptions options_;
   http::Limits limits_;
   stats::AccessLog log_{"off"};
+  std::deque<route::MirrorTarget> targets_;
   std::shared_ptr<const route::RouteTable> table_;
   std::unique_ptr<MirrorContext> mirror_context_;
+  asio::io_context io_;
   std::unique_ptr<FakeMirror> mirror_;
 };
 
