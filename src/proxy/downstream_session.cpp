@@ -118,10 +118,16 @@ class Session {
     watchdog_.reset_fired();
     const bool between_requests = buffer_.empty() && served_a_request_;
     watchdog_.arm(between_requests ? client_.idle_timeout : client_.header_timeout, true);
-    if (between_requests && !stream_.is_tls() && !co_await wait_for_next_request()) {
-      watchdog_.disarm();
-      closed = true;
-      co_return http::ParseResult{};
+    if (between_requests && !stream_.is_tls()) {
+      if (!co_await wait_for_next_request()) {
+        watchdog_.disarm();
+        closed = true;
+        co_return http::ParseResult{};
+      }
+      if (!buffer_.empty()) {  // it read the first bytes itself: a request starts
+        refresh_client_limits();
+        watchdog_.arm(client_.header_timeout, true);
+      }
     }
     for (;;) {
       if (!buffer_.empty()) {
@@ -152,19 +158,23 @@ class Session {
     }
   }
 
-  // Between requests on a plain connection: waits until the next request's first bytes can be read,
-  // holding no buffer meanwhile, and listed as idle so that the worker may trim this session's memory
+  // Between requests on a plain connection: reads the next request's first bytes if they are there,
+  // else waits until they can be read, listed as idle so that the worker may trim this session's memory
   // (proxy/idle_sessions.h). A TLS connection reads instead: its library may hold decrypted bytes that
   // no socket readiness announces. False when the client closed or the idle timeout passed.
   asio::awaitable<bool> wait_for_next_request() {
     auto& socket = stream_.lowest_layer();
-    // A client that sent its next request already (pipelining, or simply fast) needs no wait. Asked
-    // before the wait is queued, with no event-loop turn between: a request arriving after the check
-    // is announced to the queued wait.
-    char probe;
-    const ssize_t peeked = ::recv(socket.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (peeked > 0) co_return true;
-    if (peeked == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) co_return false;
+    // A client that sent its next request already (pipelining, or a busy gateway's fast client) needs
+    // no wait: one non-blocking read takes it, the same read asio would try first. Tried before the wait
+    // is queued, with no event-loop turn between: a request arriving after it is announced to the wait.
+    size_t available = 0;
+    char* p = buffer_.prepare(kReadChunk, available);
+    const ssize_t n = ::recv(socket.native_handle(), p, available, MSG_DONTWAIT);
+    if (n > 0) {
+      buffer_.commit(static_cast<size_t>(n));
+      co_return true;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) co_return false;
     context_.idle.link(idle_entry_, Clock::now());
     auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, kNoThrow);
     context_.idle.unlink(idle_entry_);
