@@ -3,6 +3,7 @@
 // compacted), plus the body framing derived from them.
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,9 @@ struct Header {
   std::string_view name;
   std::string_view value;
 };
+
+// First value of the named field (case-insensitive), or empty.
+std::string_view find_header(std::span<const Header> headers, std::string_view name);
 
 // How the body after a head is delimited (RFC 9112 section 6).
 enum class BodyFraming : uint8_t {

@@ -116,17 +116,15 @@ bool is_valid_authority(std::string_view s) {
 
 }  // namespace
 
-std::string_view RequestHead::find(std::string_view name) const {
+std::string_view find_header(std::span<const Header> headers, std::string_view name) {
   for (const auto& h : headers)
     if (iequals(h.name, name)) return h.value;
   return {};
 }
 
-std::string_view ResponseHead::find(std::string_view name) const {
-  for (const auto& h : headers)
-    if (iequals(h.name, name)) return h.value;
-  return {};
-}
+std::string_view RequestHead::find(std::string_view name) const { return find_header(headers, name); }
+
+std::string_view ResponseHead::find(std::string_view name) const { return find_header(headers, name); }
 
 ParseResult parse_request_head(std::string_view in, const Limits& limits, RequestHead& out) {
   out.clear();

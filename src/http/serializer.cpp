@@ -97,10 +97,10 @@ void append_downstream_response_head(std::string& out, const ResponseHead& respo
 }
 
 std::string local_reply(int status, std::string_view body, bool close, std::string_view request_id,
-                        std::string_view extra_header_lines) {
+                        std::span<const Header> extra_headers) {
   const bool bodiless = status == 204 || status == 304;
   std::string out = fmt::format("HTTP/1.1 {} {}\r\n", status, reason_phrase(status));
-  out.append(extra_header_lines);
+  for (const auto& h : extra_headers) out.append(h.name).append(": ").append(h.value).append("\r\n");
   if (!bodiless)
     fmt::format_to(std::back_inserter(out), "Content-Type: text/plain\r\nContent-Length: {}\r\n", body.size() + 1);
   if (!request_id.empty()) out.append("X-Request-Id: ").append(request_id).append("\r\n");

@@ -1,6 +1,6 @@
 #pragma once
-// The life of one client connection, as one coroutine: read a request, route it, forward it (and hand
-// a copy to the mirror writer), relay the response, repeat while keep-alive holds.
+// The life of one client connection: the TLS handshake on an HTTPS listener, then the protocol
+// (HTTP/1.1 today, http1_session.h), then the TLS close.
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>

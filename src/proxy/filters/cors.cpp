@@ -50,13 +50,11 @@ bool is_preflight(std::string_view method, std::string_view origin, std::string_
   return method == "OPTIONS" && !origin.empty() && !request_method.empty();
 }
 
-std::string preflight_headers(const route::Cors& cors, std::string_view origin, std::string_view request_method,
-                              std::string_view request_headers) {
+std::vector<OwnedHeader> preflight_headers(const route::Cors& cors, std::string_view origin,
+                                           std::string_view request_method, std::string_view request_headers) {
   if (!origin_allowed(cors, origin)) return {};
-  std::string out;
-  auto line = [&](std::string_view name, std::string_view value) {
-    out.append(name).append(": ").append(value).append("\r\n");
-  };
+  std::vector<OwnedHeader> out;
+  auto line = [&](std::string_view name, std::string_view value) { out.push_back({name, std::string(value)}); };
   // Echo the origin rather than "*": valid in every case, and required when credentials are allowed.
   line("Access-Control-Allow-Origin", origin);
   // With credentials "*" would be taken literally by browsers, so a wildcard answers with what was asked.

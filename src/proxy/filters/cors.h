@@ -16,9 +16,14 @@ bool origin_allowed(const route::Cors& cors, std::string_view origin);
 // A preflight is an OPTIONS request with Origin and Access-Control-Request-Method.
 bool is_preflight(std::string_view method, std::string_view origin, std::string_view request_method);
 
-// Header lines ("Name: value\r\n"...) for the gateway's answer to a preflight; empty for a refused origin.
-std::string preflight_headers(const route::Cors& cors, std::string_view origin, std::string_view request_method,
-                              std::string_view request_headers);
+struct OwnedHeader {
+  std::string_view name;  // a literal
+  std::string value;
+};
+
+// The fields of the gateway's answer to a preflight; empty for a refused origin.
+std::vector<OwnedHeader> preflight_headers(const route::Cors& cors, std::string_view origin,
+                                           std::string_view request_method, std::string_view request_headers);
 
 // Fields added to the response of an actual cross-origin request from an allowed origin. Views point
 // into `cors` and `origin`.

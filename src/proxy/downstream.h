@@ -1,0 +1,81 @@
+#pragma once
+// The seam between a client protocol and the request path. A protocol (the HTTP/1.1 connection in
+// http1_session.cpp; an HTTP/2 stream next) parses a request into a DownstreamRequest and implements
+// Downstream: how this request's body is read, how a response or a local reply is written back. The
+// RequestHandler (request_handler.h) does everything else, the same for every protocol: routing,
+// filters, the upstream exchange with its retries, the mirror copies, counters and the access log.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <asio/awaitable.hpp>
+
+#include "http/body_capture.h"
+#include "http/message.h"
+#include "proxy/body_relay.h"
+#include "upstream/exchange.h"
+
+namespace mg::proxy {
+
+// One request as the client sent it. Views into the protocol's buffers: valid until
+// Downstream::send_request_body, which may read over them.
+struct DownstreamRequest {
+  std::string_view method;
+  std::string_view target;  // origin-form or absolute-form, as received
+  std::string_view host;    // Host, or the authority of an absolute-form target; empty when neither (HTTP/1.0)
+  std::span<const http::Header> headers;
+  std::string_view connection;  // the Connection field: the fields it names are not forwarded
+  http::BodyFraming framing = http::BodyFraming::kNone;
+  uint64_t content_length = 0;
+  // The connection may serve another request after this one (HTTP/1 keep-alive, not draining).
+  bool keep_alive = true;
+  uint64_t max_body = 0;  // the listener's request body limit (0: none): a larger declared length is a 413
+  std::string_view scheme;     // "http" or "https", as the client reached us
+  std::string_view client_ip;  // for X-Forwarded-For
+  std::string_view client_address;  // "ip:port", for the access log
+};
+
+// The response head as it goes to the client, after the route's response filters.
+struct DownstreamResponse {
+  const http::ResponseHead& upstream;    // status, framing and length as the backend sent them
+  std::span<const http::Header> headers;  // the fields to send (the backend's, or the filtered copy)
+  bool body_allowed = true;               // false for HEAD, 204 and 304: nothing follows the head
+  std::string_view request_id;
+};
+
+// An answer the gateway gives itself: errors, redirects, CORS preflights.
+struct LocalReply {
+  int status = 500;
+  std::string_view message;                     // the short text body (none for 204 and 304)
+  std::span<const http::Header> headers = {};  // extra fields (Location, Access-Control-*)
+  bool close = false;  // this request's connection (or stream) ends after it: unread body, or an error
+  std::string_view request_id;
+};
+
+struct ResponseSent {
+  RelayResult relay;
+  bool keep_alive = true;  // false: the protocol must close after this response (HTTP/1.0 with no length)
+};
+
+class Downstream {
+ public:
+  // Sends `head` (the upstream request head) and then the request body, as much as is still to come
+  // from the client, over the exchange's connection; `capture` (if any) keeps a copy for mirrors and
+  // retries. A client waiting for "100 Continue" is told to send its body here.
+  virtual asio::awaitable<RelayResult> send_request_body(upstream::Exchange& exchange, std::string_view head,
+                                                         http::BodyCapture* capture) = 0;
+  // Writes the response head and streams the body from the exchange's connection to the client. The
+  // exchange's buffer still starts with the response head (the views in `response` point there).
+  virtual asio::awaitable<ResponseSent> send_response(upstream::Exchange& exchange,
+                                                      const DownstreamResponse& response,
+                                                      http::BodyCapture* capture) = 0;
+  // True when the reply went out and the connection may go on.
+  virtual asio::awaitable<bool> send_local_reply(const LocalReply& reply) = 0;
+
+ protected:
+  ~Downstream() = default;
+};
+
+}  // namespace mg::proxy

@@ -1,0 +1,266 @@
+#include "proxy/http1_session.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+#include <string>
+#include <utility>
+
+#include <asio/buffer.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "common/byte_buffer.h"
+#include "http/parser.h"
+#include "http/serializer.h"
+#include "proxy/body_relay.h"
+#include "proxy/downstream.h"
+#include "proxy/request_handler.h"
+
+namespace mg::proxy {
+namespace {
+
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr size_t kReadChunk = 16 * 1024;
+
+class Http1Session final : public Downstream {
+ public:
+  Http1Session(SessionContext& context, net::ClientStream& stream, net::SocketWatchdog& watchdog,
+               size_t listener_index)
+      : context_(context),
+        options_(context.options),
+        stream_(stream),
+        listener_index_(listener_index),
+        watchdog_(watchdog),
+        buffer_(kReadChunk),
+        handler_(context, listener_index),
+        client_(flag_defaults()) {
+    head_.headers.reserve(32);
+    idle_entry_.owner = this;
+    idle_entry_.trim = [](void* session) { static_cast<Http1Session*>(session)->release_request_memory(); };
+    std::error_code ec;
+    auto remote = stream_.lowest_layer().remote_endpoint(ec);
+    client_ip_ = ec ? "unknown" : remote.address().to_string();
+    client_address_ = ec ? "unknown" : client_ip_ + ":" + std::to_string(remote.port());
+  }
+
+  ~Http1Session() { context_.idle.unlink(idle_entry_); }  // a frame destroyed in its wait (shutdown)
+  Http1Session(const Http1Session&) = delete;
+  Http1Session& operator=(const Http1Session&) = delete;
+
+  asio::awaitable<void> run() {
+    for (;;) {
+      bool closed = false;
+      http::ParseResult parsed = co_await read_head(closed);
+      if (closed) co_return;
+      if (parsed.status == http::ParseStatus::kError) {
+        // The framing of whatever follows is unknown now: answer and close (never guess).
+        co_await handler_.reject(*this, client_address_, parsed.error_status, parsed.error);
+        co_return;
+      }
+      served_a_request_ = true;
+      // The head is consumed now, whatever happens next; head_'s views stay valid until the next read
+      // into buffer_ (consume() only moves the cursor).
+      buffer_.consume(head_.head_length);
+      keep_alive_ = head_.keep_alive && !context_.draining.load(std::memory_order_relaxed);
+      const DownstreamRequest request{
+          .method = head_.method,
+          .target = head_.target,
+          .host = head_.host,
+          .headers = head_.headers,
+          .connection = head_.connection,
+          .framing = head_.framing,
+          .content_length = head_.content_length,
+          .keep_alive = keep_alive_,
+          .max_body = client_.max_request_body,
+          .scheme = scheme(),
+          .client_ip = client_ip_,
+          .client_address = client_address_,
+      };
+      if (!co_await handler_.handle(*this, request)) co_return;
+    }
+  }
+
+  // ---- Downstream ----
+
+  asio::awaitable<RelayResult> send_request_body(upstream::Exchange& exchange, std::string_view head,
+                                                 http::BodyCapture* capture) override {
+    const bool has_body = head_.framing != http::BodyFraming::kNone;
+    if (head_.expect_continue && has_body && buffer_.empty()) {
+      // We read the body now; tell the client to send it (the Expect field is not forwarded).
+      if (!co_await write_all(stream_, "HTTP/1.1 100 Continue\r\n\r\n", {}))
+        co_return RelayResult{.status = RelayStatus::kSourceFailed};
+    }
+    out_ = head;
+    RelayTimeouts timeouts{&watchdog_, &exchange.watchdog(), client_.idle_timeout, options_.response_timeout};
+    co_return co_await relay_body(stream_, buffer_, head_.framing, head_.content_length, exchange.connection().socket,
+                                  head_.framing, out_, capture, timeouts, client_.max_request_body);
+  }
+
+  asio::awaitable<ResponseSent> send_response(upstream::Exchange& exchange, const DownstreamResponse& response,
+                                              http::BodyCapture* capture) override {
+    const http::ResponseHead& upstream = response.upstream;
+    // How the body goes to the client: lengths pass through; anything else is chunked for an HTTP/1.1
+    // client, or delimited by closing for HTTP/1.0.
+    bool close = !keep_alive_;
+    http::BodyFraming framing = upstream.framing;
+    uint64_t length = upstream.content_length;
+    if (upstream.framing == http::BodyFraming::kNone && response.body_allowed) {
+      framing = http::BodyFraming::kContentLength;
+      length = 0;
+    } else if (upstream.framing == http::BodyFraming::kChunked ||
+               upstream.framing == http::BodyFraming::kUntilClose) {
+      if (head_.minor_version == 0) {
+        framing = http::BodyFraming::kUntilClose;
+        close = true;
+      } else {
+        framing = http::BodyFraming::kChunked;
+      }
+    }
+    out_.clear();
+    http::append_downstream_response_head(out_, upstream, response.headers, framing, length, close,
+                                          response.request_id, !response.body_allowed);
+    exchange.connection().buffer.consume(upstream.head_length);  // serialised: the body follows
+    RelayTimeouts timeouts{&exchange.watchdog(), &watchdog_, options_.response_timeout, client_.idle_timeout};
+    RelayResult relayed = co_await relay_body(exchange.connection().socket, exchange.connection().buffer,
+                                              upstream.framing, upstream.content_length, stream_, framing, out_,
+                                              capture, timeouts, 0);
+    co_return ResponseSent{relayed, !close};
+  }
+
+  asio::awaitable<bool> send_local_reply(const LocalReply& reply) override {
+    std::string bytes = http::local_reply(reply.status, reply.message, reply.close, reply.request_id, reply.headers);
+    watchdog_.reset_fired();
+    const bool written =
+        co_await write_all(stream_, bytes, RelayTimeouts{nullptr, &watchdog_, {}, client_.idle_timeout});
+    co_return written && !reply.close;
+  }
+
+ private:
+  // Waits for a complete request head. Between keep-alive requests the idle timeout runs until the
+  // first byte of the next one, the header timeout from there (slowloris). A new connection has had no
+  // request yet, so the header timeout bounds its first byte too (nginx's client_header_timeout): a
+  // connection that never speaks does not hold a slot for the whole idle timeout.
+  asio::awaitable<http::ParseResult> read_head(bool& closed) {
+    refresh_client_limits();
+    watchdog_.reset_fired();
+    const bool between_requests = buffer_.empty() && served_a_request_;
+    watchdog_.arm(between_requests ? client_.idle_timeout : client_.header_timeout, true);
+    if (between_requests && !stream_.is_tls()) {
+      if (!co_await wait_for_next_request()) {
+        watchdog_.disarm();
+        closed = true;
+        co_return http::ParseResult{};
+      }
+      if (!buffer_.empty()) {  // it read the first bytes itself: a request starts
+        refresh_client_limits();
+        watchdog_.arm(client_.header_timeout, true);
+      }
+    }
+    for (;;) {
+      if (!buffer_.empty()) {
+        http::ParseResult r = http::parse_request_head(buffer_.readable(), client_.head, head_);
+        if (r.status != http::ParseStatus::kIncomplete) {
+          watchdog_.disarm();
+          co_return r;
+        }
+      }
+      bool was_empty = buffer_.empty();
+      size_t available = 0;
+      char* p = buffer_.prepare(kReadChunk, available);
+      auto [ec, n] = co_await stream_.async_read_some(asio::buffer(p, available), kNoThrow);
+      if (ec) {
+        watchdog_.disarm();
+        closed = true;
+        if (watchdog_.fired() && !buffer_.empty())
+          co_await handler_.reject(*this, client_address_, 408, "request header timeout");
+        co_return http::ParseResult{};
+      }
+      buffer_.commit(n);
+      if (was_empty) {  // a request starts: with the limits of the table current now, after any reload
+        refresh_client_limits();
+        watchdog_.arm(client_.header_timeout, true);
+      }
+    }
+  }
+
+  // Between requests on a plain connection: reads the next request's first bytes if they are there,
+  // else waits until they can be read, listed as idle so that the worker may trim this session's memory
+  // (proxy/idle_sessions.h). A TLS connection reads instead: its library may hold decrypted bytes that
+  // no socket readiness announces. False when the client closed or the idle timeout passed.
+  asio::awaitable<bool> wait_for_next_request() {
+    auto& socket = stream_.lowest_layer();
+    // A client that sent its next request already (pipelining, or a busy gateway's fast client) needs
+    // no wait: one non-blocking read takes it, the same read asio would try first. Tried before the wait
+    // is queued, with no event-loop turn between: a request arriving after it is announced to the wait.
+    size_t available = 0;
+    char* p = buffer_.prepare(kReadChunk, available);
+    const ssize_t n = ::recv(socket.native_handle(), p, available, MSG_DONTWAIT);
+    if (n > 0) {
+      buffer_.commit(static_cast<size_t>(n));
+      co_return true;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) co_return false;
+    context_.idle.link(idle_entry_, Clock::now());
+    auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, kNoThrow);
+    context_.idle.unlink(idle_entry_);
+    if (std::exchange(idle_entry_.trimmed, false)) head_.headers.reserve(32);
+    co_return !ec;
+  }
+
+  // An idle connection's memory, given back by the worker's trim: only what the next request
+  // re-allocates (its capacity is what a keep-alive connection saves per request).
+  void release_request_memory() {
+    buffer_.release();
+    std::vector<http::Header>().swap(head_.headers);
+    std::string().swap(out_);
+    handler_.release_memory();
+  }
+
+  route::ClientLimits flag_defaults() const {
+    return {options_.limits, options_.max_request_body, options_.header_timeout, options_.idle_timeout};
+  }
+
+  // The listener's ClientTrafficPolicy over the flags, re-resolved only when a reload changed it (the
+  // pinned settings pointer cannot be reused by a different object while we hold it).
+  void refresh_client_limits() {
+    const auto& listeners = context_.table->listeners;
+    if (listener_index_ >= listeners.size()) return;
+    const auto& settings = listeners[listener_index_].client_traffic;
+    if (settings == client_settings_) return;
+    client_settings_ = settings;
+    client_ = route::effective_client_limits(settings.get(), flag_defaults());
+  }
+
+  std::string_view scheme() const { return stream_.is_tls() ? "https" : "http"; }
+
+  SessionContext& context_;
+  const SessionOptions& options_;
+  net::ClientStream& stream_;
+  size_t listener_index_;
+  net::SocketWatchdog& watchdog_;
+  ByteBuffer buffer_;
+  http::RequestHead head_;
+  RequestHandler handler_;
+  std::string client_ip_;
+  std::string client_address_;
+  std::string out_;                 // reused for every head this connection serialises
+  bool keep_alive_ = true;          // the current request's: the connection may serve another
+  bool served_a_request_ = false;   // a request head was read on this connection
+  IdleSessions::Entry idle_entry_;  // listed while waiting for the next request
+  route::ClientLimits client_;      // this listener's limits and client timeouts (policy over flags)
+  std::shared_ptr<const route::ClientTrafficSettings> client_settings_;  // what client_ was resolved from
+};
+
+}  // namespace
+
+asio::awaitable<void> serve_http1(SessionContext& context, net::ClientStream& stream, net::SocketWatchdog& watchdog,
+                                  size_t listener_index) {
+  Http1Session session(context, stream, watchdog, listener_index);
+  co_await session.run();
+}
+
+}  // namespace mg::proxy

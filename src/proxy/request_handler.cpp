@@ -1,0 +1,441 @@
+#include "proxy/request_handler.h"
+
+#include <algorithm>
+#include <array>
+#include <iterator>
+#include <span>
+#include <utility>
+
+#include <asio/buffer.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "common/request_id.h"
+#include "http/serializer.h"
+#include "http/syntax.h"
+#include "mirror/mirror_context.h"
+#include "mirror/shadow_writer.h"
+#include "proxy/filters/cors.h"
+#include "proxy/filters/header_modifier.h"
+#include "proxy/filters/path_rewrite.h"
+#include "proxy/filters/redirect.h"
+
+namespace mg::proxy {
+namespace {
+
+using http::append_upstream_request_head;
+using http::ForwardingInfo;
+using http::OutgoingRequest;
+using Clock = std::chrono::steady_clock;
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr int kClientClosedRequest = 499;  // nginx's convention for "the client went away first"
+
+std::chrono::milliseconds retry_backoff(const route::RetryPolicy& retry, uint32_t attempt) {
+  // The configured backoff, or Envoy's 25 ms base; doubled per retry, capped at ten times the base.
+  auto base = retry.backoff.count() > 0 ? retry.backoff : std::chrono::milliseconds(25);
+  auto wait = base * (1u << std::min<uint32_t>(attempt - 1, 3));
+  return std::min(wait, base * 10);
+}
+
+bool retry_on_status(const route::RetryPolicy& retry, int status) {
+  return std::find(retry.codes.begin(), retry.codes.end(), status) != retry.codes.end();
+}
+
+bool has_header(std::span<const http::Header> headers, std::string_view name) {
+  return std::any_of(headers.begin(), headers.end(), [&](const http::Header& h) { return http::iequals(h.name, name); });
+}
+
+// The shared body of requests that keep none (mirror copies of body-less requests): no allocation.
+// Per thread, so workers do not contend on its reference count.
+const std::shared_ptr<std::string>& empty_body() {
+  thread_local const auto empty = std::make_shared<std::string>();
+  return empty;
+}
+
+// Requests being served, for the drain.
+struct InFlight {
+  std::atomic<int>& n;
+  explicit InFlight(std::atomic<int>& c) : n(c) { n.fetch_add(1, std::memory_order_relaxed); }
+  ~InFlight() { n.fetch_sub(1, std::memory_order_relaxed); }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+};
+
+}  // namespace
+
+RequestHandler::RequestHandler(SessionContext& context, size_t listener_index)
+    : context_(context), listener_index_(listener_index) {
+  reserve_memory();
+}
+
+// What a request uses, reserved up front so that a busy connection does not allocate per request.
+void RequestHandler::reserve_memory() {
+  header_views_.reserve(32);
+  forward_headers_.reserve(40);
+}
+
+void RequestHandler::release_memory() {
+  std::vector<route::HeaderView>().swap(header_views_);
+  std::vector<http::Header>().swap(forward_headers_);
+  std::vector<http::Header>().swap(response_headers_);
+  for (std::string* s : {&request_head_, &ctx_.method, &ctx_.target, &ctx_.host, &ctx_.request_id,
+                         &ctx_.upstream_host, &ctx_.origin})
+    std::string().swap(*s);
+}
+
+// Resets the request context for a new request (null: one that never parsed). Its strings keep their
+// capacity between requests.
+RequestHandler::RequestContext& RequestHandler::start_request(const DownstreamRequest* request,
+                                                              std::string_view client_address) {
+  if (header_views_.capacity() == 0) reserve_memory();  // the first request after an idle trim
+  RequestContext& ctx = ctx_;
+  ctx.start = Clock::now();
+  ctx.method.clear();
+  ctx.target.clear();
+  ctx.host.clear();
+  ctx.request_id.clear();
+  ctx.client_address = client_address;
+  ctx.route = ctx.backend = ctx.upstream_pod = {};
+  ctx.upstream_host.clear();
+  ctx.origin.clear();
+  ctx.mirrors = 0;
+  ctx.retries = 0;
+  if (request) {
+    ctx.method = request->method;
+    ctx.target = request->target;
+    ctx.host = request->host;
+    std::string_view given = http::find_header(request->headers, "x-request-id");
+    if (is_acceptable_request_id(given)) {
+      ctx.request_id = given;
+    } else {
+      generate_request_id(ctx.request_id);
+    }
+  }
+  return ctx;
+}
+
+asio::awaitable<bool> RequestHandler::reject(Downstream& downstream, std::string_view client_address, int status,
+                                             std::string_view message) {
+  start_request(nullptr, client_address);
+  co_return co_await reply_local(downstream, status, message, true);
+}
+
+asio::awaitable<bool> RequestHandler::handle(Downstream& downstream, const DownstreamRequest& request) {
+  InFlight in_flight(context_.in_flight);
+  const std::shared_ptr<const route::RouteTable> table = context_.table;  // pinned for this request
+  RequestContext& ctx = start_request(&request, request.client_address);
+  // A local reply cannot leave an unread body on a connection that stays open.
+  const bool close_after_local = !request.keep_alive || request.framing != http::BodyFraming::kNone;
+
+  header_views_.clear();
+  for (const auto& h : request.headers) header_views_.push_back({h.name, h.value});
+  route::MatchResult match;
+  const route::Listener* listener = nullptr;
+  if (listener_index_ < table->listeners.size()) {
+    listener = &table->listeners[listener_index_];
+    match = listener->find({request.method, request.host, request.target, header_views_});
+  }
+  if (!match.rule) co_return co_await reply_local(downstream, 404, "no route matched", close_after_local);
+  const route::Rule& rule = *match.rule;
+  ctx.route = rule.route;
+
+  // Filters that answer without a backend: CORS preflight, then redirect.
+  if (rule.filters.cors) ctx.origin = http::find_header(request.headers, "origin");
+  const std::string_view preflight_method = http::find_header(request.headers, "access-control-request-method");
+  if (rule.filters.cors && filters::is_preflight(request.method, ctx.origin, preflight_method)) {
+    auto fields = filters::preflight_headers(*rule.filters.cors, ctx.origin, preflight_method,
+                                             http::find_header(request.headers, "access-control-request-headers"));
+    std::vector<http::Header> headers;
+    for (const auto& f : fields) headers.push_back({f.name, f.value});
+    co_return co_await reply_local(downstream, 204, "", close_after_local, headers);
+  }
+  if (rule.filters.redirect)
+    co_return co_await reply_redirect(downstream, request, *rule.filters.redirect, *listener, match,
+                                      close_after_local);
+
+  const route::BackendChoice* backend = upstream::LoadBalancer::pick_backend(rule);
+  if (!backend) co_return co_await reply_local(downstream, 500, "route has no usable backend", close_after_local);
+  ctx.backend = backend->name;
+  if (backend->filters.redirect)
+    co_return co_await reply_redirect(downstream, request, *backend->filters.redirect, *listener, match,
+                                      close_after_local);
+  if (backend->cluster < 0)
+    co_return co_await reply_local(downstream, 500, "backend not found: " + backend->name, close_after_local);
+  co_return co_await forward(downstream, request, *table, table, rule, *backend, match);
+}
+
+// The request to the backend, its retries and its mirror copies.
+asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const DownstreamRequest& request,
+                                              const route::RouteTable& table,
+                                              const std::shared_ptr<const route::RouteTable>& pinned,
+                                              const route::Rule& rule, const route::BackendChoice& backend,
+                                              const route::MatchResult& match) {
+  RequestContext& ctx = ctx_;
+  const SessionOptions& options = context_.options;
+  const bool has_body = request.framing != http::BodyFraming::kNone;
+  const bool close_after_local = !request.keep_alive || has_body;
+
+  // The request as forwarded: the rule's filters, then the backendRef's.
+  forward_headers_.assign(request.headers.begin(), request.headers.end());
+  std::string_view target = request.target;
+  std::string rewritten_target;
+  for (const route::Filters* f : {&rule.filters, &backend.filters}) {
+    filters::apply_header_modifier(f->request_headers, forward_headers_);
+    if (f->rewrite) {
+      if (f->rewrite->path.kind != route::PathModifierKind::kNone) {
+        rewritten_target = filters::rewrite_target(target, f->rewrite->path, match.matched_prefix);
+        target = rewritten_target;
+      }
+      if (!f->rewrite->hostname.empty()) filters::set_header(forward_headers_, "Host", f->rewrite->hostname);
+    }
+  }
+
+  // HTTP/1.0 lets a client name no host; the HTTP/1.1 request sent on its behalf must carry one: the
+  // authority of an absolute-form target, else the backend Service's.
+  if (!has_header(forward_headers_, "host")) {
+    std::string_view host = request.host;
+    if (host.empty()) host = table.clusters[static_cast<size_t>(backend.cluster)].authority;
+    forward_headers_.push_back({"Host", host});
+  }
+
+  // Everything below may read more of the client's bytes, which invalidates the request's views:
+  // serialise first.
+  if (request.max_body && request.framing == http::BodyFraming::kContentLength &&
+      request.content_length > request.max_body)
+    co_return co_await reply_local(downstream, 413, "request body larger than the limit", true);
+  const OutgoingRequest outgoing{request.method, target, forward_headers_, request.connection};
+  const ForwardingInfo forwarding{request.client_ip, ctx.request_id, request.scheme};
+  request_head_.clear();
+  append_upstream_request_head(request_head_, outgoing, forwarding, request.framing, request.content_length);
+
+  const size_t mirror_count = rule.mirrors.size() + backend.mirrors.size();
+  std::string mirror_head;
+  if (mirror_count > 0) {
+    // The copy always carries a Content-Length: its whole body is known before it is sent. One
+    // allocation: the primary's head plus room for that field.
+    mirror_head.reserve(request_head_.size() + 32);
+    append_upstream_request_head(mirror_head, outgoing, forwarding, http::BodyFraming::kNone, 0);
+    mirror_head.resize(mirror_head.size() - 2);  // reopen the head to add the length later
+  }
+
+  // Retries resend the request, so its body is kept (within the same bound as a mirror copy's). It
+  // is kept once: every mirror copy and every retry shares these bytes, none copies them again.
+  const uint32_t tries = 1 + rule.retry.attempts;
+  const bool capture_body = has_body && (mirror_count > 0 || tries > 1);
+  auto body_copy = capture_body ? std::make_shared<std::string>() : empty_body();
+  http::BodyCapture capture{body_copy.get(), mirror::body_capture_limit(rule.mirrors, backend.mirrors,
+                                                                        context_.mirror.options.body_limit)};
+  if (capture_body && request.framing == http::BodyFraming::kContentLength && request.content_length <= capture.limit)
+    body_copy->reserve(request.content_length);  // one allocation, no regrowth while the body streams through
+  const auto request_deadline =
+      rule.timeouts.request.count() > 0 ? ctx.start + rule.timeouts.request : Clock::time_point::max();
+  const auto try_timeout =
+      rule.timeouts.backend_request.count() > 0 ? rule.timeouts.backend_request : options.response_timeout;
+  mirror::PrimaryCapture compared;  // the response, for mirrors that compare theirs with it (rarely any)
+
+  upstream::Exchange exchange(context_.upstream);
+  bool body_sent = false;  // the client's body went out once; later tries replay body_copy
+  // A pooled connection the backend closed just as we reused it fails before any response byte
+  // (Exchange::lost_reuse_race). That request is sent again once on a new connection, outside the
+  // route's retry policy, when it can be replayed; it does not count as a try.
+  bool replay_used = false, replay_next = false;
+  for (uint32_t attempt = 0;; attempt += replay_next ? 0 : 1) {
+    const bool fresh_connection = std::exchange(replay_next, false);
+    const bool replayable = !has_body || (capture_body && !capture.overflowed);
+    const bool can_retry = attempt + 1 < tries && replayable && Clock::now() < request_deadline;
+    auto replay_on_new_connection = [&](bool write_failed) {
+      replay_next = !replay_used && replayable && exchange.lost_reuse_race(write_failed);
+      replay_used = replay_used || replay_next;
+      return replay_next;
+    };
+    if (attempt > 0 && !fresh_connection) {
+      ctx.retries = attempt;
+      asio::steady_timer pause(co_await asio::this_coro::executor, retry_backoff(rule.retry, attempt));
+      co_await pause.async_wait(kNoThrow);
+    }
+
+    const auto connected =
+        co_await exchange.connect(table, backend.cluster, options.connect_timeout, fresh_connection);
+    if (const route::Endpoint* endpoint = exchange.endpoint()) {
+      ctx.upstream_host = endpoint->address;
+      ctx.upstream_pod = endpoint->pod;
+    }
+    if (connected != upstream::ConnectResultKind::kConnected) {
+      if (can_retry) continue;
+      if (connected == upstream::ConnectResultKind::kNoEndpoint)
+        co_return co_await reply_local(downstream, 503, "no healthy upstream", close_after_local);
+      co_return co_await reply_local(downstream, attempt > 0 ? 503 : 502, "upstream connect error",
+                                     close_after_local || attempt > 0);
+    }
+
+    if (!body_sent) {
+      body_sent = true;
+      RelayResult sent = co_await downstream.send_request_body(exchange, request_head_, capture_body ? &capture : nullptr);
+      switch (sent.status) {
+        case RelayStatus::kDone:
+          break;
+        case RelayStatus::kSourceMalformed:
+          co_return co_await reply_local(downstream, 400, "invalid chunked request body", true);
+        case RelayStatus::kTooLarge:
+          co_return co_await reply_local(downstream, 413, "request body larger than the limit", true);
+        case RelayStatus::kSourceFailed:
+          co_return finish(kClientClosedRequest, 0, "client closed or timed out during request body");
+        case RelayStatus::kSinkFailed:
+          // Only a body-less request can go again: the rest of a body is still unread from the client.
+          if (!has_body && (replay_on_new_connection(true) || can_retry)) continue;
+          co_return co_await reply_local(downstream, 502, "upstream closed during request", true);
+      }
+      // The copy is taken once, from the first try: retries are the primary's business.
+      if (mirror_count > 0) launch_mirrors(rule, backend, pinned, std::move(mirror_head), body_copy, capture, compared);
+    } else {
+      // A retry or a replay: the kept head and body, written as they are (the body is not copied).
+      const std::array<asio::const_buffer, 2> replay{asio::buffer(request_head_), asio::buffer(*body_copy)};
+      if (!co_await exchange.write(replay, options.response_timeout)) {
+        if (replay_on_new_connection(true) || can_retry) continue;
+        co_return co_await reply_local(downstream, 503, "upstream closed during request", close_after_local);
+      }
+    }
+
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(request_deadline - Clock::now());
+    auto timeout = request_deadline == Clock::time_point::max() ? try_timeout : std::min(try_timeout, remaining);
+    switch (co_await exchange.read_head(ctx.method, options.limits, std::max(timeout, std::chrono::milliseconds(1)))) {
+      case upstream::HeadResult::kOk:
+        if (can_retry && retry_on_status(rule.retry, exchange.head().status)) {
+          context_.upstream.stats.count_upstream(ctx.backend, exchange.head().status);
+          continue;  // the connection is dropped with its unread body
+        }
+        if (!co_await relay_response(downstream, rule, backend, exchange, compared)) co_return false;
+        co_return request.keep_alive;
+      case upstream::HeadResult::kTimeout:
+        context_.upstream.stats.count_upstream(ctx.backend, 504);
+        if (can_retry && Clock::now() < request_deadline) continue;
+        co_return co_await reply_local(downstream, 504, "upstream request timeout", !request.keep_alive);
+      case upstream::HeadResult::kClosed:
+        if (replay_on_new_connection(false)) continue;
+        context_.upstream.stats.count_upstream(ctx.backend, 502);
+        if (can_retry) continue;
+        co_return co_await reply_local(downstream, attempt > 0 ? 503 : 502,
+                                       attempt > 0 ? "upstream reset before response, retries exhausted"
+                                                   : "upstream closed before responding",
+                                       !request.keep_alive);
+      case upstream::HeadResult::kMalformed:
+        context_.upstream.stats.count_upstream(ctx.backend, 502);
+        co_return co_await reply_local(downstream, 502, "invalid response from upstream", !request.keep_alive);
+    }
+  }
+}
+
+asio::awaitable<bool> RequestHandler::reply_redirect(Downstream& downstream, const DownstreamRequest& request,
+                                                     const route::RequestRedirect& redirect,
+                                                     const route::Listener& listener, const route::MatchResult& match,
+                                                     bool close) {
+  std::string location = filters::redirect_location(
+      redirect, filters::RedirectInput{request.scheme, request.host, request.target, listener.port,
+                                       match.matched_prefix});
+  const std::array<http::Header, 1> headers{http::Header{"Location", location}};
+  co_return co_await reply_local(downstream, redirect.status_code, "redirecting to " + location, close, headers);
+}
+
+void RequestHandler::launch_mirrors(const route::Rule& rule, const route::BackendChoice& backend,
+                                    const std::shared_ptr<const route::RouteTable>& table, std::string head,
+                                    std::shared_ptr<const std::string> body, const http::BodyCapture& capture,
+                                    mirror::PrimaryCapture& compared) {
+  auto targets = {std::span<const route::MirrorTarget>(rule.mirrors),
+                  std::span<const route::MirrorTarget>(backend.mirrors)};
+  if (!body->empty()) fmt::format_to(std::back_inserter(head), "Content-Length: {}\r\n", body->size());
+  mirror::MirrorRequest request{
+      .table = table,
+      .route = rule.route,
+      .request_id = ctx_.request_id,
+      .method = ctx_.method,
+      .rule_index = rule.rule_index,
+      .primary_host = ctx_.upstream_host,
+      .primary_pod = ctx_.upstream_pod,
+      .head = std::make_shared<const std::string>(std::move(head)),
+      .body = std::move(body),
+      .body_too_large = capture.overflowed,  // each copy is dropped and logged (body_too_large)
+  };
+  size_t index = 0;
+  for (auto list : targets)
+    for (const auto& target : list) mirror::send_copy(context_.mirror, request, target, index++, &compared);
+  ctx_.mirrors = rule.mirrors.size() + backend.mirrors.size();
+}
+
+// False when the request ended badly (the connection must close); the caller decides keep-alive otherwise.
+asio::awaitable<bool> RequestHandler::relay_response(Downstream& downstream, const route::Rule& rule,
+                                                     const route::BackendChoice& backend,
+                                                     upstream::Exchange& exchange, mirror::PrimaryCapture& compared) {
+  RequestContext& ctx = ctx_;
+  const http::ResponseHead& response = exchange.head();
+  context_.upstream.stats.count_upstream(ctx.backend, response.status);
+  context_.upstream.stats.record_upstream_latency(ctx.route, ctx.backend, Clock::now() - ctx.start);
+
+  // ResponseHeaderModifier and CORS work on a copy of the header list (views stay in the upstream buffer).
+  std::span<const http::Header> headers = response.headers;
+  if (!rule.filters.response_headers.empty() || rule.filters.cors || !backend.filters.response_headers.empty()) {
+    response_headers_.assign(response.headers.begin(), response.headers.end());
+    filters::apply_header_modifier(rule.filters.response_headers, response_headers_);
+    filters::apply_header_modifier(backend.filters.response_headers, response_headers_);
+    if (rule.filters.cors) filters::add_response_headers(*rule.filters.cors, ctx.origin, response_headers_);
+    headers = response_headers_;
+  }
+  const int status = response.status;
+  const bool body_allowed = status != 204 && status != 304 && ctx.method != "HEAD";
+  compared.head(status, response.headers);
+
+  ResponseSent sent = co_await downstream.send_response(exchange, {response, headers, body_allowed, ctx.request_id},
+                                                        compared.body());
+  switch (sent.relay.status) {
+    case RelayStatus::kDone:
+      break;
+    case RelayStatus::kSourceFailed:
+    case RelayStatus::kSourceMalformed:
+    case RelayStatus::kTooLarge:
+      // Found before anything went out (a bad chunk in the first bytes read): the answer is still a 502.
+      if (!sent.relay.wrote)
+        co_return co_await reply_local(downstream, 502, "invalid response body from upstream", true);
+      // The head is out already: closing is the only honest signal that the body was cut short.
+      co_return finish(status, sent.relay.bytes, "upstream failed during response body");
+    case RelayStatus::kSinkFailed:
+      co_return finish(kClientClosedRequest, sent.relay.bytes, "client closed during response body");
+  }
+  exchange.finish(true);
+  finish(status, sent.relay.bytes, {});
+  compared.deliver();  // after the answer is out and logged: a comparison never delays or times it
+  co_return sent.keep_alive;
+}
+
+asio::awaitable<bool> RequestHandler::reply_local(Downstream& downstream, int status, std::string_view message,
+                                                  bool close, std::span<const http::Header> headers) {
+  const bool written = co_await downstream.send_local_reply({status, message, headers, close, ctx_.request_id});
+  finish(status, message.size() + 1, message);
+  co_return written && !close;
+}
+
+bool RequestHandler::finish(int status, uint64_t bytes, std::string_view error) {
+  const RequestContext& ctx = ctx_;
+  context_.upstream.stats.count_downstream(ctx.route, status);
+  if (context_.access_log.enabled()) {
+    double ms = std::chrono::duration<double, std::milli>(Clock::now() - ctx.start).count();
+    context_.access_log.log(stats::RequestLogEntry{.request_id = ctx.request_id,
+                                                   .client = ctx.client_address,
+                                                   .method = ctx.method,
+                                                   .host = ctx.host,
+                                                   .target = ctx.target,
+                                                   .route = ctx.route,
+                                                   .backend = ctx.backend,
+                                                   .upstream_host = ctx.upstream_host,
+                                                   .upstream_pod = ctx.upstream_pod,
+                                                   .status = status,
+                                                   .response_bytes = bytes,
+                                                   .duration_ms = ms,
+                                                   .mirrors = ctx.mirrors,
+                                                   .error = error});
+  }
+  return false;
+}
+
+}  // namespace mg::proxy

@@ -1,0 +1,94 @@
+#pragma once
+// The request path every protocol shares: route the request, apply the route's filters, forward it
+// through an upstream exchange (with the route's retries and the stale-connection replay), hand a copy
+// to each mirror, filter the response, count it and log it. What is specific to a protocol (reading
+// the body, writing the response) is the Downstream's (downstream.h).
+//
+// One handler serves the requests of one connection (HTTP/1.1) or one stream, one at a time; it keeps
+// its scratch vectors and strings between requests, so that a keep-alive connection stops allocating
+// for them after its first request.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+
+#include "http/message.h"
+#include "mirror/response_comparison.h"
+#include "proxy/downstream.h"
+#include "proxy/session_context.h"
+#include "route/route_table.h"
+#include "upstream/exchange.h"
+
+namespace mg::proxy {
+
+class RequestHandler {
+ public:
+  RequestHandler(SessionContext& context, size_t listener_index);
+  RequestHandler(const RequestHandler&) = delete;
+  RequestHandler& operator=(const RequestHandler&) = delete;
+
+  // Serves one request to its end. True when the connection may serve another one.
+  asio::awaitable<bool> handle(Downstream& downstream, const DownstreamRequest& request);
+
+  // Answers what never became a request (a malformed head, a head that timed out) and logs it.
+  asio::awaitable<bool> reject(Downstream& downstream, std::string_view client_address, int status,
+                               std::string_view message);
+
+  // What the next request re-allocates, given back while the connection idles (idle_sessions.h).
+  void release_memory();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  // What a request still needs once the client's head bytes may have been overwritten by body reads.
+  struct RequestContext {
+    Clock::time_point start;
+    std::string method;
+    std::string target;
+    std::string host;
+    std::string request_id;
+    std::string_view client_address;
+    std::string_view route;  // views into the pinned table
+    std::string_view backend;
+    std::string upstream_host;
+    std::string_view upstream_pod;  // view into the pinned table
+    std::string origin;             // only kept for routes with a CORS filter
+    size_t mirrors = 0;
+    uint32_t retries = 0;
+  };
+
+  void reserve_memory();
+  RequestContext& start_request(const DownstreamRequest* request, std::string_view client_address);
+  asio::awaitable<bool> forward(Downstream& downstream, const DownstreamRequest& request,
+                                const route::RouteTable& table,
+                                const std::shared_ptr<const route::RouteTable>& pinned, const route::Rule& rule,
+                                const route::BackendChoice& backend, const route::MatchResult& match);
+  asio::awaitable<bool> relay_response(Downstream& downstream, const route::Rule& rule,
+                                       const route::BackendChoice& backend, upstream::Exchange& exchange,
+                                       mirror::PrimaryCapture& compared);
+  asio::awaitable<bool> reply_redirect(Downstream& downstream, const DownstreamRequest& request,
+                                       const route::RequestRedirect& redirect, const route::Listener& listener,
+                                       const route::MatchResult& match, bool close);
+  asio::awaitable<bool> reply_local(Downstream& downstream, int status, std::string_view message, bool close,
+                                    std::span<const http::Header> headers = {});
+  void launch_mirrors(const route::Rule& rule, const route::BackendChoice& backend,
+                      const std::shared_ptr<const route::RouteTable>& table, std::string head,
+                      std::shared_ptr<const std::string> body, const http::BodyCapture& capture,
+                      mirror::PrimaryCapture& compared);
+  // Counts and logs the request's end; always false (the value a failed request returns).
+  bool finish(int status, uint64_t bytes, std::string_view error);
+
+  SessionContext& context_;
+  size_t listener_index_;
+  RequestContext ctx_;  // the current request's, reused across requests
+  std::vector<route::HeaderView> header_views_;
+  std::vector<http::Header> forward_headers_;   // request headers after filters
+  std::vector<http::Header> response_headers_;  // response headers after filters
+  std::string request_head_;                    // the upstream request head, kept for retries
+};
+
+}  // namespace mg::proxy

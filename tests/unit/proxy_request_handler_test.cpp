@@ -1,0 +1,298 @@
+// The request path driven by a Downstream that is not HTTP/1 (an in-memory one, as an HTTP/2 stream
+// will be): routing, a local 404, a redirect's Location, a request body forwarded and a retry that
+// replays it, a mirror copy with the body, X-Request-Id kept, the response read through the exchange.
+// Backends are scripted on loopback; no worker, no listener.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/read.hpp>
+#include <asio/read_until.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "config/loader.h"
+#include "fixtures.h"
+#include "http/syntax.h"
+#include "mirror/mirror_context.h"
+#include "proxy/downstream.h"
+#include "proxy/request_handler.h"
+#include "route/translator.h"
+
+namespace mg::proxy {
+namespace {
+
+using namespace std::chrono_literals;
+using asio::ip::tcp;
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+
+// A backend that records each request (head and Content-Length body) and answers with `answers` in turn
+// (the last one repeats), one request per connection.
+struct RecordingBackend {
+  RecordingBackend(asio::io_context& io, std::vector<std::string> replies)
+      : acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), answers(std::move(replies)) {
+    asio::co_spawn(io, accept_loop(), asio::detached);
+  }
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
+      if (ec) co_return;
+      auto s = std::make_shared<tcp::socket>(std::move(socket));
+      sockets.push_back(s);
+      asio::co_spawn(acceptor.get_executor(), serve(s), asio::detached);
+    }
+  }
+  asio::awaitable<void> serve(std::shared_ptr<tcp::socket> socket) {
+    std::string buffer;
+    auto [ec, n] = co_await asio::async_read_until(*socket, asio::dynamic_buffer(buffer), "\r\n\r\n", kNoThrow);
+    if (ec) co_return;
+    std::string head = buffer.substr(0, n);
+    size_t length = 0;
+    if (auto at = head.find("Content-Length: "); at != std::string::npos) length = std::stoul(head.substr(at + 16));
+    if (buffer.size() < n + length) {
+      auto [ec2, m] = co_await asio::async_read(*socket, asio::dynamic_buffer(buffer),
+                                                asio::transfer_exactly(n + length - buffer.size()), kNoThrow);
+      if (ec2) co_return;
+    }
+    requests.push_back(buffer.substr(0, n + length));
+    const std::string& reply = answers[std::min(requests.size(), answers.size()) - 1];
+    co_await asio::async_write(*socket, asio::buffer(reply), kNoThrow);
+  }
+  uint16_t port() const { return acceptor.local_endpoint().port(); }
+
+  tcp::acceptor acceptor;
+  std::vector<std::string> answers;
+  std::vector<std::string> requests;
+  std::vector<std::shared_ptr<tcp::socket>> sockets;
+};
+
+// The protocol side kept in memory: the body is a string, the response is recorded.
+class MemoryDownstream final : public Downstream {
+ public:
+  std::string body;  // the client's request body, sent whole
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string response_body;
+  std::string local_message;
+
+  asio::awaitable<RelayResult> send_request_body(upstream::Exchange& exchange, std::string_view head,
+                                                 http::BodyCapture* capture) override {
+    if (capture) capture->add(body);
+    const std::array<asio::const_buffer, 2> bytes{asio::buffer(head), asio::buffer(body)};
+    if (!co_await exchange.write(bytes, 2s)) co_return RelayResult{.status = RelayStatus::kSinkFailed};
+    co_return RelayResult{.bytes = body.size()};
+  }
+
+  asio::awaitable<ResponseSent> send_response(upstream::Exchange& exchange, const DownstreamResponse& response,
+                                              http::BodyCapture* capture) override {
+    status = response.upstream.status;
+    for (const auto& h : response.headers) headers.emplace_back(h.name, h.value);
+    std::string body_seen;
+    http::BodyCapture mine{&body_seen, 1 << 20};
+    const auto discarded = co_await exchange.discard_body(&mine);
+    if (capture) capture->add(body_seen);
+    response_body = body_seen;
+    RelayResult relayed{.bytes = body_seen.size(), .wrote = true};
+    if (discarded != upstream::DiscardResult::kDone) relayed.status = RelayStatus::kSourceFailed;
+    co_return ResponseSent{relayed, true};
+  }
+
+  asio::awaitable<bool> send_local_reply(const LocalReply& reply) override {
+    status = reply.status;
+    local_message = reply.message;
+    for (const auto& h : reply.headers) headers.emplace_back(h.name, h.value);
+    co_return !reply.close;
+  }
+
+  std::string header(std::string_view name) const {
+    for (const auto& [n, v] : headers)
+      if (http::iequals(n, name)) return v;
+    return {};
+  }
+};
+
+std::string slice(std::string_view service, uint16_t port) {
+  return "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+         "metadata: {name: " + std::string(service) + "-a, namespace: ns, labels: {kubernetes.io/service-name: " +
+         std::string(service) + "}}\naddressType: IPv4\nports: [{name: http, port: " + std::to_string(port) +
+         "}]\nendpoints: [{addresses: [127.0.0.1]}]\n";
+}
+
+constexpr std::string_view kMirrorService = R"(apiVersion: v1
+kind: Service
+metadata: {name: m1, namespace: ns}
+spec: {ports: [{name: http, port: 80, targetPort: 3000}]}
+)";
+
+// /mirror goes to s1 with a copy to m1, /retry retries 503s twice, /moved redirects, the rest goes to s1.
+constexpr std::string_view kRoutes = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: ns}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /mirror}}]
+    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: m1, port: 80}}}]
+    backendRefs: [{name: s1, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /retry}}]
+    retry: {codes: [503], attempts: 2, backoff: 1ms}
+    backendRefs: [{name: s1, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /moved}}]
+    filters: [{type: RequestRedirect, requestRedirect: {hostname: elsewhere.example, statusCode: 301}}]
+  - matches: [{path: {type: Exact, value: /}}]
+    backendRefs: [{name: s1, port: 80}]
+)";
+
+class RequestHandlerTest : public ::testing::Test {
+ protected:
+  void serve(std::vector<std::string> primary, std::vector<std::string> mirror = {"HTTP/1.1 200 OK\r\n\r\n"}) {
+    backends_.emplace_back(io_, std::move(primary));
+    backends_.emplace_back(io_, std::move(mirror));
+    const std::string yaml = test::join_docs({test::kGatewayClass, test::kGateway, test::kService, kMirrorService,
+                                              kRoutes, slice("s1", backends_[0].port()),
+                                              slice("m1", backends_[1].port())});
+    table_ = route::translate(config::load_string(yaml, "test.yaml"));
+    ASSERT_EQ(table_->listeners.size(), 1u);
+  }
+  RecordingBackend& primary() { return backends_[0]; }
+  RecordingBackend& mirror() { return backends_[1]; }
+
+  // Serves one request through a fresh handler, bounded; returns handle()'s answer.
+  bool handle(MemoryDownstream& downstream, DownstreamRequest request) {
+    bool done = false, keep_alive = false;
+    asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
+      RequestHandler handler(context_, 0);
+      keep_alive = co_await handler.handle(downstream, request);
+      done = true;
+    }, asio::detached);
+    run_until([&] { return done; });
+    EXPECT_TRUE(done) << "timed out";
+    return keep_alive;
+  }
+
+  void run_until(const std::function<bool()>& condition) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!condition() && std::chrono::steady_clock::now() < deadline) {
+      if (io_.stopped()) io_.restart();
+      io_.run_one_for(10ms);
+    }
+  }
+
+  static DownstreamRequest get(std::string_view target, std::span<const http::Header> headers = {}) {
+    DownstreamRequest request;
+    request.method = "GET";
+    request.target = target;
+    request.host = "gw.example";
+    request.headers = headers;
+    request.scheme = "https";
+    request.client_ip = "192.0.2.7";
+    request.client_address = "192.0.2.7:5000";
+    return request;
+  }
+
+  // What copies and handlers use outlives io_, whose destruction ends the pending copies.
+  stats::WorkerStats stats_;
+  stats::AccessLog log_{"off"};
+  upstream::LoadBalancer balancer_, mirror_balancer_;
+  upstream::ConnectionPool pool_;
+  SessionOptions options_;
+  mirror::MirrorOptions mirror_options_;
+  std::shared_ptr<const route::RouteTable> table_;
+  std::atomic<bool> draining_{false};
+  std::atomic<int> in_flight_{0};
+  IdleSessions idle_;
+  asio::io_context io_;
+  std::unique_ptr<mirror::MirrorContext> mirror_context_ =
+      std::make_unique<mirror::MirrorContext>(io_, mirror_options_, options_.limits, stats_, log_, mirror_balancer_);
+  SessionContext context_{options_, table_, log_, {pool_, balancer_, stats_}, *mirror_context_, draining_,
+                          in_flight_, idle_};
+  std::deque<RecordingBackend> backends_;
+};
+
+TEST_F(RequestHandlerTest, ForwardsAndReturnsTheResponseThroughTheDownstream) {
+  serve({"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-From: s1\r\n\r\nhello"});
+  MemoryDownstream downstream;
+  const std::array<http::Header, 1> fields{http::Header{"X-Request-Id", "rid-123"}};
+  EXPECT_TRUE(handle(downstream, get("/", fields)));
+  EXPECT_EQ(downstream.status, 200);
+  EXPECT_EQ(downstream.header("x-from"), "s1");
+  EXPECT_EQ(downstream.response_body, "hello");
+  ASSERT_EQ(primary().requests.size(), 1u);
+  const std::string& sent = primary().requests[0];
+  EXPECT_NE(sent.find("GET / HTTP/1.1\r\n"), std::string::npos) << sent;
+  EXPECT_NE(sent.find("X-Forwarded-For: 192.0.2.7\r\n"), std::string::npos) << sent;
+  EXPECT_NE(sent.find("X-Forwarded-Proto: https\r\n"), std::string::npos) << sent;
+  EXPECT_NE(sent.find("X-Request-Id: rid-123\r\n"), std::string::npos) << sent;
+  EXPECT_EQ(in_flight_.load(), 0);
+}
+
+TEST_F(RequestHandlerTest, UnroutedRequestIsAnsweredLocally) {
+  serve({"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"});
+  MemoryDownstream downstream;
+  EXPECT_TRUE(handle(downstream, get("/nothing-here")));
+  EXPECT_EQ(downstream.status, 404);
+  EXPECT_EQ(downstream.local_message, "no route matched");
+  EXPECT_TRUE(primary().requests.empty());
+}
+
+TEST_F(RequestHandlerTest, RedirectCarriesItsLocation) {
+  serve({"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"});
+  MemoryDownstream downstream;
+  handle(downstream, get("/moved/x"));
+  EXPECT_EQ(downstream.status, 301);
+  // No port in the filter: the listener's, which is not https's well-known one.
+  EXPECT_EQ(downstream.header("location"), "https://elsewhere.example:80/moved/x");
+}
+
+TEST_F(RequestHandlerTest, RetryReplaysTheKeptBody) {
+  serve({"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+         "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"});
+  MemoryDownstream downstream;
+  downstream.body = "payload";
+  const std::array<http::Header, 1> fields{http::Header{"Content-Length", "7"}};
+  DownstreamRequest request = get("/retry", fields);
+  request.method = "POST";
+  request.framing = http::BodyFraming::kContentLength;
+  request.content_length = 7;
+  EXPECT_TRUE(handle(downstream, request));
+  EXPECT_EQ(downstream.status, 201);
+  ASSERT_EQ(primary().requests.size(), 2u);
+  for (const auto& sent : primary().requests) {
+    EXPECT_NE(sent.find("POST /retry HTTP/1.1\r\n"), std::string::npos) << sent;
+    EXPECT_TRUE(sent.ends_with("\r\n\r\npayload")) << sent;
+  }
+}
+
+TEST_F(RequestHandlerTest, MirrorGetsACopyWithTheSameIdAndBody) {
+  serve({"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nv1"}, {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nv2"});
+  MemoryDownstream downstream;
+  downstream.body = "abc";
+  const std::array<http::Header, 2> fields{http::Header{"Content-Length", "3"}, http::Header{"X-Request-Id", "rid-7"}};
+  DownstreamRequest request = get("/mirror", fields);
+  request.method = "PUT";
+  request.framing = http::BodyFraming::kContentLength;
+  request.content_length = 3;
+  handle(downstream, request);
+  EXPECT_EQ(downstream.status, 200);
+  EXPECT_EQ(downstream.response_body, "v1");
+  run_until([&] { return !mirror().requests.empty(); });
+  ASSERT_EQ(mirror().requests.size(), 1u);
+  const std::string& copy = mirror().requests[0];
+  EXPECT_NE(copy.find("PUT /mirror HTTP/1.1\r\n"), std::string::npos) << copy;
+  EXPECT_NE(copy.find("X-Request-Id: rid-7\r\n"), std::string::npos) << copy;
+  EXPECT_TRUE(copy.ends_with("\r\n\r\nabc")) << copy;
+}
+
+}  // namespace
+}  // namespace mg::proxy
