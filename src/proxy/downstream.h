@@ -54,11 +54,6 @@ struct LocalReply {
   std::string_view request_id;
 };
 
-struct ResponseSent {
-  RelayResult relay;
-  bool keep_alive = true;  // false: the protocol must close after this response (HTTP/1.0 with no length)
-};
-
 class Downstream {
  public:
   // Sends `head` (the upstream request head) and then the request body, as much as is still to come
@@ -68,9 +63,11 @@ class Downstream {
                                                          http::BodyCapture* capture) = 0;
   // Writes the response head and streams the body from the exchange's connection to the client. The
   // exchange's buffer still starts with the response head (the views in `response` point there).
-  virtual asio::awaitable<ResponseSent> send_response(upstream::Exchange& exchange,
-                                                      const DownstreamResponse& response,
-                                                      http::BodyCapture* capture) = 0;
+  // When the protocol cannot keep the connection after this response (an HTTP/1.0 client and a body
+  // of unknown length), ending it is the protocol's own business.
+  virtual asio::awaitable<RelayResult> send_response(upstream::Exchange& exchange,
+                                                     const DownstreamResponse& response,
+                                                     http::BodyCapture* capture) = 0;
   // True when the reply went out and the connection may go on.
   virtual asio::awaitable<bool> send_local_reply(const LocalReply& reply) = 0;
 

@@ -66,6 +66,7 @@ class Http1Session final : public Downstream {
       // into buffer_ (consume() only moves the cursor).
       buffer_.consume(head_.head_length);
       keep_alive_ = head_.keep_alive && !context_.draining.load(std::memory_order_relaxed);
+      close_after_response_ = false;
       const DownstreamRequest request{
           .method = head_.method,
           .target = head_.target,
@@ -80,32 +81,29 @@ class Http1Session final : public Downstream {
           .client_ip = client_ip_,
           .client_address = client_address_,
       };
-      if (!co_await handler_.handle(*this, request)) co_return;
+      if (!co_await handler_.handle(*this, request) || close_after_response_) co_return;
     }
   }
 
   // ---- Downstream ----
 
+  // Not coroutines themselves: they return relay_body's, one frame fewer per request (the relay's
+  // arguments live in members, which outlive it).
   asio::awaitable<RelayResult> send_request_body(upstream::Exchange& exchange, std::string_view head,
                                                  http::BodyCapture* capture) override {
-    const bool has_body = head_.framing != http::BodyFraming::kNone;
-    if (head_.expect_continue && has_body && buffer_.empty()) {
-      // We read the body now; tell the client to send it (the Expect field is not forwarded).
-      if (!co_await write_all(stream_, "HTTP/1.1 100 Continue\r\n\r\n", {}))
-        co_return RelayResult{.status = RelayStatus::kSourceFailed};
-    }
     out_ = head;
-    RelayTimeouts timeouts{&watchdog_, &exchange.watchdog(), client_.idle_timeout, options_.response_timeout};
-    co_return co_await relay_body(stream_, buffer_, head_.framing, head_.content_length, exchange.connection().socket,
-                                  head_.framing, out_, capture, timeouts, client_.max_request_body);
+    relay_timeouts_ = {&watchdog_, &exchange.watchdog(), client_.idle_timeout, options_.response_timeout};
+    if (head_.expect_continue && head_.framing != http::BodyFraming::kNone && buffer_.empty())
+      return continue_then_send_body(exchange, capture);
+    return relay_request_body(exchange, capture);
   }
 
-  asio::awaitable<ResponseSent> send_response(upstream::Exchange& exchange, const DownstreamResponse& response,
-                                              http::BodyCapture* capture) override {
+  asio::awaitable<RelayResult> send_response(upstream::Exchange& exchange, const DownstreamResponse& response,
+                                             http::BodyCapture* capture) override {
     const http::ResponseHead& upstream = response.upstream;
     // How the body goes to the client: lengths pass through; anything else is chunked for an HTTP/1.1
     // client, or delimited by closing for HTTP/1.0.
-    bool close = !keep_alive_;
+    close_after_response_ = !keep_alive_;
     http::BodyFraming framing = upstream.framing;
     uint64_t length = upstream.content_length;
     if (upstream.framing == http::BodyFraming::kNone && response.body_allowed) {
@@ -115,20 +113,18 @@ class Http1Session final : public Downstream {
                upstream.framing == http::BodyFraming::kUntilClose) {
       if (head_.minor_version == 0) {
         framing = http::BodyFraming::kUntilClose;
-        close = true;
+        close_after_response_ = true;
       } else {
         framing = http::BodyFraming::kChunked;
       }
     }
     out_.clear();
-    http::append_downstream_response_head(out_, upstream, response.headers, framing, length, close,
+    http::append_downstream_response_head(out_, upstream, response.headers, framing, length, close_after_response_,
                                           response.request_id, !response.body_allowed);
     exchange.connection().buffer.consume(upstream.head_length);  // serialised: the body follows
-    RelayTimeouts timeouts{&exchange.watchdog(), &watchdog_, options_.response_timeout, client_.idle_timeout};
-    RelayResult relayed = co_await relay_body(exchange.connection().socket, exchange.connection().buffer,
-                                              upstream.framing, upstream.content_length, stream_, framing, out_,
-                                              capture, timeouts, 0);
-    co_return ResponseSent{relayed, !close};
+    relay_timeouts_ = {&exchange.watchdog(), &watchdog_, options_.response_timeout, client_.idle_timeout};
+    return relay_body(exchange.connection().socket, exchange.connection().buffer, upstream.framing,
+                      upstream.content_length, stream_, framing, out_, capture, relay_timeouts_, 0);
   }
 
   asio::awaitable<bool> send_local_reply(const LocalReply& reply) override {
@@ -140,6 +136,21 @@ class Http1Session final : public Downstream {
   }
 
  private:
+  // The client waits for "100 Continue" before it sends its body (the Expect field is not forwarded).
+  asio::awaitable<RelayResult> continue_then_send_body(upstream::Exchange& exchange, http::BodyCapture* capture) {
+    if (!co_await write_all(stream_, "HTTP/1.1 100 Continue\r\n\r\n", {}))
+      co_return RelayResult{.status = RelayStatus::kSourceFailed};
+    // Awaited into a named value: `co_return co_await` on this call crashed with g++ 12 (a coroutine
+    // temporary destroyed twice, found by test_hostile_http).
+    const RelayResult relayed = co_await relay_request_body(exchange, capture);
+    co_return relayed;
+  }
+
+  asio::awaitable<RelayResult> relay_request_body(upstream::Exchange& exchange, http::BodyCapture* capture) {
+    return relay_body(stream_, buffer_, head_.framing, head_.content_length, exchange.connection().socket,
+                      head_.framing, out_, capture, relay_timeouts_, client_.max_request_body);
+  }
+
   // Waits for a complete request head. Between keep-alive requests the idle timeout runs until the
   // first byte of the next one, the header timeout from there (slowloris). A new connection has had no
   // request yet, so the header timeout bounds its first byte too (nginx's client_header_timeout): a
@@ -249,6 +260,8 @@ class Http1Session final : public Downstream {
   std::string client_address_;
   std::string out_;                 // reused for every head this connection serialises
   bool keep_alive_ = true;          // the current request's: the connection may serve another
+  bool close_after_response_ = false;  // the response's end is the connection's (HTTP/1.0, no length)
+  RelayTimeouts relay_timeouts_;       // the current body relay's
   bool served_a_request_ = false;   // a request head was read on this connection
   IdleSessions::Entry idle_entry_;  // listed while waiting for the next request
   route::ClientLimits client_;      // this listener's limits and client timeouts (policy over flags)

@@ -364,7 +364,7 @@ void RequestHandler::launch_mirrors(const route::Rule& rule, const route::Backen
   ctx_.mirrors = rule.mirrors.size() + backend.mirrors.size();
 }
 
-// False when the request ended badly (the connection must close); the caller decides keep-alive otherwise.
+// False when the request ended badly: the connection must close.
 asio::awaitable<bool> RequestHandler::relay_response(Downstream& downstream, const route::Rule& rule,
                                                      const route::BackendChoice& backend,
                                                      upstream::Exchange& exchange, mirror::PrimaryCapture& compared) {
@@ -386,26 +386,26 @@ asio::awaitable<bool> RequestHandler::relay_response(Downstream& downstream, con
   const bool body_allowed = status != 204 && status != 304 && ctx.method != "HEAD";
   compared.head(status, response.headers);
 
-  ResponseSent sent = co_await downstream.send_response(exchange, {response, headers, body_allowed, ctx.request_id},
-                                                        compared.body());
-  switch (sent.relay.status) {
+  const RelayResult sent =
+      co_await downstream.send_response(exchange, {response, headers, body_allowed, ctx.request_id}, compared.body());
+  switch (sent.status) {
     case RelayStatus::kDone:
       break;
     case RelayStatus::kSourceFailed:
     case RelayStatus::kSourceMalformed:
     case RelayStatus::kTooLarge:
       // Found before anything went out (a bad chunk in the first bytes read): the answer is still a 502.
-      if (!sent.relay.wrote)
+      if (!sent.wrote)
         co_return co_await reply_local(downstream, 502, "invalid response body from upstream", true);
       // The head is out already: closing is the only honest signal that the body was cut short.
-      co_return finish(status, sent.relay.bytes, "upstream failed during response body");
+      co_return finish(status, sent.bytes, "upstream failed during response body");
     case RelayStatus::kSinkFailed:
-      co_return finish(kClientClosedRequest, sent.relay.bytes, "client closed during response body");
+      co_return finish(kClientClosedRequest, sent.bytes, "client closed during response body");
   }
   exchange.finish(true);
-  finish(status, sent.relay.bytes, {});
+  finish(status, sent.bytes, {});
   compared.deliver();  // after the answer is out and logged: a comparison never delays or times it
-  co_return sent.keep_alive;
+  co_return true;
 }
 
 asio::awaitable<bool> RequestHandler::reply_local(Downstream& downstream, int status, std::string_view message,

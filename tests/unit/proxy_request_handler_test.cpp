@@ -94,7 +94,7 @@ class MemoryDownstream final : public Downstream {
     co_return RelayResult{.bytes = body.size()};
   }
 
-  asio::awaitable<ResponseSent> send_response(upstream::Exchange& exchange, const DownstreamResponse& response,
+  asio::awaitable<RelayResult> send_response(upstream::Exchange& exchange, const DownstreamResponse& response,
                                               http::BodyCapture* capture) override {
     status = response.upstream.status;
     for (const auto& h : response.headers) headers.emplace_back(h.name, h.value);
@@ -105,7 +105,7 @@ class MemoryDownstream final : public Downstream {
     response_body = body_seen;
     RelayResult relayed{.bytes = body_seen.size(), .wrote = true};
     if (discarded != upstream::DiscardResult::kDone) relayed.status = RelayStatus::kSourceFailed;
-    co_return ResponseSent{relayed, true};
+    co_return relayed;
   }
 
   asio::awaitable<bool> send_local_reply(const LocalReply& reply) override {
