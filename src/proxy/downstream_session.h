@@ -1,6 +1,7 @@
 #pragma once
 // The life of one client connection: the TLS handshake on an HTTPS listener, then the protocol
-// (HTTP/1.1 today, http1_session.h), then the TLS close.
+// (HTTP/1.1 today, http1_session.h), then the TLS close. A plain keep-alive connection that stays idle
+// is parked in between: its session ends, and a new one starts when the client speaks again.
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>

@@ -29,7 +29,7 @@ constexpr size_t kReadChunk = 16 * 1024;
 class Http1Session final : public Downstream {
  public:
   Http1Session(SessionContext& context, net::ClientStream& stream, net::SocketWatchdog& watchdog,
-               size_t listener_index)
+               size_t listener_index, bool resumed)
       : context_(context),
         options_(context.options),
         stream_(stream),
@@ -38,9 +38,10 @@ class Http1Session final : public Downstream {
         buffer_(kReadChunk),
         handler_(context, listener_index),
         client_(flag_defaults()) {
+    served_a_request_ = resumed;
     head_.headers.reserve(32);
     idle_entry_.owner = this;
-    idle_entry_.trim = [](void* session) { static_cast<Http1Session*>(session)->release_request_memory(); };
+    idle_entry_.park = [](void* session) { static_cast<Http1Session*>(session)->end_for_parking(); };
     std::error_code ec;
     auto remote = stream_.lowest_layer().remote_endpoint(ec);
     client_ip_ = ec ? "unknown" : remote.address().to_string();
@@ -51,15 +52,19 @@ class Http1Session final : public Downstream {
   Http1Session(const Http1Session&) = delete;
   Http1Session& operator=(const Http1Session&) = delete;
 
-  asio::awaitable<void> run() {
+  // Serves requests until the connection ends or, idle long enough, is to be parked.
+  asio::awaitable<Http1End> run() {
     for (;;) {
       bool closed = false;
       http::ParseResult parsed = co_await read_head(closed);
-      if (closed) co_return;
+      if (closed) {
+        if (park_) co_return Http1End{true, idle_entry_.since + client_.idle_timeout};
+        co_return Http1End{};
+      }
       if (parsed.status == http::ParseStatus::kError) {
         // The framing of whatever follows is unknown now: answer and close (never guess).
         co_await handler_.reject(*this, client_address_, parsed.error_status, parsed.error);
-        co_return;
+        co_return Http1End{};
       }
       served_a_request_ = true;
       // The head is consumed now, whatever happens next; head_'s views stay valid until the next read
@@ -81,7 +86,7 @@ class Http1Session final : public Downstream {
           .client_ip = client_ip_,
           .client_address = client_address_,
       };
-      if (!co_await handler_.handle(*this, request) || close_after_response_) co_return;
+      if (!co_await handler_.handle(*this, request) || close_after_response_) co_return Http1End{};
     }
   }
 
@@ -199,9 +204,10 @@ class Http1Session final : public Downstream {
   }
 
   // Between requests on a plain connection: reads the next request's first bytes if they are there,
-  // else waits until they can be read, listed as idle so that the worker may trim this session's memory
+  // else waits until they can be read, listed as idle so that the worker may park the connection
   // (proxy/idle_sessions.h). A TLS connection reads instead: its library may hold decrypted bytes that
-  // no socket readiness announces. False when the client closed or the idle timeout passed.
+  // no socket readiness announces. False when the client closed, the idle timeout passed, or the
+  // session is to end for parking (park_).
   asio::awaitable<bool> wait_for_next_request() {
     auto& socket = stream_.lowest_layer();
     // A client that sent its next request already (pipelining, or a busy gateway's fast client) needs
@@ -218,17 +224,16 @@ class Http1Session final : public Downstream {
     context_.idle.link(idle_entry_, Clock::now());
     auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, kNoThrow);
     context_.idle.unlink(idle_entry_);
-    if (std::exchange(idle_entry_.trimmed, false)) head_.headers.reserve(32);
+    if (park_ && watchdog_.fired()) park_ = false;  // the idle timeout came first: close
     co_return !ec;
   }
 
-  // An idle connection's memory, given back by the worker's trim: only what the next request
-  // re-allocates (its capacity is what a keep-alive connection saves per request).
-  void release_request_memory() {
-    buffer_.release();
-    std::vector<http::Header>().swap(head_.headers);
-    std::string().swap(out_);
-    handler_.release_memory();
+  // Called by the worker's idle sweep while this session waits: the wait is cancelled, and the session
+  // ends with the connection handed back to be parked.
+  void end_for_parking() {
+    park_ = true;
+    std::error_code ignored;
+    stream_.lowest_layer().cancel(ignored);
   }
 
   route::ClientLimits flag_defaults() const {
@@ -262,7 +267,8 @@ class Http1Session final : public Downstream {
   bool keep_alive_ = true;          // the current request's: the connection may serve another
   bool close_after_response_ = false;  // the response's end is the connection's (HTTP/1.0, no length)
   RelayTimeouts relay_timeouts_;       // the current body relay's
-  bool served_a_request_ = false;   // a request head was read on this connection
+  bool served_a_request_ = false;   // a request head was read on this connection (before a park too)
+  bool park_ = false;               // ending to be parked, not closed
   IdleSessions::Entry idle_entry_;  // listed while waiting for the next request
   route::ClientLimits client_;      // this listener's limits and client timeouts (policy over flags)
   std::shared_ptr<const route::ClientTrafficSettings> client_settings_;  // what client_ was resolved from
@@ -270,10 +276,11 @@ class Http1Session final : public Downstream {
 
 }  // namespace
 
-asio::awaitable<void> serve_http1(SessionContext& context, net::ClientStream& stream, net::SocketWatchdog& watchdog,
-                                  size_t listener_index) {
-  Http1Session session(context, stream, watchdog, listener_index);
-  co_await session.run();
+asio::awaitable<Http1End> serve_http1(SessionContext& context, net::ClientStream& stream,
+                                      net::SocketWatchdog& watchdog, size_t listener_index, bool resumed) {
+  Http1Session session(context, stream, watchdog, listener_index, resumed);
+  const Http1End end = co_await session.run();
+  co_return end;
 }
 
 }  // namespace mg::proxy

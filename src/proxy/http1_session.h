@@ -2,7 +2,9 @@
 // An HTTP/1.1 client connection, as one coroutine: read a request head, hand the request to the
 // RequestHandler (request_handler.h), repeat while keep-alive holds. This file is the HTTP/1 side of
 // the Downstream seam (downstream.h): head parsing, the client's timeouts, 100-continue, body
-// framing on the client's side and the idle connection's memory.
+// framing on the client's side, and ending an idle session so that its connection can be parked.
+
+#include <chrono>
 
 #include <asio/awaitable.hpp>
 
@@ -12,7 +14,15 @@
 
 namespace mg::proxy {
 
-asio::awaitable<void> serve_http1(SessionContext& context, net::ClientStream& stream, net::SocketWatchdog& watchdog,
-                                  size_t listener_index);
+// How a session ended: closed, or (a plain connection idle long enough) to be parked until the client
+// speaks again or its idle deadline passes.
+struct Http1End {
+  bool park = false;
+  std::chrono::steady_clock::time_point idle_deadline;
+};
+
+// `resumed`: a parked connection the client spoke on again (it has served requests already).
+asio::awaitable<Http1End> serve_http1(SessionContext& context, net::ClientStream& stream,
+                                      net::SocketWatchdog& watchdog, size_t listener_index, bool resumed);
 
 }  // namespace mg::proxy

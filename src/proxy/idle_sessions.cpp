@@ -22,16 +22,16 @@ void IdleSessions::unlink(Entry& e) {
   --size_;
 }
 
-size_t IdleSessions::trim_idle_since(Clock::time_point cutoff) {
-  size_t trimmed = 0;
+size_t IdleSessions::park_idle_since(Clock::time_point cutoff) {
+  size_t parked = 0;
   while (head_ && head_->since <= cutoff) {
     Entry& e = *head_;
     unlink(e);
-    e.trim(e.owner);
-    e.trimmed = true;
-    ++trimmed;
+    e.parked = true;
+    e.park(e.owner);
+    ++parked;
   }
-  return trimmed;
+  return parked;
 }
 
 }  // namespace mg::proxy

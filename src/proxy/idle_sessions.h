@@ -1,10 +1,11 @@
 #pragma once
-// Client connections waiting for their next request. A busy connection keeps its read buffer and
-// per-request vectors between requests (no allocation per request); one that stays idle gives them
-// back: once a second the worker trims the sessions that have waited longer than that, so an idle
-// keep-alive connection costs a few KiB instead of ~25 KiB (gateways hold many: mobile clients, long
-// polls). A session is listed only while it is suspended in a readiness wait, holding no view into
-// what a trim frees. An intrusive list: listing and unlisting allocate nothing. Per worker, no locks.
+// Client connections waiting for their next request. A busy connection keeps its session (read buffer,
+// per-request vectors, coroutine frames) between requests: no allocation per request. One that stays
+// idle is parked: once a second the worker asks the sessions that have waited longer than that to end,
+// leaving only the socket and a readiness wait (downstream_session.cpp), so an idle keep-alive
+// connection costs what nginx's does rather than ~25 KiB (gateways hold many: mobile clients, long
+// polls). A session is listed only while it is suspended in a readiness wait. An intrusive list:
+// listing and unlisting allocate nothing. Per worker, no locks.
 
 #include <chrono>
 #include <cstddef>
@@ -16,11 +17,11 @@ class IdleSessions {
   using Clock = std::chrono::steady_clock;
 
   struct Entry {
-    void (*trim)(void* owner) = nullptr;  // frees the owner's idle memory
+    void (*park)(void* owner) = nullptr;  // asks the owner to end its session and park the connection
     void* owner = nullptr;
     Clock::time_point since;
     bool linked = false;
-    bool trimmed = false;  // set by a trim; the owner re-reserves its memory when it wakes
+    bool parked = false;  // set when asked to park
     Entry* prev = nullptr;
     Entry* next = nullptr;
   };
@@ -32,8 +33,8 @@ class IdleSessions {
   // Appends `e` (entries stay ordered by `since`, oldest first).
   void link(Entry& e, Clock::time_point now);
   void unlink(Entry& e);
-  // Trims every entry idle since `cutoff` or earlier and unlists it; returns how many.
-  size_t trim_idle_since(Clock::time_point cutoff);
+  // Parks every entry idle since `cutoff` or earlier and unlists it; returns how many.
+  size_t park_idle_since(Clock::time_point cutoff);
   size_t size() const { return size_; }
 
  private:

@@ -77,20 +77,10 @@ void RequestHandler::reserve_memory() {
   forward_headers_.reserve(40);
 }
 
-void RequestHandler::release_memory() {
-  std::vector<route::HeaderView>().swap(header_views_);
-  std::vector<http::Header>().swap(forward_headers_);
-  std::vector<http::Header>().swap(response_headers_);
-  for (std::string* s : {&request_head_, &ctx_.method, &ctx_.target, &ctx_.host, &ctx_.request_id,
-                         &ctx_.upstream_host, &ctx_.origin})
-    std::string().swap(*s);
-}
-
 // Resets the request context for a new request (null: one that never parsed). Its strings keep their
 // capacity between requests.
 RequestHandler::RequestContext& RequestHandler::start_request(const DownstreamRequest* request,
                                                               std::string_view client_address) {
-  if (header_views_.capacity() == 0) reserve_memory();  // the first request after an idle trim
   RequestContext& ctx = ctx_;
   ctx.start = Clock::now();
   ctx.method.clear();

@@ -38,9 +38,6 @@ class RequestHandler {
   asio::awaitable<bool> reject(Downstream& downstream, std::string_view client_address, int status,
                                std::string_view message);
 
-  // What the next request re-allocates, given back while the connection idles (idle_sessions.h).
-  void release_memory();
-
  private:
   using Clock = std::chrono::steady_clock;
 

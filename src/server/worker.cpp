@@ -115,9 +115,10 @@ void Worker::schedule_pool_maintenance() {
     const auto now = std::chrono::steady_clock::now();
     stats_.upstream_connections_expired += primary_pool_.close_expired(now, options_.upstream_idle_timeout) +
                                            mirror_.pool.close_expired(now, options_.upstream_idle_timeout);
-    // Client connections idle for a whole tick give back their buffers (proxy/idle_sessions.h).
-    // What they free sits between live blocks of this worker's heap: hand those pages back too.
-    if (idle_sessions_.trim_idle_since(now - std::chrono::seconds(1)) > 0) ::malloc_trim(0);
+    // Client connections idle for a whole tick are parked (proxy/idle_sessions.h): their sessions end
+    // when their cancelled waits complete, queued now. What they free sits between live blocks of this
+    // worker's heap: once they are gone, hand those pages back too.
+    if (idle_sessions_.park_idle_since(now - std::chrono::seconds(1)) > 0) asio::post(*io_, [] { ::malloc_trim(0); });
     schedule_pool_maintenance();
   });
 }

@@ -62,6 +62,7 @@ void WorkerStats::merge(const WorkerStats& o) {
       entry(entry(upstream_latency, route), backend).merge(histogram);
   downstream_connections_total += o.downstream_connections_total;
   downstream_connections_active += o.downstream_connections_active;
+  downstream_connections_parked += o.downstream_connections_parked;
   downstream_connections_rejected += o.downstream_connections_rejected;
   tls_handshake_failures_total += o.tls_handshake_failures_total;
   upstream_connections_total += o.upstream_connections_total;
@@ -210,6 +211,9 @@ std::string render_prometheus(const WorkerStats& s) {
                 s.downstream_connections_total);
   render_scalar(out, "mirrorgate_downstream_connections_active", "gauge", "Client connections open now.",
                 s.downstream_connections_active);
+  render_scalar(out, "mirrorgate_downstream_connections_parked", "gauge",
+                "Idle keep-alive client connections parked: their session ended until the client speaks again.",
+                s.downstream_connections_parked);
   render_scalar(out, "mirrorgate_downstream_connections_rejected_total", "counter",
                 "Client connections closed at once because the worker was at --max-connections.",
                 s.downstream_connections_rejected);

@@ -69,6 +69,7 @@ struct WorkerStats {
   StringMap<StringMap<LatencyHistogram>> upstream_latency;  // route -> backend -> primary response head time
   uint64_t downstream_connections_total = 0;
   uint64_t downstream_connections_active = 0;
+  uint64_t downstream_connections_parked = 0;    // idle keep-alive connections whose session ended (of active)
   uint64_t downstream_connections_rejected = 0;  // over --max-connections
   uint64_t tls_handshake_failures_total = 0;     // TLS listeners: handshake failed or timed out
   uint64_t upstream_connections_total = 0;

@@ -5,7 +5,9 @@
 - idle upstream connections expire (--upstream-idle-timeout), and one the backend closed is closed
   by the gateway within a second or so instead of lingering in CLOSE_WAIT until reuse;
 - a second gateway or echo server on an address:port that a running one serves fails at start with
-  "address in use" instead of silently splitting connections with it.
+  "address in use" instead of silently splitting connections with it;
+- an idle keep-alive connection is parked (its session ends) and still serves its next requests, and a
+  parked connection is closed at its idle deadline, not before.
 
 Loopback block 127.0.32.0/24: gateway A .1 (short upstream idle timeout), echo pod .2, capture
 backends .3 (Host check) and .4 (closes its connections), gateway B .5 (long upstream idle timeout)."""
@@ -63,7 +65,7 @@ class ConnectionLifecycle(mgtest.ClusterTestCase):
         cls.gw_a = c.gateway(cls.config_a, admin_ip=cls.ip_a, workers=1, name="gateway-a", extra_args=[
             "--header-timeout", "1", "--idle-timeout", "30", "--upstream-idle-timeout", "1.5"])
         cls.gw_b = c.gateway(config(c, "b", cls.ip_b, cls.port_b), admin_ip=cls.ip_b, workers=1,
-                             name="gateway-b", extra_args=["--upstream-idle-timeout", "60"])
+                             name="gateway-b", extra_args=["--upstream-idle-timeout", "60", "--idle-timeout", "4"])
         cls.pod.wait_ready()
         cls.gw_a.wait_ready()
         cls.gw_b.wait_ready()
@@ -89,20 +91,44 @@ class ConnectionLifecycle(mgtest.ClusterTestCase):
         self.assertEqual(got[0].header("Host"), "lifecycle.example", got[0].headers)
         self.assertEqual(len([k for k, _ in got[0].headers if k.lower() == "host"]), 1, got[0].headers)
 
-    def test_keep_alive_connection_works_after_its_idle_memory_was_trimmed(self):
-        # Idle for more than a worker tick: its buffers are given back, and come back with the next request.
+    def test_parked_keep_alive_connection_serves_its_next_requests(self):
+        # Idle for more than a worker tick: the session ends and the connection is parked; the next
+        # request starts a new session on it.
+        parked = "mirrorgate_downstream_connections_parked"
         conn = mgtest.RawConnection(self.ip_a, self.port_a)
         self.addCleanup(conn.close)
         self.assertEqual(conn.request("GET", "/ok/before-idle").status, 200)
-        time.sleep(2.5)
+        wait_for(lambda: self.gw_a.metrics().get(parked) >= 1, 5, "the idle connection to be parked")
         r = conn.request("GET", "/ok/after-idle", headers={"X-Filler": "f" * 2000})
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json()["path"], "/ok/after-idle")
-        time.sleep(2.5)
-        # Two requests in one write after another trim: both answered, in order.
+        wait_for(lambda: self.gw_a.metrics().get(parked) >= 1, 5, "the connection to be parked again")
+        # Two requests in one write to a parked connection: both answered, in order.
         conn.sock.sendall(b"GET /ok/one HTTP/1.1\r\nHost: a\r\n\r\nGET /ok/two HTTP/1.1\r\nHost: a\r\n\r\n")
         first, second = conn.read_response("GET"), conn.read_response("GET")
         self.assertEqual((first.json()["path"], second.json()["path"]), ("/ok/one", "/ok/two"))
+        # A client that closes while parked is gone from the gauge (and from the active connections).
+        active = self.gw_a.metrics().get("mirrorgate_downstream_connections_active")
+        wait_for(lambda: self.gw_a.metrics().get(parked) >= 1, 5, "the connection to be parked once more")
+        conn.close()
+        wait_for(lambda: self.gw_a.metrics().get("mirrorgate_downstream_connections_active") < active, 5,
+                 "the closed parked connection to be forgotten")
+
+    def test_parked_connection_closes_at_its_idle_deadline(self):
+        # Gateway B: --idle-timeout 4. Parked after ~1-2 s; closed at 4 s after the response, not at the park.
+        conn = mgtest.RawConnection(self.ip_b, self.port_b)
+        self.addCleanup(conn.close)
+        self.assertEqual(conn.request("GET", "/ok/deadline").status, 200)
+        start = time.monotonic()
+        wait_for(lambda: self.gw_b.metrics().get("mirrorgate_downstream_connections_parked") >= 1, 5,
+                 "the idle connection to be parked")
+        conn.sock.settimeout(15)
+        self.assertEqual(conn.sock.recv(1), b"", "a parked connection got bytes")
+        elapsed = time.monotonic() - start
+        self.assertGreater(elapsed, 3.5, "closed before the 4 s idle timeout")
+        self.assertLess(elapsed, 8.0, "a parked connection outlived its idle timeout")
+        wait_for(lambda: self.gw_b.metrics().get("mirrorgate_downstream_connections_parked") == 0, 5,
+                 "the gauge to drop")
 
     def test_idle_upstream_connections_expire(self):
         expired = "mirrorgate_upstream_connections_expired_total"
