@@ -43,6 +43,12 @@ class ByteBuffer {
   }
   void clear() { begin_ = end_ = 0; }
   size_t capacity() const { return storage_.size(); }
+  // Frees the storage of an empty buffer (an idle connection's); the next prepare() allocates again.
+  void release() {
+    if (!empty()) return;
+    std::vector<char>().swap(storage_);
+    begin_ = end_ = 0;
+  }
   // Gives memory back after an unusually large message, so idle connections stay small.
   void shrink_if_idle(size_t keep) {
     if (empty() && storage_.size() > keep) {

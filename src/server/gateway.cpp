@@ -18,6 +18,7 @@
 #include "route/gateway_status_options.h"
 #include "route/status.h"
 #include "route/translator.h"
+#include "server/allocator.h"
 #include "server/file_provider.h"
 #include "server/worker.h"
 #include "stats/access_log.h"
@@ -230,7 +231,8 @@ int run_gateway(const GatewayOptions& options) {
   for (auto& w : workers) w->start();
   admin.start();
   ready = true;
-  spdlog::info("mirrorgate ready: {} workers, admin on {}", worker_count, options.admin_address);
+  spdlog::info("mirrorgate ready: {} workers, admin on {}, allocator {}", worker_count, options.admin_address,
+               allocator_name());
   bool stopping = false;
   std::function<void(std::error_code, int)> on_signal = [&](std::error_code ec, int signal) {
     if (ec) return;

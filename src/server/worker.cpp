@@ -1,7 +1,5 @@
 #include "server/worker.h"
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <future>
 
@@ -15,6 +13,7 @@
 
 #include "net/exclusive_port.h"
 #include "proxy/downstream_session.h"
+#include "server/allocator.h"
 
 namespace mg::server {
 namespace {
@@ -116,9 +115,11 @@ void Worker::schedule_pool_maintenance() {
     stats_.upstream_connections_expired += primary_pool_.close_expired(now, options_.upstream_idle_timeout) +
                                            mirror_.pool.close_expired(now, options_.upstream_idle_timeout);
     // Client connections idle for a whole tick are parked (proxy/idle_sessions.h): their sessions end
-    // when their cancelled waits complete, queued now. What they free sits between live blocks of this
-    // worker's heap: once they are gone, hand those pages back too.
-    if (idle_sessions_.park_idle_since(now - std::chrono::seconds(1)) > 0) asio::post(*io_, [] { ::malloc_trim(0); });
+    // when their cancelled waits complete, queued now. Idle pooled upstream connections give back their
+    // buffers. Once all that is freed, the pages it leaves empty go back to the system.
+    const size_t released = idle_sessions_.park_idle_since(now - std::chrono::seconds(1)) +
+                            primary_pool_.release_idle_buffers(now) + mirror_.pool.release_idle_buffers(now);
+    if (released > 0) asio::post(*io_, release_free_memory);
     schedule_pool_maintenance();
   });
 }

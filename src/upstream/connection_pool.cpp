@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <iterator>
+#include <vector>
 
 namespace mg::upstream {
 namespace {
@@ -65,6 +66,19 @@ size_t ConnectionPool::close_expired(std::chrono::steady_clock::time_point now, 
     it = list.empty() ? idle_.erase(it) : std::next(it);
   }
   return closed;
+}
+
+size_t ConnectionPool::release_idle_buffers(std::chrono::steady_clock::time_point now) {
+  size_t released = 0;
+  for (auto& [key, list] : idle_)
+    for (auto& c : list) {
+      if (now - c->idle_since < kTrustedIdle || (c->buffer.capacity() == 0 && c->response_head.headers.capacity() == 0))
+        continue;
+      c->buffer.release();
+      std::vector<http::Header>().swap(c->response_head.headers);
+      ++released;
+    }
+  return released;
 }
 
 size_t ConnectionPool::idle_count() const {

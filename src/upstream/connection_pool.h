@@ -28,6 +28,9 @@ class ConnectionPool {
   // returns how many. Called about once a second by the worker, so a backend's FIN on an idle
   // connection is answered within a second or so instead of lingering in CLOSE_WAIT until reuse.
   size_t close_expired(std::chrono::steady_clock::time_point now, std::chrono::milliseconds max_idle);
+  // Frees the read buffer and header list of each connection idle for a second or more (a burst leaves
+  // many pooled; each would keep ~10 KiB until reused or expired); returns how many it freed now.
+  size_t release_idle_buffers(std::chrono::steady_clock::time_point now);
 
  private:
   size_t max_idle_;

@@ -44,6 +44,28 @@ TEST(ConnectionPool, KeepsAnIdleConnectionUntilItsIdleTimeout) {
   EXPECT_EQ(pool.take("backend"), nullptr);
 }
 
+TEST(ConnectionPool, IdleConnectionGivesBackItsBuffersAndStillServes) {
+  LoopbackPair pair;
+  pair.client->response_head.headers.reserve(16);
+  ConnectionPool pool;
+  pool.give_back(std::move(pair.client));
+  EXPECT_EQ(pool.release_idle_buffers(Clock::now()), 0u) << "a connection idle for under a second keeps them";
+  EXPECT_EQ(pool.release_idle_buffers(Clock::now() + std::chrono::seconds(2)), 1u);
+  EXPECT_EQ(pool.release_idle_buffers(Clock::now() + std::chrono::seconds(3)), 0u) << "freed once";
+  auto c = pool.take("backend");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->buffer.capacity(), 0u);
+  EXPECT_EQ(c->response_head.headers.capacity(), 0u);
+  // The next response is read into a buffer allocated again.
+  asio::write(pair.server, asio::buffer(std::string_view("HTTP/1.1 204 No Content\r\n\r\n")));
+  size_t available = 0;
+  char* p = c->buffer.prepare(4096, available);
+  EXPECT_GE(available, 4096u);
+  const size_t n = c->socket.read_some(asio::buffer(p, available));
+  c->buffer.commit(n);
+  EXPECT_EQ(c->buffer.readable(), "HTTP/1.1 204 No Content\r\n\r\n");
+}
+
 TEST(ConnectionPool, ClosesAnIdleConnectionTheBackendClosed) {
   LoopbackPair pair;
   ConnectionPool pool;
