@@ -1,6 +1,6 @@
 #pragma once
 // Manifests and helpers several config tests share: a managed GatewayClass, Gateway ns/gw with one
-// HTTP listener, Service ns/s1 and HTTPRoute ns/r sending / to it.
+// HTTP listener, Service ns/s1 and HTTPRoute ns/r sending / to it, and an EndpointSlice of s1.
 
 #include <gtest/gtest.h>
 
@@ -37,6 +37,15 @@ metadata: {name: r, namespace: ns}
 spec:
   parentRefs: [{name: gw}]
   rules: [{backendRefs: [{name: s1, port: 80}]}]
+)";
+
+// Service ns/s1's one ready endpoint, 10.0.0.1:3000.
+inline constexpr std::string_view kEndpointSlice = R"(apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: s1-a, namespace: ns, labels: {kubernetes.io/service-name: s1}}
+addressType: IPv4
+ports: [{name: http, port: 3000}]
+endpoints: [{addresses: [10.0.0.1]}]
 )";
 
 // Documents joined into one multi-document YAML text.
