@@ -94,7 +94,8 @@ asio::awaitable<CopyOutcome> exchange_copy(MirrorContext& mirror, const MirrorRe
   upstream::UpstreamContext upstream = mirror.upstream();
   upstream::Exchange exchange(upstream);
   const std::string_view key = plan.endpoint->address;
-  const auto connected = co_await exchange.connect_to(*plan.endpoint, plan.timeout);
+  const bool fresh = false;  // a copy reuses the mirror pool's idle connections
+  const auto connected = co_await exchange.connect_to(*plan.endpoint, plan.timeout, fresh);
   if (connected != upstream::ConnectResultKind::kConnected) {
     outcome.failure = connected == upstream::ConnectResultKind::kTimedOut ? MirrorFailure::kTimeout
                                                                           : MirrorFailure::kConnect;

@@ -40,8 +40,10 @@ class Exchange {
   // A failed connect is tried once more on the next endpoint (nothing was sent yet, so that is safe).
   asio::awaitable<ConnectResultKind> connect(const route::RouteTable& table, int cluster,
                                              std::chrono::milliseconds timeout, bool fresh);
-  // This endpoint, chosen by the caller (a mirror passes over ejected endpoints): pooled or new.
-  asio::awaitable<ConnectResultKind> connect_to(const route::Endpoint& endpoint, std::chrono::milliseconds timeout);
+  // This endpoint, chosen by the caller (a mirror passes over ejected endpoints): its idle pooled
+  // connection unless `fresh`, else a new one.
+  asio::awaitable<ConnectResultKind> connect_to(const route::Endpoint& endpoint, std::chrono::milliseconds timeout,
+                                                bool fresh);
 
   const route::Endpoint* endpoint() const { return endpoint_; }  // the last one tried; null: none
   bool connected() const { return connection_ != nullptr; }
