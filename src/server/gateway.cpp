@@ -79,6 +79,13 @@ mirror::TraceQuery parse_trace_query(std::string_view query) {
   return q;
 }
 
+// Logs each line of `now` that `before` did not have: a warning or problem is logged once, when it
+// appears, and a reload repeats only what it found anew (one that stays is not news).
+void log_new_lines(const std::vector<std::string>& now, const std::vector<std::string>& before) {
+  for (const auto& line : now)
+    if (std::find(before.begin(), before.end(), line) == before.end()) spdlog::warn("{}", line);
+}
+
 // Translates one snapshot of the provider. Logs the table's warnings, or with `previous`, only those
 // that it did not have.
 std::shared_ptr<const route::RouteTable> build_route_table(config::ObjectSet objects,
@@ -87,10 +94,8 @@ std::shared_ptr<const route::RouteTable> build_route_table(config::ObjectSet obj
   // With the previous table, a condition that did not change keeps its lastTransitionTime.
   auto table = route::translate(objects, route::kDefaultControllerName, previous);
   check_listeners(*table);
-  // Once per change: a reload repeats only what it found anew (a warning that stays is not news).
-  for (const auto& w : table->warnings)
-    if (!previous || std::find(previous->warnings.begin(), previous->warnings.end(), w) == previous->warnings.end())
-      spdlog::warn("{}", w);
+  static const std::vector<std::string> kNone;
+  log_new_lines(table->warnings, previous ? previous->warnings : kNone);
   return table;
 }
 
@@ -116,12 +121,6 @@ int run_gateway(const GatewayOptions& options) {
   // line each; guarded by current_mutex like last_reload_error.
   std::vector<std::string> config_problems;
   std::vector<std::unique_ptr<Worker>> workers;
-  // Each problem is logged once, when it appears, as translation warnings are.
-  auto log_new_problems = [&](const std::vector<std::string>& problems) {
-    for (const auto& p : problems)
-      if (std::find(config_problems.begin(), config_problems.end(), p) == config_problems.end())
-        spdlog::warn("{}", p);
-  };
   // A reload parses and translates on this thread; workers swap to the new table between requests,
   // and requests in flight finish on the table they pinned. A snapshot that cannot be served as a
   // whole keeps the old table.
@@ -153,7 +152,7 @@ int run_gateway(const GatewayOptions& options) {
   };
   provider.start([&](config::ObjectSet objects, std::vector<config::ConfigProblem> problems) {
     auto lines = messages(problems);
-    log_new_problems(lines);
+    log_new_lines(lines, config_problems);
     if (current) return reload(std::move(objects), std::move(lines));
     auto first = build_route_table(std::move(objects), nullptr);  // throws: nothing to keep serving
     std::lock_guard lock(current_mutex);
