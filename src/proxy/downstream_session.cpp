@@ -253,6 +253,7 @@ class Session {
     } in_flight(context_.in_flight);
 
     std::shared_ptr<const route::RouteTable> table = context_.table;  // pinned for this request
+    std::shared_ptr<const route::ClusterSet> clusters = context_.clusters;  // pinned with it
     RequestContext& ctx = context_from_head(true);
     // The head is consumed now, whatever happens next; head_'s views stay valid until the next read
     // into buffer_ (consume() only moves the cursor).
@@ -378,7 +379,7 @@ class Session {
       }
 
       const auto connected =
-          co_await exchange.connect(*table, backend->cluster, options_.connect_timeout, fresh_connection);
+          co_await exchange.connect(*clusters, backend->cluster, options_.connect_timeout, fresh_connection);
       if (const route::Endpoint* endpoint = exchange.endpoint()) {
         ctx.upstream_host = endpoint->address;
         ctx.upstream_pod = endpoint->pod;
@@ -421,7 +422,8 @@ class Session {
         }
         // The copy is taken once, from the first try: retries are the primary's business.
         if (mirror_count > 0)
-          launch_mirrors(rule, *backend, table, ctx, std::move(mirror_head), body_copy, capture, compared);
+          launch_mirrors(rule, *backend, table, clusters, ctx, std::move(mirror_head), body_copy, capture,
+                         compared);
       } else {
         // A retry or a replay: the kept head and body, written as they are (the body is not copied).
         const std::array<asio::const_buffer, 2> replay{asio::buffer(request_head), asio::buffer(*body_copy)};
@@ -482,7 +484,8 @@ class Session {
   }
 
   void launch_mirrors(const route::Rule& rule, const route::BackendChoice& backend,
-                      const std::shared_ptr<const route::RouteTable>& table, RequestContext& ctx, std::string head,
+                      const std::shared_ptr<const route::RouteTable>& table,
+                      const std::shared_ptr<const route::ClusterSet>& clusters, RequestContext& ctx, std::string head,
                       std::shared_ptr<const std::string> body, const BodyCapture& capture,
                       mirror::PrimaryCapture& compared) {
     auto targets = {std::span<const route::MirrorTarget>(rule.mirrors),
@@ -490,6 +493,7 @@ class Session {
     if (!body->empty()) fmt::format_to(std::back_inserter(head), "Content-Length: {}\r\n", body->size());
     mirror::MirrorRequest request{
         .table = table,
+        .clusters = clusters,
         .route = rule.route,
         .request_id = ctx.request_id,
         .method = ctx.method,

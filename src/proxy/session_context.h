@@ -10,6 +10,7 @@
 
 #include "http/message.h"
 #include "proxy/idle_sessions.h"
+#include "route/cluster_set.h"
 #include "route/route_table.h"
 #include "stats/access_log.h"
 #include "stats/worker_stats.h"
@@ -35,6 +36,7 @@ struct SessionOptions {
 struct SessionContext {
   const SessionOptions& options;
   const std::shared_ptr<const route::RouteTable>& table;  // swapped by the worker between requests
+  const std::shared_ptr<const route::ClusterSet>& clusters;  // its endpoints: swapped with it, or alone
   stats::AccessLog& access_log;
   upstream::UpstreamContext upstream;  // the primary's pool, balancer and counters
   mirror::MirrorContext& mirror;

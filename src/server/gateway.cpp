@@ -15,6 +15,7 @@
 #include "admin/config_dump.h"
 #include "config/generations.h"
 #include "config/problem.h"
+#include "route/cluster_set.h"
 #include "route/gateway_status_options.h"
 #include "route/status.h"
 #include "route/translator.h"
@@ -115,7 +116,8 @@ int run_gateway(const GatewayOptions& options) {
   FileProvider provider(signals_io, options.config_path, options.watch_interval);
 
   std::shared_ptr<const route::RouteTable> current;
-  std::mutex current_mutex;  // the admin thread reads `current` for /config_dump and /status
+  std::shared_ptr<const route::ClusterSet> current_clusters;  // built for `current`
+  std::mutex current_mutex;  // the admin thread reads `current` and its clusters for /config_dump and /status
   std::string last_reload_error;
   // The objects the provider left out (or kept at their previous version) in its last snapshot, one
   // line each; guarded by current_mutex like last_reload_error.
@@ -134,7 +136,9 @@ int run_gateway(const GatewayOptions& options) {
         last_reload_error = problem;
         return;
       }
-      for (auto& w : workers) w->post_table(next);
+      auto clusters = route::build_cluster_set(*next, *next->objects);
+      log_new_lines(clusters->warnings, current_clusters->warnings);
+      for (auto& w : workers) w->post_table(next, clusters);
       if (problems.empty())
         spdlog::info("reload applied");
       else
@@ -142,6 +146,7 @@ int run_gateway(const GatewayOptions& options) {
                      problems.size());
       std::lock_guard lock(current_mutex);
       current = next;
+      current_clusters = clusters;
       last_reload_error = fmt::format("{}", fmt::join(problems, "; "));
       config_problems = std::move(problems);
     } catch (const std::exception& e) {
@@ -155,18 +160,22 @@ int run_gateway(const GatewayOptions& options) {
     log_new_lines(lines, config_problems);
     if (current) return reload(std::move(objects), std::move(lines));
     auto first = build_route_table(std::move(objects), nullptr);  // throws: nothing to keep serving
+    auto clusters = route::build_cluster_set(*first, *first->objects);
+    log_new_lines(clusters->warnings, {});
     std::lock_guard lock(current_mutex);
     current = std::move(first);
+    current_clusters = std::move(clusters);
     config_problems = std::move(lines);
   });
   while (!current) signals_io.run_one();  // a provider other than files may deliver its first set later
   const std::shared_ptr<const route::RouteTable> table = current;
+  const std::shared_ptr<const route::ClusterSet> clusters = current_clusters;
 
   stats::AccessLog access_log(options.access_log);
   size_t worker_count = options.workers ? options.workers : std::max(1u, std::thread::hardware_concurrency());
 
   for (size_t i = 0; i < worker_count; ++i)
-    workers.push_back(std::make_unique<Worker>(i, options, access_log, table));
+    workers.push_back(std::make_unique<Worker>(i, options, access_log, table, clusters));
   for (size_t li = 0; li < table->listeners.size(); ++li) {
     const auto& l = table->listeners[li];
     std::error_code ec;
@@ -195,11 +204,13 @@ int run_gateway(const GatewayOptions& options) {
           .status =
               [&] {
                 std::shared_ptr<const route::RouteTable> table_now;
+                std::shared_ptr<const route::ClusterSet> clusters_now;
                 std::string reload_error;
                 std::vector<std::string> problems;
                 {
                   std::lock_guard lock(current_mutex);
                   table_now = current;
+                  clusters_now = current_clusters;
                   reload_error = last_reload_error;
                   problems = config_problems;
                 }
@@ -207,13 +218,15 @@ int run_gateway(const GatewayOptions& options) {
                 auto doc = route::status_json(*table_now, route::gateway_status_options());
                 doc["lastReloadError"] = reload_error;
                 doc["configProblems"] = std::move(problems);
-                doc["warnings"] = table_now->warnings;
+                auto warnings = table_now->warnings;  // the routes', then the endpoints'
+                warnings.insert(warnings.end(), clusters_now->warnings.begin(), clusters_now->warnings.end());
+                doc["warnings"] = std::move(warnings);
                 return doc.dump(1) + "\n";
               },
           .config_dump =
               [&] {
                 std::lock_guard lock(current_mutex);
-                return admin::config_dump_json(*current);
+                return admin::config_dump_json(*current, *current_clusters);
               },
           .mirrors =
               [&](std::string_view query) {

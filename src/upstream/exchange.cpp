@@ -42,15 +42,15 @@ asio::awaitable<ConnectResultKind> Exchange::connect_to(const route::Endpoint& e
   co_return ConnectResultKind::kConnected;
 }
 
-asio::awaitable<ConnectResultKind> Exchange::connect(const route::RouteTable& table, int cluster,
+asio::awaitable<ConnectResultKind> Exchange::connect(const route::ClusterSet& clusters, int cluster,
                                                      std::chrono::milliseconds timeout, bool fresh) {
   adopt(nullptr);
   endpoint_ = nullptr;
-  const size_t endpoint_count = table.clusters[static_cast<size_t>(cluster)].endpoints.size();
-  const int tries = endpoint_count > 1 ? 2 : 1;
+  const route::ClusterEndpoints* c = clusters.find(cluster);
+  const int tries = c && c->endpoints.size() > 1 ? 2 : 1;
   ConnectResultKind result = ConnectResultKind::kNoEndpoint;
   for (int i = 0; i < tries; ++i) {
-    const route::Endpoint* endpoint = context_.balancer.pick_endpoint(table, cluster);
+    const route::Endpoint* endpoint = context_.balancer.pick_endpoint(clusters, cluster);
     if (!endpoint) break;
     result = co_await connect_to(*endpoint, timeout, fresh);
     if (result == ConnectResultKind::kConnected) break;

@@ -9,11 +9,11 @@ void LoadBalancer::reset(size_t cluster_count) {
   for (auto& n : next_) n = static_cast<uint32_t>(fast_random_below(1u << 16));
 }
 
-const route::Endpoint* LoadBalancer::pick_endpoint(const route::RouteTable& table, int cluster) {
-  if (cluster < 0 || static_cast<size_t>(cluster) >= table.clusters.size()) return nullptr;
-  const auto& endpoints = table.clusters[static_cast<size_t>(cluster)].endpoints;
-  if (endpoints.empty()) return nullptr;
-  if (next_.size() != table.clusters.size()) reset(table.clusters.size());
+const route::Endpoint* LoadBalancer::pick_endpoint(const route::ClusterSet& clusters, int cluster) {
+  const route::ClusterEndpoints* c = clusters.find(cluster);
+  if (!c || c->endpoints.empty()) return nullptr;
+  const auto& endpoints = c->endpoints;
+  if (next_.size() != clusters.clusters.size()) reset(clusters.clusters.size());
   uint32_t i = next_[static_cast<size_t>(cluster)]++;
   return &endpoints[i % endpoints.size()];
 }

@@ -6,17 +6,18 @@
 #include <cstdint>
 #include <vector>
 
+#include "route/cluster_set.h"
 #include "route/route_table.h"
 
 namespace mg::upstream {
 
 class LoadBalancer {
  public:
-  // Called whenever the worker pins a new route table: cluster indices are per table.
+  // Called whenever the worker pins a new cluster set: cluster indices are per set.
   void reset(size_t cluster_count);
 
   // Next endpoint of the cluster in round-robin order, or nullptr when it has none ready.
-  const route::Endpoint* pick_endpoint(const route::RouteTable& table, int cluster);
+  const route::Endpoint* pick_endpoint(const route::ClusterSet& clusters, int cluster);
 
   // Weighted choice among the rule's backends; nullptr when there is nothing to choose from
   // (no backendRefs, or all weights 0), which the spec answers with 500.
