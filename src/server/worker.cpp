@@ -41,7 +41,7 @@ Worker::Worker(size_t index, const GatewayOptions& options, stats::AccessLog& ac
                draining_,
                in_flight_,
                idle_sessions_} {
-  balancer_.reset(clusters_->clusters.size());
+  balancer_.follow(clusters_);
 }
 
 Worker::~Worker() {
@@ -143,7 +143,7 @@ void Worker::stop_and_join() {
 void Worker::post_table(std::shared_ptr<const route::RouteTable> table,
                         std::shared_ptr<const route::ClusterSet> clusters) {
   asio::post(*io_, [this, table = std::move(table), clusters = std::move(clusters)]() mutable {
-    balancer_.reset(clusters->clusters.size());
+    balancer_.follow(clusters);
     table_ = std::move(table);
     clusters_ = std::move(clusters);
   });

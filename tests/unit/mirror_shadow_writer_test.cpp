@@ -93,13 +93,14 @@ class ShadowWriterTest : public ::testing::Test {
   }
   void make_context(uint16_t port) {
     clusters_ = make_clusters(port);
-    balancer_.reset(clusters_->clusters.size());
+    balancer_.follow(clusters_);
     mirror_context_ = std::make_unique<MirrorContext>(io_, options_, limits_, stats_, log_, balancer_);
   }
   void make_context_with_mirror(FakeMirror::Mode mode) {
     make_context(0);
     mirror_ = std::make_unique<FakeMirror>(io_, mode);
     clusters_ = make_clusters(mirror_->port());  // copies resolve endpoints in the clusters they carry
+    balancer_.follow(clusters_);
   }
 
   MirrorRequest request(std::string method = "GET", std::string body = {}) {
@@ -216,6 +217,7 @@ TEST_F(ShadowWriterTest, CopiesGoAroundAnEjectedEndpointToItsHealthyPeer) {
       {route::Endpoint{"127.0.0.1", closed_port, "dead-pod", "127.0.0.1:" + std::to_string(closed_port)},
        route::Endpoint{"127.0.0.1", good, "m-pod", "127.0.0.1:" + std::to_string(good)}}});
   clusters_ = clusters;
+  balancer_.follow(clusters_);
   // One copy at a time: round robin offers the dead endpoint within two copies; once its connect has
   // failed it is ejected, and every later copy goes to the healthy peer.
   auto ended = [&] {

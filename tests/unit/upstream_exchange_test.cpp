@@ -74,7 +74,6 @@ class ExchangeTest : public ::testing::Test {
     const uint16_t port = backends_.back().port();
     clusters_.clusters.push_back(route::ClusterEndpoints{
         "ns/b:80", {route::Endpoint{"127.0.0.1", port, "b-pod", "127.0.0.1:" + std::to_string(port)}}});
-    balancer_.reset(clusters_.clusters.size());
   }
 
   // Runs `body` as a coroutine on io_ until it finishes (bounded).
@@ -206,7 +205,6 @@ TEST_F(ExchangeTest, ConnectFailuresAreReported) {
     EXPECT_FALSE(exchange.connected());
     EXPECT_NE(exchange.endpoint(), nullptr);  // the caller logs which endpoint failed
     clusters_.clusters[0].endpoints.clear();
-    balancer_.reset(1);
     EXPECT_EQ(co_await exchange.connect(clusters_, 0, 1s, false), ConnectResultKind::kNoEndpoint);
   });
 }
