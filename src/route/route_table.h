@@ -212,7 +212,6 @@ struct RouteTable {
   std::vector<Cluster> clusters;  // BackendChoice::cluster and MirrorTarget::cluster index them
   std::vector<std::string> warnings;  // e.g. "HTTPRoute default/r rule 0: backendRef Service default/nope not
                                       // found; requests get 500"
-  std::shared_ptr<const config::ObjectSet> objects;  // the input, for /status and the next translation
   // Per HTTPRoute ("namespace/name"): why some of its rules were not programmed (invalid or unsupported
   // filter combinations, timeouts...), each "<field path>: <problem>". Those rules answer 500; status
   // reports Accepted=False, reason UnsupportedValue. Routes without problems have no entry.

@@ -806,11 +806,7 @@ bool selector_matches(const config::LabelSelector& sel, const std::map<std::stri
 }
 
 std::shared_ptr<const RouteTable> translate(const config::ObjectSet& set, const TranslateOptions& options) {
-  // The table owns a copy of its input: the next translation counts generations against it.
-  auto objects = std::make_shared<const config::ObjectSet>(set);
-  auto table = Translator(*objects, options).run();
-  table->objects = std::move(objects);
-  return table;
+  return Translator(set, options).run();
 }
 
 std::shared_ptr<const RouteTable> translate(const config::ObjectSet& set, std::string_view controller_name,

@@ -25,7 +25,8 @@ constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 }  // namespace
 
 Worker::Worker(size_t index, const GatewayOptions& options, stats::AccessLog& access_log,
-               std::shared_ptr<const route::RouteTable> table, std::shared_ptr<const route::ClusterSet> clusters)
+               std::shared_ptr<const route::RouteTable> table,
+               std::shared_ptr<const route::ClusterSet> clusters)
     : index_(index),
       options_(options),
       table_(std::move(table)),
@@ -145,6 +146,13 @@ void Worker::post_table(std::shared_ptr<const route::RouteTable> table,
   asio::post(*io_, [this, table = std::move(table), clusters = std::move(clusters)]() mutable {
     balancer_.follow(clusters);
     table_ = std::move(table);
+    clusters_ = std::move(clusters);
+  });
+}
+
+void Worker::post_clusters(std::shared_ptr<const route::ClusterSet> clusters) {
+  asio::post(*io_, [this, clusters = std::move(clusters)]() mutable {
+    balancer_.follow(clusters);
     clusters_ = std::move(clusters);
   });
 }

@@ -48,7 +48,11 @@ class Worker {
 
   // From any thread: the new table, with the clusters built for it, is pinned by requests that start
   // after the swap. Both change at once: no request sees a table with another table's clusters.
-  void post_table(std::shared_ptr<const route::RouteTable> table, std::shared_ptr<const route::ClusterSet> clusters);
+  void post_table(std::shared_ptr<const route::RouteTable> table,
+                  std::shared_ptr<const route::ClusterSet> clusters);
+  // From any thread: new endpoints for the table the worker has, built for it (posted after that table,
+  // so the worker has it by then). The load balancer keeps its place in each cluster's rotation.
+  void post_clusters(std::shared_ptr<const route::ClusterSet> clusters);
   // From any thread: a copy of this worker's counters, taken on the worker thread.
   stats::WorkerStats snapshot_stats();
   // From any thread: a copy of this worker's recent mirror outcomes.
