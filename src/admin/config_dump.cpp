@@ -6,7 +6,7 @@
 
 namespace mg::admin {
 
-std::string config_dump_json(const route::RouteTable& table) {
+std::string config_dump_json(const route::RouteTable& table, const route::ClusterSet& clusters) {
   using nlohmann::json;
   json listeners = json::array();
   for (const auto& l : table.listeners) {
@@ -46,13 +46,15 @@ std::string config_dump_json(const route::RouteTable& table) {
     }
     listeners.push_back(std::move(listener));
   }
-  json clusters = json::array();
-  for (const auto& c : table.clusters) {
+  json cluster_list = json::array();
+  for (const auto& c : clusters.clusters) {
     json endpoints = json::array();
     for (const auto& e : c.endpoints) endpoints.push_back(e.address);
-    clusters.push_back({{"name", c.name}, {"endpoints", endpoints}});
+    cluster_list.push_back({{"name", c.name}, {"endpoints", endpoints}});
   }
-  json dump = {{"listeners", listeners}, {"clusters", clusters}, {"warnings", table.warnings}};
+  json warnings = table.warnings;
+  for (const auto& w : clusters.warnings) warnings.push_back(w);
+  json dump = {{"listeners", listeners}, {"clusters", cluster_list}, {"warnings", warnings}};
   return dump.dump(2) + "\n";
 }
 

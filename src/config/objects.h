@@ -5,6 +5,8 @@
 // and mirrorgate's own MirrorPolicy. The loader fills every field a user may legally write, even those
 // no later stage uses yet, so that accepting a manifest and acting on it are separate decisions.
 // Defaults from the API's schema are applied by the loader, so consumers never re-derive them.
+// Every type compares by value, so that a consumer can tell what a new snapshot changed
+// (config/object_changes.h).
 
 #include <cstdint>
 #include <map>
@@ -19,6 +21,7 @@ struct SourceLocation {
   std::string file;
   int line = 0;            // 1-based line of the document's first key
   int document_index = 0;  // 0-based index of the YAML document within its file
+  bool operator==(const SourceLocation&) const = default;
 };
 
 struct ObjectMeta {
@@ -34,6 +37,7 @@ struct ObjectMeta {
   std::string creation_timestamp;  // RFC 3339 as written; empty when absent
   std::string uid;
   std::string resource_version;  // opaque, as the API server wrote it; empty in hand-written manifests
+  bool operator==(const ObjectMeta&) const = default;
 };
 
 // --- shared Gateway API pieces ---
@@ -42,11 +46,13 @@ struct LabelSelectorRequirement {
   std::string key;
   std::string op;  // In, NotIn, Exists, DoesNotExist
   std::vector<std::string> values;
+  bool operator==(const LabelSelectorRequirement&) const = default;
 };
 
 struct LabelSelector {
   std::map<std::string, std::string> match_labels;
   std::vector<LabelSelectorRequirement> match_expressions;
+  bool operator==(const LabelSelector&) const = default;
 };
 
 // SecretObjectReference, ObjectReference, LocalObjectReference and friends share this shape; fields
@@ -56,6 +62,7 @@ struct ObjectReference {
   std::string kind;
   std::string name;
   std::optional<std::string> namespace_;
+  bool operator==(const ObjectReference&) const = default;
 };
 
 // LocalPolicyTargetReferenceWithSectionName (GEP-713 policy attachment): the object a policy applies to,
@@ -65,6 +72,7 @@ struct PolicyTargetReference {
   std::string kind;
   std::string name;
   std::optional<std::string> section_name;
+  bool operator==(const PolicyTargetReference&) const = default;
 };
 
 struct ParametersReference {
@@ -72,12 +80,14 @@ struct ParametersReference {
   std::string kind;
   std::string name;
   std::optional<std::string> namespace_;
+  bool operator==(const ParametersReference&) const = default;
 };
 
 // Gateway API Duration ("1h2m3s4ms"), kept as written and in milliseconds.
 struct Duration {
   std::string text;
   int64_t milliseconds = 0;
+  bool operator==(const Duration&) const = default;
 };
 
 // --- GatewayClass ---
@@ -88,6 +98,7 @@ struct GatewayClass {
   std::string controller_name;
   std::optional<ParametersReference> parameters_ref;
   std::optional<std::string> description;
+  bool operator==(const GatewayClass&) const = default;
 };
 
 // --- Gateway ---
@@ -95,21 +106,25 @@ struct GatewayClass {
 struct RouteGroupKind {
   std::string group = "gateway.networking.k8s.io";
   std::string kind;
+  bool operator==(const RouteGroupKind&) const = default;
 };
 
 struct RouteNamespaces {
   std::string from = "Same";  // All, Same, Selector, None
   std::optional<LabelSelector> selector;
+  bool operator==(const RouteNamespaces&) const = default;
 };
 
 struct AllowedRoutes {
   RouteNamespaces namespaces;
   std::vector<RouteGroupKind> kinds;  // empty: the defaults for the listener's protocol
+  bool operator==(const AllowedRoutes&) const = default;
 };
 
 struct FrontendTLSValidation {
   std::vector<ObjectReference> ca_certificate_refs;
   std::optional<std::string> mode;
+  bool operator==(const FrontendTLSValidation&) const = default;
 };
 
 struct GatewayTLSConfig {
@@ -117,6 +132,7 @@ struct GatewayTLSConfig {
   std::vector<ObjectReference> certificate_refs;  // kind defaults to Secret, group ""
   std::optional<FrontendTLSValidation> frontend_validation;
   std::map<std::string, std::string> options;
+  bool operator==(const GatewayTLSConfig&) const = default;
 };
 
 struct Listener {
@@ -126,25 +142,30 @@ struct Listener {
   std::string protocol;
   std::optional<GatewayTLSConfig> tls;
   AllowedRoutes allowed_routes;
+  bool operator==(const Listener&) const = default;
 };
 
 struct GatewayAddress {
   std::string type = "IPAddress";  // IPAddress, Hostname, NamedAddress or a domain-prefixed type
   std::string value;
+  bool operator==(const GatewayAddress&) const = default;
 };
 
 struct GatewayInfrastructure {
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
   std::optional<ParametersReference> parameters_ref;
+  bool operator==(const GatewayInfrastructure&) const = default;
 };
 
 struct GatewayBackendTLS {
   std::optional<ObjectReference> client_certificate_ref;
+  bool operator==(const GatewayBackendTLS&) const = default;
 };
 
 struct AllowedListeners {
   RouteNamespaces namespaces{"None", std::nullopt};
+  bool operator==(const AllowedListeners&) const = default;
 };
 
 struct Gateway {
@@ -156,6 +177,7 @@ struct Gateway {
   std::optional<GatewayInfrastructure> infrastructure;
   std::optional<GatewayBackendTLS> backend_tls;
   std::optional<AllowedListeners> allowed_listeners;
+  bool operator==(const Gateway&) const = default;
 };
 
 // --- HTTPRoute ---
@@ -167,17 +189,20 @@ struct ParentReference {
   std::string name;
   std::optional<std::string> section_name;
   std::optional<int32_t> port;
+  bool operator==(const ParentReference&) const = default;
 };
 
 struct HTTPPathMatch {
   std::string type = "PathPrefix";  // Exact, PathPrefix, RegularExpression
   std::string value = "/";
+  bool operator==(const HTTPPathMatch&) const = default;
 };
 
 struct HTTPHeaderMatch {       // also used for query parameters
   std::string type = "Exact";  // Exact, RegularExpression
   std::string name;
   std::string value;
+  bool operator==(const HTTPHeaderMatch&) const = default;
 };
 
 struct HTTPRouteMatch {
@@ -185,17 +210,20 @@ struct HTTPRouteMatch {
   std::vector<HTTPHeaderMatch> headers;
   std::vector<HTTPHeaderMatch> query_params;
   std::optional<std::string> method;
+  bool operator==(const HTTPRouteMatch&) const = default;
 };
 
 struct HTTPHeader {
   std::string name;
   std::string value;
+  bool operator==(const HTTPHeader&) const = default;
 };
 
 struct HTTPHeaderFilter {
   std::vector<HTTPHeader> set;
   std::vector<HTTPHeader> add;
   std::vector<std::string> remove;
+  bool operator==(const HTTPHeaderFilter&) const = default;
 };
 
 struct BackendObjectReference {
@@ -204,23 +232,27 @@ struct BackendObjectReference {
   std::string name;
   std::optional<std::string> namespace_;  // absent: the route's namespace
   std::optional<int32_t> port;
+  bool operator==(const BackendObjectReference&) const = default;
 };
 
 struct Fraction {
   int32_t numerator = 0;
   int32_t denominator = 100;
+  bool operator==(const Fraction&) const = default;
 };
 
 struct HTTPRequestMirrorFilter {
   BackendObjectReference backend_ref;
   std::optional<int32_t> percent;
   std::optional<Fraction> fraction;
+  bool operator==(const HTTPRequestMirrorFilter&) const = default;
 };
 
 struct HTTPPathModifier {
   std::string type;  // ReplaceFullPath, ReplacePrefixMatch
   std::optional<std::string> replace_full_path;
   std::optional<std::string> replace_prefix_match;
+  bool operator==(const HTTPPathModifier&) const = default;
 };
 
 struct HTTPRequestRedirectFilter {
@@ -229,11 +261,13 @@ struct HTTPRequestRedirectFilter {
   std::optional<HTTPPathModifier> path;
   std::optional<int32_t> port;
   int32_t status_code = 302;
+  bool operator==(const HTTPRequestRedirectFilter&) const = default;
 };
 
 struct HTTPURLRewriteFilter {
   std::optional<std::string> hostname;
   std::optional<HTTPPathModifier> path;
+  bool operator==(const HTTPURLRewriteFilter&) const = default;
 };
 
 struct HTTPCORSFilter {
@@ -243,12 +277,14 @@ struct HTTPCORSFilter {
   std::vector<std::string> allow_headers;
   std::vector<std::string> expose_headers;
   int32_t max_age = 5;
+  bool operator==(const HTTPCORSFilter&) const = default;
 };
 
 struct LocalObjectReference {
   std::string group;
   std::string kind;
   std::string name;
+  bool operator==(const LocalObjectReference&) const = default;
 };
 
 struct HTTPExternalAuthFilter {
@@ -261,6 +297,7 @@ struct HTTPExternalAuthFilter {
   std::optional<int32_t> forward_body_max_size;
   bool has_grpc = false;
   bool has_http = false;
+  bool operator==(const HTTPExternalAuthFilter&) const = default;
 };
 
 struct HTTPRouteFilter {
@@ -274,23 +311,27 @@ struct HTTPRouteFilter {
   std::optional<HTTPCORSFilter> cors;
   std::optional<HTTPExternalAuthFilter> external_auth;
   std::optional<LocalObjectReference> extension_ref;
+  bool operator==(const HTTPRouteFilter&) const = default;
 };
 
 struct HTTPBackendRef {
   BackendObjectReference ref;
   int32_t weight = 1;
   std::vector<HTTPRouteFilter> filters;
+  bool operator==(const HTTPBackendRef&) const = default;
 };
 
 struct HTTPRouteTimeouts {
   std::optional<Duration> request;
   std::optional<Duration> backend_request;
+  bool operator==(const HTTPRouteTimeouts&) const = default;
 };
 
 struct HTTPRouteRetry {
   std::vector<int32_t> codes;
   std::optional<int32_t> attempts;
   std::optional<Duration> backoff;
+  bool operator==(const HTTPRouteRetry&) const = default;
 };
 
 struct SessionPersistence {
@@ -299,6 +340,7 @@ struct SessionPersistence {
   std::optional<Duration> idle_timeout;
   std::string type = "Cookie";                      // Cookie, Header
   std::optional<std::string> cookie_lifetime_type;  // Permanent, Session
+  bool operator==(const SessionPersistence&) const = default;
 };
 
 struct HTTPRouteRule {
@@ -309,6 +351,7 @@ struct HTTPRouteRule {
   std::optional<HTTPRouteTimeouts> timeouts;
   std::optional<HTTPRouteRetry> retry;
   std::optional<SessionPersistence> session_persistence;
+  bool operator==(const HTTPRouteRule&) const = default;
 };
 
 struct HTTPRoute {
@@ -317,6 +360,7 @@ struct HTTPRoute {
   std::vector<ParentReference> parent_refs;
   std::vector<std::string> hostnames;
   std::vector<HTTPRouteRule> rules;  // never empty after defaulting
+  bool operator==(const HTTPRoute&) const = default;
 };
 
 // --- ReferenceGrant ---
@@ -325,12 +369,14 @@ struct ReferenceGrantFrom {
   std::string group;
   std::string kind;
   std::string namespace_;
+  bool operator==(const ReferenceGrantFrom&) const = default;
 };
 
 struct ReferenceGrantTo {
   std::string group;
   std::string kind;
   std::optional<std::string> name;
+  bool operator==(const ReferenceGrantTo&) const = default;
 };
 
 struct ReferenceGrant {
@@ -338,6 +384,7 @@ struct ReferenceGrant {
   SourceLocation source;
   std::vector<ReferenceGrantFrom> from;
   std::vector<ReferenceGrantTo> to;
+  bool operator==(const ReferenceGrant&) const = default;
 };
 
 // --- core objects ---
@@ -350,6 +397,7 @@ struct ServicePort {
   // Absent means "same as port"; a string names a container port.
   std::variant<int32_t, std::string> target_port = int32_t{0};
   std::optional<int32_t> node_port;
+  bool operator==(const ServicePort&) const = default;
 };
 
 struct Service {
@@ -362,12 +410,14 @@ struct Service {
   std::vector<std::string> cluster_ips;
   std::optional<std::string> external_name;
   bool publish_not_ready_addresses = false;
+  bool operator==(const Service&) const = default;
 };
 
 struct EndpointConditions {
   std::optional<bool> ready;
   std::optional<bool> serving;
   std::optional<bool> terminating;
+  bool operator==(const EndpointConditions&) const = default;
 };
 
 struct EndpointTargetRef {
@@ -375,6 +425,7 @@ struct EndpointTargetRef {
   std::string namespace_;
   std::string name;
   std::string uid;
+  bool operator==(const EndpointTargetRef&) const = default;
 };
 
 struct Endpoint {
@@ -384,6 +435,7 @@ struct Endpoint {
   std::optional<std::string> node_name;
   std::optional<std::string> zone;
   std::optional<EndpointTargetRef> target_ref;
+  bool operator==(const Endpoint&) const = default;
 };
 
 struct EndpointPort {
@@ -391,6 +443,7 @@ struct EndpointPort {
   std::optional<std::string> protocol;
   std::optional<int32_t> port;
   std::optional<std::string> app_protocol;
+  bool operator==(const EndpointPort&) const = default;
 };
 
 struct EndpointSlice {
@@ -403,11 +456,13 @@ struct EndpointSlice {
     auto it = metadata.labels.find("kubernetes.io/service-name");
     return it == metadata.labels.end() ? std::string{} : it->second;
   }
+  bool operator==(const EndpointSlice&) const = default;
 };
 
 struct Namespace {
   ObjectMeta metadata;
   SourceLocation source;
+  bool operator==(const Namespace&) const = default;
 };
 
 // Kept only because a later TLS stage will need certificate material; values are base64 as written
@@ -418,6 +473,7 @@ struct Secret {
   std::string type;
   std::map<std::string, std::string> data;
   std::map<std::string, std::string> string_data;
+  bool operator==(const Secret&) const = default;
 };
 
 // --- MirrorPolicy (mirrorgate.io/v1alpha1) ---
@@ -430,6 +486,7 @@ struct MirrorResponseComparison {  // present: comparison is on
   std::vector<std::string> headers;  // as written; unique case-insensitively
   std::vector<std::string> ignore_json_paths;
   std::optional<uint64_t> max_body_size;
+  bool operator==(const MirrorResponseComparison&) const = default;
 };
 
 struct MirrorPolicy {
@@ -444,6 +501,7 @@ struct MirrorPolicy {
   std::optional<HTTPHeaderFilter> request_header_modifier;
   std::vector<std::string> allowed_methods;
   std::optional<MirrorResponseComparison> response_comparison;
+  bool operator==(const MirrorPolicy&) const = default;
 };
 
 // --- ClientTrafficPolicy (mirrorgate.io/v1alpha1) ---
@@ -456,11 +514,13 @@ struct ClientTrafficLimits {
   std::optional<uint64_t> max_header_size;        // bytes of the whole request head (431 beyond)
   std::optional<uint64_t> max_headers;            // header fields (431 beyond)
   std::optional<uint64_t> max_request_body_size;  // bytes, 0 = unlimited (413 beyond)
+  bool operator==(const ClientTrafficLimits&) const = default;
 };
 
 struct ClientTrafficTimeouts {
   std::optional<Duration> request_header;  // whole request head, from its first byte (408)
   std::optional<Duration> idle;            // keep-alive connection with no request
+  bool operator==(const ClientTrafficTimeouts&) const = default;
 };
 
 struct ClientTrafficPolicy {
@@ -469,6 +529,7 @@ struct ClientTrafficPolicy {
   std::vector<PolicyTargetReference> target_refs;  // kind Gateway, in the policy's namespace
   ClientTrafficLimits limits;
   ClientTrafficTimeouts timeouts;
+  bool operator==(const ClientTrafficPolicy&) const = default;
 };
 
 // Everything loaded, in input order per kind (files sorted by name, documents in file order).

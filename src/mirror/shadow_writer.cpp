@@ -76,7 +76,7 @@ void record_outcome(MirrorContext& mirror, const MirrorRequest& request, const r
 
 // What one copy carries besides the request: its own head (edited, or the shared one), where it goes,
 // its timeout and its budget slot, held until the copy ends however it ends.
-// The endpoint lives in the route table the copy pins (MirrorRequest::table).
+// The endpoint lives in the cluster set the copy pins (MirrorRequest::clusters).
 struct CopyPlan {
   std::shared_ptr<const std::string> head;
   MarkerBuffer marker;  // the X-Mirrorgate-Mirror line and the head's final empty line
@@ -94,7 +94,8 @@ asio::awaitable<CopyOutcome> exchange_copy(MirrorContext& mirror, const MirrorRe
   upstream::UpstreamContext upstream = mirror.upstream();
   upstream::Exchange exchange(upstream);
   const std::string_view key = plan.endpoint->address;
-  const auto connected = co_await exchange.connect_to(*plan.endpoint, plan.timeout);
+  const bool fresh = false;  // a copy reuses the mirror pool's idle connections
+  const auto connected = co_await exchange.connect_to(*plan.endpoint, plan.timeout, fresh);
   if (connected != upstream::ConnectResultKind::kConnected) {
     outcome.failure = connected == upstream::ConnectResultKind::kTimedOut ? MirrorFailure::kTimeout
                                                                           : MirrorFailure::kConnect;
@@ -175,14 +176,14 @@ asio::awaitable<void> run_copy(MirrorContext& mirror, MirrorRequest request, con
 
 // The load balancer's choice, passing over endpoints ejected after connect failures: each endpoint is
 // offered at most once, so a Service whose endpoints are all ejected gives nullptr (the copy is dropped).
-const route::Endpoint* pick_healthy_endpoint(MirrorContext& mirror, const route::RouteTable& table, int cluster) {
+const route::Endpoint* pick_healthy_endpoint(MirrorContext& mirror, const route::ClusterSet& clusters,
+                                             int cluster) {
   const auto& ejections = mirror.ejections;
-  const size_t endpoints = cluster < 0 || static_cast<size_t>(cluster) >= table.clusters.size()
-                               ? 0
-                               : table.clusters[static_cast<size_t>(cluster)].endpoints.size();
+  const route::ClusterEndpoints* c = clusters.find(cluster);
+  const size_t endpoints = c ? c->endpoints.size() : 0;
   const auto now = Clock::now();
   for (size_t tries = 0; tries < std::max<size_t>(endpoints, 1); ++tries) {
-    const route::Endpoint* endpoint = mirror.balancer.pick_endpoint(table, cluster);
+    const route::Endpoint* endpoint = mirror.balancer.pick_endpoint(clusters, cluster);
     if (!endpoint || !ejections.ejected(endpoint->address, now)) return endpoint;
   }
   return nullptr;
@@ -229,7 +230,7 @@ void send_copy(MirrorContext& mirror, const MirrorRequest& request, const route:
   const uint64_t body_limit =
       settings && settings->max_body_bytes ? *settings->max_body_bytes : uint64_t{options.body_limit};
   if (request.body_too_large || request.body->size() > body_limit) return drop(MirrorDrop::kBodyTooLarge);
-  const route::Endpoint* endpoint = pick_healthy_endpoint(mirror, *request.table, target.cluster);
+  const route::Endpoint* endpoint = pick_healthy_endpoint(mirror, *request.clusters, target.cluster);
   if (!endpoint) return drop(MirrorDrop::kNoEndpoint);
 
   CopyPlan plan;

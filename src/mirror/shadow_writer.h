@@ -11,8 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "route/cluster_set.h"
 #include "route/route_table.h"
-
 
 namespace mg::mirror {
 
@@ -20,13 +20,16 @@ class PrimaryCapture;
 struct MirrorContext;
 
 struct MirrorRequest {
-  std::shared_ptr<const route::RouteTable> table;  // pinned: the copy resolves endpoints in it
-  std::string_view route;                          // views into the pinned table
+  // Pinned together, as the request pinned them: the copy's target lives in the table, and it picks its
+  // endpoint in the clusters (built for that table).
+  std::shared_ptr<const route::RouteTable> table;
+  std::shared_ptr<const route::ClusterSet> clusters;
+  std::string_view route;  // views into the pinned table
   std::string request_id;
   std::string method;
   size_t rule_index = 0;
   std::string primary_host;       // ip:port the primary went to (owned: the copy outlives the request)
-  std::string_view primary_pod;   // view into the pinned table
+  std::string_view primary_pod;   // view into the pinned clusters
   // The request head without its final empty line, shared by every copy: each copy adds its own
   // X-Mirrorgate-Mirror line (which mirror of which rule it is) and then the empty line.
   std::shared_ptr<const std::string> head;
@@ -36,7 +39,8 @@ struct MirrorRequest {
 };
 
 // Launches one copy to `target`, the `mirror_index`-th mirror of the matched rule. Returns at once. The copy
-// keeps a reference to `target` (and views of the endpoint it picks): both live in `request.table`.
+// keeps a reference to `target`, which lives in `request.table`, and to the endpoint it picks, which lives
+// in `request.clusters`.
 // `primary`: the request's capture, for mirrors that compare their response with the primary's.
 void send_copy(MirrorContext& mirror, const MirrorRequest& request, const route::MirrorTarget& target,
                size_t mirror_index, PrimaryCapture* primary = nullptr);

@@ -116,6 +116,7 @@ asio::awaitable<bool> RequestHandler::reject(Downstream& downstream, std::string
 asio::awaitable<bool> RequestHandler::handle(Downstream& downstream, const DownstreamRequest& request) {
   InFlight in_flight(context_.in_flight);
   const std::shared_ptr<const route::RouteTable> table = context_.table;  // pinned for this request
+  const std::shared_ptr<const route::ClusterSet> clusters = context_.clusters;  // pinned with it
   RequestContext& ctx = start_request(&request, request.client_address);
   // A local reply cannot leave an unread body on a connection that stays open.
   const bool close_after_local = !request.keep_alive || request.framing != http::BodyFraming::kNone;
@@ -152,17 +153,21 @@ asio::awaitable<bool> RequestHandler::handle(Downstream& downstream, const Downs
   if (backend->filters.redirect)
     co_return co_await reply_redirect(downstream, request, *backend->filters.redirect, *listener, match,
                                       close_after_local);
-  if (backend->cluster < 0)
-    co_return co_await reply_local(downstream, 500, "backend not found: " + backend->name, close_after_local);
-  co_return co_await forward(downstream, request, *table, table, rule, *backend, match);
+  if (backend->cluster < 0) {
+    const std::string message = "backend not found: " + backend->name;
+    co_return co_await reply_local(downstream, 500, message, close_after_local);
+  }
+  // Arguments are named values, never temporaries: g++ 12 destroys a temporary in a `co_return co_await`
+  // expression twice (here a shared_ptr: the table was freed while still in use).
+  const Pinned pinned{table, clusters};
+  co_return co_await forward(downstream, request, pinned, rule, *backend, match);
 }
 
 // The request to the backend, its retries and its mirror copies.
 asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const DownstreamRequest& request,
-                                              const route::RouteTable& table,
-                                              const std::shared_ptr<const route::RouteTable>& pinned,
-                                              const route::Rule& rule, const route::BackendChoice& backend,
-                                              const route::MatchResult& match) {
+                                              const Pinned& pinned, const route::Rule& rule,
+                                              const route::BackendChoice& backend, const route::MatchResult& match) {
+  const route::RouteTable& table = *pinned.table;
   RequestContext& ctx = ctx_;
   const SessionOptions& options = context_.options;
   const bool has_body = request.framing != http::BodyFraming::kNone;
@@ -248,7 +253,7 @@ asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const Down
     }
 
     const auto connected =
-        co_await exchange.connect(table, backend.cluster, options.connect_timeout, fresh_connection);
+        co_await exchange.connect(*pinned.clusters, backend.cluster, options.connect_timeout, fresh_connection);
     if (const route::Endpoint* endpoint = exchange.endpoint()) {
       ctx.upstream_host = endpoint->address;
       ctx.upstream_pod = endpoint->pod;
@@ -326,18 +331,20 @@ asio::awaitable<bool> RequestHandler::reply_redirect(Downstream& downstream, con
       redirect, filters::RedirectInput{request.scheme, request.host, request.target, listener.port,
                                        match.matched_prefix});
   const std::array<http::Header, 1> headers{http::Header{"Location", location}};
-  co_return co_await reply_local(downstream, redirect.status_code, "redirecting to " + location, close, headers);
+  const std::string message = "redirecting to " + location;
+  co_return co_await reply_local(downstream, redirect.status_code, message, close, headers);
 }
 
 void RequestHandler::launch_mirrors(const route::Rule& rule, const route::BackendChoice& backend,
-                                    const std::shared_ptr<const route::RouteTable>& table, std::string head,
+                                    const Pinned& pinned, std::string head,
                                     std::shared_ptr<const std::string> body, const http::BodyCapture& capture,
                                     mirror::PrimaryCapture& compared) {
   auto targets = {std::span<const route::MirrorTarget>(rule.mirrors),
                   std::span<const route::MirrorTarget>(backend.mirrors)};
   if (!body->empty()) fmt::format_to(std::back_inserter(head), "Content-Length: {}\r\n", body->size());
   mirror::MirrorRequest request{
-      .table = table,
+      .table = pinned.table,
+      .clusters = pinned.clusters,
       .route = rule.route,
       .request_id = ctx_.request_id,
       .method = ctx_.method,

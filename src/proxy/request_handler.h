@@ -20,6 +20,7 @@
 #include "mirror/response_comparison.h"
 #include "proxy/downstream.h"
 #include "proxy/session_context.h"
+#include "route/cluster_set.h"
 #include "route/route_table.h"
 #include "upstream/exchange.h"
 
@@ -52,18 +53,23 @@ class RequestHandler {
     std::string_view route;  // views into the pinned table
     std::string_view backend;
     std::string upstream_host;
-    std::string_view upstream_pod;  // view into the pinned table
+    std::string_view upstream_pod;  // view into the pinned clusters
     std::string origin;             // only kept for routes with a CORS filter
     size_t mirrors = 0;
     uint32_t retries = 0;
   };
 
+  // The configuration a request runs on, pinned for its whole life (mirror copies pin it too).
+  struct Pinned {
+    std::shared_ptr<const route::RouteTable> table;
+    std::shared_ptr<const route::ClusterSet> clusters;  // built for that table's cluster indices
+  };
+
   void reserve_memory();
   RequestContext& start_request(const DownstreamRequest* request, std::string_view client_address);
   asio::awaitable<bool> forward(Downstream& downstream, const DownstreamRequest& request,
-                                const route::RouteTable& table,
-                                const std::shared_ptr<const route::RouteTable>& pinned, const route::Rule& rule,
-                                const route::BackendChoice& backend, const route::MatchResult& match);
+                                const Pinned& pinned, const route::Rule& rule, const route::BackendChoice& backend,
+                                const route::MatchResult& match);
   asio::awaitable<bool> relay_response(Downstream& downstream, const route::Rule& rule,
                                        const route::BackendChoice& backend, upstream::Exchange& exchange,
                                        mirror::PrimaryCapture& compared);
@@ -73,7 +79,7 @@ class RequestHandler {
   asio::awaitable<bool> reply_local(Downstream& downstream, int status, std::string_view message, bool close,
                                     std::span<const http::Header> headers = {});
   void launch_mirrors(const route::Rule& rule, const route::BackendChoice& backend,
-                      const std::shared_ptr<const route::RouteTable>& table, std::string head,
+                      const Pinned& pinned, std::string head,
                       std::shared_ptr<const std::string> body, const http::BodyCapture& capture,
                       mirror::PrimaryCapture& compared);
   // Counts and logs the request's end; always false (the value a failed request returns).

@@ -1,7 +1,7 @@
 #pragma once
-// What a downstream session needs from its worker, and nothing more: the settings, the route table
-// current now (a request pins it), counters and the access log, the primary's upstream context and
-// the mirror's. Built once per worker; a session only reads the references.
+// What a downstream session needs from its worker, and nothing more: the settings, the route table and
+// the cluster endpoints current now (a request pins both), counters and the access log, the primary's
+// upstream context and the mirror's. Built once per worker; a session only reads the references.
 
 #include <atomic>
 #include <chrono>
@@ -10,6 +10,7 @@
 
 #include "http/message.h"
 #include "proxy/idle_sessions.h"
+#include "route/cluster_set.h"
 #include "route/route_table.h"
 #include "stats/access_log.h"
 #include "stats/worker_stats.h"
@@ -35,12 +36,13 @@ struct SessionOptions {
 struct SessionContext {
   const SessionOptions& options;
   const std::shared_ptr<const route::RouteTable>& table;  // swapped by the worker between requests
+  const std::shared_ptr<const route::ClusterSet>& clusters;  // its endpoints: swapped with it, or alone
   stats::AccessLog& access_log;
   upstream::UpstreamContext upstream;  // the primary's pool, balancer and counters
   mirror::MirrorContext& mirror;
   const std::atomic<bool>& draining;   // SIGTERM: finish the current request, then close
   std::atomic<int>& in_flight;         // requests being served, for the drain
-  IdleSessions& idle;                  // keep-alive connections between requests, trimmed by the worker
+  IdleSessions& idle;                  // keep-alive connections between requests, parked by the worker
 };
 
 }  // namespace mg::proxy

@@ -1,10 +1,10 @@
 #pragma once
 
 // The immutable routing snapshot the data plane reads: which listeners to open, how a request picks a
-// rule, and which upstream clusters that rule sends to or mirrors to. Built once per configuration by
-// translate() (translator.h); workers pin a shared_ptr<const RouteTable> per request, so nothing here
-// is ever mutated after construction. Everything match() needs is precompiled so that the hot path
-// allocates nothing.
+// rule, and which upstream clusters that rule sends to or mirrors to (their endpoints are in the
+// ClusterSet built for the table, cluster_set.h). Built once per configuration by translate()
+// (translator.h); workers pin a shared_ptr<const RouteTable> per request, so nothing here is ever mutated
+// after construction. Everything match() needs is precompiled so that the hot path allocates nothing.
 
 #include <chrono>
 #include <cstddef>
@@ -33,19 +33,16 @@ class TlsServerContext;
 
 namespace mg::route {
 
-struct Endpoint {  // one ready pod address
-  std::string ip;
-  uint16_t port = 0;
-  std::string pod;  // EndpointSlice targetRef name (the pod), for logs and the mirror trace; may be empty
-  std::string address;  // "ip:port", built once: the connection-pool key and the logged upstream host
-};
-
-struct Cluster {                    // one Service port
-  std::string name;                 // "namespace/service:port", used as metrics label
-  std::vector<Endpoint> endpoints;  // ready endpoints only, ordered by EndpointSlice name then position
+// One Service port, as routing resolved a backendRef to it. Its endpoints are not here: they change far
+// more often than routes and live in the ClusterSet built for this table (cluster_set.h).
+struct Cluster {
+  std::string name;  // "namespace/service:port", used as metrics label
   // "service.namespace.svc:port": the Host sent to the backend when the client's request named none
   // (HTTP/1.0 allows that; an HTTP/1.1 request must carry one).
   std::string authority;
+  std::string service_namespace;
+  std::string service;
+  config::ServicePort port;  // its name and targetPort say which EndpointSlice port carries it
 };
 
 // ---- Filters, precompiled from HTTPRoute filters (rule level, and backendRef level) ----
@@ -101,8 +98,8 @@ struct RuleTimeouts {
 };
 
 struct BackendChoice {
-  int cluster =
-      -1;  // index into RouteTable::clusters; -1 = invalid ref (missing Service, bad kind...) -> 500
+  // Index into RouteTable::clusters and its ClusterSet; -1 = invalid ref (missing Service, bad kind) -> 500.
+  int cluster = -1;
   uint32_t weight = 1;
   std::string name;  // "namespace/service:port" even when invalid, for logs/metrics
   Filters filters;   // backendRef-level filters, applied after the rule's
@@ -212,10 +209,9 @@ struct Listener {
 
 struct RouteTable {
   std::vector<Listener> listeners;
-  std::vector<Cluster> clusters;
+  std::vector<Cluster> clusters;  // BackendChoice::cluster and MirrorTarget::cluster index them
   std::vector<std::string> warnings;  // e.g. "HTTPRoute default/r rule 0: backendRef Service default/nope not
                                       // found; requests get 500"
-  std::shared_ptr<const config::ObjectSet> objects;  // the input, for /status and the next translation
   // Per HTTPRoute ("namespace/name"): why some of its rules were not programmed (invalid or unsupported
   // filter combinations, timeouts...), each "<field path>: <problem>". Those rules answer 500; status
   // reports Accepted=False, reason UnsupportedValue. Routes without problems have no entry.

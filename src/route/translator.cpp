@@ -198,7 +198,6 @@ class Translator {
     apply_client_traffic_policies();
     warn_unattached_routes();
     warn_missing_parents();
-    warn_empty_clusters();
     warn_bind_conflicts();
     warn_unapplied_mirror_policies();
     table_->status = std::make_shared<const StatusSnapshot>(status());
@@ -211,10 +210,6 @@ class Translator {
       if (gc.controller_name == controller_) managed_classes_.insert(gc.metadata.name);
     for (const auto& ns : set_.namespaces) namespace_labels_[ns.metadata.name] = ns.metadata.labels;
     for (const auto& svc : set_.services) services_[key(svc.metadata.namespace_, svc.metadata.name)] = &svc;
-    for (const auto& es : set_.endpoint_slices)
-      slices_[key(es.metadata.namespace_, es.service_name())].push_back(&es);
-    for (auto& [k, v] : slices_)
-      std::sort(v.begin(), v.end(), [](auto* a, auto* b) { return a->metadata.name < b->metadata.name; });
   }
 
   const std::map<std::string, std::string>& labels_of(const std::string& ns) const {
@@ -661,46 +656,8 @@ class Translator {
     const auto [it, inserted] = cluster_index_.try_emplace(name, static_cast<int>(table_->clusters.size()));
     if (inserted)
       table_->clusters.push_back(
-          Cluster{name, endpoints_for(svc, *sp), ref.name + "." + ns + ".svc:" + std::to_string(*ref.port)});
+          Cluster{name, ref.name + "." + ns + ".svc:" + std::to_string(*ref.port), ns, ref.name, *sp});
     return {it->second, name};
-  }
-
-  // The slice port carrying this Service port: by the Service port's name (how the EndpointSlice
-  // controller names them), else by the targetPort's name or number.
-  static std::optional<uint16_t> slice_port(const config::EndpointSlice& es, const config::ServicePort& sp) {
-    for (const auto& p : es.ports)
-      if (p.port && p.name.value_or("") == sp.name && (!sp.name.empty() || es.ports.size() == 1))
-        return static_cast<uint16_t>(*p.port);
-    for (const auto& p : es.ports) {
-      if (!p.port) continue;
-      if (const auto* n = std::get_if<std::string>(&sp.target_port); n && p.name == *n)
-        return static_cast<uint16_t>(*p.port);
-      if (const auto* n = std::get_if<int32_t>(&sp.target_port); n && *p.port == *n)
-        return static_cast<uint16_t>(*p.port);
-    }
-    return std::nullopt;
-  }
-
-  std::vector<Endpoint> endpoints_for(const config::Service& svc, const config::ServicePort& sp) const {
-    std::vector<Endpoint> out;
-    const auto it = slices_.find(key(svc.metadata.namespace_, svc.metadata.name));
-    if (it == slices_.end()) return out;
-    for (const auto* es : it->second) {
-      if (es->address_type == "FQDN") continue;
-      const auto port = slice_port(*es, sp);
-      if (!port) continue;
-      for (const auto& ep : es->endpoints) {
-        if (ep.conditions.ready.has_value() && !*ep.conditions.ready) continue;
-        for (const auto& addr : ep.addresses) {
-          Endpoint e{addr, *port, ep.target_ref ? ep.target_ref->name : std::string(),
-                     addr + ":" + std::to_string(*port)};
-          const bool dup = std::any_of(out.begin(), out.end(),
-                                       [&](const Endpoint& o) { return o.ip == e.ip && o.port == e.port; });
-          if (!dup) out.push_back(std::move(e));
-        }
-      }
-    }
-    return out;
   }
 
   // --- policies ---
@@ -748,13 +705,6 @@ class Translator {
                " does not exist; the route serves no traffic through it");
       }
     }
-  }
-
-  // A Service whose pods are all gone or unready answers every request with 503: say so before the 503s.
-  void warn_empty_clusters() {
-    for (const auto& c : table_->clusters)
-      if (c.endpoints.empty())
-        warn("Service " + c.name + " has no ready endpoints; requests routed to it get 503");
   }
 
   void warn_bind_conflicts() {
@@ -812,7 +762,6 @@ class Translator {
   std::set<std::string> managed_classes_;
   std::unordered_map<std::string, std::map<std::string, std::string>> namespace_labels_;
   ServiceIndex services_;
-  std::unordered_map<std::string, std::vector<const config::EndpointSlice*>> slices_;
   std::unordered_map<std::string, int> cluster_index_;
   std::unordered_map<const config::HTTPRoute*, size_t> route_rule_base_;  // for the Listener being built
   std::map<std::string, Attachment> attachment_;
@@ -857,11 +806,7 @@ bool selector_matches(const config::LabelSelector& sel, const std::map<std::stri
 }
 
 std::shared_ptr<const RouteTable> translate(const config::ObjectSet& set, const TranslateOptions& options) {
-  // The table owns a copy of its input: the next translation counts generations against it.
-  auto objects = std::make_shared<const config::ObjectSet>(set);
-  auto table = Translator(*objects, options).run();
-  table->objects = std::move(objects);
-  return table;
+  return Translator(set, options).run();
 }
 
 std::shared_ptr<const RouteTable> translate(const config::ObjectSet& set, std::string_view controller_name,

@@ -6,7 +6,8 @@
 // (forbidden filter combinations, ReplacePrefixMatch without a single PathPrefix match, backendRequest
 // longer than request...) are kept but answer 500, and are listed in RouteTable::route_problems for status.
 // The translator is also where every status condition is decided (RouteTable::status): the rules that
-// build the table decide what status says of it, once per translation.
+// build the table decide what status says of it, once per translation. EndpointSlices are not read here:
+// build_cluster_set (cluster_set.h) gives the table's clusters their endpoints.
 
 #include <map>
 #include <memory>

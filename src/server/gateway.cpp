@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <csignal>
-#include <map>
 #include <thread>
 
 #include <asio/io_context.hpp>
@@ -13,31 +12,18 @@
 
 #include "admin/admin_server.h"
 #include "admin/config_dump.h"
-#include "config/generations.h"
 #include "config/problem.h"
+#include "route/cluster_set.h"
 #include "route/gateway_status_options.h"
 #include "route/status.h"
-#include "route/translator.h"
 #include "server/allocator.h"
 #include "server/file_provider.h"
+#include "server/served_config.h"
 #include "server/worker.h"
 #include "stats/access_log.h"
 
 namespace mg::server {
 namespace {
-
-// Listeners are identified by address:port; two listeners on the same pair would split connections
-// between them at random (SO_REUSEPORT), so that is refused up front.
-void check_listeners(const route::RouteTable& table) {
-  std::map<std::pair<std::string, uint16_t>, const route::Listener*> seen;
-  for (const auto& l : table.listeners) {
-    auto [it, inserted] = seen.emplace(std::make_pair(l.address, l.port), &l);
-    if (!inserted)
-      throw std::runtime_error(fmt::format("Gateways {} and {} both listen on {}:{}; give each its own address "
-                                           "(spec.addresses)",
-                                           it->second->gateway, l.gateway, l.address, l.port));
-  }
-}
 
 bool same_listeners(const route::RouteTable& a, const route::RouteTable& b) {
   if (a.listeners.size() != b.listeners.size()) return false;
@@ -80,19 +66,11 @@ mirror::TraceQuery parse_trace_query(std::string_view query) {
   return q;
 }
 
-// Translates one snapshot of the provider. Logs the table's warnings, or with `previous`, only those
-// that it did not have.
-std::shared_ptr<const route::RouteTable> build_route_table(config::ObjectSet objects,
-                                                           const route::RouteTable* previous) {
-  if (previous) config::carry_generations(*previous->objects, objects);
-  // With the previous table, a condition that did not change keeps its lastTransitionTime.
-  auto table = route::translate(objects, route::kDefaultControllerName, previous);
-  check_listeners(*table);
-  // Once per change: a reload repeats only what it found anew (a warning that stays is not news).
-  for (const auto& w : table->warnings)
-    if (!previous || std::find(previous->warnings.begin(), previous->warnings.end(), w) == previous->warnings.end())
-      spdlog::warn("{}", w);
-  return table;
+// Logs each line of `now` that `before` did not have: a warning or problem is logged once, when it
+// appears, and a reload repeats only what it found anew (one that stays is not news).
+void log_new_lines(const std::vector<std::string>& now, const std::vector<std::string>& before) {
+  for (const auto& line : now)
+    if (std::find(before.begin(), before.end(), line) == before.end()) spdlog::warn("{}", line);
 }
 
 std::vector<std::string> messages(const std::vector<config::ConfigProblem>& problems) {
@@ -110,40 +88,47 @@ int run_gateway(const GatewayOptions& options) {
   asio::signal_set signals(signals_io, SIGTERM, SIGINT);
   FileProvider provider(signals_io, options.config_path, options.watch_interval);
 
-  std::shared_ptr<const route::RouteTable> current;
+  ServedConfig current;  // its table is null until the provider's first snapshot
   std::mutex current_mutex;  // the admin thread reads `current` for /config_dump and /status
   std::string last_reload_error;
   // The objects the provider left out (or kept at their previous version) in its last snapshot, one
   // line each; guarded by current_mutex like last_reload_error.
   std::vector<std::string> config_problems;
   std::vector<std::unique_ptr<Worker>> workers;
-  // Each problem is logged once, when it appears, as translation warnings are.
-  auto log_new_problems = [&](const std::vector<std::string>& problems) {
-    for (const auto& p : problems)
-      if (std::find(config_problems.begin(), config_problems.end(), p) == config_problems.end())
-        spdlog::warn("{}", p);
-  };
   // A reload parses and translates on this thread; workers swap to the new table between requests,
-  // and requests in flight finish on the table they pinned. A snapshot that cannot be served as a
-  // whole keeps the old table.
+  // and requests in flight finish on the table they pinned. A change of EndpointSlices alone is not
+  // translated: the workers get new clusters for the table they have. A snapshot that cannot be served
+  // as a whole keeps the old config.
   auto reload = [&](config::ObjectSet objects, std::vector<std::string> problems) {
     try {
-      auto next = build_route_table(std::move(objects), current.get());
-      if (!same_listeners(*current, *next)) {
+      ServedConfig next = next_served_config(&current, std::move(objects));
+      const bool endpoints_only = next.table == current.table;
+      if (!endpoints_only && !same_listeners(*current.table, *next.table)) {
         const char* problem = "listener addresses or ports changed; restart to apply them";
         spdlog::error("reload rejected, previous config keeps serving: {}", problem);
         std::lock_guard lock(current_mutex);
         last_reload_error = problem;
         return;
       }
-      for (auto& w : workers) w->post_table(next);
-      if (problems.empty())
-        spdlog::info("reload applied");
+      log_new_lines(next.table->warnings, current.table->warnings);
+      log_new_lines(next.clusters->warnings, current.clusters->warnings);
+      for (auto& w : workers) {
+        if (endpoints_only)
+          w->post_clusters(next.clusters);
+        else
+          w->post_table(next.table, next.clusters);
+      }
+      const std::string with_problems =
+          problems.empty() ? ""
+                           : fmt::format(" with {} config problem(s), see configProblems in /status",
+                                         problems.size());
+      if (endpoints_only)
+        spdlog::info("endpoints updated: {} cluster(s) changed, routes not translated again{}",
+                     route::changed_clusters(*current.clusters, *next.clusters), with_problems);
       else
-        spdlog::info("reload applied with {} config problem(s), see configProblems in /status",
-                     problems.size());
+        spdlog::info("reload applied{}", with_problems);
       std::lock_guard lock(current_mutex);
-      current = next;
+      current = std::move(next);
       last_reload_error = fmt::format("{}", fmt::join(problems, "; "));
       config_problems = std::move(problems);
     } catch (const std::exception& e) {
@@ -154,21 +139,23 @@ int run_gateway(const GatewayOptions& options) {
   };
   provider.start([&](config::ObjectSet objects, std::vector<config::ConfigProblem> problems) {
     auto lines = messages(problems);
-    log_new_problems(lines);
-    if (current) return reload(std::move(objects), std::move(lines));
-    auto first = build_route_table(std::move(objects), nullptr);  // throws: nothing to keep serving
+    log_new_lines(lines, config_problems);
+    if (current.table) return reload(std::move(objects), std::move(lines));
+    ServedConfig first = next_served_config(nullptr, std::move(objects));  // throws: nothing to keep serving
+    log_new_lines(first.table->warnings, {});
+    log_new_lines(first.clusters->warnings, {});
     std::lock_guard lock(current_mutex);
     current = std::move(first);
     config_problems = std::move(lines);
   });
-  while (!current) signals_io.run_one();  // a provider other than files may deliver its first set later
-  const std::shared_ptr<const route::RouteTable> table = current;
+  while (!current.table) signals_io.run_one();  // a provider other than files may deliver its first set later
+  const std::shared_ptr<const route::RouteTable> table = current.table;
 
   stats::AccessLog access_log(options.access_log);
   size_t worker_count = options.workers ? options.workers : std::max(1u, std::thread::hardware_concurrency());
 
   for (size_t i = 0; i < worker_count; ++i)
-    workers.push_back(std::make_unique<Worker>(i, options, access_log, table));
+    workers.push_back(std::make_unique<Worker>(i, options, access_log, table, current.clusters));
   for (size_t li = 0; li < table->listeners.size(); ++li) {
     const auto& l = table->listeners[li];
     std::error_code ec;
@@ -196,26 +183,28 @@ int run_gateway(const GatewayOptions& options) {
               },
           .status =
               [&] {
-                std::shared_ptr<const route::RouteTable> table_now;
+                ServedConfig now;
                 std::string reload_error;
                 std::vector<std::string> problems;
                 {
                   std::lock_guard lock(current_mutex);
-                  table_now = current;
+                  now = current;
                   reload_error = last_reload_error;
                   problems = config_problems;
                 }
                 // The conditions were decided once, by the translation that built the table.
-                auto doc = route::status_json(*table_now, route::gateway_status_options());
+                auto doc = route::status_json(*now.table, route::gateway_status_options());
                 doc["lastReloadError"] = reload_error;
                 doc["configProblems"] = std::move(problems);
-                doc["warnings"] = table_now->warnings;
+                auto warnings = now.table->warnings;  // the routes', then the endpoints'
+                warnings.insert(warnings.end(), now.clusters->warnings.begin(), now.clusters->warnings.end());
+                doc["warnings"] = std::move(warnings);
                 return doc.dump(1) + "\n";
               },
           .config_dump =
               [&] {
                 std::lock_guard lock(current_mutex);
-                return admin::config_dump_json(*current);
+                return admin::config_dump_json(*current.table, *current.clusters);
               },
           .mirrors =
               [&](std::string_view query) {

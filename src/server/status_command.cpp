@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "config/loader.h"
+#include "route/cluster_set.h"
 #include "route/gateway_status_options.h"
 #include "route/status.h"
 #include "route/status_yaml.h"
@@ -19,8 +20,10 @@ int run_status_command(const std::string& config_path, std::ostream& out, std::o
     return 1;
   }
   const auto table = route::translate(loaded.objects);
+  const auto clusters = route::build_cluster_set(*table, loaded.objects);
   out << route::status_as_yaml(route::status_json(*table, route::gateway_status_options()));
   for (const auto& w : table->warnings) err << "warning: " << w << "\n";
+  for (const auto& w : clusters->warnings) err << "warning: " << w << "\n";
   for (const auto& p : loaded.problems) err << "error: " << p.message << "\n";
   return loaded.problems.empty() ? 0 : 1;
 }

@@ -24,21 +24,24 @@ constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 }  // namespace
 
 Worker::Worker(size_t index, const GatewayOptions& options, stats::AccessLog& access_log,
-               std::shared_ptr<const route::RouteTable> table)
+               std::shared_ptr<const route::RouteTable> table,
+               std::shared_ptr<const route::ClusterSet> clusters)
     : index_(index),
       options_(options),
       table_(std::move(table)),
+      clusters_(std::move(clusters)),
       io_(std::make_unique<asio::io_context>(1)),
       mirror_(*io_, options.mirror, options.session.limits, stats_, access_log, balancer_),
       session_{options.session,
                table_,
+               clusters_,
                access_log,
                {primary_pool_, balancer_, stats_},
                mirror_,
                draining_,
                in_flight_,
                idle_sessions_} {
-  balancer_.reset(table_->clusters.size());
+  balancer_.follow(clusters_);
 }
 
 Worker::~Worker() {
@@ -140,10 +143,19 @@ void Worker::stop_and_join() {
   thread_.join();
 }
 
-void Worker::post_table(std::shared_ptr<const route::RouteTable> table) {
-  asio::post(*io_, [this, table = std::move(table)]() mutable {
-    balancer_.reset(table->clusters.size());
+void Worker::post_table(std::shared_ptr<const route::RouteTable> table,
+                        std::shared_ptr<const route::ClusterSet> clusters) {
+  asio::post(*io_, [this, table = std::move(table), clusters = std::move(clusters)]() mutable {
+    balancer_.follow(clusters);
     table_ = std::move(table);
+    clusters_ = std::move(clusters);
+  });
+}
+
+void Worker::post_clusters(std::shared_ptr<const route::ClusterSet> clusters) {
+  asio::post(*io_, [this, clusters = std::move(clusters)]() mutable {
+    balancer_.follow(clusters);
+    clusters_ = std::move(clusters);
   });
 }
 

@@ -20,6 +20,7 @@
 #include "net/deadline_sweeper.h"
 #include "proxy/idle_sessions.h"
 #include "proxy/session_context.h"
+#include "route/cluster_set.h"
 #include "route/route_table.h"
 #include "server/gateway_options.h"
 #include "stats/worker_stats.h"
@@ -31,7 +32,7 @@ namespace mg::server {
 class Worker {
  public:
   Worker(size_t index, const GatewayOptions& options, stats::AccessLog& access_log,
-         std::shared_ptr<const route::RouteTable> table);
+         std::shared_ptr<const route::RouteTable> table, std::shared_ptr<const route::ClusterSet> clusters);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -45,8 +46,13 @@ class Worker {
   // Requests being served now (any thread), for the drain.
   int in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
 
-  // From any thread: the new table is pinned by requests that start after the swap.
-  void post_table(std::shared_ptr<const route::RouteTable> table);
+  // From any thread: the new table, with the clusters built for it, is pinned by requests that start
+  // after the swap. Both change at once: no request sees a table with another table's clusters.
+  void post_table(std::shared_ptr<const route::RouteTable> table,
+                  std::shared_ptr<const route::ClusterSet> clusters);
+  // From any thread: new endpoints for the table the worker has, built for it (posted after that table,
+  // so the worker has it by then). The load balancer keeps its place in each cluster's rotation.
+  void post_clusters(std::shared_ptr<const route::ClusterSet> clusters);
   // From any thread: a copy of this worker's counters, taken on the worker thread.
   stats::WorkerStats snapshot_stats();
   // From any thread: a copy of this worker's recent mirror outcomes.
@@ -67,6 +73,7 @@ class Worker {
   const GatewayOptions& options_;
   stats::WorkerStats stats_;
   std::shared_ptr<const route::RouteTable> table_;
+  std::shared_ptr<const route::ClusterSet> clusters_;  // built for table_
   std::atomic<bool> draining_{false};
   std::atomic<int> in_flight_{0};
   net::DeadlineSweeper sweeper_;

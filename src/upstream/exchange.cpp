@@ -25,11 +25,13 @@ void Exchange::adopt(std::unique_ptr<UpstreamConnection> connection) {
 }
 
 asio::awaitable<ConnectResultKind> Exchange::connect_to(const route::Endpoint& endpoint,
-                                                        std::chrono::milliseconds timeout) {
+                                                        std::chrono::milliseconds timeout, bool fresh) {
   endpoint_ = &endpoint;
-  if (auto idle = context_.pool.take(endpoint.address)) {
-    adopt(std::move(idle));
-    co_return ConnectResultKind::kConnected;
+  if (!fresh) {
+    if (auto idle = context_.pool.take(endpoint.address)) {
+      adopt(std::move(idle));
+      co_return ConnectResultKind::kConnected;
+    }
   }
   adopt(nullptr);
   auto connected = co_await connect_to_address(endpoint.ip, endpoint.port, timeout);
@@ -40,30 +42,18 @@ asio::awaitable<ConnectResultKind> Exchange::connect_to(const route::Endpoint& e
   co_return ConnectResultKind::kConnected;
 }
 
-asio::awaitable<ConnectResultKind> Exchange::connect(const route::RouteTable& table, int cluster,
+asio::awaitable<ConnectResultKind> Exchange::connect(const route::ClusterSet& clusters, int cluster,
                                                      std::chrono::milliseconds timeout, bool fresh) {
   adopt(nullptr);
   endpoint_ = nullptr;
-  const size_t endpoint_count = table.clusters[static_cast<size_t>(cluster)].endpoints.size();
-  const int tries = endpoint_count > 1 ? 2 : 1;
+  const route::ClusterEndpoints* c = clusters.find(cluster);
+  const int tries = c && c->endpoints.size() > 1 ? 2 : 1;
   ConnectResultKind result = ConnectResultKind::kNoEndpoint;
   for (int i = 0; i < tries; ++i) {
-    const route::Endpoint* endpoint = context_.balancer.pick_endpoint(table, cluster);
-    if (!endpoint) co_return result;
-    endpoint_ = endpoint;
-    if (!fresh) {
-      if (auto idle = context_.pool.take(endpoint->address)) {
-        adopt(std::move(idle));
-        co_return ConnectResultKind::kConnected;
-      }
-    }
-    auto connected = co_await connect_to_address(endpoint->ip, endpoint->port, timeout);
-    if (connected.connection) {
-      ++context_.stats.upstream_connections_total;
-      adopt(std::move(connected.connection));
-      co_return ConnectResultKind::kConnected;
-    }
-    result = connected.timed_out ? ConnectResultKind::kTimedOut : ConnectResultKind::kFailed;
+    const route::Endpoint* endpoint = context_.balancer.pick_endpoint(clusters, cluster);
+    if (!endpoint) break;
+    result = co_await connect_to(*endpoint, timeout, fresh);
+    if (result == ConnectResultKind::kConnected) break;
   }
   co_return result;
 }

@@ -20,7 +20,7 @@
 #include "http/body_capture.h"
 #include "http/message.h"
 #include "net/socket_watchdog.h"
-#include "route/route_table.h"
+#include "route/cluster_set.h"
 #include "upstream/upstream_connection.h"
 #include "upstream/upstream_context.h"
 
@@ -38,10 +38,12 @@ class Exchange {
 
   // An endpoint of `cluster` by the balancer: its idle pooled connection unless `fresh`, else a new one.
   // A failed connect is tried once more on the next endpoint (nothing was sent yet, so that is safe).
-  asio::awaitable<ConnectResultKind> connect(const route::RouteTable& table, int cluster,
+  asio::awaitable<ConnectResultKind> connect(const route::ClusterSet& clusters, int cluster,
                                              std::chrono::milliseconds timeout, bool fresh);
-  // This endpoint, chosen by the caller (a mirror passes over ejected endpoints): pooled or new.
-  asio::awaitable<ConnectResultKind> connect_to(const route::Endpoint& endpoint, std::chrono::milliseconds timeout);
+  // This endpoint, chosen by the caller (a mirror passes over ejected endpoints): its idle pooled
+  // connection unless `fresh`, else a new one.
+  asio::awaitable<ConnectResultKind> connect_to(const route::Endpoint& endpoint,
+                                                std::chrono::milliseconds timeout, bool fresh);
 
   const route::Endpoint* endpoint() const { return endpoint_; }  // the last one tried; null: none
   bool connected() const { return connection_ != nullptr; }

@@ -3,19 +3,36 @@
 #include "common/fast_random.h"
 
 namespace mg::upstream {
+namespace {
 
-void LoadBalancer::reset(size_t cluster_count) {
-  next_.resize(cluster_count);
-  for (auto& n : next_) n = static_cast<uint32_t>(fast_random_below(1u << 16));
+uint32_t random_offset() { return static_cast<uint32_t>(fast_random_below(1u << 16)); }
+
+}  // namespace
+
+void LoadBalancer::follow(std::shared_ptr<const route::ClusterSet> clusters) {
+  std::unordered_map<std::string, uint32_t> kept;  // only the new set's clusters: the map does not grow
+  followed_cursors_.clear();
+  for (const auto& c : clusters->clusters) {
+    const auto before = cursors_.find(c.name);
+    const uint32_t next = before != cursors_.end() ? before->second : random_offset();
+    followed_cursors_.push_back(&kept.try_emplace(c.name, next).first->second);
+  }
+  cursors_.swap(kept);  // a swap keeps the nodes, and so followed_cursors_ valid
+  followed_ = std::move(clusters);
 }
 
-const route::Endpoint* LoadBalancer::pick_endpoint(const route::RouteTable& table, int cluster) {
-  if (cluster < 0 || static_cast<size_t>(cluster) >= table.clusters.size()) return nullptr;
-  const auto& endpoints = table.clusters[static_cast<size_t>(cluster)].endpoints;
-  if (endpoints.empty()) return nullptr;
-  if (next_.size() != table.clusters.size()) reset(table.clusters.size());
-  uint32_t i = next_[static_cast<size_t>(cluster)]++;
-  return &endpoints[i % endpoints.size()];
+uint32_t& LoadBalancer::cursor_by_name(const std::string& cluster) {
+  const auto [it, inserted] = cursors_.try_emplace(cluster, 0);
+  if (inserted) it->second = random_offset();
+  return it->second;
+}
+
+const route::Endpoint* LoadBalancer::pick_endpoint(const route::ClusterSet& clusters, int cluster) {
+  const route::ClusterEndpoints* c = clusters.find(cluster);
+  if (!c || c->endpoints.empty()) return nullptr;
+  uint32_t& next = &clusters == followed_.get() ? *followed_cursors_[static_cast<size_t>(cluster)]
+                                                 : cursor_by_name(c->name);
+  return &c->endpoints[next++ % c->endpoints.size()];
 }
 
 const route::BackendChoice* LoadBalancer::pick_backend(const route::Rule& rule) {

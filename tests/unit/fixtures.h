@@ -1,9 +1,11 @@
 #pragma once
-// Manifests and helpers several config tests share: a managed GatewayClass, Gateway ns/gw with one
-// HTTP listener, Service ns/s1 and HTTPRoute ns/r sending / to it.
+// Manifests and helpers several config and route tests share: a managed GatewayClass, Gateway ns/gw
+// with one HTTP listener, Service ns/s1 and HTTPRoute ns/r sending / to it, and an EndpointSlice of s1.
+// The Gateway and the route can carry a metadata.generation, as the API server writes it.
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -17,13 +19,22 @@ metadata: {name: mg}
 spec: {controllerName: mirrorgate.io/gateway-controller}
 )";
 
-inline constexpr std::string_view kGateway = R"(apiVersion: gateway.networking.k8s.io/v1
+// The end of a flow-style metadata mapping: ", generation: N}", or "}" for 0 (not set, as in most files).
+inline std::string close_metadata(int64_t generation) {
+  return generation ? ", generation: " + std::to_string(generation) + "}" : "}";
+}
+
+inline std::string gateway_yaml(int64_t generation = 0) {
+  return R"(apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
-metadata: {name: gw, namespace: ns}
+metadata: {name: gw, namespace: ns)" +
+         close_metadata(generation) + R"(
 spec:
   gatewayClassName: mg
   listeners: [{name: http, port: 80, protocol: HTTP}]
 )";
+}
+inline const std::string kGateway = gateway_yaml();
 
 inline constexpr std::string_view kService = R"(apiVersion: v1
 kind: Service
@@ -31,12 +42,25 @@ metadata: {name: s1, namespace: ns}
 spec: {ports: [{name: http, port: 80, targetPort: 3000}]}
 )";
 
-inline constexpr std::string_view kRoute = R"(apiVersion: gateway.networking.k8s.io/v1
+inline std::string route_yaml(int64_t generation = 0) {
+  return R"(apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
-metadata: {name: r, namespace: ns}
+metadata: {name: r, namespace: ns)" +
+         close_metadata(generation) + R"(
 spec:
   parentRefs: [{name: gw}]
   rules: [{backendRefs: [{name: s1, port: 80}]}]
+)";
+}
+inline const std::string kRoute = route_yaml();
+
+// Service ns/s1's one ready endpoint, 10.0.0.1:3000.
+inline constexpr std::string_view kEndpointSlice = R"(apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: s1-a, namespace: ns, labels: {kubernetes.io/service-name: s1}}
+addressType: IPv4
+ports: [{name: http, port: 3000}]
+endpoints: [{addresses: [10.0.0.1]}]
 )";
 
 // Documents joined into one multi-document YAML text.

@@ -83,29 +83,30 @@ class ShadowWriterTest : public ::testing::Test {
     if (mirror_context_) mirror_context_->pool.clear();
   }
 
-  // A table with cluster 0 = the mirror at `port` (one endpoint), cluster 1 = no ready endpoint.
-  static std::shared_ptr<const route::RouteTable> make_table(uint16_t port) {
-    auto table = std::make_shared<route::RouteTable>();
-    table->clusters.push_back(
-        route::Cluster{std::string(kMirror), {route::Endpoint{"127.0.0.1", port, "m-pod", "127.0.0.1:" + std::to_string(port)}},
-                      "mirror.ns.svc:80"});
-    table->clusters.push_back(route::Cluster{"ns/empty:80", {}, "empty.ns.svc:80"});
-    return table;
+  // Cluster 0 = the mirror at `port` (one endpoint), cluster 1 = no ready endpoint.
+  static std::shared_ptr<const route::ClusterSet> make_clusters(uint16_t port) {
+    auto clusters = std::make_shared<route::ClusterSet>();
+    clusters->clusters.push_back(route::ClusterEndpoints{
+        std::string(kMirror), {route::Endpoint{"127.0.0.1", port, "m-pod", "127.0.0.1:" + std::to_string(port)}}});
+    clusters->clusters.push_back(route::ClusterEndpoints{"ns/empty:80", {}});
+    return clusters;
   }
   void make_context(uint16_t port) {
-    table_ = make_table(port);
-    balancer_.reset(table_->clusters.size());
+    clusters_ = make_clusters(port);
+    balancer_.follow(clusters_);
     mirror_context_ = std::make_unique<MirrorContext>(io_, options_, limits_, stats_, log_, balancer_);
   }
   void make_context_with_mirror(FakeMirror::Mode mode) {
     make_context(0);
     mirror_ = std::make_unique<FakeMirror>(io_, mode);
-    table_ = make_table(mirror_->port());  // copies resolve endpoints in the table they carry
+    clusters_ = make_clusters(mirror_->port());  // copies resolve endpoints in the clusters they carry
+    balancer_.follow(clusters_);
   }
 
   MirrorRequest request(std::string method = "GET", std::string body = {}) {
     return MirrorRequest{
         .table = table_,
+        .clusters = clusters_,
         .route = kRoute,
         .request_id = "rid-1",
         .method = method,
@@ -150,7 +151,8 @@ class ShadowWriterTest : public ::testing::Test {
   http::Limits limits_;
   stats::AccessLog log_{"off"};
   std::deque<route::MirrorTarget> targets_;
-  std::shared_ptr<const route::RouteTable> table_;
+  std::shared_ptr<const route::RouteTable> table_ = std::make_shared<route::RouteTable>();
+  std::shared_ptr<const route::ClusterSet> clusters_;
   std::unique_ptr<MirrorContext> mirror_context_;
   asio::io_context io_;
   std::unique_ptr<FakeMirror> mirror_;
@@ -208,14 +210,14 @@ TEST_F(ShadowWriterTest, CopiesGoAroundAnEjectedEndpointToItsHealthyPeer) {
     closed_port = a.local_endpoint().port();
   }
   make_context_with_mirror(FakeMirror::kAnswer);
-  auto table = std::make_shared<route::RouteTable>();
+  auto clusters = std::make_shared<route::ClusterSet>();
   const uint16_t good = mirror_->port();
-  table->clusters.push_back(route::Cluster{
+  clusters->clusters.push_back(route::ClusterEndpoints{
       std::string(kMirror),
       {route::Endpoint{"127.0.0.1", closed_port, "dead-pod", "127.0.0.1:" + std::to_string(closed_port)},
-       route::Endpoint{"127.0.0.1", good, "m-pod", "127.0.0.1:" + std::to_string(good)}},
-      "mirror.ns.svc:80"});
-  table_ = table;
+       route::Endpoint{"127.0.0.1", good, "m-pod", "127.0.0.1:" + std::to_string(good)}}});
+  clusters_ = clusters;
+  balancer_.follow(clusters_);
   // One copy at a time: round robin offers the dead endpoint within two copies; once its connect has
   // failed it is ejected, and every later copy goes to the healthy peer.
   auto ended = [&] {

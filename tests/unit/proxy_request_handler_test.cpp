@@ -28,6 +28,7 @@
 #include "mirror/mirror_context.h"
 #include "proxy/downstream.h"
 #include "proxy/request_handler.h"
+#include "route/cluster_set.h"
 #include "route/translator.h"
 
 namespace mg::proxy {
@@ -162,7 +163,9 @@ class RequestHandlerTest : public ::testing::Test {
     const std::string yaml = test::join_docs({test::kGatewayClass, test::kGateway, test::kService, kMirrorService,
                                               kRoutes, slice("s1", backends_[0].port()),
                                               slice("m1", backends_[1].port())});
-    table_ = route::translate(config::load_string(yaml, "test.yaml"));
+    const config::ObjectSet objects = config::load_string(yaml, "test.yaml");
+    table_ = route::translate(objects);
+    clusters_ = route::build_cluster_set(*table_, objects);
     ASSERT_EQ(table_->listeners.size(), 1u);
   }
   RecordingBackend& primary() { return backends_[0]; }
@@ -209,13 +212,14 @@ class RequestHandlerTest : public ::testing::Test {
   SessionOptions options_;
   mirror::MirrorOptions mirror_options_;
   std::shared_ptr<const route::RouteTable> table_;
+  std::shared_ptr<const route::ClusterSet> clusters_;
   std::atomic<bool> draining_{false};
   std::atomic<int> in_flight_{0};
   IdleSessions idle_;
   asio::io_context io_;
   std::unique_ptr<mirror::MirrorContext> mirror_context_ =
       std::make_unique<mirror::MirrorContext>(io_, mirror_options_, options_.limits, stats_, log_, mirror_balancer_);
-  SessionContext context_{options_, table_, log_, {pool_, balancer_, stats_}, *mirror_context_, draining_,
+  SessionContext context_{options_, table_, clusters_, log_, {pool_, balancer_, stats_}, *mirror_context_, draining_,
                           in_flight_, idle_};
   std::deque<RecordingBackend> backends_;
 };

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config/loader.h"
+#include "fixtures.h"
 #include "route/status.h"
 #include "route/gateway_status_options.h"
 #include "route/translator.h"
@@ -15,31 +16,9 @@ namespace {
 
 using nlohmann::json;
 
-const std::string kObjects = R"(
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: mg}
-spec: {controllerName: mirrorgate.io/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: ns, generation: 2}
-spec:
-  gatewayClassName: mg
-  listeners: [{name: http, port: 80, protocol: HTTP}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: svc, namespace: ns}
-spec: {ports: [{port: 80}]}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: ns, generation: 4}
-spec:
-  parentRefs: [{name: gw}]
-  rules: [{backendRefs: [{name: svc, port: 80}]}]
-)";
+// The fixtures' objects, as the API server numbers them after a few edits.
+const std::string kObjects =
+    test::join_docs({test::kGatewayClass, test::gateway_yaml(2), test::kService, test::route_yaml(4)});
 
 constexpr std::string_view kFirst = "2025-01-02T03:04:05Z";
 constexpr std::string_view kSecond = "2025-01-02T04:00:00Z";

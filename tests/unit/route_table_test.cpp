@@ -231,10 +231,11 @@ TEST(RouteTable, WeightsAndDedupedClusters) {
   EXPECT_EQ(r->mirrors[0].numerator, 20u);
   EXPECT_EQ(r->mirrors[0].denominator, 100u);
   EXPECT_EQ(t->clusters.size(), 3u);
-  EXPECT_EQ(t->clusters[r->backends[1].cluster].name, "ns/s2:80");
-  ASSERT_EQ(t->clusters[r->backends[1].cluster].endpoints.size(), 1u);
-  EXPECT_EQ(t->clusters[r->backends[1].cluster].endpoints[0].ip, "10.0.0.2");
-  EXPECT_EQ(t->clusters[r->backends[1].cluster].endpoints[0].port, 3000);
+  const Cluster& s2 = t->clusters[r->backends[1].cluster];
+  EXPECT_EQ(s2.name, "ns/s2:80");
+  EXPECT_EQ(s2.authority, "s2.ns.svc:80");
+  EXPECT_EQ(s2.service_namespace + "/" + s2.service, "ns/s2");  // whose slices give its endpoints
+  EXPECT_EQ(s2.port.name, "http");
   EXPECT_TRUE(t->warnings.empty()) << t->warnings[0];
 }
 
@@ -285,51 +286,6 @@ spec:
   t = build(gateway(kHttpListener) + svc_other + grant + route("r", rules));
   r = t->listeners[0].match({"GET", "h", "/"});
   EXPECT_GE(r->backends[0].cluster, 0);
-}
-
-TEST(RouteTable, EndpointSliceReadinessAndNamedTargetPort) {
-  const std::string objs = R"(
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: ns}
-spec: {ports: [{name: front, port: 8080, targetPort: web-port}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-b, namespace: ns, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{name: web-port, port: 9000}, {name: metrics, port: 9100}]
-endpoints:
-- {addresses: [10.1.0.3], conditions: {ready: false}}
-- {addresses: [10.1.0.4], conditions: {ready: true}}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-a, namespace: ns, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{name: web-port, port: 9000}]
-endpoints:
-- {addresses: [10.1.0.1]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: other-svc, namespace: ns, labels: {kubernetes.io/service-name: s1}}
-addressType: IPv4
-ports: [{name: web-port, port: 9000}]
-endpoints:
-- {addresses: [10.9.9.9]}
-)";
-  auto t = build(gateway(kHttpListener) + objs +
-                 route("r", "  rules: [{backendRefs: [{name: web, port: 8080}]}]\n"));
-  const Rule* r = t->listeners[0].match({"GET", "h", "/"});
-  ASSERT_NE(r, nullptr);
-  const Cluster& c = t->clusters.at(r->backends[0].cluster);
-  EXPECT_EQ(c.name, "ns/web:8080");
-  ASSERT_EQ(c.endpoints.size(), 2u);
-  EXPECT_EQ(c.endpoints[0].ip, "10.1.0.1");  // slices in name order, not-ready 10.1.0.3 dropped
-  EXPECT_EQ(c.endpoints[0].port, 9000);
-  EXPECT_EQ(c.endpoints[1].ip, "10.1.0.4");
 }
 
 TEST(RouteTable, ListenerAddressComesFromGatewaySpec) {

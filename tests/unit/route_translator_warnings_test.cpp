@@ -7,6 +7,7 @@
 #include <string>
 
 #include "config/loader.h"
+#include "route/cluster_set.h"
 #include "route/status.h"
 #include "route/translator.h"
 
@@ -39,22 +40,27 @@ spec:
   rules: [{backendRefs: [{name: empty, port: 3000}]}]
 )";
 
-bool has_warning(const RouteTable& table, std::string_view text) {
-  return std::any_of(table.warnings.begin(), table.warnings.end(),
+bool has_warning(const std::vector<std::string>& warnings, std::string_view text) {
+  return std::any_of(warnings.begin(), warnings.end(),
                      [&](const std::string& w) { return w.find(text) != std::string::npos; });
 }
 
 TEST(TranslatorWarnings, ParentGatewayThatDoesNotExist) {
   auto table = translate(config::load_string(kBase, "test"));
-  EXPECT_TRUE(has_warning(*table, "HTTPRoute default/lost spec.parentRefs[1]: Gateway default/nope does not exist"))
+  EXPECT_TRUE(
+      has_warning(table->warnings, "HTTPRoute default/lost spec.parentRefs[1]: Gateway default/nope does not exist"))
       << testing::PrintToString(table->warnings);
-  EXPECT_FALSE(has_warning(*table, "spec.parentRefs[0]"));
+  EXPECT_FALSE(has_warning(table->warnings, "spec.parentRefs[0]"));
 }
 
 TEST(TranslatorWarnings, ServiceWithoutReadyEndpoints) {
-  auto table = translate(config::load_string(kBase, "test"));
-  EXPECT_TRUE(has_warning(*table, "Service default/empty:3000 has no ready endpoints"))
-      << testing::PrintToString(table->warnings);
+  // Said by the cluster set, which follows the slices; the routes' table says nothing of endpoints.
+  const auto objects = config::load_string(kBase, "test");
+  auto table = translate(objects);
+  const auto clusters = build_cluster_set(*table, objects);
+  EXPECT_TRUE(has_warning(clusters->warnings, "Service default/empty:3000 has no ready endpoints"))
+      << testing::PrintToString(clusters->warnings);
+  EXPECT_FALSE(has_warning(table->warnings, "ready endpoints"));
 }
 
 TEST(StatusOfMissingParents, FileModeReportsNoMatchingParent) {

@@ -70,11 +70,10 @@ class ExchangeTest : public ::testing::Test {
  protected:
   void use_backend(ScriptedBackend::Script script) {
     backends_.emplace_back(io_, std::move(script));  // earlier ones stay: their coroutines may still run
-    table_.clusters.clear();
+    clusters_.clusters.clear();
     const uint16_t port = backends_.back().port();
-    table_.clusters.push_back(route::Cluster{
-        "ns/b:80", {route::Endpoint{"127.0.0.1", port, "b-pod", "127.0.0.1:" + std::to_string(port)}}, "b.ns.svc:80"});
-    balancer_.reset(table_.clusters.size());
+    clusters_.clusters.push_back(route::ClusterEndpoints{
+        "ns/b:80", {route::Endpoint{"127.0.0.1", port, "b-pod", "127.0.0.1:" + std::to_string(port)}}});
   }
 
   // Runs `body` as a coroutine on io_ until it finishes (bounded).
@@ -105,7 +104,7 @@ class ExchangeTest : public ::testing::Test {
   ConnectionPool pool_;
   UpstreamContext context_{pool_, balancer_, stats_};
   http::Limits limits_;
-  route::RouteTable table_;
+  route::ClusterSet clusters_;
   std::deque<ScriptedBackend> backends_;
 };
 
@@ -116,7 +115,7 @@ TEST_F(ExchangeTest, AnsweredBodyIsDiscardedAndTheConnectionPooled) {
   });
   run([&]() -> asio::awaitable<void> {
     Exchange exchange(context_);
-    EXPECT_EQ(co_await exchange.connect(table_, 0, 1s, false), ConnectResultKind::kConnected);
+    EXPECT_EQ(co_await exchange.connect(clusters_, 0, 1s, false), ConnectResultKind::kConnected);
     EXPECT_EQ(co_await send_and_read(exchange), HeadResult::kOk);
     EXPECT_EQ(exchange.head().status, 200);  // the 100 was read and dropped
     std::string body;
@@ -139,18 +138,18 @@ TEST_F(ExchangeTest, PooledConnectionTheBackendClosedIsALostReuseRace) {
   run([&]() -> asio::awaitable<void> {
     {
       Exchange first(context_);
-      EXPECT_EQ(co_await first.connect(table_, 0, 1s, false), ConnectResultKind::kConnected);
+      EXPECT_EQ(co_await first.connect(clusters_, 0, 1s, false), ConnectResultKind::kConnected);
       EXPECT_EQ(co_await send_and_read(first), HeadResult::kOk);
       EXPECT_EQ(co_await first.discard_body(nullptr), DiscardResult::kDone);
       first.finish(true);
     }
     Exchange second(context_);
-    EXPECT_EQ(co_await second.connect(table_, 0, 1s, false), ConnectResultKind::kConnected);
+    EXPECT_EQ(co_await second.connect(clusters_, 0, 1s, false), ConnectResultKind::kConnected);
     EXPECT_TRUE(second.connection().reused);
     EXPECT_EQ(co_await send_and_read(second), HeadResult::kClosed);
     EXPECT_TRUE(second.lost_reuse_race(false));  // clean EOF before any byte: safe to send again
     // The replay goes out on a new connection, never on a pooled one.
-    EXPECT_EQ(co_await second.connect(table_, 0, 1s, true), ConnectResultKind::kConnected);
+    EXPECT_EQ(co_await second.connect(clusters_, 0, 1s, true), ConnectResultKind::kConnected);
     EXPECT_FALSE(second.connection().reused);
   });
   EXPECT_EQ(stats_.upstream_connections_total, 2u);  // the replay opened a connection of its own
@@ -164,7 +163,7 @@ TEST_F(ExchangeTest, ResetAfterTheRequestIsNoReuseRace) {
   });
   run([&]() -> asio::awaitable<void> {
     Exchange exchange(context_);
-    EXPECT_EQ(co_await exchange.connect(table_, 0, 1s, false), ConnectResultKind::kConnected);
+    EXPECT_EQ(co_await exchange.connect(clusters_, 0, 1s, false), ConnectResultKind::kConnected);
     EXPECT_EQ(co_await send_and_read(exchange), HeadResult::kClosed);
     EXPECT_FALSE(exchange.lost_reuse_race(false));  // a new connection: the backend aborted the request
   });
@@ -174,7 +173,7 @@ TEST_F(ExchangeTest, BackendThatNeverAnswersTimesOut) {
   use_backend([](tcp::socket&, std::string) -> asio::awaitable<void> { co_return; });
   run([&]() -> asio::awaitable<void> {
     Exchange exchange(context_);
-    EXPECT_EQ(co_await exchange.connect(table_, 0, 1s, false), ConnectResultKind::kConnected);
+    EXPECT_EQ(co_await exchange.connect(clusters_, 0, 1s, false), ConnectResultKind::kConnected);
     const auto start = std::chrono::steady_clock::now();
     EXPECT_EQ(co_await send_and_read(exchange, 100ms), HeadResult::kTimeout);
     EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
@@ -189,7 +188,7 @@ TEST_F(ExchangeTest, MalformedHeadAndUnaskedUpgradeAreMalformed) {
     use_backend([reply](tcp::socket& s, std::string) -> asio::awaitable<void> { co_await answer(s, reply); });
     run([&]() -> asio::awaitable<void> {
       Exchange exchange(context_);
-      EXPECT_EQ(co_await exchange.connect(table_, 0, 1s, false), ConnectResultKind::kConnected);
+      EXPECT_EQ(co_await exchange.connect(clusters_, 0, 1s, false), ConnectResultKind::kConnected);
       EXPECT_EQ(co_await send_and_read(exchange), HeadResult::kMalformed) << reply;
       exchange.finish(false);
     });
@@ -202,12 +201,11 @@ TEST_F(ExchangeTest, ConnectFailuresAreReported) {
   backends_.back().acceptor.close();  // nothing listens on the endpoint's port any more
   run([&]() -> asio::awaitable<void> {
     Exchange exchange(context_);
-    EXPECT_EQ(co_await exchange.connect(table_, 0, 1s, false), ConnectResultKind::kFailed);
+    EXPECT_EQ(co_await exchange.connect(clusters_, 0, 1s, false), ConnectResultKind::kFailed);
     EXPECT_FALSE(exchange.connected());
     EXPECT_NE(exchange.endpoint(), nullptr);  // the caller logs which endpoint failed
-    table_.clusters[0].endpoints.clear();
-    balancer_.reset(1);
-    EXPECT_EQ(co_await exchange.connect(table_, 0, 1s, false), ConnectResultKind::kNoEndpoint);
+    clusters_.clusters[0].endpoints.clear();
+    EXPECT_EQ(co_await exchange.connect(clusters_, 0, 1s, false), ConnectResultKind::kNoEndpoint);
   });
 }
 

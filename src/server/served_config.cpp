@@ -1,0 +1,49 @@
+#include "server/served_config.h"
+
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "config/generations.h"
+#include "config/object_changes.h"
+#include "route/translator.h"
+
+namespace mg::server {
+namespace {
+
+// Listeners are identified by address:port; two listeners on the same pair would split connections
+// between them at random (SO_REUSEPORT), so that is refused up front.
+void check_listeners(const route::RouteTable& table) {
+  std::map<std::pair<std::string, uint16_t>, const route::Listener*> seen;
+  for (const auto& l : table.listeners) {
+    auto [it, inserted] = seen.emplace(std::make_pair(l.address, l.port), &l);
+    if (!inserted)
+      throw std::runtime_error(fmt::format("Gateways {} and {} both listen on {}:{}; give each its own address "
+                                           "(spec.addresses)",
+                                           it->second->gateway, l.gateway, l.address, l.port));
+  }
+}
+
+}  // namespace
+
+ServedConfig next_served_config(const ServedConfig* current, config::ObjectSet objects) {
+  // Generations first: an object whose spec did not change then compares equal, metadata included.
+  if (current) config::carry_generations(*current->objects, objects);
+  auto latest = std::make_shared<const config::ObjectSet>(std::move(objects));
+  const std::vector<std::string_view> only_slices{"EndpointSlice"};
+  if (current && config::changed_kinds(*current->objects, *latest) == only_slices)
+    return {latest, current->table, route::build_cluster_set(*current->table, *latest)};
+  // With the previous table, a condition that did not change keeps its lastTransitionTime.
+  const route::RouteTable* previous = current ? current->table.get() : nullptr;
+  auto table = route::translate(*latest, route::kDefaultControllerName, previous);
+  check_listeners(*table);
+  auto clusters = route::build_cluster_set(*table, *latest);
+  return {std::move(latest), std::move(table), std::move(clusters)};
+}
+
+}  // namespace mg::server
