@@ -21,8 +21,9 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
-#include "mirror/shadow_writer.h"
+#include "loopback_server.h"
 #include "mirror/mirror_context.h"
+#include "mirror/shadow_writer.h"
 #include "stats/access_log.h"
 #include "upstream/load_balancer.h"
 
@@ -42,21 +43,10 @@ constexpr std::string_view kMirror = "ns/m:80";
 struct FakeMirror {
   enum Mode { kAnswer, kHang };
   explicit FakeMirror(asio::io_context& io, Mode m)
-      : acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), mode(m) {
-    asio::co_spawn(io, accept_loop(), asio::detached);
-  }
-  uint16_t port() const { return acceptor.local_endpoint().port(); }
+      : mode(m), server(io, [this](test::LoopbackServer::Socket socket) { return serve(socket); }) {}
+  uint16_t port() const { return server.port(); }
 
-  asio::awaitable<void> accept_loop() {
-    for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
-      if (ec) co_return;
-      asio::co_spawn(acceptor.get_executor(), serve(std::make_shared<tcp::socket>(std::move(socket))),
-                     asio::detached);
-    }
-  }
-  asio::awaitable<void> serve(std::shared_ptr<tcp::socket> socket) {
-    sockets.push_back(socket);
+  asio::awaitable<void> serve(test::LoopbackServer::Socket socket) {
     std::string buffer;
     for (;;) {
       auto [ec, n] =
@@ -64,16 +54,15 @@ struct FakeMirror {
       if (ec) co_return;
       heads.push_back(buffer.substr(0, n));
       buffer.erase(0, n);  // these tests send no bodies
-      if (mode == kHang) continue;
+      if (mode == kHang) continue;  // its connections stay open (a black hole)
       auto [wec, wn] = co_await asio::async_write(
           *socket, asio::buffer(std::string_view("HTTP/1.1 204 No Content\r\n\r\n")), kNoThrow);
       if (wec) co_return;
     }
   }
-  tcp::acceptor acceptor;
   Mode mode;
   std::vector<std::string> heads;
-  std::vector<std::shared_ptr<tcp::socket>> sockets;  // kept open (a black hole)
+  test::LoopbackServer server;
 };
 
 class ShadowWriterTest : public ::testing::Test {

@@ -24,6 +24,7 @@
 
 #include "config/loader.h"
 #include "fixtures.h"
+#include "loopback_server.h"
 #include "http/syntax.h"
 #include "mirror/mirror_context.h"
 #include "proxy/downstream.h"
@@ -42,19 +43,9 @@ constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 // (the last one repeats), one request per connection.
 struct RecordingBackend {
   RecordingBackend(asio::io_context& io, std::vector<std::string> replies)
-      : acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), answers(std::move(replies)) {
-    asio::co_spawn(io, accept_loop(), asio::detached);
-  }
-  asio::awaitable<void> accept_loop() {
-    for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
-      if (ec) co_return;
-      auto s = std::make_shared<tcp::socket>(std::move(socket));
-      sockets.push_back(s);
-      asio::co_spawn(acceptor.get_executor(), serve(s), asio::detached);
-    }
-  }
-  asio::awaitable<void> serve(std::shared_ptr<tcp::socket> socket) {
+      : answers(std::move(replies)),
+        server(io, [this](test::LoopbackServer::Socket socket) { return serve(socket); }) {}
+  asio::awaitable<void> serve(test::LoopbackServer::Socket socket) {
     std::string buffer;
     auto [ec, n] = co_await asio::async_read_until(*socket, asio::dynamic_buffer(buffer), "\r\n\r\n", kNoThrow);
     if (ec) co_return;
@@ -70,12 +61,11 @@ struct RecordingBackend {
     const std::string& reply = answers[std::min(requests.size(), answers.size()) - 1];
     co_await asio::async_write(*socket, asio::buffer(reply), kNoThrow);
   }
-  uint16_t port() const { return acceptor.local_endpoint().port(); }
+  uint16_t port() const { return server.port(); }
 
-  tcp::acceptor acceptor;
   std::vector<std::string> answers;
   std::vector<std::string> requests;
-  std::vector<std::shared_ptr<tcp::socket>> sockets;
+  test::LoopbackServer server;
 };
 
 // The protocol side kept in memory: the body is a string, the response is recorded.

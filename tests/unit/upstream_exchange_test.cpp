@@ -20,6 +20,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include "loopback_server.h"
 #include "stats/worker_stats.h"
 #include "upstream/connection_pool.h"
 #include "upstream/exchange.h"
@@ -37,29 +38,17 @@ constexpr std::string_view kRequest = "GET /x HTTP/1.1\r\nHost: b\r\n\r\n";
 struct ScriptedBackend {
   using Script = std::function<asio::awaitable<void>(tcp::socket&, std::string)>;
   ScriptedBackend(asio::io_context& io, Script s)
-      : acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), script(std::move(s)) {
-    asio::co_spawn(io, accept_loop(), asio::detached);
-  }
-  asio::awaitable<void> accept_loop() {
-    for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
-      if (ec) co_return;
-      auto s = std::make_shared<tcp::socket>(std::move(socket));
-      sockets.push_back(s);
-      asio::co_spawn(acceptor.get_executor(), serve(s), asio::detached);
-    }
-  }
-  asio::awaitable<void> serve(std::shared_ptr<tcp::socket> socket) {
+      : script(std::move(s)), server(io, [this](test::LoopbackServer::Socket socket) { return serve(socket); }) {}
+  asio::awaitable<void> serve(test::LoopbackServer::Socket socket) {
     std::string buffer;
     auto [ec, n] = co_await asio::async_read_until(*socket, asio::dynamic_buffer(buffer), "\r\n\r\n", kNoThrow);
     if (ec) co_return;
     co_await script(*socket, buffer.substr(0, n));
   }
-  uint16_t port() const { return acceptor.local_endpoint().port(); }
+  uint16_t port() const { return server.port(); }
 
-  tcp::acceptor acceptor;
   Script script;
-  std::vector<std::shared_ptr<tcp::socket>> sockets;
+  test::LoopbackServer server;
 };
 
 asio::awaitable<void> answer(tcp::socket& socket, std::string_view bytes) {
@@ -198,7 +187,7 @@ TEST_F(ExchangeTest, MalformedHeadAndUnaskedUpgradeAreMalformed) {
 
 TEST_F(ExchangeTest, ConnectFailuresAreReported) {
   use_backend([](tcp::socket&, std::string) -> asio::awaitable<void> { co_return; });
-  backends_.back().acceptor.close();  // nothing listens on the endpoint's port any more
+  backends_.back().server.stop_accepting();  // nothing listens on the endpoint's port any more
   run([&]() -> asio::awaitable<void> {
     Exchange exchange(context_);
     EXPECT_EQ(co_await exchange.connect(clusters_, 0, 1s, false), ConnectResultKind::kFailed);
