@@ -147,6 +147,19 @@ spec:
 
 class RequestHandlerTest : public ::testing::Test {
  protected:
+  // The contexts are made once io_ exists, and declared before it so that they outlive it.
+  RequestHandlerTest() {
+    mirror_context_ =
+        std::make_unique<mirror::MirrorContext>(io_, mirror_options_, options_.limits, stats_, log_, mirror_balancer_);
+    context_.reset(new SessionContext{options_, table_, clusters_, log_, {pool_, balancer_, stats_}, *mirror_context_,
+                                      draining_, in_flight_, idle_});
+  }
+  // The pooled sockets go before io_, which is destroyed before the contexts that hold them.
+  ~RequestHandlerTest() override {
+    pool_.clear();
+    mirror_context_->pool.clear();
+  }
+
   void serve(std::vector<std::string> primary, std::vector<std::string> mirror = {"HTTP/1.1 200 OK\r\n\r\n"}) {
     backends_.emplace_back(io_, std::move(primary));
     backends_.emplace_back(io_, std::move(mirror));
@@ -165,7 +178,7 @@ class RequestHandlerTest : public ::testing::Test {
   bool handle(MemoryDownstream& downstream, DownstreamRequest request) {
     bool done = false, keep_alive = false;
     asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
-      RequestHandler handler(context_, 0);
+      RequestHandler handler(*context_, 0);
       keep_alive = co_await handler.handle(downstream, request);
       done = true;
     }, asio::detached);
@@ -206,11 +219,9 @@ class RequestHandlerTest : public ::testing::Test {
   std::atomic<bool> draining_{false};
   std::atomic<int> in_flight_{0};
   IdleSessions idle_;
+  std::unique_ptr<mirror::MirrorContext> mirror_context_;
+  std::unique_ptr<SessionContext> context_;
   asio::io_context io_;
-  std::unique_ptr<mirror::MirrorContext> mirror_context_ =
-      std::make_unique<mirror::MirrorContext>(io_, mirror_options_, options_.limits, stats_, log_, mirror_balancer_);
-  SessionContext context_{options_, table_, clusters_, log_, {pool_, balancer_, stats_}, *mirror_context_, draining_,
-                          in_flight_, idle_};
   std::deque<RecordingBackend> backends_;
 };
 
