@@ -119,10 +119,17 @@ void Worker::schedule_pool_maintenance() {
                                            mirror_.pool.close_expired(now, options_.upstream_idle_timeout);
     // Client connections idle for a whole tick are parked (proxy/idle_sessions.h): their sessions end
     // when their cancelled waits complete, queued now. Idle pooled upstream connections give back their
-    // buffers. Once all that is freed, the pages it leaves empty go back to the system.
-    const size_t released = idle_sessions_.park_idle_since(now - std::chrono::seconds(1)) +
-                            primary_pool_.release_idle_buffers(now) + mirror_.pool.release_idle_buffers(now);
-    if (released > 0) asio::post(*io_, release_free_memory);
+    // buffers. Once all that is freed, the pages it leaves empty go back to the system, but only on a
+    // tick that served no request: purging is a pause (and the pages would be faulted in again at
+    // once), and under load the allocator's own decay returns memory anyway.
+    released_since_purge_ += idle_sessions_.park_idle_since(now - std::chrono::seconds(1)) +
+                             primary_pool_.release_idle_buffers(now) + mirror_.pool.release_idle_buffers(now);
+    const bool quiet = stats_.downstream_requests_finished == requests_at_last_tick_;
+    requests_at_last_tick_ = stats_.downstream_requests_finished;
+    if (quiet && released_since_purge_ > 0) {
+      released_since_purge_ = 0;
+      asio::post(*io_, release_free_memory);
+    }
     schedule_pool_maintenance();
   });
 }

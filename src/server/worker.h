@@ -86,6 +86,8 @@ class Worker {
   mirror::MirrorContext mirror_;
   proxy::SessionContext session_;
   std::optional<asio::steady_timer> pool_timer_;
+  size_t released_since_purge_ = 0;     // parked sessions and freed buffers whose pages are not purged yet
+  uint64_t requests_at_last_tick_ = 0;  // stats_.downstream_requests_finished at the previous tick
 
   struct Listener {
     size_t index;

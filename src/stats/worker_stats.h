@@ -67,6 +67,7 @@ struct WorkerStats {
   StringMap<CodeCounts> upstream_requests;                  // backend -> status code -> count
   StringMap<StringMap<MirrorCounters>> mirrors;             // route -> mirror backend -> counters
   StringMap<StringMap<LatencyHistogram>> upstream_latency;  // route -> backend -> primary response head time
+  uint64_t downstream_requests_finished = 0;  // every route: the worker's own "was I busy" (not rendered)
   uint64_t downstream_connections_total = 0;
   uint64_t downstream_connections_active = 0;
   uint64_t downstream_connections_parked = 0;    // idle keep-alive connections whose session ended (of active)
@@ -77,7 +78,10 @@ struct WorkerStats {
   uint64_t upstream_connections_expired = 0;  // idle ones closed: idle timeout, or the backend closed them
   uint64_t mirror_in_flight = 0;
 
-  void count_downstream(std::string_view route, int code) { ++entry(downstream_requests, route)[code]; }
+  void count_downstream(std::string_view route, int code) {
+    ++entry(downstream_requests, route)[code];
+    ++downstream_requests_finished;
+  }
   void count_upstream(std::string_view backend, int code) { ++entry(upstream_requests, backend)[code]; }
   MirrorCounters& mirror(std::string_view route, std::string_view backend) {
     return entry(entry(mirrors, route), backend);
