@@ -30,11 +30,16 @@ std::string pod_or_host(const nlohmann::json& entry, const char* pod, const char
 int64_t follow_admin_ring(const MirrorsCommandOptions& options, std::string_view command, std::string_view path,
                           std::string_view key, std::ostream& out, std::ostream& err,
                           const std::function<void(const nlohmann::json&)>& on_entry) {
+  // Following, `--limit N` is how much history to show first (0: none, as `tail -n 0 -f`); every later
+  // poll takes all that is new. The first poll of a zero limit only learns where "new" begins.
+  constexpr size_t kEverythingNew = 1'000'000;
+  const bool skip_history = options.follow && options.limit == 0;
   int64_t since = 0;
   int64_t handed = 0;
   const auto start = std::chrono::steady_clock::now();
-  for (;;) {
-    std::string target = fmt::format("{}?limit={}&since_us={}", path, options.limit, since);
+  for (bool first = true;; first = false) {
+    const size_t limit = first ? (skip_history ? 1 : options.limit) : (options.follow ? kEverythingNew : options.limit);
+    std::string target = fmt::format("{}?limit={}&since_us={}", path, limit, since);
     if (!options.request_id.empty()) target += "&request_id=" + options.request_id;
     AdminReply reply = admin_get(options.admin, target);
     if (!reply.error.empty()) {
@@ -52,8 +57,9 @@ int64_t follow_admin_ring(const MirrorsCommandOptions& options, std::string_view
       return -1;
     }
     for (const auto& entry : doc[field]) {
-      on_entry(entry);
       since = std::max<int64_t>(since, entry.value("time_us", int64_t{0}));
+      if (first && skip_history) continue;
+      on_entry(entry);
       ++handed;
     }
     out.flush();

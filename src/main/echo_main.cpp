@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "common/version.h"
 #include "echo/server.h"
 
 namespace {
@@ -32,6 +33,8 @@ int main(int argc, char** argv) {
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
 
   CLI::App app{"mirrorgate-echo: Gateway API conformance echo server (HTTP mode of echo-basic)"};
+  app.set_version_flag("--version", "mirrorgate-echo " + std::string(mg::version()) + " (commit " +
+                                        std::string(mg::build_commit()) + ")");
   app.add_option("--listen", listen, "ADDR:PORT to listen on ([v6]:PORT for IPv6; port 0 = ephemeral)")
       ->capture_default_str();
   app.add_option("--delay", delay_ms, "milliseconds added before every echo answer")

@@ -8,8 +8,11 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <fmt/format.h>
+
 #include "admin/mirror_diff_command.h"
 #include "admin/mirrors_command.h"
+#include "common/version.h"
 #include "config/loader.h"
 #include "route/supported_features.h"
 #include "server/gateway.h"
@@ -28,7 +31,14 @@ int main(int argc, char** argv) {
   app.add_option("--admin", options.admin_address, "admin listener ADDRESS:PORT")->capture_default_str();
   app.add_option("--access-log", options.access_log, "access log: '-' (stdout), 'off', or a file path")
       ->capture_default_str();
-  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")->capture_default_str();
+  app.set_version_flag("--version",
+                       fmt::format("mirrorgate {} (commit {})\nGateway API gateway.networking.k8s.io/v1: {} "
+                                   "supported features (--supported-features lists them)",
+                                   mg::version(), mg::build_commit(), mg::route::kSupportedFeatures.size()));
+  // An unknown name must not pass: spdlog would read it as "off" and silence every line, errors included.
+  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error, critical, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
 
   // Every limit and timeout has a flag; durations are in seconds and may be fractional.
   auto seconds_option = [&](const char* name, std::chrono::milliseconds& target, const char* help) {
@@ -110,7 +120,9 @@ int main(int argc, char** argv) {
       "mirrors", "was a request mirrored, to which pod, and what did that pod answer? (asks a running gateway)");
   mirrors_cmd->add_option("--admin", mirrors_options.admin, "admin listener of the gateway")->capture_default_str();
   mirrors_cmd->add_option("--request-id", mirrors_options.request_id, "only this request (its X-Request-Id)");
-  mirrors_cmd->add_option("--limit", mirrors_options.limit, "newest copies to show")->capture_default_str();
+  mirrors_cmd
+      ->add_option("--limit", mirrors_options.limit, "newest copies to show (with -f: those shown first, 0 = only new)")
+      ->capture_default_str();
   mirrors_cmd->add_flag("-f,--follow", mirrors_options.follow, "keep printing new mirror copies");
   mirrors_cmd->add_option("--follow-seconds", mirrors_options.follow_seconds, "stop following after this long");
   mirrors_cmd->add_flag("--json", mirrors_options.json, "one JSON object per line");

@@ -6,6 +6,7 @@ Loopback block 127.0.23.0/24: gateway .1, v1 pod .2, v2 pod .3, refusing mirror 
 
 import json
 import subprocess
+import time
 
 import mgtest
 from mgtest import get, unique_id, wait_for
@@ -78,6 +79,20 @@ class MirrorTrace(mgtest.ClusterTestCase):
         row = json.loads(self.mirrors_cli("--request-id", rid, "--json").stdout.splitlines()[0])
         self.assertEqual(row["outcome"], "failed")
         self.assertEqual(row["reason"], "connect")
+
+    def test_follow_with_limit_zero_prints_only_new_copies(self):
+        old = self.request_id_of(f"/mirror?before-follow={unique_id()}")
+        wait_for(lambda: self.mirrors_cli("--request-id", old, "--json").returncode == 0, 10, "the older copy")
+        follower = subprocess.Popen([mgtest.GATEWAY_BIN, "mirrors", "--admin", f"{self.gw_ip}:{self.gw.admin_port}",
+                                     "-f", "--limit", "0", "--follow-seconds", "4", "--json"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: follower.poll() is None and follower.kill())
+        time.sleep(1.0)  # its first poll marks where "new" begins
+        new = self.request_id_of(f"/mirror?after-follow={unique_id()}")
+        out, err = follower.communicate(timeout=20)
+        ids = [json.loads(line)["request_id"] for line in out.splitlines()]
+        self.assertIn(new, ids, out + err)
+        self.assertNotIn(old, ids, out)
 
     def test_cli_says_when_a_request_was_not_mirrored(self):
         out = self.mirrors_cli("--request-id", "00000000-0000-4000-8000-000000000000")
