@@ -45,7 +45,7 @@ void ComparisonRendezvous::deliver_mirror(CapturedResponse mirror, std::string_v
 
 void ComparisonRendezvous::count(stats::ComparisonResult result) {
   counted_ = true;
-  ++stats_.mirror(identity_.route, identity_.mirror_backend).comparisons[static_cast<size_t>(result)];
+  ++stats_.mirror(identity_.route, identity_.rule, identity_.mirror_backend).comparisons[static_cast<size_t>(result)];
 }
 
 void ComparisonRendezvous::compare_if_complete() {
@@ -106,6 +106,7 @@ std::shared_ptr<ComparisonRendezvous> start_comparison(MirrorContext& mirror, co
       mirror.stats, mirror.mismatches, target.settings,
       ComparisonIdentity{.request_id = request.request_id,
                          .route = std::string(request.route),
+                         .rule = std::string(request.rule),
                          .mirror_backend = target.name,
                          .primary_host = request.primary_host,
                          .primary_pod = std::string(request.primary_pod)});

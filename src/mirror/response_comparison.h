@@ -45,6 +45,7 @@ class ResponseCapture {
 struct ComparisonIdentity {
   std::string request_id;
   std::string route;
+  std::string rule;  // the rule's metrics label
   std::string mirror_backend;
   std::string primary_host;
   std::string primary_pod;

@@ -158,7 +158,7 @@ asio::awaitable<void> run_copy(MirrorContext& mirror, MirrorRequest request, con
                                CopyPlan plan) {
   const auto start = Clock::now();
   const CopyOutcome outcome = co_await exchange_copy(mirror, request, plan, start);
-  auto& counters = mirror.stats.mirror(request.route, target.name);
+  auto& counters = mirror.stats.mirror(request.route, request.rule, target.name);
   if (outcome.completed) {
     ++counters.completed[stats::status_class_index(outcome.status)];
     counters.response_latency.record(outcome.head_at - start);
@@ -208,7 +208,7 @@ size_t body_capture_limit(std::span<const route::MirrorTarget> rule_mirrors,
 
 void send_copy(MirrorContext& mirror, const MirrorRequest& request, const route::MirrorTarget& target,
                size_t mirror_index, PrimaryCapture* primary) {
-  auto& counters = mirror.stats.mirror(request.route, target.name);
+  auto& counters = mirror.stats.mirror(request.route, request.rule, target.name);
   // percent / fraction sampling: each mirror draws on its own, so several mirrors sample independently.
   if (target.numerator < target.denominator &&
       (target.numerator == 0 || fast_random_below(target.denominator) >= target.numerator)) {

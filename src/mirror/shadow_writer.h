@@ -25,6 +25,7 @@ struct MirrorRequest {
   std::shared_ptr<const route::RouteTable> table;
   std::shared_ptr<const route::ClusterSet> clusters;
   std::string_view route;  // views into the pinned table
+  std::string_view rule;   // the rule's metrics label (route::Rule::label)
   std::string request_id;
   std::string method;
   size_t rule_index = 0;

@@ -346,6 +346,7 @@ void RequestHandler::launch_mirrors(const route::Rule& rule, const route::Backen
       .table = pinned.table,
       .clusters = pinned.clusters,
       .route = rule.route,
+      .rule = rule.label,
       .request_id = ctx_.request_id,
       .method = ctx_.method,
       .rule_index = rule.rule_index,

@@ -123,6 +123,7 @@ struct Rule {
   uint64_t total_weight = 0;            // sum of weights; 0 with non-empty backends => 500 as spec says
   std::vector<MirrorTarget> mirrors;
   std::string name;  // the rule's optional name (sectionName for policies)
+  std::string label;  // its name, else its index: the `rule` label of the mirror metrics
   Filters filters;
   RuleTimeouts timeouts;
   RetryPolicy retry;

@@ -558,6 +558,7 @@ class Translator {
     rule.route = route_id;
     rule.rule_index = index;
     rule.name = in.name.value_or("");
+    rule.label = rule.name.empty() ? std::to_string(index) : rule.name;
     const std::string where = "HTTPRoute " + route_id + " rule " + std::to_string(index);
     const bool single_prefix_match = in.matches.size() == 1 && in.matches[0].path.type == "PathPrefix";
     std::vector<std::string> invalid;  // any entry: the rule is not programmed and answers 500
@@ -634,6 +635,7 @@ class Translator {
     dead.route = rule.route;
     dead.rule_index = rule.rule_index;
     dead.name = std::move(rule.name);
+    dead.label = std::move(rule.label);
     return dead;
   }
 

@@ -55,8 +55,9 @@ void WorkerStats::merge(const WorkerStats& o) {
     for (const auto& [code, n] : codes) entry(downstream_requests, route)[code] += n;
   for (const auto& [backend, codes] : o.upstream_requests)
     for (const auto& [code, n] : codes) entry(upstream_requests, backend)[code] += n;
-  for (const auto& [route, backends] : o.mirrors)
-    for (const auto& [backend, counters] : backends) mirror(route, backend).merge(counters);
+  for (const auto& [route, rules] : o.mirrors)
+    for (const auto& [rule, backends] : rules)
+      for (const auto& [backend, counters] : backends) mirror(route, rule, backend).merge(counters);
   for (const auto& [route, backends] : o.upstream_latency)
     for (const auto& [backend, histogram] : backends)
       entry(entry(upstream_latency, route), backend).merge(histogram);
@@ -138,72 +139,68 @@ std::string render_prometheus(const WorkerStats& s) {
                      "Requests forwarded to backends, by backend (namespace/service:port) and status code.",
                      "backend", s.upstream_requests);
 
-  auto mirror_family = [&](std::string_view name, std::string_view help, auto value_of) {
-    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} counter\n", name, help, name);
+  // Every mirror series in sorted order, with its labels: route, rule (name, else index), mirror backend.
+  auto for_each_mirror = [&](auto visit) {
     for (auto route : sorted(s.mirrors))
-      for (auto backend : sorted(route->second))
-        value_of(escape_label(route->first), escape_label(backend->first), backend->second);
+      for (auto rule : sorted(route->second))
+        for (auto backend : sorted(rule->second))
+          visit(fmt::format("route=\"{}\",rule=\"{}\",mirror_backend=\"{}\"", escape_label(route->first),
+                            escape_label(rule->first), escape_label(backend->first)),
+                backend->second);
+  };
+  // A counter family with one sample per mirror series and value of `values` (label suffix, count).
+  auto mirror_family = [&](std::string_view name, std::string_view help, auto values) {
+    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} counter\n", name, help, name);
+    for_each_mirror([&](const std::string& labels, const MirrorCounters& c) {
+      values(c, [&](std::string_view extra, uint64_t n) {
+        fmt::format_to(std::back_inserter(out), "{}{{{}{}}} {}\n", name, labels, extra, n);
+      });
+    });
   };
   mirror_family("mirrorgate_mirror_copies_sampled_out_total",
                 "Requests not copied to a mirror backend because of its percent or fraction.",
-                [&](const std::string& r, const std::string& b, const MirrorCounters& c) {
-                  fmt::format_to(
-                      std::back_inserter(out),
-                      "mirrorgate_mirror_copies_sampled_out_total{{route=\"{}\",mirror_backend=\"{}\"}} {}\n", r, b,
-                      c.sampled_out);
-                });
+                [](const MirrorCounters& c, auto sample) { sample("", c.sampled_out); });
   mirror_family("mirrorgate_mirror_copies_sent_total", "Mirror copies sent to a mirror backend.",
-                [&](const std::string& r, const std::string& b, const MirrorCounters& c) {
-                  fmt::format_to(std::back_inserter(out),
-                                 "mirrorgate_mirror_copies_sent_total{{route=\"{}\",mirror_backend=\"{}\"}} {}\n",
-                                 r, b, c.sent);
-                });
+                [](const MirrorCounters& c, auto sample) { sample("", c.sent); });
   mirror_family("mirrorgate_mirror_copies_completed_total",
                 "Mirror copies whose response was received (and discarded), by status class of that response.",
-                [&](const std::string& r, const std::string& b, const MirrorCounters& c) {
+                [](const MirrorCounters& c, auto sample) {
                   for (size_t i = 0; i < c.completed.size(); ++i)
-                    fmt::format_to(std::back_inserter(out),
-                                   "mirrorgate_mirror_copies_completed_total{{route=\"{}\",mirror_backend=\"{}\","
-                                   "class=\"{}xx\"}} {}\n",
-                                   r, b, i + 2, c.completed[i]);
+                    sample(fmt::format(",class=\"{}xx\"", i + 2), c.completed[i]);
                 });
   mirror_family("mirrorgate_mirror_copies_failed_total",
                 "Mirror copies sent that got no complete response, by reason.",
-                [&](const std::string& r, const std::string& b, const MirrorCounters& c) {
+                [](const MirrorCounters& c, auto sample) {
                   for (size_t i = 0; i < c.failed.size(); ++i)
-                    fmt::format_to(std::back_inserter(out),
-                                   "mirrorgate_mirror_copies_failed_total{{route=\"{}\",mirror_backend=\"{}\","
-                                   "reason=\"{}\"}} {}\n",
-                                   r, b, to_string(static_cast<MirrorFailure>(i)), c.failed[i]);
+                    sample(fmt::format(",reason=\"{}\"", to_string(static_cast<MirrorFailure>(i))), c.failed[i]);
                 });
   mirror_family("mirrorgate_mirror_copies_dropped_total",
                 "Mirror copies not attempted, by reason (a budget of the mirror backend or of the worker full, "
                 "body above the mirror's limit, no ready endpoint, method not in the mirror's allow-list).",
-                [&](const std::string& r, const std::string& b, const MirrorCounters& c) {
+                [](const MirrorCounters& c, auto sample) {
                   for (size_t i = 0; i < c.dropped.size(); ++i)
-                    fmt::format_to(std::back_inserter(out),
-                                   "mirrorgate_mirror_copies_dropped_total{{route=\"{}\",mirror_backend=\"{}\","
-                                   "reason=\"{}\"}} {}\n",
-                                   r, b, to_string(static_cast<MirrorDrop>(i)), c.dropped[i]);
+                    sample(fmt::format(",reason=\"{}\"", to_string(static_cast<MirrorDrop>(i))), c.dropped[i]);
                 });
-  render_latency_family(out, "mirrorgate_mirror_response_seconds",
-                        "Time from launching a mirror copy (connect included) to the mirror's response head.",
-                        "mirror_backend", s.mirrors,
-                        [](const MirrorCounters& c) -> const LatencyHistogram& { return c.response_latency; });
+  {
+    constexpr std::string_view name = "mirrorgate_mirror_response_seconds";
+    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} histogram\n", name,
+                   "Time from launching a mirror copy (connect included) to the mirror's response head.", name);
+    for_each_mirror([&](const std::string& labels, const MirrorCounters& c) {
+      append_histogram_samples(out, name, labels, c.response_latency);
+    });
+  }
   render_latency_family(out, "mirrorgate_upstream_response_seconds",
                         "Time from a request head to the primary backend's response head (relayed answers).",
                         "backend", s.upstream_latency,
                         [](const LatencyHistogram& h) -> const LatencyHistogram& { return h; });
   mirror_family("mirrorgate_mirror_comparisons_total",
                 "Mirror responses compared with the primary's, by result (only mirrors with response comparison).",
-                [&](const std::string& r, const std::string& b, const MirrorCounters& c) {
+                [](const MirrorCounters& c, auto sample) {
                   if (std::all_of(c.comparisons.begin(), c.comparisons.end(), [](uint64_t n) { return n == 0; }))
                     return;  // comparison is opt-in: no rows for mirrors that never compared
                   for (size_t i = 0; i < c.comparisons.size(); ++i)
-                    fmt::format_to(std::back_inserter(out),
-                                   "mirrorgate_mirror_comparisons_total{{route=\"{}\",mirror_backend=\"{}\","
-                                   "result=\"{}\"}} {}\n",
-                                   r, b, to_string(static_cast<ComparisonResult>(i)), c.comparisons[i]);
+                    sample(fmt::format(",result=\"{}\"", to_string(static_cast<ComparisonResult>(i))),
+                           c.comparisons[i]);
                 });
   render_scalar(out, "mirrorgate_mirror_copies_in_flight", "gauge", "Mirror copies currently in flight.",
                 s.mirror_in_flight);

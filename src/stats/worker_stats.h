@@ -65,7 +65,9 @@ using CodeCounts = std::unordered_map<int, uint64_t>;
 struct WorkerStats {
   StringMap<CodeCounts> downstream_requests;                // route -> status code -> count
   StringMap<CodeCounts> upstream_requests;                  // backend -> status code -> count
-  StringMap<StringMap<MirrorCounters>> mirrors;             // route -> mirror backend -> counters
+  // route -> rule (its name, else its index) -> mirror backend -> counters: two rules of one route that
+  // mirror to the same Service count apart.
+  StringMap<StringMap<StringMap<MirrorCounters>>> mirrors;
   StringMap<StringMap<LatencyHistogram>> upstream_latency;  // route -> backend -> primary response head time
   uint64_t downstream_requests_finished = 0;  // every route: the worker's own "was I busy" (not rendered)
   uint64_t downstream_connections_total = 0;
@@ -83,8 +85,8 @@ struct WorkerStats {
     ++downstream_requests_finished;
   }
   void count_upstream(std::string_view backend, int code) { ++entry(upstream_requests, backend)[code]; }
-  MirrorCounters& mirror(std::string_view route, std::string_view backend) {
-    return entry(entry(mirrors, route), backend);
+  MirrorCounters& mirror(std::string_view route, std::string_view rule, std::string_view backend) {
+    return entry(entry(entry(mirrors, route), rule), backend);
   }
   // The primary's time from the request head to its backend's response head, next to the mirrors'.
   void record_upstream_latency(std::string_view route, std::string_view backend,

@@ -27,9 +27,9 @@ class ComparisonTest : public ::testing::Test {
   std::shared_ptr<ComparisonRendezvous> make() {
     return std::make_shared<ComparisonRendezvous>(
         stats, ring, settings,
-        ComparisonIdentity{"req-1", "ns/route", "ns/mirror:80", "127.0.0.1:1", "pod-v1"});
+        ComparisonIdentity{"req-1", "ns/route", "0", "ns/mirror:80", "127.0.0.1:1", "pod-v1"});
   }
-  const stats::MirrorCounters& counters() { return stats.mirror("ns/route", "ns/mirror:80"); }
+  const stats::MirrorCounters& counters() { return stats.mirror("ns/route", "0", "ns/mirror:80"); }
 
   static CapturedResponse json(int status, std::string body) {
     CapturedResponse r;
@@ -138,15 +138,15 @@ TEST_F(ComparisonTest, PrimaryBodyOverTheCapIsNotCompared) {
 }
 
 TEST_F(ComparisonTest, MetricsShowComparisonsOnlyForComparingMirrors) {
-  stats.mirror("ns/other", "ns/plain:80").sent = 1;
+  stats.mirror("ns/other", "0", "ns/plain:80").sent = 1;
   auto r = make();
   r.reset();  // skipped
   std::string text = stats::render_prometheus(stats);
-  EXPECT_NE(text.find(R"(mirrorgate_mirror_comparisons_total{route="ns/route",mirror_backend="ns/mirror:80",)"
+  EXPECT_NE(text.find(R"(mirrorgate_mirror_comparisons_total{route="ns/route",rule="0",mirror_backend="ns/mirror:80",)"
                       R"(result="skipped"} 1)"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find(R"(mirrorgate_mirror_comparisons_total{route="ns/route",mirror_backend="ns/mirror:80",)"
+  EXPECT_NE(text.find(R"(mirrorgate_mirror_comparisons_total{route="ns/route",rule="0",mirror_backend="ns/mirror:80",)"
                       R"(result="match"} 0)"),
             std::string::npos);
   EXPECT_EQ(text.find(R"(mirrorgate_mirror_comparisons_total{route="ns/other")"), std::string::npos);

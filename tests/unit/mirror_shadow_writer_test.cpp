@@ -37,6 +37,7 @@ using stats::MirrorFailure;
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::string_view kRoute = "ns/r";
 constexpr std::string_view kMirror = "ns/m:80";
+constexpr std::string_view kRule = "0";
 
 // A mirror pod on loopback in the same io_context: records each request head, then answers
 // 200 (mode kAnswer) or never answers (kHang).
@@ -97,6 +98,7 @@ class ShadowWriterTest : public ::testing::Test {
         .table = table_,
         .clusters = clusters_,
         .route = kRoute,
+        .rule = kRule,
         .request_id = "rid-1",
         .method = method,
         .rule_index = 0,
@@ -119,7 +121,7 @@ class ShadowWriterTest : public ::testing::Test {
     t.settings = std::move(settings);
     return t;
   }
-  stats::MirrorCounters& counters() { return stats_.mirror(kRoute, kMirror); }
+  stats::MirrorCounters& counters() { return stats_.mirror(kRoute, kRule, kMirror); }
   uint64_t in_flight() { return mirror_context_->budgets.usage(kMirror).copies; }
 
   // Runs the io_context on this thread until `done` holds (bounded).
@@ -308,7 +310,7 @@ TEST_F(ShadowWriterTest, BodyLimitIsPerMirror) {
 TEST_F(ShadowWriterTest, NoEndpointIsADrop) {
   make_context(1);
   send_copy(*mirror_context_, request(), target(nullptr, 1), 0);
-  auto& c = stats_.mirror(kRoute, "ns/empty:80");
+  auto& c = stats_.mirror(kRoute, kRule, "ns/empty:80");
   EXPECT_EQ(c.dropped[static_cast<size_t>(MirrorDrop::kNoEndpoint)], 1u);
   EXPECT_EQ(c.sent, 0u);
   ASSERT_EQ(mirror_context_->trace.snapshot().size(), 1u);

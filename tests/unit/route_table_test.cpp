@@ -107,6 +107,22 @@ TEST(RouteTable, PathPrefixMatchesWholeSegmentsOnly) {
   EXPECT_EQ(hit(*t, "/"), "404");
 }
 
+TEST(RouteTable, RuleLabelIsItsNameElseItsIndex) {
+  auto t = build(gateway(kHttpListener) + route("r", R"(  rules:
+  - name: reads
+    matches: [{path: {type: PathPrefix, value: /a}}]
+    backendRefs: [{name: s1, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /b}}]
+    backendRefs: [{name: s1, port: 80}]
+)"));
+  ASSERT_EQ(t->listeners.size(), 1u);
+  const Rule* a = t->listeners[0].match(MatchInput{"GET", "example.com", "/a", {}});
+  const Rule* b = t->listeners[0].match(MatchInput{"GET", "example.com", "/b", {}});
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->label, "reads");
+  EXPECT_EQ(b->label, "1");
+}
+
 TEST(RouteTable, ExactPathMatchesOnlyThatPath) {
   auto t = build(gateway(kHttpListener) + route("r", R"(  rules:
   - matches: [{path: {type: Exact, value: /exact}}]

@@ -63,13 +63,13 @@ TEST(LatencyHistogram, RendersCumulativeBucketsSumAndCount) {
 
 TEST(WorkerStatsRendering, MirrorCountersByClassReasonAndLatencyBesideThePrimarys) {
   WorkerStats w1, w2;
-  auto& m1 = w1.mirror("ns/r", "ns/m:80");
+  auto& m1 = w1.mirror("ns/r", "0", "ns/m:80");
   ++m1.completed[status_class_index(204)];
   ++m1.completed[status_class_index(503)];
   m1.count_drop(MirrorDrop::kMethodNotAllowed);
   m1.count_drop(MirrorDrop::kNoEndpoint);
   m1.response_latency.record(2ms);
-  auto& m2 = w2.mirror("ns/r", "ns/m:80");
+  auto& m2 = w2.mirror("ns/r", "0", "ns/m:80");
   ++m2.completed[status_class_index(200)];
   ++m2.failed[static_cast<size_t>(MirrorFailure::kTimeout)];
   m2.count_drop(MirrorDrop::kBudget);
@@ -78,7 +78,7 @@ TEST(WorkerStatsRendering, MirrorCountersByClassReasonAndLatencyBesideThePrimary
   w1.merge(w2);
   const std::string text = render_prometheus(w1);
 
-  const std::string labels = "route=\"ns/r\",mirror_backend=\"ns/m:80\"";
+  const std::string labels = "route=\"ns/r\",rule=\"0\",mirror_backend=\"ns/m:80\"";
   auto has = [&](const std::string& line) { return text.find(line + "\n") != std::string::npos; };
   EXPECT_TRUE(has("mirrorgate_mirror_copies_completed_total{" + labels + ",class=\"2xx\"} 2")) << text;
   EXPECT_TRUE(has("mirrorgate_mirror_copies_completed_total{" + labels + ",class=\"5xx\"} 1")) << text;
@@ -111,6 +111,19 @@ TEST(WorkerStatsRendering, StatusClassIndex) {
   EXPECT_EQ(status_class_index(404), 2u);
   EXPECT_EQ(status_class_index(599), 3u);
   EXPECT_EQ(status_class_index(999), 3u);
+}
+
+TEST(WorkerStatsRendering, TwoRulesMirroringToOneServiceCountApart) {
+  WorkerStats w;
+  ++w.mirror("ns/r", "reads", "ns/m:80").sent;
+  w.mirror("ns/r", "1", "ns/m:80").sent += 2;
+  const std::string text = render_prometheus(w);
+  EXPECT_NE(text.find("mirrorgate_mirror_copies_sent_total{route=\"ns/r\",rule=\"reads\",mirror_backend=\"ns/m:80\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("mirrorgate_mirror_copies_sent_total{route=\"ns/r\",rule=\"1\",mirror_backend=\"ns/m:80\"} 2\n"),
+            std::string::npos)
+      << text;
 }
 
 }  // namespace
