@@ -34,6 +34,14 @@ void append_mirror_marker(MarkerBuffer& out, std::string_view route, size_t rule
                  rule_index, mirror_index);
 }
 
+// The request-target of a serialised request head ("METHOD target HTTP/1.1\r\n..."): what the copy was
+// sent with, after the route's rewrites. A view into `head`.
+std::string_view request_target(std::string_view head) {
+  const std::string_view line = head.substr(0, head.find("\r\n"));
+  const size_t first = line.find(' '), last = line.rfind(' ');
+  return first == std::string_view::npos || last <= first ? std::string_view{} : line.substr(first + 1, last - first - 1);
+}
+
 struct CopyOutcome {
   bool completed = false;
   MirrorFailure failure = MirrorFailure::kConnect;
@@ -48,6 +56,8 @@ void record_outcome(MirrorContext& mirror, const MirrorRequest& request, const r
   stats::MirrorLogEntry entry;
   entry.request_id = request.request_id;
   entry.route = request.route;
+  entry.method = request.method;
+  entry.path = request_target(*request.head);
   entry.mirror_backend = target.name;
   entry.upstream_host = mirror_host;
   entry.upstream_pod = mirror_pod;

@@ -93,6 +93,7 @@ RequestHandler::RequestContext& RequestHandler::start_request(const DownstreamRe
   ctx.origin.clear();
   ctx.mirrors = 0;
   ctx.retries = 0;
+  ctx.request_bytes = 0;
   if (request) {
     ctx.method = request->method;
     ctx.target = request->target;
@@ -269,6 +270,7 @@ asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const Down
     if (!body_sent) {
       body_sent = true;
       RelayResult sent = co_await downstream.send_request_body(exchange, request_head_, capture_body ? &capture : nullptr);
+      ctx.request_bytes = sent.bytes;
       switch (sent.status) {
         case RelayStatus::kDone:
           break;
@@ -428,6 +430,7 @@ bool RequestHandler::finish(int status, uint64_t bytes, std::string_view error) 
                                                    .upstream_host = ctx.upstream_host,
                                                    .upstream_pod = ctx.upstream_pod,
                                                    .status = status,
+                                                   .request_bytes = ctx.request_bytes,
                                                    .response_bytes = bytes,
                                                    .duration_ms = ms,
                                                    .mirrors = ctx.mirrors,

@@ -57,6 +57,7 @@ class RequestHandler {
     std::string origin;             // only kept for routes with a CORS filter
     size_t mirrors = 0;
     uint32_t retries = 0;
+    uint64_t request_bytes = 0;  // body bytes received from the client
   };
 
   // The configuration a request runs on, pinned for its whole life (mirror copies pin it too).

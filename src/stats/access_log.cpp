@@ -72,8 +72,9 @@ void AccessLog::log(const RequestLogEntry& e) {
   append_field(line, "backend", e.backend);
   append_field(line, "upstream_host", e.upstream_host);
   append_field(line, "upstream_pod", e.upstream_pod);
-  fmt::format_to(std::back_inserter(line), ",\"status\":{},\"bytes\":{},\"duration_ms\":{:.3f},\"mirrors\":{}",
-                 e.status, e.response_bytes, e.duration_ms, e.mirrors);
+  fmt::format_to(std::back_inserter(line),
+                 ",\"status\":{},\"request_bytes\":{},\"bytes\":{},\"duration_ms\":{:.3f},\"mirrors\":{}", e.status,
+                 e.request_bytes, e.response_bytes, e.duration_ms, e.mirrors);
   if (!e.error.empty()) append_field(line, "error", e.error);
   write_line(line);
 }
@@ -86,6 +87,8 @@ void AccessLog::log(const MirrorLogEntry& e) {
   append_field(line, "type", "mirror");
   append_field(line, "request_id", e.request_id);
   append_field(line, "route", e.route);
+  append_field(line, "method", e.method);
+  append_field(line, "path", e.path);
   append_field(line, "mirror_backend", e.mirror_backend);
   append_field(line, "upstream_host", e.upstream_host);
   append_field(line, "upstream_pod", e.upstream_pod);

@@ -19,6 +19,7 @@ struct RequestLogEntry {
   std::string_view upstream_host;
   std::string_view upstream_pod;
   int status = 0;
+  uint64_t request_bytes = 0;  // body bytes received from the client
   uint64_t response_bytes = 0;
   double duration_ms = 0;
   size_t mirrors = 0;
@@ -28,6 +29,8 @@ struct RequestLogEntry {
 struct MirrorLogEntry {
   std::string_view request_id;
   std::string_view route;
+  std::string_view method;
+  std::string_view path;  // the request-target the copy was sent with (after the route's rewrites)
   std::string_view mirror_backend;
   std::string_view upstream_host;
   std::string_view upstream_pod;

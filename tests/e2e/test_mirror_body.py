@@ -67,6 +67,15 @@ class MirrorBody(mgtest.ClusterTestCase):
         self.assertEqual(self.capture.errors, [])
         return echo, copy
 
+    def test_access_log_says_how_much_was_received_and_what_the_copy_was(self):
+        body = bytes(range(256)) * 12  # 3072 bytes
+        echo, copy = self.post_and_capture(body, chunked=True)
+        request_id = echo["headers"]["X-Request-Id"][0]
+        request = wait_for(lambda: self.gw.access_entries(request_id, mirror=False), 10, "the request's log line")
+        self.assertEqual(request[0]["request_bytes"], len(body), request[0])
+        mirror = wait_for(lambda: self.gw.access_entries(request_id, mirror=True), 10, "the copy's log line")
+        self.assertEqual((mirror[0]["method"], mirror[0]["path"]), ("POST", copy.target), mirror[0])
+
     def test_content_length_body_is_mirrored_identically(self):
         body = os.urandom(100 * 1024)
         echo, _copy = self.post_and_capture(body, chunked=False)
