@@ -1,17 +1,70 @@
 #include "admin/config_dump.h"
 
 #include <nlohmann/json.hpp>
+#include <re2/re2.h>
 
 #include "net/tls_context.h"
 
 namespace mg::admin {
+namespace {
+
+using nlohmann::json;
+
+json value_matches(const std::vector<route::detail::ValueMatch>& matches) {
+  json out = json::array();
+  for (const auto& m : matches)
+    out.push_back({{"name", m.name},
+                   {"type", m.regex ? "RegularExpression" : "Exact"},
+                   {"value", m.regex ? m.regex->pattern() : m.value}});
+  return out;
+}
+
+std::string hostname_of(const route::detail::VirtualHost& vhost) {
+  switch (vhost.kind) {
+    case route::detail::HostKind::kExact: return vhost.host;
+    case route::detail::HostKind::kWildcard: return "*" + vhost.host;
+    case route::detail::HostKind::kAny: break;
+  }
+  return "*";
+}
+
+// What sends a request to each rule of `listener`, as the matcher was compiled: per rule, every
+// (hostname, path, method, headers, query parameters) it answers, in the order the matcher tries them.
+std::vector<json> matches_by_rule(const route::Listener& listener) {
+  std::vector<json> by_rule(listener.rules.size(), json::array());
+  for (const auto& group : listener.host_groups)
+    for (const auto& vhost : group.vhosts)
+      for (const auto& m : vhost.matches) {
+        if (m.rule >= by_rule.size() || m.path_kind == route::detail::PathKind::kNever) continue;
+        json path;
+        switch (m.path_kind) {
+          case route::detail::PathKind::kExact: path = {{"type", "Exact"}, {"value", m.path}}; break;
+          case route::detail::PathKind::kPrefix:
+            path = {{"type", "PathPrefix"}, {"value", m.path.empty() ? "/" : m.path}};
+            break;
+          case route::detail::PathKind::kRegex:
+            path = {{"type", "RegularExpression"}, {"value", m.path_regex ? m.path_regex->pattern() : m.path}};
+            break;
+          case route::detail::PathKind::kNever: break;
+        }
+        json match = {{"hostname", hostname_of(vhost)}, {"path", path}};
+        if (!m.method.empty()) match["method"] = m.method;
+        if (!m.headers.empty()) match["headers"] = value_matches(m.headers);
+        if (!m.query_params.empty()) match["queryParams"] = value_matches(m.query_params);
+        by_rule[m.rule].push_back(std::move(match));
+      }
+  return by_rule;
+}
+
+}  // namespace
 
 std::string config_dump_json(const route::RouteTable& table, const route::ClusterSet& clusters) {
-  using nlohmann::json;
   json listeners = json::array();
   for (const auto& l : table.listeners) {
     json rules = json::array();
-    for (const auto& r : l.rules) {
+    std::vector<json> matches = matches_by_rule(l);
+    for (size_t i = 0; i < l.rules.size(); ++i) {
+      const route::Rule& r = l.rules[i];
       json backends = json::array();
       for (const auto& b : r.backends)
         backends.push_back({{"name", b.name}, {"weight", b.weight}, {"resolved", b.cluster >= 0}});
@@ -20,7 +73,13 @@ std::string config_dump_json(const route::RouteTable& table, const route::Cluste
         mirrors.push_back({{"name", m.name},
                            {"resolved", m.cluster >= 0},
                            {"policy", m.settings ? json(m.settings->policy) : json(nullptr)}});
-      rules.push_back({{"route", r.route}, {"rule", r.rule_index}, {"backends", backends}, {"mirrors", mirrors}});
+      json rule = {{"route", r.route},
+                   {"rule", r.rule_index},
+                   {"matches", std::move(matches[i])},
+                   {"backends", backends},
+                   {"mirrors", mirrors}};
+      if (!r.name.empty()) rule["name"] = r.name;
+      rules.push_back(std::move(rule));
     }
     json listener = {{"gateway", l.gateway},
                      {"name", l.name},
