@@ -12,6 +12,7 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "common/request_id.h"
 #include "http/serializer.h"
@@ -418,6 +419,12 @@ asio::awaitable<bool> RequestHandler::reply_local(Downstream& downstream, int st
 bool RequestHandler::finish(int status, uint64_t bytes, std::string_view error) {
   const RequestContext& ctx = ctx_;
   context_.upstream.stats.count_downstream(ctx.route, status);
+  // The routing decision, at trace level only (a level check when it is off).
+  spdlog::trace("request {}: {} {}{} -> route {} backend {} endpoint {} ({}): {}{}{}, {} mirror(s), {} retry(ies)",
+                ctx.request_id, ctx.method, ctx.host, ctx.target, ctx.route.empty() ? "-" : ctx.route,
+                ctx.backend.empty() ? "-" : ctx.backend, ctx.upstream_host.empty() ? "-" : ctx.upstream_host,
+                ctx.upstream_pod.empty() ? "-" : ctx.upstream_pod, status, error.empty() ? "" : " ", error,
+                ctx.mirrors, ctx.retries);
   if (context_.access_log.enabled()) {
     double ms = std::chrono::duration<double, std::milli>(Clock::now() - ctx.start).count();
     context_.access_log.log(stats::RequestLogEntry{.request_id = ctx.request_id,

@@ -86,6 +86,7 @@ void FileProvider::load() {
   config::keep_previous_versions(previous_, result.objects, result.problems);
   previous_ = result.objects;
   delivered_ = true;
+  spdlog::debug("file provider: {} delivers a snapshot with {} problem(s)", path_.string(), result.problems.size());
   on_update_(std::move(result.objects), std::move(result.problems));
 }
 

@@ -73,6 +73,17 @@ void log_new_lines(const std::vector<std::string>& now, const std::vector<std::s
     if (std::find(before.begin(), before.end(), line) == before.end()) spdlog::warn("{}", line);
 }
 
+// What a snapshot became, at debug level: how long it took and the size of what is served now.
+void log_translation(const ServedConfig& next, bool endpoints_only, std::chrono::steady_clock::duration took) {
+  if (!spdlog::should_log(spdlog::level::debug)) return;
+  size_t rules = 0;
+  for (const auto& l : next.table->listeners) rules += l.rules.size();
+  spdlog::debug("{} in {:.1f} ms: {} listener(s), {} rule(s), {} cluster(s)",
+                endpoints_only ? "endpoints rebuilt (routes unchanged)" : "translated",
+                std::chrono::duration<double, std::milli>(took).count(), next.table->listeners.size(), rules,
+                next.clusters->clusters.size());
+}
+
 std::vector<std::string> messages(const std::vector<config::ConfigProblem>& problems) {
   std::vector<std::string> out;
   for (const auto& p : problems) out.push_back(p.message);
@@ -101,8 +112,10 @@ int run_gateway(const GatewayOptions& options) {
   // as a whole keeps the old config.
   auto reload = [&](config::ObjectSet objects, std::vector<std::string> problems) {
     try {
+      const auto started = std::chrono::steady_clock::now();
       ServedConfig next = next_served_config(&current, std::move(objects));
       const bool endpoints_only = next.table == current.table;
+      log_translation(next, endpoints_only, std::chrono::steady_clock::now() - started);
       if (!endpoints_only && !same_listeners(*current.table, *next.table)) {
         const char* problem = "listener addresses or ports changed; restart to apply them";
         spdlog::error("reload rejected, previous config keeps serving: {}", problem);
@@ -141,7 +154,9 @@ int run_gateway(const GatewayOptions& options) {
     auto lines = messages(problems);
     log_new_lines(lines, config_problems);
     if (current.table) return reload(std::move(objects), std::move(lines));
+    const auto started = std::chrono::steady_clock::now();
     ServedConfig first = next_served_config(nullptr, std::move(objects));  // throws: nothing to keep serving
+    log_translation(first, false, std::chrono::steady_clock::now() - started);
     log_new_lines(first.table->warnings, {});
     log_new_lines(first.clusters->warnings, {});
     std::lock_guard lock(current_mutex);

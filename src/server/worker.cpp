@@ -115,15 +115,19 @@ void Worker::schedule_pool_maintenance() {
   pool_timer_->async_wait([this](std::error_code ec) {
     if (ec) return;
     const auto now = std::chrono::steady_clock::now();
-    stats_.upstream_connections_expired += primary_pool_.close_expired(now, options_.upstream_idle_timeout) +
-                                           mirror_.pool.close_expired(now, options_.upstream_idle_timeout);
+    const size_t expired = primary_pool_.close_expired(now, options_.upstream_idle_timeout) +
+                           mirror_.pool.close_expired(now, options_.upstream_idle_timeout);
+    stats_.upstream_connections_expired += expired;
     // Client connections idle for a whole tick are parked (proxy/idle_sessions.h): their sessions end
     // when their cancelled waits complete, queued now. Idle pooled upstream connections give back their
     // buffers. Once all that is freed, the pages it leaves empty go back to the system, but only on a
     // tick that served no request: purging is a pause (and the pages would be faulted in again at
     // once), and under load the allocator's own decay returns memory anyway.
-    released_since_purge_ += idle_sessions_.park_idle_since(now - std::chrono::seconds(1)) +
-                             primary_pool_.release_idle_buffers(now) + mirror_.pool.release_idle_buffers(now);
+    const size_t parked = idle_sessions_.park_idle_since(now - std::chrono::seconds(1));
+    released_since_purge_ += parked + primary_pool_.release_idle_buffers(now) + mirror_.pool.release_idle_buffers(now);
+    if (expired > 0 || parked > 0)
+      spdlog::debug("worker {}: {} idle upstream connection(s) closed, {} idle client connection(s) parked", index_,
+                    expired, parked);
     const bool quiet = stats_.downstream_requests_finished == requests_at_last_tick_;
     requests_at_last_tick_ = stats_.downstream_requests_finished;
     if (quiet && released_since_purge_ > 0) {

@@ -1,3 +1,5 @@
+#include <spdlog/spdlog.h>
+
 #include "upstream/exchange.h"
 
 #include <algorithm>
@@ -35,9 +37,13 @@ asio::awaitable<ConnectResultKind> Exchange::connect_to(const route::Endpoint& e
   }
   adopt(nullptr);
   auto connected = co_await connect_to_address(endpoint.ip, endpoint.port, timeout);
-  if (!connected.connection)
+  if (!connected.connection) {
+    spdlog::debug("upstream connect to {} failed: {}", endpoint.address,
+                  connected.timed_out ? "timed out" : connected.error.message());
     co_return connected.timed_out ? ConnectResultKind::kTimedOut : ConnectResultKind::kFailed;
+  }
   ++context_.stats.upstream_connections_total;
+  spdlog::debug("upstream connection to {} opened{}", endpoint.address, fresh ? " (a pooled one was just closed)" : "");
   adopt(std::move(connected.connection));
   co_return ConnectResultKind::kConnected;
 }
