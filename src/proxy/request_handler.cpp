@@ -56,6 +56,11 @@ const std::shared_ptr<std::string>& empty_body() {
   return empty;
 }
 
+// A local reply cannot leave an unread body on a connection that stays open.
+bool local_reply_closes(const DownstreamRequest& request) {
+  return !request.keep_alive || request.framing != http::BodyFraming::kNone;
+}
+
 // Requests being served, for the drain.
 struct InFlight {
   std::atomic<int>& n;
@@ -120,8 +125,7 @@ asio::awaitable<bool> RequestHandler::handle(Downstream& downstream, const Downs
   const std::shared_ptr<const route::RouteTable> table = context_.table;  // pinned for this request
   const std::shared_ptr<const route::ClusterSet> clusters = context_.clusters;  // pinned with it
   RequestContext& ctx = start_request(&request, request.client_address);
-  // A local reply cannot leave an unread body on a connection that stays open.
-  const bool close_after_local = !request.keep_alive || request.framing != http::BodyFraming::kNone;
+  const bool close_after_local = local_reply_closes(request);
 
   header_views_.clear();
   for (const auto& h : request.headers) header_views_.push_back({h.name, h.value});
@@ -173,7 +177,7 @@ asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const Down
   RequestContext& ctx = ctx_;
   const SessionOptions& options = context_.options;
   const bool has_body = request.framing != http::BodyFraming::kNone;
-  const bool close_after_local = !request.keep_alive || has_body;
+  const bool close_after_local = local_reply_closes(request);
 
   // The request as forwarded: the rule's filters, then the backendRef's.
   forward_headers_.assign(request.headers.begin(), request.headers.end());

@@ -73,15 +73,20 @@ void log_new_lines(const std::vector<std::string>& now, const std::vector<std::s
     if (std::find(before.begin(), before.end(), line) == before.end()) spdlog::warn("{}", line);
 }
 
-// What a snapshot became, at debug level: how long it took and the size of what is served now.
-void log_translation(const ServedConfig& next, bool endpoints_only, std::chrono::steady_clock::duration took) {
-  if (!spdlog::should_log(spdlog::level::debug)) return;
+// next_served_config, and at debug level what the snapshot became: how long it took and the size of
+// what is served now.
+ServedConfig next_served_config_logged(const ServedConfig* current, config::ObjectSet objects) {
+  const auto started = std::chrono::steady_clock::now();
+  ServedConfig next = next_served_config(current, std::move(objects));
+  if (!spdlog::should_log(spdlog::level::debug)) return next;
+  const bool endpoints_only = current && next.table == current->table;
   size_t rules = 0;
   for (const auto& l : next.table->listeners) rules += l.rules.size();
   spdlog::debug("{} in {:.1f} ms: {} listener(s), {} rule(s), {} cluster(s)",
                 endpoints_only ? "endpoints rebuilt (routes unchanged)" : "translated",
-                std::chrono::duration<double, std::milli>(took).count(), next.table->listeners.size(), rules,
-                next.clusters->clusters.size());
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(),
+                next.table->listeners.size(), rules, next.clusters->clusters.size());
+  return next;
 }
 
 std::vector<std::string> messages(const std::vector<config::ConfigProblem>& problems) {
@@ -112,10 +117,8 @@ int run_gateway(const GatewayOptions& options) {
   // as a whole keeps the old config.
   auto reload = [&](config::ObjectSet objects, std::vector<std::string> problems) {
     try {
-      const auto started = std::chrono::steady_clock::now();
-      ServedConfig next = next_served_config(&current, std::move(objects));
+      ServedConfig next = next_served_config_logged(&current, std::move(objects));
       const bool endpoints_only = next.table == current.table;
-      log_translation(next, endpoints_only, std::chrono::steady_clock::now() - started);
       if (!endpoints_only && !same_listeners(*current.table, *next.table)) {
         const char* problem = "listener addresses or ports changed; restart to apply them";
         spdlog::error("reload rejected, previous config keeps serving: {}", problem);
@@ -154,9 +157,7 @@ int run_gateway(const GatewayOptions& options) {
     auto lines = messages(problems);
     log_new_lines(lines, config_problems);
     if (current.table) return reload(std::move(objects), std::move(lines));
-    const auto started = std::chrono::steady_clock::now();
-    ServedConfig first = next_served_config(nullptr, std::move(objects));  // throws: nothing to keep serving
-    log_translation(first, false, std::chrono::steady_clock::now() - started);
+    ServedConfig first = next_served_config_logged(nullptr, std::move(objects));  // throws: nothing to keep serving
     log_new_lines(first.table->warnings, {});
     log_new_lines(first.clusters->warnings, {});
     std::lock_guard lock(current_mutex);
