@@ -9,6 +9,7 @@ packages=(
   # libraries
   libasio-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libre2-dev
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev
+  libcurl4-openssl-dev
   # test and demo tools
   python3 python3-yaml curl procps openssl
 )

@@ -8,10 +8,13 @@ namespace {
 template <typename T>
 bool same_object(const T& a, const T& b) {
   if (a == b) return true;
-  if (a.source == b.source) return false;
-  T b_at_a = b;  // rare: only objects that differ, to see whether their place is all that does
-  b_at_a.source = a.source;
-  return a == b_at_a;
+  if (a.source == b.source && a.metadata.resource_version == b.metadata.resource_version) return false;
+  // Rare: only objects that differ, to see whether their place, or their resourceVersion (which the
+  // API server bumps on every write, our own status writes included), is all that does.
+  T b_as_a = b;
+  b_as_a.source = a.source;
+  b_as_a.metadata.resource_version = a.metadata.resource_version;
+  return a == b_as_a;
 }
 
 template <typename T>

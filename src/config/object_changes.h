@@ -4,7 +4,8 @@
 // changed" must be exact: objects compare by value, metadata included (a Namespace's labels decide
 // which routes a listener allows, a Service's ports which endpoints a cluster gets), in input order.
 // Where an object was read from (file, line) is not part of it: an edit that moves the objects below it
-// down a line changes none of them.
+// down a line changes none of them. Nor is its resourceVersion: a status write bumps it, and status is
+// not what the gateway serves.
 
 #include <string_view>
 #include <vector>

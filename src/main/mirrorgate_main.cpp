@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -24,6 +25,21 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", options.config_path,
                  "YAML file or directory of Kubernetes objects (GatewayClass, Gateway, HTTPRoute, Service, "
                  "EndpointSlice, ...)");
+  // Kubernetes mode, with flags named as controller-runtime programs name them.
+  auto* kubeconfig = app.add_option("--kubeconfig", options.kubernetes.kubeconfig,
+                                    "read objects from the Kubernetes API server of this kubeconfig (without -c "
+                                    "or --kubeconfig, in a pod: its service account)")
+                         ->group("Kubernetes");
+  app.add_option("--context", options.kubernetes.context, "kubeconfig context (default: its current-context)")
+      ->group("Kubernetes");
+  app.add_option("--controller-name", options.kubernetes.controller_name,
+                 "serve GatewayClasses whose spec.controllerName is this")
+      ->capture_default_str()
+      ->group("Kubernetes");
+  app.add_option("--watch-namespace", options.kubernetes.watch_namespaces,
+                 "watch only this namespace (repeatable; default: all)")
+      ->group("Kubernetes");
+  kubeconfig->excludes(app.get_option("-c"));
   bool print_features = false;
   app.add_flag("--supported-features", print_features,
                "print the Gateway API features this build supports, one per line, and exit");
@@ -137,8 +153,11 @@ int main(int argc, char** argv) {
     for (auto feature : mg::route::kSupportedFeatures) std::cout << feature << '\n';
     return 0;
   }
-  if (options.config_path.empty()) {
-    std::cerr << "mirrorgate: --config is required (a YAML file or a directory of them)\n" << app.help();
+  // In a pod, with neither -c nor --kubeconfig, the service account's API server is the source.
+  options.kubernetes.enabled =
+      !options.kubernetes.kubeconfig.empty() || (options.config_path.empty() && std::getenv("KUBERNETES_SERVICE_HOST"));
+  if (options.config_path.empty() && !options.kubernetes.enabled) {
+    std::cerr << "mirrorgate: give -c (a YAML file or a directory of them) or --kubeconfig\n" << app.help();
     return 2;
   }
 

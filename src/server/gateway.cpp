@@ -13,6 +13,7 @@
 #include "admin/admin_server.h"
 #include "admin/config_dump.h"
 #include "config/problem.h"
+#include "k8s/kubernetes_provider.h"
 #include "route/cluster_set.h"
 #include "route/gateway_status_options.h"
 #include "route/status.h"
@@ -75,9 +76,10 @@ void log_new_lines(const std::vector<std::string>& now, const std::vector<std::s
 
 // next_served_config, and at debug level what the snapshot became: how long it took and the size of
 // what is served now.
-ServedConfig next_served_config_logged(const ServedConfig* current, config::ObjectSet objects) {
+ServedConfig next_served_config_logged(const ServedConfig* current, config::ObjectSet objects,
+                                       std::string_view controller_name) {
   const auto started = std::chrono::steady_clock::now();
-  ServedConfig next = next_served_config(current, std::move(objects));
+  ServedConfig next = next_served_config(current, std::move(objects), controller_name);
   if (!spdlog::should_log(spdlog::level::debug)) return next;
   const bool endpoints_only = current && next.table == current->table;
   size_t rules = 0;
@@ -87,6 +89,44 @@ ServedConfig next_served_config_logged(const ServedConfig* current, config::Obje
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(),
                 next.table->listeners.size(), rules, next.clusters->clusters.size());
   return next;
+}
+
+// The files of -c, or the Kubernetes API server.
+std::unique_ptr<config::Provider> make_provider(asio::io_context& io, const GatewayOptions& options,
+                                                k8s::KubernetesProvider*& kubernetes) {
+  kubernetes = nullptr;
+  if (!options.kubernetes.enabled) return std::make_unique<FileProvider>(io, options.config_path, options.watch_interval);
+  k8s::KubernetesProviderOptions k;
+  if (!options.kubernetes.kubeconfig.empty()) {
+    k.connection = k8s::load_kubeconfig(options.kubernetes.kubeconfig, options.kubernetes.context);
+  } else if (auto in_cluster = k8s::in_cluster_connection()) {
+    k.connection = std::move(*in_cluster);
+  } else {
+    throw std::runtime_error("not in a pod (no KUBERNETES_SERVICE_HOST or service-account token): give -c FILE or --kubeconfig PATH");
+  }
+  k.watch_namespaces = options.kubernetes.watch_namespaces;
+  auto provider = std::make_unique<k8s::KubernetesProvider>(io, std::move(k));
+  kubernetes = provider.get();
+  return provider;
+}
+
+// The provider's own figures, after the workers' in /metrics.
+std::string kubernetes_metrics(const k8s::KubernetesProvider& provider) {
+  return fmt::format(
+      "# HELP mirrorgate_kubernetes_api_disconnected_seconds How long the API server has been unreachable (0: connected).\n"
+      "# TYPE mirrorgate_kubernetes_api_disconnected_seconds gauge\n"
+      "mirrorgate_kubernetes_api_disconnected_seconds {:.3f}\n"
+      "# HELP mirrorgate_kubernetes_api_disconnections_total Times the API server became unreachable.\n"
+      "# TYPE mirrorgate_kubernetes_api_disconnections_total counter\n"
+      "mirrorgate_kubernetes_api_disconnections_total {}\n"
+      "# HELP mirrorgate_kubernetes_watch_errors Watches that cannot list or watch right now.\n"
+      "# TYPE mirrorgate_kubernetes_watch_errors gauge\n"
+      "mirrorgate_kubernetes_watch_errors {}\n"
+      "# HELP mirrorgate_kubernetes_snapshots_total Snapshots of the watched objects handed to translation.\n"
+      "# TYPE mirrorgate_kubernetes_snapshots_total counter\n"
+      "mirrorgate_kubernetes_snapshots_total {}\n",
+      provider.health().disconnected_seconds(), provider.health().disconnections(), provider.watch_errors().size(),
+      provider.snapshots());
 }
 
 std::vector<std::string> messages(const std::vector<config::ConfigProblem>& problems) {
@@ -102,7 +142,9 @@ int run_gateway(const GatewayOptions& options) {
   // (the provider claims SIGHUP).
   asio::io_context signals_io(1);
   asio::signal_set signals(signals_io, SIGTERM, SIGINT);
-  FileProvider provider(signals_io, options.config_path, options.watch_interval);
+  k8s::KubernetesProvider* kubernetes = nullptr;
+  std::unique_ptr<config::Provider> provider = make_provider(signals_io, options, kubernetes);
+  const std::string_view controller_name = options.kubernetes.controller_name;
 
   ServedConfig current;  // its table is null until the provider's first snapshot
   std::mutex current_mutex;  // the admin thread reads `current` for /config_dump and /status
@@ -117,7 +159,7 @@ int run_gateway(const GatewayOptions& options) {
   // as a whole keeps the old config.
   auto reload = [&](config::ObjectSet objects, std::vector<std::string> problems) {
     try {
-      ServedConfig next = next_served_config_logged(&current, std::move(objects));
+      ServedConfig next = next_served_config_logged(&current, std::move(objects), controller_name);
       const bool endpoints_only = next.table == current.table;
       if (!endpoints_only && !same_listeners(*current.table, *next.table)) {
         const char* problem = "listener addresses or ports changed; restart to apply them";
@@ -153,11 +195,11 @@ int run_gateway(const GatewayOptions& options) {
       last_reload_error = e.what();
     }
   };
-  provider.start([&](config::ObjectSet objects, std::vector<config::ConfigProblem> problems) {
+  provider->start([&](config::ObjectSet objects, std::vector<config::ConfigProblem> problems) {
     auto lines = messages(problems);
     log_new_lines(lines, config_problems);
     if (current.table) return reload(std::move(objects), std::move(lines));
-    ServedConfig first = next_served_config_logged(nullptr, std::move(objects));  // throws: nothing to keep serving
+    ServedConfig first = next_served_config_logged(nullptr, std::move(objects), controller_name);  // throws: nothing to keep serving
     log_new_lines(first.table->warnings, {});
     log_new_lines(first.clusters->warnings, {});
     std::lock_guard lock(current_mutex);
@@ -195,7 +237,9 @@ int run_gateway(const GatewayOptions& options) {
               [&] {
                 stats::WorkerStats merged;
                 for (auto& w : workers) merged.merge(w->snapshot_stats());
-                return stats::render_prometheus(merged);
+                std::string text = stats::render_prometheus(merged);
+                if (kubernetes) text += kubernetes_metrics(*kubernetes);
+                return text;
               },
           .status =
               [&] {
@@ -209,7 +253,10 @@ int run_gateway(const GatewayOptions& options) {
                   problems = config_problems;
                 }
                 // The conditions were decided once, by the translation that built the table.
-                auto doc = route::status_json(*now.table, route::gateway_status_options());
+                auto status_options = route::gateway_status_options();
+                status_options.controller_name = options.kubernetes.controller_name;
+                auto doc = route::status_json(*now.table, status_options);
+                if (kubernetes) doc["kubernetesWatchErrors"] = kubernetes->watch_errors();
                 doc["lastReloadError"] = reload_error;
                 doc["configProblems"] = std::move(problems);
                 auto warnings = now.table->warnings;  // the routes', then the endpoints'
@@ -247,7 +294,7 @@ int run_gateway(const GatewayOptions& options) {
   };
   signals.async_wait(on_signal);
   while (!stopping) signals_io.run_one();
-  provider.stop();
+  provider->stop();
 
   ready = false;
   for (auto& w : workers) w->begin_drain();

@@ -6,14 +6,25 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "mirror/mirror_context.h"
 #include "proxy/session_context.h"
 
 namespace mg::server {
 
+// Where objects come from when not from files: a Kubernetes API server (k8s/kubernetes_provider.h).
+struct KubernetesOptions {
+  bool enabled = false;         // --kubeconfig given, or in a pod without -c
+  std::string kubeconfig;       // empty: the pod's service account
+  std::string context;          // empty: the kubeconfig's current-context
+  std::string controller_name = "mirrorgate.io/gateway-controller";
+  std::vector<std::string> watch_namespaces;  // empty: all
+};
+
 struct GatewayOptions {
   std::string config_path;
+  KubernetesOptions kubernetes;
   size_t workers = 0;  // 0: one per core
   std::string admin_address = "127.0.0.1:9901";
   std::string access_log = "-";  // "-" stdout, "off", or a file path

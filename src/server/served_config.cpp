@@ -31,7 +31,8 @@ void check_listeners(const route::RouteTable& table) {
 
 }  // namespace
 
-ServedConfig next_served_config(const ServedConfig* current, config::ObjectSet objects) {
+ServedConfig next_served_config(const ServedConfig* current, config::ObjectSet objects,
+                                std::string_view controller_name) {
   // Generations first: an object whose spec did not change then compares equal, metadata included.
   if (current) config::carry_generations(*current->objects, objects);
   auto latest = std::make_shared<const config::ObjectSet>(std::move(objects));
@@ -40,7 +41,7 @@ ServedConfig next_served_config(const ServedConfig* current, config::ObjectSet o
     return {latest, current->table, route::build_cluster_set(*current->table, *latest)};
   // With the previous table, a condition that did not change keeps its lastTransitionTime.
   const route::RouteTable* previous = current ? current->table.get() : nullptr;
-  auto table = route::translate(*latest, route::kDefaultControllerName, previous);
+  auto table = route::translate(*latest, controller_name, previous);
   check_listeners(*table);
   auto clusters = route::build_cluster_set(*table, *latest);
   return {std::move(latest), std::move(table), std::move(clusters)};

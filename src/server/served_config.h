@@ -6,10 +6,12 @@
 // a new table with its ClusterSet. Apart from run_gateway, so that a test can hold it to that.
 
 #include <memory>
+#include <string_view>
 
 #include "config/objects.h"
 #include "route/cluster_set.h"
 #include "route/route_table.h"
+#include "route/translator.h"
 
 namespace mg::server {
 
@@ -25,6 +27,8 @@ struct ServedConfig {
 // `table` as `current`'s when only EndpointSlices changed; a snapshot without any change is translated
 // again, as a SIGHUP asks. Throws std::runtime_error when the snapshot cannot be served as a whole (two
 // Gateways on one address); `current` keeps serving then.
-ServedConfig next_served_config(const ServedConfig* current, config::ObjectSet objects);
+// Only GatewayClasses of controller_name (and their Gateways and routes) are served.
+ServedConfig next_served_config(const ServedConfig* current, config::ObjectSet objects,
+                                std::string_view controller_name = route::kDefaultControllerName);
 
 }  // namespace mg::server

@@ -45,6 +45,18 @@ TEST(ObjectChanges, MetadataIsCompared) {
             Kinds{"Namespace"});
 }
 
+TEST(ObjectChanges, AResourceVersionAloneIsNoChange) {
+  // The API server bumps it on every write, a status write included; a label edit with it still counts.
+  const auto at = [](std::string_view version, std::string_view team) {
+    return "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns, resourceVersion: \"" + std::string(version) +
+           "\", labels: {team: " + std::string(team) + "}}\n";
+  };
+  const auto before = load_string(manifests(test::kEndpointSlice, at("41", "a")), "a.yaml");
+  EXPECT_EQ(changed_kinds(before, load_string(manifests(test::kEndpointSlice, at("42", "a")), "a.yaml")), Kinds{});
+  EXPECT_EQ(changed_kinds(before, load_string(manifests(test::kEndpointSlice, at("43", "b")), "a.yaml")),
+            Kinds{"Namespace"});
+}
+
 TEST(ObjectChanges, ObjectsChangedInCodeAreCompared) {
   // No loader, so no spec fingerprint changes: the values themselves are compared.
   const ObjectSet before = load_string(manifests(), "a.yaml");

@@ -1,0 +1,151 @@
+#include "k8s/kubernetes_provider.h"
+
+#include <set>
+
+#include <asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+namespace mg::k8s {
+
+KubernetesProvider::KubernetesProvider(asio::io_context& io, KubernetesProviderOptions options)
+    : io_(io), options_(std::move(options)), timer_(io), health_(options_.connection.server) {}
+
+KubernetesProvider::~KubernetesProvider() { stop(); }
+
+int KubernetesProvider::add_reflector(std::vector<std::unique_ptr<Reflector>>& into, ReflectorScope scope) {
+  const int id = next_scope_++;
+  into.push_back(std::make_unique<Reflector>(options_.connection, std::move(scope), store_, id, health_,
+                                             [this] { changed(); }, options_.timing));
+  into.back()->start();
+  return id;
+}
+
+void KubernetesProvider::start(Callback on_update) {
+  on_update_ = std::move(on_update);
+  stopped_ = false;
+  spdlog::info("kubernetes: watching the API server {} ({}), {}", options_.connection.server,
+               options_.connection.description,
+               options_.watch_namespaces.empty() ? std::string("all namespaces")
+                                                 : "namespaces " + fmt::format("{}", fmt::join(options_.watch_namespaces, ", ")));
+  for (const auto& resource : watched_resources()) {
+    if (!resource.namespaced || options_.watch_namespaces.empty()) {
+      add_reflector(reflectors_, {resource, "", ""});
+      continue;
+    }
+    for (const auto& ns : options_.watch_namespaces) add_reflector(reflectors_, {resource, ns, ""});
+  }
+}
+
+void KubernetesProvider::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  alive_->store(false);
+  timer_.cancel();
+  for (auto& r : reflectors_) r->request_stop();
+  for (auto& [name, r] : secret_reflectors_) r->request_stop();
+  reflectors_.clear();  // joins
+  secret_reflectors_.clear();
+}
+
+std::vector<std::string> KubernetesProvider::watch_errors() const {
+  std::vector<std::string> out;
+  auto add = [&](const Reflector& r) {
+    if (auto e = r.last_error(); !e.empty()) out.push_back(r.scope().describe() + ": " + e);
+  };
+  for (const auto& r : reflectors_) add(*r);
+  for (const auto& [name, r] : secret_reflectors_) add(*r);
+  return out;
+}
+
+void KubernetesProvider::changed() {
+  // Many events in a row cost one post: the flag is cleared when the post runs.
+  if (change_posted_.exchange(true)) return;
+  asio::post(io_, [this, alive = alive_] {
+    if (!alive->load()) return;
+    change_posted_ = false;
+    note_change();
+  });
+}
+
+void KubernetesProvider::note_change() {
+  const auto now = std::chrono::steady_clock::now();
+  last_change_ = now;
+  if (!pending_) {
+    pending_ = true;
+    first_change_ = now;
+  }
+  if (timer_armed_) return;
+  timer_armed_ = true;
+  timer_.expires_at(now + options_.quiet_period);
+  timer_.async_wait([this](std::error_code ec) {
+    if (!ec) on_timer();
+  });
+}
+
+void KubernetesProvider::on_timer() {
+  timer_armed_ = false;
+  if (stopped_) return;
+  const auto now = std::chrono::steady_clock::now();
+  const auto quiet_until = last_change_ + options_.quiet_period;
+  const auto latest = first_change_ + options_.max_delay;
+  if (now < quiet_until && now < latest) {
+    timer_armed_ = true;
+    timer_.expires_at(std::min(quiet_until, latest));
+    timer_.async_wait([this](std::error_code ec) {
+      if (!ec) on_timer();
+    });
+    return;
+  }
+  deliver();
+}
+
+void KubernetesProvider::deliver() {
+  pending_ = false;
+  for (const auto& r : reflectors_)
+    if (!r->synced()) return;  // its first list will call changed() again
+  config::LoadResult snapshot = store_.snapshot();
+  if (!follow_secrets(snapshot.objects)) return;
+  // The Secrets of watches just stopped may still be in this snapshot; take it again without them.
+  snapshot = store_.snapshot();
+  ++snapshots_;
+  spdlog::debug("kubernetes: snapshot {} of {} object(s)", snapshots_.load(),
+                [&] {
+                  size_t n = 0;
+                  config::for_each_kind([&](std::string_view, auto member) { n += (snapshot.objects.*member).size(); });
+                  return n;
+                }());
+  on_update_(std::move(snapshot.objects), std::move(snapshot.problems));
+}
+
+bool KubernetesProvider::follow_secrets(const config::ObjectSet& objects) {
+  std::set<SecretName> wanted;
+  for (const auto& gw : objects.gateways)
+    for (const auto& listener : gw.listeners) {
+      if (!listener.tls) continue;
+      for (const auto& ref : listener.tls->certificate_refs)
+        if (ref.group.empty() && (ref.kind.empty() || ref.kind == "Secret"))
+          wanted.insert({ref.namespace_.value_or(gw.metadata.namespace_), ref.name});
+    }
+  for (auto it = secret_reflectors_.begin(); it != secret_reflectors_.end();) {
+    if (wanted.count(it->first)) {
+      ++it;
+      continue;
+    }
+    const int scope = it->second->store_scope();
+    it = secret_reflectors_.erase(it);  // joins its thread (at most about a second)...
+    store_.drop_scope(scope);           // ...so that no late list puts the Secret back
+  }
+  bool all_synced = true;
+  for (const auto& name : wanted) {
+    auto it = secret_reflectors_.find(name);
+    if (it == secret_reflectors_.end()) {
+      std::vector<std::unique_ptr<Reflector>> one;
+      add_reflector(one, {secret_resource(), name.first, "metadata.name=" + name.second});
+      it = secret_reflectors_.emplace(name, std::move(one.front())).first;
+    }
+    all_synced = all_synced && it->second->synced();
+  }
+  return all_synced;
+}
+
+}  // namespace mg::k8s

@@ -1,0 +1,82 @@
+#pragma once
+// The config::Provider of a Kubernetes cluster: one Reflector (list and watch) per watched resource and
+// namespace, plus one per Secret that a Gateway listener references (no other Secret is ever read).
+// Changes are coalesced: a snapshot goes out once the store has been quiet for a short while, or at the
+// latest after a maximum delay, so a burst of a thousand applies costs a handful of translations. The
+// first snapshot waits until every watch has listed once. The API server going away changes nothing:
+// no snapshot is sent until it answers again, and the last one keeps serving.
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "config/provider.h"
+#include "k8s/api_health.h"
+#include "k8s/cluster_connection.h"
+#include "k8s/object_store.h"
+#include "k8s/reflector.h"
+
+namespace mg::k8s {
+
+struct KubernetesProviderOptions {
+  ClusterConnection connection;
+  std::vector<std::string> watch_namespaces;  // empty: all namespaces
+  std::chrono::milliseconds quiet_period{100};  // a snapshot waits for this much quiet...
+  std::chrono::milliseconds max_delay{1000};    // ...but never longer than this after the first change
+  ReflectorTiming timing;
+};
+
+class KubernetesProvider final : public config::Provider {
+ public:
+  // Callbacks run on `io`.
+  KubernetesProvider(asio::io_context& io, KubernetesProviderOptions options);
+  ~KubernetesProvider() override;
+
+  // Starts the watches and returns; the first snapshot comes once each has listed.
+  void start(Callback on_update) override;
+  void stop() override;
+
+  const ApiHealth& health() const { return health_; }
+  uint64_t snapshots() const { return snapshots_.load(); }
+  // The watches that cannot list or watch right now, one line each ("httproutes... : HTTP 403 ...").
+  std::vector<std::string> watch_errors() const;
+
+ private:
+  using SecretName = std::pair<std::string, std::string>;  // namespace, name
+
+  int add_reflector(std::vector<std::unique_ptr<Reflector>>& into, ReflectorScope scope);
+  void changed();   // any thread
+  void note_change();  // the io thread
+  void on_timer();
+  void deliver();
+  // Starts a watch for each Secret the Gateways reference and stops those no longer referenced; true
+  // when every referenced Secret's watch has listed.
+  bool follow_secrets(const config::ObjectSet& objects);
+
+  asio::io_context& io_;
+  KubernetesProviderOptions options_;
+  asio::steady_timer timer_;
+  ObjectStore store_;
+  ApiHealth health_;
+  std::vector<std::unique_ptr<Reflector>> reflectors_;
+  std::map<SecretName, std::unique_ptr<Reflector>> secret_reflectors_;
+  int next_scope_ = 0;
+  Callback on_update_;
+  std::atomic<bool> change_posted_{false};
+  std::atomic<uint64_t> snapshots_{0};
+  bool timer_armed_ = false;
+  bool pending_ = false;
+  bool stopped_ = true;
+  std::chrono::steady_clock::time_point first_change_, last_change_;
+  // Gate for posts from watch threads after stop(): they must not touch a destroyed provider.
+  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
+};
+
+}  // namespace mg::k8s

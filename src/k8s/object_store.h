@@ -1,0 +1,51 @@
+#pragma once
+// What the watches have seen, decoded: each object the API server holds in a watched scope, decoded
+// once when it arrives (config/loader.h, the same per-object decoding files get), so that a snapshot
+// only gathers objects. Shared between the watch threads, which write, and the provider's loop, which
+// reads; one lock, held briefly.
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "config/loader.h"
+#include "k8s/api_resources.h"
+
+namespace mg::k8s {
+
+struct StoredObject {
+  std::string resource_version;
+  config::LoadResult decoded;  // the object, or the problem that left it out
+};
+
+// Decodes one object as the API server sent it (list items lack kind and apiVersion; they are the
+// resource's).
+StoredObject decode_object(const ApiResource& resource, nlohmann::json object);
+
+class ObjectStore {
+ public:
+  using Key = std::string;  // "namespace/name", or "name" for cluster-scoped kinds
+
+  // Each watch owns one scope (a resource, in one namespace or all): a list replaces the scope's
+  // objects, events change them one by one.
+  void replace(int scope, std::map<Key, StoredObject> objects);
+  void upsert(int scope, const Key& key, StoredObject object);
+  void erase(int scope, const Key& key);
+  void drop_scope(int scope);
+
+  // Counts changes; a snapshot taken at version V holds every change up to V.
+  uint64_t version() const;
+  // Every object, scope by scope (in scope order) and by key within one, with the problems of those
+  // left out.
+  config::LoadResult snapshot() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<int, std::map<Key, StoredObject>> scopes_;
+  uint64_t version_ = 0;
+};
+
+}  // namespace mg::k8s
