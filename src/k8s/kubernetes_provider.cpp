@@ -3,6 +3,8 @@
 #include <set>
 
 #include <asio/post.hpp>
+
+#include "config/object_changes.h"
 #include <spdlog/spdlog.h>
 
 namespace mg::k8s {
@@ -23,6 +25,8 @@ int KubernetesProvider::add_reflector(std::vector<std::unique_ptr<Reflector>>& i
 void KubernetesProvider::start(Callback on_update) {
   on_update_ = std::move(on_update);
   stopped_ = false;
+  status_writer_ = std::make_unique<StatusWriter>(options_.connection, store_, options_.status);
+  status_writer_->start();
   spdlog::info("kubernetes: watching the API server {} ({}), {}", options_.connection.server,
                options_.connection.description,
                options_.watch_namespaces.empty() ? std::string("all namespaces")
@@ -45,6 +49,15 @@ void KubernetesProvider::stop() {
   for (auto& [name, r] : secret_reflectors_) r->request_stop();
   reflectors_.clear();  // joins
   secret_reflectors_.clear();
+  status_writer_.reset();
+}
+
+void KubernetesProvider::publish_status(nlohmann::json status) {
+  if (status_writer_) status_writer_->publish(std::move(status));
+}
+
+StatusWriterCounters KubernetesProvider::status_counters() const {
+  return status_writer_ ? status_writer_->counters() : StatusWriterCounters{};
 }
 
 std::vector<std::string> KubernetesProvider::watch_errors() const {
@@ -107,6 +120,12 @@ void KubernetesProvider::deliver() {
   if (!follow_secrets(snapshot.objects)) return;
   // The Secrets of watches just stopped may still be in this snapshot; take it again without them.
   snapshot = store_.snapshot();
+  std::vector<std::string> problems;
+  for (const auto& p : snapshot.problems) problems.push_back(p.message);
+  if (delivered_ && config::changed_kinds(*delivered_, snapshot.objects).empty() && problems == delivered_problems_)
+    return;
+  delivered_ = snapshot.objects;
+  delivered_problems_ = std::move(problems);
   ++snapshots_;
   spdlog::debug("kubernetes: snapshot {} of {} object(s)", snapshots_.load(),
                 [&] {

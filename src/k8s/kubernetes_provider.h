@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "k8s/cluster_connection.h"
 #include "k8s/object_store.h"
 #include "k8s/reflector.h"
+#include "k8s/status_writer.h"
 
 namespace mg::k8s {
 
@@ -31,6 +33,7 @@ struct KubernetesProviderOptions {
   std::chrono::milliseconds quiet_period{100};  // a snapshot waits for this much quiet...
   std::chrono::milliseconds max_delay{1000};    // ...but never longer than this after the first change
   ReflectorTiming timing;
+  StatusWriterOptions status;  // its controller_name is the one we serve
 };
 
 class KubernetesProvider final : public config::Provider {
@@ -42,6 +45,11 @@ class KubernetesProvider final : public config::Provider {
   // Starts the watches and returns; the first snapshot comes once each has listed.
   void start(Callback on_update) override;
   void stop() override;
+
+  // Writes the status of a translation back to the API server (status_writer.h): route::status_json's
+  // {"items": [...]}.
+  void publish_status(nlohmann::json status);
+  StatusWriterCounters status_counters() const;
 
   const ApiHealth& health() const { return health_; }
   uint64_t snapshots() const { return snapshots_.load(); }
@@ -67,6 +75,11 @@ class KubernetesProvider final : public config::Provider {
   ApiHealth health_;
   std::vector<std::unique_ptr<Reflector>> reflectors_;
   std::map<SecretName, std::unique_ptr<Reflector>> secret_reflectors_;
+  std::unique_ptr<StatusWriter> status_writer_;
+  // The last snapshot delivered: one that would repeat it (a status write, a resourceVersion bump) is
+  // not sent again.
+  std::optional<config::ObjectSet> delivered_;
+  std::vector<std::string> delivered_problems_;
   int next_scope_ = 0;
   Callback on_update_;
   std::atomic<bool> change_posted_{false};

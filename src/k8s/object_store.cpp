@@ -1,11 +1,10 @@
 #include "k8s/object_store.h"
 
-#include <nlohmann/json.hpp>
-
 namespace mg::k8s {
 
 StoredObject decode_object(const ApiResource& resource, nlohmann::json object) {
   StoredObject stored;
+  stored.kind = resource.kind;
   if (!object.is_object()) {
     config::ConfigProblem problem;
     problem.message = "apiserver: " + resource.kind + ": not an object";
@@ -19,6 +18,7 @@ StoredObject decode_object(const ApiResource& resource, nlohmann::json object) {
     if (auto rv = md->find("resourceVersion"); rv != md->end() && rv->is_string()) stored.resource_version = *rv;
     md->erase("managedFields");  // large, and nothing mirrorgate reads
   }
+  if (auto status = object.find("status"); status != object.end()) stored.status = std::move(*status);
   // JSON is YAML: the loader reads the object as it reads a manifest, with the same checks.
   stored.decoded = config::load_string_partial(object.dump(), "apiserver");
   return stored;
@@ -45,6 +45,15 @@ void ObjectStore::erase(int scope, const Key& key) {
 void ObjectStore::drop_scope(int scope) {
   std::lock_guard lock(mutex_);
   if (scopes_.erase(scope)) ++version_;
+}
+
+std::optional<LiveObject> ObjectStore::live(std::string_view kind, const Key& key) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [scope, objects] : scopes_) {
+    const auto it = objects.find(key);
+    if (it != objects.end() && it->second.kind == kind) return LiveObject{it->second.resource_version, it->second.status};
+  }
+  return std::nullopt;
 }
 
 uint64_t ObjectStore::version() const {

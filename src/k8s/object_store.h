@@ -9,7 +9,9 @@
 #include <mutex>
 #include <string>
 
-#include <nlohmann/json_fwd.hpp>
+#include <optional>
+
+#include <nlohmann/json.hpp>
 
 #include "config/loader.h"
 #include "k8s/api_resources.h"
@@ -17,8 +19,16 @@
 namespace mg::k8s {
 
 struct StoredObject {
+  std::string kind;
   std::string resource_version;
+  nlohmann::json status;        // as the API server holds it (the status writer compares against it)
   config::LoadResult decoded;  // the object, or the problem that left it out
+};
+
+// What the status writer needs of an object the API server holds.
+struct LiveObject {
+  std::string resource_version;
+  nlohmann::json status;
 };
 
 // Decodes one object as the API server sent it (list items lack kind and apiVersion; they are the
@@ -35,6 +45,9 @@ class ObjectStore {
   void upsert(int scope, const Key& key, StoredObject object);
   void erase(int scope, const Key& key);
   void drop_scope(int scope);
+
+  // The object of that kind and key ("namespace/name", or "name"), as last seen by its watch.
+  std::optional<LiveObject> live(std::string_view kind, const Key& key) const;
 
   // Counts changes; a snapshot taken at version V holds every change up to V.
   uint64_t version() const;

@@ -105,6 +105,7 @@ std::unique_ptr<config::Provider> make_provider(asio::io_context& io, const Gate
     throw std::runtime_error("not in a pod (no KUBERNETES_SERVICE_HOST or service-account token): give -c FILE or --kubeconfig PATH");
   }
   k.watch_namespaces = options.kubernetes.watch_namespaces;
+  k.status.controller_name = options.kubernetes.controller_name;
   auto provider = std::make_unique<k8s::KubernetesProvider>(io, std::move(k));
   kubernetes = provider.get();
   return provider;
@@ -112,6 +113,7 @@ std::unique_ptr<config::Provider> make_provider(asio::io_context& io, const Gate
 
 // The provider's own figures, after the workers' in /metrics.
 std::string kubernetes_metrics(const k8s::KubernetesProvider& provider) {
+  const auto writes = provider.status_counters();
   return fmt::format(
       "# HELP mirrorgate_kubernetes_api_disconnected_seconds How long the API server has been unreachable (0: connected).\n"
       "# TYPE mirrorgate_kubernetes_api_disconnected_seconds gauge\n"
@@ -124,9 +126,15 @@ std::string kubernetes_metrics(const k8s::KubernetesProvider& provider) {
       "mirrorgate_kubernetes_watch_errors {}\n"
       "# HELP mirrorgate_kubernetes_snapshots_total Snapshots of the watched objects handed to translation.\n"
       "# TYPE mirrorgate_kubernetes_snapshots_total counter\n"
-      "mirrorgate_kubernetes_snapshots_total {}\n",
+      "mirrorgate_kubernetes_snapshots_total {}\n"
+      "# HELP mirrorgate_kubernetes_status_writes_total Status writes to the API server, by result.\n"
+      "# TYPE mirrorgate_kubernetes_status_writes_total counter\n"
+      "mirrorgate_kubernetes_status_writes_total{{result=\"written\"}} {}\n"
+      "mirrorgate_kubernetes_status_writes_total{{result=\"unchanged\"}} {}\n"
+      "mirrorgate_kubernetes_status_writes_total{{result=\"conflict\"}} {}\n"
+      "mirrorgate_kubernetes_status_writes_total{{result=\"failed\"}} {}\n",
       provider.health().disconnected_seconds(), provider.health().disconnections(), provider.watch_errors().size(),
-      provider.snapshots());
+      provider.snapshots(), writes.written, writes.unchanged, writes.conflicts, writes.failed);
 }
 
 std::vector<std::string> messages(const std::vector<config::ConfigProblem>& problems) {
@@ -145,6 +153,10 @@ int run_gateway(const GatewayOptions& options) {
   k8s::KubernetesProvider* kubernetes = nullptr;
   std::unique_ptr<config::Provider> provider = make_provider(signals_io, options, kubernetes);
   const std::string_view controller_name = options.kubernetes.controller_name;
+  // In a cluster, a parentRef to a Gateway that does not exist may be another controller's: no entry.
+  route::StatusOptions status_options = route::gateway_status_options();
+  status_options.controller_name = options.kubernetes.controller_name;
+  status_options.report_missing_parents = !kubernetes;
 
   ServedConfig current;  // its table is null until the provider's first snapshot
   std::mutex current_mutex;  // the admin thread reads `current` for /config_dump and /status
@@ -180,6 +192,7 @@ int run_gateway(const GatewayOptions& options) {
           problems.empty() ? ""
                            : fmt::format(" with {} config problem(s), see configProblems in /status",
                                          problems.size());
+      if (kubernetes && !endpoints_only) kubernetes->publish_status(route::status_json(*next.table, status_options));
       if (endpoints_only)
         spdlog::info("endpoints updated: {} cluster(s) changed, routes not translated again{}",
                      route::changed_clusters(*current.clusters, *next.clusters), with_problems);
@@ -202,6 +215,7 @@ int run_gateway(const GatewayOptions& options) {
     ServedConfig first = next_served_config_logged(nullptr, std::move(objects), controller_name);  // throws: nothing to keep serving
     log_new_lines(first.table->warnings, {});
     log_new_lines(first.clusters->warnings, {});
+    if (kubernetes) kubernetes->publish_status(route::status_json(*first.table, status_options));
     std::lock_guard lock(current_mutex);
     current = std::move(first);
     config_problems = std::move(lines);
@@ -253,8 +267,6 @@ int run_gateway(const GatewayOptions& options) {
                   problems = config_problems;
                 }
                 // The conditions were decided once, by the translation that built the table.
-                auto status_options = route::gateway_status_options();
-                status_options.controller_name = options.kubernetes.controller_name;
                 auto doc = route::status_json(*now.table, status_options);
                 if (kubernetes) doc["kubernetesWatchErrors"] = kubernetes->watch_errors();
                 doc["lastReloadError"] = reload_error;
