@@ -26,6 +26,12 @@ void KubernetesProvider::start(Callback on_update) {
   on_update_ = std::move(on_update);
   stopped_ = false;
   status_writer_ = std::make_unique<StatusWriter>(options_.connection, store_, options_.status);
+  if (options_.leader_election) {
+    status_writer_->set_writing(false);
+    elector_ = std::make_unique<LeaderElector>(options_.connection, *options_.leader_election,
+                                               [writer = status_writer_.get()](bool leading) { writer->set_writing(leading); });
+    elector_->start();
+  }
   status_writer_->start();
   spdlog::info("kubernetes: watching the API server {} ({}), {}", options_.connection.server,
                options_.connection.description,
@@ -49,8 +55,11 @@ void KubernetesProvider::stop() {
   for (auto& [name, r] : secret_reflectors_) r->request_stop();
   reflectors_.clear();  // joins
   secret_reflectors_.clear();
+  elector_.reset();  // a leader releases its Lease
   status_writer_.reset();
 }
+
+bool KubernetesProvider::writes_status() const { return !elector_ || elector_->leading(); }
 
 void KubernetesProvider::publish_status(nlohmann::json status) {
   if (status_writer_) status_writer_->publish(std::move(status));

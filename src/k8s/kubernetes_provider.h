@@ -22,6 +22,7 @@
 #include "k8s/api_health.h"
 #include "k8s/cluster_connection.h"
 #include "k8s/object_store.h"
+#include "k8s/leader_election.h"
 #include "k8s/reflector.h"
 #include "k8s/status_writer.h"
 
@@ -34,6 +35,8 @@ struct KubernetesProviderOptions {
   std::chrono::milliseconds max_delay{1000};    // ...but never longer than this after the first change
   ReflectorTiming timing;
   StatusWriterOptions status;  // its controller_name is the one we serve
+  // Set: only the leader writes status (--leader-elect).
+  std::optional<LeaderElectionOptions> leader_election;
 };
 
 class KubernetesProvider final : public config::Provider {
@@ -50,6 +53,8 @@ class KubernetesProvider final : public config::Provider {
   // {"items": [...]}.
   void publish_status(nlohmann::json status);
   StatusWriterCounters status_counters() const;
+  // Whether this replica writes status: always without leader election, else while it leads.
+  bool writes_status() const;
 
   const ApiHealth& health() const { return health_; }
   uint64_t snapshots() const { return snapshots_.load(); }
@@ -76,6 +81,7 @@ class KubernetesProvider final : public config::Provider {
   std::vector<std::unique_ptr<Reflector>> reflectors_;
   std::map<SecretName, std::unique_ptr<Reflector>> secret_reflectors_;
   std::unique_ptr<StatusWriter> status_writer_;
+  std::unique_ptr<LeaderElector> elector_;  // destroyed before the writer it switches
   // The last snapshot delivered: one that would repeat it (a status write, a resourceVersion bump) is
   // not sent again.
   std::optional<config::ObjectSet> delivered_;

@@ -39,6 +39,15 @@ int main(int argc, char** argv) {
   app.add_option("--watch-namespace", options.kubernetes.watch_namespaces,
                  "watch only this namespace (repeatable; default: all)")
       ->group("Kubernetes");
+  app.add_flag("--leader-elect", options.kubernetes.leader_elect,
+               "elect one replica (on a coordination.k8s.io Lease) to write status; all serve traffic")
+      ->group("Kubernetes");
+  app.add_option("--leader-elect-resource-namespace", options.kubernetes.leader_elect_namespace,
+                 "namespace of the Lease (default: the pod's, else default)")
+      ->group("Kubernetes");
+  app.add_option("--leader-elect-resource-name", options.kubernetes.leader_elect_name, "name of the Lease")
+      ->capture_default_str()
+      ->group("Kubernetes");
   kubeconfig->excludes(app.get_option("-c"));
   bool print_features = false;
   app.add_flag("--supported-features", print_features,
@@ -68,6 +77,12 @@ int main(int argc, char** argv) {
         ->group("Timeouts (seconds)")
         ->default_str(std::to_string(static_cast<double>(target.count()) / 1000));
   };
+  seconds_option("--leader-elect-lease-duration", options.kubernetes.lease_duration,
+                 "how long a Lease holds without renewal before another replica may take it");
+  seconds_option("--leader-elect-renew-deadline", options.kubernetes.renew_deadline,
+                 "how long the leader keeps trying to renew before it stops leading");
+  seconds_option("--leader-elect-retry-period", options.kubernetes.retry_period,
+                 "how often candidates try to take the Lease and the leader renews it");
   seconds_option("--header-timeout", options.session.header_timeout, "time for a client to send a whole request head");
   seconds_option("--idle-timeout", options.session.idle_timeout, "keep-alive client connection with no request");
   seconds_option("--connect-timeout", options.session.connect_timeout, "upstream TCP connect");

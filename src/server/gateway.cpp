@@ -106,6 +106,19 @@ std::unique_ptr<config::Provider> make_provider(asio::io_context& io, const Gate
   }
   k.watch_namespaces = options.kubernetes.watch_namespaces;
   k.status.controller_name = options.kubernetes.controller_name;
+  if (options.kubernetes.leader_elect) {
+    k8s::LeaderElectionOptions election;
+    election.lease_namespace = !options.kubernetes.leader_elect_namespace.empty() ? options.kubernetes.leader_elect_namespace
+                               : !k.connection.namespace_.empty()                 ? k.connection.namespace_
+                                                                                  : "default";
+    election.lease_name = options.kubernetes.leader_elect_name;
+    election.lease_duration = options.kubernetes.lease_duration;
+    election.renew_deadline = options.kubernetes.renew_deadline;
+    election.retry_period = options.kubernetes.retry_period;
+    if (election.renew_deadline >= election.lease_duration || election.retry_period >= election.renew_deadline)
+      throw std::runtime_error("leader election needs retry period < renew deadline < lease duration");
+    k.leader_election = election;
+  }
   auto provider = std::make_unique<k8s::KubernetesProvider>(io, std::move(k));
   kubernetes = provider.get();
   return provider;
@@ -132,9 +145,13 @@ std::string kubernetes_metrics(const k8s::KubernetesProvider& provider) {
       "mirrorgate_kubernetes_status_writes_total{{result=\"written\"}} {}\n"
       "mirrorgate_kubernetes_status_writes_total{{result=\"unchanged\"}} {}\n"
       "mirrorgate_kubernetes_status_writes_total{{result=\"conflict\"}} {}\n"
-      "mirrorgate_kubernetes_status_writes_total{{result=\"failed\"}} {}\n",
+      "mirrorgate_kubernetes_status_writes_total{{result=\"failed\"}} {}\n"
+      "# HELP mirrorgate_kubernetes_status_writer Whether this replica writes status (1: leader, or no election).\n"
+      "# TYPE mirrorgate_kubernetes_status_writer gauge\n"
+      "mirrorgate_kubernetes_status_writer {}\n",
       provider.health().disconnected_seconds(), provider.health().disconnections(), provider.watch_errors().size(),
-      provider.snapshots(), writes.written, writes.unchanged, writes.conflicts, writes.failed);
+      provider.snapshots(), writes.written, writes.unchanged, writes.conflicts, writes.failed,
+      provider.writes_status() ? 1 : 0);
 }
 
 std::vector<std::string> messages(const std::vector<config::ConfigProblem>& problems) {

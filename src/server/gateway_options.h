@@ -20,6 +20,13 @@ struct KubernetesOptions {
   std::string context;          // empty: the kubeconfig's current-context
   std::string controller_name = "mirrorgate.io/gateway-controller";
   std::vector<std::string> watch_namespaces;  // empty: all
+  // --leader-elect: replicas elect one to write status, on a Lease (the durations are client-go's).
+  bool leader_elect = false;
+  std::string leader_elect_namespace;  // empty: the pod's namespace, else "default"
+  std::string leader_elect_name = "mirrorgate-leader";
+  std::chrono::milliseconds lease_duration{15'000};
+  std::chrono::milliseconds renew_deadline{10'000};
+  std::chrono::milliseconds retry_period{2'000};
 };
 
 struct GatewayOptions {
