@@ -42,8 +42,8 @@ class ActiveConnection {
 // hundred bytes, where a session holds its frames and buffers). The readiness wait's handler owns it;
 // the worker's DeadlineSweeper closes the socket at the idle deadline, which ends the wait.
 struct Parked {
-  Parked(tcp::socket s, size_t listener, ActiveConnection a, stats::WorkerStats& worker_stats)
-      : socket(std::move(s)), listener_index(listener), active(std::move(a)), stats(worker_stats) {
+  Parked(tcp::socket s, std::shared_ptr<const ListenerEndpoint> l, ActiveConnection a, stats::WorkerStats& worker_stats)
+      : socket(std::move(s)), listener(std::move(l)), active(std::move(a)), stats(worker_stats) {
     ++stats.downstream_connections_parked;
   }
   ~Parked() {
@@ -54,19 +54,21 @@ struct Parked {
   Parked& operator=(const Parked&) = delete;
 
   tcp::socket socket;
-  size_t listener_index;
+  std::shared_ptr<const ListenerEndpoint> listener;
   ActiveConnection active;
   stats::WorkerStats& stats;
   net::DeadlineSweeper* sweeper = net::DeadlineSweeper::current();
   net::DeadlineSweeper::Entry deadline;
 };
 
-asio::awaitable<void> serve_connection(SessionContext& context, tcp::socket socket, size_t listener_index,
-                                       ActiveConnection active, bool resumed);
+asio::awaitable<void> serve_connection(SessionContext& context, tcp::socket socket,
+                                       std::shared_ptr<const ListenerEndpoint> listener, ActiveConnection active,
+                                       bool resumed);
 
-void park(SessionContext& context, tcp::socket socket, size_t listener_index, ActiveConnection active,
-          std::chrono::steady_clock::time_point idle_deadline) {
-  auto parked = std::make_unique<Parked>(std::move(socket), listener_index, std::move(active), context.upstream.stats);
+void park(SessionContext& context, tcp::socket socket, std::shared_ptr<const ListenerEndpoint> listener,
+          ActiveConnection active, std::chrono::steady_clock::time_point idle_deadline) {
+  auto parked =
+      std::make_unique<Parked>(std::move(socket), std::move(listener), std::move(active), context.upstream.stats);
   if (parked->sweeper) {
     parked->deadline.socket = &parked->socket;
     parked->deadline.deadline = idle_deadline;
@@ -77,19 +79,22 @@ void park(SessionContext& context, tcp::socket socket, size_t listener_index, Ac
     if (ec || !parked->socket.is_open()) return;  // the idle deadline passed, or the worker stops
     auto executor = parked->socket.get_executor();
     asio::co_spawn(executor,
-                   serve_connection(context, std::move(parked->socket), parked->listener_index,
+                   serve_connection(context, std::move(parked->socket), std::move(parked->listener),
                                     std::move(parked->active), true),
                    asio::detached);
   });
 }
 
-asio::awaitable<void> serve_connection(SessionContext& context, tcp::socket socket, size_t listener_index,
-                                       ActiveConnection active, bool resumed) {
+asio::awaitable<void> serve_connection(SessionContext& context, tcp::socket socket,
+                                       std::shared_ptr<const ListenerEndpoint> listener, ActiveConnection active,
+                                       bool resumed) {
   // The listener's TLS context, pinned for the connection (the SNI callback points into it). A resumed
   // connection is a plain one: TLS connections are never parked.
+  ListenerSlot slot(std::move(listener));
+  const route::Listener* served = slot.resolve(*context.table);
+  if (!served) co_return;  // its Gateway went away between the accept and now
   std::shared_ptr<const net::TlsServerContext> tls;
-  if (const auto& table = context.table; !resumed && listener_index < table->listeners.size())
-    tls = table->listeners[listener_index].tls;
+  if (!resumed) tls = served->tls;
   net::ClientStream stream = tls ? net::ClientStream(std::move(socket), tls->context())
                                  : net::ClientStream(std::move(socket));
   net::SocketWatchdog watchdog(stream.lowest_layer());
@@ -103,9 +108,9 @@ asio::awaitable<void> serve_connection(SessionContext& context, tcp::socket sock
       co_return;
     }
   }
-  const Http1End end = co_await serve_http1(context, stream, watchdog, listener_index, resumed);
+  const Http1End end = co_await serve_http1(context, stream, watchdog, slot, resumed);
   if (end.park && !tls && stream.lowest_layer().is_open()) {
-    park(context, std::move(stream.lowest_layer()), listener_index, std::move(active), end.idle_deadline);
+    park(context, std::move(stream.lowest_layer()), slot.endpoint(), std::move(active), end.idle_deadline);
     co_return;
   }
   if (tls && stream.lowest_layer().is_open()) {
@@ -120,8 +125,10 @@ asio::awaitable<void> serve_connection(SessionContext& context, tcp::socket sock
 
 }  // namespace
 
-asio::awaitable<void> serve_downstream(SessionContext& context, tcp::socket socket, size_t listener_index) {
-  return serve_connection(context, std::move(socket), listener_index, ActiveConnection(context.upstream.stats), false);
+asio::awaitable<void> serve_downstream(SessionContext& context, tcp::socket socket,
+                                       std::shared_ptr<const ListenerEndpoint> listener) {
+  return serve_connection(context, std::move(socket), std::move(listener), ActiveConnection(context.upstream.stats),
+                          false);
 }
 
 }  // namespace mg::proxy

@@ -6,10 +6,13 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
+#include "proxy/listener_slot.h"
 #include "proxy/session_context.h"
 
 namespace mg::proxy {
 
-asio::awaitable<void> serve_downstream(SessionContext& context, asio::ip::tcp::socket socket, size_t listener_index);
+// `listener` is where the worker accepted the connection.
+asio::awaitable<void> serve_downstream(SessionContext& context, asio::ip::tcp::socket socket,
+                                       std::shared_ptr<const ListenerEndpoint> listener);
 
 }  // namespace mg::proxy

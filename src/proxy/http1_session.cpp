@@ -29,14 +29,14 @@ constexpr size_t kReadChunk = 16 * 1024;
 class Http1Session final : public Downstream {
  public:
   Http1Session(SessionContext& context, net::ClientStream& stream, net::SocketWatchdog& watchdog,
-               size_t listener_index, bool resumed)
+               ListenerSlot& listener, bool resumed)
       : context_(context),
         options_(context.options),
         stream_(stream),
-        listener_index_(listener_index),
+        listener_(listener),
         watchdog_(watchdog),
         buffer_(kReadChunk),
-        handler_(context, listener_index),
+        handler_(context, listener),
         client_(flag_defaults()) {
     served_a_request_ = resumed;
     head_.headers.reserve(32);
@@ -243,9 +243,9 @@ class Http1Session final : public Downstream {
   // The listener's ClientTrafficPolicy over the flags, re-resolved only when a reload changed it (the
   // pinned settings pointer cannot be reused by a different object while we hold it).
   void refresh_client_limits() {
-    const auto& listeners = context_.table->listeners;
-    if (listener_index_ >= listeners.size()) return;
-    const auto& settings = listeners[listener_index_].client_traffic;
+    const route::Listener* listener = listener_.resolve(*context_.table);
+    if (!listener) return;
+    const auto& settings = listener->client_traffic;
     if (settings == client_settings_) return;
     client_settings_ = settings;
     client_ = route::effective_client_limits(settings.get(), flag_defaults());
@@ -256,7 +256,7 @@ class Http1Session final : public Downstream {
   SessionContext& context_;
   const SessionOptions& options_;
   net::ClientStream& stream_;
-  size_t listener_index_;
+  ListenerSlot& listener_;
   net::SocketWatchdog& watchdog_;
   ByteBuffer buffer_;
   http::RequestHead head_;
@@ -277,8 +277,8 @@ class Http1Session final : public Downstream {
 }  // namespace
 
 asio::awaitable<Http1End> serve_http1(SessionContext& context, net::ClientStream& stream,
-                                      net::SocketWatchdog& watchdog, size_t listener_index, bool resumed) {
-  Http1Session session(context, stream, watchdog, listener_index, resumed);
+                                      net::SocketWatchdog& watchdog, ListenerSlot& listener, bool resumed) {
+  Http1Session session(context, stream, watchdog, listener, resumed);
   const Http1End end = co_await session.run();
   co_return end;
 }

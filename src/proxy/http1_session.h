@@ -10,6 +10,7 @@
 
 #include "net/client_stream.h"
 #include "net/socket_watchdog.h"
+#include "proxy/listener_slot.h"
 #include "proxy/session_context.h"
 
 namespace mg::proxy {
@@ -23,6 +24,6 @@ struct Http1End {
 
 // `resumed`: a parked connection the client spoke on again (it has served requests already).
 asio::awaitable<Http1End> serve_http1(SessionContext& context, net::ClientStream& stream,
-                                      net::SocketWatchdog& watchdog, size_t listener_index, bool resumed);
+                                      net::SocketWatchdog& watchdog, ListenerSlot& listener, bool resumed);
 
 }  // namespace mg::proxy

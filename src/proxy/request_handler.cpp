@@ -72,8 +72,8 @@ struct InFlight {
 
 }  // namespace
 
-RequestHandler::RequestHandler(SessionContext& context, size_t listener_index)
-    : context_(context), listener_index_(listener_index) {
+RequestHandler::RequestHandler(SessionContext& context, ListenerSlot& listener)
+    : context_(context), listener_(listener) {
   reserve_memory();
 }
 
@@ -130,11 +130,8 @@ asio::awaitable<bool> RequestHandler::handle(Downstream& downstream, const Downs
   header_views_.clear();
   for (const auto& h : request.headers) header_views_.push_back({h.name, h.value});
   route::MatchResult match;
-  const route::Listener* listener = nullptr;
-  if (listener_index_ < table->listeners.size()) {
-    listener = &table->listeners[listener_index_];
-    match = listener->find({request.method, request.host, request.target, header_views_});
-  }
+  const route::Listener* listener = listener_.resolve(*table);
+  if (listener) match = listener->find({request.method, request.host, request.target, header_views_});
   if (!match.rule) co_return co_await reply_local(downstream, 404, "no route matched", close_after_local);
   const route::Rule& rule = *match.rule;
   ctx.route = rule.route;

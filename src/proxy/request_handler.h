@@ -19,6 +19,7 @@
 #include "http/message.h"
 #include "mirror/response_comparison.h"
 #include "proxy/downstream.h"
+#include "proxy/listener_slot.h"
 #include "proxy/session_context.h"
 #include "route/cluster_set.h"
 #include "route/route_table.h"
@@ -28,7 +29,8 @@ namespace mg::proxy {
 
 class RequestHandler {
  public:
-  RequestHandler(SessionContext& context, size_t listener_index);
+  // `listener`: the connection's, which outlives the handler.
+  RequestHandler(SessionContext& context, ListenerSlot& listener);
   RequestHandler(const RequestHandler&) = delete;
   RequestHandler& operator=(const RequestHandler&) = delete;
 
@@ -87,7 +89,7 @@ class RequestHandler {
   bool finish(int status, uint64_t bytes, std::string_view error);
 
   SessionContext& context_;
-  size_t listener_index_;
+  ListenerSlot& listener_;
   RequestContext ctx_;  // the current request's, reused across requests
   std::vector<route::HeaderView> header_views_;
   std::vector<http::Header> forward_headers_;   // request headers after filters

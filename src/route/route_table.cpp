@@ -152,4 +152,10 @@ MatchResult Listener::find(const MatchInput& in) const {
   return {};
 }
 
+const Listener* RouteTable::listener_at(std::string_view address, uint16_t port) const {
+  for (const auto& l : listeners)
+    if (l.port == port && l.address == address) return &l;
+  return nullptr;
+}
+
 }  // namespace mg::route

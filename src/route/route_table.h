@@ -221,6 +221,13 @@ struct RouteTable {
   // rules the data plane was built with. status.h prints it; translating with the previous table keeps
   // the lastTransitionTime of unchanged conditions.
   std::shared_ptr<const StatusSnapshot> status;
+  // Unique per translation, never reused (0: a table not made by translate()), so that a connection can
+  // tell a new table from the one it found its listener in, even one allocated at the same address.
+  uint64_t generation = 0;
+
+  // The listener bound to address:port, or null (its Gateway went away). Listeners come and go with
+  // Gateways, so a connection finds its listener by where it was accepted, not by position.
+  const Listener* listener_at(std::string_view address, uint16_t port) const;
 };
 
 }  // namespace mg::route

@@ -3,6 +3,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <map>
@@ -186,6 +187,8 @@ class Translator {
 
   std::shared_ptr<RouteTable> run() {
     table_ = std::make_shared<RouteTable>();
+    static std::atomic<uint64_t> generations{0};
+    table_->generation = ++generations;
     index_objects();
     std::vector<const config::Gateway*> gateways;
     for (const auto& gw : set_.gateways) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <set>
 #include <thread>
 
 #include <asio/io_context.hpp>
@@ -26,12 +27,38 @@
 namespace mg::server {
 namespace {
 
-bool same_listeners(const route::RouteTable& a, const route::RouteTable& b) {
-  if (a.listeners.size() != b.listeners.size()) return false;
-  for (size_t i = 0; i < a.listeners.size(); ++i)
-    if (a.listeners[i].address != b.listeners[i].address || a.listeners[i].port != b.listeners[i].port)
-      return false;
-  return true;
+using ListenerAddresses = std::set<std::pair<std::string, uint16_t>>;
+
+ListenerAddresses listener_addresses(const route::RouteTable* table) {
+  ListenerAddresses out;
+  if (table)
+    for (const auto& l : table->listeners) out.emplace(l.address, l.port);
+  return out;
+}
+
+// Gateways come and go: every worker starts accepting on the listeners `after` has and `before` had not,
+// and stops on those it no longer has. A listener that cannot bind (a port in use) throws when
+// `must_bind` (the first config: nothing would serve it), else it is logged and left out.
+void apply_listener_changes(std::vector<std::unique_ptr<Worker>>& workers, const route::RouteTable* before,
+                            const route::RouteTable& after, bool must_bind) {
+  const ListenerAddresses old_set = listener_addresses(before), new_set = listener_addresses(&after);
+  for (const auto& [address, port] : old_set) {
+    if (new_set.count({address, port})) continue;
+    for (auto& w : workers) w->remove_listener(address, port);
+    spdlog::info("listener on {}:{} removed", address, port);
+  }
+  for (const auto& l : after.listeners) {
+    if (old_set.count({l.address, l.port})) continue;
+    try {
+      for (auto& w : workers) w->add_listener(l.address, l.port);
+      spdlog::info("listener {}/{} on {}:{}", l.gateway, l.name, l.address, l.port);
+    } catch (const std::exception& e) {
+      for (auto& w : workers) w->remove_listener(l.address, l.port);  // the workers that did bind
+      const std::string message = fmt::format("Gateway {} listener {}: {}", l.gateway, l.name, e.what());
+      if (must_bind) throw std::runtime_error(message);
+      spdlog::error("{}; not served", message);
+    }
+  }
 }
 
 // Every worker's copy of one of its bounded rings (mirror trace, mismatches), in one list.
@@ -190,13 +217,6 @@ int run_gateway(const GatewayOptions& options) {
     try {
       ServedConfig next = next_served_config_logged(&current, std::move(objects), controller_name);
       const bool endpoints_only = next.table == current.table;
-      if (!endpoints_only && !same_listeners(*current.table, *next.table)) {
-        const char* problem = "listener addresses or ports changed; restart to apply them";
-        spdlog::error("reload rejected, previous config keeps serving: {}", problem);
-        std::lock_guard lock(current_mutex);
-        last_reload_error = problem;
-        return;
-      }
       log_new_lines(next.table->warnings, current.table->warnings);
       log_new_lines(next.clusters->warnings, current.clusters->warnings);
       for (auto& w : workers) {
@@ -205,6 +225,8 @@ int run_gateway(const GatewayOptions& options) {
         else
           w->post_table(next.table, next.clusters);
       }
+      // After the table: a new listener's first connection finds its listener in the worker's table.
+      if (!endpoints_only) apply_listener_changes(workers, current.table.get(), *next.table, false);
       const std::string with_problems =
           problems.empty() ? ""
                            : fmt::format(" with {} config problem(s), see configProblems in /status",
@@ -245,19 +267,8 @@ int run_gateway(const GatewayOptions& options) {
 
   for (size_t i = 0; i < worker_count; ++i)
     workers.push_back(std::make_unique<Worker>(i, options, access_log, table, current.clusters));
-  for (size_t li = 0; li < table->listeners.size(); ++li) {
-    const auto& l = table->listeners[li];
-    std::error_code ec;
-    auto address = asio::ip::make_address(l.address, ec);
-    if (ec) throw std::runtime_error(fmt::format("Gateway {}: \"{}\" is not an IP address", l.gateway, l.address));
-    try {
-      for (auto& w : workers) w->add_listener(li, {address, l.port});
-    } catch (const std::exception& e) {
-      throw std::runtime_error(fmt::format("Gateway {} listener {}: {}", l.gateway, l.name, e.what()));
-    }
-    spdlog::info("listener {}/{} on {}:{}", l.gateway, l.name, l.address, l.port);
-  }
-  if (table->listeners.empty()) spdlog::warn("no listeners: no Gateway of this controller with an HTTP listener");
+  apply_listener_changes(workers, nullptr, *table, true);
+  if (table->listeners.empty()) spdlog::warn("no listeners yet: no Gateway of this controller with an HTTP listener");
 
   std::atomic<bool> ready{false};
   admin::AdminServer admin(

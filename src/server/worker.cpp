@@ -57,7 +57,8 @@ Worker::~Worker() {
   io_.reset();
 }
 
-asio::awaitable<void> Worker::accept_loop(asio::ip::tcp::acceptor& acceptor, size_t listener_index) {
+asio::awaitable<void> Worker::accept_loop(std::shared_ptr<Listener> listener) {
+  auto& acceptor = listener->acceptor;
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
     if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
@@ -77,15 +78,19 @@ asio::awaitable<void> Worker::accept_loop(asio::ip::tcp::acceptor& acceptor, siz
       continue;
     }
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-    asio::co_spawn(acceptor.get_executor(), proxy::serve_downstream(session_, std::move(socket), listener_index),
+    asio::co_spawn(acceptor.get_executor(), proxy::serve_downstream(session_, std::move(socket), listener->endpoint),
                    asio::detached);
   }
 }
 
-void Worker::add_listener(size_t listener_index, const asio::ip::tcp::endpoint& endpoint) {
-  auto listener = std::make_unique<Listener>(Listener{listener_index, asio::ip::tcp::acceptor(*io_)});
-  auto& acceptor = listener->acceptor;
+void Worker::add_listener(const std::string& address, uint16_t port) {
   std::error_code ec;
+  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(address, ec), port);
+  if (ec) throw std::runtime_error(fmt::format("\"{}\" is not an IP address", address));
+  auto listener = std::make_shared<Listener>(
+      Listener{std::make_shared<const proxy::ListenerEndpoint>(proxy::ListenerEndpoint{address, port}),
+               asio::ip::tcp::acceptor(*io_)});
+  auto& acceptor = listener->acceptor;
   // The first worker to bind checks that no other process listens there (net/exclusive_port.h).
   if (index_ == 0) ec = net::probe_port_is_free(endpoint);
   if (!ec) acceptor.open(endpoint.protocol(), ec);
@@ -96,11 +101,31 @@ void Worker::add_listener(size_t listener_index, const asio::ip::tcp::endpoint& 
   if (ec)
     throw std::runtime_error(
         fmt::format("cannot listen on {}:{}: {}", endpoint.address().to_string(), endpoint.port(), ec.message()));
-  listeners_.push_back(std::move(listener));
+  if (!started_) {
+    listeners_.push_back(std::move(listener));
+    return;
+  }
+  asio::post(*io_, [this, listener = std::move(listener)]() mutable {
+    if (draining_) return;
+    asio::co_spawn(*io_, accept_loop(listener), asio::detached);
+    listeners_.push_back(std::move(listener));
+  });
+}
+
+void Worker::remove_listener(const std::string& address, uint16_t port) {
+  asio::post(*io_, [this, address, port] {
+    std::erase_if(listeners_, [&](const std::shared_ptr<Listener>& l) {
+      if (l->endpoint->address != address || l->endpoint->port != port) return false;
+      std::error_code ignored;
+      l->acceptor.close(ignored);  // its accept loop ends, and with it the last reference
+      return true;
+    });
+  });
 }
 
 void Worker::start() {
-  for (auto& l : listeners_) asio::co_spawn(*io_, accept_loop(l->acceptor, l->index), asio::detached);
+  started_ = true;
+  for (auto& l : listeners_) asio::co_spawn(*io_, accept_loop(l), asio::detached);
   thread_ = std::thread([this] {
     auto guard = asio::make_work_guard(*io_);
     sweeper_.start(*io_);  // on this thread: it becomes the thread's sweeper

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "mirror/mismatch_log.h"
 #include "net/deadline_sweeper.h"
 #include "proxy/idle_sessions.h"
+#include "proxy/listener_slot.h"
 #include "proxy/session_context.h"
 #include "route/cluster_set.h"
 #include "route/route_table.h"
@@ -37,8 +39,13 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Binds a listening socket for table listener `listener_index`; throws with a clear message on failure.
-  void add_listener(size_t listener_index, const asio::ip::tcp::endpoint& endpoint);
+  // Binds a listening socket for the table's listener at address:port (the address as the table writes
+  // it); throws with a clear message on failure. Before start(), or from any thread after it (the
+  // worker starts accepting there on its own thread).
+  void add_listener(const std::string& address, uint16_t port);
+  // From any thread: stops accepting at address:port (its Gateway went away). Its connections end as
+  // their next request finds no listener there.
+  void remove_listener(const std::string& address, uint16_t port);
   void start();
   // Stops accepting; connections finish their current request and then close.
   void begin_drain();
@@ -66,7 +73,11 @@ class Worker {
   auto on_worker_thread(Fn fn) -> decltype(fn());
   // Once a second: closes pooled upstream connections that expired or that their backend closed.
   void schedule_pool_maintenance();
-  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, size_t listener_index);
+  struct Listener {
+    std::shared_ptr<const proxy::ListenerEndpoint> endpoint;
+    asio::ip::tcp::acceptor acceptor;
+  };
+  asio::awaitable<void> accept_loop(std::shared_ptr<Listener> listener);
 
   // Declared before io_ so coroutine frames destroyed with io_ may still touch them.
   size_t index_;
@@ -89,11 +100,8 @@ class Worker {
   size_t released_since_purge_ = 0;     // parked sessions and freed buffers whose pages are not purged yet
   uint64_t requests_at_last_tick_ = 0;  // stats_.downstream_requests_finished at the previous tick
 
-  struct Listener {
-    size_t index;
-    asio::ip::tcp::acceptor acceptor;
-  };
-  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<std::shared_ptr<Listener>> listeners_;  // the worker thread's, once started
+  bool started_ = false;
   std::thread thread_;
 };
 

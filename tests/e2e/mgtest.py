@@ -77,6 +77,15 @@ def free_port(ip: str) -> int:
         return s.getsockname()[1]
 
 
+def port_open(ip: str, port: int, timeout: float = 1.0) -> bool:
+    """Whether something accepts TCP connections on ip:port now."""
+    try:
+        with socket.create_connection((ip, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def unique_id() -> str:
     return uuid.uuid4().hex[:16]
 

@@ -139,6 +139,24 @@ class HotReload(mgtest.ClusterTestCase):
         time.sleep(0.5)
         self.assertEqual(self.route_status()["metadata"]["generation"], before + 1)
 
+    def test_gateways_added_and_removed_open_and_close_their_listeners(self):
+        # Gateways come and go (in a cluster all the time): a new one is served without a restart, one
+        # removed stops accepting, and the other Gateway never notices.
+        self.write_route("blue-backend")
+        wait_for(lambda: self.served_by() == BLUE, 10, "the blue route")
+        ip, port = f"{NET}.9", mgtest.free_port(f"{NET}.9")
+        extra = self.dir / "extra.yaml"
+        extra.write_text(mgtest.join_docs(
+            mgtest.gateway_yaml("extra-gateway", ip, port),
+            mgtest.route_yaml("extra", "extra-gateway", "/", "green-backend")))
+        r = wait_for(lambda: get(ip, port, "/which", timeout=2), 10, "the new Gateway's listener")
+        self.assertEqual((r.status, r.json()["pod"]), (200, GREEN))
+        self.assertEqual(self.served_by(), BLUE)
+        extra.unlink()
+        wait_for(lambda: not mgtest.port_open(ip, port), 10, "the removed Gateway's listener to close")
+        self.assertEqual(self.served_by(), BLUE)
+        self.assertEqual(self.reload_error(), "")
+
     def test_sighup_forces_a_reload(self):
         before = self.gw.stderr().count("SIGHUP: reloading")
         self.gw.signal(1)

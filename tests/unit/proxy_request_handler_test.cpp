@@ -178,7 +178,9 @@ class RequestHandlerTest : public ::testing::Test {
   bool handle(MemoryDownstream& downstream, DownstreamRequest request) {
     bool done = false, keep_alive = false;
     asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
-      RequestHandler handler(*context_, 0);
+      const auto& only = table_->listeners.front();
+      ListenerSlot listener(std::make_shared<const ListenerEndpoint>(ListenerEndpoint{only.address, only.port}));
+      RequestHandler handler(*context_, listener);
       keep_alive = co_await handler.handle(downstream, request);
       done = true;
     }, asio::detached);
