@@ -26,8 +26,8 @@ struct ServedConfig {
 // The config to serve after `objects`, given the one served now (null: the first snapshot). The same
 // `table` as `current`'s when only EndpointSlices changed; a snapshot without any change is translated
 // again, as a SIGHUP asks. Throws std::runtime_error when the snapshot cannot be served as a whole (two
-// Gateways on one address); `current` keeps serving then.
-// Only GatewayClasses of controller_name (and their Gateways and routes) are served.
+// Gateways on one address); `current` keeps serving then. Only GatewayClasses of controller_name (and
+// their Gateways and routes) are served.
 ServedConfig next_served_config(const ServedConfig* current, config::ObjectSet objects,
                                 std::string_view controller_name = route::kDefaultControllerName);
 
