@@ -25,6 +25,7 @@ int KubernetesProvider::add_reflector(std::vector<std::unique_ptr<Reflector>>& i
 void KubernetesProvider::start(Callback on_update) {
   on_update_ = std::move(on_update);
   stopped_ = false;
+  work_.emplace(io_.get_executor());
   status_writer_ = std::make_unique<StatusWriter>(options_.connection, store_, options_.status);
   if (options_.leader_election) {
     status_writer_->set_writing(false);
@@ -51,6 +52,7 @@ void KubernetesProvider::stop() {
   stopped_ = true;
   alive_->store(false);
   timer_.cancel();
+  work_.reset();
   for (auto& r : reflectors_) r->request_stop();
   for (auto& [name, r] : secret_reflectors_) r->request_stop();
   reflectors_.clear();  // joins

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
@@ -76,6 +77,8 @@ class KubernetesProvider final : public config::Provider {
   asio::io_context& io_;
   KubernetesProviderOptions options_;
   asio::steady_timer timer_;
+  // Keeps io_ running while the watches have not posted anything yet.
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   ObjectStore store_;
   ApiHealth health_;
   std::vector<std::unique_ptr<Reflector>> reflectors_;

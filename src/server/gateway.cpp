@@ -259,7 +259,22 @@ int run_gateway(const GatewayOptions& options) {
     current = std::move(first);
     config_problems = std::move(lines);
   });
-  while (!current.table) signals_io.run_one();  // a provider other than files may deliver its first set later
+  // A provider other than files may deliver its first set later (the API server may not answer yet);
+  // SIGTERM meanwhile ends the wait.
+  bool stopping = false;
+  std::function<void(std::error_code, int)> on_signal = [&](std::error_code ec, int signal) {
+    if (ec) return;
+    stopping = true;
+    spdlog::info("{}: {}", signal == SIGTERM ? "SIGTERM" : "SIGINT",
+                 current.table ? fmt::format("draining (up to {} ms)", options.drain_timeout.count())
+                               : std::string("stopping before the first configuration arrived"));
+  };
+  signals.async_wait(on_signal);
+  while (!current.table && !stopping) signals_io.run_one();
+  if (!current.table) {
+    provider->stop();
+    return 0;
+  }
   const std::shared_ptr<const route::RouteTable> table = current.table;
 
   stats::AccessLog access_log(options.access_log);
@@ -325,14 +340,6 @@ int run_gateway(const GatewayOptions& options) {
   ready = true;
   spdlog::info("mirrorgate ready: {} workers, admin on {}, allocator {}", worker_count, options.admin_address,
                allocator_name());
-  bool stopping = false;
-  std::function<void(std::error_code, int)> on_signal = [&](std::error_code ec, int signal) {
-    if (ec) return;
-    stopping = true;
-    spdlog::info("{}: draining (up to {} ms)", signal == SIGTERM ? "SIGTERM" : "SIGINT",
-                 options.drain_timeout.count());
-  };
-  signals.async_wait(on_signal);
   while (!stopping) signals_io.run_one();
   provider->stop();
 

@@ -333,10 +333,12 @@ class Proc:
 
 class EchoPod(Proc):
     def __init__(self, pod: str, ip: str, port: int, workdir: Path, namespace: str, service: str,
-                 extra_args: list[str] | None = None):
+                 extra_args: list[str] | None = None, wrapper: list[str] | None = None):
+        # wrapper: a command the pod runs under, e.g. ["ip", "netns", "exec", NS] (podnet.py).
         self.pod, self.ip, self.port = pod, ip, port
         env = {"POD_NAME": pod, "NAMESPACE": namespace, "SERVICE_NAME": service}
-        super().__init__(pod, [ECHO_BIN, "--listen", f"{ip}:{port}", *(extra_args or [])], workdir, env)
+        super().__init__(pod, [*(wrapper or []), ECHO_BIN, "--listen", f"{ip}:{port}", *(extra_args or [])],
+                         workdir, env)
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         def ready():
@@ -360,11 +362,12 @@ class EchoPod(Proc):
 
 
 class Gateway(Proc):
-    def __init__(self, config: Path, workdir: Path, admin_ip: str, admin_port: int,
+    def __init__(self, config: Path | None, workdir: Path, admin_ip: str, admin_port: int,
                  workers: int = 2, extra_args: list[str] | None = None, name: str = "mirrorgate"):
+        # config None: the objects come from elsewhere (extra_args has --kubeconfig).
         self.admin_ip, self.admin_port = admin_ip, admin_port
         self.access_log_path = workdir / f"{name}.access.log"
-        argv = [GATEWAY_BIN, "-c", str(config), "--workers", str(workers),
+        argv = [GATEWAY_BIN, *(["-c", str(config)] if config else []), "--workers", str(workers),
                 "--admin", f"{admin_ip}:{admin_port}", "--access-log", str(self.access_log_path),
                 *(extra_args or [])]
         super().__init__(name, argv, workdir)
@@ -747,13 +750,14 @@ class Cluster:
         return d
 
     def echo(self, pod: str, ip: str, port: int = 3000, namespace: str = "default",
-             service: str | None = None, extra_args: list[str] | None = None) -> EchoPod:
+             service: str | None = None, extra_args: list[str] | None = None,
+             wrapper: list[str] | None = None) -> EchoPod:
         service = service if service is not None else re.sub(r"-[^-]+-[^-]+$", "", pod)
-        p = EchoPod(pod, ip, port, self.dir, namespace, service, extra_args)
+        p = EchoPod(pod, ip, port, self.dir, namespace, service, extra_args, wrapper)
         self.procs.append(p)
         return p
 
-    def gateway(self, config: Path, admin_ip: str, admin_port: int | None = None,
+    def gateway(self, config: Path | None, admin_ip: str, admin_port: int | None = None,
                 workers: int = 2, extra_args: list[str] | None = None,
                 name: str = "mirrorgate") -> Gateway:
         admin_port = admin_port or free_port(admin_ip)
