@@ -1,0 +1,344 @@
+"""mirrorgate against a real API server (kube.py: kube-apiserver and etcd built from the Kubernetes
+modules), driven by kubectl as a platform engineer would drive it.
+
+The seed scenario applied with kubectl (examples/mirror, the pods' addresses rewritten); the request
+routed and mirrored; status written back and visible in kubectl; a route edited, added and deleted with
+kubectl; an endpoint removed; the API server stopped and restarted under a client loop with no failed
+request; a watch that expired (etcd compaction) listed again; a Secret rotated; RBAC that forbids a kind;
+two replicas with leader election, the leader killed.
+
+Pods are mirrorgate-echo processes with 10.244.N.x addresses in a network namespace this test creates
+(podnet.py): the API server refuses loopback addresses in EndpointSlices. Gateways listen on
+127.0.37.0/24."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import unittest
+import uuid
+
+import kube
+import mgtest
+import podnet
+from mgtest import get, wait_for
+
+NET = "127.0.37"
+CONTROLLER = "mirrorgate.io/gateway-controller"
+# Expiring a watch needs one served from etcd: the API server's watch cache keeps old versions a while.
+APISERVER_ARGS = ["--watch-cache-sizes=httproutes.gateway.networking.k8s.io#0"]
+
+
+def example(name: str) -> str:
+    return (mgtest.EXAMPLE_DIR / name).read_text()
+
+
+class KubernetesProvider(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = mgtest.Cluster(cls.__name__)
+        cls.kube = kube.Cluster(APISERVER_ARGS)
+        try:
+            cls.kube.up()
+            cls.pods = podnet.PodNetwork()
+            cls.v1 = [cls.pods.echo(cls.cluster, f"infra-backend-v1-6d8f7c9b5-{s}", "infra-backend-v1")
+                      for s in ("a1b2c", "d3e4f")]
+            cls.v2 = [cls.pods.echo(cls.cluster, f"infra-backend-v2-7c9d8e6f4-{s}", "infra-backend-v2")
+                      for s in ("g5h6i", "j7k8l")]
+            cls.gw_ip, cls.gw_port = f"{NET}.1", mgtest.free_port(f"{NET}.1")
+            # The examples as they are, but for the Gateway's address and the pods' addresses.
+            gateway = example("gateway.yaml").replace("value: 127.0.0.1", f"value: {cls.gw_ip}") \
+                .replace("port: 8080\n    allowedRoutes", f"port: {cls.gw_port}\n    allowedRoutes")
+            backends = example("backends.yaml")
+            for old, pod in zip(["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"], cls.v1 + cls.v2):
+                backends = backends.replace(f"- {old}\n", f"- {pod.ip}\n")
+            cls.kube.apply(gateway)
+            cls.kube.apply(backends)
+            for p in cls.v1 + cls.v2:
+                p.wait_ready()
+            cls.gw = cls.start_gateway("mirrorgate")
+            cls.gw.wait_ready()
+        except BaseException:
+            cls.dump()
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def start_gateway(cls, name: str, kubeconfig=None, extra_args=None) -> mgtest.Gateway:
+        return cls.cluster.gateway(None, admin_ip=f"{NET}.1", name=name, extra_args=[
+            "--kubeconfig", str(kubeconfig or cls.kube.kubeconfig), *(extra_args or [])])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.close()
+        if getattr(cls, "pods", None):
+            cls.pods.close()
+        cls.kube.down()
+
+    @classmethod
+    def dump(cls):
+        cls.cluster.dump()
+        if cls.kube.dir:
+            sys.stderr.write(cls.kube.describe())
+
+    def run(self, result=None):
+        before = (len(result.failures), len(result.errors)) if result else None
+        out = super().run(result)
+        if result is not None and (len(result.failures), len(result.errors)) != before:
+            self.dump()
+        return out
+
+    # --- helpers
+
+    def request(self, path: str, **kw) -> mgtest.Response:
+        return get(self.gw_ip, self.gw_port, path, timeout=5, **kw)
+
+    def pod_of(self, path: str) -> str:
+        r = self.request(path)
+        self.assertEqual(r.status, 200, r)
+        return r.json()["pod"]
+
+    def route_parent(self, name: str) -> dict | None:
+        route = self.kube.get("httproute", name, "-n", "default")
+        ours = [p for p in route.get("status", {}).get("parents", []) if p["controllerName"] == CONTROLLER]
+        return ours[0] if ours else None
+
+    @staticmethod
+    def condition(conditions: list[dict], type_: str) -> dict:
+        return next(c for c in conditions if c["type"] == type_)
+
+    def route_yaml(self, name: str, prefix: str, backend: str) -> str:
+        return f"""apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: {name}, namespace: default}}
+spec:
+  parentRefs: [{{name: mirror-gateway}}]
+  rules:
+  - matches: [{{path: {{type: PathPrefix, value: {prefix}}}}}]
+    backendRefs: [{{name: {backend}, port: 8080}}]
+"""
+
+    # --- the seed scenario
+
+    def test_seed_scenario_routes_to_v1_and_mirrors_to_v2(self):
+        marker = uuid.uuid4().hex
+        r = self.request(f"/mirror?k8s={marker}")
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(r.json()["pod"], [p.pod for p in self.v1])
+        request_id = r.json()["headers"]["X-Request-Id"][0]
+        wait_for(lambda: any(p.has_echoed(f"/mirror?k8s={marker}") for p in self.v2), 10,
+                 "the copy in a v2 pod's log")
+        copies = wait_for(lambda: self.gw.access_entries(request_id, mirror=True), 10, "the copy's log line")
+        self.assertIn(copies[0]["upstream"].split(":")[0], [p.ip for p in self.v2])
+
+    def test_status_is_written_back_and_visible_in_kubectl(self):
+        def accepted():
+            parent = self.route_parent("mirror")
+            return parent and self.condition(parent["conditions"], "Accepted")["status"] == "True" and parent
+        parent = wait_for(accepted, 15, "HTTPRoute mirror Accepted in its status")
+        self.assertEqual(self.condition(parent["conditions"], "ResolvedRefs")["status"], "True")
+        self.assertEqual(parent["parentRef"]["name"], "mirror-gateway")
+        gateway = self.kube.get("gateway", "mirror-gateway", "-n", "default")
+        self.assertEqual(self.condition(gateway["status"]["conditions"], "Programmed")["status"], "True")
+        self.assertEqual(gateway["status"]["addresses"][0]["value"], self.gw_ip)
+        self.assertEqual(gateway["status"]["listeners"][0]["attachedRoutes"], 1)
+        cls = self.kube.get("gatewayclass", "mirrorgate")
+        self.assertEqual(self.condition(cls["status"]["conditions"], "Accepted")["status"], "True")
+        self.assertTrue(cls["status"]["supportedFeatures"])
+        listing = self.kube.kubectl("get", "gateway", "-A").stdout
+        self.assertRegex(listing, rf"mirror-gateway\s+mirrorgate\s+{self.gw_ip}\s+True")
+        described = self.kube.kubectl("describe", "httproute", "mirror", "-n", "default").stdout
+        self.assertIn("attached to listener http", described)
+        # Nothing changed since: the writer leaves the objects alone (no write loop on its own writes).
+        version = self.kube.get("httproute", "mirror", "-n", "default")["metadata"]["resourceVersion"]
+        time.sleep(2)
+        self.assertEqual(self.kube.get("httproute", "mirror", "-n", "default")["metadata"]["resourceVersion"], version)
+
+    def test_a_route_that_cannot_attach_says_why_in_kubectl(self):
+        self.kube.apply(self.route_yaml("orphan", "/orphan", "infra-backend-v1")
+                        .replace("name: mirror-gateway", "name: mirror-gateway, sectionName: nope"))
+        try:
+            parent = wait_for(lambda: self.route_parent("orphan"), 15, "status of HTTPRoute orphan")
+            accepted = self.condition(parent["conditions"], "Accepted")
+            self.assertEqual((accepted["status"], accepted["reason"]), ("False", "NoMatchingParent"))
+            self.assertEqual(self.request("/orphan").status, 404)
+        finally:
+            self.kube.delete("httproute", "orphan", "-n", "default")
+
+    def test_route_added_edited_and_deleted_with_kubectl(self):
+        self.kube.apply(self.route_yaml("extra", "/extra", "infra-backend-v1"))
+        try:
+            wait_for(lambda: self.request("/extra").status == 200, 10, "the new route to serve")
+            self.assertIn(self.pod_of("/extra"), [p.pod for p in self.v1])
+            self.kube.apply(self.route_yaml("extra", "/extra", "infra-backend-v2"))
+            wait_for(lambda: self.pod_of("/extra") in [p.pod for p in self.v2], 10, "the edit to reach traffic")
+        finally:
+            self.kube.delete("httproute", "extra", "-n", "default")
+        wait_for(lambda: self.request("/extra").status == 404, 10, "the deleted route to stop matching")
+        self.assertEqual(self.request("/mirror").status, 200)
+
+    def test_endpoint_removed_leaves_rotation(self):
+        slice_name = "infra-backend-v1-k7r2m"
+        original = self.kube.get("endpointslice", slice_name, "-n", "default")
+        kept = self.v1[0]
+        patch = {"endpoints": [e for e in original["endpoints"] if e["addresses"] == [kept.ip]]}
+        self.kube.kubectl("patch", "endpointslice", slice_name, "-n", "default", "--type=merge",
+                          "-p", json.dumps(patch))
+        try:
+            def only_kept():
+                return all(self.pod_of("/mirror") == kept.pod for _ in range(6))
+            wait_for(only_kept, 10, "the removed endpoint to leave the rotation")
+            self.assertIn("routes not translated again", self.gw.stderr())
+        finally:
+            self.kube.kubectl("patch", "endpointslice", slice_name, "-n", "default", "--type=merge",
+                              "-p", json.dumps({"endpoints": original["endpoints"]}))
+        wait_for(lambda: {self.pod_of("/mirror") for _ in range(8)} == {p.pod for p in self.v1}, 10,
+                 "both v1 pods back in the rotation")
+
+    def test_api_server_restart_under_load_loses_no_request_and_resyncs(self):
+        stop = threading.Event()
+        outcomes: list[int] = []
+
+        def client_loop():
+            while not stop.is_set():
+                try:
+                    outcomes.append(self.request("/mirror").status)
+                except OSError:
+                    outcomes.append(0)
+                time.sleep(0.01)
+
+        loop = threading.Thread(target=client_loop)
+        loop.start()
+        try:
+            time.sleep(0.5)
+            self.kube.stop_apiserver()
+            wait_for(lambda: self.gw.metrics().get("mirrorgate_kubernetes_api_disconnected_seconds") > 0, 15,
+                     "the gateway to notice the API server is gone")
+            self.assertEqual(self.gw.admin("/ready").status, 200)
+            time.sleep(2)
+            self.kube.start_apiserver()
+            wait_for(lambda: self.gw.metrics().get("mirrorgate_kubernetes_api_disconnected_seconds") == 0, 60,
+                     "the gateway to reconnect")
+        finally:
+            stop.set()
+            loop.join(10)
+        self.assertGreater(len(outcomes), 50)
+        self.assertEqual([s for s in outcomes if s != 200], [], "every request answered 200")
+        self.assertIn("unreachable", self.gw.stderr())
+        self.assertIn("answers again", self.gw.stderr())
+        # Resynced: a change made now reaches traffic.
+        self.kube.apply(self.route_yaml("after-restart", "/after-restart", "infra-backend-v2"))
+        try:
+            wait_for(lambda: self.request("/after-restart").status == 200, 15, "a change after the restart")
+        finally:
+            self.kube.delete("httproute", "after-restart", "-n", "default")
+
+    def test_expired_watch_lists_again(self):
+        # The HTTPRoute watch is served from etcd (APISERVER_ARGS). Other writes move etcd's revision past
+        # the watch's version; a compaction there makes that version unservable; an API server restart
+        # makes the gateway watch again from it: 410 Gone, and the gateway lists instead.
+        for i in range(3):
+            self.kube.apply(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: bump-{i}, namespace: default}}\n")
+        self.kube.stop_apiserver()
+        self.kube.compact_etcd()
+        self.kube.start_apiserver()
+        wait_for(lambda: "watch of httproutes.gateway.networking.k8s.io in all namespaces expired"
+                 in self.gw.stderr(), 30, "the expired watch to be noticed")
+        self.kube.apply(self.route_yaml("after-expiry", "/after-expiry", "infra-backend-v1"))
+        try:
+            wait_for(lambda: self.request("/after-expiry").status == 200, 15, "a change after the relist")
+        finally:
+            self.kube.delete("httproute", "after-expiry", "-n", "default")
+        self.assertEqual(self.request("/mirror").status, 200)
+
+    # --- replicas and permissions: gateways of a class with no Gateway, so that they bind nothing
+
+    def lease_holder(self) -> str:
+        lease = self.kube.get("lease", "mirrorgate-leader", "-n", "default")
+        return lease["spec"].get("holderIdentity", "")
+
+    def test_leader_election_one_writer_and_a_takeover_when_it_dies(self):
+        controller = "mirrorgate.io/replica-test"
+        self.kube.apply(f"""apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: replicas}}
+spec: {{controllerName: {controller}}}
+""")
+        args = ["--controller-name", controller, "--leader-elect", "--leader-elect-lease-duration", "3",
+                "--leader-elect-renew-deadline", "2", "--leader-elect-retry-period", "0.5"]
+        a = self.start_gateway("replica-a", extra_args=args)
+        b = self.start_gateway("replica-b", extra_args=args)
+        try:
+            a.wait_ready()
+            b.wait_ready()
+
+            def writers():
+                return [g for g in (a, b) if g.metrics().get("mirrorgate_kubernetes_status_writer") == 1]
+            leader = wait_for(lambda: len(writers()) == 1 and writers()[0], 15, "exactly one leader")
+            other = b if leader is a else a
+            wait_for(lambda: self.condition(self.kube.get("gatewayclass", "replicas").get("status", {})
+                                            .get("conditions", [{}]), "Accepted").get("status") == "True",
+                     15, "the leader to write the class's status")
+            time.sleep(1.5)
+            self.assertEqual(other.metrics().get("mirrorgate_kubernetes_status_writer"), 0, "one writer only")
+            holder = self.lease_holder()
+            leader.kill()  # no release: the others must wait for the lease to run out
+            wait_for(lambda: other.metrics().get("mirrorgate_kubernetes_status_writer") == 1, 15,
+                     "the other replica to take over")
+            self.assertNotEqual(self.lease_holder(), holder)
+            # Status writing resumed: a new generation of the class is observed by the new leader.
+            self.kube.kubectl("patch", "gatewayclass", "replicas", "--type=merge",
+                              "-p", '{"spec": {"description": "after the takeover"}}')
+            generation = self.kube.get("gatewayclass", "replicas")["metadata"]["generation"]
+            wait_for(lambda: self.condition(self.kube.get("gatewayclass", "replicas")["status"]["conditions"],
+                                            "Accepted")["observedGeneration"] == generation, 15,
+                     "the new leader to write status")
+            self.assertIn("is now the leader", other.stderr())
+        finally:
+            a.stop()
+            b.stop()
+            self.kube.delete("gatewayclass", "replicas")
+
+    def test_forbidden_kind_is_a_clear_error_not_a_crash(self):
+        # A ClusterRole without ReferenceGrants: the gateway serves the rest and says what is missing.
+        rules = [{"apiGroups": ["gateway.networking.k8s.io"],
+                  "resources": ["gatewayclasses", "gateways", "httproutes"], "verbs": ["get", "list", "watch"]},
+                 {"apiGroups": ["gateway.networking.k8s.io"],
+                  "resources": ["gatewayclasses/status", "gateways/status", "httproutes/status"],
+                  "verbs": ["get", "patch", "update"]},
+                 {"apiGroups": [""], "resources": ["namespaces", "services", "secrets"],
+                  "verbs": ["get", "list", "watch"]},
+                 {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"],
+                  "verbs": ["get", "list", "watch"]},
+                 {"apiGroups": ["mirrorgate.io"], "resources": ["mirrorpolicies", "clienttrafficpolicies"],
+                  "verbs": ["get", "list", "watch"]}]
+        self.kube.apply(json.dumps({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                                    "metadata": {"name": "limited-gateway"}, "rules": rules}))
+        self.kube.apply(json.dumps({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": "limited-gateway"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "limited-gateway"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "limited"}]}))
+        kubeconfig = self.kube.user_kubeconfig("limited")
+        g = self.start_gateway("limited", kubeconfig=kubeconfig,
+                               extra_args=["--controller-name", "mirrorgate.io/limited-test"])
+        try:
+            g.wait_ready()
+            wait_for(lambda: "referencegrants" in g.stderr() and "403 Forbidden" in g.stderr(), 15,
+                     "the forbidden kind in the log")
+            line = next(l for l in g.stderr().splitlines() if "referencegrants" in l and "403" in l)
+            self.assertIn("RBAC", line)
+            errors = g.admin("/status").json()["kubernetesWatchErrors"]
+            self.assertTrue(any("referencegrants" in e for e in errors), errors)
+            self.assertEqual(g.metrics().get("mirrorgate_kubernetes_watch_errors"), 1)
+            self.assertTrue(g.alive())
+        finally:
+            g.stop()
+            self.kube.delete("clusterrolebinding", "limited-gateway")
+            self.kube.delete("clusterrole", "limited-gateway")
+
+
+if __name__ == "__main__":
+    mgtest.main()
