@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import http.client
+import itertools
 import json
 import os
 import re
@@ -28,6 +29,7 @@ import unittest
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 SOURCE_DIR = Path(os.environ.get("MG_SOURCE_DIR") or Path(__file__).resolve().parents[2])
 GATEWAY_BIN = os.environ.get("MG_GATEWAY_BIN") or str(SOURCE_DIR / "build" / "mirrorgate")
@@ -240,11 +242,31 @@ class Metrics:
 # Processes
 
 _live: dict[int, "Proc"] = {}
+# Other things to undo at exit or SIGTERM (a control plane started by kube.py), keyed by on_exit's token.
+_exit_hooks: dict[int, Callable[[], None]] = {}
+_exit_tokens = itertools.count()
+
+
+def on_exit(hook: Callable[[], None]) -> int:
+    """Runs hook() at interpreter exit or SIGTERM unless cancel_on_exit(token) came first."""
+    token = next(_exit_tokens)
+    _exit_hooks[token] = hook
+    return token
+
+
+def cancel_on_exit(token: int) -> None:
+    _exit_hooks.pop(token, None)
 
 
 def _kill_all_live(*_):
     for p in list(_live.values()):
         p.kill()
+    for token, hook in list(_exit_hooks.items()):
+        _exit_hooks.pop(token, None)
+        try:
+            hook()
+        except Exception as e:  # noqa: BLE001 - the other hooks still run
+            print(f"exit hook failed: {e!r}", file=sys.stderr)
 
 
 def _on_sigterm(signum, frame):
