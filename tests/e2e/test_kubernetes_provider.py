@@ -14,6 +14,8 @@ Pods are mirrorgate-echo processes with 10.244.N.x addresses in a network namesp
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 import sys
 import threading
 import time
@@ -24,6 +26,7 @@ import kube
 import mgtest
 import podnet
 from mgtest import get, wait_for
+from test_tls import make_certificate, secret_yaml
 
 NET = "127.0.37"
 CONTROLLER = "mirrorgate.io/gateway-controller"
@@ -254,6 +257,59 @@ spec:
             self.kube.delete("httproute", "after-expiry", "-n", "default")
         self.assertEqual(self.request("/mirror").status, 200)
 
+    def test_secret_rotated_changes_the_served_certificate(self):
+        host = "secure.example.com"
+        tls_ip, tls_port = f"{NET}.2", mgtest.free_port(f"{NET}.2")
+        first_crt, first_key = make_certificate(self.cluster.dir, host)
+        self.kube.apply(secret_yaml("secure-cert", first_crt, first_key))
+        # A Secret no listener names: never read (the gateway may not even be allowed to).
+        self.kube.apply(secret_yaml("unrelated", first_crt, first_key))
+        self.kube.apply(f"""apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: secure, namespace: default}}
+spec:
+  gatewayClassName: mirrorgate
+  addresses: [{{type: IPAddress, value: {tls_ip}}}]
+  listeners:
+  - name: https
+    protocol: HTTPS
+    port: {tls_port}
+    hostname: {host}
+    tls: {{certificateRefs: [{{name: secure-cert}}]}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: secure, namespace: default}}
+spec:
+  parentRefs: [{{name: secure}}]
+  rules: [{{backendRefs: [{{name: infra-backend-v1, port: 8080}}]}}]
+""")
+
+        def served(trusted: str) -> bytes | None:
+            ctx = ssl.create_default_context(cadata=trusted)
+            try:
+                with socket.create_connection((tls_ip, tls_port), timeout=2) as raw:
+                    with ctx.wrap_socket(raw, server_hostname=host) as tls:
+                        return tls.getpeercert(binary_form=True)
+            except (OSError, ssl.SSLError):
+                return None
+        try:
+            first = wait_for(lambda: served(first_crt), 15, "the HTTPS listener with the first certificate")
+            (self.cluster.dir / "rotated").mkdir(exist_ok=True)
+            second_crt, second_key = make_certificate(self.cluster.dir / "rotated", host)
+            self.kube.apply(secret_yaml("secure-cert", second_crt, second_key))
+            second = wait_for(lambda: served(second_crt), 15, "the rotated certificate")
+            self.assertNotEqual(first, second)
+            config = self.gw.admin("/config_dump").body.decode()
+            self.assertNotIn("BEGIN PRIVATE KEY", config)
+            self.assertEqual(self.request("/mirror").status, 200, "the HTTP Gateway is untouched")
+        finally:
+            self.kube.delete("gateway", "secure", "-n", "default")
+            self.kube.delete("httproute", "secure", "-n", "default")
+            self.kube.delete("secret", "secure-cert", "-n", "default")
+            self.kube.delete("secret", "unrelated", "-n", "default")
+        wait_for(lambda: not mgtest.port_open(tls_ip, tls_port), 15, "the deleted Gateway's listener to close")
+
     # --- replicas and permissions: gateways of a class with no Gateway, so that they bind nothing
 
     def lease_holder(self) -> str:
@@ -303,13 +359,14 @@ spec: {{controllerName: {controller}}}
             self.kube.delete("gatewayclass", "replicas")
 
     def test_forbidden_kind_is_a_clear_error_not_a_crash(self):
-        # A ClusterRole without ReferenceGrants: the gateway serves the rest and says what is missing.
+        # A ClusterRole without ReferenceGrants: the gateway serves the rest and says what is missing. It
+        # has no Secrets either: no listener of its class names one, so none is ever read.
         rules = [{"apiGroups": ["gateway.networking.k8s.io"],
                   "resources": ["gatewayclasses", "gateways", "httproutes"], "verbs": ["get", "list", "watch"]},
                  {"apiGroups": ["gateway.networking.k8s.io"],
                   "resources": ["gatewayclasses/status", "gateways/status", "httproutes/status"],
                   "verbs": ["get", "patch", "update"]},
-                 {"apiGroups": [""], "resources": ["namespaces", "services", "secrets"],
+                 {"apiGroups": [""], "resources": ["namespaces", "services"],
                   "verbs": ["get", "list", "watch"]},
                  {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"],
                   "verbs": ["get", "list", "watch"]},
@@ -334,7 +391,7 @@ spec: {{controllerName: {controller}}}
             # A binding just made may take the authorizer a moment: other kinds may fail at first, and recover.
             errors = wait_for(lambda: (e := g.admin("/status").json()["kubernetesWatchErrors"]) and len(e) == 1 and e,
                               15, "one watch error left")
-            self.assertIn("referencegrants", errors[0])
+            self.assertIn("referencegrants", errors[0])  # and nothing about secrets
             self.assertEqual(g.metrics().get("mirrorgate_kubernetes_watch_errors"), 1, errors)
             self.assertTrue(g.alive())
         finally:
