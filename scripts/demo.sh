@@ -4,20 +4,26 @@
 # reached an infra-backend-v2 pod (the pod's own log line, the same X-Request-Id on both sides,
 # the mirror counters). Then it keeps serving until Ctrl-C.
 #
-#   scripts/demo.sh          install deps, build, run, prove, keep serving until Ctrl-C
-#   scripts/demo.sh --once   same, but stop after the proof (exit 0 = proof holds)
+#   scripts/demo.sh            install deps, build, run, prove, keep serving until Ctrl-C
+#   scripts/demo.sh --once     same, but stop after the proof (exit 0 = proof holds)
+#   scripts/demo.sh --cluster  the same scenario in a local Kubernetes control plane (scripts/cluster.sh):
+#                              examples/mirror applied with kubectl, the pods on 10.244.0.2-5 in a network
+#                              namespace (the API server refuses loopback endpoints), mirrorgate --kubeconfig,
+#                              and the status it writes back shown by kubectl; needs root for the namespace
 #
 # Uses MG_GATEWAY_BIN / MG_ECHO_BIN when both are set (no build), else builds into build/.
-# Run files (logs, access log, pid files) go to out/demo/. Safe to run again: processes left by
-# a previous run are stopped through their pid files first.
+# Run files (logs, access log, pid files) go to out/demo/ (out/demo-cluster/). Safe to run again:
+# processes left by a previous run are stopped through their pid files first.
 set -euo pipefail
 
 usage() { sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 once=0
+cluster=0
 for arg in "$@"; do
   case "$arg" in
     --once) once=1 ;;
+    --cluster) cluster=1 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "demo: unknown argument: $arg" >&2; usage >&2; exit 2 ;;
   esac
@@ -35,6 +41,11 @@ pods=(
   "infra-backend-v2-5d4f8b7c9d-k2x7q 127.0.0.4 infra-backend-v2"
   "infra-backend-v2-5d4f8b7c9d-m3t6v 127.0.0.5 infra-backend-v2"
 )
+pod_netns=mirrorgate-demo
+if ((cluster)); then
+  run_dir=$root/out/demo-cluster
+  pods=("${pods[@]//127.0.0./10.244.0.}")  # the same pods, on addresses an EndpointSlice may hold
+fi
 
 if [[ -t 1 ]]; then bold=$'\033[1m' plain=$'\033[0m'; else bold="" plain=""; fi
 title() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
@@ -70,6 +81,9 @@ stop_pid() {  # pid: TERM, then KILL after 5 s; only our own binaries (a pid may
   while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
   kill -KILL "$pid" 2>/dev/null || true
 }
+if ((cluster)); then
+  ip netns del "$pod_netns" 2>/dev/null || true  # and with it the veth pair of a previous run
+fi
 for f in "$run_dir"/*.pid; do
   [[ -e "$f" ]] || continue
   echo "demo: stopping $(basename "$f" .pid) left by a previous run (pid $(<"$f"))"
@@ -79,7 +93,8 @@ done
 
 port_in_use() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
 addrs=("$gw_addr" "$admin_addr")
-for spec in "${pods[@]}"; do read -r _ ip _ <<<"$spec"; addrs+=("$ip:3000"); done
+# (The cluster's pods live in a namespace of their own, made afresh below.)
+((cluster)) || for spec in "${pods[@]}"; do read -r _ ip _ <<<"$spec"; addrs+=("$ip:3000"); done
 for a in "${addrs[@]}"; do
   if port_in_use "$a"; then die "$a is already in use by another process (see: ss -ltnp)"; fi
 done
@@ -92,20 +107,43 @@ cleanup() {
   for pid in "${started[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${started[@]}"; do stop_pid "$pid"; wait "$pid" 2>/dev/null || true; done
   rm -f "$run_dir"/*.pid
+  if ((cluster)); then
+    ip netns del "$pod_netns" 2>/dev/null || true
+    scripts/cluster.sh down >&2 || true
+  fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
 rm -f "$run_dir"/*.log
+pod_cmd=()
+source_args=(-c examples/mirror)
+if ((cluster)); then
+  title "0. A local Kubernetes control plane (scripts/cluster.sh up) and examples/mirror applied with kubectl"
+  exports=$(scripts/cluster.sh up) || die "scripts/cluster.sh up failed"
+  eval "$exports"
+  # The pods' network: a namespace joined to this one by a veth pair (host side 10.244.0.1).
+  ip netns add "$pod_netns"
+  ip link add mgdemo0 type veth peer name eth0 netns "$pod_netns"
+  ip addr add 10.244.0.1/24 dev mgdemo0
+  ip link set mgdemo0 up
+  ip -n "$pod_netns" link set lo up
+  ip -n "$pod_netns" link set eth0 up
+  for spec in "${pods[@]}"; do read -r _ ip _ <<<"$spec"; ip -n "$pod_netns" addr add "$ip/24" dev eth0; done
+  pod_cmd=(ip netns exec "$pod_netns")
+  kubectl apply -f examples/mirror/gateway.yaml
+  sed 's/127\.0\.0\.\([2-5]\)/10.244.0.\1/' examples/mirror/backends.yaml | kubectl apply -f -
+  source_args=(--kubeconfig "$KUBECONFIG")
+fi
 for spec in "${pods[@]}"; do
   read -r pod ip svc <<<"$spec"
   POD_NAME=$pod NAMESPACE=default SERVICE_NAME=$svc \
-    "$echo_bin" --listen "$ip:3000" </dev/null >"$run_dir/$pod.log" 2>&1 &
+    "${pod_cmd[@]}" "$echo_bin" --listen "$ip:3000" </dev/null >"$run_dir/$pod.log" 2>&1 &
   started+=($!)
   echo $! >"$run_dir/$pod.pid"
 done
-"$gw_bin" -c examples/mirror --admin "$admin_addr" --access-log "$run_dir/access.log" \
+"$gw_bin" "${source_args[@]}" --admin "$admin_addr" --access-log "$run_dir/access.log" \
   </dev/null >"$run_dir/gateway.log" 2>&1 &
 gw_pid=$!
 started+=("$gw_pid")
@@ -257,6 +295,17 @@ echo "$trace"
 grep -q "$v2_pod" <<<"$trace" || proof_failed "the mirror trace does not name $v2_pod"
 grep -q "completed" <<<"$trace" || proof_failed "the mirror trace does not show the copy completed"
 echo "-> request $v1_id: primary answered by a v1 pod, its copy answered by $v2_pod (outcome completed)"
+
+if ((cluster)); then
+  title "7. The status mirrorgate wrote back, in kubectl:  kubectl get gateway,httproute -A"
+  deadline=$((SECONDS + 15))
+  until [[ $(kubectl get httproute mirror -o jsonpath='{.status.parents[0].conditions[?(@.type=="Accepted")].status}') == True ]]; do
+    ((SECONDS < deadline)) || proof_failed "HTTPRoute mirror has no Accepted=True status from mirrorgate"
+    sleep 0.1
+  done
+  kubectl get gateway,httproute -A
+  kubectl get httproute mirror -o jsonpath='{range .status.parents[*].conditions[*]}  {.type}={.status} ({.reason}): {.message}{"\n"}{end}'
+fi
 
 title "PROOF OK: the client was answered by infra-backend-v1 and its copy reached infra-backend-v2"
 

@@ -20,9 +20,9 @@ SECTIONS = [
 ]
 
 
-def run_demo(timeout: float) -> tuple[int, str]:
+def run_demo(timeout: float, *args: str) -> tuple[int, str]:
     env = dict(os.environ, MG_GATEWAY_BIN=mgtest.GATEWAY_BIN, MG_ECHO_BIN=mgtest.ECHO_BIN)
-    p = subprocess.Popen([str(mgtest.SOURCE_DIR / "scripts" / "demo.sh"), "--once"],
+    p = subprocess.Popen([str(mgtest.SOURCE_DIR / "scripts" / "demo.sh"), "--once", *args],
                          cwd=mgtest.SOURCE_DIR, env=env, stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -40,8 +40,8 @@ def run_demo(timeout: float) -> tuple[int, str]:
 
 
 class DemoScript(unittest.TestCase):
-    def check_run(self):
-        rc, out = run_demo(timeout=240)
+    def check_run(self, *args: str):
+        rc, out = run_demo(240, *args)
         print(out)
         self.assertEqual(rc, 0, out)
         for section in SECTIONS:
@@ -61,6 +61,15 @@ class DemoScript(unittest.TestCase):
                 mgtest.get(ip, int(port), "/health", timeout=1)
         self.assertEqual(list((mgtest.SOURCE_DIR / "out" / "demo").glob("*.pid")), [])
         self.check_run()
+
+    def test_demo_in_a_local_cluster_proves_the_mirror_and_shows_status_in_kubectl(self):
+        out = self.check_run("--cluster")
+        self.assertIn("== 0. A local Kubernetes control plane", out)
+        self.assertIn("httproute.gateway.networking.k8s.io/mirror created", out)
+        self.assertIn("(to 10.244.0.", out)  # the pods' addresses came from the EndpointSlices
+        self.assertIn("Accepted=True (Accepted): attached to listener http", out)
+        self.assertNotIn("mirrorgate-demo", subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                                           text=True).stdout, "the pods' namespace is removed")
 
 
 if __name__ == "__main__":
