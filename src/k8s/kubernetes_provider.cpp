@@ -128,9 +128,10 @@ void KubernetesProvider::deliver() {
   for (const auto& r : reflectors_)
     if (!r->synced()) return;  // its first list will call changed() again
   config::LoadResult snapshot = store_.snapshot();
-  if (!follow_secrets(snapshot.objects)) return;
-  // The Secrets of watches just stopped may still be in this snapshot; take it again without them.
-  snapshot = store_.snapshot();
+  size_t stopped = 0;
+  if (!follow_secrets(snapshot.objects, stopped)) return;
+  // The Secrets of watches just stopped are still in this snapshot; take it again without them.
+  if (stopped > 0) snapshot = store_.snapshot();
   std::vector<std::string> problems;
   for (const auto& p : snapshot.problems) problems.push_back(p.message);
   if (delivered_ && config::changed_kinds(*delivered_, snapshot.objects).empty() && problems == delivered_problems_)
@@ -147,7 +148,7 @@ void KubernetesProvider::deliver() {
   on_update_(std::move(snapshot.objects), std::move(snapshot.problems));
 }
 
-bool KubernetesProvider::follow_secrets(const config::ObjectSet& objects) {
+bool KubernetesProvider::follow_secrets(const config::ObjectSet& objects, size_t& stopped) {
   std::set<SecretName> wanted;
   for (const auto& gw : objects.gateways)
     for (const auto& listener : gw.listeners) {
@@ -163,6 +164,7 @@ bool KubernetesProvider::follow_secrets(const config::ObjectSet& objects) {
     }
     const int scope = it->second->store_scope();
     it = secret_reflectors_.erase(it);  // joins its thread (at most about a second)...
+    ++stopped;
     store_.drop_scope(scope);           // ...so that no late list puts the Secret back
   }
   bool all_synced = true;

@@ -32,7 +32,9 @@ namespace mg::k8s {
 struct KubernetesProviderOptions {
   ClusterConnection connection;
   std::vector<std::string> watch_namespaces;  // empty: all namespaces
-  std::chrono::milliseconds quiet_period{100};  // a snapshot waits for this much quiet...
+  // A snapshot waits for this much quiet (kubectl applies a manifest's objects a few ms apart, so a
+  // burst stays one batch)...
+  std::chrono::milliseconds quiet_period{20};
   std::chrono::milliseconds max_delay{1000};    // ...but never longer than this after the first change
   ReflectorTiming timing;
   StatusWriterOptions status;  // its controller_name is the one we serve
@@ -72,7 +74,8 @@ class KubernetesProvider final : public config::Provider {
   void deliver();
   // Starts a watch for each Secret the Gateways reference and stops those no longer referenced; true
   // when every referenced Secret's watch has listed.
-  bool follow_secrets(const config::ObjectSet& objects);
+  // Returns the number of watches it stopped in `stopped`.
+  bool follow_secrets(const config::ObjectSet& objects, size_t& stopped);
 
   asio::io_context& io_;
   KubernetesProviderOptions options_;
