@@ -183,6 +183,23 @@ spec:
         wait_for(lambda: self.request("/extra").status == 404, 10, "the deleted route to stop matching")
         self.assertEqual(self.request("/mirror").status, 200)
 
+    def test_a_burst_of_a_thousand_applies_is_a_handful_of_translations(self):
+        routes = "\n---\n".join(self.route_yaml(f"burst-{i}", f"/burst-{i}", "infra-backend-v1")
+                                 .replace("namespace: default}", "namespace: default, labels: {burst: 'yes'}}")
+                                 for i in range(1000))
+        before = self.gw.metrics().get("mirrorgate_kubernetes_snapshots_total")
+        self.kube.kubectl("apply", "-f", "-", input=routes, timeout=300)
+        try:
+            wait_for(lambda: self.request("/burst-999").status == 200, 30, "the last route of the burst")
+            snapshots = self.gw.metrics().get("mirrorgate_kubernetes_snapshots_total") - before
+            # kubectl creates them one by one over several seconds; a snapshot waits for 20 ms of quiet
+            # and at most 1 s: about one per second of the burst, nowhere near one per object.
+            self.assertLessEqual(snapshots, 20, f"{snapshots} snapshots for 1,000 applies")
+            self.assertEqual(self.request("/burst-0").status, 200)
+        finally:
+            self.kube.kubectl("delete", "httproute", "-n", "default", "-l", "burst=yes", "--wait=false", timeout=300)
+        wait_for(lambda: self.request("/burst-999").status == 404, 30, "the burst's routes to go")
+
     def test_endpoint_removed_leaves_rotation(self):
         slice_name = "infra-backend-v1-k7r2m"
         original = self.kube.get("endpointslice", slice_name, "-n", "default")
