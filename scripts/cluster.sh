@@ -29,7 +29,7 @@ HELM_VERSION=v4.3.2
 RECIPE=1
 
 state_dir=${MG_CLUSTER_DIR:-/tmp/mirrorgate-cluster}
-cache_root=${MG_CACHE_DIR:-$HOME/.cache/mirrorgate}/cluster
+cache_root=${MG_CACHE_DIR:-${HOME:-/root}/.cache/mirrorgate}/cluster
 
 log() { echo "cluster: $*" >&2; }
 die() {
@@ -85,7 +85,7 @@ cmd_build() {
   tmp=$(mktemp -d "$cache_root/.build.XXXXXX") # global: the EXIT trap removes a failed build's leftovers
   trap 'rm -rf "$tmp"' EXIT
   go_cmd version >&2
-  export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+  export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -buildvcs=false"
   # What the Kubernetes release build (hack/lib/version.sh) stamps, so that /version and `kubectl version` say
   # which release this is; stripped, as release binaries are.
   local minor=${K8S_VERSION#v1.}

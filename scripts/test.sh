@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds everything with warnings as errors (plain and ASan/UBSan variants) and runs every test:
-# unit tests and the end-to-end tests in tests/e2e/, which start the real binaries on loopback.
+# Builds everything with warnings as errors (plain and ASan/UBSan variants) and the local Kubernetes control
+# plane (scripts/cluster.sh build), and runs every test: unit tests and the end-to-end tests in tests/e2e/, which
+# start the real binaries (and, for the cluster tests, kube-apiserver and etcd) on loopback.
 #
 #   scripts/test.sh [ctest args...]      e.g. scripts/test.sh -R e2e -V
 #
@@ -17,6 +18,10 @@ generator=(-G Ninja)
 cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMG_WERROR=ON \
   -DMG_SANITIZER_VARIANT="${MG_SANITIZER_VARIANT:-ON}"
 cmake --build "$build_dir"
+
+# The local Kubernetes control plane of the cluster tests (docs/cluster.md): built here, once, so that its first
+# build (Go modules downloaded and compiled: minutes) is not inside a test's timeout; cached afterwards.
+scripts/cluster.sh build
 
 cd "$build_dir"
 exec ctest --output-on-failure -j2 "$@"

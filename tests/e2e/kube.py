@@ -96,6 +96,11 @@ class Cluster:
     def server(self) -> str:
         return f"https://127.0.0.1:{self.api_port}"
 
+    @property
+    def ca_file(self) -> Path:
+        """The cluster CA's certificate (what a pod finds in /var/run/secrets/kubernetes.io/serviceaccount/ca.crt)."""
+        return self.dir / "pki" / "ca.crt"
+
     def up(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="mg-cluster-"))
         self.api_port, self.etcd_port, self.etcd_peer_port = _free_ports(3)
@@ -215,6 +220,13 @@ class Cluster:
         path.write_text(self.script("kubeconfig", user, *groups, timeout=60).stdout)
         path.chmod(0o600)
         return path
+
+    def service_account_token(self, name: str, namespace: str = "default", create: bool = True) -> str:
+        """A bound token of ServiceAccount namespace/name (TokenRequest API, 1 h), creating the account first
+        when asked: what a pod's projected token is, for in-cluster configuration."""
+        if create and self.kubectl("get", "serviceaccount", name, "-n", namespace, check=False).returncode != 0:
+            self.kubectl("create", "serviceaccount", name, "-n", namespace)
+        return self.kubectl("create", "token", name, "-n", namespace).stdout.strip()
 
     def describe(self, lines: int = 30) -> str:
         """The tails of the control plane's logs, for failure messages."""

@@ -187,6 +187,21 @@ class ControlPlane(unittest.TestCase):
         r = self.c.kubectl("get", "secrets", "-n", "kube-system", kubeconfig=user, check=False)
         self.assertIn("forbidden", r.stderr)
 
+    def test_service_account_tokens_authenticate(self):
+        # What a pod's projected token is: signed with the cluster's service-account key, checked by the API
+        # server, subject to RBAC like any user.
+        token = self.c.service_account_token("token-test")
+
+        def as_token(*args):
+            return self.c.kubectl(f"--server={self.c.server}", f"--certificate-authority={self.c.ca_file}",
+                                  f"--token={token}", *args, kubeconfig="/dev/null", check=False)
+        r = as_token("auth", "whoami", "-o", "json")
+        self.assertEqual(json.loads(r.stdout)["status"]["userInfo"]["username"],
+                         "system:serviceaccount:default:token-test", r.stderr)
+        r = as_token("get", "httproutes")
+        self.assertIn('User "system:serviceaccount:default:token-test" cannot list resource "httproutes"',
+                      r.stderr)
+
     def test_objects_outlive_an_apiserver_restart(self):
         self.apply_seed_scenario()
         user = self.c.user_kubeconfig("restart-user", ["system:masters"])
