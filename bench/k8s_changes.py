@@ -243,11 +243,12 @@ def main():
     p.add_argument("--scale-routes", type=int, default=10000)
     p.add_argument("--scale-endpoints", type=int, default=50000)
     p.add_argument("--skip-scale", action="store_true")
+    p.add_argument("--skip-changes", action="store_true")
     p.add_argument("--gateway", default=str(ROOT / "build" / "mirrorgate"))
     p.add_argument("--echo", default=str(ROOT / "build" / "mirrorgate-echo"))
     args = p.parse_args()
     mgtest.GATEWAY_BIN, mgtest.ECHO_BIN = args.gateway, args.echo
-    rows = changes(args)
+    rows = [] if args.skip_changes else changes(args)
     if not args.skip_scale:
         rows += scale(args)
     print("| what | figure | | |\n|---|---|---|---|")

@@ -3,8 +3,6 @@
 #include <set>
 
 #include <asio/post.hpp>
-
-#include "config/object_changes.h"
 #include <spdlog/spdlog.h>
 
 namespace mg::k8s {
@@ -132,12 +130,6 @@ void KubernetesProvider::deliver() {
   if (!follow_secrets(snapshot.objects, stopped)) return;
   // The Secrets of watches just stopped are still in this snapshot; take it again without them.
   if (stopped > 0) snapshot = store_.snapshot();
-  std::vector<std::string> problems;
-  for (const auto& p : snapshot.problems) problems.push_back(p.message);
-  if (delivered_ && config::changed_kinds(*delivered_, snapshot.objects).empty() && problems == delivered_problems_)
-    return;
-  delivered_ = snapshot.objects;
-  delivered_problems_ = std::move(problems);
   ++snapshots_;
   spdlog::debug("kubernetes: snapshot {} of {} object(s)", snapshots_.load(),
                 [&] {

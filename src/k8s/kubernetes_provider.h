@@ -88,10 +88,6 @@ class KubernetesProvider final : public config::Provider {
   std::map<SecretName, std::unique_ptr<Reflector>> secret_reflectors_;
   std::unique_ptr<StatusWriter> status_writer_;
   std::unique_ptr<LeaderElector> elector_;  // destroyed before the writer it switches
-  // The last snapshot delivered: one that would repeat it (a status write, a resourceVersion bump) is
-  // not sent again.
-  std::optional<config::ObjectSet> delivered_;
-  std::vector<std::string> delivered_problems_;
   int next_scope_ = 0;
   Callback on_update_;
   std::atomic<bool> change_posted_{false};

@@ -1,6 +1,19 @@
 #include "k8s/object_store.h"
 
+#include <algorithm>
+
+#include "config/object_changes.h"
+
 namespace mg::k8s {
+
+namespace {
+
+bool same_problems(const std::vector<config::ConfigProblem>& a, const std::vector<config::ConfigProblem>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](const auto& x, const auto& y) { return x.message == y.message; });
+}
+
+}  // namespace
 
 StoredObject decode_object(const ApiResource& resource, nlohmann::json object) {
   StoredObject stored;
@@ -30,10 +43,15 @@ void ObjectStore::replace(int scope, std::map<Key, StoredObject> objects) {
   ++version_;
 }
 
-void ObjectStore::upsert(int scope, const Key& key, StoredObject object) {
+bool ObjectStore::upsert(int scope, const Key& key, StoredObject object) {
   std::lock_guard lock(mutex_);
-  scopes_[scope][key] = std::move(object);
-  ++version_;
+  StoredObject& slot = scopes_[scope][key];
+  const bool same_content = !slot.kind.empty() &&
+                            config::changed_kinds(slot.decoded.objects, object.decoded.objects).empty() &&
+                            same_problems(slot.decoded.problems, object.decoded.problems);
+  slot = std::move(object);
+  if (!same_content) ++version_;
+  return !same_content;
 }
 
 void ObjectStore::erase(int scope, const Key& key) {

@@ -42,7 +42,9 @@ class ObjectStore {
   // Each watch owns one scope (a resource, in one namespace or all): a list replaces the scope's
   // objects, events change them one by one.
   void replace(int scope, std::map<Key, StoredObject> objects);
-  void upsert(int scope, const Key& key, StoredObject object);
+  // Returns false when only the object's status or resourceVersion changed (a status write, ours
+  // included): that is kept for the status writer, but no snapshot needs to see it.
+  bool upsert(int scope, const Key& key, StoredObject object);
   void erase(int scope, const Key& key);
   void drop_scope(int scope);
 

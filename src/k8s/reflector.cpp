@@ -225,12 +225,13 @@ bool Reflector::handle_event(std::string_view line) {
     watch_error_ = "malformed watch event (type " + type + ", object " + (key.empty() ? "without a name" : key) + ")";
     return false;
   }
+  bool changed = true;
   if (type == "DELETED")
     store_.erase(store_scope_, key);
   else
-    store_.upsert(store_scope_, key, decode_object(scope_.resource, std::move(object)));
+    changed = store_.upsert(store_scope_, key, decode_object(scope_.resource, std::move(object)));
   if (!version.empty()) resource_version_ = std::move(version);
-  on_change_();
+  if (changed) on_change_();
   return true;
 }
 

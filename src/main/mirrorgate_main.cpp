@@ -39,6 +39,14 @@ int main(int argc, char** argv) {
   app.add_option("--watch-namespace", options.kubernetes.watch_namespaces,
                  "watch only this namespace (repeatable; default: all)")
       ->group("Kubernetes");
+  app.add_option("--kube-api-qps", options.kubernetes.api_qps, "status writes per second to the API server")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group("Kubernetes");
+  app.add_option("--kube-api-burst", options.kubernetes.api_burst, "status writes allowed in a burst")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group("Kubernetes");
   app.add_flag("--leader-elect", options.kubernetes.leader_elect,
                "elect one replica (on a coordination.k8s.io Lease) to write status; all serve traffic")
       ->group("Kubernetes");

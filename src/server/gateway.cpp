@@ -133,6 +133,8 @@ std::unique_ptr<config::Provider> make_provider(asio::io_context& io, const Gate
   }
   k.watch_namespaces = options.kubernetes.watch_namespaces;
   k.status.controller_name = options.kubernetes.controller_name;
+  k.status.writes_per_second = options.kubernetes.api_qps;
+  k.status.burst = options.kubernetes.api_burst;
   if (options.kubernetes.leader_elect) {
     k8s::LeaderElectionOptions election;
     election.lease_namespace = !options.kubernetes.leader_elect_namespace.empty() ? options.kubernetes.leader_elect_namespace

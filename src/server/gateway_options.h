@@ -20,6 +20,8 @@ struct KubernetesOptions {
   std::string context;          // empty: the kubeconfig's current-context
   std::string controller_name = "mirrorgate.io/gateway-controller";
   std::vector<std::string> watch_namespaces;  // empty: all
+  double api_qps = 50;   // status writes per second (--kube-api-qps), in bursts of up to api_burst
+  int api_burst = 100;
   // --leader-elect: replicas elect one to write status, on a Lease (the durations are client-go's).
   bool leader_elect = false;
   std::string leader_elect_namespace;  // empty: the pod's namespace, else "default"

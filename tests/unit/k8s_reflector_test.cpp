@@ -190,6 +190,23 @@ TEST(K8sReflector, ListsInPagesThenWatchesFromTheListsVersion) {
   EXPECT_EQ(f.reflector->relists(), 1u);
 }
 
+TEST(K8sReflector, AStatusOnlyChangeIsKeptButWakesNothing) {
+  Fixture f;
+  std::string with_status = service("a", "11");
+  const std::string empty_status = R"("status":{"loadBalancer":{}})";
+  with_status.replace(with_status.find(empty_status), empty_status.size(),
+                      R"("status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.1"}]}})");
+  f.api.script({200, {list_page({service("a", "5")}, "9", "")}});
+  f.api.script({200, {event("MODIFIED", with_status), event("MODIFIED", service("b", "12"))}, 20ms});
+  f.start();
+  ASSERT_TRUE(eventually([&] { return service_names(f.store).size() == 2; }));
+  EXPECT_EQ(f.changes.load(), 2);  // the list and b; not a's status
+  const auto live = f.store.live("Service", "default/a");
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->resource_version, "11");
+  EXPECT_EQ(live->status["loadBalancer"]["ingress"][0]["ip"], "192.0.2.1");
+}
+
 TEST(K8sReflector, ExpiredWatchListsAgainAndReplacesTheScope) {
   Fixture f;
   f.api.script({200, {list_page({service("a", "5"), service("b", "6")}, "9", "")}});
