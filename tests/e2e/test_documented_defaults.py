@@ -1,7 +1,7 @@
 """One source of truth for defaults: every default that the docs or the examples state for a flag is
 the default `mirrorgate --help` reports (the code's). Checked where they are written down:
 
-- docs/operations.md, the options table: "| `--flag X` | default | ...";
+- docs/operations.md and docs/kubernetes.md, the options tables: "| `--flag X` | default | ...";
 - docs/config.md, a MirrorPolicy field's "no policy" column: "`--flag` (value)";
 - examples/*/*.yaml comments: "(default --flag, value)", and a MirrorPolicy field's comment names the
   flag that docs/config.md names for that field (or says "no" default only where docs names no flag).
@@ -52,15 +52,21 @@ class DocumentedDefaults(unittest.TestCase):
             self.assertIsNotNone(value, f"{source}: cannot read {written!r} as a value")
             self.assertEqual(value, self.defaults[flag], f"{source}: says {flag} defaults to {written}")
 
-    def test_operations_options_table(self):
-        text = (mgtest.SOURCE_DIR / "docs" / "operations.md").read_text()
+    def check_table(self, doc: str, at_least: int):
+        text = (mgtest.SOURCE_DIR / "docs" / doc).read_text()
         rows = re.findall(r"^\| `(--[a-z-]+)(?: [A-Z]+)?` \| ([^|]+) \|", text, re.M)
         checked = 0
         for flag, written in rows:
             if number(written) is not None:
-                self.check("docs/operations.md", flag, written)
+                self.check(f"docs/{doc}", flag, written)
                 checked += 1
-        self.assertGreaterEqual(checked, 10, rows)
+        self.assertGreaterEqual(checked, at_least, rows)
+
+    def test_operations_options_table(self):
+        self.check_table("operations.md", 10)
+
+    def test_kubernetes_options_table(self):
+        self.check_table("kubernetes.md", 5)
 
     def test_mirror_policy_no_policy_column(self):
         text = (mgtest.SOURCE_DIR / "docs" / "config.md").read_text()
