@@ -280,12 +280,12 @@ class HelmChart(unittest.TestCase):
     def test_gateway_runs_as_the_chart_service_account(self):
         self.apply_chart_rbac()
         # As a pod's projected token: a TokenRequest for the ServiceAccount, bound to nothing else.
-        token = self.kube.kubectl("create", "token", RELEASE, "-n", NAMESPACE, "--duration=1h").stdout.strip()
+        token = self.kube.service_account_token(RELEASE, NAMESPACE, create=False)
         kubeconfig = self.cluster.dir / "service-account.kubeconfig"
         kubeconfig.write_text(json.dumps({
             "apiVersion": "v1", "kind": "Config", "current-context": "pod",
             "clusters": [{"name": "cluster", "cluster": {"server": self.kube.server,
-                                                         "certificate-authority": str(self.kube.dir / "pki" / "ca.crt")}}],
+                                                         "certificate-authority": str(self.kube.ca_file)}}],
             "users": [{"name": "sa", "user": {"token": token}}],
             "contexts": [{"name": "pod", "context": {"cluster": "cluster", "user": "sa", "namespace": NAMESPACE}}]}))
         kubeconfig.chmod(0o600)
