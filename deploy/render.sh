@@ -16,6 +16,7 @@ out=${1:-deploy/mirrorgate.yaml}
 
 helm=$(command -v helm || true)
 if [[ -z $helm ]]; then
+  # shellcheck disable=SC2016 # a literal $PATH in the pattern
   bin_dir=$(scripts/cluster.sh env | sed -n 's/^export PATH=\(.*\):\$PATH$/\1/p')
   helm=$bin_dir/helm
   [[ -x $helm ]] || {

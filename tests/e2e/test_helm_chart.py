@@ -12,7 +12,7 @@ ours installed).
   with the Deployment's own arguments, and reads every kind without an error, writes the status of every
   kind it writes, reads the Secret its HTTPS listener names and holds the Lease;
 - and no more than enough: the ClusterRole's rules are exactly the documented ones, and the ServiceAccount
-  may not read Secrets outside the release namespace, nor pods, nor write anything but status.
+  may not read Secrets outside the release namespace, nor pods, nor write anything but status and its Lease.
 
 There is no kubelet: the Deployment is never run as pods. The gateway runs here as a process, its Gateway
 on 127.0.39.1."""
