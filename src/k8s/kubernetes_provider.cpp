@@ -36,6 +36,7 @@ void KubernetesProvider::start(Callback on_update) {
                options_.connection.description,
                options_.watch_namespaces.empty() ? std::string("all namespaces")
                                                  : "namespaces " + fmt::format("{}", fmt::join(options_.watch_namespaces, ", ")));
+  std::lock_guard lock(reflectors_mutex_);
   for (const auto& resource : watched_resources()) {
     if (!resource.namespaced || options_.watch_namespaces.empty()) {
       add_reflector(reflectors_, {resource, "", ""});
@@ -51,12 +52,16 @@ void KubernetesProvider::stop() {
   alive_->store(false);
   timer_.cancel();
   work_.reset();
-  for (auto& r : reflectors_) r->request_stop();
-  for (auto& [name, r] : secret_reflectors_) r->request_stop();
-  reflectors_.clear();  // joins
-  secret_reflectors_.clear();
-  elector_.reset();  // a leader releases its Lease
-  status_writer_.reset();
+  {
+    std::lock_guard lock(reflectors_mutex_);
+    for (auto& r : reflectors_) r->request_stop();
+    for (auto& [name, r] : secret_reflectors_) r->request_stop();
+    reflectors_.clear();  // joins
+    secret_reflectors_.clear();
+  }
+  // Stopped, not destroyed: the admin thread may still ask for their figures while the gateway drains.
+  if (elector_) elector_->stop();  // a leader releases its Lease
+  if (status_writer_) status_writer_->stop();
 }
 
 bool KubernetesProvider::writes_status() const { return !elector_ || elector_->leading(); }
@@ -74,6 +79,7 @@ std::vector<std::string> KubernetesProvider::watch_errors() const {
   auto add = [&](const Reflector& r) {
     if (auto e = r.last_error(); !e.empty()) out.push_back(r.scope().describe() + ": " + e);
   };
+  std::lock_guard lock(reflectors_mutex_);
   for (const auto& r : reflectors_) add(*r);
   for (const auto& [name, r] : secret_reflectors_) add(*r);
   return out;
@@ -123,8 +129,11 @@ void KubernetesProvider::on_timer() {
 
 void KubernetesProvider::deliver() {
   pending_ = false;
-  for (const auto& r : reflectors_)
-    if (!r->synced()) return;  // its first list will call changed() again
+  {
+    std::lock_guard lock(reflectors_mutex_);
+    for (const auto& r : reflectors_)
+      if (!r->synced()) return;  // its first list will call changed() again
+  }
   config::LoadResult snapshot = store_.snapshot();
   size_t stopped = 0;
   if (!follow_secrets(snapshot.objects, stopped)) return;
@@ -149,6 +158,7 @@ bool KubernetesProvider::follow_secrets(const config::ObjectSet& objects, size_t
         if (ref.group.empty() && (ref.kind.empty() || ref.kind == "Secret"))
           wanted.insert({ref.namespace_.value_or(gw.metadata.namespace_), ref.name});
     }
+  std::lock_guard lock(reflectors_mutex_);
   for (auto it = secret_reflectors_.begin(); it != secret_reflectors_.end();) {
     if (wanted.count(it->first)) {
       ++it;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -84,6 +85,8 @@ class KubernetesProvider final : public config::Provider {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   ObjectStore store_;
   ApiHealth health_;
+  // Changed on io_'s thread; read by the admin thread too (watch_errors).
+  mutable std::mutex reflectors_mutex_;
   std::vector<std::unique_ptr<Reflector>> reflectors_;
   std::map<SecretName, std::unique_ptr<Reflector>> secret_reflectors_;
   std::unique_ptr<StatusWriter> status_writer_;

@@ -38,7 +38,9 @@ LeaderElector::LeaderElector(ClusterConnection connection, LeaderElectionOptions
   if (options_.identity.empty()) options_.identity = default_identity();
 }
 
-LeaderElector::~LeaderElector() {
+LeaderElector::~LeaderElector() { stop(); }
+
+void LeaderElector::stop() {
   {
     std::lock_guard lock(mutex_);
     stop_ = true;

@@ -37,6 +37,9 @@ class LeaderElector {
   LeaderElector& operator=(const LeaderElector&) = delete;
 
   void start();
+  // Ends the election (a leader releases the Lease) and waits for the thread; the object stays usable
+  // for leading() and transitions().
+  void stop();
   bool leading() const { return leading_.load(); }
   const std::string& identity() const { return options_.identity; }
   uint64_t transitions() const { return transitions_.load(); }  // times this replica became leader

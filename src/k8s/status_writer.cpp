@@ -100,7 +100,9 @@ StatusWriter::StatusWriter(ClusterConnection connection, const ObjectStore& stor
   tokens_at_ = std::chrono::steady_clock::now();
 }
 
-StatusWriter::~StatusWriter() {
+StatusWriter::~StatusWriter() { stop(); }
+
+void StatusWriter::stop() {
   {
     std::lock_guard lock(mutex_);
     stop_ = true;

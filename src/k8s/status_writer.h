@@ -56,6 +56,8 @@ class StatusWriter {
   StatusWriter& operator=(const StatusWriter&) = delete;
 
   void start();
+  // Stops writing and waits for the thread; counters() still answers.
+  void stop();
   // The status of every object, as route::status_json prints it ({"items": [...]}); replaces what was
   // published before and is not written yet.
   void publish(nlohmann::json status);

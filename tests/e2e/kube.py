@@ -21,7 +21,9 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
+import unittest
 from pathlib import Path
 
 import mgtest
@@ -251,3 +253,54 @@ def process_alive(pid: int) -> bool:
 
 def wait_gone(pids, timeout: float = 30.0) -> None:
     mgtest.wait_for(lambda: not any(process_alive(p) for p in pids), timeout, f"processes {list(pids)} to exit")
+
+
+class KubeTestCase(unittest.TestCase):
+    """One control plane (self.kube) and one mgtest.Cluster of processes (self.cluster) per test class,
+    started before `start(cls)` (the class's own set-up) and torn down after the last test; on a failure
+    the processes' logs and the control plane's are printed."""
+
+    APISERVER_ARGS: list[str] = []
+    cluster: mgtest.Cluster
+    kube: Cluster
+
+    @classmethod
+    def start(cls) -> None:  # pragma: no cover - overridden
+        pass
+
+    @classmethod
+    def stop(cls) -> None:
+        """The class's own tear-down, before the processes and the control plane go."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = mgtest.Cluster(cls.__name__)
+        cls.kube = Cluster(cls.APISERVER_ARGS)
+        try:
+            cls.kube.up()
+            cls.start()
+        except BaseException:
+            cls.dump()
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.stop()
+        finally:
+            cls.cluster.close()
+            cls.kube.down()
+
+    @classmethod
+    def dump(cls):
+        cls.cluster.dump()
+        if cls.kube.dir:
+            sys.stderr.write(cls.kube.describe())
+
+    def run(self, result=None):
+        before = (len(result.failures), len(result.errors)) if result else None
+        out = super().run(result)
+        if result is not None and (len(result.failures), len(result.errors)) != before:
+            self.dump()
+        return out

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import unittest
 
 import kube
 import mgtest
@@ -75,39 +73,13 @@ def rules_of(role: dict) -> list[tuple]:
                    sorted(r.get("resourceNames", []))) for r in role["rules"])
 
 
-class HelmChart(unittest.TestCase):
+class HelmChart(kube.KubeTestCase):
     @classmethod
-    def setUpClass(cls):
-        cls.cluster = mgtest.Cluster(cls.__name__)
-        cls.kube = kube.Cluster()
-        try:
-            cls.kube.up()
-            # The release namespace as deploy/mirrorgate.yaml makes it (restricted), warning about any pod
-            # template that would not be admitted.
-            for ns in [NAMESPACE, *OTHER_NAMESPACES]:
-                cls.kube.apply(namespace_yaml(ns))
-        except BaseException:
-            cls.dump()
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cluster.close()
-        cls.kube.down()
-
-    @classmethod
-    def dump(cls):
-        cls.cluster.dump()
-        if cls.kube.dir:
-            sys.stderr.write(cls.kube.describe())
-
-    def run(self, result=None):
-        before = (len(result.failures), len(result.errors)) if result else None
-        out = super().run(result)
-        if result is not None and (len(result.failures), len(result.errors)) != before:
-            self.dump()
-        return out
+    def start(cls):
+        # The release namespace as deploy/mirrorgate.yaml makes it (restricted), warning about any pod
+        # template that would not be admitted.
+        for ns in [NAMESPACE, *OTHER_NAMESPACES]:
+            cls.kube.apply(namespace_yaml(ns))
 
     # --- helpers
 

@@ -16,10 +16,8 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-import sys
 import threading
 import time
-import unittest
 import uuid
 
 import kube
@@ -38,60 +36,41 @@ def example(name: str) -> str:
     return (mgtest.EXAMPLE_DIR / name).read_text()
 
 
-class KubernetesProvider(unittest.TestCase):
+class KubernetesProvider(kube.KubeTestCase):
+    APISERVER_ARGS = APISERVER_ARGS
+    pods = None
+
     @classmethod
-    def setUpClass(cls):
-        cls.cluster = mgtest.Cluster(cls.__name__)
-        cls.kube = kube.Cluster(APISERVER_ARGS)
-        try:
-            cls.kube.up()
-            cls.pods = podnet.PodNetwork()
-            cls.v1 = [cls.pods.echo(cls.cluster, f"infra-backend-v1-6d8f7c9b5-{s}", "infra-backend-v1")
-                      for s in ("a1b2c", "d3e4f")]
-            cls.v2 = [cls.pods.echo(cls.cluster, f"infra-backend-v2-7c9d8e6f4-{s}", "infra-backend-v2")
-                      for s in ("g5h6i", "j7k8l")]
-            cls.gw_ip, cls.gw_port = f"{NET}.1", mgtest.free_port(f"{NET}.1")
-            # The examples as they are, but for the Gateway's address and the pods' addresses.
-            gateway = example("gateway.yaml").replace("value: 127.0.0.1", f"value: {cls.gw_ip}") \
-                .replace("port: 8080\n    allowedRoutes", f"port: {cls.gw_port}\n    allowedRoutes")
-            backends = example("backends.yaml")
-            for old, pod in zip(["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"], cls.v1 + cls.v2):
-                backends = backends.replace(f"- {old}\n", f"- {pod.ip}\n")
-            cls.kube.apply(gateway)
-            cls.kube.apply(backends)
-            for p in cls.v1 + cls.v2:
-                p.wait_ready()
-            cls.gw = cls.start_gateway("mirrorgate")
-            cls.gw.wait_ready()
-        except BaseException:
-            cls.dump()
-            cls.tearDownClass()
-            raise
+    def start(cls):
+        cls.pods = podnet.PodNetwork()
+        cls.v1 = [cls.pods.echo(cls.cluster, f"infra-backend-v1-6d8f7c9b5-{s}", "infra-backend-v1")
+                  for s in ("a1b2c", "d3e4f")]
+        cls.v2 = [cls.pods.echo(cls.cluster, f"infra-backend-v2-7c9d8e6f4-{s}", "infra-backend-v2")
+                  for s in ("g5h6i", "j7k8l")]
+        cls.gw_ip, cls.gw_port = f"{NET}.1", mgtest.free_port(f"{NET}.1")
+        # The examples as they are, but for the Gateway's address and the pods' addresses.
+        gateway = example("gateway.yaml").replace("value: 127.0.0.1", f"value: {cls.gw_ip}") \
+            .replace("port: 8080\n    allowedRoutes", f"port: {cls.gw_port}\n    allowedRoutes")
+        backends = example("backends.yaml")
+        for old, pod in zip(["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"], cls.v1 + cls.v2):
+            backends = backends.replace(f"- {old}\n", f"- {pod.ip}\n")
+        cls.kube.apply(gateway)
+        cls.kube.apply(backends)
+        for p in cls.v1 + cls.v2:
+            p.wait_ready()
+        cls.gw = cls.start_gateway("mirrorgate")
+        cls.gw.wait_ready()
+
+    @classmethod
+    def stop(cls):
+        cls.cluster.close()  # the pods first, then their network
+        if cls.pods:
+            cls.pods.close()
 
     @classmethod
     def start_gateway(cls, name: str, kubeconfig=None, extra_args=None) -> mgtest.Gateway:
         return cls.cluster.gateway(None, admin_ip=f"{NET}.1", name=name, extra_args=[
             "--kubeconfig", str(kubeconfig or cls.kube.kubeconfig), *(extra_args or [])])
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cluster.close()
-        if getattr(cls, "pods", None):
-            cls.pods.close()
-        cls.kube.down()
-
-    @classmethod
-    def dump(cls):
-        cls.cluster.dump()
-        if cls.kube.dir:
-            sys.stderr.write(cls.kube.describe())
-
-    def run(self, result=None):
-        before = (len(result.failures), len(result.errors)) if result else None
-        out = super().run(result)
-        if result is not None and (len(result.failures), len(result.errors)) != before:
-            self.dump()
-        return out
 
     # --- helpers
 
