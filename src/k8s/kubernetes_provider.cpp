@@ -86,6 +86,7 @@ std::vector<std::string> KubernetesProvider::watch_errors() const {
 }
 
 void KubernetesProvider::changed() {
+  ++events_;
   // Many events in a row cost one post: the flag is cleared when the post runs.
   if (change_posted_.exchange(true)) return;
   asio::post(io_, [this, alive = alive_] {
@@ -101,6 +102,7 @@ void KubernetesProvider::note_change() {
   if (!pending_) {
     pending_ = true;
     first_change_ = now;
+    batch_start_events_ = events_.load();
   }
   if (timer_armed_) return;
   timer_armed_ = true;
@@ -114,7 +116,8 @@ void KubernetesProvider::on_timer() {
   timer_armed_ = false;
   if (stopped_) return;
   const auto now = std::chrono::steady_clock::now();
-  const auto quiet_until = last_change_ + options_.quiet_period;
+  const bool burst = events_.load() - batch_start_events_ >= options_.burst_events;
+  const auto quiet_until = last_change_ + (burst ? options_.burst_quiet_period : options_.quiet_period);
   const auto latest = first_change_ + options_.max_delay;
   if (now < quiet_until && now < latest) {
     timer_armed_ = true;

@@ -33,10 +33,13 @@ namespace mg::k8s {
 struct KubernetesProviderOptions {
   ClusterConnection connection;
   std::vector<std::string> watch_namespaces;  // empty: all namespaces
-  // A snapshot waits for this much quiet (kubectl applies a manifest's objects a few ms apart, so a
-  // burst stays one batch)...
+  // A snapshot waits for this much quiet after a change, so that one change is served at once...
   std::chrono::milliseconds quiet_period{20};
-  std::chrono::milliseconds max_delay{1000};    // ...but never longer than this after the first change
+  // ...and for this much once the batch holds burst_events changes (kubectl applying a manifest, a
+  // rollout): a burst is served in a few large batches rather than many small ones...
+  std::chrono::milliseconds burst_quiet_period{250};
+  size_t burst_events = 10;
+  std::chrono::milliseconds max_delay{1000};  // ...but never later than this after the batch's first change
   ReflectorTiming timing;
   StatusWriterOptions status;  // its controller_name is the one we serve
   // Set: only the leader writes status (--leader-elect).
@@ -99,6 +102,8 @@ class KubernetesProvider final : public config::Provider {
   bool pending_ = false;
   bool stopped_ = true;
   std::chrono::steady_clock::time_point first_change_, last_change_;
+  std::atomic<uint64_t> events_{0};  // changes seen by the watches, all told
+  uint64_t batch_start_events_ = 0;  // events_ when the pending batch began
   // Gate for posts from watch threads after stop(): they must not touch a destroyed provider.
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
 };

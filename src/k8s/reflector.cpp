@@ -155,6 +155,7 @@ void Reflector::watch() {
   watch_outcome_ = WatchOutcome::kOpen;
   watch_error_.clear();
   size_t events = 0;
+  const auto opened = std::chrono::steady_clock::now();
   const ApiResponse response = client_->stream(
       path, [&](std::string_view line) { return line.empty() || (++events, handle_event(line)); },
       timing_.idle_timeout);
@@ -174,8 +175,9 @@ void Reflector::watch() {
     return;
   }
   if (!response.ok()) {
+    // Refused (503 while a restarted API server installs its paths, 429, 403): try the watch again from
+    // the same version after the backoff; if that version has expired meanwhile, the server says 410.
     fail(response, "watch");
-    need_list_ = true;
     back_off();
     return;
   }
@@ -188,7 +190,8 @@ void Reflector::watch() {
     back_off();
     return;
   }
-  if (events > 0) backoff_ = {};
+  // A watch that delivered or held for a while was healthy: the next failure starts the backoff afresh.
+  if (events > 0 || std::chrono::steady_clock::now() - opened >= std::chrono::seconds(1)) backoff_ = {};
   // The server ended the stream (its timeout), or the connection broke mid-stream: resume from the last
   // resourceVersion seen. A stream that broke before saying anything backs off first.
   if (!response.transport_error.empty() && events == 0) back_off();

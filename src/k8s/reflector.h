@@ -1,9 +1,9 @@
 #pragma once
 // One watched scope (a resource, in one namespace or all, optionally narrowed by a field selector),
 // kept in an ObjectStore the way client-go's reflector keeps its cache: list in pages (limit/continue),
-// then watch from the list's resourceVersion with bookmarks; a watch that ends is resumed from the last
-// resourceVersion seen, one that expired (410 Gone) lists again; failures back off exponentially with
-// jitter. Runs on its own thread with its own API connection.
+// then watch from the list's resourceVersion with bookmarks; a watch that ends, or that the server
+// refuses for a while, is resumed from the last resourceVersion seen, one that expired (410 Gone) or sent
+// something malformed lists again; failures back off exponentially with jitter. Runs on its own thread with its own API connection.
 
 #include <atomic>
 #include <condition_variable>
