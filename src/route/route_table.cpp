@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 
 namespace mg::route {
 namespace {
@@ -113,16 +114,23 @@ bool query_matches(const CompiledMatch& m, std::string_view query) {
   return true;
 }
 
-}  // namespace
-
-const Rule* Listener::match(const MatchInput& in) const {
-  return find(in).rule;
+// Method, headers and query parameters: everything but the path.
+bool rest_matches(const CompiledMatch& m, const MatchInput& in, std::string_view query) {
+  return (m.method.empty() || m.method == in.method) && headers_match(m, in.headers) &&
+         query_matches(m, query);
 }
 
-MatchResult Listener::find(const MatchInput& in) const {
+// The virtual host a request goes to, and its path and query as matches see them.
+struct Located {
+  const detail::VirtualHost* vhost = nullptr;
+  std::string_view path;
+  std::string_view query;
+};
+
+Located locate(const Listener& l, const MatchInput& in) {
   std::array<char, 256> buf;
   const std::string_view host = normalize_host(in.host, buf);
-  const detail::HostGroup* group = pick_host(host_groups, host);
+  const detail::HostGroup* group = pick_host(l.host_groups, host);
   if (group == nullptr) return {};
   const detail::VirtualHost* vhost = pick_host(group->vhosts, host);
   if (vhost == nullptr) return {};
@@ -137,18 +145,76 @@ MatchResult Listener::find(const MatchInput& in) const {
   const size_t hash = target.find('#');
   if (hash != std::string_view::npos) target = target.substr(0, hash);
   const size_t qmark = target.find('?');
-  const std::string_view path = target.substr(0, qmark);
-  const std::string_view query =
-      qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
+  return {vhost, target.substr(0, qmark),
+          qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1)};
+}
 
-  for (const CompiledMatch& m : vhost->matches) {
-    if (!path_matches(m, path)) continue;
-    if (!m.method.empty() && m.method != in.method) continue;
-    if (!headers_match(m, in.headers)) continue;
-    if (!query_matches(m, query)) continue;
-    // CompiledMatch::path of a prefix match is already stored without its trailing '/'.
-    return {&rules[m.rule], m.path_kind == PathKind::kPrefix ? std::string_view(m.path) : std::string_view{}};
+MatchResult result_of(const Listener& l, const CompiledMatch& m) {
+  // CompiledMatch::path of a prefix match is already stored without its trailing '/'.
+  return {&l.rules[m.rule], m.path_kind == PathKind::kPrefix ? std::string_view(m.path) : std::string_view{}};
+}
+
+}  // namespace
+
+namespace detail {
+
+void MatchList::push_back(CompiledMatch m) {
+  const auto position = static_cast<uint32_t>(matches_.size());
+  switch (m.path_kind) {
+    case PathKind::kExact:
+      by_path_.add_exact(m.path, position);
+      break;
+    case PathKind::kPrefix:
+      by_path_.add_prefix(m.path, position);
+      break;
+    case PathKind::kRegex:
+      unindexed_.push_back(position);
+      break;
+    case PathKind::kNever:
+      break;
   }
+  matches_.push_back(std::move(m));
+}
+
+}  // namespace detail
+
+const Rule* Listener::match(const MatchInput& in) const {
+  return find(in).rule;
+}
+
+MatchResult Listener::find(const MatchInput& in) const {
+  const Located at = locate(*this, in);
+  if (at.vhost == nullptr) return {};
+  const detail::MatchList& matches = at.vhost->matches;
+
+  // The lowest position that passes wins. Each list is ascending, so a list is read only up to its first
+  // pass, or up to the best found so far; most requests check one match.
+  uint32_t best = UINT32_MAX;
+  matches.by_path().visit(at.path, [&](std::span<const uint32_t> list) {
+    for (const uint32_t i : list) {
+      if (i >= best) return;
+      if (rest_matches(matches[i], in, at.query)) {  // the index matched the path
+        best = i;
+        return;
+      }
+    }
+  });
+  for (const uint32_t i : matches.unindexed()) {
+    if (i >= best) break;
+    if (path_matches(matches[i], at.path) && rest_matches(matches[i], in, at.query)) {
+      best = i;
+      break;
+    }
+  }
+  if (best == UINT32_MAX) return {};
+  return result_of(*this, matches[best]);
+}
+
+MatchResult Listener::find_linear(const MatchInput& in) const {
+  const Located at = locate(*this, in);
+  if (at.vhost == nullptr) return {};
+  for (const CompiledMatch& m : at.vhost->matches)
+    if (path_matches(m, at.path) && rest_matches(m, in, at.query)) return result_of(*this, m);
   return {};
 }
 

@@ -22,6 +22,7 @@
 #include "route/client_traffic_settings.h"
 #include "route/header_modifier.h"
 #include "route/mirror_settings.h"
+#include "route/path_index.h"
 #include "route/status_snapshot.h"
 
 namespace re2 {
@@ -163,13 +164,37 @@ struct CompiledMatch {
   uint32_t rule = 0;  // index into Listener::rules
 };
 
+// The matches of one virtual host in precedence order, most specific first: the translator appends them
+// sorted, so a match's position is its precedence, and Listener::find returns the first (lowest) one that
+// matches a request. Each is indexed by path as it is appended (the index cannot disagree with the list):
+// Exact and PathPrefix matches in `by_path`, RegularExpression ones listed as `unindexed`, tried on every
+// request; matches that can never match (kNever) in neither.
+class MatchList {
+ public:
+  void push_back(CompiledMatch m);
+
+  size_t size() const { return matches_.size(); }
+  bool empty() const { return matches_.empty(); }
+  const CompiledMatch& operator[](size_t i) const { return matches_[i]; }
+  std::vector<CompiledMatch>::const_iterator begin() const { return matches_.begin(); }
+  std::vector<CompiledMatch>::const_iterator end() const { return matches_.end(); }
+
+  const PathIndex& by_path() const { return by_path_; }
+  std::span<const uint32_t> unindexed() const { return unindexed_; }  // ascending positions
+
+ private:
+  std::vector<CompiledMatch> matches_;
+  PathIndex by_path_;
+  std::vector<uint32_t> unindexed_;
+};
+
 enum class HostKind : uint8_t { kExact, kWildcard, kAny };
 
 // Exact hosts first (sorted by name), then wildcards (longest suffix first), then the catch-all.
 struct VirtualHost {
   HostKind kind = HostKind::kAny;
   std::string host;  // kExact: lowercase name; kWildcard: suffix with its dot (".example.com")
-  std::vector<CompiledMatch> matches;
+  MatchList matches;
 };
 
 // One Gateway listener (section) sharing the Listener's port; selected by its own hostname first,
@@ -206,6 +231,9 @@ struct Listener {
 
   MatchResult find(const MatchInput&) const;
   const Rule* match(const MatchInput&) const;  // find().rule; nullptr => 404
+  // find() without the path index: every match of the virtual host tried in order. The reference that
+  // find() must agree with for every request (tests/unit/route_match_index_test.cpp) and its benchmark.
+  MatchResult find_linear(const MatchInput&) const;
 };
 
 struct RouteTable {
