@@ -84,6 +84,7 @@ cmd_build() {
     return
   fi
   local started=$SECONDS
+  rm -rf "$cache_root"/.build.* # under the lock: what a killed build left
   tmp=$(mktemp -d "$cache_root/.build.XXXXXX") # global: the EXIT trap removes a failed build's leftovers
   trap 'rm -rf "$tmp"' EXIT
   go_cmd version >&2
