@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -103,7 +104,10 @@ class Cluster:
         try:
             self.up()
         except BaseException:
-            self.down()
+            try:
+                self.down()
+            except AssertionError as e:  # the failure to report is up's
+                print(f"cluster down after a failed up: {e}", file=sys.stderr)
             raise
         return self
 
