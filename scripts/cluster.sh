@@ -61,16 +61,18 @@ cache_key() {
 }
 
 cache_dir=$cache_root/$(cache_key)
-bin_dir=$cache_dir/bin
+build_bin_dir=$cache_dir/bin
+bin_dir=$build_bin_dir # a running cluster's own, from its cluster.env (load_config)
 gateway_crds=$cache_dir/crds/gateway-api
 
 built() {
-  [[ -x $bin_dir/kube-controlplane && -x $bin_dir/kubectl && -x $bin_dir/helm && -f $cache_dir/complete ]]
+  [[ -x $build_bin_dir/kube-controlplane && -x $build_bin_dir/kubectl && -x $build_bin_dir/helm &&
+    -f $cache_dir/complete ]]
 }
 
 cmd_build() {
   if built; then
-    log "binaries cached in $bin_dir"
+    log "binaries cached in $build_bin_dir"
     return
   fi
   mkdir -p "$cache_root"
@@ -78,10 +80,11 @@ cmd_build() {
   exec 8>"$cache_root/.build.lock"
   flock -w 3600 8 || die "timed out waiting for another build ($cache_root/.build.lock)"
   if built; then
-    log "binaries cached in $bin_dir (built meanwhile)"
+    log "binaries cached in $build_bin_dir (built meanwhile)"
     return
   fi
   local started=$SECONDS
+  rm -rf "$cache_root"/.build.* # under the lock: what a killed build left
   tmp=$(mktemp -d "$cache_root/.build.XXXXXX") # global: the EXIT trap removes a failed build's leftovers
   trap 'rm -rf "$tmp"' EXIT
   go_cmd version >&2
@@ -112,7 +115,7 @@ cmd_build() {
   rm -rf "$cache_dir"
   mv "$tmp" "$cache_dir"
   trap - EXIT
-  log "built in $((SECONDS - started)) s: $bin_dir"
+  log "built in $((SECONDS - started)) s: $build_bin_dir"
   # Each change of tests/cluster is a new key of about 250 MB: keep the three newest builds.
   local old
   while IFS= read -r old; do
@@ -124,11 +127,13 @@ cmd_build() {
 
 # --- the running cluster
 
-# Ports are fixed at the first `up` of a state dir, so a restarted API server and later kubeconfigs use the same.
+# Ports are fixed at the first `up` of a state dir, so a restarted API server and later kubeconfigs use the same;
+# so are the binaries (a source change while the cluster runs builds new ones for the next `up`).
 load_config() {
   if [[ -f $state_dir/cluster.env ]]; then
     # shellcheck source=/dev/null
     source "$state_dir/cluster.env"
+    [[ -x $bin_dir/kube-controlplane ]] || bin_dir=$build_bin_dir
   else
     api_port=${MG_CLUSTER_API_PORT:-16443}
     etcd_port=${MG_CLUSTER_ETCD_PORT:-16379}
@@ -139,8 +144,8 @@ load_config() {
 save_config() {
   mkdir -p "$state_dir"
   chmod 700 "$state_dir"
-  printf 'api_port=%d\netcd_port=%d\netcd_peer_port=%d\n' "$api_port" "$etcd_port" "$etcd_peer_port" \
-    >"$state_dir/cluster.env"
+  printf 'api_port=%d\netcd_port=%d\netcd_peer_port=%d\nbin_dir=%q\n' "$api_port" "$etcd_port" "$etcd_peer_port" \
+    "$bin_dir" >"$state_dir/cluster.env"
 }
 
 pid_of() { # name -> pid of a live process started here, or nothing
@@ -201,7 +206,6 @@ start_etcd() {
 cmd_start_apiserver() {
   load_config
   [[ -f $state_dir/cluster.env ]] || die "no cluster in $state_dir (run up first)"
-  built || die "binaries not built (run build first)"
   [[ -n $(pid_of etcd) ]] || die "etcd is not running in $state_dir (run up)"
   if [[ -z $(pid_of apiserver) ]]; then
     port_busy "$api_port" && die "127.0.0.1:$api_port is in use (MG_CLUSTER_API_PORT)"
@@ -268,6 +272,7 @@ cmd_up() {
   exec 9>"$state_dir/.lock"
   flock -w 120 9 || die "another cluster.sh holds $state_dir/.lock"
   load_config
+  if [[ -z $(pid_of etcd) && -z $(pid_of apiserver) ]]; then bin_dir=$build_bin_dir; fi
   save_config
   "$bin_dir/kube-controlplane" pki --dir "$state_dir" --api-port "$api_port"
   start_etcd
@@ -295,7 +300,7 @@ cmd_status() {
   local etcd apiserver
   etcd=$(pid_of etcd)
   apiserver=$(pid_of apiserver)
-  if [[ -n $etcd && -n $apiserver ]] && built && apiserver_ready 2>/dev/null; then
+  if [[ -n $etcd && -n $apiserver ]] && apiserver_ready 2>/dev/null; then
     echo "running: https://127.0.0.1:$api_port (kube-apiserver pid $apiserver, etcd pid $etcd on 127.0.0.1:$etcd_port), state $state_dir"
     return 0
   fi
@@ -307,7 +312,6 @@ cmd_kubeconfig() {
   (($# >= 1)) || die "usage: cluster.sh kubeconfig USER [GROUP...]"
   load_config
   [[ -f $state_dir/pki/ca.key ]] || die "no cluster CA in $state_dir (run up first)"
-  built || die "binaries not built (run build first)"
   local user=$1 args=()
   shift
   for g in "$@"; do args+=(--group "$g"); done
@@ -325,7 +329,7 @@ case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  env) print_env ;;
+  env) load_config && print_env ;;
   kubeconfig) shift && cmd_kubeconfig "$@" ;;
   compact) cmd_compact ;;
   stop-apiserver) cmd_stop_apiserver ;;

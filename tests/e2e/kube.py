@@ -42,11 +42,27 @@ class KubectlError(AssertionError):
                          f"\n--- stderr:\n{result.stderr}")
 
 
+# Commands under way (a first build can take minutes): killed with their process group at exit or SIGTERM.
+_running: dict[int, subprocess.Popen] = {}
+
+
+def _kill_running() -> None:
+    for pid in list(_running):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+mgtest.on_exit(_kill_running)
+
+
 def _run(argv: list[str], env: dict[str, str], timeout: float, input: str | None = None
          ) -> subprocess.CompletedProcess:
     """Runs argv in its own process group, killed whole when the deadline passes."""
     p = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    _running[p.pid] = p
     try:
         out, err = p.communicate(input=input, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -54,6 +70,8 @@ def _run(argv: list[str], env: dict[str, str], timeout: float, input: str | None
         out, err = p.communicate()
         raise AssertionError(f"{' '.join(argv)} still running after {timeout:.0f} s\n--- stdout:\n{out}"
                              f"\n--- stderr:\n{err}") from None
+    finally:
+        _running.pop(p.pid, None)
     return subprocess.CompletedProcess(argv, p.returncode, out, err)
 
 
@@ -87,7 +105,10 @@ class Cluster:
         try:
             self.up()
         except BaseException:
-            self.down()
+            try:
+                self.down()
+            except AssertionError as e:  # the failure to report is up's
+                print(f"cluster down after a failed up: {e}", file=sys.stderr)
             raise
         return self
 

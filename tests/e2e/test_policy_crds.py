@@ -8,6 +8,7 @@ for a policy is accepted by the CRD's status schema, written through the /status
 
 import json
 import os
+import shutil
 import tempfile
 import textwrap
 import unittest
@@ -221,6 +222,7 @@ class PolicyCrds(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.cluster.down()
+        shutil.rmtree(cls.work, ignore_errors=True)
 
     def loader_accepts(self, text: str) -> bool:
         path = self.work / "case.yaml"
