@@ -17,10 +17,10 @@ PREBUILT_CORE=${PREBUILT_CORE-}
 SRC_DIR=${SRC_DIR:-$ROOT/src}
 cmake -S "$ROOT/bench" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DMG_BENCH_PREBUILT_CORE="$PREBUILT_CORE" -DMG_BENCH_SRC_DIR="$(realpath "$SRC_DIR")" >/dev/null
-ninja -C "$BUILD_DIR" http_parser_bench http_serializer_bench route_match_bench
+ninja -C "$BUILD_DIR" http_parser_bench http_serializer_bench route_match_bench route_scale_bench
 pin=()
 [[ -n $CPU ]] && pin=(taskset -c "$CPU")
-for b in http_parser_bench http_serializer_bench route_match_bench; do
+for b in http_parser_bench http_serializer_bench route_match_bench route_scale_bench; do
   echo "== $b"
   "${pin[@]}" "$BUILD_DIR/$b" --benchmark_repetitions="$REPETITIONS" --benchmark_report_aggregates_only=true \
     --benchmark_display_aggregates_only=true "$@"

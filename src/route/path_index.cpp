@@ -1,13 +1,18 @@
 #include "route/path_index.h"
 
+#include <algorithm>
 #include <bit>
 
 namespace mg::route::detail {
 
 uint64_t PathIndex::hash_of(std::string_view key) {
-  uint64_t h = kFnvBasis;
-  for (const char c : key) h = hash_step(h, c);
-  return h;
+  uint64_t h = kSeed;
+  for (size_t start = 0;;) {  // the same elements, in the same order, as visit() walks
+    const size_t slash = key.find('/', start);
+    h = fold_element(h, key.substr(start, slash - start));  // to the end when there is no slash
+    if (slash == std::string_view::npos) return h;
+    start = slash + 1;
+  }
 }
 
 void PathIndex::add_exact(std::string_view path, uint32_t position) {
@@ -29,6 +34,8 @@ PathIndex::Entry& PathIndex::insert(std::string_view key) {
     for (size_t e = 0; e < entries_.size(); ++e) place(hash_of(entries_[e].key), e);
   }
   entries_.push_back(Entry{std::string(key), {}, {}});
+  min_key_ = std::min(min_key_, key.size());
+  max_key_ = std::max(max_key_, key.size());
   place(hash, entries_.size() - 1);
   return entries_.back();
 }

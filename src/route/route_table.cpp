@@ -154,6 +154,12 @@ MatchResult result_of(const Listener& l, const CompiledMatch& m) {
   return {&l.rules[m.rule], m.path_kind == PathKind::kPrefix ? std::string_view(m.path) : std::string_view{}};
 }
 
+MatchResult scan(const Listener& l, const Located& at, const MatchInput& in) {
+  for (const CompiledMatch& m : at.vhost->matches)
+    if (path_matches(m, at.path) && rest_matches(m, in, at.query)) return result_of(l, m);
+  return {};
+}
+
 }  // namespace
 
 namespace detail {
@@ -186,6 +192,7 @@ MatchResult Listener::find(const MatchInput& in) const {
   const Located at = locate(*this, in);
   if (at.vhost == nullptr) return {};
   const detail::MatchList& matches = at.vhost->matches;
+  if (matches.size() <= detail::MatchList::kScanAtMost) return scan(*this, at, in);
 
   // The lowest position that passes wins. Each list is ascending, so a list is read only up to its first
   // pass, or up to the best found so far; most requests check one match.
@@ -213,9 +220,7 @@ MatchResult Listener::find(const MatchInput& in) const {
 MatchResult Listener::find_linear(const MatchInput& in) const {
   const Located at = locate(*this, in);
   if (at.vhost == nullptr) return {};
-  for (const CompiledMatch& m : at.vhost->matches)
-    if (path_matches(m, at.path) && rest_matches(m, in, at.query)) return result_of(*this, m);
-  return {};
+  return scan(*this, at, in);
 }
 
 const Listener* RouteTable::listener_at(std::string_view address, uint16_t port) const {

@@ -171,6 +171,10 @@ struct CompiledMatch {
 // request; matches that can never match (kNever) in neither.
 class MatchList {
  public:
+  // Lists this short are scanned instead: trying 8 matches costs about what the index's walk along the
+  // path costs (bench/RESULTS.md, "Route matching at scale"), and most virtual hosts have a few routes.
+  static constexpr size_t kScanAtMost = 8;
+
   void push_back(CompiledMatch m);
 
   size_t size() const { return matches_.size(); }
@@ -231,8 +235,9 @@ struct Listener {
 
   MatchResult find(const MatchInput&) const;
   const Rule* match(const MatchInput&) const;  // find().rule; nullptr => 404
-  // find() without the path index: every match of the virtual host tried in order. The reference that
-  // find() must agree with for every request (tests/unit/route_match_index_test.cpp) and its benchmark.
+  // find() without the path index: every match of the virtual host tried in order (which find() does too
+  // for a short list, MatchList::kScanAtMost). The reference that find() must agree with for every
+  // request (tests/unit/route_match_index_test.cpp) and its benchmark.
   MatchResult find_linear(const MatchInput&) const;
 };
 

@@ -1,7 +1,8 @@
 // The path index (route/path_index.h) must change how fast Listener::find is, never what it returns:
 // every lookup here is compared with Listener::find_linear, the scan of every match in precedence order
 // that find() was before the index, on random tables through the loader and translator, on match lists
-// in arbitrary order, and on named precedence corner cases.
+// in arbitrary order, and on named precedence corner cases. Tables are large enough for find() to use
+// the index (it scans lists of at most MatchList::kScanAtMost matches).
 
 #include <gtest/gtest.h>
 #include <re2/re2.h>
@@ -282,8 +283,19 @@ TEST(RouteMatchIndex, AgreesWithLinearScanInAnyOrder) {
 
 // ---- named corner cases ----
 
+// With a route of Exact paths no request here asks for, so that the virtual host has more matches than
+// find() scans (MatchList::kScanAtMost) and the index answers.
 std::shared_ptr<const RouteTable> build(const std::string& routes) {
-  return translate(config::load_string(kGateway + routes, "test.yaml"));
+  std::string filler =
+      "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: filler, namespace: "
+      "ns}\nspec:\n  parentRefs: [{name: gw}]\n  rules:\n  - matches: [";
+  for (size_t i = 0; i <= detail::MatchList::kScanAtMost; ++i)
+    filler +=
+        (i ? ", " : "") + std::string("{path: {type: Exact, value: /filler-") + std::to_string(i) + "}}";
+  auto t = translate(config::load_string(kGateway + filler + "]\n" + routes, "test.yaml"));
+  for (const auto& g : t->listeners.at(0).host_groups)
+    for (const auto& vh : g.vhosts) EXPECT_GT(vh.matches.size(), detail::MatchList::kScanAtMost);
+  return t;
 }
 
 std::string route(const std::string& name, const std::string& rules, const std::string& extra = "") {
