@@ -37,6 +37,9 @@ struct ObjectMeta {
   std::string creation_timestamp;  // RFC 3339 as written; empty when absent
   std::string uid;
   std::string resource_version;  // opaque, as the API server wrote it; empty in hand-written manifests
+  // Set when the object as the API server holds it could not be used (the loader's reason): only its
+  // identity and references were decoded, so that status can say why it serves nothing.
+  std::string refused;
   bool operator==(const ObjectMeta&) const = default;
 };
 

@@ -1,12 +1,54 @@
 #include "k8s/object_store.h"
 
 #include <algorithm>
+#include <functional>
+#include <map>
+#include <vector>
 
 #include "config/object_changes.h"
 
 namespace mg::k8s {
 
 namespace {
+
+// What is kept of an object the loader refused, per kind: the fields that say where its status goes. An
+// HTTPRoute keeps its parents (each gets Accepted=False), a Gateway its class, a policy its targets.
+const std::map<std::string, std::vector<std::string>, std::less<>> kStatusFields = {
+    {"HTTPRoute", {"parentRefs"}},
+    {"Gateway", {"gatewayClassName"}},
+    {"MirrorPolicy", {"targetRefs"}},
+    {"ClientTrafficPolicy", {"targetRefs"}},
+};
+
+// "apiserver:1: HTTPRoute default/web: spec.rules[0]...: problem" -> "spec.rules[0]...: problem".
+std::string without_location(const config::ConfigProblem& problem) {
+  const std::string who = problem.kind + " " + (problem.namespace_.empty() ? "" : problem.namespace_ + "/") +
+                          problem.name + ": ";
+  const size_t at = problem.message.find(who);
+  return at == std::string::npos ? problem.message : problem.message.substr(at + who.size());
+}
+
+// The object the loader refused, reduced to the fields status needs and decoded again, with the reason
+// in metadata.refused; nothing when even those fields do not decode.
+config::ObjectSet refused_skeleton(const nlohmann::json& object, const config::ConfigProblem& problem) {
+  const auto fields = kStatusFields.find(problem.kind);
+  if (fields == kStatusFields.end() || problem.name.empty()) return {};
+  nlohmann::json skeleton = {{"apiVersion", object.value("apiVersion", "")},
+                             {"kind", object.value("kind", "")},
+                             {"metadata", object.value("metadata", nlohmann::json::object())},
+                             {"spec", nlohmann::json::object()}};
+  const nlohmann::json spec = object.value("spec", nlohmann::json::object());
+  for (const auto& field : fields->second)
+    if (spec.is_object() && spec.contains(field)) skeleton["spec"][field] = spec[field];
+  if (problem.kind == "Gateway") skeleton["spec"]["listeners"] = nlohmann::json::array();
+  config::LoadResult decoded = config::load_string_partial(skeleton.dump(), "apiserver");
+  if (!decoded.problems.empty()) return {};
+  const std::string reason = without_location(problem);
+  config::for_each_kind([&](std::string_view, auto member) {
+    for (auto& o : decoded.objects.*member) o.metadata.refused = reason;
+  });
+  return std::move(decoded.objects);
+}
 
 bool same_problems(const std::vector<config::ConfigProblem>& a, const std::vector<config::ConfigProblem>& b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(),
@@ -34,6 +76,8 @@ StoredObject decode_object(const ApiResource& resource, nlohmann::json object) {
   if (auto status = object.find("status"); status != object.end()) stored.status = std::move(*status);
   // JSON is YAML: the loader reads the object as it reads a manifest, with the same checks.
   stored.decoded = config::load_string_partial(object.dump(), "apiserver");
+  if (stored.decoded.problems.size() == 1)
+    stored.decoded.objects = refused_skeleton(object, stored.decoded.problems.front());
   return stored;
 }
 

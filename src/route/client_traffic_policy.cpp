@@ -25,6 +25,7 @@ bool serves_http(const config::Listener& l) {
 
 // Why a policy cannot be applied anywhere, or "" when it can.
 std::string invalid_reason(const config::ClientTrafficPolicy& p) {
+  if (!p.metadata.refused.empty()) return p.metadata.refused;
   const auto& l = p.limits;
   // The parser counts the request line as part of the head, so a larger line limit could never apply.
   if (l.max_request_line_size && l.max_header_size && *l.max_request_line_size > *l.max_header_size)

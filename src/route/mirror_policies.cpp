@@ -76,6 +76,7 @@ std::string_view reason_name(PolicyTargetReason r) {
 
 std::vector<std::string> mirror_policy_problems(const config::MirrorPolicy& p) {
   std::vector<std::string> problems;
+  if (!p.metadata.refused.empty()) problems.push_back(p.metadata.refused);
   if (p.request_header_modifier)
     make_header_modifier(*p.request_header_modifier, "spec.requestHeaderModifier", problems);
   if (p.max_body_size && p.max_bytes_in_flight && *p.max_body_size > *p.max_bytes_in_flight)

@@ -197,6 +197,13 @@ class StatusBuilder {
       set_generation(s.status.conditions, gw.metadata.generation);
       out.listeners.push_back(std::move(s.status));
     }
+    if (!gw.metadata.refused.empty()) {
+      // Not translated at all: nothing of it is served.
+      out.conditions = {condition("Accepted", false, "Invalid", gw.metadata.refused),
+                        condition("Programmed", false, "Invalid", "the Gateway is not served: " + gw.metadata.refused)};
+      set_generation(out.conditions, gw.metadata.generation);
+      return out;
+    }
     Condition accepted = condition("Accepted", true, "Accepted", "Gateway is valid");
     // The spec allows either status with ListenersNotValid. The Gateway object itself is valid, so it
     // stays Accepted; whether anything is served is what Programmed (and each listener) says.
@@ -278,6 +285,8 @@ class StatusBuilder {
     if (taking.empty())
       return condition("Accepted", false, "NoMatchingListenerHostname",
                        "no route hostname intersects the hostname of a listener" + which);
+    if (!route.metadata.refused.empty())
+      return condition("Accepted", false, "UnsupportedValue", "the route is not served: " + route.metadata.refused);
     if (auto p = in_.route_problems.find(route_id); p != in_.route_problems.end() && !p->second.empty())
       return condition("Accepted", false, "UnsupportedValue", join(p->second, "; "));
     std::vector<std::string> names;

@@ -307,6 +307,7 @@ class Translator {
 
   void attach_routes(const config::Gateway& gw, const config::Listener& l, Listener& out, GroupBuild& group) {
     for (const auto& route : set_.http_routes) {
+      if (!route.metadata.refused.empty()) continue;  // serves nothing; status says why
       const std::string route_id = key(route.metadata.namespace_, route.metadata.name);
       bool refers = false, attached = false;
       std::string reason;
