@@ -133,7 +133,16 @@ class StatusBuilder {
         s.resolved = condition("ResolvedRefs", false, ref_reason, join(ref_problems, "; "));
 
       const bool passthrough = l.tls && l.tls->mode != "Terminate";
-      if (l.protocol == "HTTP" || (l.protocol == "HTTPS" && !passthrough)) {
+      const std::string* holder = in_.port_claims.held_by_other(gw_id, l.port);
+      if (holder && (l.protocol == "HTTP" || l.protocol == "HTTPS")) {
+        const std::string where = (address == in_.gateway_addresses.end() ? std::string("port ")
+                                                                            : address->second + ":") +
+                                  std::to_string(l.port);
+        s.accepted = condition("Accepted", false, "PortUnavailable",
+                               where + " is held by the older Gateway " + *holder +
+                                   "; give one of them its own address (spec.addresses)");
+        s.programmed = condition("Programmed", false, "Invalid", where + " is held by Gateway " + *holder);
+      } else if (l.protocol == "HTTP" || (l.protocol == "HTTPS" && !passthrough)) {
         if (l.protocol == "HTTPS" && !tls_ok) {
           s.programmed = condition("Programmed", false, "Invalid",
                                    "no valid certificate: " +

@@ -17,6 +17,7 @@
 #include "route/certificates.h"
 #include "route/client_traffic_policy.h"
 #include "route/mirror_policies.h"
+#include "route/port_claims.h"
 #include "route/references.h"
 #include "route/status_snapshot.h"
 
@@ -37,6 +38,7 @@ struct StatusInputs {
   std::function<const ListenerCertificate&(const config::Gateway&, const config::Listener&)> certificate;
   const MirrorPolicies& mirror_policies;
   const ClientTrafficResolution& client_traffic;
+  const PortClaims& port_claims;  // listeners on a port another Gateway holds: not served
 };
 
 // Every condition, with lastTransitionTime left empty (carry_transition_times fills it in).

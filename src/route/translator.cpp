@@ -7,6 +7,7 @@
 #include <chrono>
 #include <ctime>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 #include <unordered_map>
@@ -18,6 +19,7 @@
 #include "route/header_modifier.h"
 #include "route/listener_rules.h"
 #include "route/mirror_policies.h"
+#include "route/port_claims.h"
 #include "route/references.h"
 #include "route/status_conditions.h"
 
@@ -197,11 +199,11 @@ class Translator {
     std::sort(gateways.begin(), gateways.end(), [](auto* a, auto* b) {
       return key(a->metadata.namespace_, a->metadata.name) < key(b->metadata.namespace_, b->metadata.name);
     });
+    claim_ports(gateways);
     for (const auto* gw : gateways) translate_gateway(*gw);
     apply_client_traffic_policies();
     warn_unattached_routes();
     warn_missing_parents();
-    warn_bind_conflicts();
     warn_unapplied_mirror_policies();
     table_->status = std::make_shared<const StatusSnapshot>(status());
     return table_;
@@ -236,6 +238,21 @@ class Translator {
 
   // --- gateways and listeners ---
 
+  // The address each Gateway binds, or the one an address provider gave it (compute_status), decides
+  // which of two Gateways asking for one address:port gets it.
+  void claim_ports(const std::vector<const config::Gateway*>& gateways) {
+    std::map<std::string, std::string> address_of;
+    for (const auto* gw : gateways) {
+      const std::string id = key(gw->metadata.namespace_, gw->metadata.name);
+      if (!options_.assigned_addresses) {
+        address_of[id] = gateway_bind_address(*gw).value;
+      } else if (auto a = options_.assigned_addresses->find(id); a != options_.assigned_addresses->end()) {
+        address_of[id] = a->second;
+      }
+    }
+    port_claims_.emplace(gateways, address_of);
+  }
+
   void translate_gateway(const config::Gateway& gw) {
     const std::string gw_id = key(gw.metadata.namespace_, gw.metadata.name);
     const GatewayBindAddress bind = gateway_bind_address(gw);
@@ -252,6 +269,11 @@ class Translator {
       const std::string where = "Gateway " + gw_id + " listener " + l.name;
       if (l.protocol != "HTTP" && l.protocol != "HTTPS") {
         warn(where + ": protocol " + l.protocol + " is not supported yet; listener skipped");
+        continue;
+      }
+      if (const std::string* holder = port_claims_->held_by_other(gw_id, l.port)) {
+        warn(where + ": " + address + ":" + std::to_string(l.port) + " is held by the older Gateway " + *holder +
+             "; listener skipped (give one of them spec.addresses)");
         continue;
       }
       auto& same_port = by_port[l.port];
@@ -713,17 +735,6 @@ class Translator {
     }
   }
 
-  void warn_bind_conflicts() {
-    std::map<std::pair<std::string, uint16_t>, std::string> seen;
-    for (const auto& l : table_->listeners) {
-      const auto [it, inserted] = seen.try_emplace({l.address, l.port}, l.gateway);
-      if (!inserted && it->second != l.gateway)
-        warn("Gateway " + l.gateway + " listener " + l.name + ": " + l.address + ":" +
-             std::to_string(l.port) + " is also used by Gateway " + it->second +
-             "; give one of them spec.addresses");
-    }
-  }
-
   // A policy that governs nothing is easy to miss: say so at every (re)load, as status does.
   void warn_unapplied_mirror_policies() {
     for (const auto& o : mirror_policies_.outcomes()) {
@@ -750,7 +761,7 @@ class Translator {
         [this](const config::Gateway& gw, const config::Listener& l) -> const ListenerCertificate& {
           return certificate(gw, l);
         },
-        mirror_policies_, client_traffic_});
+        mirror_policies_, client_traffic_, *port_claims_});
     out.time = options_.time.empty() ? now_rfc3339() : options_.time;
     carry_transition_times(out, options_.previous ? options_.previous->status.get() : nullptr);
     return out;
@@ -774,6 +785,7 @@ class Translator {
   MirrorPolicies mirror_policies_;
   ClientTrafficResolution client_traffic_;
   std::map<std::string, std::string> bind_addresses_;  // our Gateways, "ns/name" -> address
+  std::optional<PortClaims> port_claims_;
   std::map<const config::Listener*, ListenerCertificate> certificates_;
 };
 

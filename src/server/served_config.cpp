@@ -1,35 +1,15 @@
 #include "server/served_config.h"
 
-#include <map>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "config/generations.h"
 #include "config/object_changes.h"
 #include "route/translator.h"
 
 namespace mg::server {
-namespace {
-
-// Listeners are identified by address:port; two listeners on the same pair would split connections
-// between them at random (SO_REUSEPORT), so that is refused up front.
-void check_listeners(const route::RouteTable& table) {
-  std::map<std::pair<std::string, uint16_t>, const route::Listener*> seen;
-  for (const auto& l : table.listeners) {
-    auto [it, inserted] = seen.emplace(std::make_pair(l.address, l.port), &l);
-    if (!inserted)
-      throw std::runtime_error(fmt::format("Gateways {} and {} both listen on {}:{}; give each its own address "
-                                           "(spec.addresses)",
-                                           it->second->gateway, l.gateway, l.address, l.port));
-  }
-}
-
-}  // namespace
 
 ServedConfig next_served_config(const ServedConfig* current, config::ObjectSet objects,
                                 std::string_view controller_name) {
@@ -42,7 +22,6 @@ ServedConfig next_served_config(const ServedConfig* current, config::ObjectSet o
   // With the previous table, a condition that did not change keeps its lastTransitionTime.
   const route::RouteTable* previous = current ? current->table.get() : nullptr;
   auto table = route::translate(*latest, controller_name, previous);
-  check_listeners(*table);
   auto clusters = route::build_cluster_set(*table, *latest);
   return {std::move(latest), std::move(table), std::move(clusters)};
 }

@@ -150,6 +150,37 @@ spec:
         finally:
             self.kube.delete("httproute", "orphan", "-n", "default")
 
+    def test_a_second_gateway_on_the_same_address_and_port_says_port_unavailable(self):
+        # Same address and port as mirror-gateway, created later: its listener cannot have the port; its
+        # other listener, and mirror-gateway, keep serving. (creationTimestamp has whole seconds; a tie goes
+        # to the first by name, which mirror-gateway also is.)
+        spare = mgtest.free_port(self.gw_ip)
+        self.kube.apply(f"""apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: second-gateway, namespace: default}}
+spec:
+  gatewayClassName: mirrorgate
+  addresses: [{{type: IPAddress, value: "{self.gw_ip}"}}]
+  listeners:
+  - {{name: taken, port: {self.gw_port}, protocol: HTTP}}
+  - {{name: spare, port: {spare}, protocol: HTTP}}
+""")
+        try:
+            def listener(name):
+                status = self.kube.get("gateway", "second-gateway", "-n", "default").get("status", {})
+                return next((l for l in status.get("listeners", []) if l["name"] == name), None)
+            taken = wait_for(lambda: listener("taken"), 15, "status of Gateway second-gateway")
+            accepted = self.condition(taken["conditions"], "Accepted")
+            self.assertEqual((accepted["status"], accepted["reason"]), ("False", "PortUnavailable"), accepted)
+            self.assertIn("default/mirror-gateway", accepted["message"])
+            self.assertEqual(self.condition(listener("spare")["conditions"], "Programmed")["status"], "True")
+            # The port stays mirror-gateway's, and the spare port serves the second Gateway (no route: 404).
+            for _ in range(20):
+                self.assertEqual(self.request("/mirror").status, 200)
+            wait_for(lambda: get(self.gw_ip, spare, "/", timeout=2).status == 404, 10, "the spare listener")
+        finally:
+            self.kube.delete("gateway", "second-gateway", "-n", "default")
+
     def test_route_added_edited_and_deleted_with_kubectl(self):
         self.kube.apply(self.route_yaml("extra", "/extra", "infra-backend-v1"))
         try:

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "config/objects.h"
+
 namespace mg::test {
 
 inline constexpr std::string_view kGatewayClass = R"(apiVersion: gateway.networking.k8s.io/v1
@@ -101,5 +103,14 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// Gives each Gateway without spec.addresses an address of its own (127.0.100.N), as the conformance
+// harness does (tests/conformance/run_conformance.py): two Gateways on one address:port conflict
+// (route/port_claims.h), and the suite's base has several on port 80.
+inline void give_each_gateway_an_address(config::ObjectSet& set) {
+  int next = 1;
+  for (auto& gw : set.gateways)
+    if (gw.addresses.empty()) gw.addresses.push_back({"IPAddress", "127.0.100." + std::to_string(next++)});
+}
 
 }  // namespace mg::test

@@ -10,6 +10,7 @@
 
 #include "config/loader.h"
 #include "route/translator.h"
+#include "fixtures.h"
 
 namespace mg::route {
 namespace {
@@ -34,7 +35,9 @@ std::shared_ptr<const RouteTable> translate_test(const std::string& name) {
   const std::string text = read_substituted(kDir / "base" / "manifests.yaml") + "\n---\n" +
                            read_substituted(kDir / "base" / "gatewayclass.yaml") + "\n---\n" +
                            read_substituted(kDir / "tests" / (name + ".yaml"));
-  return translate(config::load_string(text, name));
+  config::ObjectSet set = config::load_string(text, name);
+  test::give_each_gateway_an_address(set);
+  return translate(set);
 }
 
 bool has_warning(const RouteTable& t, std::string_view needle) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "route/status_yaml.h"
 #include "server/status_command.h"
 #include "test_certificate.h"
+#include "fixtures.h"
 
 namespace mg::route {
 namespace {
@@ -60,7 +62,9 @@ config::ObjectSet load_test(const std::string& name) {
                            substituted(read_file(kDir / "base" / "gatewayclass.yaml")) + "\n---\n" +
                            std::string(kGeneratedSecret) + "\n---\n" +
                            substituted(read_file(kDir / "tests" / (name + ".yaml")));
-  return config::load_string(text, name);
+  config::ObjectSet set = config::load_string(text, name);
+  test::give_each_gateway_an_address(set);
+  return set;
 }
 
 json status_of(const config::ObjectSet& objects) {
@@ -385,7 +389,11 @@ TEST(RouteStatus, HttpsListenerWithValidSecretIsProgrammed) {
   EXPECT_TRUE(condition_matches(same.at("conditions"), {{"type", "Programmed"}, {"status", "True"}}));
   EXPECT_TRUE(condition_matches(same.at("conditions"),
                                 {{"type", "Accepted"}, {"status", "True"}, {"reason", "Accepted"}}));
-  EXPECT_EQ(same.at("addresses"), json::parse(R"([{"type":"IPAddress","value":"0.0.0.0"}])"));
+  // The address it binds: the one spec.addresses gives (test::give_each_gateway_an_address).
+  const auto gw_same = std::find_if(objects.gateways.begin(), objects.gateways.end(),
+                                    [](const auto& g) { return g.metadata.name == "same-namespace"; });
+  ASSERT_NE(gw_same, objects.gateways.end());
+  EXPECT_EQ(same.at("addresses"), json::array({{{"type", "IPAddress"}, {"value", gw_same->addresses[0].value}}}));
 }
 
 TEST(RouteStatus, HttpsListenerWithBrokenCertificateIsNotProgrammed) {
