@@ -413,6 +413,9 @@ struct Service {
   std::vector<std::string> cluster_ips;
   std::optional<std::string> external_name;
   bool publish_not_ready_addresses = false;
+  // status.loadBalancer.ingress as the API server reports it (an ip: IPAddress, a hostname: Hostname);
+  // read in a cluster, for --publish-service.
+  std::vector<GatewayAddress> load_balancer_ingress;
   bool operator==(const Service&) const = default;
 };
 

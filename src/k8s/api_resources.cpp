@@ -1,5 +1,7 @@
 #include "k8s/api_resources.h"
 
+#include <stdexcept>
+
 namespace mg::k8s {
 
 std::string ApiResource::group_version_path() const {
@@ -38,6 +40,12 @@ const std::vector<ApiResource>& watched_resources() {
 const ApiResource& secret_resource() {
   static const ApiResource secret{"Secret", "v1", "secrets", true};
   return secret;
+}
+
+const ApiResource& service_resource() {
+  for (const auto& r : watched_resources())
+    if (r.kind == "Service") return r;
+  throw std::logic_error("Service is not a watched resource");
 }
 
 const ApiResource& lease_resource() {

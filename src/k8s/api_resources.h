@@ -28,6 +28,7 @@ struct ApiResource {
 // those a listener references are read, each on its own (kubernetes_provider.cpp).
 const std::vector<ApiResource>& watched_resources();
 const ApiResource& secret_resource();
+const ApiResource& service_resource();
 const ApiResource& lease_resource();
 
 }  // namespace mg::k8s

@@ -1,5 +1,6 @@
 #include "k8s/kubernetes_provider.h"
 
+#include <algorithm>
 #include <set>
 
 #include <asio/post.hpp>
@@ -43,6 +44,13 @@ void KubernetesProvider::start(Callback on_update) {
       continue;
     }
     for (const auto& ns : options_.watch_namespaces) add_reflector(reflectors_, {resource, ns, ""});
+  }
+  // The published Service's status is read from its object: watch it alone if its namespace is not.
+  if (const auto slash = options_.publish_service.find('/'); slash != std::string::npos) {
+    const std::string ns = options_.publish_service.substr(0, slash);
+    const auto& watched = options_.watch_namespaces;
+    if (!watched.empty() && std::find(watched.begin(), watched.end(), ns) == watched.end())
+      add_reflector(reflectors_, {service_resource(), ns, "metadata.name=" + options_.publish_service.substr(slash + 1)});
   }
 }
 

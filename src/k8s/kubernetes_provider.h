@@ -33,6 +33,8 @@ namespace mg::k8s {
 struct KubernetesProviderOptions {
   ClusterConnection connection;
   std::vector<std::string> watch_namespaces;  // empty: all namespaces
+  // "ns/name" of --publish-service: watched on its own when its namespace is not watched anyway.
+  std::string publish_service;
   // A snapshot waits for this much quiet after a change, so that one change is served at once...
   std::chrono::milliseconds quiet_period{20};
   // ...and for this much once the batch holds burst_events changes (kubectl applying a manifest, a

@@ -50,6 +50,24 @@ config::ObjectSet refused_skeleton(const nlohmann::json& object, const config::C
   return std::move(decoded.objects);
 }
 
+// A Service's status.loadBalancer.ingress: what --publish-service reports as Gateway addresses.
+std::vector<config::GatewayAddress> ingress_of(const nlohmann::json& status) {
+  std::vector<config::GatewayAddress> out;
+  const nlohmann::json* ingress = nullptr;
+  if (status.is_object() && status.contains("loadBalancer") && status["loadBalancer"].is_object())
+    if (auto it = status["loadBalancer"].find("ingress"); it != status["loadBalancer"].end() && it->is_array())
+      ingress = &*it;
+  if (!ingress) return out;
+  for (const auto& entry : *ingress) {
+    if (!entry.is_object()) continue;
+    if (auto ip = entry.find("ip"); ip != entry.end() && ip->is_string() && !ip->get<std::string>().empty())
+      out.push_back({"IPAddress", *ip});
+    else if (auto host = entry.find("hostname"); host != entry.end() && host->is_string() && !host->get<std::string>().empty())
+      out.push_back({"Hostname", *host});
+  }
+  return out;
+}
+
 bool same_problems(const std::vector<config::ConfigProblem>& a, const std::vector<config::ConfigProblem>& b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(),
                     [](const auto& x, const auto& y) { return x.message == y.message; });
@@ -78,6 +96,7 @@ StoredObject decode_object(const ApiResource& resource, nlohmann::json object) {
   stored.decoded = config::load_string_partial(object.dump(), "apiserver");
   if (stored.decoded.problems.size() == 1)
     stored.decoded.objects = refused_skeleton(object, stored.decoded.problems.front());
+  for (auto& service : stored.decoded.objects.services) service.load_balancer_ingress = ingress_of(stored.status);
   return stored;
 }
 

@@ -39,6 +39,16 @@ int main(int argc, char** argv) {
   app.add_option("--watch-namespace", options.kubernetes.watch_namespaces,
                  "watch only this namespace (repeatable; default: all)")
       ->group("Kubernetes");
+  app.add_option("--publish-service", options.kubernetes.publish_service,
+                 "NAMESPACE/NAME of the Service clients reach the gateway through: its load-balancer address "
+                 "is the status.addresses of every Gateway that asks for none")
+      ->check([](const std::string& v) -> std::string {
+        const auto slash = v.find('/');
+        if (slash == std::string::npos || slash == 0 || slash + 1 == v.size() || v.find('/', slash + 1) != std::string::npos)
+          return "expected NAMESPACE/NAME, got \"" + v + "\"";
+        return "";
+      })
+      ->group("Kubernetes");
   app.add_option("--kube-api-qps", options.kubernetes.api_qps, "status writes per second to the API server")
       ->check(CLI::PositiveNumber)
       ->capture_default_str()
@@ -181,6 +191,11 @@ int main(int argc, char** argv) {
       !options.kubernetes.kubeconfig.empty() || (options.config_path.empty() && std::getenv("KUBERNETES_SERVICE_HOST"));
   if (options.config_path.empty() && !options.kubernetes.enabled) {
     std::cerr << "mirrorgate: give -c (a YAML file or a directory of them) or --kubeconfig\n" << app.help();
+    return 2;
+  }
+  if (!options.kubernetes.enabled && !options.kubernetes.publish_service.empty()) {
+    std::cerr << "mirrorgate: --publish-service reads a Service's status from the API server: it needs "
+                 "--kubeconfig (or a pod's service account), not -c\n";
     return 2;
   }
 

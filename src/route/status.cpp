@@ -63,7 +63,11 @@ json gateway(const GatewayStatus& gw) {
                              {"conditions", conditions_json(l.conditions)}});
   }
   json status{{"conditions", conditions_json(gw.conditions)}, {"listeners", std::move(listeners)}};
-  if (gw.address) status["addresses"] = json::array({json{{"type", "IPAddress"}, {"value", *gw.address}}});
+  if (!gw.addresses.empty()) {
+    json addresses = json::array();
+    for (const auto& a : gw.addresses) addresses.push_back(json{{"type", a.type}, {"value", a.value}});
+    status["addresses"] = std::move(addresses);
+  }
   return item(kApiVersion, gw.object, std::move(status));
 }
 

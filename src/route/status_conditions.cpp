@@ -220,14 +220,25 @@ class StatusBuilder {
       accepted =
           condition("Accepted", true, "ListenersNotValid", "listeners not accepted: " + join(invalid, ", "));
     Condition programmed = condition("Programmed", true, "Programmed", "");
+    // Clients reach a Gateway that asks for no address through the published Service, if there is one.
+    const bool published = in_.published && gw.addresses.empty();
+    if (published) {
+      out.addresses = in_.published->addresses;
+    } else if (address != in_.gateway_addresses.end()) {
+      out.addresses = {{"IPAddress", address->second}};
+    }
     if (address == in_.gateway_addresses.end()) {
       programmed = condition("Programmed", false, "AddressNotAssigned", "the Gateway has no address");
+    } else if (published && out.addresses.empty()) {
+      programmed = condition("Programmed", false, "AddressNotAssigned",
+                             "Service " + in_.published->service + " (--publish-service) " +
+                                 in_.published->missing_because);
     } else if (served.empty()) {
       programmed = condition("Programmed", false, "Invalid", "none of its listeners is served");
     } else {
       programmed.message = "serving listeners " + join(served, ", ") + " on " + address->second;
+      if (published) programmed.message += ", published as Service " + in_.published->service;
     }
-    if (address != in_.gateway_addresses.end()) out.address = address->second;
     out.conditions = {accepted, programmed};
     set_generation(out.conditions, gw.metadata.generation);
     return out;

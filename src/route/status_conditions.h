@@ -23,6 +23,13 @@
 
 namespace mg::route {
 
+// The addresses of the Service clients reach the Gateways through (--publish-service).
+struct PublishedAddresses {
+  std::string service;  // "ns/name"
+  std::vector<config::GatewayAddress> addresses;  // its load-balancer ingress
+  std::string missing_because;  // when there is none: "does not exist", "has no load-balancer address yet"
+};
+
 struct StatusInputs {
   const config::ObjectSet& objects;
   std::string_view controller_name;
@@ -39,6 +46,7 @@ struct StatusInputs {
   const MirrorPolicies& mirror_policies;
   const ClientTrafficResolution& client_traffic;
   const PortClaims& port_claims;  // listeners on a port another Gateway holds: not served
+  const PublishedAddresses* published;  // null: no --publish-service
 };
 
 // Every condition, with lastTransitionTime left empty (carry_transition_times fills it in).

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "config/objects.h"
+
 namespace mg::route {
 
 // One metav1.Condition.
@@ -51,7 +53,7 @@ struct ListenerStatus {
 
 struct GatewayStatus {
   ObjectRef object;
-  std::optional<std::string> address;  // status.addresses[0] (IPAddress); none: not assigned
+  std::vector<config::GatewayAddress> addresses;  // status.addresses; empty: not assigned
   std::vector<Condition> conditions;   // Accepted, Programmed
   std::vector<ListenerStatus> listeners;
 };

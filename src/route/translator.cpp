@@ -200,6 +200,7 @@ class Translator {
       return key(a->metadata.namespace_, a->metadata.name) < key(b->metadata.namespace_, b->metadata.name);
     });
     claim_ports(gateways);
+    publish_addresses();
     for (const auto* gw : gateways) translate_gateway(*gw);
     apply_client_traffic_policies();
     warn_unattached_routes();
@@ -251,6 +252,21 @@ class Translator {
       }
     }
     port_claims_.emplace(gateways, address_of);
+  }
+
+  void publish_addresses() {
+    if (options_.publish_service.empty()) return;
+    PublishedAddresses& p = published_.emplace();
+    p.service = options_.publish_service;
+    const auto it = services_.find(p.service);
+    if (it == services_.end()) {
+      p.missing_because = "does not exist";
+      warn("Service " + p.service + " (--publish-service) does not exist; Gateways without spec.addresses "
+           "report no address");
+      return;
+    }
+    p.addresses = it->second->load_balancer_ingress;
+    if (p.addresses.empty()) p.missing_because = "has no load-balancer address yet";
   }
 
   void translate_gateway(const config::Gateway& gw) {
@@ -761,7 +777,7 @@ class Translator {
         [this](const config::Gateway& gw, const config::Listener& l) -> const ListenerCertificate& {
           return certificate(gw, l);
         },
-        mirror_policies_, client_traffic_, *port_claims_});
+        mirror_policies_, client_traffic_, *port_claims_, published_ ? &*published_ : nullptr});
     out.time = options_.time.empty() ? now_rfc3339() : options_.time;
     carry_transition_times(out, options_.previous ? options_.previous->status.get() : nullptr);
     return out;
@@ -786,6 +802,7 @@ class Translator {
   ClientTrafficResolution client_traffic_;
   std::map<std::string, std::string> bind_addresses_;  // our Gateways, "ns/name" -> address
   std::optional<PortClaims> port_claims_;
+  std::optional<PublishedAddresses> published_;
   std::map<const config::Listener*, ListenerCertificate> certificates_;
 };
 

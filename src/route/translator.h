@@ -36,6 +36,10 @@ struct TranslateOptions {
   // translator's own message for that route). Neither changes the data plane.
   const std::map<std::string, std::string>* assigned_addresses = nullptr;
   const std::map<std::string, std::string>* extra_route_problems = nullptr;
+  // "ns/name" of the Service clients reach the Gateways through (--publish-service): a Gateway that asks
+  // for no address reports that Service's load-balancer ingress as its status.addresses, as other
+  // controllers do; none yet is Programmed=False/AddressNotAssigned. Empty: the address it binds.
+  std::string publish_service;
 };
 
 std::shared_ptr<const RouteTable> translate(const config::ObjectSet&, const TranslateOptions&);

@@ -104,9 +104,9 @@ void log_new_lines(const std::vector<std::string>& now, const std::vector<std::s
 // next_served_config, and at debug level what the snapshot became: how long it took and the size of
 // what is served now.
 ServedConfig next_served_config_logged(const ServedConfig* current, config::ObjectSet objects,
-                                       std::string_view controller_name) {
+                                       const route::TranslateOptions& translation) {
   const auto started = std::chrono::steady_clock::now();
-  ServedConfig next = next_served_config(current, std::move(objects), controller_name);
+  ServedConfig next = next_served_config(current, std::move(objects), translation);
   if (!spdlog::should_log(spdlog::level::debug)) return next;
   const bool endpoints_only = current && next.table == current->table;
   size_t rules = 0;
@@ -132,6 +132,7 @@ std::unique_ptr<config::Provider> make_provider(asio::io_context& io, const Gate
     throw std::runtime_error("not in a pod (no KUBERNETES_SERVICE_HOST or service-account token): give -c FILE or --kubeconfig PATH");
   }
   k.watch_namespaces = options.kubernetes.watch_namespaces;
+  k.publish_service = options.kubernetes.publish_service;
   k.status.controller_name = options.kubernetes.controller_name;
   k.status.writes_per_second = options.kubernetes.api_qps;
   k.status.burst = options.kubernetes.api_burst;
@@ -198,7 +199,9 @@ int run_gateway(const GatewayOptions& options) {
   asio::signal_set signals(signals_io, SIGTERM, SIGINT);
   k8s::KubernetesProvider* kubernetes = nullptr;
   std::unique_ptr<config::Provider> provider = make_provider(signals_io, options, kubernetes);
-  const std::string_view controller_name = options.kubernetes.controller_name;
+  route::TranslateOptions translation;
+  translation.controller_name = options.kubernetes.controller_name;
+  translation.publish_service = options.kubernetes.publish_service;
   // In a cluster, a parentRef to a Gateway that does not exist may be another controller's: no entry.
   route::StatusOptions status_options = route::gateway_status_options();
   status_options.controller_name = options.kubernetes.controller_name;
@@ -217,7 +220,7 @@ int run_gateway(const GatewayOptions& options) {
   // as a whole keeps the old config.
   auto reload = [&](config::ObjectSet objects, std::vector<std::string> problems) {
     try {
-      ServedConfig next = next_served_config_logged(&current, std::move(objects), controller_name);
+      ServedConfig next = next_served_config_logged(&current, std::move(objects), translation);
       const bool endpoints_only = next.table == current.table;
       log_new_lines(next.table->warnings, current.table->warnings);
       log_new_lines(next.clusters->warnings, current.clusters->warnings);
@@ -253,7 +256,7 @@ int run_gateway(const GatewayOptions& options) {
     auto lines = messages(problems);
     log_new_lines(lines, config_problems);
     if (current.table) return reload(std::move(objects), std::move(lines));
-    ServedConfig first = next_served_config_logged(nullptr, std::move(objects), controller_name);  // throws: nothing to keep serving
+    ServedConfig first = next_served_config_logged(nullptr, std::move(objects), translation);  // throws: nothing to keep serving
     log_new_lines(first.table->warnings, {});
     log_new_lines(first.clusters->warnings, {});
     if (kubernetes) kubernetes->publish_status(route::status_json(*first.table, status_options));

@@ -20,6 +20,7 @@ struct KubernetesOptions {
   std::string context;          // empty: the kubeconfig's current-context
   std::string controller_name = "mirrorgate.io/gateway-controller";
   std::vector<std::string> watch_namespaces;  // empty: all
+  std::string publish_service;  // "ns/name" (--publish-service): its load-balancer address in Gateway status
   double api_qps = 50;   // status writes per second (--kube-api-qps), in bursts of up to api_burst
   int api_burst = 100;
   // --leader-elect: replicas elect one to write status, on a Lease (the durations are client-go's).

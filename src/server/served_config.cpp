@@ -12,7 +12,7 @@
 namespace mg::server {
 
 ServedConfig next_served_config(const ServedConfig* current, config::ObjectSet objects,
-                                std::string_view controller_name) {
+                                route::TranslateOptions options) {
   // Generations first: an object whose spec did not change then compares equal, metadata included.
   if (current) config::carry_generations(*current->objects, objects);
   auto latest = std::make_shared<const config::ObjectSet>(std::move(objects));
@@ -20,8 +20,8 @@ ServedConfig next_served_config(const ServedConfig* current, config::ObjectSet o
   if (current && config::changed_kinds(*current->objects, *latest) == only_slices)
     return {latest, current->table, route::build_cluster_set(*current->table, *latest)};
   // With the previous table, a condition that did not change keeps its lastTransitionTime.
-  const route::RouteTable* previous = current ? current->table.get() : nullptr;
-  auto table = route::translate(*latest, controller_name, previous);
+  options.previous = current ? current->table.get() : nullptr;
+  auto table = route::translate(*latest, options);
   auto clusters = route::build_cluster_set(*table, *latest);
   return {std::move(latest), std::move(table), std::move(clusters)};
 }

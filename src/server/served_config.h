@@ -25,10 +25,9 @@ struct ServedConfig {
 
 // The config to serve after `objects`, given the one served now (null: the first snapshot). The same
 // `table` as `current`'s when only EndpointSlices changed; a snapshot without any change is translated
-// again, as a SIGHUP asks. Throws std::runtime_error when the snapshot cannot be served as a whole (two
-// Gateways on one address); `current` keeps serving then. Only GatewayClasses of controller_name (and
-// their Gateways and routes) are served.
+// again, as a SIGHUP asks. Only GatewayClasses of the options' controller_name (and their Gateways and
+// routes) are served; `options.previous` is set here.
 ServedConfig next_served_config(const ServedConfig* current, config::ObjectSet objects,
-                                std::string_view controller_name = route::kDefaultControllerName);
+                                route::TranslateOptions options = {});
 
 }  // namespace mg::server

@@ -3,7 +3,8 @@
 - `--version` on both binaries names the version and the commit the build came from (and, for the
   gateway, the Gateway API version and how many features it supports);
 - an unknown `--log-level` is refused at start with a message naming the flag, instead of silencing
-  every log line (spdlog reads an unknown level name as "off")."""
+  every log line (spdlog reads an unknown level name as "off");
+- `--publish-service` wants NAMESPACE/NAME and a Kubernetes API server, and says so."""
 
 import re
 import subprocess
@@ -45,6 +46,15 @@ class CommandLine(unittest.TestCase):
         self.assertIn("--log-level", out.stderr)
         self.assertIn("loud", out.stderr)
         self.assertNotIn("mirrorgate ready", out.stdout + out.stderr)
+
+    def test_publish_service_needs_namespace_name_and_a_cluster(self):
+        examples = str(mgtest.SOURCE_DIR / "examples" / "mirror")
+        out = run(mgtest.GATEWAY_BIN, "--kubeconfig", "/nonexistent", "--publish-service", "just-a-name")
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("expected NAMESPACE/NAME", out.stderr)
+        out = run(mgtest.GATEWAY_BIN, "-c", examples, "--publish-service", "ns/lb")
+        self.assertEqual(out.returncode, 2, out.stdout + out.stderr)
+        self.assertIn("--publish-service reads a Service's status from the API server", out.stderr)
 
 
 if __name__ == "__main__":

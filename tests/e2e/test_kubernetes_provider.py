@@ -389,6 +389,64 @@ spec: {{controllerName: {controller}}}
             b.stop()
             self.kube.delete("gatewayclass", "replicas")
 
+    def test_publish_service_puts_its_load_balancer_address_in_gateway_status(self):
+        # The Service lives in a namespace the gateway does not watch: it is watched alone, by name. The
+        # Gateway's only listener is TCP (not served), so that it binds nothing on this machine.
+        controller = "mirrorgate.io/publish-test"
+        self.kube.apply(f"""apiVersion: v1
+kind: Namespace
+metadata: {{name: lb-system}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: gateway-lb, namespace: lb-system}}
+spec:
+  type: LoadBalancer
+  ports: [{{name: http, port: 80}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: published}}
+spec: {{controllerName: {controller}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: published, namespace: default}}
+spec:
+  gatewayClassName: published
+  listeners: [{{name: tcp, port: 5000, protocol: TCP}}]
+""")
+        g = self.start_gateway("published", extra_args=[
+            "--controller-name", controller, "--watch-namespace", "default",
+            "--publish-service", "lb-system/gateway-lb"])
+
+        def gateway_status():
+            return self.kube.get("gateway", "published", "-n", "default").get("status", {})
+        try:
+            g.wait_ready()
+            programmed = wait_for(lambda: next((c for c in gateway_status().get("conditions", [])
+                                                if c["type"] == "Programmed" and c["reason"] != "Pending"), None),
+                                  15, "the Gateway's status")
+            self.assertEqual(programmed["reason"], "AddressNotAssigned", programmed)
+            self.assertIn("no load-balancer address yet", programmed["message"])
+            self.assertNotIn("addresses", gateway_status())
+            # What a cloud's load-balancer controller does once it has an address.
+            self.kube.kubectl("patch", "service", "gateway-lb", "-n", "lb-system", "--subresource=status",
+                              "--type=merge", "-p",
+                              '{"status":{"loadBalancer":{"ingress":[{"ip":"203.0.113.7"},'
+                              '{"hostname":"gw.example.com"}]}}}')
+            addresses = wait_for(lambda: gateway_status().get("addresses"), 15, "status.addresses")
+            self.assertEqual(addresses, [{"type": "IPAddress", "value": "203.0.113.7"},
+                                         {"type": "Hostname", "value": "gw.example.com"}])
+            listing = self.kube.kubectl("get", "gateway", "published", "-n", "default").stdout
+            self.assertIn("203.0.113.7", listing)
+        finally:
+            g.stop()
+            self.kube.delete("gateway", "published", "-n", "default")
+            self.kube.delete("gatewayclass", "published")
+            # No namespace controller here to finalize it: do not wait for it to go.
+            self.kube.kubectl("delete", "namespace", "lb-system", "--wait=false")
+
     def test_forbidden_kind_is_a_clear_error_not_a_crash(self):
         # A ClusterRole without ReferenceGrants: the gateway serves the rest and says what is missing. It
         # has no Secrets either: no listener of its class names one, so none is ever read.

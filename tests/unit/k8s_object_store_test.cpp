@@ -144,5 +144,63 @@ TEST(K8sObjectStore, AnObjectWhoseReferencesDoNotDecodeIsLeftOut) {
   EXPECT_TRUE(stored.decoded.objects.http_routes.empty());
 }
 
+// --publish-service: the Service's load-balancer ingress (from its status) is each address-less Gateway's.
+json gateway_status(const config::ObjectSet& set, std::string publish_service, std::string_view gw = "gw") {
+  route::TranslateOptions translation;
+  translation.publish_service = std::move(publish_service);
+  return status_of(route::status_json(*route::translate(set, translation), route::StatusOptions{}), "Gateway", gw);
+}
+
+json condition_of(const json& status, std::string_view type) {
+  for (const auto& c : status["conditions"])
+    if (c["type"] == type) return c;
+  return nullptr;
+}
+
+json lb_service(json ingress) {
+  json svc = item("lb", {{"type", "LoadBalancer"}, {"ports", {{{"port", 80}}}}});
+  svc["status"] = {{"loadBalancer", ingress.is_null() ? json::object() : json{{"ingress", ingress}}}};
+  return svc;
+}
+
+TEST(K8sObjectStore, APublishedServicesLoadBalancerAddressIsTheGatewaysAddress) {
+  json address_less = kGateway;
+  const config::ObjectSet set = decode_all(
+      {{"GatewayClass", kGatewayClass},
+       {"Gateway", address_less},
+       {"Service", lb_service(json::array({{{"ip", "203.0.113.7"}}, {{"hostname", "lb.example.com"}}}))}});
+  const json st = gateway_status(set, "default/lb");
+  EXPECT_EQ(st["addresses"], json::parse(R"([{"type":"IPAddress","value":"203.0.113.7"},
+                                             {"type":"Hostname","value":"lb.example.com"}])"));
+  EXPECT_EQ(condition_of(st, "Programmed")["status"], "True");
+  EXPECT_NE(condition_of(st, "Programmed")["message"].get<std::string>().find("published as Service default/lb"),
+            std::string::npos);
+  // Without the flag: the address it binds.
+  EXPECT_EQ(gateway_status(set, "")["addresses"], json::parse(R"([{"type":"IPAddress","value":"0.0.0.0"}])"));
+}
+
+TEST(K8sObjectStore, APublishedServiceWithoutAnAddressYetLeavesTheGatewayUnassigned) {
+  const config::ObjectSet set =
+      decode_all({{"GatewayClass", kGatewayClass}, {"Gateway", kGateway}, {"Service", lb_service(nullptr)}});
+  const json st = gateway_status(set, "default/lb");
+  EXPECT_FALSE(st.contains("addresses"));
+  EXPECT_EQ(condition_of(st, "Programmed")["reason"], "AddressNotAssigned");
+  EXPECT_NE(condition_of(st, "Programmed")["message"].get<std::string>().find("no load-balancer address yet"),
+            std::string::npos);
+  const json missing = gateway_status(set, "default/nope");
+  EXPECT_NE(condition_of(missing, "Programmed")["message"].get<std::string>().find("does not exist"),
+            std::string::npos);
+}
+
+TEST(K8sObjectStore, AGatewayWithItsOwnAddressKeepsIt) {
+  json gw = kGateway;
+  gw["spec"]["addresses"] = json::array({{{"type", "IPAddress"}, {"value", "127.0.0.9"}}});
+  const config::ObjectSet set = decode_all({{"GatewayClass", kGatewayClass},
+                                            {"Gateway", gw},
+                                            {"Service", lb_service(json::array({{{"ip", "203.0.113.7"}}}))}});
+  EXPECT_EQ(gateway_status(set, "default/lb")["addresses"],
+            json::parse(R"([{"type":"IPAddress","value":"127.0.0.9"}])"));
+}
+
 }  // namespace
 }  // namespace mg::k8s

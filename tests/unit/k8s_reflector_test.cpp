@@ -195,7 +195,7 @@ TEST(K8sReflector, AStatusOnlyChangeIsKeptButWakesNothing) {
   std::string with_status = service("a", "11");
   const std::string empty_status = R"("status":{"loadBalancer":{}})";
   with_status.replace(with_status.find(empty_status), empty_status.size(),
-                      R"("status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.1"}]}})");
+                      R"("status":{"loadBalancer":{},"conditions":[{"type":"Example","status":"True"}]})");
   f.api.script({200, {list_page({service("a", "5")}, "9", "")}});
   f.api.script({200, {event("MODIFIED", with_status), event("MODIFIED", service("b", "12"))}, 20ms});
   f.start();
@@ -204,7 +204,24 @@ TEST(K8sReflector, AStatusOnlyChangeIsKeptButWakesNothing) {
   const auto live = f.store.live("Service", "default/a");
   ASSERT_TRUE(live);
   EXPECT_EQ(live->resource_version, "11");
-  EXPECT_EQ(live->status["loadBalancer"]["ingress"][0]["ip"], "192.0.2.1");
+  EXPECT_EQ(live->status["conditions"][0]["type"], "Example");
+}
+
+// A load-balancer address is the one part of a status that is served: --publish-service reports it.
+TEST(K8sReflector, ALoadBalancerAddressIsDecodedAndWakesASnapshot) {
+  Fixture f;
+  std::string with_ingress = service("a", "11");
+  const std::string empty_status = R"("status":{"loadBalancer":{}})";
+  with_ingress.replace(with_ingress.find(empty_status), empty_status.size(),
+                       R"("status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.1"},{"hostname":"lb.example.com"}]}})");
+  f.api.script({200, {list_page({service("a", "5")}, "9", "")}});
+  f.api.script({200, {event("MODIFIED", with_ingress)}, 20ms});
+  f.start();
+  ASSERT_TRUE(eventually([&] { return f.changes.load() == 2; }));
+  const auto services = f.store.snapshot().objects.services;
+  ASSERT_EQ(services.size(), 1u);
+  const std::vector<config::GatewayAddress> want{{"IPAddress", "192.0.2.1"}, {"Hostname", "lb.example.com"}};
+  EXPECT_EQ(services[0].load_balancer_ingress, want);
 }
 
 TEST(K8sReflector, ExpiredWatchListsAgainAndReplacesTheScope) {
