@@ -37,14 +37,11 @@ die() {
   exit 1
 }
 
+# The machine's Go when new enough for tests/cluster/go.mod, else one from the module proxy, cached.
 go_cmd() {
-  if command -v go >/dev/null 2>&1; then
-    go "$@"
-  elif [[ -x /usr/local/go/bin/go ]]; then
-    /usr/local/go/bin/go "$@"
-  else
-    die "no Go toolchain (go on PATH or /usr/local/go/bin/go); tests/cluster/go.mod says which version it needs"
-  fi
+  local go
+  go=$(scripts/go-toolchain.sh) || die "no Go toolchain for tests/cluster/go.mod (scripts/go-toolchain.sh)"
+  GOTOOLCHAIN=local "$go" "$@"
 }
 
 # The cache key: the Kubernetes version and everything that goes into the build.

@@ -24,8 +24,13 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# Go builds the local Kubernetes control plane (tests/cluster) and Go-only test programs: the machine's
+# when new enough, else a release from the Go module proxy, cached (scripts/go-toolchain.sh).
+go_toolchain() { echo "deps: go: $("$(dirname "${BASH_SOURCE[0]}")/go-toolchain.sh")"; }
+
 if ((${#missing[@]} == 0)); then
   echo "deps: all ${#packages[@]} packages present"
+  go_toolchain
   exit 0
 fi
 
@@ -36,3 +41,4 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "deps: done"
+go_toolchain
