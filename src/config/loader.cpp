@@ -269,6 +269,24 @@ bool valid_hostname(std::string_view h) {
   return label != 0 && h.back() != '-';
 }
 
+// Gateway API SectionName: dot-separated lowercase RFC 1123 labels, at most 253 characters (the CRDs'
+// pattern, which sets no length per label).
+bool valid_section_name(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  size_t label = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '.') {
+      if (label == 0 || s[i - 1] == '-') return false;
+      label = 0;
+      continue;
+    }
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') || (label == 0 && c == '-')) return false;
+    ++label;
+  }
+  return label != 0 && s.back() != '-';
+}
+
 std::string hostname_field(Obj& o, std::string_view key, const std::string& value) {
   if (!valid_hostname(value))
     o.fail(o.raw(key), o.sub(key),
@@ -314,6 +332,10 @@ std::vector<PolicyTargetReference> decode_policy_target_refs(Obj& spec,
         ref.kind = t.req_str("kind");
         ref.name = t.req_str("name");
         ref.section_name = t.str("sectionName");
+        if (ref.section_name && !valid_section_name(*ref.section_name))
+          t.fail(t.raw("sectionName"), t.sub("sectionName"),
+                 "invalid section name \"" + *ref.section_name +
+                     "\" (lowercase RFC 1123 labels separated by \".\", at most 253 characters)");
         if (ref.group != kGatewayGroup || std::find(kinds.begin(), kinds.end(), ref.kind) == kinds.end()) {
           std::string allowed;
           for (auto k : kinds) allowed += (allowed.empty() ? "" : ", ") + std::string(k);
@@ -480,7 +502,8 @@ void decode_gateway_spec(Obj o, Gateway& gw) {
 
 // --- HTTPRoute ---
 
-bool valid_header_name(std::string_view s) {
+// An RFC 9110 token: header names, and methods.
+bool valid_token(std::string_view s) {
   if (s.empty()) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) ||
@@ -488,13 +511,24 @@ bool valid_header_name(std::string_view s) {
   });
 }
 
+// Empty when `name` is a header name the Gateway API accepts (HTTPHeaderName: a token of at most 256
+// characters, as the CRDs say too), else why not.
+std::string header_name_problem(std::string_view name) {
+  constexpr size_t kMaxHeaderName = 256;
+  if (name.size() > kMaxHeaderName)
+    return "header name of " + std::to_string(name.size()) + " characters (at most " +
+           std::to_string(kMaxHeaderName) + ")";
+  if (!valid_token(name)) return "invalid header name \"" + std::string(name) + "\"";
+  return "";
+}
+
 HTTPHeaderMatch decode_header_match(Obj o, bool header) {
   HTTPHeaderMatch m;
   m.type = o.str_or("type", "Exact");
   check_enum(o, "type", m.type, {"Exact", "RegularExpression"});
   m.name = o.req_str("name");
-  if (header && !valid_header_name(m.name))
-    o.fail(o.raw("name"), o.sub("name"), "invalid header name \"" + m.name + "\"");
+  if (const std::string problem = header ? header_name_problem(m.name) : ""; !problem.empty())
+    o.fail(o.raw("name"), o.sub("name"), problem);
   m.value = o.req_str("value");
   o.finish();
   return m;
@@ -540,8 +574,8 @@ HTTPHeaderFilter decode_header_filter(Obj o) {
   auto headers = [](Obj h) {
     HTTPHeader hd;
     hd.name = h.req_str("name");
-    if (!valid_header_name(hd.name))
-      h.fail(h.raw("name"), h.sub("name"), "invalid header name \"" + hd.name + "\"");
+    if (const std::string problem = header_name_problem(hd.name); !problem.empty())
+      h.fail(h.raw("name"), h.sub("name"), problem);
     hd.value = h.req_str("value");
     h.finish();
     return hd;
@@ -919,8 +953,8 @@ void decode_mirror_policy_spec(Obj o, MirrorPolicy& p) {
     const auto& edits = *p.request_header_modifier;
     // Stricter than HTTPRoute: a name that cannot be a header is a typo that would leave a credential in.
     for (size_t i = 0; i < edits.remove.size(); ++i)
-      if (const auto& name = edits.remove[i]; !valid_header_name(name))
-        o.fail(node["remove"][i], index_path(join_path(path, "remove"), i), "invalid header name \"" + name + "\"");
+      if (const std::string problem = header_name_problem(edits.remove[i]); !problem.empty())
+        o.fail(node["remove"][i], index_path(join_path(path, "remove"), i), problem);
     // The fields that frame and identify a copy are the gateway's: an edit would be silently ignored.
     auto check_owned = [&](const char* list, size_t i, const std::string& name, bool removing) {
       std::string lower = name;
@@ -939,7 +973,8 @@ void decode_mirror_policy_spec(Obj o, MirrorPolicy& p) {
   p.allowed_methods = unique_strings(
       o, "allowedMethods", 16,
       [&](const YAML::Node& n, const std::string& path, const std::string& m) {
-        if (!valid_header_name(m))  // the same RFC 9110 token grammar
+        if (m.size() > 256) o.fail(n, path, "method of " + std::to_string(m.size()) + " characters (at most 256)");
+        if (!valid_token(m))
           o.fail(n, path, "invalid method \"" + m + "\" (an HTTP method token such as GET)");
         std::string upper = m;
         std::transform(upper.begin(), upper.end(), upper.begin(),
@@ -957,7 +992,7 @@ void decode_mirror_policy_spec(Obj o, MirrorPolicy& p) {
     rc.headers = unique_strings(
         *c, "headers", 32,
         [&](const YAML::Node& n, const std::string& path, const std::string& h) {
-          if (!valid_header_name(h)) c->fail(n, path, "invalid header name \"" + h + "\"");
+          if (const std::string problem = header_name_problem(h); !problem.empty()) c->fail(n, path, problem);
         },
         lowercase);
     rc.ignore_json_paths = unique_strings(

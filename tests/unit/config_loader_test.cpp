@@ -117,6 +117,20 @@ spec:
             "expected one of: Exact, PathPrefix, RegularExpression");
 }
 
+// HTTPHeaderName: an RFC 9110 token of at most 256 characters, as the Gateway API CRD says.
+TEST(ConfigLoader, HeaderNamesAreTokensOfAtMost256Characters) {
+  auto route = [](const std::string& name) {
+    return "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r, namespace: ns}\n"
+           "spec:\n  rules:\n  - matches:\n    - headers: [{name: \"" + name + "\", value: v}]\n";
+  };
+  EXPECT_NO_THROW(load_string(route(std::string(256, 'h')), "x.yaml"));
+  EXPECT_EQ(load_error(route(std::string(257, 'h'))),
+            "x.yaml:7: HTTPRoute ns/r: spec.rules[0].matches[0].headers[0].name: header name of 257 characters "
+            "(at most 256)");
+  EXPECT_EQ(load_error(route("a b")),
+            "x.yaml:7: HTTPRoute ns/r: spec.rules[0].matches[0].headers[0].name: invalid header name \"a b\"");
+}
+
 TEST(ConfigLoader, RejectsFilterWithoutItsConfig) {
   const std::string yaml = R"(apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute

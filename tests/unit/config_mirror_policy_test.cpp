@@ -136,6 +136,9 @@ TEST(ConfigMirrorPolicy, EachInvalidFieldGivesItsPathAndProblem) {
        R"(spec.responseComparison.headers[1]: duplicate value "content-type")"},
       {"  responseComparison: {headers: [\"a:b\"]}\n",
        R"(spec.responseComparison.headers[0]: invalid header name "a:b")"},
+      // The CRDs' maxLength (HTTPHeaderName), so that a file and the API server refuse the same names.
+      {"  requestHeaderModifier: {remove: [" + std::string(257, 'x') + "]}\n",
+       "spec.requestHeaderModifier.remove[0]: header name of 257 characters (at most 256)"},
       {"  responseComparison: {ignoreJSONPaths: [pod]}\n",
        R"(spec.responseComparison.ignoreJSONPaths[0]: invalid JSON Pointer "pod" (RFC 6901: starts with "/", "~" only as "~0" or "~1", e.g. "/headers/Date"))"},
       {"  responseComparison: {ignoreJSONPaths: [\"/a~2b\"]}\n",
