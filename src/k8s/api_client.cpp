@@ -1,9 +1,7 @@
 #include "k8s/api_client.h"
 
 #include <cctype>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
@@ -16,15 +14,6 @@ namespace {
 void global_init() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-std::string read_token(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string token = ss.str();
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
-  return token;
 }
 
 curl_blob blob(const std::string& pem) {
@@ -156,7 +145,7 @@ ApiResponse ApiClient::perform(std::string_view method, const std::string& path,
   }
 
   curl_slist* headers = nullptr;
-  const std::string token = connection_.token_file.empty() ? connection_.token : read_token(connection_.token_file);
+  const std::string token = connection_.token_file.empty() ? connection_.token : read_token_file(connection_.token_file);
   std::string authorization, content_type_header;
   if (!token.empty()) {
     authorization = "Authorization: Bearer " + token;

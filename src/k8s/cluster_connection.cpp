@@ -19,6 +19,16 @@ std::optional<std::string> read_text(const std::filesystem::path& path) {
   return ss.str();
 }
 
+}  // namespace
+
+std::string read_token_file(const std::string& path) {
+  std::string token = read_text(path).value_or("");
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  return token;
+}
+
+namespace {
+
 std::string decode_base64(const std::string& text, const std::string& what) {
   std::string compact;
   for (char c : text)

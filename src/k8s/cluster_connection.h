@@ -36,6 +36,10 @@ struct KubeconfigError : std::runtime_error {
 // kubeconfig's directory. Throws KubeconfigError with a one-line reason.
 ClusterConnection load_kubeconfig(const std::string& path, const std::string& context = "");
 
+// The bearer token in a token file (ClusterConnection::token_file), without the trailing newline; read
+// for every connection, since the kubelet rotates a service account's. Empty when it cannot be read.
+std::string read_token_file(const std::string& path);
+
 // The pod's service account (KUBERNETES_SERVICE_HOST/PORT, and the token, CA and namespace under
 // /var/run/secrets/kubernetes.io/serviceaccount), or nothing when not running in a pod.
 std::optional<ClusterConnection> in_cluster_connection(

@@ -13,12 +13,11 @@ KubernetesProvider::KubernetesProvider(asio::io_context& io, KubernetesProviderO
 
 KubernetesProvider::~KubernetesProvider() { stop(); }
 
-int KubernetesProvider::add_reflector(std::vector<std::unique_ptr<Reflector>>& into, ReflectorScope scope) {
-  const int id = next_scope_++;
-  into.push_back(std::make_unique<Reflector>(options_.connection, std::move(scope), store_, id, health_,
-                                             [this] { changed(); }, options_.timing));
-  into.back()->start();
-  return id;
+std::unique_ptr<Reflector> KubernetesProvider::start_reflector(ReflectorScope scope) {
+  auto reflector = std::make_unique<Reflector>(options_.connection, std::move(scope), store_, next_scope_++, health_,
+                                               [this] { changed(); }, options_.timing);
+  reflector->start();
+  return reflector;
 }
 
 void KubernetesProvider::start(Callback on_update) {
@@ -40,17 +39,18 @@ void KubernetesProvider::start(Callback on_update) {
   std::lock_guard lock(reflectors_mutex_);
   for (const auto& resource : watched_resources()) {
     if (!resource.namespaced || options_.watch_namespaces.empty()) {
-      add_reflector(reflectors_, {resource, "", ""});
+      reflectors_.push_back(start_reflector({resource, "", ""}));
       continue;
     }
-    for (const auto& ns : options_.watch_namespaces) add_reflector(reflectors_, {resource, ns, ""});
+    for (const auto& ns : options_.watch_namespaces) reflectors_.push_back(start_reflector({resource, ns, ""}));
   }
   // The published Service's status is read from its object: watch it alone if its namespace is not.
   if (const auto slash = options_.publish_service.find('/'); slash != std::string::npos) {
     const std::string ns = options_.publish_service.substr(0, slash);
     const auto& watched = options_.watch_namespaces;
     if (!watched.empty() && std::find(watched.begin(), watched.end(), ns) == watched.end())
-      add_reflector(reflectors_, {service_resource(), ns, "metadata.name=" + options_.publish_service.substr(slash + 1)});
+      reflectors_.push_back(
+          start_reflector({service_resource(), ns, "metadata.name=" + options_.publish_service.substr(slash + 1)}));
   }
 }
 
@@ -183,11 +183,9 @@ bool KubernetesProvider::follow_secrets(const config::ObjectSet& objects, size_t
   bool all_synced = true;
   for (const auto& name : wanted) {
     auto it = secret_reflectors_.find(name);
-    if (it == secret_reflectors_.end()) {
-      std::vector<std::unique_ptr<Reflector>> one;
-      add_reflector(one, {secret_resource(), name.first, "metadata.name=" + name.second});
-      it = secret_reflectors_.emplace(name, std::move(one.front())).first;
-    }
+    if (it == secret_reflectors_.end())
+      it = secret_reflectors_.emplace(name, start_reflector({secret_resource(), name.first, "metadata.name=" + name.second}))
+               .first;
     all_synced = all_synced && it->second->synced();
   }
   return all_synced;

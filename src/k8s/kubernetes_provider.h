@@ -73,7 +73,8 @@ class KubernetesProvider final : public config::Provider {
  private:
   using SecretName = std::pair<std::string, std::string>;  // namespace, name
 
-  int add_reflector(std::vector<std::unique_ptr<Reflector>>& into, ReflectorScope scope);
+  // A started reflector with the next store scope.
+  std::unique_ptr<Reflector> start_reflector(ReflectorScope scope);
   void changed();   // any thread
   void note_change();  // the io thread
   void on_timer();
