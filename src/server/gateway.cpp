@@ -23,6 +23,7 @@
 #include "server/served_config.h"
 #include "server/worker.h"
 #include "stats/access_log.h"
+#include "stats/prometheus_text.h"
 
 namespace mg::server {
 namespace {
@@ -156,32 +157,29 @@ std::unique_ptr<config::Provider> make_provider(asio::io_context& io, const Gate
 
 // The provider's own figures, after the workers' in /metrics.
 std::string kubernetes_metrics(const k8s::KubernetesProvider& provider) {
+  using stats::MetricType;
   const auto writes = provider.status_counters();
-  return fmt::format(
-      "# HELP mirrorgate_kubernetes_api_disconnected_seconds How long the API server has been unreachable (0: connected).\n"
-      "# TYPE mirrorgate_kubernetes_api_disconnected_seconds gauge\n"
-      "mirrorgate_kubernetes_api_disconnected_seconds {:.3f}\n"
-      "# HELP mirrorgate_kubernetes_api_disconnections_total Times the API server became unreachable.\n"
-      "# TYPE mirrorgate_kubernetes_api_disconnections_total counter\n"
-      "mirrorgate_kubernetes_api_disconnections_total {}\n"
-      "# HELP mirrorgate_kubernetes_watch_errors Watches that cannot list or watch right now.\n"
-      "# TYPE mirrorgate_kubernetes_watch_errors gauge\n"
-      "mirrorgate_kubernetes_watch_errors {}\n"
-      "# HELP mirrorgate_kubernetes_snapshots_total Snapshots of the watched objects handed to translation.\n"
-      "# TYPE mirrorgate_kubernetes_snapshots_total counter\n"
-      "mirrorgate_kubernetes_snapshots_total {}\n"
-      "# HELP mirrorgate_kubernetes_status_writes_total Status writes to the API server, by result.\n"
-      "# TYPE mirrorgate_kubernetes_status_writes_total counter\n"
-      "mirrorgate_kubernetes_status_writes_total{{result=\"written\"}} {}\n"
-      "mirrorgate_kubernetes_status_writes_total{{result=\"unchanged\"}} {}\n"
-      "mirrorgate_kubernetes_status_writes_total{{result=\"conflict\"}} {}\n"
-      "mirrorgate_kubernetes_status_writes_total{{result=\"failed\"}} {}\n"
-      "# HELP mirrorgate_kubernetes_status_writer Whether this replica writes status (1: leader, or no election).\n"
-      "# TYPE mirrorgate_kubernetes_status_writer gauge\n"
-      "mirrorgate_kubernetes_status_writer {}\n",
-      provider.health().disconnected_seconds(), provider.health().disconnections(), provider.watch_errors().size(),
-      provider.snapshots(), writes.written, writes.unchanged, writes.conflicts, writes.failed,
-      provider.writes_status() ? 1 : 0);
+  const auto count = [](uint64_t n) { return static_cast<double>(n); };
+  std::string out;
+  stats::append_metric(out, "mirrorgate_kubernetes_api_disconnected_seconds", MetricType::kGauge,
+                       "How long the API server has been unreachable (0: connected).",
+                       {{"", provider.health().disconnected_seconds()}});
+  stats::append_metric(out, "mirrorgate_kubernetes_api_disconnections_total", MetricType::kCounter,
+                       "Times the API server became unreachable.", {{"", count(provider.health().disconnections())}});
+  stats::append_metric(out, "mirrorgate_kubernetes_watch_errors", MetricType::kGauge,
+                       "Watches that cannot list or watch right now.", {{"", count(provider.watch_errors().size())}});
+  stats::append_metric(out, "mirrorgate_kubernetes_snapshots_total", MetricType::kCounter,
+                       "Snapshots of the watched objects handed to translation.", {{"", count(provider.snapshots())}});
+  stats::append_metric(out, "mirrorgate_kubernetes_status_writes_total", MetricType::kCounter,
+                       "Status writes to the API server, by result.",
+                       {{"result=\"written\"", count(writes.written)},
+                        {"result=\"unchanged\"", count(writes.unchanged)},
+                        {"result=\"conflict\"", count(writes.conflicts)},
+                        {"result=\"failed\"", count(writes.failed)}});
+  stats::append_metric(out, "mirrorgate_kubernetes_status_writer", MetricType::kGauge,
+                       "Whether this replica writes status (1: leader, or no election).",
+                       {{"", provider.writes_status() ? 1.0 : 0.0}});
+  return out;
 }
 
 std::vector<std::string> messages(const std::vector<config::ConfigProblem>& problems) {
