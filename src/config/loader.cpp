@@ -28,8 +28,13 @@ int line_of(const YAML::Node& node) {
   return mark.line >= 0 ? mark.line + 1 : 0;
 }
 
+// "<file>:<line>: ", or "<file>: " for a node built in code (no line).
+std::string location(const std::string& file, int line) {
+  return line > 0 ? file + ":" + std::to_string(line) + ": " : file + ": ";
+}
+
 [[noreturn]] void fail_at(const Context& ctx, int line, std::string_view path, std::string_view problem) {
-  std::string msg = ctx.file + ":" + std::to_string(line) + ": " + ctx.kind;
+  std::string msg = location(ctx.file, line) + ctx.kind;
   if (!ctx.object.empty()) msg += " " + ctx.object;
   msg += ": ";
   if (!path.empty()) msg += std::string(path) + ": ";
@@ -1291,6 +1296,8 @@ class Loader {
     problems_.push_back(std::move(problem));
   }
 
+  void load_node(const YAML::Node& object, const std::string& file) { load_document(object, file, 0); }
+
   LoadResult take() { return {std::move(set_), std::move(problems_)}; }
 
  private:
@@ -1309,7 +1316,7 @@ class Loader {
   void decode_document(const YAML::Node& doc, const std::string& file, int index, ConfigProblem& who) {
     if (is_null(doc)) return;  // empty documents ("---" at the end) are legal
     const int line = line_of(doc);
-    const std::string where = file + ":" + std::to_string(line) + ": ";
+    const std::string where = location(file, line);
     if (!doc.IsMap())
       throw ConfigError(where + "document " + std::to_string(index) +
                         ": expected a Kubernetes object (a map), got " + describe(doc));
@@ -1459,6 +1466,12 @@ bool parse_byte_quantity(std::string_view text, uint64_t& bytes) {
 LoadResult load_string_partial(std::string_view yaml, std::string_view source_name) {
   Loader loader;
   loader.load_text(yaml, std::string(source_name));
+  return loader.take();
+}
+
+LoadResult load_node_partial(const YAML::Node& object, std::string_view source_name) {
+  Loader loader;
+  loader.load_node(object, std::string(source_name));
   return loader.take();
 }
 

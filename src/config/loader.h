@@ -15,6 +15,10 @@
 #include "config/objects.h"
 #include "config/problem.h"
 
+namespace YAML {
+class Node;
+}
+
 namespace mg::config {
 
 // what() is one line: "<file>:<line>: <Kind> <namespace>/<name>: <field path>: <problem>".
@@ -36,6 +40,11 @@ LoadResult load_path_partial(const std::filesystem::path& path);
 
 // Same as load_path_partial for in-memory text; source_name is used in messages.
 LoadResult load_string_partial(std::string_view yaml, std::string_view source_name);
+
+// One object already parsed (built in code, as the Kubernetes provider builds it from the API server's
+// JSON without a YAML parse): the same checks, and messages without a line when the node has no mark.
+// Scalars that were strings in the source must carry the tag "!" (as quoted YAML scalars do), others "?".
+LoadResult load_node_partial(const YAML::Node& object, std::string_view source_name);
 
 // All or nothing: as the *_partial functions, but the first problem is thrown as a ConfigError. For
 // tools and tests that want one config exactly as written.

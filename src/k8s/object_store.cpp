@@ -5,7 +5,10 @@
 #include <map>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
 #include "config/object_changes.h"
+#include "k8s/json_to_yaml.h"
 
 namespace mg::k8s {
 
@@ -20,7 +23,7 @@ const std::map<std::string, std::vector<std::string>, std::less<>> kStatusFields
     {"ClientTrafficPolicy", {"targetRefs"}},
 };
 
-// "apiserver:1: HTTPRoute default/web: spec.rules[0]...: problem" -> "spec.rules[0]...: problem".
+// "apiserver: HTTPRoute default/web: spec.rules[0]...: problem" -> "spec.rules[0]...: problem".
 std::string without_location(const config::ConfigProblem& problem) {
   const std::string who = problem.kind + " " + (problem.namespace_.empty() ? "" : problem.namespace_ + "/") +
                           problem.name + ": ";
@@ -41,7 +44,7 @@ config::ObjectSet refused_skeleton(const nlohmann::json& object, const config::C
   for (const auto& field : fields->second)
     if (spec.is_object() && spec.contains(field)) skeleton["spec"][field] = spec[field];
   if (problem.kind == "Gateway") skeleton["spec"]["listeners"] = nlohmann::json::array();
-  config::LoadResult decoded = config::load_string_partial(skeleton.dump(), "apiserver");
+  config::LoadResult decoded = config::load_node_partial(yaml_of(skeleton), "apiserver");
   if (!decoded.problems.empty()) return {};
   const std::string reason = without_location(problem);
   config::for_each_kind([&](std::string_view, auto member) {
@@ -92,8 +95,8 @@ StoredObject decode_object(const ApiResource& resource, nlohmann::json object) {
     md->erase("managedFields");  // large, and nothing mirrorgate reads
   }
   if (auto status = object.find("status"); status != object.end()) stored.status = std::move(*status);
-  // JSON is YAML: the loader reads the object as it reads a manifest, with the same checks.
-  stored.decoded = config::load_string_partial(object.dump(), "apiserver");
+  // The loader reads the object as it reads a manifest, with the same checks.
+  stored.decoded = config::load_node_partial(yaml_of(object), "apiserver");
   if (stored.decoded.problems.size() == 1)
     stored.decoded.objects = refused_skeleton(object, stored.decoded.problems.front());
   for (auto& service : stored.decoded.objects.services) service.load_balancer_ingress = ingress_of(stored.status);

@@ -69,6 +69,30 @@ TEST(K8sObjectStore, ARouteTheLoaderRefusesKeepsItsParentsAndSaysWhy) {
   EXPECT_EQ(r.metadata.refused.find("apiserver"), std::string::npos) << "no location prefix in status";
 }
 
+// Decoded from the JSON directly (k8s/json_to_yaml.h): a string stays a string and a number a number to the
+// loader's type checks, and a message has no line (the API server's JSON has none worth naming).
+TEST(K8sObjectStore, JsonTypesAreKeptAndMessagesNameNoLine) {
+  const StoredObject quoted_port =
+      decode_object(resource("HTTPRoute"), route("r", {{"backendRefs", {{{"name", "web"}, {"port", "8080"}}}}}));
+  ASSERT_EQ(quoted_port.decoded.problems.size(), 1u);
+  EXPECT_EQ(quoted_port.decoded.problems[0].message,
+            "apiserver: HTTPRoute default/r: spec.rules[0].backendRefs[0].port: expected an integer, got string "
+            "\"8080\"");
+  const StoredObject numeric_name =
+      decode_object(resource("HTTPRoute"), route("r", {{"backendRefs", {{{"name", 42}, {"port", 8080}}}}}));
+  ASSERT_EQ(numeric_name.decoded.problems.size(), 1u);
+  EXPECT_NE(numeric_name.decoded.problems[0].message.find("backendRefs[0].name: expected a string, got integer 42"),
+            std::string::npos)
+      << numeric_name.decoded.problems[0].message;
+  const StoredObject ok = decode_object(
+      resource("HTTPRoute"),
+      route("r", {{"backendRefs", {{{"name", "web"}, {"port", 8080}, {"weight", 0}}}},
+                  {"timeouts", {{"request", "1500ms"}}}}));
+  ASSERT_TRUE(ok.decoded.problems.empty()) << ok.decoded.problems.front().message;
+  EXPECT_EQ(ok.decoded.objects.http_routes[0].rules[0].backend_refs[0].ref.port, 8080);
+  EXPECT_EQ(ok.decoded.objects.http_routes[0].rules[0].backend_refs[0].weight, 0);
+}
+
 TEST(K8sObjectStore, ARefusedRouteServesNothingAndItsParentSaysUnsupportedValue) {
   const config::ObjectSet set = decode_all({{"GatewayClass", kGatewayClass},
                                             {"Gateway", kGateway},
