@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import ssl
@@ -110,9 +111,18 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def setup(cluster, pods, c, gw_ip, gw_port, extra_services=0):
-    api = Api(cluster)
-    cluster.apply(f"""apiVersion: gateway.networking.k8s.io/v1
+@contextlib.contextmanager
+def bench_cluster(name: str, host: int):
+    """A control plane, two echo pods of Service bench-backend (its EndpointSlice holds pod A), and
+    Gateway bench on NET.<host>; yields (cluster, mgtest.Cluster, Api, pod A, pod B, gateway ip, port)."""
+    c = mgtest.Cluster(name)
+    with kube.Cluster() as cluster:
+        pods = podnet.PodNetwork()
+        try:
+            gw_ip = f"{NET}.{host}"
+            gw_port = mgtest.free_port(gw_ip)
+            api = Api(cluster)
+            cluster.apply(f"""apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {{name: mirrorgate}}
 spec: {{controllerName: mirrorgate.io/gateway-controller}}
@@ -130,116 +140,104 @@ kind: Service
 metadata: {{name: bench-backend, namespace: default}}
 spec: {{ports: [{{name: http, port: 8080, targetPort: 3000}}]}}
 """)
-    a = pods.echo(c, "bench-backend-5c6d7e8f9-aaaaa", "bench-backend")
-    b = pods.echo(c, "bench-backend-5c6d7e8f9-bbbbb", "bench-backend")
-    a.wait_ready()
-    b.wait_ready()
-    api.call("POST", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
-             endpoint_slice("bench-backend-x", "bench-backend", [a.ip]))
-    return api, a, b
+            a = pods.echo(c, "bench-backend-5c6d7e8f9-aaaaa", "bench-backend")
+            b = pods.echo(c, "bench-backend-5c6d7e8f9-bbbbb", "bench-backend")
+            a.wait_ready()
+            b.wait_ready()
+            api.call("POST", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+                     endpoint_slice("bench-backend-x", "bench-backend", [a.ip]))
+            yield cluster, c, api, a, b, gw_ip, gw_port
+        finally:
+            c.close()
+            pods.close()
+
+
+def create_routes(api: Api, n: int) -> None:
+    print(f"creating {n} HTTPRoutes ...", file=sys.stderr)
+    took = create_many(api, "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes",
+                       [route(f"r{i}", f"/r{i}") for i in range(n)])
+    print(f"  {took:.1f} s", file=sys.stderr)
 
 
 def changes(args) -> list[str]:
     rows = []
-    c = mgtest.Cluster("k8s-bench")
-    with kube.Cluster() as cluster:
-        pods = podnet.PodNetwork()
-        try:
-            gw_ip, gw_port = f"{NET}.1", mgtest.free_port(f"{NET}.1")
-            api, a, b = setup(cluster, pods, c, gw_ip, gw_port)
-            print(f"creating {args.routes} HTTPRoutes ...", file=sys.stderr)
-            took = create_many(api, "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes",
-                               [route(f"r{i}", f"/r{i}") for i in range(args.routes)])
-            print(f"  {took:.1f} s", file=sys.stderr)
-            gw = c.gateway(None, admin_ip=gw_ip, workers=1,
-                           extra_args=["--kubeconfig", str(cluster.kubeconfig)])
-            gw.wait_ready(60)
-            poll(lambda: mgtest.get(gw_ip, gw_port, f"/r{args.routes - 1}", timeout=1).status == 200, 60)
+    with bench_cluster("k8s-bench", 1) as (cluster, c, api, a, b, gw_ip, gw_port):
+        create_routes(api, args.routes)
+        gw = c.gateway(None, admin_ip=gw_ip, workers=1,
+                       extra_args=["--kubeconfig", str(cluster.kubeconfig)])
+        gw.wait_ready(60)
+        poll(lambda: mgtest.get(gw_ip, gw_port, f"/r{args.routes - 1}", timeout=1).status == 200, 60)
 
-            route_ms = []
-            for k in range(args.changes):
-                started = time.monotonic()
-                api.call("POST", "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes",
-                         route(f"probe-{k}", f"/probe-{k}"))
-                served = poll(lambda: mgtest.get(gw_ip, gw_port, f"/probe-{k}", timeout=1).status == 200)
-                route_ms.append((served - started) * 1000)
-            rows.append(f"| route created -> first request served, {args.routes} routes present, "
-                        f"{args.changes} changes | p50 {statistics.median(route_ms):.0f} ms | "
-                        f"p99 {percentile(route_ms, 99):.0f} ms | max {max(route_ms):.0f} ms |")
+        route_ms = []
+        for k in range(args.changes):
+            started = time.monotonic()
+            api.call("POST", "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes",
+                     route(f"probe-{k}", f"/probe-{k}"))
+            served = poll(lambda: mgtest.get(gw_ip, gw_port, f"/probe-{k}", timeout=1).status == 200)
+            route_ms.append((served - started) * 1000)
+        rows.append(f"| route created -> first request served, {args.routes} routes present, "
+                    f"{args.changes} changes | p50 {statistics.median(route_ms):.0f} ms | "
+                    f"p99 {percentile(route_ms, 99):.0f} ms | max {max(route_ms):.0f} ms |")
 
-            slice_path = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/bench-backend-x"
-            endpoint_ms = []
-            current = a
-            for k in range(args.changes):
-                target = b if current is a else a
-                started = time.monotonic()
-                api.call("PATCH", slice_path, {"endpoints": [{"addresses": [target.ip], "conditions": {"ready": True}}]},
-                         "application/merge-patch+json")
-                served = poll(lambda: mgtest.get(gw_ip, gw_port, "/r0", timeout=1).json()["pod"] == target.pod)
-                endpoint_ms.append((served - started) * 1000)
-                current = target
-            rows.append(f"| EndpointSlice changed -> requests reach the new pod, {args.routes} routes present, "
-                        f"{args.changes} changes | p50 {statistics.median(endpoint_ms):.0f} ms | "
-                        f"p99 {percentile(endpoint_ms, 99):.0f} ms | max {max(endpoint_ms):.0f} ms |")
-            rows.append(f"| gateway RSS with {args.routes} routes | {rss_kib(gw.pid) / 1024:.0f} MiB | | |")
-        finally:
-            c.close()
-            pods.close()
+        slice_path = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/bench-backend-x"
+        endpoint_ms = []
+        current = a
+        for k in range(args.changes):
+            target = b if current is a else a
+            started = time.monotonic()
+            api.call("PATCH", slice_path, {"endpoints": [{"addresses": [target.ip], "conditions": {"ready": True}}]},
+                     "application/merge-patch+json")
+            served = poll(lambda: mgtest.get(gw_ip, gw_port, "/r0", timeout=1).json()["pod"] == target.pod)
+            endpoint_ms.append((served - started) * 1000)
+            current = target
+        rows.append(f"| EndpointSlice changed -> requests reach the new pod, {args.routes} routes present, "
+                    f"{args.changes} changes | p50 {statistics.median(endpoint_ms):.0f} ms | "
+                    f"p99 {percentile(endpoint_ms, 99):.0f} ms | max {max(endpoint_ms):.0f} ms |")
+        rows.append(f"| gateway RSS with {args.routes} routes | {rss_kib(gw.pid) / 1024:.0f} MiB | | |")
     return rows
 
 
 def scale(args) -> list[str]:
     rows = []
-    c = mgtest.Cluster("k8s-scale")
-    with kube.Cluster() as cluster:
-        pods = podnet.PodNetwork()
-        try:
-            gw_ip, gw_port = f"{NET}.2", mgtest.free_port(f"{NET}.2")
-            api, a, _ = setup(cluster, pods, c, gw_ip, gw_port)
-            print(f"creating {args.scale_routes} HTTPRoutes ...", file=sys.stderr)
-            took = create_many(api, "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes",
-                               [route(f"r{i}", f"/r{i}") for i in range(args.scale_routes)])
-            print(f"  {took:.1f} s", file=sys.stderr)
-            # The endpoints belong to a Service of their own, behind a route that no request uses: they
-            # are translated and balanced over, but never contacted (198.18.0.0/15 is the benchmark range;
-            # nothing leaves this machine).
-            slices = args.scale_endpoints // 100
-            print(f"creating {slices} EndpointSlices of 100 endpoints ...", file=sys.stderr)
-            cluster.apply("apiVersion: v1\nkind: Service\nmetadata: {name: many-backend, namespace: default}\n"
-                          "spec: {ports: [{name: http, port: 8080, targetPort: 3000}]}\n")
-            api.call("POST", "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes",
-                     route("many", "/never-requested", "many-backend"))
-            ips = [f"198.{18 + i // 65536}.{i // 256 % 256}.{i % 256}" for i in range(args.scale_endpoints)]
-            took = create_many(api, "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
-                               [endpoint_slice(f"many-{s}", "many-backend", ips[s * 100:(s + 1) * 100])
-                                for s in range(slices)])
-            print(f"  {took:.1f} s", file=sys.stderr)
-            started = time.monotonic()
-            gw = c.gateway(None, admin_ip=gw_ip, workers=1,
-                           extra_args=["--kubeconfig", str(cluster.kubeconfig)])
+    with bench_cluster("k8s-scale", 2) as (cluster, c, api, _, _, gw_ip, gw_port):
+        create_routes(api, args.scale_routes)
+        # The endpoints belong to a Service of their own, behind a route that no request uses: they
+        # are translated and balanced over, but never contacted (198.18.0.0/15 is the benchmark range;
+        # nothing leaves this machine).
+        slices = args.scale_endpoints // 100
+        print(f"creating {slices} EndpointSlices of 100 endpoints ...", file=sys.stderr)
+        cluster.apply("apiVersion: v1\nkind: Service\nmetadata: {name: many-backend, namespace: default}\n"
+                      "spec: {ports: [{name: http, port: 8080, targetPort: 3000}]}\n")
+        api.call("POST", "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes",
+                 route("many", "/never-requested", "many-backend"))
+        ips = [f"198.{18 + i // 65536}.{i // 256 % 256}.{i % 256}" for i in range(args.scale_endpoints)]
+        took = create_many(api, "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+                           [endpoint_slice(f"many-{s}", "many-backend", ips[s * 100:(s + 1) * 100])
+                            for s in range(slices)])
+        print(f"  {took:.1f} s", file=sys.stderr)
+        started = time.monotonic()
+        gw = c.gateway(None, admin_ip=gw_ip, workers=1,
+                       extra_args=["--kubeconfig", str(cluster.kubeconfig)])
 
-            def programmed():
-                g = api.call("GET", "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways/bench")
-                conds = g.get("status", {}).get("conditions", [])
-                return any(x["type"] == "Programmed" and x["status"] == "True" for x in conds)
+        def programmed():
+            g = api.call("GET", "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways/bench")
+            conds = g.get("status", {}).get("conditions", [])
+            return any(x["type"] == "Programmed" and x["status"] == "True" for x in conds)
 
-            def last_route_accepted():
-                r = api.call("GET", f"/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes/"
-                                    f"r{args.scale_routes - 1}")
-                return any(x["type"] == "Accepted" and x["status"] == "True"
-                           for p in r.get("status", {}).get("parents", []) for x in p["conditions"])
-            t_programmed = poll(programmed, 300) - started
-            t_served = poll(lambda: mgtest.get(gw_ip, gw_port, f"/r{args.scale_routes - 1}", timeout=1).status == 200,
-                            300) - started
-            t_accepted = poll(last_route_accepted, 600) - started
-            rows.append(f"| {args.scale_routes} routes, {args.scale_endpoints} endpoints: start -> Gateway "
-                        f"Programmed | {t_programmed:.1f} s | | |")
-            rows.append(f"| ... start -> last route served | {t_served:.1f} s | | |")
-            rows.append(f"| ... start -> every route's status written (last Accepted) | {t_accepted:.1f} s | | |")
-            rows.append(f"| ... gateway RSS | {rss_kib(gw.pid) / 1024:.0f} MiB | | |")
-        finally:
-            c.close()
-            pods.close()
+        def last_route_accepted():
+            r = api.call("GET", f"/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes/"
+                                f"r{args.scale_routes - 1}")
+            return any(x["type"] == "Accepted" and x["status"] == "True"
+                       for p in r.get("status", {}).get("parents", []) for x in p["conditions"])
+        t_programmed = poll(programmed, 300) - started
+        t_served = poll(lambda: mgtest.get(gw_ip, gw_port, f"/r{args.scale_routes - 1}", timeout=1).status == 200,
+                        300) - started
+        t_accepted = poll(last_route_accepted, 600) - started
+        rows.append(f"| {args.scale_routes} routes, {args.scale_endpoints} endpoints: start -> Gateway "
+                    f"Programmed | {t_programmed:.1f} s | | |")
+        rows.append(f"| ... start -> last route served | {t_served:.1f} s | | |")
+        rows.append(f"| ... start -> every route's status written (last Accepted) | {t_accepted:.1f} s | | |")
+        rows.append(f"| ... gateway RSS | {rss_kib(gw.pid) / 1024:.0f} MiB | | |")
     return rows
 
 
