@@ -256,27 +256,8 @@ void check_enum(Obj& o, std::string_view key, const std::string& value,
   o.fail(o.raw(key), o.sub(key), "unsupported value \"" + value + "\", expected one of: " + list);
 }
 
-// RFC 1123 subdomain with an optional leading "*." label, as Gateway API Hostname.
-bool valid_hostname(std::string_view h) {
-  if (h.substr(0, 2) == "*.") h.remove_prefix(2);
-  if (h.empty() || h.size() > 253) return false;
-  size_t label = 0;
-  for (size_t i = 0; i < h.size(); ++i) {
-    const char c = h[i];
-    if (c == '.') {
-      if (label == 0 || h[i - 1] == '-') return false;
-      label = 0;
-      continue;
-    }
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-    if (!ok || (label == 0 && c == '-') || ++label > 63) return false;
-  }
-  return label != 0 && h.back() != '-';
-}
-
-// Gateway API SectionName: dot-separated lowercase RFC 1123 labels, at most 253 characters (the CRDs'
-// pattern, which sets no length per label).
-bool valid_section_name(std::string_view s) {
+// Dot-separated lowercase RFC 1123 labels, at most 253 characters, each label at most `max_label`.
+bool valid_labels(std::string_view s, size_t max_label) {
   if (s.empty() || s.size() > 253) return false;
   size_t label = 0;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -286,11 +267,20 @@ bool valid_section_name(std::string_view s) {
       label = 0;
       continue;
     }
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') || (label == 0 && c == '-')) return false;
-    ++label;
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    if (!ok || (label == 0 && c == '-') || ++label > max_label) return false;
   }
   return label != 0 && s.back() != '-';
 }
+
+// RFC 1123 subdomain with an optional leading "*." label, as Gateway API Hostname.
+bool valid_hostname(std::string_view h) {
+  if (h.substr(0, 2) == "*.") h.remove_prefix(2);
+  return valid_labels(h, 63);
+}
+
+// Gateway API SectionName: the CRDs' pattern, which sets no length per label.
+bool valid_section_name(std::string_view s) { return valid_labels(s, 253); }
 
 std::string hostname_field(Obj& o, std::string_view key, const std::string& value) {
   if (!valid_hostname(value))
