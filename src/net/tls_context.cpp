@@ -22,24 +22,6 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-// ALPN: only HTTP/1.1 is spoken (HTTP/2 over TLS is a later stage). A client offering only h2 gets no
-// ALPN answer rather than a failed handshake, and falls back to HTTP/1.1 as RFC 7301 allows.
-int select_alpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in, unsigned int in_len,
-                void*) {
-  static constexpr std::array<unsigned char, 9> kHttp11{8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-  for (unsigned int i = 0; i < in_len;) {
-    const unsigned int len = in[i];
-    if (i + 1 + len > in_len) break;
-    if (len == 8 && std::equal(kHttp11.begin() + 1, kHttp11.end(), in + i + 1)) {
-      *out = in + i + 1;
-      *out_len = static_cast<unsigned char>(len);
-      return SSL_TLSEXT_ERR_OK;
-    }
-    i += 1 + len;
-  }
-  return SSL_TLSEXT_ERR_NOACK;
-}
-
 // A server context holding one certificate; false (with `error`) when the material does not load.
 bool load(asio::ssl::context& ctx, std::string_view cert_pem, std::string_view key_pem, std::string& error) {
   std::error_code ec;
@@ -97,6 +79,26 @@ std::optional<std::string> decode_base64(std::string_view text) {
   return out;
 }
 
+std::string_view negotiated_protocol(const SSL* ssl) {
+  const unsigned char* data = nullptr;
+  unsigned int len = 0;
+  if (ssl) SSL_get0_alpn_selected(ssl, &data, &len);
+  return data ? std::string_view(reinterpret_cast<const char*>(data), len) : std::string_view();
+}
+
+std::optional<std::string_view> select_alpn(std::span<const std::string> server, std::string_view client_wire) {
+  for (const std::string& want : server) {
+    for (size_t i = 0; i < client_wire.size();) {
+      const size_t len = static_cast<unsigned char>(client_wire[i]);
+      if (len == 0 || i + 1 + len > client_wire.size()) return std::nullopt;  // malformed
+      const std::string_view offered = client_wire.substr(i + 1, len);
+      if (offered == want) return offered;
+      i += 1 + len;
+    }
+  }
+  return std::nullopt;
+}
+
 size_t select_certificate(std::span<const TlsCertificate> certs, std::string_view server_name) {
   size_t wildcard = certs.size(), wildcard_len = 0, any = certs.size();
   for (size_t i = 0; i < certs.size(); ++i) {
@@ -130,7 +132,9 @@ std::string check_certificate(std::string_view cert_pem, std::string_view key_pe
 
 TlsServerContext::TlsServerContext(std::vector<TlsCertificate> certs) : certs_(std::move(certs)) {
   if (certs_.empty()) throw std::runtime_error("a TLS listener needs at least one certificate");
-  for (const auto& c : certs_) {
+  for (auto& c : certs_)
+    if (c.alpn_protocols.empty()) c.alpn_protocols.assign(std::begin(kDefaultAlpnProtocols), std::end(kDefaultAlpnProtocols));
+  for (auto& c : certs_) {
     auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
     SSL_CTX* native = ctx->native_handle();
     SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
@@ -138,7 +142,8 @@ TlsServerContext::TlsServerContext(std::vector<TlsCertificate> certs) : certs_(s
     std::string error;
     if (!load(*ctx, c.cert_pem, c.key_pem, error))
       throw std::runtime_error("listener " + c.section + ": " + error);
-    SSL_CTX_set_alpn_select_cb(native, select_alpn, nullptr);
+    // The callback of the context SNI chose runs, with that section's list.
+    SSL_CTX_set_alpn_select_cb(native, &TlsServerContext::on_alpn, &c);
     // Every context carries the callback: it runs on the context the SSL was created with.
     SSL_CTX_callback_ctrl(native, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
                           reinterpret_cast<void (*)()>(&TlsServerContext::on_server_name));
@@ -156,6 +161,18 @@ int TlsServerContext::on_server_name(SSL* ssl, int*, void* arg) {
   if (!name) return SSL_TLSEXT_ERR_OK;  // no SNI: keep the default certificate
   const size_t i = select_certificate(self->certs_, name);
   if (i != self->default_) SSL_set_SSL_CTX(ssl, self->contexts_[i]->native_handle());
+  return SSL_TLSEXT_ERR_OK;
+}
+
+int TlsServerContext::on_alpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
+                              unsigned int in_len, void* arg) {
+  // Only called when the client offered ALPN; a client that did not speaks HTTP/1.1. One that offered
+  // only protocols we do not speak gets no_application_protocol (RFC 7301 section 3.2).
+  const auto* section = static_cast<const TlsCertificate*>(arg);
+  const auto chosen = select_alpn(section->alpn_protocols, std::string_view(reinterpret_cast<const char*>(in), in_len));
+  if (!chosen) return SSL_TLSEXT_ERR_ALERT_FATAL;
+  *out = reinterpret_cast<const unsigned char*>(chosen->data());  // points into `in`, as OpenSSL allows
+  *out_len = static_cast<unsigned char>(chosen->size());
   return SSL_TLSEXT_ERR_OK;
 }
 

@@ -20,12 +20,26 @@ class context;
 
 namespace mg::net {
 
+// The application protocols (ALPN) a TLS listener offers when its policy names none, in the server's
+// order of preference. h2 joins, in front, when the HTTP/2 session lands.
+inline constexpr std::string_view kDefaultAlpnProtocols[] = {"http/1.1"};
+
 struct TlsCertificate {
   std::string section;   // the Gateway listener name
   std::string hostname;  // the listener's hostname: "" = any, "*.example.com" = wildcard
   std::string cert_pem;  // the chain, leaf first
   std::string key_pem;
+  // ALPN protocols the section selects from, in preference order; empty: kDefaultAlpnProtocols.
+  std::vector<std::string> alpn_protocols;
 };
+
+// The protocol ALPN selected on a connection after its handshake; "" when the client offered none.
+std::string_view negotiated_protocol(const SSL* ssl);
+
+// The server's ALPN choice (RFC 7301 section 3.2): the first of `server` (in preference order) that the
+// client offers in `client_wire` (its ProtocolNameList, length-prefixed names). nullopt when none is, or the
+// list is malformed: the handshake then ends with a no_application_protocol alert.
+std::optional<std::string_view> select_alpn(std::span<const std::string> server, std::string_view client_wire);
 
 // Standard base64 (as Kubernetes writes Secret data); whitespace is ignored. nullopt when invalid.
 std::optional<std::string> decode_base64(std::string_view text);
@@ -52,6 +66,8 @@ class TlsServerContext {
 
  private:
   static int on_server_name(SSL* ssl, int* alert, void* arg);
+  static int on_alpn(SSL* ssl, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
+                     unsigned int in_len, void* arg);
 
   std::vector<TlsCertificate> certs_;
   std::vector<std::unique_ptr<asio::ssl::context>> contexts_;  // one per certificate, same order

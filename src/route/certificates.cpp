@@ -56,7 +56,7 @@ ListenerCertificate resolve_listener_certificate(const config::ObjectSet& set, c
       problem("InvalidCertificateRef", what + ": " + error);
       continue;
     }
-    if (!first) first = net::TlsCertificate{l.name, l.hostname.value_or(""), *crt, *key};
+    if (!first) first = net::TlsCertificate{l.name, l.hostname.value_or(""), *crt, *key, {}};
   }
   if (l.tls->certificate_refs.empty() && l.tls->mode == "Terminate")
     problem("InvalidCertificateRef", "no certificateRefs: TLS needs a certificate");

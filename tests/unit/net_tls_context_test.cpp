@@ -15,7 +15,7 @@ namespace {
 
 TlsCertificate cert(std::string section, std::string hostname) {
   return TlsCertificate{std::move(section), std::move(hostname), std::string(test::kCertPem),
-                        std::string(test::kKeyPem)};
+                        std::string(test::kKeyPem), {}};
 }
 
 TEST(TlsContext, DecodesBase64AsSecretsCarryIt) {
