@@ -99,8 +99,8 @@ asio::awaitable<void> serve_connection(SessionContext& context, tcp::socket sock
                                  : net::ClientStream(std::move(socket));
   net::SocketWatchdog watchdog(stream.lowest_layer());
   if (tls) {
-    // Bounded like a request head (a silent client cannot hold the slot); a failed handshake just closes.
-    watchdog.arm(context.options.header_timeout);
+    // Bounded (a silent client cannot hold the slot); a failed handshake just closes.
+    watchdog.arm(context.options.tls_handshake_timeout);
     auto [ec] = co_await stream.async_handshake(kNoThrow);
     watchdog.disarm();
     if (ec) {

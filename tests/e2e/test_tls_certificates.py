@@ -8,7 +8,9 @@ Secret has no key is reported and does not stop the others.
 Loopback block 127.0.52.0/24: gateway .1, echo pod .2."""
 
 import base64
+import socket
 import subprocess
+import time
 
 import mgtest
 from mgtest import wait_for
@@ -95,7 +97,9 @@ class TlsCertificates(mgtest.ClusterTestCase):
             mgtest.endpointslice_yaml("infra-backend-v1", [(f"{NET}.2", "infra-backend-v1-7d9c6b5f4-m1c2a", True)]),
         ))
         cls.v1 = c.echo("infra-backend-v1-7d9c6b5f4-m1c2a", f"{NET}.2")
-        cls.gw = c.gateway(config, admin_ip=cls.gw_ip)  # two workers (mgtest)
+        # Two workers (mgtest); the handshake gets 1 s however long a request head may take.
+        cls.gw = c.gateway(config, admin_ip=cls.gw_ip,
+                           extra_args=["--tls-handshake-timeout", "1", "--header-timeout", "30"])
         cls.v1.wait_ready()
         cls.gw.wait_ready()
         wait_for(lambda: mgtest.port_open(cls.gw_ip, cls.port), 10, "the HTTPS listener")
@@ -140,6 +144,22 @@ class TlsCertificates(mgtest.ClusterTestCase):
         multi = {cond["type"]: cond["status"] for cond in listeners["multi"]["conditions"]}
         self.assertEqual(multi["ResolvedRefs"], "True")
         self.assertEqual(multi["Programmed"], "True")
+
+    def test_silent_client_is_closed_at_the_tls_handshake_timeout(self):
+        before = self.gw.metrics().get("mirrorgate_tls_handshake_failures_total")
+        with socket.create_connection((self.gw_ip, self.port), timeout=10) as s:
+            s.sendall(b"\x16\x03\x01")  # the start of a ClientHello, then nothing
+            started = time.monotonic()
+            try:
+                closed = s.recv(1) == b""
+            except ConnectionResetError:
+                closed = True
+            waited = time.monotonic() - started
+        self.assertTrue(closed)
+        self.assertLess(waited, 5, "closed by --tls-handshake-timeout 1, not --header-timeout 30")
+        self.assertGreater(waited, 0.5)
+        wait_for(lambda: self.gw.metrics().get("mirrorgate_tls_handshake_failures_total") > before, 5,
+                 "the timed-out handshake counted")
 
     def test_config_dump_lists_both_certificates_of_the_section(self):
         dump = self.gw.admin("/config_dump").json()
