@@ -107,6 +107,7 @@ asio::awaitable<void> serve_connection(SessionContext& context, tcp::socket sock
       ++context.upstream.stats.tls_handshake_failures_total;
       co_return;
     }
+    slot.set_server_name(std::string(stream.server_name()));
   }
   const Http1End end = co_await serve_http1(context, stream, watchdog, slot, resumed);
   if (end.park && !tls && stream.lowest_layer().is_open()) {
