@@ -390,6 +390,16 @@ void decode_gateway_class_spec(Obj o, GatewayClass& gc) {
 
 // --- Gateway ---
 
+FrontendTLSValidation decode_frontend_validation(Obj fv) {
+  FrontendTLSValidation v;
+  v.ca_certificate_refs = fv.objects<ObjectReference>(
+      "caCertificateRefs", [](Obj r) { return decode_ref(std::move(r), "", "", true); }, 8);
+  v.mode = fv.str("mode");
+  if (v.mode) check_enum(fv, "mode", *v.mode, {"AllowValidOnly", "AllowInsecureFallback"});
+  fv.finish();
+  return v;
+}
+
 Listener decode_listener(Obj o) {
   Listener l;
   l.name = o.req_str("name");
@@ -403,14 +413,7 @@ Listener decode_listener(Obj o) {
     check_enum(*t, "mode", tls.mode, {"Terminate", "Passthrough"});
     tls.certificate_refs = t->objects<ObjectReference>(
         "certificateRefs", [](Obj r) { return decode_ref(std::move(r), "", "Secret", true); }, 64);
-    if (auto fv = t->obj("frontendValidation")) {
-      FrontendTLSValidation v;
-      v.ca_certificate_refs = fv->objects<ObjectReference>(
-          "caCertificateRefs", [](Obj r) { return decode_ref(std::move(r), "", "", true); }, 8);
-      v.mode = fv->str("mode");
-      fv->finish();
-      tls.frontend_validation = std::move(v);
-    }
+    if (auto fv = t->obj("frontendValidation")) tls.frontend_validation = decode_frontend_validation(std::move(*fv));
     tls.options = t->string_map("options");
     t->finish();
     l.tls = std::move(tls);
@@ -468,6 +471,32 @@ void decode_gateway_spec(Obj o, Gateway& gw) {
       b.client_certificate_ref = decode_ref(std::move(*c), "", "Secret", true);
     bt->finish();
     gw.backend_tls = std::move(b);
+  }
+  if (auto t = o.obj("tls")) {
+    if (auto f = t->obj("frontend")) {
+      GatewayFrontendTLS frontend;
+      if (auto d = f->obj("default")) {
+        if (auto v = d->obj("validation")) frontend.default_validation = decode_frontend_validation(std::move(*v));
+        d->finish();
+      }
+      frontend.per_port = f->objects<GatewayFrontendPort>(
+          "perPort",
+          [](Obj p) {
+            GatewayFrontendPort port;
+            p.require("port");
+            port.port = *p.int32("port", 1, 65535);
+            p.require("tls");
+            auto tls = p.obj("tls");
+            if (auto v = tls->obj("validation")) port.validation = decode_frontend_validation(std::move(*v));
+            tls->finish();
+            p.finish();
+            return port;
+          },
+          64);
+      f->finish();
+      gw.tls_frontend = std::move(frontend);
+    }
+    t->finish();
   }
   if (auto al = o.obj("allowedListeners")) {
     AllowedListeners a;
@@ -1148,6 +1177,12 @@ void decode_namespace(Obj& top, Namespace&) {
   }
 }
 
+void decode_config_map(Obj& top, ConfigMap& cm) {
+  cm.data = top.string_map("data");
+  top.string_map("binaryData");
+  top.boolean("immutable");
+}
+
 void decode_secret(Obj& top, Secret& secret) {
   secret.type = top.str_or("type", "Opaque");
   secret.data = top.string_map("data");
@@ -1206,6 +1241,7 @@ const std::unordered_map<std::string_view, KindInfo>& known_kinds() {
                            decode_endpoint_slice));
     m.emplace("Namespace", decoded_kind({"v1"}, false, &ObjectSet::namespaces, decode_namespace));
     m.emplace("Secret", decoded_kind({"v1"}, true, &ObjectSet::secrets, decode_secret));
+    m.emplace("ConfigMap", decoded_kind({"v1"}, true, &ObjectSet::config_maps, decode_config_map));
     m.emplace("MirrorPolicy", decoded_kind(mg, true, &ObjectSet::mirror_policies,
                                            decode_with_spec<MirrorPolicy, decode_mirror_policy_spec>));
     m.emplace("ClientTrafficPolicy",
@@ -1214,7 +1250,6 @@ const std::unordered_map<std::string_view, KindInfo>& known_kinds() {
     // Well-known kinds that commonly sit next to Gateway API objects in a manifest set; accepted so
     // users can point mirrorgate at the same files they apply, but never inspected.
     const std::pair<std::string_view, std::vector<std::string_view>> ignored[] = {
-        {"ConfigMap", {"v1"}},
         {"ServiceAccount", {"v1"}},
         {"Pod", {"v1"}},
         {"Endpoints", {"v1"}},

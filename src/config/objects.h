@@ -163,6 +163,20 @@ struct GatewayBackendTLS {
   bool operator==(const GatewayBackendTLS&) const = default;
 };
 
+// Gateway spec.tls.frontend (Gateway API v1.5+): client certificate validation for the HTTPS listeners,
+// by default and per port.
+struct GatewayFrontendPort {
+  int32_t port = 0;
+  FrontendTLSValidation validation;
+  bool operator==(const GatewayFrontendPort&) const = default;
+};
+
+struct GatewayFrontendTLS {
+  std::optional<FrontendTLSValidation> default_validation;
+  std::vector<GatewayFrontendPort> per_port;
+  bool operator==(const GatewayFrontendTLS&) const = default;
+};
+
 struct AllowedListeners {
   RouteNamespaces namespaces{"None", std::nullopt};
   bool operator==(const AllowedListeners&) const = default;
@@ -177,6 +191,7 @@ struct Gateway {
   std::optional<GatewayInfrastructure> infrastructure;
   std::optional<GatewayBackendTLS> backend_tls;
   std::optional<AllowedListeners> allowed_listeners;
+  std::optional<GatewayFrontendTLS> tls_frontend;  // spec.tls.frontend
   bool operator==(const Gateway&) const = default;
 };
 
@@ -467,6 +482,14 @@ struct Namespace {
 
 // Kept only because a later TLS stage will need certificate material; values are base64 as written
 // (data) or plain (stringData).
+// A ConfigMap's data: CA bundles (key ca.crt) for client certificate validation.
+struct ConfigMap {
+  ObjectMeta metadata;
+  SourceLocation source;
+  std::map<std::string, std::string> data;
+  bool operator==(const ConfigMap&) const = default;
+};
+
 struct Secret {
   ObjectMeta metadata;
   SourceLocation source;
@@ -554,6 +577,7 @@ struct ObjectSet {
   std::vector<Secret> secrets;
   std::vector<MirrorPolicy> mirror_policies;
   std::vector<ClientTrafficPolicy> client_traffic_policies;
+  std::vector<ConfigMap> config_maps;
   size_t ignored_objects = 0;  // well-known kinds mirrorgate does not use (Deployment, ...)
 };
 
@@ -571,6 +595,7 @@ void for_each_kind(F&& f) {
   f("Secret", &ObjectSet::secrets);
   f("MirrorPolicy", &ObjectSet::mirror_policies);
   f("ClientTrafficPolicy", &ObjectSet::client_traffic_policies);
+  f("ConfigMap", &ObjectSet::config_maps);
 }
 
 }  // namespace mg::config

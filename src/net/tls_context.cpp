@@ -135,6 +135,11 @@ std::string cipher_list(const TlsOptions& o) {
   return list;
 }
 
+int verify_mode(const TlsCertificate& c) {
+  if (c.client_ca_pem.empty()) return SSL_VERIFY_NONE;
+  return SSL_VERIFY_PEER | (c.client_certificate_optional ? 0 : SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
+}
+
 bool apply_options(SSL* ssl, const TlsOptions& o) {
   return SSL_set_min_proto_version(ssl, version_of(o.min_version, TLS1_2_VERSION)) == 1 &&
          SSL_set_max_proto_version(ssl, version_of(o.max_version, 0)) == 1 &&
@@ -279,6 +284,23 @@ std::string check_certificate(std::string_view cert_pem, std::string_view key_pe
   return error;
 }
 
+// The certificates of a PEM bundle, in order; empty when one does not parse.
+std::vector<std::unique_ptr<X509, Free>> read_bundle(std::string_view pem) {
+  std::vector<std::unique_ptr<X509, Free>> out;
+  std::unique_ptr<BIO, Free> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) out.emplace_back(x);
+  const unsigned long err = ERR_peek_last_error();
+  ERR_clear_error();
+  // The end of the input reads as "no start line"; anything else is a broken certificate.
+  if (err != 0 && ERR_GET_REASON(err) != PEM_R_NO_START_LINE) out.clear();
+  return out;
+}
+
+std::string check_ca_bundle(std::string_view pem) {
+  if (read_bundle(pem).empty()) return "ca.crt holds no PEM CA certificate that parses";
+  return {};
+}
+
 std::string check_tls_options(const TlsOptions& o) {
   for (const auto* v : {&o.min_version, &o.max_version})
     if (!v->empty() && *v != "1.2" && *v != "1.3")
@@ -310,13 +332,15 @@ TlsServerContext::TlsServerContext(std::vector<TlsCertificate> certs, std::strin
                                    std::shared_ptr<TicketKeys> ticket_keys)
     : certs_(std::move(certs)), ticket_keys_(ticket_keys ? std::move(ticket_keys) : TicketKeys::process()) {
   if (certs_.empty()) throw std::runtime_error("a TLS listener needs at least one certificate");
-  // The session id context: tickets resume only on the listener (and sections) that issued them.
-  std::string id(identity);
-  for (const auto& c : certs_) id += "\n" + c.section + "\n" + c.hostname;
-  unsigned char sid_ctx[EVP_MAX_MD_SIZE];
-  unsigned int sid_len = 0;
-  EVP_Digest(id.data(), id.size(), sid_ctx, &sid_len, EVP_sha256(), nullptr);
-  sid_len = std::min<unsigned int>(sid_len, SSL_MAX_SID_CTX_LENGTH);
+  // The session id context: tickets resume only on the listener and section that issued them (a
+  // section that validates client certificates never resumes a session made without one).
+  auto session_context = [&](const TlsCertificate& c, unsigned char* out) {
+    std::string id(identity);
+    id += "\n" + c.section + "\n" + c.hostname + "\n" + c.client_ca_pem + (c.client_certificate_optional ? "\n?" : "");
+    unsigned int len = 0;
+    EVP_Digest(id.data(), id.size(), out, &len, EVP_sha256(), nullptr);
+    return std::min<unsigned int>(len, SSL_MAX_SID_CTX_LENGTH);
+  };
 
   for (size_t si = 0; si < certs_.size(); ++si) {
     TlsCertificate& c = certs_[si];
@@ -325,6 +349,8 @@ TlsServerContext::TlsServerContext(std::vector<TlsCertificate> certs, std::strin
       c.options.alpn_protocols.assign(std::begin(kDefaultAlpnProtocols), std::end(kDefaultAlpnProtocols));
     if (std::string error = check_tls_options(c.options); !error.empty())
       throw std::runtime_error("listener " + c.section + ": " + error);
+    unsigned char sid_ctx[EVP_MAX_MD_SIZE];
+    const unsigned int sid_len = session_context(c, sid_ctx);
     const size_t first_group = groups_.size();
     for (const auto& pair : c.pairs) {
       Loaded loaded;
@@ -359,6 +385,19 @@ TlsServerContext::TlsServerContext(std::vector<TlsCertificate> certs, std::strin
         SSL_CTX_set_timeout(native, static_cast<long>(ticket_keys_->rotation().count()));
         SSL_CTX_set_ex_data(native, context_index(), ticket_keys_.get());
         SSL_CTX_set_tlsext_ticket_key_evp_cb(native, &on_ticket_key);
+        if (!c.client_ca_pem.empty()) {
+          X509_STORE* store = SSL_CTX_get_cert_store(native);
+          STACK_OF(X509_NAME)* ca_names = sk_X509_NAME_new_null();
+          const auto bundle = read_bundle(c.client_ca_pem);
+          if (bundle.empty()) throw std::runtime_error("listener " + c.section + ": " + check_ca_bundle(c.client_ca_pem));
+          for (const auto& ca : bundle) {
+            X509_STORE_add_cert(store, ca.get());
+            sk_X509_NAME_push(ca_names, X509_NAME_dup(X509_get_subject_name(ca.get())));
+          }
+          SSL_CTX_set_client_CA_list(native, ca_names);  // the CertificateRequest names them
+          SSL_CTX_set_verify(native, verify_mode(c), nullptr);
+          SSL_CTX_set_verify_depth(native, 8);
+        }
         groups_.push_back(Group{si, std::move(names), {}, std::move(ctx)});
         group = &groups_.back();
       }
@@ -402,6 +441,8 @@ int TlsServerContext::on_client_hello(SSL* ssl, int* alert, void* arg) {
   const Group& group = self->groups_[g];
   SSL_set_SSL_CTX(ssl, group.context->native_handle());
   // The SSL keeps what it copied from the first context; the section's own settings replace it.
+  // The verify mode too: SSL_set_SSL_CTX keeps the first context's.
+  SSL_set_verify(ssl, verify_mode(self->certs_[group.section]), nullptr);
   if (!apply_options(ssl, self->certs_[group.section].options)) {
     *alert = SSL_AD_INTERNAL_ERROR;
     return SSL_CLIENT_HELLO_ERROR;

@@ -49,6 +49,11 @@ struct TlsCertificate {
   std::string hostname;                // the listener's hostname: "" = any, "*.example.com" = wildcard
   std::vector<CertificatePair> pairs;  // one per certificateRef, in order; not empty
   TlsOptions options = {};
+  // Client certificate validation (Gateway spec.tls.frontend): PEM CA certificates the client's chain must
+  // lead to; "" asks for no client certificate. `client_certificate_optional`: a client without one is
+  // let through (AllowInsecureFallback), one with an invalid one is not.
+  std::string client_ca_pem = {};
+  bool client_certificate_optional = false;
 };
 
 // The protocol ALPN selected on a connection after its handshake; "" when the client offered none.
@@ -72,6 +77,9 @@ size_t select_certificate(std::span<const TlsCertificate> certs, std::string_vie
 
 // Empty when the PEM certificate chain and private key load and belong together, else why not.
 std::string check_certificate(std::string_view cert_pem, std::string_view key_pem);
+
+// Empty when `pem` holds at least one CA certificate and nothing else that fails to parse, else why not.
+std::string check_ca_bundle(std::string_view pem);
 
 // Empty when OpenSSL accepts the options, else why not (an unknown cipher, a version we do not speak,
 // a minimum above the maximum, an ALPN protocol outside `spoken`).

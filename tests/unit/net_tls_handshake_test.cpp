@@ -58,7 +58,10 @@ struct ClientOptions {
   int min_version = 0;
   std::string cipher_list = {};  // TLS 1.2 ciphers
   SSL_SESSION* resume = nullptr;
+  const CertificatePair* client_certificate = nullptr;
 };
+
+CertificatePair make_certificate(bool rsa, const std::vector<std::string>& names);
 
 int g_alert = 0;
 void record_alert(const SSL*, int where, int ret) {
@@ -77,6 +80,18 @@ Outcome handshake(const TlsServerContext& server_ctx, const ClientOptions& o) {
   if (!o.cipher_list.empty()) SSL_CTX_set_cipher_list(cctx.get(), o.cipher_list.c_str());
   if (!o.sigalgs.empty()) SSL_CTX_set1_sigalgs_list(cctx.get(), o.sigalgs.c_str());
   SSL_CTX_set_info_callback(cctx.get(), record_alert);
+  if (o.client_certificate) {
+    BIO* c = BIO_new_mem_buf(o.client_certificate->cert_pem.data(), static_cast<int>(o.client_certificate->cert_pem.size()));
+    BIO* k = BIO_new_mem_buf(o.client_certificate->key_pem.data(), static_cast<int>(o.client_certificate->key_pem.size()));
+    X509* x = PEM_read_bio_X509(c, nullptr, nullptr, nullptr);
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(k, nullptr, nullptr, nullptr);
+    SSL_CTX_use_certificate(cctx.get(), x);
+    SSL_CTX_use_PrivateKey(cctx.get(), key);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    BIO_free(c);
+    BIO_free(k);
+  }
   SslPtr client(SSL_new(cctx.get()));
   SslPtr server(SSL_new(server_ctx.context().native_handle()));
   BIO *c_in = BIO_new(BIO_s_mem()), *c_out = BIO_new(BIO_s_mem());
@@ -311,6 +326,28 @@ TEST(TlsHandshake, SectionOptionsSetVersionsAndCiphers) {
                                .cipher_list = "ECDHE-ECDSA-AES128-GCM-SHA256"}).ok);
   EXPECT_EQ(handshake(ctx, {.sni = "b.org"}).version, "TLSv1.3");
   EXPECT_FALSE(handshake(ctx, {.sni = "b.org", .max_version = TLS1_2_VERSION}).ok);
+}
+
+TEST(TlsHandshake, ClientCertificatesAreValidatedPerSection) {
+  const CertificatePair client = make_certificate(false, {"client.example"});
+  const CertificatePair stranger = make_certificate(false, {"stranger.example"});
+  TlsCertificate strict = section("strict", "strict.org"), lax = section("lax", "lax.org");
+  strict.client_ca_pem = client.cert_pem;  // self-signed: its own CA
+  lax.client_ca_pem = client.cert_pem;
+  lax.client_certificate_optional = true;
+  const TlsServerContext ctx({section("open", ""), strict, lax});
+  for (const int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    SCOPED_TRACE(version);
+    EXPECT_TRUE(handshake(ctx, {.sni = "strict.org", .max_version = version, .client_certificate = &client}).ok);
+    // TLS 1.3 clients finish before the server checks; the server's side fails either way.
+    EXPECT_FALSE(handshake(ctx, {.sni = "strict.org", .max_version = version}).ok);
+    EXPECT_FALSE(handshake(ctx, {.sni = "strict.org", .max_version = version, .client_certificate = &stranger}).ok);
+    EXPECT_TRUE(handshake(ctx, {.sni = "lax.org", .max_version = version}).ok);
+    EXPECT_FALSE(handshake(ctx, {.sni = "lax.org", .max_version = version, .client_certificate = &stranger}).ok);
+    EXPECT_TRUE(handshake(ctx, {.sni = "other.org", .max_version = version}).ok);  // the open section
+  }
+  EXPECT_EQ(check_ca_bundle(client.cert_pem), "");
+  EXPECT_NE(check_ca_bundle("not a certificate"), "");
 }
 
 TEST(TlsOptions, CheckNamesWhatIsWrong) {
