@@ -20,8 +20,10 @@ TicketKeys::Key random_key() {
 }  // namespace
 
 TicketKeys::TicketKeys(std::chrono::seconds rotation, Clock clock)
-    : rotation_(rotation), clock_(clock ? std::move(clock) : Clock([] { return std::chrono::steady_clock::now(); })),
-      current_(random_key()), created_(clock_()) {}
+    : rotation_(rotation),
+      clock_(clock ? std::move(clock) : Clock([] { return std::chrono::steady_clock::now(); })),
+      current_(random_key()),
+      created_(clock_()) {}
 
 void TicketKeys::rotate_if_due() {
   const auto now = clock_();

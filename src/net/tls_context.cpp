@@ -10,10 +10,9 @@
 
 #include <algorithm>
 #include <array>
+#include <asio/ssl/context.hpp>
 #include <cstdint>
 #include <stdexcept>
-
-#include <asio/ssl/context.hpp>
 
 #include "net/ticket_keys.h"
 
@@ -85,7 +84,8 @@ struct Loaded {
 
 // Parses a pair; false (with `error`) when it does not parse or the key is not the certificate's.
 bool parse(const CertificatePair& pair, Loaded& out, std::string& error) {
-  std::unique_ptr<BIO, Free> bio(BIO_new_mem_buf(pair.cert_pem.data(), static_cast<int>(pair.cert_pem.size())));
+  std::unique_ptr<BIO, Free> bio(
+      BIO_new_mem_buf(pair.cert_pem.data(), static_cast<int>(pair.cert_pem.size())));
   out.leaf.reset(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (!out.leaf) {
     ERR_clear_error();
@@ -94,7 +94,8 @@ bool parse(const CertificatePair& pair, Loaded& out, std::string& error) {
   }
   while (X509* extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) out.chain.emplace_back(extra);
   ERR_clear_error();  // the end of the chain reads as an error
-  std::unique_ptr<BIO, Free> key_bio(BIO_new_mem_buf(pair.key_pem.data(), static_cast<int>(pair.key_pem.size())));
+  std::unique_ptr<BIO, Free> key_bio(
+      BIO_new_mem_buf(pair.key_pem.data(), static_cast<int>(pair.key_pem.size())));
   out.key.reset(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
   if (!out.key) {
     ERR_clear_error();
@@ -152,8 +153,8 @@ int context_index() {
 }
 
 // Session tickets under the process's rotating keys (ticket_keys.h); the man page's recipe.
-int on_ticket_key(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac,
-                  int encrypt) {
+int on_ticket_key(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                  EVP_MAC_CTX* mac, int encrypt) {
   auto* keys = static_cast<TicketKeys*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), context_index()));
   if (!keys) return -1;
   TicketKeys::Key key;
@@ -168,8 +169,9 @@ int on_ticket_key(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_C
     key = *found;
   }
   char digest[] = "sha256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key.hmac.data(), key.hmac.size()),
-                         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key.hmac.data(), key.hmac.size()),
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
   if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
   const int ok = encrypt ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes.data(), iv)
                          : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes.data(), iv);
@@ -238,7 +240,8 @@ std::string_view server_name(const SSL* ssl) {
   return name ? std::string_view(name) : std::string_view();
 }
 
-std::optional<std::string_view> select_alpn(std::span<const std::string> server, std::string_view client_wire) {
+std::optional<std::string_view> select_alpn(std::span<const std::string> server,
+                                            std::string_view client_wire) {
   for (const std::string& want : server) {
     for (size_t i = 0; i < client_wire.size();) {
       const size_t len = static_cast<unsigned char>(client_wire[i]);
@@ -262,7 +265,8 @@ size_t select_certificate(std::span<const TlsCertificate> certs, std::string_vie
     } else if (h.starts_with("*.")) {
       const std::string_view suffix = std::string_view(h).substr(1);  // ".example.com"
       if (server_name.size() > suffix.size() &&
-          iequals(server_name.substr(server_name.size() - suffix.size()), suffix) && suffix.size() > wildcard_len) {
+          iequals(server_name.substr(server_name.size() - suffix.size()), suffix) &&
+          suffix.size() > wildcard_len) {
         wildcard = i;
         wildcard_len = suffix.size();
       }
@@ -310,7 +314,8 @@ std::string check_tls_options(const TlsOptions& o) {
   std::unique_ptr<SSL_CTX, Free> ctx(SSL_CTX_new(TLS_server_method()));
   for (const auto& c : o.ciphers) {
     // One suite per entry: a cipher string ("HIGH", "A:B", "!aNULL") is not a suite name.
-    bool known = c.find_first_of(":, !+@") == std::string::npos && SSL_CTX_set_cipher_list(ctx.get(), c.c_str()) == 1;
+    bool known =
+        c.find_first_of(":, !+@") == std::string::npos && SSL_CTX_set_cipher_list(ctx.get(), c.c_str()) == 1;
     if (known) {
       known = false;
       STACK_OF(SSL_CIPHER)* list = SSL_CTX_get_ciphers(ctx.get());
@@ -318,11 +323,14 @@ std::string check_tls_options(const TlsOptions& o) {
         if (c == SSL_CIPHER_get_name(sk_SSL_CIPHER_value(list, i))) known = true;
     }
     ERR_clear_error();
-    if (!known) return "cipher " + c + " is not a TLS 1.2 cipher suite OpenSSL knows (OpenSSL names, e.g. ECDHE-RSA-AES128-GCM-SHA256)";
+    if (!known)
+      return "cipher " + c +
+             " is not a TLS 1.2 cipher suite OpenSSL knows (OpenSSL names, e.g. ECDHE-RSA-AES128-GCM-SHA256)";
   }
   for (const auto& p : o.alpn_protocols) {
-    const bool spoken = p == "http/1.0" || std::find(std::begin(kDefaultAlpnProtocols), std::end(kDefaultAlpnProtocols),
-                                                     p) != std::end(kDefaultAlpnProtocols);
+    const bool spoken =
+        p == "http/1.0" || std::find(std::begin(kDefaultAlpnProtocols), std::end(kDefaultAlpnProtocols), p) !=
+                               std::end(kDefaultAlpnProtocols);
     if (!spoken) return "ALPN protocol " + p + " is not spoken by this gateway";
   }
   return {};
@@ -336,7 +344,8 @@ TlsServerContext::TlsServerContext(std::vector<TlsCertificate> certs, std::strin
   // section that validates client certificates never resumes a session made without one).
   auto session_context = [&](const TlsCertificate& c, unsigned char* out) {
     std::string id(identity);
-    id += "\n" + c.section + "\n" + c.hostname + "\n" + c.client_ca_pem + (c.client_certificate_optional ? "\n?" : "");
+    id += "\n" + c.section + "\n" + c.hostname + "\n" + c.client_ca_pem +
+          (c.client_certificate_optional ? "\n?" : "");
     unsigned int len = 0;
     EVP_Digest(id.data(), id.size(), out, &len, EVP_sha256(), nullptr);
     return std::min<unsigned int>(len, SSL_MAX_SID_CTX_LENGTH);
@@ -361,14 +370,14 @@ TlsServerContext::TlsServerContext(std::vector<TlsCertificate> certs, std::strin
       // client's signature algorithms (and, in TLS 1.2, by the cipher suite).
       Group* group = nullptr;
       for (size_t g = first_group; g < groups_.size() && !group; ++g)
-        if (groups_[g].names == names &&
-            std::find(groups_[g].key_types.begin(), groups_[g].key_types.end(), loaded.key_type) ==
-                groups_[g].key_types.end())
+        if (groups_[g].names == names && std::find(groups_[g].key_types.begin(), groups_[g].key_types.end(),
+                                                   loaded.key_type) == groups_[g].key_types.end())
           group = &groups_[g];
       if (!group) {
         auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
         SSL_CTX* native = ctx->native_handle();
-        SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+        SSL_CTX_set_options(
+            native, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
         SSL_CTX_set_min_proto_version(native, version_of(c.options.min_version, TLS1_2_VERSION));
         SSL_CTX_set_max_proto_version(native, version_of(c.options.max_version, 0));
         if (SSL_CTX_set_cipher_list(native, cipher_list(c.options).c_str()) != 1)
@@ -389,7 +398,8 @@ TlsServerContext::TlsServerContext(std::vector<TlsCertificate> certs, std::strin
           X509_STORE* store = SSL_CTX_get_cert_store(native);
           STACK_OF(X509_NAME)* ca_names = sk_X509_NAME_new_null();
           const auto bundle = read_bundle(c.client_ca_pem);
-          if (bundle.empty()) throw std::runtime_error("listener " + c.section + ": " + check_ca_bundle(c.client_ca_pem));
+          if (bundle.empty())
+            throw std::runtime_error("listener " + c.section + ": " + check_ca_bundle(c.client_ca_pem));
           for (const auto& ca : bundle) {
             X509_STORE_add_cert(store, ca.get());
             sk_X509_NAME_push(ca_names, X509_NAME_dup(X509_get_subject_name(ca.get())));
@@ -452,15 +462,17 @@ int TlsServerContext::on_client_hello(SSL* ssl, int* alert, void* arg) {
 
 // The section was chosen by the ClientHello callback already; answering OK acknowledges the name (and
 // keeps it in the session, which TLS 1.3 resumption checks).
-int TlsServerContext::on_server_name(SSL*, int*, void*) { return SSL_TLSEXT_ERR_OK; }
+int TlsServerContext::on_server_name(SSL*, int*, void*) {
+  return SSL_TLSEXT_ERR_OK;
+}
 
-int TlsServerContext::on_alpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
-                              unsigned int in_len, void* arg) {
+int TlsServerContext::on_alpn(SSL*, const unsigned char** out, unsigned char* out_len,
+                              const unsigned char* in, unsigned int in_len, void* arg) {
   // Only called when the client offered ALPN; a client that did not speaks HTTP/1.1. One that offered
   // only protocols we do not speak gets no_application_protocol (RFC 7301 section 3.2).
   const auto* section = static_cast<const TlsCertificate*>(arg);
-  const auto chosen =
-      select_alpn(section->options.alpn_protocols, std::string_view(reinterpret_cast<const char*>(in), in_len));
+  const auto chosen = select_alpn(section->options.alpn_protocols,
+                                  std::string_view(reinterpret_cast<const char*>(in), in_len));
   if (!chosen) return SSL_TLSEXT_ERR_ALERT_FATAL;
   *out = reinterpret_cast<const unsigned char*>(chosen->data());  // points into `in`, as OpenSSL allows
   *out_len = static_cast<unsigned char>(chosen->size());

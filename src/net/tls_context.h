@@ -65,7 +65,8 @@ std::string_view server_name(const SSL* ssl);
 // The server's ALPN choice (RFC 7301 section 3.2): the first of `server` (in preference order) that the
 // client offers in `client_wire` (its ProtocolNameList, length-prefixed names). nullopt when none is, or the
 // list is malformed: the handshake then ends with a no_application_protocol alert.
-std::optional<std::string_view> select_alpn(std::span<const std::string> server, std::string_view client_wire);
+std::optional<std::string_view> select_alpn(std::span<const std::string> server,
+                                            std::string_view client_wire);
 
 // Standard base64 (as Kubernetes writes Secret data); whitespace is ignored. nullopt when invalid.
 std::optional<std::string> decode_base64(std::string_view text);

@@ -1,20 +1,18 @@
 // Handshakes between an OpenSSL client and TlsServerContext in memory (no sockets): ALPN, certificate
 // choice by key type and SNI, session resumption and per-section versions and ciphers.
+#include <gtest/gtest.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/ssl.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include <gtest/gtest.h>
-
+#include <asio/ssl/context.hpp>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <asio/ssl/context.hpp>
 
 #include "net/ticket_keys.h"
 #include "net/tls_context.h"
@@ -33,21 +31,22 @@ using CtxPtr = std::unique_ptr<SSL_CTX, SslFree>;
 using SessionPtr = std::unique_ptr<SSL_SESSION, SslFree>;
 
 TlsCertificate section(std::string name, std::string hostname) {
-  return TlsCertificate{std::move(name), std::move(hostname),
+  return TlsCertificate{std::move(name),
+                        std::move(hostname),
                         {CertificatePair{std::string(test::kCertPem), std::string(test::kKeyPem)}}};
 }
 
 struct Outcome {
   bool ok = false;
-  std::string alpn;            // what the client saw selected
-  std::string server_alpn;     // negotiated_protocol() on the server side
-  int client_alert = 0;        // the alert the client received (SSL_AD_*), 0 when none
-  std::string leaf_key_type;   // "RSA", "EC" of the certificate the client received
-  std::string leaf_cn;         // and its subject CN
-  std::string version;         // SSL_get_version on the client
+  std::string alpn;           // what the client saw selected
+  std::string server_alpn;    // negotiated_protocol() on the server side
+  int client_alert = 0;       // the alert the client received (SSL_AD_*), 0 when none
+  std::string leaf_key_type;  // "RSA", "EC" of the certificate the client received
+  std::string leaf_cn;        // and its subject CN
+  std::string version;        // SSL_get_version on the client
   std::string cipher;
   bool reused = false;
-  SessionPtr session;          // the client's session, for resumption
+  SessionPtr session;  // the client's session, for resumption
 };
 
 struct ClientOptions {
@@ -81,8 +80,10 @@ Outcome handshake(const TlsServerContext& server_ctx, const ClientOptions& o) {
   if (!o.sigalgs.empty()) SSL_CTX_set1_sigalgs_list(cctx.get(), o.sigalgs.c_str());
   SSL_CTX_set_info_callback(cctx.get(), record_alert);
   if (o.client_certificate) {
-    BIO* c = BIO_new_mem_buf(o.client_certificate->cert_pem.data(), static_cast<int>(o.client_certificate->cert_pem.size()));
-    BIO* k = BIO_new_mem_buf(o.client_certificate->key_pem.data(), static_cast<int>(o.client_certificate->key_pem.size()));
+    BIO* c = BIO_new_mem_buf(o.client_certificate->cert_pem.data(),
+                             static_cast<int>(o.client_certificate->cert_pem.size()));
+    BIO* k = BIO_new_mem_buf(o.client_certificate->key_pem.data(),
+                             static_cast<int>(o.client_certificate->key_pem.size()));
     X509* x = PEM_read_bio_X509(c, nullptr, nullptr, nullptr);
     EVP_PKEY* key = PEM_read_bio_PrivateKey(k, nullptr, nullptr, nullptr);
     SSL_CTX_use_certificate(cctx.get(), x);
@@ -100,8 +101,9 @@ Outcome handshake(const TlsServerContext& server_ctx, const ClientOptions& o) {
   SSL_set_bio(server.get(), s_in, s_out);
   SSL_set_connect_state(client.get());
   SSL_set_accept_state(server.get());
-  if (!o.sni.empty()) 
-    SSL_ctrl(client.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(o.sni.c_str()));
+  if (!o.sni.empty())
+    SSL_ctrl(client.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+             const_cast<char*>(o.sni.c_str()));
   if (!o.alpn.empty()) {
     std::string wire;
     for (const auto& p : o.alpn) wire += static_cast<char>(p.size()) + p;
@@ -119,14 +121,18 @@ Outcome handshake(const TlsServerContext& server_ctx, const ClientOptions& o) {
   for (int round = 0; round < 20 && !(client_done && server_done) && !failed; ++round) {
     if (!client_done) {
       const int r = SSL_do_handshake(client.get());
-      if (r == 1) client_done = true;
-      else if (SSL_get_error(client.get(), r) != SSL_ERROR_WANT_READ) failed = true;
+      if (r == 1)
+        client_done = true;
+      else if (SSL_get_error(client.get(), r) != SSL_ERROR_WANT_READ)
+        failed = true;
     }
     pump(c_out, s_in);
     if (!server_done) {
       const int r = SSL_do_handshake(server.get());
-      if (r == 1) server_done = true;
-      else if (SSL_get_error(server.get(), r) != SSL_ERROR_WANT_READ) failed = true;
+      if (r == 1)
+        server_done = true;
+      else if (SSL_get_error(server.get(), r) != SSL_ERROR_WANT_READ)
+        failed = true;
     }
     pump(s_out, c_in);
   }
@@ -190,7 +196,8 @@ TEST(TlsHandshake, AlpnFollowsTheSectionsListChosenBySni) {
   b.options.alpn_protocols = {"http/1.0", "http/1.1"};  // a keeps the default
   const TlsServerContext ctx({a, b});
   EXPECT_EQ(handshake(ctx, {.sni = "a.org", .alpn = {"http/1.0", "http/1.1"}}).alpn, "http/1.1");
-  EXPECT_EQ(handshake(ctx, {.sni = "b.org", .alpn = {"http/1.1", "http/1.0"}}).alpn, "http/1.0");  // the server's order
+  EXPECT_EQ(handshake(ctx, {.sni = "b.org", .alpn = {"http/1.1", "http/1.0"}}).alpn,
+            "http/1.0");  // the server's order
 }
 
 // A self-signed certificate for `names` with a fresh RSA or P-256 key, in PEM.
@@ -203,8 +210,8 @@ CertificatePair make_certificate(bool rsa, const std::vector<std::string>& names
   X509_gmtime_adj(X509_getm_notAfter(x), 3600L * 24 * 365);
   X509_set_pubkey(x, key);
   X509_NAME* subject = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(names[0].c_str()), -1,
-                             -1, 0);
+  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(names[0].c_str()), -1, -1, 0);
   X509_set_issuer_name(x, subject);
   std::string san;
   for (const auto& n : names) san += (san.empty() ? "DNS:" : ",DNS:") + n;
@@ -224,8 +231,9 @@ CertificatePair make_certificate(bool rsa, const std::vector<std::string>& names
     BIO_free(bio);
     return out;
   };
-  CertificatePair pair{pem([&](BIO* b) { PEM_write_bio_X509(b, x); }),
-                       pem([&](BIO* b) { PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr); })};
+  CertificatePair pair{pem([&](BIO* b) { PEM_write_bio_X509(b, x); }), pem([&](BIO* b) {
+                         PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr);
+                       })};
   X509_free(x);
   EVP_PKEY_free(key);
   return pair;
@@ -236,14 +244,18 @@ TEST(TlsHandshake, RsaAndEcdsaCertificatesForOneNameAreChosenBySignatureAlgorith
   const CertificatePair ec = make_certificate(false, {"www.example.com"});
   const TlsServerContext ctx({TlsCertificate{"a", "www.example.com", {rsa, ec}}});
   // TLS 1.3: the signature algorithms decide.
-  EXPECT_EQ(handshake(ctx, {.sni = "www.example.com", .sigalgs = "rsa_pss_rsae_sha256"}).leaf_key_type, "RSA");
-  EXPECT_EQ(handshake(ctx, {.sni = "www.example.com", .sigalgs = "ecdsa_secp256r1_sha256"}).leaf_key_type, "EC");
+  EXPECT_EQ(handshake(ctx, {.sni = "www.example.com", .sigalgs = "rsa_pss_rsae_sha256"}).leaf_key_type,
+            "RSA");
+  EXPECT_EQ(handshake(ctx, {.sni = "www.example.com", .sigalgs = "ecdsa_secp256r1_sha256"}).leaf_key_type,
+            "EC");
   // TLS 1.2: the cipher suite's authentication does.
-  Outcome o = handshake(ctx, {.sni = "www.example.com", .max_version = TLS1_2_VERSION,
+  Outcome o = handshake(ctx, {.sni = "www.example.com",
+                              .max_version = TLS1_2_VERSION,
                               .cipher_list = "ECDHE-RSA-AES128-GCM-SHA256"});
   EXPECT_EQ(o.version, "TLSv1.2");
   EXPECT_EQ(o.leaf_key_type, "RSA");
-  o = handshake(ctx, {.sni = "www.example.com", .max_version = TLS1_2_VERSION,
+  o = handshake(ctx, {.sni = "www.example.com",
+                      .max_version = TLS1_2_VERSION,
                       .cipher_list = "ECDHE-ECDSA-AES128-GCM-SHA256"});
   EXPECT_EQ(o.leaf_key_type, "EC");
   // The same in either order, and without SNI.
@@ -272,14 +284,17 @@ TEST(TlsHandshake, ResumesWithATicketForTls12AndTls13) {
     EXPECT_FALSE(first.reused);
     EXPECT_EQ(SSL_SESSION_has_ticket(first.session.get()), 1) << version;
     EXPECT_EQ(SSL_SESSION_is_resumable(first.session.get()), 1) << version;
-    const Outcome second = handshake(ctx, {.sni = "x.org", .max_version = version, .resume = first.session.get()});
+    const Outcome second =
+        handshake(ctx, {.sni = "x.org", .max_version = version, .resume = first.session.get()});
     EXPECT_TRUE(second.reused) << version;
     // Another context of the same listener (the next reload's, or another worker's) shares the keys.
     const TlsServerContext again({section("a", "")}, "gw:443");
-    EXPECT_TRUE(handshake(again, {.sni = "x.org", .max_version = version, .resume = first.session.get()}).reused);
+    EXPECT_TRUE(
+        handshake(again, {.sni = "x.org", .max_version = version, .resume = first.session.get()}).reused);
     // Another listener does not accept it.
     const TlsServerContext other({section("a", "")}, "gw:8443");
-    EXPECT_FALSE(handshake(other, {.sni = "x.org", .max_version = version, .resume = first.session.get()}).reused);
+    EXPECT_FALSE(
+        handshake(other, {.sni = "x.org", .max_version = version, .resume = first.session.get()}).reused);
   }
 }
 
@@ -322,8 +337,10 @@ TEST(TlsHandshake, SectionOptionsSetVersionsAndCiphers) {
   const Outcome on_a = handshake(ctx, {.sni = "a.org"});
   EXPECT_EQ(on_a.version, "TLSv1.2");
   EXPECT_EQ(on_a.cipher, "ECDHE-ECDSA-AES256-GCM-SHA384");
-  EXPECT_FALSE(handshake(ctx, {.sni = "a.org", .max_version = TLS1_2_VERSION,
-                               .cipher_list = "ECDHE-ECDSA-AES128-GCM-SHA256"}).ok);
+  EXPECT_FALSE(handshake(ctx, {.sni = "a.org",
+                               .max_version = TLS1_2_VERSION,
+                               .cipher_list = "ECDHE-ECDSA-AES128-GCM-SHA256"})
+                   .ok);
   EXPECT_EQ(handshake(ctx, {.sni = "b.org"}).version, "TLSv1.3");
   EXPECT_FALSE(handshake(ctx, {.sni = "b.org", .max_version = TLS1_2_VERSION}).ok);
 }
@@ -338,12 +355,15 @@ TEST(TlsHandshake, ClientCertificatesAreValidatedPerSection) {
   const TlsServerContext ctx({section("open", ""), strict, lax});
   for (const int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
     SCOPED_TRACE(version);
-    EXPECT_TRUE(handshake(ctx, {.sni = "strict.org", .max_version = version, .client_certificate = &client}).ok);
+    EXPECT_TRUE(
+        handshake(ctx, {.sni = "strict.org", .max_version = version, .client_certificate = &client}).ok);
     // TLS 1.3 clients finish before the server checks; the server's side fails either way.
     EXPECT_FALSE(handshake(ctx, {.sni = "strict.org", .max_version = version}).ok);
-    EXPECT_FALSE(handshake(ctx, {.sni = "strict.org", .max_version = version, .client_certificate = &stranger}).ok);
+    EXPECT_FALSE(
+        handshake(ctx, {.sni = "strict.org", .max_version = version, .client_certificate = &stranger}).ok);
     EXPECT_TRUE(handshake(ctx, {.sni = "lax.org", .max_version = version}).ok);
-    EXPECT_FALSE(handshake(ctx, {.sni = "lax.org", .max_version = version, .client_certificate = &stranger}).ok);
+    EXPECT_FALSE(
+        handshake(ctx, {.sni = "lax.org", .max_version = version, .client_certificate = &stranger}).ok);
     EXPECT_TRUE(handshake(ctx, {.sni = "other.org", .max_version = version}).ok);  // the open section
   }
   EXPECT_EQ(check_ca_bundle(client.cert_pem), "");
@@ -352,14 +372,17 @@ TEST(TlsHandshake, ClientCertificatesAreValidatedPerSection) {
 
 TEST(TlsOptions, CheckNamesWhatIsWrong) {
   EXPECT_EQ(check_tls_options({}), "");
-  EXPECT_EQ(check_tls_options({.min_version = "1.3", .max_version = "1.3", .ciphers = {"ECDHE-RSA-AES128-GCM-SHA256"},
+  EXPECT_EQ(check_tls_options({.min_version = "1.3",
+                               .max_version = "1.3",
+                               .ciphers = {"ECDHE-RSA-AES128-GCM-SHA256"},
                                .alpn_protocols = {"http/1.1"}}),
             "");
   EXPECT_NE(check_tls_options({.min_version = "1.1"}).find("1.1 is not supported"), std::string::npos);
   EXPECT_NE(check_tls_options({.min_version = "1.3", .max_version = "1.2"}).find("above"), std::string::npos);
   EXPECT_NE(check_tls_options({.ciphers = {"NOPE-CIPHER"}}).find("cipher NOPE-CIPHER"), std::string::npos);
-  EXPECT_NE(check_tls_options({.ciphers = {"HIGH"}}), "");                    // a cipher string, not a suite
-  EXPECT_NE(check_tls_options({.ciphers = {"TLS_AES_128_GCM_SHA256"}}), "");  // TLS 1.3 suites are not configurable
+  EXPECT_NE(check_tls_options({.ciphers = {"HIGH"}}), "");  // a cipher string, not a suite
+  EXPECT_NE(check_tls_options({.ciphers = {"TLS_AES_128_GCM_SHA256"}}),
+            "");  // TLS 1.3 suites are not configurable
   EXPECT_NE(check_tls_options({.alpn_protocols = {"spdy/3"}}).find("spdy/3"), std::string::npos);
 }
 

@@ -35,15 +35,18 @@ apiVersion: v1
 kind: Secret
 metadata: {name: cert, namespace: ns}
 type: kubernetes.io/tls
-data: {tls.crt: )" + std::string(test::kCertBase64) + ", tls.key: " + std::string(test::kKeyBase64) + "}\n";
+data: {tls.crt: )" + std::string(test::kCertBase64) +
+                     ", tls.key: " + std::string(test::kKeyBase64) + "}\n";
   for (const char* section : {"https", "https-with-hostname", "https-with-wildcard-hostname",
                               "https-with-hostname-matching-wildcard", "http"})
     text += std::string(R"(---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
-metadata: {name: )") + section + R"(, namespace: ns}
+metadata: {name: )") +
+            section + R"(, namespace: ns}
 spec:
-  parentRefs: [{name: gw, sectionName: )" + section + R"(}]
+  parentRefs: [{name: gw, sectionName: )" +
+            section + R"(}]
   rules: [{backendRefs: [{name: svc, port: 80}]}]
 )";
   return text;
@@ -51,7 +54,8 @@ spec:
 
 TEST(TlsMisdirected, HostOfAnotherSectionThanTheSniIsMisdirected) {
   const auto table = translate(config::load_string(manifests(), "t.yaml"));
-  const auto https = std::find_if(table->listeners.begin(), table->listeners.end(), [](auto& l) { return l.port == 443; });
+  const auto https =
+      std::find_if(table->listeners.begin(), table->listeners.end(), [](auto& l) { return l.port == 443; });
   ASSERT_NE(https, table->listeners.end());
   const struct {
     const char* sni;
@@ -78,9 +82,11 @@ TEST(TlsMisdirected, HostOfAnotherSectionThanTheSniIsMisdirected) {
       {"Second-Example.ORG", "second-example.org", false},
       {"", "second-example.org", false},
   };
-  for (const auto& r : rows) EXPECT_EQ(https->misdirected(r.host, r.sni), r.misdirected) << r.sni << " " << r.host;
+  for (const auto& r : rows)
+    EXPECT_EQ(https->misdirected(r.host, r.sni), r.misdirected) << r.sni << " " << r.host;
   // Plain HTTP has no SNI to disagree with.
-  const auto http = std::find_if(table->listeners.begin(), table->listeners.end(), [](auto& l) { return l.port == 80; });
+  const auto http =
+      std::find_if(table->listeners.begin(), table->listeners.end(), [](auto& l) { return l.port == 80; });
   ASSERT_NE(http, table->listeners.end());
   EXPECT_FALSE(http->misdirected("second-example.org", "example.org"));
 }
