@@ -407,6 +407,16 @@ void decode_gateway_class_spec(Obj o, GatewayClass& gc) {
 
 // --- Gateway ---
 
+FrontendTLSValidation decode_frontend_validation(Obj fv) {
+  FrontendTLSValidation v;
+  v.ca_certificate_refs = fv.objects<ObjectReference>(
+      "caCertificateRefs", [](Obj r) { return decode_ref(std::move(r), "", "", true); }, 8);
+  v.mode = fv.str("mode");
+  if (v.mode) check_enum(fv, "mode", *v.mode, {"AllowValidOnly", "AllowInsecureFallback"});
+  fv.finish();
+  return v;
+}
+
 Listener decode_listener(Obj o) {
   Listener l;
   l.name = o.req_str("name");
@@ -420,14 +430,7 @@ Listener decode_listener(Obj o) {
     check_enum(*t, "mode", tls.mode, {"Terminate", "Passthrough"});
     tls.certificate_refs = t->objects<ObjectReference>(
         "certificateRefs", [](Obj r) { return decode_ref(std::move(r), "", "Secret", true); }, 64);
-    if (auto fv = t->obj("frontendValidation")) {
-      FrontendTLSValidation v;
-      v.ca_certificate_refs = fv->objects<ObjectReference>(
-          "caCertificateRefs", [](Obj r) { return decode_ref(std::move(r), "", "", true); }, 8);
-      v.mode = fv->str("mode");
-      fv->finish();
-      tls.frontend_validation = std::move(v);
-    }
+    if (auto fv = t->obj("frontendValidation")) tls.frontend_validation = decode_frontend_validation(std::move(*fv));
     tls.options = t->string_map("options");
     t->finish();
     l.tls = std::move(tls);
@@ -485,6 +488,32 @@ void decode_gateway_spec(Obj o, Gateway& gw) {
       b.client_certificate_ref = decode_ref(std::move(*c), "", "Secret", true);
     bt->finish();
     gw.backend_tls = std::move(b);
+  }
+  if (auto t = o.obj("tls")) {
+    if (auto f = t->obj("frontend")) {
+      GatewayFrontendTLS frontend;
+      if (auto d = f->obj("default")) {
+        if (auto v = d->obj("validation")) frontend.default_validation = decode_frontend_validation(std::move(*v));
+        d->finish();
+      }
+      frontend.per_port = f->objects<GatewayFrontendPort>(
+          "perPort",
+          [](Obj p) {
+            GatewayFrontendPort port;
+            p.require("port");
+            port.port = *p.int32("port", 1, 65535);
+            p.require("tls");
+            auto tls = p.obj("tls");
+            if (auto v = tls->obj("validation")) port.validation = decode_frontend_validation(std::move(*v));
+            tls->finish();
+            p.finish();
+            return port;
+          },
+          64);
+      f->finish();
+      gw.tls_frontend = std::move(frontend);
+    }
+    t->finish();
   }
   if (auto al = o.obj("allowedListeners")) {
     AllowedListeners a;
@@ -1115,6 +1144,46 @@ void decode_client_traffic_policy_spec(Obj o, ClientTrafficPolicy& p) {
     p.timeouts.idle = positive_duration("idle");
     t->finish();
   }
+  if (auto t = o.obj("tls")) {
+    ClientTrafficTls tls;
+    // TLS 1.0 and 1.1 are refused outright (RFC 8996), as the CRD's enum does; "Auto" is the default.
+    auto version = [&](std::string_view key) -> std::optional<std::string> {
+      auto v = t->str(key);
+      if (!v || *v == "Auto") return std::nullopt;
+      if (*v == "1.0" || *v == "1.1")
+        t->fail(t->raw(key), t->sub(key), "TLS " + *v + " is not supported (deprecated by RFC 8996); use 1.2 or 1.3");
+      if (*v != "1.2" && *v != "1.3")
+        t->fail(t->raw(key), t->sub(key), "unknown TLS version \"" + *v + "\" (Auto, 1.2 or 1.3)");
+      return v;
+    };
+    tls.min_version = version("minVersion");
+    tls.max_version = version("maxVersion");
+    if (tls.min_version && tls.max_version && *tls.min_version > *tls.max_version)
+      t->fail(t->raw("minVersion"), t->sub("minVersion"),
+              "minVersion " + *tls.min_version + " is above maxVersion " + *tls.max_version);
+    tls.ciphers = t->strings("ciphers", 64);
+    for (size_t i = 0; i < tls.ciphers.size(); ++i) {
+      const std::string& c = tls.ciphers[i];
+      const bool name = !c.empty() && std::all_of(c.begin(), c.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';
+      });
+      if (!name)
+        t->fail(t->raw("ciphers")[i], t->sub("ciphers") + "[" + std::to_string(i) + "]",
+                "\"" + c + "\" is not a cipher suite name (one OpenSSL name an entry, e.g. ECDHE-RSA-AES128-GCM-SHA256)");
+    }
+    tls.alpn_protocols = t->strings("alpnProtocols", 3);
+    for (size_t i = 0; i < tls.alpn_protocols.size(); ++i) {
+      const std::string& a = tls.alpn_protocols[i];
+      if (a != "h2" && a != "http/1.1" && a != "http/1.0")
+        t->fail(t->raw("alpnProtocols")[i], t->sub("alpnProtocols") + "[" + std::to_string(i) + "]",
+                "unknown ALPN protocol \"" + a + "\" (h2, http/1.1 or http/1.0)");
+      if (std::count(tls.alpn_protocols.begin(), tls.alpn_protocols.end(), a) > 1)
+        t->fail(t->raw("alpnProtocols")[i], t->sub("alpnProtocols") + "[" + std::to_string(i) + "]",
+                "\"" + a + "\" is listed twice");
+    }
+    t->finish();
+    p.tls = std::move(tls);
+  }
   o.finish();
 }
 
@@ -1136,6 +1205,12 @@ void decode_namespace(Obj& top, Namespace&) {
     s->strings("finalizers");
     s->finish();
   }
+}
+
+void decode_config_map(Obj& top, ConfigMap& cm) {
+  cm.data = top.string_map("data");
+  top.string_map("binaryData");
+  top.boolean("immutable");
 }
 
 void decode_secret(Obj& top, Secret& secret) {
@@ -1196,6 +1271,7 @@ const std::unordered_map<std::string_view, KindInfo>& known_kinds() {
                            decode_endpoint_slice));
     m.emplace("Namespace", decoded_kind({"v1"}, false, &ObjectSet::namespaces, decode_namespace));
     m.emplace("Secret", decoded_kind({"v1"}, true, &ObjectSet::secrets, decode_secret));
+    m.emplace("ConfigMap", decoded_kind({"v1"}, true, &ObjectSet::config_maps, decode_config_map));
     m.emplace("MirrorPolicy", decoded_kind(mg, true, &ObjectSet::mirror_policies,
                                            decode_with_spec<MirrorPolicy, decode_mirror_policy_spec>));
     m.emplace("ClientTrafficPolicy",
@@ -1204,7 +1280,6 @@ const std::unordered_map<std::string_view, KindInfo>& known_kinds() {
     // Well-known kinds that commonly sit next to Gateway API objects in a manifest set; accepted so
     // users can point mirrorgate at the same files they apply, but never inspected.
     const std::pair<std::string_view, std::vector<std::string_view>> ignored[] = {
-        {"ConfigMap", {"v1"}},
         {"ServiceAccount", {"v1"}},
         {"Pod", {"v1"}},
         {"Endpoints", {"v1"}},

@@ -166,6 +166,20 @@ struct GatewayBackendTLS {
   bool operator==(const GatewayBackendTLS&) const = default;
 };
 
+// Gateway spec.tls.frontend (Gateway API v1.5+): client certificate validation for the HTTPS listeners,
+// by default and per port.
+struct GatewayFrontendPort {
+  int32_t port = 0;
+  FrontendTLSValidation validation;
+  bool operator==(const GatewayFrontendPort&) const = default;
+};
+
+struct GatewayFrontendTLS {
+  std::optional<FrontendTLSValidation> default_validation;
+  std::vector<GatewayFrontendPort> per_port;
+  bool operator==(const GatewayFrontendTLS&) const = default;
+};
+
 struct AllowedListeners {
   RouteNamespaces namespaces{"None", std::nullopt};
   bool operator==(const AllowedListeners&) const = default;
@@ -180,6 +194,7 @@ struct Gateway {
   std::optional<GatewayInfrastructure> infrastructure;
   std::optional<GatewayBackendTLS> backend_tls;
   std::optional<AllowedListeners> allowed_listeners;
+  std::optional<GatewayFrontendTLS> tls_frontend;  // spec.tls.frontend
   bool operator==(const Gateway&) const = default;
 };
 
@@ -473,6 +488,14 @@ struct Namespace {
 
 // Kept only because a later TLS stage will need certificate material; values are base64 as written
 // (data) or plain (stringData).
+// A ConfigMap's data: CA bundles (key ca.crt) for client certificate validation.
+struct ConfigMap {
+  ObjectMeta metadata;
+  SourceLocation source;
+  std::map<std::string, std::string> data;
+  bool operator==(const ConfigMap&) const = default;
+};
+
 struct Secret {
   ObjectMeta metadata;
   SourceLocation source;
@@ -529,12 +552,22 @@ struct ClientTrafficTimeouts {
   bool operator==(const ClientTrafficTimeouts&) const = default;
 };
 
+// HTTPS listeners' handshake, as Envoy Gateway's ClientTrafficPolicy spec.tls names it.
+struct ClientTrafficTls {
+  std::optional<std::string> min_version;   // "1.2", "1.3" ("Auto" and absent: 1.2)
+  std::optional<std::string> max_version;   // "1.2", "1.3" ("Auto" and absent: 1.3)
+  std::vector<std::string> ciphers;         // TLS 1.2 cipher suites, OpenSSL names (route checks them)
+  std::vector<std::string> alpn_protocols;  // "h2", "http/1.1", "http/1.0", in preference order
+  bool operator==(const ClientTrafficTls&) const = default;
+};
+
 struct ClientTrafficPolicy {
   ObjectMeta metadata;
   SourceLocation source;
   std::vector<PolicyTargetReference> target_refs;  // kind Gateway, in the policy's namespace
   ClientTrafficLimits limits;
   ClientTrafficTimeouts timeouts;
+  std::optional<ClientTrafficTls> tls;
   bool operator==(const ClientTrafficPolicy&) const = default;
 };
 
@@ -550,6 +583,7 @@ struct ObjectSet {
   std::vector<Secret> secrets;
   std::vector<MirrorPolicy> mirror_policies;
   std::vector<ClientTrafficPolicy> client_traffic_policies;
+  std::vector<ConfigMap> config_maps;
   size_t ignored_objects = 0;  // well-known kinds mirrorgate does not use (Deployment, ...)
 };
 
@@ -567,6 +601,7 @@ void for_each_kind(F&& f) {
   f("Secret", &ObjectSet::secrets);
   f("MirrorPolicy", &ObjectSet::mirror_policies);
   f("ClientTrafficPolicy", &ObjectSet::client_traffic_policies);
+  f("ConfigMap", &ObjectSet::config_maps);
 }
 
 }  // namespace mg::config

@@ -99,14 +99,15 @@ asio::awaitable<void> serve_connection(SessionContext& context, tcp::socket sock
                                  : net::ClientStream(std::move(socket));
   net::SocketWatchdog watchdog(stream.lowest_layer());
   if (tls) {
-    // Bounded like a request head (a silent client cannot hold the slot); a failed handshake just closes.
-    watchdog.arm(context.options.header_timeout);
+    // Bounded (a silent client cannot hold the slot); a failed handshake just closes.
+    watchdog.arm(context.options.tls_handshake_timeout);
     auto [ec] = co_await stream.async_handshake(kNoThrow);
     watchdog.disarm();
     if (ec) {
       ++context.upstream.stats.tls_handshake_failures_total;
       co_return;
     }
+    slot.set_server_name(std::string(stream.server_name()));
   }
   const Http1End end = co_await serve_http1(context, stream, watchdog, slot, resumed);
   if (end.park && !tls && stream.lowest_layer().is_open()) {

@@ -12,6 +12,81 @@ std::optional<std::string> secret_value(const config::Secret& secret, const std:
   return std::nullopt;
 }
 
+namespace {
+
+// The client certificate validation that governs a listener: Gateway spec.tls.frontend's entry for its
+// port, else its default, else the listener's own tls.frontendValidation (the experimental field before
+// Gateway API v1.5). nullptr: none.
+const config::FrontendTLSValidation* client_validation(const config::Gateway& gw, const config::Listener& l) {
+  if (gw.tls_frontend) {
+    for (const auto& p : gw.tls_frontend->per_port)
+      if (p.port == l.port) return &p.validation;
+    if (gw.tls_frontend->default_validation) return &*gw.tls_frontend->default_validation;
+  }
+  if (l.tls && l.tls->frontend_validation) return &*l.tls->frontend_validation;
+  return nullptr;
+}
+
+// Fills the served certificate's client CA bundle from caCertificateRefs: ConfigMaps (Core) or Secrets,
+// key ca.crt, in the Gateway's namespace or one whose ReferenceGrant admits them. Every ref must resolve.
+template <typename Problem>
+void resolve_client_validation(const config::ObjectSet& set, const config::Gateway& gw, const config::Listener& l,
+                               net::TlsCertificate& served, Problem&& problem) {
+  const config::FrontendTLSValidation* v = client_validation(gw, l);
+  if (!v) return;
+  if (v->ca_certificate_refs.empty()) {
+    problem("NoValidCACertificate", "client certificate validation without caCertificateRefs");
+    return;
+  }
+  std::string bundle;
+  for (const auto& ref : v->ca_certificate_refs) {
+    const std::string ns = ref.namespace_.value_or(gw.metadata.namespace_);
+    const std::string what = "caCertificateRef " + ref.kind + " " + ns + "/" + ref.name;
+    if (!ref.group.empty() || (ref.kind != "ConfigMap" && ref.kind != "Secret")) {
+      problem("InvalidCACertificateKind", what + " is not a core ConfigMap or Secret");
+      continue;
+    }
+    if (ns != gw.metadata.namespace_ &&
+        !reference_granted(set, "Gateway", gw.metadata.namespace_, ref.kind, ns, ref.name)) {
+      problem("RefNotPermitted", what + " is in another namespace and no ReferenceGrant in " + ns + " allows it");
+      continue;
+    }
+    std::optional<std::string> pem;
+    bool found = false;
+    if (ref.kind == "ConfigMap") {
+      for (const auto& cm : set.config_maps)
+        if (cm.metadata.namespace_ == ns && cm.metadata.name == ref.name) {
+          found = true;
+          if (auto it = cm.data.find("ca.crt"); it != cm.data.end()) pem = it->second;
+        }
+    } else {
+      for (const auto& s : set.secrets)
+        if (s.metadata.namespace_ == ns && s.metadata.name == ref.name) {
+          found = true;
+          pem = secret_value(s, "ca.crt");
+        }
+    }
+    if (!found) {
+      problem("InvalidCACertificateRef", what + " not found");
+      continue;
+    }
+    if (!pem) {
+      problem("InvalidCACertificateRef", what + " has no ca.crt");
+      continue;
+    }
+    if (std::string error = net::check_ca_bundle(*pem); !error.empty()) {
+      problem("InvalidCACertificateRef", what + ": " + error);
+      continue;
+    }
+    bundle += *pem;
+    if (!bundle.empty() && bundle.back() != '\n') bundle += '\n';
+  }
+  served.client_ca_pem = std::move(bundle);
+  served.client_certificate_optional = v->mode.value_or("AllowValidOnly") == "AllowInsecureFallback";
+}
+
+}  // namespace
+
 ListenerCertificate resolve_listener_certificate(const config::ObjectSet& set, const config::Gateway& gw,
                                                  const config::Listener& l) {
   ListenerCertificate out;
@@ -20,7 +95,7 @@ ListenerCertificate resolve_listener_certificate(const config::ObjectSet& set, c
     out.problems.push_back(std::move(message));
   };
   if (!l.tls) return out;
-  std::optional<net::TlsCertificate> first;
+  std::optional<net::TlsCertificate> served;
   for (const auto& ref : l.tls->certificate_refs) {
     const std::string ns = ref.namespace_.value_or(gw.metadata.namespace_);
     const std::string what = "certificateRef " + ref.kind + " " + ns + "/" + ref.name;
@@ -56,11 +131,13 @@ ListenerCertificate resolve_listener_certificate(const config::ObjectSet& set, c
       problem("InvalidCertificateRef", what + ": " + error);
       continue;
     }
-    if (!first) first = net::TlsCertificate{l.name, l.hostname.value_or(""), *crt, *key};
+    if (!served) served = net::TlsCertificate{l.name, l.hostname.value_or(""), {}};
+    served->pairs.push_back(net::CertificatePair{*crt, *key});
   }
+  if (served && l.tls->mode == "Terminate") resolve_client_validation(set, gw, l, *served, problem);
   if (l.tls->certificate_refs.empty() && l.tls->mode == "Terminate")
     problem("InvalidCertificateRef", "no certificateRefs: TLS needs a certificate");
-  if (out.problems.empty()) out.certificate = std::move(first);
+  if (out.problems.empty()) out.certificate = std::move(served);
   return out;
 }
 

@@ -461,6 +461,7 @@ const std::map<std::string, std::string>& one_of_each_kind() {
        "addressType: IPv4\nendpoints: [{addresses: [10.0.0.1]}]\n"},
       {"Namespace", "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns}\n"},
       {"Secret", "apiVersion: v1\nkind: Secret\nmetadata: {name: cert, namespace: ns}\ndata: {a: Zm9v}\n"},
+      {"ConfigMap", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ca, namespace: ns}\ndata: {ca.crt: x}\n"},
       {"MirrorPolicy",
        "apiVersion: mirrorgate.io/v1alpha1\nkind: MirrorPolicy\nmetadata: {name: m, namespace: ns}\n"
        "spec:\n  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r}]\n"},
@@ -515,6 +516,54 @@ metadata:
   EXPECT_EQ(m.annotations.at("note"), "kept");
   EXPECT_EQ(load_error("apiVersion: v1\nkind: Namespace\nmetadata: {name: n, resourceVersion: 7}\n"),
             "x.yaml:3: Namespace n: metadata.resourceVersion: expected a string, got integer 7 (quote it)");
+}
+
+}  // namespace
+}  // namespace mg::config
+
+namespace mg::config {
+namespace {
+
+constexpr std::string_view kFrontendGateway = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: ns}
+spec:
+  gatewayClassName: mg
+  tls:
+    frontend:
+      default:
+        validation:
+          caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}]
+      perPort:
+      - port: 8443
+        tls:
+          validation:
+            mode: AllowInsecureFallback
+            caCertificateRefs: [{group: "", kind: Secret, name: ca-secret}]
+  listeners:
+  - {name: https, port: 443, protocol: HTTPS, tls: {certificateRefs: [{name: cert}]}}
+)";
+
+TEST(ConfigLoaderGateway, LoadsFrontendClientCertificateValidation) {
+  const ObjectSet set = load_string(std::string(kFrontendGateway), "x.yaml");
+  ASSERT_EQ(set.gateways.size(), 1u);
+  const auto& f = set.gateways[0].tls_frontend;
+  ASSERT_TRUE(f);
+  ASSERT_TRUE(f->default_validation);
+  ASSERT_EQ(f->default_validation->ca_certificate_refs.size(), 1u);
+  EXPECT_EQ(f->default_validation->ca_certificate_refs[0].kind, "ConfigMap");
+  EXPECT_EQ(f->default_validation->mode, std::nullopt);
+  ASSERT_EQ(f->per_port.size(), 1u);
+  EXPECT_EQ(f->per_port[0].port, 8443);
+  EXPECT_EQ(f->per_port[0].validation.mode, "AllowInsecureFallback");
+  EXPECT_EQ(f->per_port[0].validation.ca_certificate_refs[0].name, "ca-secret");
+}
+
+TEST(ConfigLoaderGateway, RejectsUnknownFrontendValidationMode) {
+  std::string yaml(kFrontendGateway);
+  yaml.replace(yaml.find("AllowInsecureFallback"), std::string_view("AllowInsecureFallback").size(), "Sometimes");
+  const std::string error = load_error(yaml);
+  EXPECT_NE(error.find("spec.tls.frontend.perPort[0].tls.validation.mode"), std::string::npos) << error;
 }
 
 }  // namespace
