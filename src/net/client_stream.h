@@ -22,6 +22,8 @@ class ClientStream {
       : socket_(socket.get_executor()), tls_(std::make_unique<TlsStream>(std::move(socket), context)) {}
 
   bool is_tls() const { return tls_ != nullptr; }
+  // The OpenSSL connection (for what the handshake negotiated, such as ALPN); only on a TLS stream.
+  SSL* native_tls_handle() { return tls_->native_handle(); }
   // The TCP socket underneath: for the watchdog (closing or cancelling it ends any TLS operation too),
   // addresses and options.
   asio::ip::tcp::socket& lowest_layer() { return tls_ ? tls_->next_layer() : socket_; }

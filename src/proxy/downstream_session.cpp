@@ -7,12 +7,14 @@
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
+#include <openssl/ssl.h>
 
 #include "net/client_stream.h"
 #include "net/deadline_sweeper.h"
 #include "net/socket_watchdog.h"
 #include "net/tls_context.h"
 #include "proxy/http1_session.h"
+#include "proxy/http2_session.h"
 
 namespace mg::proxy {
 namespace {
@@ -65,6 +67,14 @@ asio::awaitable<void> serve_connection(SessionContext& context, tcp::socket sock
                                        std::shared_ptr<const ListenerEndpoint> listener, ActiveConnection active,
                                        bool resumed);
 
+// ALPN chose "h2" in the handshake (the listener's TLS context offers it).
+bool negotiated_h2(net::ClientStream& stream) {
+  const unsigned char* protocol = nullptr;
+  unsigned int length = 0;
+  SSL_get0_alpn_selected(stream.native_tls_handle(), &protocol, &length);
+  return length == 2 && protocol[0] == 'h' && protocol[1] == '2';
+}
+
 void park(SessionContext& context, tcp::socket socket, std::shared_ptr<const ListenerEndpoint> listener,
           ActiveConnection active, std::chrono::steady_clock::time_point idle_deadline) {
   auto parked =
@@ -108,7 +118,13 @@ asio::awaitable<void> serve_connection(SessionContext& context, tcp::socket sock
       co_return;
     }
   }
-  const Http1End end = co_await serve_http1(context, stream, watchdog, slot, resumed);
+  Http1End end;
+  if (tls && negotiated_h2(stream)) {
+    co_await serve_http2(context, stream, watchdog, slot, {});
+  } else {
+    end = co_await serve_http1(context, stream, watchdog, slot, resumed);
+    if (end.http2) co_await serve_http2(context, stream, watchdog, slot, std::move(end.http2_bytes));
+  }
   if (end.park && !tls && stream.lowest_layer().is_open()) {
     park(context, std::move(stream.lowest_layer()), slot.endpoint(), std::move(active), end.idle_deadline);
     co_return;

@@ -16,6 +16,7 @@
 #include "http/serializer.h"
 #include "proxy/body_relay.h"
 #include "proxy/downstream.h"
+#include "proxy/http2_session.h"
 #include "proxy/request_handler.h"
 
 namespace mg::proxy {
@@ -58,9 +59,13 @@ class Http1Session final : public Downstream {
       bool closed = false;
       http::ParseResult parsed = co_await read_head(closed);
       if (closed) {
-        if (park_) co_return Http1End{true, idle_entry_.since + client_.idle_timeout};
+        if (park_) co_return Http1End{true, idle_entry_.since + client_.idle_timeout, false, {}};
         co_return Http1End{};
       }
+      // A new connection's first head is where HTTP/2 by prior knowledge shows (its preface reads as a
+      // head): one flag test per request, a comparison once per connection.
+      if (!served_a_request_ && buffer_.readable().starts_with(kHttp2PrefaceHead))
+        co_return Http1End{false, {}, true, std::string(buffer_.readable())};
       if (parsed.status == http::ParseStatus::kError) {
         // The framing of whatever follows is unknown now: answer and close (never guess).
         co_await handler_.reject(*this, client_address_, parsed.error_status, parsed.error);
@@ -85,6 +90,7 @@ class Http1Session final : public Downstream {
           .scheme = scheme(),
           .client_ip = client_ip_,
           .client_address = client_address_,
+          .protocol = head_.minor_version == 0 ? "HTTP/1.0" : "HTTP/1.1",
       };
       if (!co_await handler_.handle(*this, request) || close_after_response_) co_return Http1End{};
     }

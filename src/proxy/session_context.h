@@ -31,6 +31,7 @@ struct SessionOptions {
   std::chrono::milliseconds idle_timeout{60'000};      // keep-alive connection with no request
   std::chrono::milliseconds connect_timeout{5'000};    // upstream TCP connect
   std::chrono::milliseconds response_timeout{15'000};  // upstream response head, as Envoy's route default
+  uint32_t http2_max_concurrent_streams = 100;         // SETTINGS_MAX_CONCURRENT_STREAMS per client connection
 };
 
 struct SessionContext {
