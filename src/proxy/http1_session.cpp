@@ -66,6 +66,11 @@ class Http1Session final : public Downstream {
       // head): one flag test per request, a comparison once per connection.
       if (!served_a_request_ && buffer_.readable().starts_with(kHttp2PrefaceHead))
         co_return Http1End{false, {}, true, std::string(buffer_.readable())};
+      if (parsed.status == http::ParseStatus::kError && !served_a_request_ && !speaks_http1()) {
+        // Not HTTP/1 at all (no HTTP/1 version on the first line of a new connection): a broken HTTP/2
+        // preface or another protocol gets no HTTP/1 answer, just the close (RFC 9113 3.4).
+        co_return Http1End{};
+      }
       if (parsed.status == http::ParseStatus::kError) {
         // The framing of whatever follows is unknown now: answer and close (never guess).
         co_await handler_.reject(*this, client_address_, parsed.error_status, parsed.error);
@@ -255,6 +260,15 @@ class Http1Session final : public Downstream {
     if (settings == client_settings_) return;
     client_settings_ = settings;
     client_ = route::effective_client_limits(settings.get(), flag_defaults());
+  }
+
+  // The first line read ends with an HTTP version ("... HTTP/1.1"; HTTP/2.0 gets its 505).
+  bool speaks_http1() {
+    std::string_view first = buffer_.readable();
+    first = first.substr(0, first.find('\n'));
+    if (first.ends_with('\r')) first.remove_suffix(1);
+    const size_t space = first.rfind(' ');
+    return space != std::string_view::npos && first.substr(space + 1).starts_with("HTTP/");
   }
 
   std::string_view scheme() const { return stream_.is_tls() ? "https" : "http"; }

@@ -19,6 +19,11 @@ int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_da
   return codec_of(user_data).begin_headers(frame->hd.stream_id, frame->headers.cat == NGHTTP2_HCAT_REQUEST);
 }
 
+int on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user_data) {
+  if (hd->type != NGHTTP2_HEADERS) return 0;
+  return codec_of(user_data).begin_headers_frame(hd->stream_id);
+}
+
 int on_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen, const uint8_t* value,
               size_t valuelen, uint8_t, void* user_data) {
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers
@@ -60,6 +65,7 @@ nghttp2_nv make_nv(std::string_view name, std::string_view value) {
 Http2Codec::Http2Codec(Listener& listener, const Http2Settings& settings) : listener_(listener), settings_(settings) {
   nghttp2_session_callbacks* callbacks = nullptr;
   nghttp2_session_callbacks_new(&callbacks);
+  nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, on_begin_frame);
   nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, on_begin_headers);
   nghttp2_session_callbacks_set_on_header_callback(callbacks, on_header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
@@ -89,7 +95,16 @@ Http2Codec::~Http2Codec() { nghttp2_session_del(session_); }
 bool Http2Codec::receive(std::string_view bytes) {
   const ssize_t n =
       nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
-  return n >= 0;
+  if (n >= 0) return true;
+  // Fatal for nghttp2 (a bad preface, a flood, too many CONTINUATIONs): it queued nothing, so the
+  // connection ends with our own GOAWAY.
+  error_ = nghttp2_strerror(static_cast<int>(n));
+  const uint32_t code = n == NGHTTP2_ERR_FLOODED || n == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS
+                            ? NGHTTP2_ENHANCE_YOUR_CALM
+                            : NGHTTP2_PROTOCOL_ERROR;
+  nghttp2_session_terminate_session(session_, code);
+  goaway_ = true;
+  return false;
 }
 
 bool Http2Codec::produce(std::string& out, size_t limit) {
@@ -167,8 +182,25 @@ Http2Stream* Http2Codec::find(int32_t id) {
   return it == streams_.end() ? nullptr : it->second.get();
 }
 
+int Http2Codec::begin_headers_frame(int32_t id) {
+  // RFC 9113 5.1.1: a new stream's id is larger than every id the client used before. nghttp2 ignores
+  // a HEADERS below that on a stream it no longer knows (it may be trailers after a reset); a stream id
+  // the client never opened (none of the recent ones) is the connection error the RFC asks for.
+  if (id <= 0 || (id & 1) == 0 || id >= highest_id_ || nghttp2_session_find_stream(session_, id)) return 0;
+  // The ring covers every stream while fewer than kRecentIds were opened, else the newest ones.
+  if ((recent_ids_.size() < kRecentIds || id >= recent_ids_.front()) &&
+      !std::binary_search(recent_ids_.begin(), recent_ids_.end(), id)) {
+    nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
+    goaway_ = true;
+  }
+  return 0;
+}
+
 int Http2Codec::begin_headers(int32_t id, bool request) {
   if (!request) return 0;
+  highest_id_ = std::max(highest_id_, id);
+  recent_ids_.push_back(id);  // ids only grow: the ring stays sorted
+  if (recent_ids_.size() > kRecentIds) recent_ids_.pop_front();
   auto stream = std::make_shared<Http2Stream>();
   stream->id = id;
   streams_.emplace(id, std::move(stream));

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -105,9 +106,12 @@ class Http2Codec {
   bool goaway_sent() const { return goaway_; }
   // Marks every open stream closed and tells the listener (the connection is going away).
   void abandon_all();
+  // Why receive() failed (nghttp2's words).
+  std::string_view error() const { return error_; }
   size_t open_streams() const { return streams_.size(); }
 
   // nghttp2 callbacks (public so that the C callbacks can reach them).
+  int begin_headers_frame(int32_t id);
   int begin_headers(int32_t id, bool request);
   int header(int32_t id, std::string_view name, std::string_view value);
   int frame_received(int32_t id, uint8_t type, uint8_t flags, bool request_headers);
@@ -124,6 +128,10 @@ class Http2Codec {
   nghttp2_session* session_ = nullptr;
   std::unordered_map<int32_t, std::shared_ptr<Http2Stream>> streams_;
   bool goaway_ = false;
+  std::string_view error_;
+  static constexpr size_t kRecentIds = 256;
+  std::deque<int32_t> recent_ids_;  // the last streams the client opened, oldest first
+  int32_t highest_id_ = 0;
 };
 
 }  // namespace mg::proxy

@@ -18,6 +18,7 @@
 #include <asio/write.hpp>
 #include <fmt/format.h>
 #include <nghttp2/nghttp2.h>
+#include <spdlog/spdlog.h>
 
 #include "http/chunked.h"
 #include "http/serializer.h"
@@ -101,7 +102,10 @@ class Http2Connection final : public Http2Codec::Listener {
     refresh_limits();
     context_.in_flight.fetch_add(1, std::memory_order_relaxed);  // the drain waits for our GOAWAY
   }
-  ~Http2Connection() { context_.in_flight.fetch_sub(1, std::memory_order_relaxed); }
+  ~Http2Connection() {
+    *alive_ = false;
+    context_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+  }
   Http2Connection(const Http2Connection&) = delete;
   Http2Connection& operator=(const Http2Connection&) = delete;
 
@@ -165,6 +169,7 @@ class Http2Connection final : public Http2Codec::Listener {
 
   bool feed(std::string_view bytes) {
     const bool ok = codec_.receive(bytes);
+    if (!ok) spdlog::debug("http2 {}: connection error: {}", client_address_, codec_.error());
     spawn_ready();
     kick_writer();
     return ok;
@@ -190,13 +195,18 @@ class Http2Connection final : public Http2Codec::Listener {
     ready_.clear();
   }
 
+  // Counts a stream task until its frame goes, however it goes: when a stopping worker destroys
+  // suspended frames in any order, the connection may be gone first (`alive` says).
   struct TaskCount {
     Http2Connection* c;
-    ~TaskCount() { c->task_done(); }
+    std::shared_ptr<const bool> alive;
+    ~TaskCount() {
+      if (*alive) c->task_done();
+    }
   };
 
   static asio::awaitable<void> stream_main(Http2Connection* c, std::shared_ptr<Http2Stream> stream) {
-    TaskCount count{c};
+    TaskCount count{c, c->alive_};
     StreamTask task(*c, std::move(stream));
     co_await task.run();
   }
@@ -311,6 +321,7 @@ class Http2Connection final : public Http2Codec::Listener {
   bool reading_done_ = false;
   bool stop_reading_ = false;
   bool write_failed_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 StreamTask::StreamTask(Http2Connection& connection, std::shared_ptr<Http2Stream> stream)
