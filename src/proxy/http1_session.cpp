@@ -265,8 +265,7 @@ class Http1Session final : public Downstream {
   // The first line read ends with an HTTP version ("... HTTP/1.1"; HTTP/2.0 gets its 505).
   bool speaks_http1() {
     std::string_view first = buffer_.readable();
-    first = first.substr(0, first.find('\n'));
-    if (first.ends_with('\r')) first.remove_suffix(1);
+    first = first.substr(0, first.find_first_of("\r\n"));
     const size_t space = first.rfind(' ');
     return space != std::string_view::npos && first.substr(space + 1).starts_with("HTTP/");
   }
