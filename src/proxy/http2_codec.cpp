@@ -321,7 +321,15 @@ long Http2Codec::read_body(int32_t id, uint8_t* buf, size_t length, uint32_t* da
   if (n == 0 && !s->out_eof) return NGHTTP2_ERR_DEFERRED;
   std::memcpy(buf, s->out.data(), n);
   s->out.erase(0, n);
-  if (s->out.empty() && s->out_eof) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+  if (s->out.empty() && s->out_eof) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (!s->trailers.empty()) {
+      // The stream ends with the trailer HEADERS instead of this DATA frame.
+      std::vector<nghttp2_nv> nv;
+      for (const auto& f : s->trailers) nv.push_back(make_nv(f.name, f.value));
+      if (nghttp2_submit_trailer(session_, id, nv.data(), nv.size()) == 0) *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    }
+  }
   listener_.on_stream_change(*s);
   return static_cast<long>(n);
 }

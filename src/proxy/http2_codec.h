@@ -60,6 +60,7 @@ struct Http2Stream {
   bool response_submitted = false;
   std::string out;
   bool out_eof = false;   // no more bytes after `out`
+  std::vector<Http2Field> trailers;  // sent after the last DATA (a chunked response's trailer fields)
   bool end_sent = false;  // END_STREAM went out
   bool closed = false;    // nghttp2 closed the stream (done, or reset by either side)
   uint32_t error_code = 0;

@@ -22,6 +22,7 @@
 
 #include "http/chunked.h"
 #include "http/serializer.h"
+#include "http/syntax.h"
 #include "proxy/downstream.h"
 #include "proxy/http2_codec.h"
 #include "proxy/request_handler.h"
@@ -69,6 +70,8 @@ class StreamTask final : public Downstream {
   asio::awaitable<bool> wait_until_sent();
   asio::awaitable<bool> read_upstream(upstream::Exchange& exchange, bool& eof);
   void add_header(std::string_view name, std::string_view value);
+  // The chunked body's trailer section ("name:value\n" lines) as the stream's trailer fields.
+  void add_trailers(std::string_view lines, std::string_view connection);
 
   Http2Connection& connection_;
   std::shared_ptr<Http2Stream> stream_;
@@ -467,6 +470,29 @@ void StreamTask::add_header(std::string_view name, std::string_view value) {
   f.value.assign(value);
 }
 
+void StreamTask::add_trailers(std::string_view lines, std::string_view connection) {
+  auto trim = [](std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+  };
+  while (!lines.empty()) {
+    const size_t end = lines.find('\n');
+    const std::string_view line = lines.substr(0, end);
+    lines.remove_prefix(end == std::string_view::npos ? lines.size() : end + 1);
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    const std::string_view name = line.substr(0, colon);
+    // Fields that describe the message or the connection have no place in trailers (RFC 9110 6.5.1).
+    if (http::is_connection_specific(name, connection) || http::iequals(name, "host")) continue;
+    Http2Field& f = stream_->trailers.emplace_back();
+    f.name.assign(name);
+    for (char& c : f.name)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+    f.value.assign(trim(line.substr(colon + 1)));
+  }
+}
+
 asio::awaitable<bool> StreamTask::read_upstream(upstream::Exchange& exchange, bool& eof) {
   auto& connection = exchange.connection();
   size_t available = 0;
@@ -559,6 +585,8 @@ asio::awaitable<RelayResult> StreamTask::send_response(upstream::Exchange& excha
       }
       case http::BodyFraming::kChunked: {
         http::ChunkedDecoder decoder;
+        std::string trailers;
+        decoder.keep_trailers(&trailers);
         bool finished = false;
         while (!finished) {
           if (buffer.empty() && !co_await read_upstream(exchange, eof)) {
@@ -583,6 +611,7 @@ asio::awaitable<RelayResult> StreamTask::send_response(upstream::Exchange& excha
             finished = status == http::ChunkedDecoder::Status::kDone;
           }
         }
+        add_trailers(trailers, upstream.connection);
         break;
       }
       case http::BodyFraming::kUntilClose: {

@@ -388,6 +388,19 @@ TEST_F(Http2SessionTest, PostBodyGoesUpstreamWithItsLength) {
   EXPECT_TRUE(backend().requests[0].ends_with(body));
 }
 
+TEST_F(Http2SessionTest, ChunkedResponseTrailersBecomeATrailerHeadersFrame) {
+  start("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: grpc-status\r\n\r\n"
+        "2\r\nok\r\n0\r\nGrpc-Status: 0\r\nGrpc-Message:  fine \r\nContent-Length: 9\r\n\r\n");
+  auto c = client();
+  const Answer& answer = finished(*c, c->request(Client::get_fields("/grpc")));
+  EXPECT_EQ(answer.reset, 0u);
+  EXPECT_EQ(answer.body, "ok");
+  EXPECT_EQ(answer.headers.at("grpc-status"), "0");
+  EXPECT_EQ(answer.headers.at("grpc-message"), "fine");
+  EXPECT_EQ(answer.headers.count("content-length"), 0u);  // not a trailer field
+  EXPECT_EQ(answer.headers.count("trailer"), 0u);         // connection-specific in HTTP/2
+}
+
 TEST_F(Http2SessionTest, BodyWithoutLengthGoesUpstreamChunked) {
   start();
   auto c = client();
