@@ -92,6 +92,8 @@ int main(int argc, char** argv) {
   seconds_option("--leader-elect-retry-period", options.kubernetes.retry_period,
                  "how often candidates try to take the Lease and the leader renews it");
   seconds_option("--header-timeout", options.session.header_timeout, "time for a client to send a whole request head");
+  seconds_option("--tls-handshake-timeout", options.session.tls_handshake_timeout,
+                 "HTTPS listeners: from the accept to a finished TLS handshake (the connection is closed after)");
   seconds_option("--idle-timeout", options.session.idle_timeout, "keep-alive client connection with no request");
   seconds_option("--connect-timeout", options.session.connect_timeout, "upstream TCP connect");
   seconds_option("--response-timeout", options.session.response_timeout,

@@ -10,6 +10,8 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl/stream.hpp>
 
+#include "net/tls_context.h"
+
 namespace mg::net {
 
 class ClientStream {
@@ -22,8 +24,9 @@ class ClientStream {
       : socket_(socket.get_executor()), tls_(std::make_unique<TlsStream>(std::move(socket), context)) {}
 
   bool is_tls() const { return tls_ != nullptr; }
-  // The OpenSSL connection (for what the handshake negotiated, such as ALPN); only on a TLS stream.
-  SSL* native_tls_handle() { return tls_->native_handle(); }
+  // The application protocol ALPN selected in the handshake: "h2", "http/1.1", or "" (plain, or the
+  // client offered no ALPN, which means HTTP/1.1).
+  std::string_view alpn_protocol() const { return tls_ ? negotiated_protocol(tls_->native_handle()) : ""; }
   // The TCP socket underneath: for the watchdog (closing or cancelling it ends any TLS operation too),
   // addresses and options.
   asio::ip::tcp::socket& lowest_layer() { return tls_ ? tls_->next_layer() : socket_; }

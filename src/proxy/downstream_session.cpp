@@ -7,7 +7,6 @@
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
-#include <openssl/ssl.h>
 
 #include "net/client_stream.h"
 #include "net/deadline_sweeper.h"
@@ -67,14 +66,6 @@ asio::awaitable<void> serve_connection(SessionContext& context, tcp::socket sock
                                        std::shared_ptr<const ListenerEndpoint> listener, ActiveConnection active,
                                        bool resumed);
 
-// ALPN chose "h2" in the handshake (the listener's TLS context offers it).
-bool negotiated_h2(net::ClientStream& stream) {
-  const unsigned char* protocol = nullptr;
-  unsigned int length = 0;
-  SSL_get0_alpn_selected(stream.native_tls_handle(), &protocol, &length);
-  return length == 2 && protocol[0] == 'h' && protocol[1] == '2';
-}
-
 void park(SessionContext& context, tcp::socket socket, std::shared_ptr<const ListenerEndpoint> listener,
           ActiveConnection active, std::chrono::steady_clock::time_point idle_deadline) {
   auto parked =
@@ -109,8 +100,8 @@ asio::awaitable<void> serve_connection(SessionContext& context, tcp::socket sock
                                  : net::ClientStream(std::move(socket));
   net::SocketWatchdog watchdog(stream.lowest_layer());
   if (tls) {
-    // Bounded like a request head (a silent client cannot hold the slot); a failed handshake just closes.
-    watchdog.arm(context.options.header_timeout);
+    // Bounded (a silent client cannot hold the slot); a failed handshake just closes.
+    watchdog.arm(context.options.tls_handshake_timeout);
     auto [ec] = co_await stream.async_handshake(kNoThrow);
     watchdog.disarm();
     if (ec) {
@@ -119,7 +110,7 @@ asio::awaitable<void> serve_connection(SessionContext& context, tcp::socket sock
     }
   }
   Http1End end;
-  if (tls && negotiated_h2(stream)) {
+  if (tls && stream.alpn_protocol() == "h2") {  // offered once the listener lists h2 (net/tls_context.h)
     co_await serve_http2(context, stream, watchdog, slot, {});
   } else {
     end = co_await serve_http1(context, stream, watchdog, slot, resumed);

@@ -29,6 +29,7 @@ struct SessionOptions {
   uint64_t max_request_body = 0;                       // bytes; 0 = unlimited (bodies stream); beyond: 413
   std::chrono::milliseconds header_timeout{10'000};    // whole request head, from its first byte
   std::chrono::milliseconds idle_timeout{60'000};      // keep-alive connection with no request
+  std::chrono::milliseconds tls_handshake_timeout{10'000};  // HTTPS: accept to a finished handshake
   std::chrono::milliseconds connect_timeout{5'000};    // upstream TCP connect
   std::chrono::milliseconds response_timeout{15'000};  // upstream response head, as Envoy's route default
   uint32_t http2_max_concurrent_streams = 100;         // SETTINGS_MAX_CONCURRENT_STREAMS per client connection

@@ -20,7 +20,7 @@ ListenerCertificate resolve_listener_certificate(const config::ObjectSet& set, c
     out.problems.push_back(std::move(message));
   };
   if (!l.tls) return out;
-  std::optional<net::TlsCertificate> first;
+  std::optional<net::TlsCertificate> served;
   for (const auto& ref : l.tls->certificate_refs) {
     const std::string ns = ref.namespace_.value_or(gw.metadata.namespace_);
     const std::string what = "certificateRef " + ref.kind + " " + ns + "/" + ref.name;
@@ -56,11 +56,12 @@ ListenerCertificate resolve_listener_certificate(const config::ObjectSet& set, c
       problem("InvalidCertificateRef", what + ": " + error);
       continue;
     }
-    if (!first) first = net::TlsCertificate{l.name, l.hostname.value_or(""), *crt, *key};
+    if (!served) served = net::TlsCertificate{l.name, l.hostname.value_or(""), {}};
+    served->pairs.push_back(net::CertificatePair{*crt, *key});
   }
   if (l.tls->certificate_refs.empty() && l.tls->mode == "Terminate")
     problem("InvalidCertificateRef", "no certificateRefs: TLS needs a certificate");
-  if (out.problems.empty()) out.certificate = std::move(first);
+  if (out.problems.empty()) out.certificate = std::move(served);
   return out;
 }
 

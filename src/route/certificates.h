@@ -14,7 +14,8 @@
 namespace mg::route {
 
 struct ListenerCertificate {
-  // Set when every certificateRef resolved to a valid certificate/key pair; the first one is served.
+  // Set when every certificateRef resolved to a valid certificate/key pair; all are served (chosen by
+  // SNI among their names and by the client's signature algorithms among their key types).
   std::optional<net::TlsCertificate> certificate;
   std::string reason;                 // of the first problem: InvalidCertificateRef or RefNotPermitted
   std::vector<std::string> problems;  // one message per bad reference

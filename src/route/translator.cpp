@@ -286,7 +286,8 @@ class Translator {
       out.port = static_cast<uint16_t>(port);
       if (auto certs = certs_by_port.find(port); certs != certs_by_port.end()) {
         try {
-          out.tls = std::make_shared<const net::TlsServerContext>(std::move(certs->second));
+          out.tls = std::make_shared<const net::TlsServerContext>(std::move(certs->second),
+                                                                gw_id + ":" + std::to_string(port));
         } catch (const std::exception& e) {  // checked already; only a resource failure gets here
           warn("Gateway " + gw_id + " port " + std::to_string(port) + ": " + e.what() +
                "; listeners skipped");

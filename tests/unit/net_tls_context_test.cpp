@@ -14,8 +14,8 @@ namespace mg::net {
 namespace {
 
 TlsCertificate cert(std::string section, std::string hostname) {
-  return TlsCertificate{std::move(section), std::move(hostname), std::string(test::kCertPem),
-                        std::string(test::kKeyPem)};
+  return TlsCertificate{std::move(section), std::move(hostname),
+                        {CertificatePair{std::string(test::kCertPem), std::string(test::kKeyPem)}}};
 }
 
 TEST(TlsContext, DecodesBase64AsSecretsCarryIt) {
