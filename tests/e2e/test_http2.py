@@ -4,7 +4,8 @@ X-Request-Id, HTTP/1.1 and h2 connections mixed on one listener, h2spec (every c
 classes (each followed by a check that another client is still served and that the gateway's memory
 stayed bounded), and GOAWAY on SIGTERM.
 
-Loopback block 127.0.41.0/24: gateway 127.0.41.1, pods 127.0.41.2-5."""
+Loopback blocks 127.0.41.0/24 (gateway .1, pods .2-.5) and, for HTTP/2 over TLS, 127.0.43.0/24 (gateway
+.1, pod .2)."""
 
 import json
 import os
@@ -12,6 +13,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import threading
@@ -20,6 +22,7 @@ import unittest
 from pathlib import Path
 
 import mgtest
+import test_tls
 from mgtest import EXAMPLE_PODS, UUID_RE, get, unique_id, wait_for
 
 NET = "127.0.41"
@@ -76,8 +79,10 @@ def request_block(path: str = "/", authority: str = "h2.example", method: str = 
 class RawH2:
     """A client connection that sends frames as given and reads frames as they come."""
 
-    def __init__(self, host: str, port: int, window: int | None = None, timeout: float = 5.0):
+    def __init__(self, host: str, port: int, window: int | None = None, timeout: float = 5.0, wrap=None):
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        if wrap:
+            self.sock = wrap(self.sock)
         settings = b"" if window is None else struct.pack(">HI", 4, window)
         self.sock.sendall(PREFACE + frame(SETTINGS, 0, 0, settings))
         self.buf = b""
@@ -400,6 +405,74 @@ class Http2(mgtest.ClusterTestCase):
         error = int.from_bytes(goaway[3][4:8], "big")
         self.assertEqual((last_stream, error), (1, 0))
         self.assertEqual(self.gw.wait(10), 0)
+        conn.close()
+
+
+TLS_NET = "127.0.43"
+TLS_HOST = "a.example.com"
+
+
+class Http2OverTls(mgtest.ClusterTestCase):
+    """An HTTPS listener: HTTP/2 by ALPN once the listener offers h2, and by prior knowledge over TLS."""
+
+    @classmethod
+    def start(cls, c):
+        cls.gw_ip = f"{TLS_NET}.1"
+        cls.tls_port, http_port = mgtest.free_port(cls.gw_ip), mgtest.free_port(cls.gw_ip)
+        crt, key = test_tls.make_certificate(c.config_dir("certs"), TLS_HOST)
+        cls.trusted = crt
+        pod = "infra-backend-v1-7d9c6b5f4-h2tls"
+        config = c.config_dir() / "tls.yaml"
+        gateway = test_tls.gateway_yaml(cls.gw_ip, cls.tls_port, http_port).replace(
+            "name: cert-b", "name: cert-a")  # both sections use the one certificate
+        config.write_text(mgtest.join_docs(
+            mgtest.gatewayclass_yaml(), gateway, test_tls.secret_yaml("cert-a", crt, key),
+            test_tls.ROUTE.replace("    filters:\n    - type: RequestMirror\n      requestMirror:\n"
+                                   "        backendRef:\n          name: infra-backend-v2\n          port: 8080\n", ""),
+            mgtest.service_yaml("infra-backend-v1"),
+            mgtest.endpointslice_yaml("infra-backend-v1", [(f"{TLS_NET}.2", pod, True)])))
+        cls.v1 = c.echo(pod, f"{TLS_NET}.2")
+        cls.gw = c.gateway(config, admin_ip=cls.gw_ip)
+        cls.v1.wait_ready()
+        cls.gw.wait_ready()
+
+    def wrap(self, alpn):
+        ctx = ssl.create_default_context(cadata=self.trusted)
+        if alpn:
+            ctx.set_alpn_protocols(alpn)
+        return lambda raw: ctx.wrap_socket(raw, server_hostname=TLS_HOST)
+
+    def get_over_h2(self, conn: RawH2, path: str):
+        conn.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, request_block(path, authority=TLS_HOST)))
+        body = b""
+        while True:
+            f = conn.frames_until(lambda f: f[0] in (HEADERS, DATA, RST_STREAM, GOAWAY) and f[2] in (0, 1), 5)
+            self.assertIsNotNone(f, "no answer over h2")
+            self.assertIn(f[0], (HEADERS, DATA), f)
+            if f[0] == DATA:
+                body += f[3]
+            if f[1] & END_STREAM:
+                return json.loads(body)
+
+    def test_prior_knowledge_over_tls(self):
+        conn = RawH2(self.gw_ip, self.tls_port, wrap=self.wrap(None))
+        echo = self.get_over_h2(conn, "/tls-prior-knowledge")
+        self.assertEqual(echo["path"], "/tls-prior-knowledge")
+        self.assertEqual(echo["headers"]["X-Forwarded-Proto"], ["https"], echo)
+        conn.close()
+
+    def test_alpn_h2(self):
+        conn = RawH2.__new__(RawH2)
+        raw = socket.create_connection((self.gw_ip, self.tls_port), timeout=5)
+        conn.sock, conn.buf = self.wrap(["h2", "http/1.1"])(raw), b""
+        chosen = conn.sock.selected_alpn_protocol()
+        if chosen != "h2":
+            conn.close()
+            self.skipTest(f"the listener does not offer h2 yet (ALPN chose {chosen!r}: net/tls_context.h "
+                          "kDefaultAlpnProtocols)")
+        conn.send(PREFACE + frame(SETTINGS, 0, 0))
+        echo = self.get_over_h2(conn, "/tls-alpn")
+        self.assertEqual(echo["path"], "/tls-alpn")
         conn.close()
 
 
