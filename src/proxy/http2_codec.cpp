@@ -169,6 +169,7 @@ void Http2Codec::goaway(uint32_t error_code) {
 void Http2Codec::abandon_all() {
   auto streams = std::move(streams_);
   streams_.clear();
+  complete_heads_ = 0;
   for (auto& [id, stream] : streams) {
     stream->closed = true;
     if (stream->error_code == 0) stream->error_code = NGHTTP2_CANCEL;
@@ -266,6 +267,8 @@ int Http2Codec::frame_received(int32_t id, uint8_t type, uint8_t flags, bool req
       s->reject_status = 400;
       s->reject_reason = "host and :authority differ";
     }
+    s->head_complete = true;
+    ++complete_heads_;
     listener_.on_request(streams_.at(id));
     return 0;
   }
@@ -293,6 +296,7 @@ int Http2Codec::stream_closed(int32_t id, uint32_t error_code) {
   if (it == streams_.end()) return 0;
   std::shared_ptr<Http2Stream> s = std::move(it->second);
   streams_.erase(it);
+  if (s->head_complete) --complete_heads_;
   s->closed = true;
   s->error_code = error_code;
   // Body bytes nobody will relay still count against the connection window: give them back.

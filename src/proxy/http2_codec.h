@@ -52,6 +52,7 @@ struct Http2Stream {
   int reject_status = 0;           // answered by the gateway without forwarding (431, 400)
   std::string_view reject_reason;
   bool expect_continue = false;
+  bool head_complete = false;      // handed to the listener (on_request)
   // The request body: bytes received and not yet taken by the session.
   std::string body;
   uint64_t body_received = 0;
@@ -110,6 +111,8 @@ class Http2Codec {
   // Why receive() failed (nghttp2's words).
   std::string_view error() const { return error_; }
   size_t open_streams() const { return streams_.size(); }
+  // Open streams whose request head is still incomplete (HEADERS without END_HEADERS yet).
+  size_t incomplete_heads() const { return streams_.size() - complete_heads_; }
 
   // nghttp2 callbacks (public so that the C callbacks can reach them).
   int begin_headers_frame(int32_t id);
@@ -133,6 +136,7 @@ class Http2Codec {
   static constexpr size_t kRecentIds = 256;
   std::deque<int32_t> recent_ids_;  // the last streams the client opened, oldest first
   int32_t highest_id_ = 0;
+  size_t complete_heads_ = 0;  // open streams whose head was complete
 };
 
 }  // namespace mg::proxy

@@ -234,7 +234,7 @@ class Http2Connection final : public Http2Codec::Listener {
       if (write_buffer_.empty()) {
         if (reading_done_) co_return;
         // A GOAWAY went out and every stream is done: the connection ends here.
-        if (codec_.goaway_sent() && tasks_ == 0 && codec_.open_streams() == 0) stop();
+        if (close_after_flush_ || (codec_.goaway_sent() && tasks_ == 0 && codec_.open_streams() == 0)) stop();
         if (!codec_.wants_read() && !codec_.wants_write()) stop();
         writer_wake_.expires_at(Clock::time_point::max());
         co_await writer_wake_.async_wait(kNoThrow);
@@ -275,10 +275,15 @@ class Http2Connection final : public Http2Codec::Listener {
       if (reading_done_) co_return;
       const bool draining = context_.draining.load(std::memory_order_relaxed);
       const bool listener_gone = listener_.resolve(*context_.table) == nullptr;
-      const auto idle_limit = served_ ? limits_.idle_timeout : limits_.header_timeout;
-      const bool idle = tasks_ == 0 && codec_.open_streams() == 0 && Clock::now() - last_activity_ >= idle_limit;
+      // No request running: the idle timeout, or the header timeout before the first request and while
+      // a head is incomplete (a header block trickled in, or never finished).
+      const bool heads_pending = codec_.incomplete_heads() > 0;
+      const auto idle_limit = served_ && !heads_pending ? limits_.idle_timeout : limits_.header_timeout;
+      const bool idle = tasks_ == 0 && codec_.open_streams() == codec_.incomplete_heads() &&
+                        Clock::now() - last_activity_ >= idle_limit;
       if (draining || listener_gone || idle) {
         codec_.goaway(NGHTTP2_NO_ERROR);
+        close_after_flush_ = close_after_flush_ || idle;  // nothing runs: no stream to wait for
         kick_writer();
       }
     }
@@ -324,6 +329,7 @@ class Http2Connection final : public Http2Codec::Listener {
   bool reading_done_ = false;
   bool stop_reading_ = false;
   bool write_failed_ = false;
+  bool close_after_flush_ = false;  // the GOAWAY is the last thing sent
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -525,6 +525,22 @@ TEST_F(Http2SessionTest, HostThatDiffersFromAuthorityIs400AndConnectIs501) {
   EXPECT_TRUE(backend().requests.empty());
 }
 
+TEST_F(Http2SessionTest, UnfinishedHeaderBlockIsCutOffAtTheHeaderTimeout) {
+  options_.header_timeout = 1s;
+  start();
+  auto c = client();
+  run_until([&] { return c->max_streams != 0; });
+  // HEADERS without END_HEADERS, and no CONTINUATION ever: a slowloris head.
+  const std::string block = std::string("\x82\x86\x84", 3);  // :method GET, :scheme http, :path /
+  std::string frame = {0, 0, static_cast<char>(block.size()), 1, 0, 0, 0, 0, 1};
+  c->send_raw(frame + block);
+  run_until([&] { return c->eof; }, 4s);
+  EXPECT_TRUE(c->goaway);
+  EXPECT_TRUE(c->eof);
+  run_until([&] { return sessions_ == 0; });
+  EXPECT_EQ(sessions_, 0);
+}
+
 TEST_F(Http2SessionTest, DrainSendsGoawayAndTheSessionEnds) {
   start();
   auto c = client();
