@@ -541,6 +541,16 @@ TEST_F(Http2SessionTest, UnfinishedHeaderBlockIsCutOffAtTheHeaderTimeout) {
   EXPECT_EQ(sessions_, 0);
 }
 
+TEST_F(Http2SessionTest, ReloadThatRemovesTheListenerSendsGoaway) {
+  start();
+  auto c = client();
+  EXPECT_EQ(finished(*c, c->request(Client::get_fields("/"))).status, 200);
+  table_ = std::make_shared<const route::RouteTable>();  // the Gateway went away
+  run_until([&] { return c->goaway && c->eof; }, 3s);
+  EXPECT_TRUE(c->goaway);
+  EXPECT_TRUE(c->eof);
+}
+
 TEST_F(Http2SessionTest, DrainSendsGoawayAndTheSessionEnds) {
   start();
   auto c = client();
