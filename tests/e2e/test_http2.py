@@ -178,7 +178,7 @@ def h2spec_binary() -> tuple[str | None, str]:
     cache.mkdir(parents=True, exist_ok=True)
     r = subprocess.run([go, "install", f"github.com/summerwind/h2spec/cmd/h2spec@{H2SPEC_VERSION}"],
                        env={**os.environ, "GOBIN": str(cache), "GOFLAGS": "-mod=mod"}, capture_output=True,
-                       text=True, timeout=600)
+                       text=True, timeout=240)
     if r.returncode != 0 or not binary.exists():
         return None, f"go install failed: {r.stderr[-2000:]}"
     return str(binary), ""
@@ -206,6 +206,9 @@ class Http2(mgtest.ClusterTestCase):
         self.assertEqual(get(self.gw_ip, self.gw_port, f"/after-{what}").status, 200, f"h1 after {what}")
 
     def assert_memory_bounded(self, before_kib: int, what: str, bound_mib: int = 64):
+        # Asserted on the plain build only: under ASan every freed block sits in a quarantine of its own.
+        if os.environ.get("MG_GATEWAY_BIN", "").endswith("-asan"):
+            return
         grown = (rss_kib(self.gw.pid) - before_kib) / 1024
         self.assertLess(grown, bound_mib, f"{what}: the gateway grew by {grown:.1f} MiB")
 
