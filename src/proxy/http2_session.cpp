@@ -93,7 +93,8 @@ class Http2Connection final : public Http2Codec::Listener {
         stream_(stream),
         watchdog_(watchdog),
         listener_(listener),
-        codec_(*this, settings(context)),
+        limits_(client_limits(context, listener)),
+        codec_(*this, settings(context, limits_)),
         writer_wake_(stream.get_executor()),
         done_wake_(stream.get_executor()),
         tick_(stream.get_executor()),
@@ -102,7 +103,6 @@ class Http2Connection final : public Http2Codec::Listener {
     auto remote = stream_.lowest_layer().remote_endpoint(ec);
     client_ip_ = ec ? "unknown" : remote.address().to_string();
     client_address_ = ec ? "unknown" : client_ip_ + ":" + std::to_string(remote.port());
-    refresh_limits();
     context_.in_flight.fetch_add(1, std::memory_order_relaxed);  // the drain waits for our GOAWAY
   }
   ~Http2Connection() {
@@ -154,21 +154,23 @@ class Http2Connection final : public Http2Codec::Listener {
   net::ClientStream::executor_type executor() { return stream_.get_executor(); }
 
  private:
-  static Http2Settings settings(const SessionContext& context) {
+  // The header list limits are the listener's when the connection starts (they are in its SETTINGS).
+  static Http2Settings settings(const SessionContext& context, const route::ClientLimits& limits) {
     Http2Settings s;
     s.max_concurrent_streams = context.options.http2_max_concurrent_streams;
-    s.max_header_bytes = context.options.limits.max_header_bytes;
-    s.max_headers = context.options.limits.max_headers;
+    s.max_header_bytes = limits.head.max_header_bytes;
+    s.max_headers = limits.head.max_headers;
     return s;
   }
 
   // The listener's ClientTrafficPolicy over the flags, as the HTTP/1 session resolves it.
-  void refresh_limits() {
-    const SessionOptions& o = context_.options;
+  static route::ClientLimits client_limits(SessionContext& context, ListenerSlot& listener) {
+    const SessionOptions& o = context.options;
     const route::ClientLimits defaults{o.limits, o.max_request_body, o.header_timeout, o.idle_timeout};
-    const route::Listener* served = listener_.resolve(*context_.table);
-    limits_ = route::effective_client_limits(served ? served->client_traffic.get() : nullptr, defaults);
+    const route::Listener* served = listener.resolve(*context.table);
+    return route::effective_client_limits(served ? served->client_traffic.get() : nullptr, defaults);
   }
+  void refresh_limits() { limits_ = client_limits(context_, listener_); }
 
   bool feed(std::string_view bytes) {
     const bool ok = codec_.receive(bytes);
@@ -311,6 +313,7 @@ class Http2Connection final : public Http2Codec::Listener {
   net::ClientStream& stream_;
   net::SocketWatchdog& watchdog_;
   ListenerSlot& listener_;
+  route::ClientLimits limits_;  // before codec_, whose settings come from it
   Http2Codec codec_;
   asio::steady_timer writer_wake_;
   asio::steady_timer done_wake_;
@@ -318,7 +321,6 @@ class Http2Connection final : public Http2Codec::Listener {
   std::vector<char> read_buffer_;
   std::string write_buffer_;
   std::vector<std::shared_ptr<Http2Stream>> ready_;  // heads complete, tasks not yet started
-  route::ClientLimits limits_;
   std::string client_ip_;
   std::string client_address_;
   size_t tasks_ = 0;
