@@ -1,7 +1,10 @@
 #include "proxy/http2_session.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <memory>
@@ -38,6 +41,7 @@ constexpr size_t kWriteChunk = 64 * 1024;
 // flow-control window, not the backend's speed, sets the pace.
 constexpr size_t kStreamHighWater = 64 * 1024;
 constexpr size_t kUpstreamReadChunk = 16 * 1024;
+constexpr size_t kKeptWriteBuffer = 4096;
 constexpr std::chrono::seconds kTick{1};
 constexpr std::chrono::seconds kLingerAfterGoaway{1};
 
@@ -98,7 +102,7 @@ class Http2Connection final : public Http2Codec::Listener {
         writer_wake_(stream.get_executor()),
         done_wake_(stream.get_executor()),
         tick_(stream.get_executor()),
-        read_buffer_(kReadChunk) {
+        read_buffer_() {
     std::error_code ec;
     auto remote = stream_.lowest_layer().remote_endpoint(ec);
     client_ip_ = ec ? "unknown" : remote.address().to_string();
@@ -120,9 +124,9 @@ class Http2Connection final : public Http2Codec::Listener {
     asio::co_spawn(executor, tick_main(this), asio::detached);
     bool ok = feed(initial);
     while (ok && !stop_reading_ && (codec_.wants_read() || codec_.wants_write())) {
-      auto [ec, n] = co_await stream_.async_read_some(asio::buffer(read_buffer_), kNoThrow);
-      if (ec) break;
-      ok = feed({read_buffer_.data(), n});
+      std::string_view got;
+      if (!co_await read_some(got)) break;
+      ok = feed(got);
     }
     reading_done_ = true;
     // Streams still running lose their client: their tasks end (and cancel their upstream I/O).
@@ -238,6 +242,8 @@ class Http2Connection final : public Http2Codec::Listener {
         // A GOAWAY went out and every stream is done: the connection ends here.
         if (close_after_flush_ || (codec_.goaway_sent() && tasks_ == 0 && codec_.open_streams() == 0)) stop();
         if (!codec_.wants_read() && !codec_.wants_write()) stop();
+        // An idle connection keeps no large write buffer (a busy one reuses its own).
+        if (write_buffer_.capacity() > kKeptWriteBuffer) std::string().swap(write_buffer_);
         writer_wake_.expires_at(Clock::time_point::max());
         co_await writer_wake_.async_wait(kNoThrow);
         continue;
@@ -291,6 +297,31 @@ class Http2Connection final : public Http2Codec::Listener {
     }
   }
 
+  // The next bytes from the client, in `got` (valid until the next suspension); false when the
+  // connection ended or the read was cancelled. A plain connection waits for readability and reads into
+  // the worker's one buffer, so that an idle connection holds no read buffer; TLS reads through OpenSSL
+  // (which may hold decrypted bytes no readiness announces) into the connection's own.
+  asio::awaitable<bool> read_some(std::string_view& got) {
+    if (stream_.is_tls()) {
+      if (read_buffer_.empty()) read_buffer_.resize(kReadChunk);
+      auto [ec, n] = co_await stream_.async_read_some(asio::buffer(read_buffer_), kNoThrow);
+      got = {read_buffer_.data(), n};
+      co_return !ec;
+    }
+    auto& socket = stream_.lowest_layer();
+    for (;;) {
+      auto [ec] = co_await socket.async_wait(asio::ip::tcp::socket::wait_read, kNoThrow);
+      if (ec) co_return false;
+      thread_local std::array<char, kReadChunk> shared;
+      const ssize_t n = ::recv(socket.native_handle(), shared.data(), shared.size(), MSG_DONTWAIT);
+      if (n > 0) {
+        got = {shared.data(), static_cast<size_t>(n)};
+        co_return true;
+      }
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) co_return false;
+    }
+  }
+
   // After a GOAWAY on a plain connection: stop sending, read what the client still sends for a moment,
   // then close, so that a close with unread bytes (a reset) does not destroy the GOAWAY before the
   // client reads it (nginx's lingering close).
@@ -302,10 +333,8 @@ class Http2Connection final : public Http2Codec::Listener {
     if (ec) co_return;
     watchdog_.reset_fired();
     watchdog_.arm(kLingerAfterGoaway);
-    for (;;) {
-      auto [read_ec, n] = co_await socket.async_read_some(asio::buffer(read_buffer_), kNoThrow);
-      if (read_ec) break;
-    }
+    for (std::string_view ignored;;)
+      if (!co_await read_some(ignored)) break;
     watchdog_.disarm();
   }
 
@@ -318,7 +347,7 @@ class Http2Connection final : public Http2Codec::Listener {
   asio::steady_timer writer_wake_;
   asio::steady_timer done_wake_;
   asio::steady_timer tick_;
-  std::vector<char> read_buffer_;
+  std::vector<char> read_buffer_;  // TLS only, allocated on its first read
   std::string write_buffer_;
   std::vector<std::shared_ptr<Http2Stream>> ready_;  // heads complete, tasks not yet started
   std::string client_ip_;
