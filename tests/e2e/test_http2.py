@@ -407,6 +407,24 @@ class Http2(mgtest.ClusterTestCase):
         for conn in readers:
             conn.close()
 
+    def test_attack_priority_flood(self):
+        # PRIORITY frames for ever new (idle) streams: nghttp2 keeps a bounded number of such streams.
+        before = rss_kib(self.gw.pid)
+        conn = RawH2(self.gw_ip, self.gw_port)
+        batch = b""
+        for i in range(100000):
+            batch += frame(2, 0, 2 * i + 1, struct.pack(">IB", 0, 15))  # PRIORITY: depends on 0, weight 16
+            if len(batch) > 64000:
+                if not conn.send(batch):
+                    break
+                batch = b""
+        conn.send(frame(HEADERS, END_HEADERS | END_STREAM, 2 * 100000 + 1, request_block("/after-priority")))
+        answered = conn.frames_until(lambda f: f[0] in (HEADERS, GOAWAY) and f[2] in (0, 2 * 100000 + 1), 10)
+        self.assertIsNotNone(answered, "no answer and no GOAWAY after a PRIORITY flood")
+        conn.close()
+        self.assert_still_serving("priority-flood")
+        self.assert_memory_bounded(before, "PRIORITY flood")
+
     def test_attack_settings_ping_and_empty_data_floods(self):
         before = rss_kib(self.gw.pid)
         for flood in (frame(SETTINGS, 0, 0), frame(PING, 0, 0, b"12345678")):
