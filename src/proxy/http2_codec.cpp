@@ -26,7 +26,10 @@ int on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user_data
 
 int on_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen, const uint8_t* value,
               size_t valuelen, uint8_t, void* user_data) {
-  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers
+  if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+  if (frame->headers.cat == NGHTTP2_HCAT_HEADERS)
+    return codec_of(user_data).trailer(frame->hd.stream_id, view(name, namelen), view(value, valuelen));
+  if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   return codec_of(user_data).header(frame->hd.stream_id, view(name, namelen), view(value, valuelen));
 }
 
@@ -253,6 +256,16 @@ int Http2Codec::header(int32_t id, std::string_view name, std::string_view value
     return 0;  // answered here: the HTTP/1.1 hop carries the body without waiting
   }
   s->fields.push_back({std::string(name), std::string(value)});
+  return 0;
+}
+
+int Http2Codec::trailer(int32_t id, std::string_view name, std::string_view value) {
+  Http2Stream* s = find(id);
+  if (!s) return 0;
+  // Counted with the head against the same limits; past them the trailers are dropped.
+  s->header_bytes += name.size() + value.size() + 32;
+  if (++s->header_count > settings_.max_headers || s->header_bytes > settings_.max_header_bytes) return 0;
+  s->request_trailers.push_back({std::string(name), std::string(value)});
   return 0;
 }
 

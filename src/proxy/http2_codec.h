@@ -57,6 +57,7 @@ struct Http2Stream {
   std::string body;
   uint64_t body_received = 0;
   bool body_done = false;  // END_STREAM received
+  std::vector<Http2Field> request_trailers;  // a trailer HEADERS frame's fields
   // The response: bytes handed to nghttp2 as the windows allow.
   bool response_submitted = false;
   std::string out;
@@ -118,6 +119,7 @@ class Http2Codec {
   int begin_headers_frame(int32_t id);
   int begin_headers(int32_t id, bool request);
   int header(int32_t id, std::string_view name, std::string_view value);
+  int trailer(int32_t id, std::string_view name, std::string_view value);
   int frame_received(int32_t id, uint8_t type, uint8_t flags, bool request_headers);
   int data_chunk(int32_t id, std::string_view data);
   int stream_closed(int32_t id, uint32_t error_code);

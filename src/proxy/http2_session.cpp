@@ -403,7 +403,9 @@ asio::awaitable<void> StreamTask::run() {
       length = std::strtoull(f.value.c_str(), nullptr, 10);  // nghttp2 checked its syntax
     }
   }
-  if (s.body_done) {
+  if (s.body_done && !s.request_trailers.empty() && !has_length) {
+    framing_ = http::BodyFraming::kChunked;  // the one HTTP/1.1 framing that carries trailers
+  } else if (s.body_done) {
     framing_ = s.body.empty() && !has_length ? http::BodyFraming::kNone : http::BodyFraming::kContentLength;
     if (!has_length) length = s.body.size();
   } else {
@@ -476,7 +478,14 @@ asio::awaitable<RelayResult> StreamTask::send_request_body(upstream::Exchange& e
       result.bytes += n;
     }
     const bool last = s.body_done;
-    if (last && chunked) scratch_.append("0\r\n\r\n");
+    if (last && chunked) {
+      // The client's trailer fields, when it sent any, as the chunked body's trailer section.
+      scratch_.append("0\r\n");
+      for (const auto& f : s.request_trailers)
+        if (!http::is_connection_specific(f.name, {}) && f.name != "host")
+          scratch_.append(f.name).append(": ").append(f.value).append("\r\n");
+      scratch_.append("\r\n");
+    }
     if (!scratch_.empty()) {
       const std::array<asio::const_buffer, 1> buffers{asio::buffer(scratch_)};
       if (!co_await exchange.write(buffers, options.response_timeout)) {

@@ -65,8 +65,20 @@ struct Backend {
         body = buffer.substr(0, length);
         buffer.erase(0, length);
       } else if (head.find("Transfer-Encoding: chunked") != std::string::npos) {
-        auto [ec2, m] = co_await asio::async_read_until(*socket, asio::dynamic_buffer(buffer), "0\r\n\r\n", kNoThrow);
-        if (ec2) co_return;
+        // Up to the last chunk and its trailer section (test bodies hold no "\r\n0\r\n" of their own).
+        auto end_of_body = [](const std::string& b) -> size_t {
+          const size_t last = b.starts_with("0\r\n") ? 0 : b.find("\r\n0\r\n");
+          if (last == std::string::npos) return 0;
+          const size_t end = b.find("\r\n\r\n", last == 0 ? 1 : last + 3);
+          return end == std::string::npos ? 0 : end + 4;
+        };
+        while (end_of_body(buffer) == 0) {
+          char chunk[4096];
+          auto [ec2, m] = co_await socket->async_read_some(asio::buffer(chunk), kNoThrow);
+          if (ec2) co_return;
+          buffer.append(chunk, m);
+        }
+        const size_t m = end_of_body(buffer);
         body = buffer.substr(0, m);  // still chunk-encoded
         buffer.erase(0, m);
       }
@@ -169,7 +181,7 @@ class Client {
   }
 
   // A request; `body` (if any) goes in DATA frames after it.
-  int32_t request(const Fields& fields, const std::string* body = nullptr) {
+  int32_t request(const Fields& fields, const std::string* body = nullptr, const Fields* trailers = nullptr) {
     std::vector<nghttp2_nv> nv;
     for (const auto& [n, v] : fields)
       nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
@@ -183,11 +195,24 @@ class Client {
       const size_t n = std::min(length, b->size() - offset);
       std::memcpy(buf, b->data() + offset, n);
       offset += n;
-      if (offset == b->size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (offset == b->size()) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        auto* client = static_cast<Client*>(self);
+        if (const Fields* t = client->trailers_[id]) {
+          std::vector<nghttp2_nv> tv;
+          for (const auto& [tn, tval] : *t)
+            tv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(tn.data())),
+                          reinterpret_cast<uint8_t*>(const_cast<char*>(tval.data())), tn.size(), tval.size(),
+                          NGHTTP2_NV_FLAG_NONE});
+          nghttp2_submit_trailer(client->session_, id, tv.data(), tv.size());
+          *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        }
+      }
       return static_cast<ssize_t>(n);
     };
     const int32_t id = nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(), body ? &provider : nullptr, nullptr);
     answers[id];
+    trailers_[id] = trailers;
     kick();
     return id;
   }
@@ -254,6 +279,7 @@ class Client {
   std::string raw_;
   std::map<int32_t, size_t> sent_;
   std::map<int32_t, size_t> consumed_;
+  std::map<int32_t, const Fields*> trailers_;
 };
 
 constexpr std::string_view kRoutes = R"(apiVersion: gateway.networking.k8s.io/v1
@@ -399,6 +425,20 @@ TEST_F(Http2SessionTest, ChunkedResponseTrailersBecomeATrailerHeadersFrame) {
   EXPECT_EQ(answer.headers.at("grpc-message"), "fine");
   EXPECT_EQ(answer.headers.count("content-length"), 0u);  // not a trailer field
   EXPECT_EQ(answer.headers.count("trailer"), 0u);         // connection-specific in HTTP/2
+}
+
+TEST_F(Http2SessionTest, RequestTrailersGoUpstreamInTheChunkedTrailerSection) {
+  start();
+  auto c = client();
+  auto fields = Client::get_fields("/upload");
+  fields[0].second = "POST";
+  const std::string body = "payload";
+  const Client::Fields trailers{{"x-checksum", "42"}, {"grpc-timeout", "1S"}};
+  EXPECT_EQ(finished(*c, c->request(fields, &body, &trailers)).status, 200);
+  ASSERT_EQ(backend().requests.size(), 1u);
+  const std::string& sent = backend().requests[0];
+  EXPECT_NE(sent.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << sent;
+  EXPECT_TRUE(sent.ends_with("7\r\npayload\r\n0\r\nx-checksum: 42\r\ngrpc-timeout: 1S\r\n\r\n")) << sent;
 }
 
 TEST_F(Http2SessionTest, BodyWithoutLengthGoesUpstreamChunked) {
