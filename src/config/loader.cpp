@@ -1085,6 +1085,46 @@ void decode_client_traffic_policy_spec(Obj o, ClientTrafficPolicy& p) {
     p.timeouts.idle = positive_duration("idle");
     t->finish();
   }
+  if (auto t = o.obj("tls")) {
+    ClientTrafficTls tls;
+    // TLS 1.0 and 1.1 are refused outright (RFC 8996), as the CRD's enum does; "Auto" is the default.
+    auto version = [&](std::string_view key) -> std::optional<std::string> {
+      auto v = t->str(key);
+      if (!v || *v == "Auto") return std::nullopt;
+      if (*v == "1.0" || *v == "1.1")
+        t->fail(t->raw(key), t->sub(key), "TLS " + *v + " is not supported (deprecated by RFC 8996); use 1.2 or 1.3");
+      if (*v != "1.2" && *v != "1.3")
+        t->fail(t->raw(key), t->sub(key), "unknown TLS version \"" + *v + "\" (Auto, 1.2 or 1.3)");
+      return v;
+    };
+    tls.min_version = version("minVersion");
+    tls.max_version = version("maxVersion");
+    if (tls.min_version && tls.max_version && *tls.min_version > *tls.max_version)
+      t->fail(t->raw("minVersion"), t->sub("minVersion"),
+              "minVersion " + *tls.min_version + " is above maxVersion " + *tls.max_version);
+    tls.ciphers = t->strings("ciphers", 64);
+    for (size_t i = 0; i < tls.ciphers.size(); ++i) {
+      const std::string& c = tls.ciphers[i];
+      const bool name = !c.empty() && std::all_of(c.begin(), c.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';
+      });
+      if (!name)
+        t->fail(t->raw("ciphers")[i], t->sub("ciphers") + "[" + std::to_string(i) + "]",
+                "\"" + c + "\" is not a cipher suite name (one OpenSSL name an entry, e.g. ECDHE-RSA-AES128-GCM-SHA256)");
+    }
+    tls.alpn_protocols = t->strings("alpnProtocols", 3);
+    for (size_t i = 0; i < tls.alpn_protocols.size(); ++i) {
+      const std::string& a = tls.alpn_protocols[i];
+      if (a != "h2" && a != "http/1.1" && a != "http/1.0")
+        t->fail(t->raw("alpnProtocols")[i], t->sub("alpnProtocols") + "[" + std::to_string(i) + "]",
+                "unknown ALPN protocol \"" + a + "\" (h2, http/1.1 or http/1.0)");
+      if (std::count(tls.alpn_protocols.begin(), tls.alpn_protocols.end(), a) > 1)
+        t->fail(t->raw("alpnProtocols")[i], t->sub("alpnProtocols") + "[" + std::to_string(i) + "]",
+                "\"" + a + "\" is listed twice");
+    }
+    t->finish();
+    p.tls = std::move(tls);
+  }
   o.finish();
 }
 

@@ -523,12 +523,22 @@ struct ClientTrafficTimeouts {
   bool operator==(const ClientTrafficTimeouts&) const = default;
 };
 
+// HTTPS listeners' handshake, as Envoy Gateway's ClientTrafficPolicy spec.tls names it.
+struct ClientTrafficTls {
+  std::optional<std::string> min_version;   // "1.2", "1.3" ("Auto" and absent: 1.2)
+  std::optional<std::string> max_version;   // "1.2", "1.3" ("Auto" and absent: 1.3)
+  std::vector<std::string> ciphers;         // TLS 1.2 cipher suites, OpenSSL names (route checks them)
+  std::vector<std::string> alpn_protocols;  // "h2", "http/1.1", "http/1.0", in preference order
+  bool operator==(const ClientTrafficTls&) const = default;
+};
+
 struct ClientTrafficPolicy {
   ObjectMeta metadata;
   SourceLocation source;
   std::vector<PolicyTargetReference> target_refs;  // kind Gateway, in the policy's namespace
   ClientTrafficLimits limits;
   ClientTrafficTimeouts timeouts;
+  std::optional<ClientTrafficTls> tls;
   bool operator==(const ClientTrafficPolicy&) const = default;
 };
 

@@ -27,6 +27,8 @@ class ClientStream {
   // The application protocol ALPN selected in the handshake: "h2", "http/1.1", or "" (plain, or the
   // client offered no ALPN, which means HTTP/1.1).
   std::string_view alpn_protocol() const { return tls_ ? negotiated_protocol(tls_->native_handle()) : ""; }
+  // The server name (SNI) the client sent; "" for plain connections or none.
+  std::string_view server_name() const { return tls_ ? net::server_name(tls_->native_handle()) : ""; }
   // The TCP socket underneath: for the watchdog (closing or cancelling it ends any TLS operation too),
   // addresses and options.
   asio::ip::tcp::socket& lowest_layer() { return tls_ ? tls_->next_layer() : socket_; }

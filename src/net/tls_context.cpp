@@ -228,6 +228,11 @@ std::string_view negotiated_protocol(const SSL* ssl) {
   return data ? std::string_view(reinterpret_cast<const char*>(data), len) : std::string_view();
 }
 
+std::string_view server_name(const SSL* ssl) {
+  const char* name = ssl ? SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) : nullptr;
+  return name ? std::string_view(name) : std::string_view();
+}
+
 std::optional<std::string_view> select_alpn(std::span<const std::string> server, std::string_view client_wire) {
   for (const std::string& want : server) {
     for (size_t i = 0; i < client_wire.size();) {

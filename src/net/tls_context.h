@@ -54,6 +54,9 @@ struct TlsCertificate {
 // The protocol ALPN selected on a connection after its handshake; "" when the client offered none.
 std::string_view negotiated_protocol(const SSL* ssl);
 
+// The server name (SNI) a client sent in its handshake; "" when none.
+std::string_view server_name(const SSL* ssl);
+
 // The server's ALPN choice (RFC 7301 section 3.2): the first of `server` (in preference order) that the
 // client offers in `client_wire` (its ProtocolNameList, length-prefixed names). nullopt when none is, or the
 // list is malformed: the handshake then ends with a no_application_protocol alert.

@@ -108,6 +108,7 @@ asio::awaitable<void> serve_connection(SessionContext& context, tcp::socket sock
       ++context.upstream.stats.tls_handshake_failures_total;
       co_return;
     }
+    slot.set_server_name(std::string(stream.server_name()));
   }
   Http1End end;
   if (tls && stream.alpn_protocol() == "h2") {  // offered once the listener lists h2 (net/tls_context.h)

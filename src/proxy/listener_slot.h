@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "route/route_table.h"
 
@@ -32,7 +34,13 @@ class ListenerSlot {
   }
   const std::shared_ptr<const ListenerEndpoint>& endpoint() const { return endpoint_; }
 
+  // The TLS server name (SNI) the client sent in its handshake; "" for plain HTTP or no SNI. Every
+  // request of the connection is checked against it (route::Listener::misdirected).
+  void set_server_name(std::string name) { server_name_ = std::move(name); }
+  std::string_view server_name() const { return server_name_; }
+
  private:
+  std::string server_name_;
   std::shared_ptr<const ListenerEndpoint> endpoint_;
   uint64_t generation_ = 0;
   const route::Listener* listener_ = nullptr;

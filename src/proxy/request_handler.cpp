@@ -135,6 +135,9 @@ asio::awaitable<bool> RequestHandler::handle(Downstream& downstream, const Downs
   for (const auto& h : request.headers) header_views_.push_back({h.name, h.value});
   route::MatchResult match;
   const route::Listener* listener = listener_.resolve(*table);
+  if (listener && listener->misdirected(request.host, listener_.server_name()))
+    co_return co_await reply_local(downstream, 421, "misdirected request: the host is served by another TLS listener; "
+                                   "open a connection for it", close_after_local);
   if (listener) match = listener->find({request.method, request.host, request.target, header_views_});
   if (!match.rule) co_return co_await reply_local(downstream, 404, "no route matched", close_after_local);
   const route::Rule& rule = *match.rule;

@@ -23,6 +23,10 @@ bool serves_http(const config::Listener& l) {
   return l.protocol == "HTTP" || l.protocol == "HTTPS";
 }
 
+net::TlsOptions tls_options(const config::ClientTrafficTls& t) {
+  return net::TlsOptions{t.min_version.value_or(""), t.max_version.value_or(""), t.ciphers, t.alpn_protocols};
+}
+
 // Why a policy cannot be applied anywhere, or "" when it can.
 std::string invalid_reason(const config::ClientTrafficPolicy& p) {
   const auto& l = p.limits;
@@ -36,6 +40,9 @@ std::string invalid_reason(const config::ClientTrafficPolicy& p) {
     int64_t ms = 0;
     if (*d && !(*d)->text.empty() && !config::parse_duration((*d)->text, ms))
       return "invalid duration \"" + (*d)->text + "\"";
+  }
+  if (p.tls) {
+    if (std::string error = net::check_tls_options(tls_options(*p.tls)); !error.empty()) return "spec.tls: " + error;
   }
   return "";
 }
@@ -55,6 +62,7 @@ std::shared_ptr<const ClientTrafficSettings> settings_of(const config::ClientTra
   s->max_request_body = p.limits.max_request_body_size;
   if (p.timeouts.request_header) s->header_timeout = millis(*p.timeouts.request_header);
   if (p.timeouts.idle) s->idle_timeout = millis(*p.timeouts.idle);
+  if (p.tls) s->tls = tls_options(*p.tls);
   return s;
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "http/message.h"
+#include "net/tls_context.h"
 
 namespace mg::route {
 
@@ -22,6 +23,8 @@ struct ClientTrafficSettings {
   std::optional<uint64_t> max_request_body;  // 413 beyond; 0 = unlimited
   std::optional<std::chrono::milliseconds> header_timeout;  // 408
   std::optional<std::chrono::milliseconds> idle_timeout;
+  // spec.tls, for the sections of an HTTPS port (set: the translator puts it on their TLS context).
+  std::optional<net::TlsOptions> tls;
 };
 
 // The limits a downstream connection enforces, all set.

@@ -188,6 +188,15 @@ const Rule* Listener::match(const MatchInput& in) const {
   return find(in).rule;
 }
 
+bool Listener::misdirected(std::string_view host, std::string_view server_name) const {
+  if (!tls || server_name.empty()) return false;
+  std::array<char, 256> host_buf, sni_buf;
+  const detail::HostGroup* by_host = pick_host(host_groups, normalize_host(host, host_buf));
+  if (by_host == nullptr) return false;
+  // The SNI picks among the same sections, the same way (net::select_certificate): exact, wildcard, any.
+  return pick_host(host_groups, normalize_host(server_name, sni_buf)) != by_host;
+}
+
 MatchResult Listener::find(const MatchInput& in) const {
   const Located at = locate(*this, in);
   if (at.vhost == nullptr) return {};

@@ -234,6 +234,11 @@ struct Listener {
   std::vector<detail::HostGroup> host_groups;
 
   MatchResult find(const MatchInput&) const;
+  // HTTPS: whether a request for `host` arrived on a connection whose TLS server name (SNI) chose
+  // another section of this port than `host` does, the connection coalescing RFC 9110 section 15.5.20
+  // answers with 421 Misdirected Request. False without SNI (the connection named no host), and for a
+  // host that no section serves (a 404, as on any connection).
+  bool misdirected(std::string_view host, std::string_view server_name) const;
   const Rule* match(const MatchInput&) const;  // find().rule; nullptr => 404
   // find() without the path index: every match of the virtual host tried in order (which find() does too
   // for a short list, MatchList::kScanAtMost). The reference that find() must agree with for every

@@ -197,6 +197,8 @@ class Translator {
     std::sort(gateways.begin(), gateways.end(), [](auto* a, auto* b) {
       return key(a->metadata.namespace_, a->metadata.name) < key(b->metadata.namespace_, b->metadata.name);
     });
+    // Before the listeners: an HTTPS port's TLS context is built with its policy's spec.tls.
+    client_traffic_ = resolve_client_traffic_policies(set_, controller_);
     for (const auto* gw : gateways) translate_gateway(*gw);
     apply_client_traffic_policies();
     warn_unattached_routes();
@@ -285,6 +287,8 @@ class Translator {
       out.address = address;
       out.port = static_cast<uint16_t>(port);
       if (auto certs = certs_by_port.find(port); certs != certs_by_port.end()) {
+        if (const ClientTrafficSettings* policy = client_traffic_for(gw_id, port); policy && policy->tls)
+          for (auto& section : certs->second) section.options = *policy->tls;
         try {
           out.tls = std::make_shared<const net::TlsServerContext>(std::move(certs->second),
                                                                 gw_id + ":" + std::to_string(port));
@@ -668,8 +672,14 @@ class Translator {
 
   // --- policies ---
 
+  const ClientTrafficSettings* client_traffic_for(const std::string& gw_id, int32_t port) const {
+    const auto gw = client_traffic_.by_port.find(gw_id);
+    if (gw == client_traffic_.by_port.end()) return nullptr;
+    const auto it = gw->second.find(port);
+    return it == gw->second.end() ? nullptr : it->second.get();
+  }
+
   void apply_client_traffic_policies() {
-    client_traffic_ = resolve_client_traffic_policies(set_, controller_);
     const ClientTrafficResolution& resolved = client_traffic_;
     for (auto& l : table_->listeners) {
       const auto gw = resolved.by_port.find(l.gateway);

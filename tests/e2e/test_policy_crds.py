@@ -181,6 +181,21 @@ CLIENT_TRAFFIC_POLICY_CASES = [
     (REJECTED, "timeouts: {idle: 1d}"),
     (REJECTED, "timeouts: {connect: 1s}"),
     (REJECTED, "limit: {}"),
+    (OK, "tls: {}"),
+    (OK, "tls: {minVersion: '1.2', maxVersion: '1.3', ciphers: [ECDHE-RSA-AES128-GCM-SHA256], "
+         "alpnProtocols: [h2, http/1.1, http/1.0]}"),
+    (OK, "tls: {minVersion: Auto, maxVersion: '1.2'}"),
+    (OK, "tls: {minVersion: '1.3', maxVersion: Auto}"),
+    # A name OpenSSL does not know: loaded, Invalid in the status.
+    (OK, "tls: {ciphers: [NOT-A-CIPHER]}"),
+    (REJECTED, "tls: {minVersion: '1.1'}"),
+    (REJECTED, "tls: {maxVersion: '1.0'}"),
+    (REJECTED, "tls: {minVersion: '1.3', maxVersion: '1.2'}"),
+    (REJECTED, "tls: {ciphers: ['HIGH:!aNULL']}"),
+    (REJECTED, "tls: {ciphers: ['']}"),
+    (REJECTED, "tls: {alpnProtocols: [spdy/3]}"),
+    (REJECTED, "tls: {alpnProtocols: [h2, h2]}"),
+    (REJECTED, "tls: {ecdhCurves: [X25519]}"),
 ]
 
 CLIENT_TRAFFIC_POLICY_TARGETS = [

@@ -40,7 +40,23 @@ data:
 {fields}"""
 
 
-def gateway_yaml(ip: str, port: int, bad_port: int) -> str:
+def policy_yaml(name: str, section: str, tls: str) -> str:
+    return f"""apiVersion: mirrorgate.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata:
+  name: {name}
+  namespace: default
+spec:
+  targetRefs:
+  - group: gateway.networking.k8s.io
+    kind: Gateway
+    name: multi-cert
+    sectionName: {section}
+  tls:
+{tls}"""
+
+
+def gateway_yaml(ip: str, port: int, bad_port: int, modern_port: int, legacy_port: int) -> str:
     return f"""apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata:
@@ -66,21 +82,34 @@ spec:
     tls:
       certificateRefs:
       - name: no-key
+  - name: modern
+    protocol: HTTPS
+    port: {modern_port}
+    tls:
+      certificateRefs:
+      - name: multi-ecdsa
+  - name: legacy
+    protocol: HTTPS
+    port: {legacy_port}
+    tls:
+      certificateRefs:
+      - name: multi-ecdsa
 """
 
 
 def s_client(ip: str, port: int, *args: str) -> str:
+    """Everything s_client printed (stdout and stderr): the handshake summary, the response, errors."""
     request = f"GET /s_client HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n"
     out = subprocess.run(["openssl", "s_client", "-connect", f"{ip}:{port}", "-servername", HOST, "-ign_eof",
                           *args], input=request.encode(), capture_output=True, timeout=20)
-    return out.stdout.decode(errors="replace")
+    return out.stdout.decode(errors="replace") + out.stderr.decode(errors="replace")
 
 
 class TlsCertificates(mgtest.ClusterTestCase):
     @classmethod
     def start(cls, c):
         cls.gw_ip = f"{NET}.1"
-        cls.port, cls.bad_port = mgtest.free_port(cls.gw_ip), mgtest.free_port(cls.gw_ip)
+        cls.port, cls.bad_port, cls.modern_port, cls.legacy_port = (mgtest.free_port(cls.gw_ip) for _ in range(4))
         d = c.config_dir("certs")
         cls.rsa = make_certificate(d, "rsa", ["-newkey", "rsa:2048"])
         cls.ecdsa = make_certificate(d, "ecdsa", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
@@ -88,11 +117,15 @@ class TlsCertificates(mgtest.ClusterTestCase):
         config = c.config_dir() / "tls.yaml"
         config.write_text(mgtest.join_docs(
             mgtest.gatewayclass_yaml(),
-            gateway_yaml(cls.gw_ip, cls.port, cls.bad_port),
+            gateway_yaml(cls.gw_ip, cls.port, cls.bad_port, cls.modern_port, cls.legacy_port),
+            policy_yaml("modern", "modern", '    minVersion: "1.3"\n    alpnProtocols: [http/1.0]\n'),
+            policy_yaml("legacy", "legacy", '    maxVersion: "1.2"\n    ciphers: [ECDHE-ECDSA-AES256-GCM-SHA384]\n'),
+            policy_yaml("unknown-cipher", "multi", "    ciphers: [ECDHE-RSA-NOPE-SHA256]\n"),
             secret_yaml("multi-rsa", {"tls.crt": cls.rsa[0], "tls.key": cls.rsa[1]}),
             secret_yaml("multi-ecdsa", {"tls.crt": cls.ecdsa[0], "tls.key": cls.ecdsa[1]}),
             secret_yaml("no-key", {"tls.crt": cls.rsa[0]}),
-            mgtest.route_yaml("multi", "multi-cert", "/", "infra-backend-v1").replace("sectionName: http", "sectionName: multi"),
+            *(mgtest.route_yaml(f"r-{s}", "multi-cert", "/", "infra-backend-v1").replace("sectionName: http", f"sectionName: {s}")
+              for s in ("multi", "modern", "legacy")),
             mgtest.service_yaml("infra-backend-v1"),
             mgtest.endpointslice_yaml("infra-backend-v1", [(f"{NET}.2", "infra-backend-v1-7d9c6b5f4-m1c2a", True)]),
         ))
@@ -102,7 +135,8 @@ class TlsCertificates(mgtest.ClusterTestCase):
                            extra_args=["--tls-handshake-timeout", "1", "--header-timeout", "30"])
         cls.v1.wait_ready()
         cls.gw.wait_ready()
-        wait_for(lambda: mgtest.port_open(cls.gw_ip, cls.port), 10, "the HTTPS listener")
+        for port in (cls.port, cls.modern_port, cls.legacy_port):
+            wait_for(lambda: mgtest.port_open(cls.gw_ip, port), 10, "the HTTPS listeners")
 
     def served_key_type(self, *args: str) -> str:
         out = s_client(self.gw_ip, self.port, *args)
@@ -160,6 +194,40 @@ class TlsCertificates(mgtest.ClusterTestCase):
         self.assertGreater(waited, 0.5)
         wait_for(lambda: self.gw.metrics().get("mirrorgate_tls_handshake_failures_total") > before, 5,
                  "the timed-out handshake counted")
+
+    def test_policy_min_version_and_alpn(self):
+        self.assertIn("HTTP/1.1 200", s_client(self.gw_ip, self.modern_port, "-tls1_3"))
+        refused = s_client(self.gw_ip, self.modern_port, "-tls1_2")
+        self.assertNotIn("HTTP/1.1 200", refused)
+        self.assertIn("protocol version", refused)
+        offered = s_client(self.gw_ip, self.modern_port, "-alpn", "http/1.1,http/1.0")
+        self.assertIn("ALPN protocol: http/1.0", offered)
+        self.assertIn("200", offered)
+        only_h11 = s_client(self.gw_ip, self.modern_port, "-alpn", "http/1.1")
+        self.assertIn("no application protocol", only_h11)
+        # The policy is for its section only: the other listener keeps the defaults.
+        self.assertIn("ALPN protocol: http/1.1", s_client(self.gw_ip, self.port, "-alpn", "http/1.1,http/1.0"))
+        self.assertIn("HTTP/1.1 200", s_client(self.gw_ip, self.port, "-tls1_2"))
+
+    def test_policy_max_version_and_ciphers(self):
+        out = s_client(self.gw_ip, self.legacy_port)
+        self.assertIn("HTTP/1.1 200", out)
+        self.assertIn("Cipher is ECDHE-ECDSA-AES256-GCM-SHA384", out)
+        self.assertIn("New, TLSv1.2,", out)
+        self.assertNotIn("HTTP/1.1 200", s_client(self.gw_ip, self.legacy_port, "-tls1_3"))
+        refused = s_client(self.gw_ip, self.legacy_port, "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256")
+        self.assertNotIn("HTTP/1.1 200", refused)
+
+    def test_policy_with_unknown_cipher_is_invalid_and_the_listener_keeps_its_defaults(self):
+        items = self.gw.admin("/status").json()["items"]
+        policies = {i["metadata"]["name"]: i for i in items if i["kind"] == "ClientTrafficPolicy"}
+        accepted = policies["unknown-cipher"]["status"]["ancestors"][0]["conditions"][0]
+        self.assertEqual((accepted["type"], accepted["status"], accepted["reason"]), ("Accepted", "False", "Invalid"))
+        self.assertIn("cipher ECDHE-RSA-NOPE-SHA256", accepted["message"])
+        for name in ("modern", "legacy"):
+            cond = policies[name]["status"]["ancestors"][0]["conditions"][0]
+            self.assertEqual(cond["status"], "True", cond)
+        self.assertIn("HTTP/1.1 200", s_client(self.gw_ip, self.port, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"))
 
     def test_config_dump_lists_both_certificates_of_the_section(self):
         dump = self.gw.admin("/config_dump").json()

@@ -133,3 +133,45 @@ TEST(ClientTrafficPolicyLoader, RejectsMissingTargetRefsAndOtherApiVersions) {
 
 }  // namespace
 }  // namespace mg::config
+
+namespace mg::config {
+namespace {
+
+TEST(ClientTrafficPolicyLoader, LoadsTlsSettings) {
+  const ObjectSet set = load_string(policy("  tls:\n"
+                                           "    minVersion: \"1.2\"\n"
+                                           "    maxVersion: Auto\n"
+                                           "    ciphers: [ECDHE-RSA-AES128-GCM-SHA256]\n"
+                                           "    alpnProtocols: [http/1.1, http/1.0]\n"),
+                                    "policy.yaml");
+  const ClientTrafficPolicy& p = set.client_traffic_policies.at(0);
+  ASSERT_TRUE(p.tls);
+  EXPECT_EQ(p.tls->min_version, "1.2");
+  EXPECT_EQ(p.tls->max_version, std::nullopt);  // Auto
+  EXPECT_EQ(p.tls->ciphers, std::vector<std::string>{"ECDHE-RSA-AES128-GCM-SHA256"});
+  EXPECT_EQ(p.tls->alpn_protocols, (std::vector<std::string>{"http/1.1", "http/1.0"}));
+  EXPECT_FALSE(load_string(policy(""), "policy.yaml").client_traffic_policies.at(0).tls);
+}
+
+TEST(ClientTrafficPolicyLoader, RejectsBadTlsSettings) {
+  EXPECT_EQ(load_error(policy("  tls:\n    minVersion: \"1.1\"\n")),
+            "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.tls.minVersion: TLS 1.1 is not supported "
+            "(deprecated by RFC 8996); use 1.2 or 1.3");
+  EXPECT_EQ(load_error(policy("  tls:\n    maxVersion: \"1.4\"\n")),
+            "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.tls.maxVersion: unknown TLS version "
+            "\"1.4\" (Auto, 1.2 or 1.3)");
+  EXPECT_EQ(load_error(policy("  tls:\n    minVersion: \"1.3\"\n    maxVersion: \"1.2\"\n")),
+            "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.tls.minVersion: minVersion 1.3 is above "
+            "maxVersion 1.2");
+  EXPECT_EQ(load_error(policy("  tls:\n    ciphers: [\"HIGH:!aNULL\"]\n")),
+            "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.tls.ciphers[0]: \"HIGH:!aNULL\" is not a "
+            "cipher suite name (one OpenSSL name an entry, e.g. ECDHE-RSA-AES128-GCM-SHA256)");
+  EXPECT_EQ(load_error(policy("  tls:\n    alpnProtocols: [spdy/3]\n")),
+            "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.tls.alpnProtocols[0]: unknown ALPN "
+            "protocol \"spdy/3\" (h2, http/1.1 or http/1.0)");
+  EXPECT_EQ(load_error(policy("  tls:\n    ecdhCurves: [X25519]\n")),
+            "policy.yaml:10: ClientTrafficPolicy gateway-ns/strict: spec.tls.ecdhCurves: unknown field");
+}
+
+}  // namespace
+}  // namespace mg::config

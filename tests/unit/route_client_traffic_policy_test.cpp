@@ -255,3 +255,38 @@ TEST(ClientTrafficSettings, UnsetFieldsFallBackToTheFlags) {
 
 }  // namespace
 }  // namespace mg::route
+
+namespace mg::route {
+namespace {
+
+std::string tls_policy(const std::string& name, const std::string& tls) {
+  return "---\napiVersion: mirrorgate.io/v1alpha1\nkind: ClientTrafficPolicy\nmetadata: {name: " + name +
+         ", namespace: gateway-ns}\nspec:\n  targetRefs:\n"
+         "  - {group: gateway.networking.k8s.io, kind: Gateway, name: gw, sectionName: admin}\n"
+         "  tls: " + tls + "\n";
+}
+
+TEST(ClientTrafficPolicy, TlsSettingsOpenSslDoesNotKnowAreInvalid) {
+  const auto r = resolve(load(tls_policy("bad-cipher", "{ciphers: [ECDHE-RSA-NOPE-SHA256]}") +
+                              tls_policy("suite13", "{ciphers: [TLS_AES_128_GCM_SHA256]}") +
+                              tls_policy("good", "{minVersion: \"1.3\", ciphers: [ECDHE-RSA-AES128-GCM-SHA256]}")));
+  EXPECT_EQ(ancestor(r, "bad-cipher").reason, "Invalid");
+  EXPECT_NE(ancestor(r, "bad-cipher").message.find("spec.tls: cipher ECDHE-RSA-NOPE-SHA256"), std::string::npos)
+      << ancestor(r, "bad-cipher").message;
+  EXPECT_EQ(ancestor(r, "suite13").reason, "Invalid");
+  EXPECT_TRUE(ancestor(r, "good").accepted) << ancestor(r, "good").message;
+}
+
+TEST(ClientTrafficPolicy, TlsSettingsReachTheListenersTlsContext) {
+  // Only the TLS half of the chain is checked here: the policy's options land on every section of its port.
+  const auto set = load(tls_policy("tls13", "{minVersion: \"1.3\", alpnProtocols: [http/1.0, http/1.1]}"));
+  const auto r = resolve(set);
+  ASSERT_TRUE(ancestor(r, "tls13").accepted) << ancestor(r, "tls13").message;
+  const auto& settings = r.by_port.at("gateway-ns/gw").at(81);
+  ASSERT_TRUE(settings->tls);
+  EXPECT_EQ(settings->tls->min_version, "1.3");
+  EXPECT_EQ(settings->tls->alpn_protocols, (std::vector<std::string>{"http/1.0", "http/1.1"}));
+}
+
+}  // namespace
+}  // namespace mg::route
