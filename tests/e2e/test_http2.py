@@ -526,6 +526,17 @@ class Http2OverTls(mgtest.ClusterTestCase):
         self.assertEqual(echo["headers"]["X-Forwarded-Proto"], ["https"], echo)
         conn.close()
 
+    def test_misdirected_stream_is_421(self):
+        # The connection's SNI names section a; a stream for section b's host is misdirected (the
+        # RequestHandler's check, the same for both protocols).
+        conn = RawH2(self.gw_ip, self.tls_port, wrap=self.wrap(None))
+        conn.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, request_block("/other", authority="b.example.com")))
+        reply = conn.frames_until(lambda f: f[0] in (HEADERS, RST_STREAM, GOAWAY) and f[2] in (0, 1), 5)
+        self.assertIsNotNone(reply)
+        self.assertEqual(reply[0], HEADERS, reply)
+        self.assertEqual(status_of(reply[3]), 421, reply)
+        conn.close()
+
     def test_alpn_h2(self):
         conn = RawH2.__new__(RawH2)
         raw = socket.create_connection((self.gw_ip, self.tls_port), timeout=5)
