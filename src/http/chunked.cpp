@@ -133,6 +133,7 @@ ChunkedDecoder::Status ChunkedDecoder::next(std::string_view in, size_t& consume
           state_ = State::kFinalLf;
         } else if (is_tchar(c)) {
           state_ = State::kTrailerName;
+          if (trailers_) *trailers_ += c;
         } else {
           return fail("invalid trailer field");
         }
@@ -145,6 +146,7 @@ ChunkedDecoder::Status ChunkedDecoder::next(std::string_view in, size_t& consume
         } else if (!is_tchar(c)) {
           return fail("invalid trailer field name");
         }
+        if (trailers_) *trailers_ += c;
         ++i;
         if (++trailer_bytes_ > kMaxTrailerBytes) return fail("trailer section too large");
         break;
@@ -153,12 +155,15 @@ ChunkedDecoder::Status ChunkedDecoder::next(std::string_view in, size_t& consume
           state_ = State::kTrailerLf;
         } else if (!is_field_value_char(c)) {
           return fail("invalid character in trailer field");
+        } else if (trailers_) {
+          *trailers_ += c;
         }
         ++i;
         if (++trailer_bytes_ > kMaxTrailerBytes) return fail("trailer section too large");
         break;
       case State::kTrailerLf:
         if (c != '\n') return fail("bare CR in trailer section");
+        if (trailers_) *trailers_ += '\n';
         state_ = State::kTrailerLineStart;
         ++i;
         break;

@@ -1,7 +1,9 @@
 #pragma once
 // Incremental decoder for the chunked transfer coding (RFC 9112 section 7.1). It is fed whatever bytes
 // arrived and hands back data pieces as views into them, so a body streams through without copies.
-// Chunk extensions are validated and dropped; trailer fields are validated and dropped.
+// Chunk extensions are validated and dropped; trailer fields are validated and dropped, or kept as
+// validated lines for a caller that relays them (keep_trailers: an HTTP/2 client gets them as a
+// trailer HEADERS frame).
 
 #include <cstdint>
 #include <string>
@@ -21,6 +23,9 @@ class ChunkedDecoder {
   std::string_view error() const { return error_; }
   bool done() const { return state_ == State::kDone; }
   void reset() { *this = ChunkedDecoder{}; }
+  // Appends each trailer field to `out` as "name:value\n" (the value as received, OWS included), at
+  // most kMaxTrailerBytes in all.
+  void keep_trailers(std::string* out) { trailers_ = out; }
 
   static constexpr size_t kMaxSizeLine = 4096;       // chunk-size plus extensions
   static constexpr size_t kMaxTrailerBytes = 16384;  // whole trailer section
@@ -37,6 +42,7 @@ class ChunkedDecoder {
   size_t trailer_bytes_ = 0;
   std::string_view error_;
   std::string extension_;  // the current chunk's extensions, validated whole at the end of the line
+  std::string* trailers_ = nullptr;
 };
 
 // chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )  (RFC 9112 7.1.1)

@@ -136,6 +136,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-request-body", options.session.max_request_body, "bytes, 0 = unlimited (413 beyond)")
       ->group("Limits")
       ->capture_default_str();
+  app.add_option("--http2-max-concurrent-streams", options.session.http2_max_concurrent_streams,
+                 "streams an HTTP/2 client may open at once on one connection")
+      ->group("Limits")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1000000u));
   app.add_option("--max-connections", options.max_connections_per_worker, "client connections per worker")
       ->group("Limits")
       ->capture_default_str()

@@ -35,6 +35,7 @@ struct DownstreamRequest {
   std::string_view scheme;     // "http" or "https", as the client reached us
   std::string_view client_ip;  // for X-Forwarded-For
   std::string_view client_address;  // "ip:port", for the access log
+  std::string_view protocol = "HTTP/1.1";  // as the access log names it: "HTTP/1.0", "HTTP/1.1", "HTTP/2"
 };
 
 // The response head as it goes to the client, after the route's response filters.

@@ -13,6 +13,7 @@
 #include "net/socket_watchdog.h"
 #include "net/tls_context.h"
 #include "proxy/http1_session.h"
+#include "proxy/http2_session.h"
 
 namespace mg::proxy {
 namespace {
@@ -109,7 +110,13 @@ asio::awaitable<void> serve_connection(SessionContext& context, tcp::socket sock
     }
     slot.set_server_name(std::string(stream.server_name()));
   }
-  const Http1End end = co_await serve_http1(context, stream, watchdog, slot, resumed);
+  Http1End end;
+  if (tls && stream.alpn_protocol() == "h2") {  // offered once the listener lists h2 (net/tls_context.h)
+    co_await serve_http2(context, stream, watchdog, slot, {});
+  } else {
+    end = co_await serve_http1(context, stream, watchdog, slot, resumed);
+    if (end.http2) co_await serve_http2(context, stream, watchdog, slot, std::move(end.http2_bytes));
+  }
   if (end.park && !tls && stream.lowest_layer().is_open()) {
     park(context, std::move(stream.lowest_layer()), slot.endpoint(), std::move(active), end.idle_deadline);
     co_return;

@@ -16,6 +16,7 @@
 #include "http/serializer.h"
 #include "proxy/body_relay.h"
 #include "proxy/downstream.h"
+#include "proxy/http2_session.h"
 #include "proxy/request_handler.h"
 
 namespace mg::proxy {
@@ -58,7 +59,16 @@ class Http1Session final : public Downstream {
       bool closed = false;
       http::ParseResult parsed = co_await read_head(closed);
       if (closed) {
-        if (park_) co_return Http1End{true, idle_entry_.since + client_.idle_timeout};
+        if (park_) co_return Http1End{true, idle_entry_.since + client_.idle_timeout, false, {}};
+        co_return Http1End{};
+      }
+      // A new connection's first head is where HTTP/2 by prior knowledge shows (its preface reads as a
+      // head): one flag test per request, a comparison once per connection.
+      if (!served_a_request_ && buffer_.readable().starts_with(kHttp2PrefaceHead))
+        co_return Http1End{false, {}, true, std::string(buffer_.readable())};
+      if (parsed.status == http::ParseStatus::kError && !served_a_request_ && !speaks_http1()) {
+        // Not HTTP/1 at all (no HTTP/1 version on the first line of a new connection): a broken HTTP/2
+        // preface or another protocol gets no HTTP/1 answer, just the close (RFC 9113 3.4).
         co_return Http1End{};
       }
       if (parsed.status == http::ParseStatus::kError) {
@@ -85,6 +95,7 @@ class Http1Session final : public Downstream {
           .scheme = scheme(),
           .client_ip = client_ip_,
           .client_address = client_address_,
+          .protocol = head_.minor_version == 0 ? "HTTP/1.0" : "HTTP/1.1",
       };
       if (!co_await handler_.handle(*this, request) || close_after_response_) co_return Http1End{};
     }
@@ -249,6 +260,14 @@ class Http1Session final : public Downstream {
     if (settings == client_settings_) return;
     client_settings_ = settings;
     client_ = route::effective_client_limits(settings.get(), flag_defaults());
+  }
+
+  // The first line read ends with an HTTP version ("... HTTP/1.1"; HTTP/2.0 gets its 505).
+  bool speaks_http1() {
+    std::string_view first = buffer_.readable();
+    first = first.substr(0, first.find_first_of("\r\n"));
+    const size_t space = first.rfind(' ');
+    return space != std::string_view::npos && first.substr(space + 1).starts_with("HTTP/");
   }
 
   std::string_view scheme() const { return stream_.is_tls() ? "https" : "http"; }

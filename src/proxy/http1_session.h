@@ -5,6 +5,7 @@
 // framing on the client's side, and ending an idle session so that its connection can be parked.
 
 #include <chrono>
+#include <string>
 
 #include <asio/awaitable.hpp>
 
@@ -20,6 +21,10 @@ namespace mg::proxy {
 struct Http1End {
   bool park = false;
   std::chrono::steady_clock::time_point idle_deadline;
+  // The connection opened with the HTTP/2 preface (prior knowledge): what was read so far, to be served
+  // by serve_http2 (http2_session.h).
+  bool http2 = false;
+  std::string http2_bytes;
 };
 
 // `resumed`: a parked connection the client spoke on again (it has served requests already).

@@ -94,6 +94,7 @@ RequestHandler::RequestContext& RequestHandler::start_request(const DownstreamRe
   ctx.host.clear();
   ctx.request_id.clear();
   ctx.client_address = client_address;
+  ctx.protocol = request ? request->protocol : std::string_view{};
   ctx.route = ctx.backend = ctx.upstream_pod = {};
   ctx.upstream_host.clear();
   ctx.origin.clear();
@@ -126,6 +127,9 @@ asio::awaitable<bool> RequestHandler::handle(Downstream& downstream, const Downs
   const std::shared_ptr<const route::ClusterSet> clusters = context_.clusters;  // pinned with it
   RequestContext& ctx = start_request(&request, request.client_address);
   const bool close_after_local = local_reply_closes(request);
+
+  // A reverse proxy has no tunnel to open (RFC 9110 9.3.6): the method is known, and not served here.
+  if (request.method == "CONNECT") co_return co_await reply_local(downstream, 501, "CONNECT is not supported", true);
 
   header_views_.clear();
   for (const auto& h : request.headers) header_views_.push_back({h.name, h.value});
@@ -436,6 +440,7 @@ bool RequestHandler::finish(int status, uint64_t bytes, std::string_view error) 
                                                    .method = ctx.method,
                                                    .host = ctx.host,
                                                    .target = ctx.target,
+                                                   .protocol = ctx.protocol,
                                                    .route = ctx.route,
                                                    .backend = ctx.backend,
                                                    .upstream_host = ctx.upstream_host,

@@ -52,6 +52,7 @@ class RequestHandler {
     std::string host;
     std::string request_id;
     std::string_view client_address;
+    std::string_view protocol;  // a literal
     std::string_view route;  // views into the pinned table
     std::string_view backend;
     std::string upstream_host;

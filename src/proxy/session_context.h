@@ -32,6 +32,7 @@ struct SessionOptions {
   std::chrono::milliseconds tls_handshake_timeout{10'000};  // HTTPS: accept to a finished handshake
   std::chrono::milliseconds connect_timeout{5'000};    // upstream TCP connect
   std::chrono::milliseconds response_timeout{15'000};  // upstream response head, as Envoy's route default
+  uint32_t http2_max_concurrent_streams = 100;         // SETTINGS_MAX_CONCURRENT_STREAMS per client connection
 };
 
 struct SessionContext {

@@ -68,6 +68,7 @@ void AccessLog::log(const RequestLogEntry& e) {
   append_field(line, "method", e.method);
   append_field(line, "host", e.host);
   append_field(line, "path", e.target);
+  if (!e.protocol.empty()) append_field(line, "protocol", e.protocol);
   append_field(line, "route", e.route);
   append_field(line, "backend", e.backend);
   append_field(line, "upstream_host", e.upstream_host);

@@ -14,6 +14,7 @@ struct RequestLogEntry {
   std::string_view method;
   std::string_view host;
   std::string_view target;
+  std::string_view protocol;  // "HTTP/1.1", "HTTP/1.0", "HTTP/2"
   std::string_view route;
   std::string_view backend;
   std::string_view upstream_host;

@@ -81,6 +81,30 @@ TEST(ChunkedDecoder, DropsExtensionsAndTrailers) {
   EXPECT_EQ(d.body, "abc");
 }
 
+TEST(ChunkedDecoder, KeepsTrailersForACallerThatRelaysThem) {
+  const std::string in = "3\r\nabc\r\n0\r\nGrpc-Status: 0\r\nX-Sum:  42 \r\n\r\n";
+  for (size_t step : {size_t{1}, size_t{5}, in.size()}) {
+    ChunkedDecoder decoder;
+    std::string trailers;
+    decoder.keep_trailers(&trailers);
+    std::string pending;
+    ChunkedDecoder::Status status = ChunkedDecoder::Status::kNeedMore;
+    for (size_t fed = 0; fed < in.size() && status != ChunkedDecoder::Status::kDone;) {
+      pending.append(in.substr(fed, step));
+      fed += step;
+      for (;;) {
+        size_t consumed = 0;
+        std::string_view data;
+        status = decoder.next(pending, consumed, data);
+        pending.erase(0, consumed);
+        if (status != ChunkedDecoder::Status::kData) break;
+      }
+    }
+    EXPECT_EQ(status, ChunkedDecoder::Status::kDone);
+    EXPECT_EQ(trailers, "Grpc-Status: 0\nX-Sum:  42 \n") << "step " << step;
+  }
+}
+
 TEST(ChunkedDecoder, AcceptsUppercaseHexAndLeadingZeros) {
   Decoded d = decode("00000000000000A\r\n0123456789\r\n0\r\n\r\n");  // 15 digits: the maximum
   EXPECT_EQ(d.status, ChunkedDecoder::Status::kDone);
