@@ -26,8 +26,8 @@ namespace mg::net {
 class TicketKeys;
 
 // The application protocols (ALPN) a TLS listener offers when its policy names none, in the server's
-// order of preference. h2 joins, in front, when the HTTP/2 session lands.
-inline constexpr std::string_view kDefaultAlpnProtocols[] = {"http/1.1"};
+// order of preference (proxy/http2_session.h serves h2).
+inline constexpr std::string_view kDefaultAlpnProtocols[] = {"h2", "http/1.1"};
 
 struct CertificatePair {
   std::string cert_pem;  // the chain, leaf first
@@ -83,7 +83,7 @@ std::string check_certificate(std::string_view cert_pem, std::string_view key_pe
 std::string check_ca_bundle(std::string_view pem);
 
 // Empty when OpenSSL accepts the options, else why not (an unknown cipher, a version we do not speak,
-// a minimum above the maximum, an ALPN protocol outside `spoken`).
+// a minimum above the maximum, an ALPN protocol other than kDefaultAlpnProtocols' and http/1.0).
 std::string check_tls_options(const TlsOptions& options);
 
 class TlsServerContext {

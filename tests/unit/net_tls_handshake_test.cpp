@@ -168,12 +168,15 @@ Outcome handshake(const TlsServerContext& server_ctx, const ClientOptions& o) {
   return out;
 }
 
-TEST(TlsHandshake, AlpnSelectsHttp11FromTheClientsOffer) {
+TEST(TlsHandshake, AlpnPrefersH2ThenHttp11FromTheClientsOffer) {
   const TlsServerContext ctx({section("a", "")});
-  const Outcome o = handshake(ctx, {.alpn = {"h2", "http/1.1"}});
-  ASSERT_TRUE(o.ok);
-  EXPECT_EQ(o.alpn, "http/1.1");
-  EXPECT_EQ(o.server_alpn, "http/1.1");
+  const Outcome both = handshake(ctx, {.alpn = {"http/1.1", "h2"}});
+  ASSERT_TRUE(both.ok);
+  EXPECT_EQ(both.alpn, "h2");  // the server's order
+  EXPECT_EQ(both.server_alpn, "h2");
+  const Outcome h1 = handshake(ctx, {.alpn = {"http/1.1"}});
+  ASSERT_TRUE(h1.ok);
+  EXPECT_EQ(h1.alpn, "http/1.1");
 }
 
 TEST(TlsHandshake, NoAlpnOfferedIsHttp11WithoutAnAnswer) {
