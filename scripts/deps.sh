@@ -11,7 +11,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev
   libcurl4-openssl-dev libnghttp2-dev
   # test and demo tools
-  python3 python3-yaml python3-h2 curl nghttp2-client procps openssl iproute2
+  python3 python3-yaml curl nghttp2-client procps openssl iproute2
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx haproxy linux-perf)

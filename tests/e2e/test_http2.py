@@ -10,7 +10,6 @@ Loopback blocks 127.0.41.0/24 (gateway .1, pods .2-.5) and, for HTTP/2 over TLS,
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import ssl
@@ -168,16 +167,20 @@ def curl_h2(url: str, *args: str) -> subprocess.CompletedProcess:
 
 def h2spec_binary() -> tuple[str | None, str]:
     """The cached h2spec, built from the Go module proxy on first use; (path, why not)."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mirrorgate" / "h2spec" / H2SPEC_VERSION
+    cache = Path(os.environ.get("MG_CACHE_DIR") or Path.home() / ".cache" / "mirrorgate") / "h2spec" / H2SPEC_VERSION
     binary = cache / "h2spec"
     if binary.exists():
         return str(binary), ""
-    go = shutil.which("go")
-    if not go:
-        return None, "go not installed"
+    # The machine's Go when new enough, else a release from the module proxy (scripts/go-toolchain.sh).
+    found = subprocess.run([str(mgtest.SOURCE_DIR / "scripts" / "go-toolchain.sh")], capture_output=True, text=True,
+                           timeout=240)
+    if found.returncode != 0:
+        return None, f"no Go toolchain: {found.stderr[-2000:]}"
+    go = found.stdout.strip()
     cache.mkdir(parents=True, exist_ok=True)
     r = subprocess.run([go, "install", f"github.com/summerwind/h2spec/cmd/h2spec@{H2SPEC_VERSION}"],
-                       env={**os.environ, "GOBIN": str(cache), "GOFLAGS": "-mod=mod"}, capture_output=True,
+                       env={**os.environ, "GOBIN": str(cache), "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"},
+                       capture_output=True,
                        text=True, timeout=240)
     if r.returncode != 0 or not binary.exists():
         return None, f"go install failed: {r.stderr[-2000:]}"
