@@ -7,8 +7,9 @@
 
 namespace mg::route {
 
-inline constexpr std::array<std::string_view, 31> kSupportedFeatures = {
+inline constexpr std::array<std::string_view, 32> kSupportedFeatures = {
     "Gateway",
+    "GatewayHTTPSListenerDetectMisdirectedRequests",
     "HTTPRoute",
     "ReferenceGrant",
     "GatewayPort8080",

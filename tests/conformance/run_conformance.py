@@ -43,12 +43,16 @@ except ImportError:  # pragma: no cover - depends on the machine
     sys.exit("run_conformance: PyYAML is missing; install Debian's python3-yaml (scripts/deps.sh does)")
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+import h2frames  # noqa: E402  (raw HTTP/2 frames, shared with test_http2.py)
+import hpack_decode  # noqa: E402
+
 CLASS_NAME = "mirrorgate"
 CONTROLLER_NAME = "mirrorgate.io/gateway-controller"
 REQUEST_ID_PARAM = "gateway-api-conformance-request-id"
 POD_RANGE = "127.100"  # 127.100.<deployment>.<replica>
 GATEWAY_RANGE = "127.101"  # 127.101.<test slot>.<gateway>
-SUPPORTED_PROTOCOLS = {"HTTP", "HTTPS"}
+SUPPORTED_PROTOCOLS = {"HTTP", "HTTPS", "H2"}
 # The README's "up to about 60 s" for every status poll, at the default 30 s consistency timeout.
 STATUS_LIMIT_AT_DEFAULT = 60.0
 REQUEST_TIMEOUT = 10.0
@@ -392,18 +396,24 @@ class _TlsConnection(http.client.HTTPConnection):
 
     def connect(self) -> None:
         super().connect()
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        ctx.load_verify_locations(cadata=self.tls.trusted_pem)
-        ctx.set_alpn_protocols(["http/1.1"])
-        # Go matches names itself (crypto/x509), including the suite's "*" and "*.org" SANs that
-        # OpenSSL's own check refuses; the chain is still verified against the one trusted certificate.
-        ctx.check_hostname = False
-        self.sock = ctx.wrap_socket(self.sock, server_hostname=self.tls.server_name or None)
-        cert = self.sock.getpeercert()
-        names = [v for k, v in cert.get("subjectAltName", ()) if k == "DNS"]
-        if not any(go_name_matches(n, self.tls.server_name) for n in names):
-            raise ssl.SSLCertVerificationError(f"certificate names {names} do not cover {self.tls.server_name!r}")
+        self.sock = tls_wrap(self.sock, self.tls, "http/1.1")
+
+
+def tls_wrap(sock: socket.socket, tls: TlsClient, alpn: str) -> ssl.SSLSocket:
+    """The client side of the TLS handshake as Go's does it, offering one application protocol."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_verify_locations(cadata=tls.trusted_pem)
+    ctx.set_alpn_protocols([alpn])
+    # Go matches names itself (crypto/x509), including the suite's "*" and "*.org" SANs that
+    # OpenSSL's own check refuses; the chain is still verified against the one trusted certificate.
+    ctx.check_hostname = False
+    wrapped = ctx.wrap_socket(sock, server_hostname=tls.server_name or None)
+    cert = wrapped.getpeercert()
+    names = [v for k, v in cert.get("subjectAltName", ()) if k == "DNS"]
+    if not any(go_name_matches(n, tls.server_name) for n in names):
+        raise ssl.SSLCertVerificationError(f"certificate names {names} do not cover {tls.server_name!r}")
+    return wrapped
 
 
 def go_name_matches(pattern: str, host: str) -> bool:
@@ -413,6 +423,51 @@ def go_name_matches(pattern: str, host: str) -> bool:
     if len(p) != len(h) or not host:
         return False
     return all(a == b or (i == 0 and a == "*") for i, (a, b) in enumerate(zip(p, h)))
+
+
+def send_h2(ip: str, port: int, method: str, path: str, host: str, headers: dict[str, str], timeout: float,
+            tls: TlsClient) -> Response:
+    """One request over HTTP/2 on TLS (ALPN h2, as the Go suite's H2 cases): a new connection, stream 1."""
+    raw = socket.create_connection((ip, port), timeout=max(timeout, 0.2))
+    conn = h2frames.RawH2.__new__(h2frames.RawH2)
+    conn.buf = b""
+    try:
+        conn.sock = tls_wrap(raw, tls, "h2")
+        if conn.sock.selected_alpn_protocol() != "h2":
+            raise ssl.SSLError(f"ALPN chose {conn.sock.selected_alpn_protocol()!r}, not h2")
+        conn.send(h2frames.PREFACE + h2frames.frame(h2frames.SETTINGS, 0, 0))
+        extra = [("user-agent", "Go-http-client/2.0"), *((n.lower(), v) for n, v in sorted(headers.items())),
+                 ("accept-encoding", "gzip")]
+        block = h2frames.request_block(path, host, method, extra, scheme="https")
+        conn.send(h2frames.frame(h2frames.HEADERS, h2frames.END_HEADERS | h2frames.END_STREAM, 1, block))
+        decoder, fields, body, blocks = hpack_decode.Decoder(), None, b"", b""
+        deadline = time.monotonic() + max(timeout, 0.2)
+        while True:
+            f = conn.frames_until(lambda f: f[2] in (0, 1) and f[0] in (
+                h2frames.HEADERS, h2frames.CONTINUATION, h2frames.DATA, h2frames.RST_STREAM, h2frames.GOAWAY),
+                deadline - time.monotonic())
+            if f is None or f[0] in (h2frames.RST_STREAM, h2frames.GOAWAY):
+                raise ConnectionError(f"HTTP/2 stream 1 ended without an answer: {f!r}")
+            kind, flags, _, payload = f
+            if kind in (h2frames.HEADERS, h2frames.CONTINUATION):
+                blocks += payload  # no padding or priority flags from the servers under test
+                if flags & h2frames.END_HEADERS:
+                    decoded = decoder.decode(blocks)
+                    blocks = b""
+                    if fields is None:
+                        fields = decoded  # trailers, if any, are not needed
+            elif kind == h2frames.DATA:
+                body += payload
+            if flags & h2frames.END_STREAM:
+                break
+    finally:
+        raw.close()
+    status = int(dict(fields or [])[":status"]) if fields else 0
+    hdrs = [(k, v) for k, v in fields or [] if not k.startswith(":")]
+    if any(k == "content-encoding" and v.lower() == "gzip" for k, v in hdrs):
+        body = gzip.decompress(body)
+        hdrs = [(k, v) for k, v in hdrs if k not in ("content-encoding", "content-length")]
+    return Response(status, hdrs, body, f"https://{ip}:{port}{path}")
 
 
 def send(ip: str, port: int, method: str, path: str, host: str, headers: dict[str, str],
@@ -948,15 +1003,18 @@ class TestRun:
         method = req.get("method", "GET")
         host = req.get("host") or self.default_host(ip, port)
         tls = None
-        if c.get("scheme") == "https" or c.get("protocol") == "HTTPS":
+        if c.get("scheme") == "https" or c.get("protocol") in ("HTTPS", "H2"):
             t = c.get("tls") or {}
             pem = self.h.secret_certificates.get(t.get("trustCertificateFromSecret", ""))
             if pem is None:
                 return f"no generated Secret {t.get('trustCertificateFromSecret')!r} to trust"
             tls = TlsClient(t.get("serverName") or host.rsplit(":", 1)[0], pem)
         try:
-            resp = send(ip, port, method, path, host, self.request_headers(c),
-                        follow=not req.get("unfollowRedirect"), timeout=timeout, tls=tls)
+            if c.get("protocol") == "H2":
+                resp = send_h2(ip, port, method, path, host, self.request_headers(c), timeout, tls)
+            else:
+                resp = send(ip, port, method, path, host, self.request_headers(c),
+                            follow=not req.get("unfollowRedirect"), timeout=timeout, tls=tls)
         except (OSError, http.client.HTTPException, ValueError) as e:
             return f"request failed: {type(e).__name__}: {e}"
         return self.judge(c, resp, method, expected_path)
