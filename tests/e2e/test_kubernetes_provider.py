@@ -477,9 +477,11 @@ spec:
                      "the forbidden kind in the log")
             line = next(l for l in g.stderr().splitlines() if "referencegrants" in l and "403" in l)
             self.assertIn("RBAC", line)
-            # A binding just made may take the authorizer a moment: other kinds may fail at first, and recover.
+            # A binding just made may take the authorizer a moment, and an API server an earlier test restarted
+            # answers 429 "storage is (re)initializing" for a while: other kinds may fail at first and recover
+            # after their backoff (up to 30 s, +-50 % jitter), so wait past one full backoff.
             errors = wait_for(lambda: (e := g.admin("/status").json()["kubernetesWatchErrors"]) and len(e) == 1 and e,
-                              15, "one watch error left")
+                              60, "one watch error left", interval=0.5)
             self.assertIn("referencegrants", errors[0])  # and nothing about secrets
             self.assertEqual(g.metrics().get("mirrorgate_kubernetes_watch_errors"), 1, errors)
             self.assertTrue(g.alive())
