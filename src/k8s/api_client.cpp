@@ -187,6 +187,9 @@ ApiResponse ApiClient::perform(std::string_view method, const std::string& path,
 
   ApiResponse response;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  curl_off_t retry_after = 0;
+  if (curl_easy_getinfo(curl, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
+    response.retry_after = std::chrono::seconds(retry_after);
   response.body = std::move(transfer.body);
   if (code == CURLE_OK) {
     if (on_line && !transfer.partial_line.empty() && transfer.streaming_lines) (*on_line)(transfer.partial_line);

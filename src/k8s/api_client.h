@@ -18,6 +18,8 @@ struct ApiResponse {
   long status = 0;              // the HTTP status; 0 when the server gave none (transport error)
   std::string body;             // the whole body (for a watch stream that was answered 2xx: empty)
   std::string transport_error;  // why there is no status: "Connection refused", "stopped", ...
+  // Retry-After (429, 503): when the server asks to be asked again; 0 when it did not say.
+  std::chrono::seconds retry_after{0};
 
   bool ok() const { return status >= 200 && status < 300; }
   // One line for logs: "HTTP 403 Forbidden: <the Status object's message>" or the transport error.

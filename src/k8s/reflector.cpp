@@ -1,6 +1,8 @@
 #include "k8s/reflector.h"
 
+#include <algorithm>
 #include <random>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -245,6 +247,7 @@ void Reflector::fail(const ApiResponse& response, const std::string& what) {
     hint = " (RBAC: the gateway's ServiceAccount needs get/list/watch on " + scope_.resource.qualified_name() + ")";
   else if (response.status == 404)
     hint = " (is its CRD installed?)";
+  retry_after_ = response.retry_after;
   bool repeated;
   {
     std::lock_guard lock(mutex_);
@@ -259,6 +262,12 @@ void Reflector::fail(const ApiResponse& response, const std::string& what) {
 }
 
 void Reflector::back_off() {
+  // A server that says when to come back (429 while its storage initializes, with Retry-After) is asked
+  // again then, as client-go's REST client does, without growing the backoff: it is not failing.
+  if (const auto server_says = std::exchange(retry_after_, {}); server_says.count() > 0) {
+    sleep_for(std::min<std::chrono::milliseconds>(server_says, timing_.max_backoff));
+    return;
+  }
   backoff_ = backoff_.count() == 0 ? timing_.initial_backoff : std::min(backoff_ * 2, timing_.max_backoff);
   // Jitter: anywhere from half to one and a half times the step, so that watches do not retry in step.
   sleep_for(std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(backoff_.count()) * (0.5 + random_unit()))));

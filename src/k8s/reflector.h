@@ -66,6 +66,7 @@ class Reflector {
   void watch();
   bool handle_event(std::string_view line);
   void fail(const ApiResponse& response, const std::string& what);
+  // Waits before the next attempt: the last failure's Retry-After if it had one, else the backoff.
   void back_off();
   void sleep_for(std::chrono::milliseconds duration);
 
@@ -90,6 +91,7 @@ class Reflector {
   WatchOutcome watch_outcome_ = WatchOutcome::kOpen;
   std::string watch_error_;
   std::chrono::milliseconds backoff_{0};
+  std::chrono::seconds retry_after_{0};  // the last failure's Retry-After (fail() sets it, back_off() uses it)
   std::thread thread_;
 };
 

@@ -30,6 +30,7 @@ struct Answer {
   int status = 200;
   std::vector<std::string> lines;
   std::chrono::milliseconds pause{0};
+  std::string headers = {};  // extra header lines, each ending in CRLF
 };
 
 class FakeApiServer {
@@ -71,8 +72,8 @@ class FakeApiServer {
         answers_.pop_front();
       }
     }
-    std::string out = "HTTP/1.1 " + std::to_string(answer.status) + " X\r\nContent-Type: application/json\r\n"
-                      "Connection: close\r\n\r\n";
+    std::string out = "HTTP/1.1 " + std::to_string(answer.status) + " X\r\nContent-Type: application/json\r\n" +
+                      answer.headers + "Connection: close\r\n\r\n";
     co_await asio::async_write(*socket, asio::buffer(out), asio::experimental::as_tuple(asio::use_awaitable));
     for (const auto& line : answer.lines) {
       if (answer.pause.count()) {
@@ -222,6 +223,28 @@ TEST(K8sReflector, ALoadBalancerAddressIsDecodedAndWakesASnapshot) {
   ASSERT_EQ(services.size(), 1u);
   const std::vector<config::GatewayAddress> want{{"IPAddress", "192.0.2.1"}, {"Hostname", "lb.example.com"}};
   EXPECT_EQ(services[0].load_balancer_ingress, want);
+}
+
+// An API server whose storage is (re)initializing answers 429 with Retry-After: 1. It is asked again
+// then, not after a growing backoff (here 3 s, then 6 s, each +-50 %: at least 4.5 s for two refusals).
+TEST(K8sReflector, A429IsRetriedWhenTheServerSaysNotAfterTheBackoff) {
+  Fixture f;
+  const Answer initializing{429, {R"({"kind":"Status","code":429,"message":"storage is (re)initializing"})"}, 0ms,
+                            "Retry-After: 1\r\n"};
+  f.api.script(initializing);
+  f.api.script(initializing);
+  f.api.script({200, {list_page({service("a", "5")}, "9", "")}});
+  ReflectorTiming slow = fast_timing();
+  slow.initial_backoff = 3s;
+  slow.max_backoff = 30s;
+  const auto started = std::chrono::steady_clock::now();
+  f.reflector = std::make_unique<Reflector>(f.connection, ReflectorScope{ApiResource{"Service", "v1", "services", true}, "", ""},
+                                            f.store, 7, f.health, [&] { ++f.changes; }, slow);
+  f.reflector->start();
+  ASSERT_TRUE(eventually([&] { return f.reflector->synced(); }, 10s));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 2s);  // it did wait the second each time
+  EXPECT_GE(f.api.paths().size(), 3u);
 }
 
 TEST(K8sReflector, ExpiredWatchListsAgainAndReplacesTheScope) {
