@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "config/loader.h"
+#include "route/listener_rules.h"
 
 namespace mg::route {
 namespace {
@@ -17,10 +18,6 @@ std::string join(const std::vector<std::string>& parts) {
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
   return out;
-}
-
-bool serves_http(const config::Listener& l) {
-  return l.protocol == "HTTP" || l.protocol == "HTTPS";
 }
 
 net::TlsOptions tls_options(const config::ClientTrafficTls& t) {

@@ -17,15 +17,17 @@ GatewayBindAddress gateway_bind_address(const config::Gateway& gw) {
   return {"0.0.0.0", gw.addresses[0].type};
 }
 
+bool serves_http(const config::Listener& l) { return l.protocol == "HTTP" || l.protocol == "HTTPS"; }
+
 ListenerRouteKinds listener_route_kinds(const config::Listener& l) {
   ListenerRouteKinds out;
-  const bool serves_http = l.protocol == "HTTP" || l.protocol == "HTTPS";
+  const bool http = serves_http(l);
   if (l.allowed_routes.kinds.empty()) {
-    if (serves_http) out.supported.push_back(config::RouteGroupKind{std::string(kGatewayGroup), "HTTPRoute"});
+    if (http) out.supported.push_back(config::RouteGroupKind{std::string(kGatewayGroup), "HTTPRoute"});
     return out;
   }
   for (const auto& k : l.allowed_routes.kinds) {
-    if (serves_http && k.group == kGatewayGroup && k.kind == "HTTPRoute") {
+    if (http && k.group == kGatewayGroup && k.kind == "HTTPRoute") {
       out.supported.push_back(k);
     } else {
       out.invalid.push_back("route kind " + (k.group.empty() ? "" : k.group + "/") + k.kind +

@@ -20,6 +20,9 @@ struct GatewayBindAddress {
 
 GatewayBindAddress gateway_bind_address(const config::Gateway&);
 
+// HTTP and HTTPS listeners: the ones mirrorgate serves (and binds a socket for).
+bool serves_http(const config::Listener&);
+
 struct ListenerRouteKinds {
   // HTTPRoute on HTTP and HTTPS listeners (the default when allowedRoutes.kinds is empty, else the
   // entries naming it); empty on other protocols: no route can attach.

@@ -4,13 +4,12 @@
 #include <utility>
 #include <vector>
 
+#include "route/listener_rules.h"
+
 namespace mg::route {
 namespace {
 
 std::string id_of(const config::Gateway& gw) { return gw.metadata.namespace_ + "/" + gw.metadata.name; }
-
-// Listeners that bind a socket of their own (the translator serves HTTP and HTTPS only).
-bool binds(const config::Listener& l) { return l.protocol == "HTTP" || l.protocol == "HTTPS"; }
 
 }  // namespace
 
@@ -31,7 +30,7 @@ PortClaims::PortClaims(std::span<const config::Gateway* const> gateways,
     const auto address = address_of.find(id);
     if (address == address_of.end()) continue;  // binds nothing
     for (const auto& l : gw->listeners) {
-      if (!binds(l)) continue;
+      if (!serves_http(l)) continue;  // binds no socket
       const auto [holder, inserted] = holders.try_emplace({address->second, l.port}, id);
       if (!inserted && holder->second != id) lost_[id][l.port] = holder->second;
     }

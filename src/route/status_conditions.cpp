@@ -134,7 +134,7 @@ class StatusBuilder {
 
       const bool passthrough = l.tls && l.tls->mode != "Terminate";
       const std::string* holder = in_.port_claims.held_by_other(gw_id, l.port);
-      if (holder && (l.protocol == "HTTP" || l.protocol == "HTTPS")) {
+      if (holder && serves_http(l)) {
         const std::string where = (address == in_.gateway_addresses.end() ? std::string("port ")
                                                                             : address->second + ":") +
                                   std::to_string(l.port);
