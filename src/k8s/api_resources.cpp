@@ -42,6 +42,11 @@ const ApiResource& secret_resource() {
   return secret;
 }
 
+const ApiResource& config_map_resource() {
+  static const ApiResource config_map{"ConfigMap", "v1", "configmaps", true};
+  return config_map;
+}
+
 const ApiResource& service_resource() {
   for (const auto& r : watched_resources())
     if (r.kind == "Service") return r;

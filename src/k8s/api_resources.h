@@ -24,10 +24,11 @@ struct ApiResource {
   std::string qualified_name() const;
 };
 
-// Every resource the provider watches, in the order snapshots list them. Secrets are not in it: only
-// those a listener references are read, each on its own (kubernetes_provider.cpp).
+// Every resource the provider watches, in the order snapshots list them. Secrets and ConfigMaps are not
+// in it: only those a Gateway references are read, each on its own (referenced_objects.h).
 const std::vector<ApiResource>& watched_resources();
 const ApiResource& secret_resource();
+const ApiResource& config_map_resource();
 const ApiResource& service_resource();
 const ApiResource& lease_resource();
 

@@ -1,7 +1,6 @@
 #include "k8s/kubernetes_provider.h"
 
 #include <algorithm>
-#include <set>
 
 #include <asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -63,9 +62,9 @@ void KubernetesProvider::stop() {
   {
     std::lock_guard lock(reflectors_mutex_);
     for (auto& r : reflectors_) r->request_stop();
-    for (auto& [name, r] : secret_reflectors_) r->request_stop();
+    for (auto& [name, r] : referenced_reflectors_) r->request_stop();
     reflectors_.clear();  // joins
-    secret_reflectors_.clear();
+    referenced_reflectors_.clear();
   }
   // Stopped, not destroyed: the admin thread may still ask for their figures while the gateway drains.
   if (elector_) elector_->stop();  // a leader releases its Lease
@@ -89,7 +88,7 @@ std::vector<std::string> KubernetesProvider::watch_errors() const {
   };
   std::lock_guard lock(reflectors_mutex_);
   for (const auto& r : reflectors_) add(*r);
-  for (const auto& [name, r] : secret_reflectors_) add(*r);
+  for (const auto& [name, r] : referenced_reflectors_) add(*r);
   return out;
 }
 
@@ -147,8 +146,8 @@ void KubernetesProvider::deliver() {
   }
   config::LoadResult snapshot = store_.snapshot();
   size_t stopped = 0;
-  if (!follow_secrets(snapshot.objects, stopped)) return;
-  // The Secrets of watches just stopped are still in this snapshot; take it again without them.
+  if (!follow_references(snapshot.objects, stopped)) return;
+  // The Secrets and ConfigMaps of watches just stopped are still in this snapshot; take it again without them.
   if (stopped > 0) snapshot = store_.snapshot();
   ++snapshots_;
   spdlog::debug("kubernetes: snapshot {} of {} object(s)", snapshots_.load(),
@@ -160,32 +159,27 @@ void KubernetesProvider::deliver() {
   on_update_(std::move(snapshot.objects), std::move(snapshot.problems));
 }
 
-bool KubernetesProvider::follow_secrets(const config::ObjectSet& objects, size_t& stopped) {
-  std::set<SecretName> wanted;
-  for (const auto& gw : objects.gateways)
-    for (const auto& listener : gw.listeners) {
-      if (!listener.tls) continue;
-      for (const auto& ref : listener.tls->certificate_refs)
-        if (ref.group.empty() && (ref.kind.empty() || ref.kind == "Secret"))
-          wanted.insert({ref.namespace_.value_or(gw.metadata.namespace_), ref.name});
-    }
+bool KubernetesProvider::follow_references(const config::ObjectSet& objects, size_t& stopped) {
+  const std::set<ReferencedObject> wanted = referenced_objects(objects, options_.status.controller_name);
   std::lock_guard lock(reflectors_mutex_);
-  for (auto it = secret_reflectors_.begin(); it != secret_reflectors_.end();) {
+  for (auto it = referenced_reflectors_.begin(); it != referenced_reflectors_.end();) {
     if (wanted.count(it->first)) {
       ++it;
       continue;
     }
     const int scope = it->second->store_scope();
-    it = secret_reflectors_.erase(it);  // joins its thread (at most about a second)...
+    it = referenced_reflectors_.erase(it);  // joins its thread (at most about a second)...
     ++stopped;
-    store_.drop_scope(scope);           // ...so that no late list puts the Secret back
+    store_.drop_scope(scope);               // ...so that no late list puts the object back
   }
   bool all_synced = true;
-  for (const auto& name : wanted) {
-    auto it = secret_reflectors_.find(name);
-    if (it == secret_reflectors_.end())
-      it = secret_reflectors_.emplace(name, start_reflector({secret_resource(), name.first, "metadata.name=" + name.second}))
+  for (const auto& ref : wanted) {
+    auto it = referenced_reflectors_.find(ref);
+    if (it == referenced_reflectors_.end()) {
+      const ApiResource& resource = ref.kind == "Secret" ? secret_resource() : config_map_resource();
+      it = referenced_reflectors_.emplace(ref, start_reflector({resource, ref.namespace_, "metadata.name=" + ref.name}))
                .first;
+    }
     all_synced = all_synced && it->second->synced();
   }
   return all_synced;

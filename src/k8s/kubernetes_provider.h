@@ -1,6 +1,7 @@
 #pragma once
 // The config::Provider of a Kubernetes cluster: one Reflector (list and watch) per watched resource and
-// namespace, plus one per Secret that a Gateway listener references (no other Secret is ever read).
+// namespace, plus one per Secret or ConfigMap that a Gateway references (referenced_objects.h; no other
+// Secret is ever read).
 // Changes are coalesced: a snapshot goes out once the store has been quiet for a short while, or at the
 // latest after a maximum delay, so a burst of a thousand applies costs a handful of translations. The
 // first snapshot waits until every watch has listed once. The API server going away changes nothing:
@@ -26,6 +27,7 @@
 #include "k8s/object_store.h"
 #include "k8s/leader_election.h"
 #include "k8s/reflector.h"
+#include "k8s/referenced_objects.h"
 #include "k8s/status_writer.h"
 
 namespace mg::k8s {
@@ -71,18 +73,16 @@ class KubernetesProvider final : public config::Provider {
   std::vector<std::string> watch_errors() const;
 
  private:
-  using SecretName = std::pair<std::string, std::string>;  // namespace, name
-
   // A started reflector with the next store scope.
   std::unique_ptr<Reflector> start_reflector(ReflectorScope scope);
   void changed();   // any thread
   void note_change();  // the io thread
   void on_timer();
   void deliver();
-  // Starts a watch for each Secret the Gateways reference and stops those no longer referenced; true
-  // when every referenced Secret's watch has listed.
-  // Returns the number of watches it stopped in `stopped`.
-  bool follow_secrets(const config::ObjectSet& objects, size_t& stopped);
+  // Starts a watch for each Secret and ConfigMap the Gateways reference and stops those no longer
+  // referenced; true when every such watch has listed. Returns the number of watches it stopped in
+  // `stopped`.
+  bool follow_references(const config::ObjectSet& objects, size_t& stopped);
 
   asio::io_context& io_;
   KubernetesProviderOptions options_;
@@ -94,7 +94,7 @@ class KubernetesProvider final : public config::Provider {
   // Changed on io_'s thread; read by the admin thread too (watch_errors).
   mutable std::mutex reflectors_mutex_;
   std::vector<std::unique_ptr<Reflector>> reflectors_;
-  std::map<SecretName, std::unique_ptr<Reflector>> secret_reflectors_;
+  std::map<ReferencedObject, std::unique_ptr<Reflector>> referenced_reflectors_;
   std::unique_ptr<StatusWriter> status_writer_;
   std::unique_ptr<LeaderElector> elector_;  // destroyed before the writer it switches
   int next_scope_ = 0;

@@ -4,8 +4,8 @@ modules), driven by kubectl as a platform engineer would drive it.
 The seed scenario applied with kubectl (examples/mirror, the pods' addresses rewritten); the request
 routed and mirrored; status written back and visible in kubectl; a route edited, added and deleted with
 kubectl; an endpoint removed; the API server stopped and restarted under a client loop with no failed
-request; a watch that expired (etcd compaction) listed again; a Secret rotated; RBAC that forbids a kind;
-two replicas with leader election, the leader killed.
+request; a watch that expired (etcd compaction) listed again; a Secret rotated; a client CA read from the
+ConfigMap a Gateway names; RBAC that forbids a kind; two replicas with leader election, the leader killed.
 
 Pods are mirrorgate-echo processes with 10.244.N.x addresses in a network namespace this test creates
 (podnet.py): the API server refuses loopback addresses in EndpointSlices. Gateways listen on
@@ -341,6 +341,70 @@ spec:
             self.kube.delete("secret", "unrelated", "-n", "default")
         wait_for(lambda: not mgtest.port_open(tls_ip, tls_port), 15, "the deleted Gateway's listener to close")
 
+    def test_client_certificate_ca_is_read_from_the_configmap_a_gateway_names(self):
+        # Only the ConfigMap named in caCertificateRefs is read (a watch of its own, as for Secrets): the
+        # listener is programmed with its CA and refuses a client without a certificate it signed.
+        host, client_host = "mtls.example.com", "client.example.com"
+        ip, port = f"{NET}.3", mgtest.free_port(f"{NET}.3")
+        d = self.cluster.dir / "mtls"
+        d.mkdir(exist_ok=True)
+        server_crt, server_key = make_certificate(d, host)
+        client_crt, _ = make_certificate(d, client_host)  # self-signed: its own CA
+        self.kube.apply(secret_yaml("mtls-server", server_crt, server_key))
+        self.kube.apply(json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+                                    "metadata": {"name": "client-ca", "namespace": "default"},
+                                    "data": {"ca.crt": client_crt}}))
+        self.kube.apply(f"""apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: mtls, namespace: default}}
+spec:
+  gatewayClassName: mirrorgate
+  addresses: [{{type: IPAddress, value: {ip}}}]
+  tls:
+    frontend:
+      default:
+        validation:
+          caCertificateRefs: [{{group: "", kind: ConfigMap, name: client-ca}}]
+  listeners:
+  - name: https
+    protocol: HTTPS
+    port: {port}
+    hostname: {host}
+    tls: {{certificateRefs: [{{name: mtls-server}}]}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: mtls, namespace: default}}
+spec:
+  parentRefs: [{{name: mtls}}]
+  rules: [{{backendRefs: [{{name: infra-backend-v1, port: 8080}}]}}]
+""")
+
+        def status_of_request(with_certificate: bool) -> int | None:
+            ctx = ssl.create_default_context(cadata=server_crt)
+            if with_certificate:
+                ctx.load_cert_chain(d / f"{client_host}.crt", d / f"{client_host}.key")
+            try:
+                with socket.create_connection((ip, port), timeout=2) as raw:
+                    with ctx.wrap_socket(raw, server_hostname=host) as tls:
+                        tls.sendall(f"GET /mtls HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+                        return int(tls.recv(64).split(b" ")[1])
+            except (OSError, ssl.SSLError, IndexError, ValueError):
+                return None
+        try:
+            wait_for(lambda: status_of_request(True) == 200, 15, "the HTTPS listener validating client certificates")
+            self.assertIsNone(status_of_request(False), "a client without a certificate is refused")
+            def refs_resolved():
+                listener = self.kube.get("gateway", "mtls", "-n", "default")["status"]["listeners"][0]
+                return any(c["type"] == "ResolvedRefs" and c["status"] == "True" for c in listener["conditions"])
+            wait_for(refs_resolved, 10, "ResolvedRefs True on the listener in kubectl")
+        finally:
+            self.kube.delete("gateway", "mtls", "-n", "default")
+            self.kube.delete("httproute", "mtls", "-n", "default")
+            self.kube.delete("secret", "mtls-server", "-n", "default")
+            self.kube.delete("configmap", "client-ca", "-n", "default")
+        wait_for(lambda: not mgtest.port_open(ip, port), 15, "the deleted Gateway's listener to close")
+
     # --- replicas and permissions: gateways of a class with no Gateway, so that they bind nothing
 
     def lease_holder(self) -> str:
@@ -480,8 +544,12 @@ spec:
             # A binding just made may take the authorizer a moment, and an API server an earlier test restarted
             # answers 429 "storage is (re)initializing" for a while: other kinds may fail at first and recover
             # after their backoff (up to 30 s, +-50 % jitter), so wait past one full backoff.
-            errors = wait_for(lambda: (e := g.admin("/status").json()["kubernetesWatchErrors"]) and len(e) == 1 and e,
-                              60, "one watch error left", interval=0.5)
+            seen = []
+
+            def one_error_left():
+                seen[:] = g.admin("/status").json()["kubernetesWatchErrors"]
+                return len(seen) == 1 and list(seen)
+            errors = wait_for(one_error_left, 60, "one watch error left", interval=0.5, detail=lambda: seen)
             self.assertIn("referencegrants", errors[0])  # and nothing about secrets
             self.assertEqual(g.metrics().get("mirrorgate_kubernetes_watch_errors"), 1, errors)
             self.assertTrue(g.alive())
