@@ -276,7 +276,7 @@ def wait_gone(pids, timeout: float = 30.0) -> None:
     mgtest.wait_for(lambda: not any(process_alive(p) for p in pids), timeout, f"processes {list(pids)} to exit")
 
 
-class KubeTestCase(unittest.TestCase):
+class KubeTestCase(mgtest.DumpsOnFailure, unittest.TestCase):
     """One control plane (self.kube) and one mgtest.Cluster of processes (self.cluster) per test class,
     started before `start(cls)` (the class's own set-up) and torn down after the last test; on a failure
     the processes' logs and the control plane's are printed."""
@@ -319,9 +319,5 @@ class KubeTestCase(unittest.TestCase):
         if cls.kube.dir:
             sys.stderr.write(cls.kube.describe())
 
-    def run(self, result=None):
-        before = (len(result.failures), len(result.errors)) if result else None
-        out = super().run(result)
-        if result is not None and (len(result.failures), len(result.errors)) != before:
-            self.dump()
-        return out
+    def dump_processes(self) -> None:
+        self.dump()

@@ -49,11 +49,12 @@ class Abort(AssertionError):
     """Raised by a wait_for predicate to stop waiting at once (the process it waits for died)."""
 
 
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.01):
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.01, detail=None):
     """Polls predicate() until it returns something truthy; returns that value.
 
-    Raises AssertionError naming `what` when the deadline passes. Exceptions from the predicate
-    count as "not yet" (a server that is not listening yet refuses connections), except Abort."""
+    Raises AssertionError naming `what` when the deadline passes, with detail() appended when given
+    (what the predicate last saw). Exceptions from the predicate count as "not yet" (a server that is
+    not listening yet refuses connections), except Abort."""
     deadline = time.monotonic() + timeout
     last_error = None
     while True:
@@ -66,8 +67,9 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.01):
         except Exception as e:  # noqa: BLE001 - "not yet" for any reason
             last_error = e
         if time.monotonic() >= deadline:
-            detail = f" (last error: {last_error!r})" if last_error else ""
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
+            seen = f"; last seen: {detail()}" if detail else ""
+            error = f" (last error: {last_error!r})" if last_error else ""
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{seen}{error}")
         time.sleep(interval)
         interval = min(interval * 2, 0.1)
 
@@ -811,7 +813,26 @@ class Cluster:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class ClusterTestCase(unittest.TestCase):
+class DumpsOnFailure:
+    """A TestCase mixin: after a failed test, prints the failure first (a CI excerpt shows the head of a
+    long output, and the traceback would otherwise come last, after every test of the file), then what
+    dump_processes() prints."""
+
+    def dump_processes(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def run(self, result=None):
+        before = (len(result.failures), len(result.errors)) if result else (0, 0)
+        out = super().run(result)
+        if result is not None:
+            new = result.failures[before[0]:] + result.errors[before[1]:]
+            if new:
+                sys.stderr.write(f"\n===== {self.id()} failed =====\n{new[-1][1]}")
+                self.dump_processes()
+        return out
+
+
+class ClusterTestCase(DumpsOnFailure, unittest.TestCase):
     """One Cluster per test class, started by the class's `start(cluster)` classmethod and torn
     down after the last test. The processes' logs are printed when a test fails."""
 
@@ -835,12 +856,8 @@ class ClusterTestCase(unittest.TestCase):
     def tearDownClass(cls):
         cls.cluster.close()
 
-    def run(self, result=None):
-        before = (len(result.failures), len(result.errors)) if result else None
-        out = super().run(result)
-        if result is not None and (len(result.failures), len(result.errors)) != before:
-            self.cluster.dump()
-        return out
+    def dump_processes(self) -> None:
+        self.cluster.dump()
 
 
 def main() -> None:

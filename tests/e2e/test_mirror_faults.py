@@ -330,11 +330,14 @@ class MirrorFaults(mgtest.ClusterTestCase):
         reason = EXPECTED_REASON[mode]
         ejects = mode == "refuse"
 
+        seen = {}
+
         def settled():
-            now = self.counters(mode)
+            now = seen["counters"] = self.counters(mode)
             ended = now["failed"] - before["failed"] + (now["dropped"] - before["dropped"] if ejects else 0)
             return now if ended >= n else None
-        after = wait_for(settled, MIRROR_TIMEOUT * 3 + 10, f"{n} failed copies for mirror-{mode}")
+        after = wait_for(settled, MIRROR_TIMEOUT * 3 + 10, f"{n} failed copies for mirror-{mode}",
+                         detail=lambda: {k: v - before[k] for k, v in seen.get("counters", before).items()})
         delta = {k: after[k] - before[k] for k in after}
         if ejects:
             self.assertGreaterEqual(delta["failed"], 1, delta)
@@ -411,7 +414,9 @@ class MirrorFaults(mgtest.ClusterTestCase):
     def test_zz_fds_return_to_baseline_after_the_faults(self):
         # Runs last (unittest sorts by name): every fault above has been exercised.
         wait_for(lambda: self.gw.metrics().get("mirrorgate_mirror_copies_in_flight") == 0,
-                 MIRROR_TIMEOUT * 3 + 10, "no mirror copy in flight")
+                 MIRROR_TIMEOUT * 3 + 10, "no mirror copy in flight",
+                 detail=lambda: f"{self.gw.metrics().get('mirrorgate_mirror_copies_in_flight')} in flight, "
+                                f"peers {tcp_peers(self.gw.pid)}")
         fault_ips = {f"{NET}.{last}" for last in FAULT_IPS.values()}
         wait_for(lambda: not [p for p in tcp_peers(self.gw.pid) if p.split(":")[0] in fault_ips], 10,
                  f"no gateway connection to a faulty mirror (now {tcp_peers(self.gw.pid)})")
