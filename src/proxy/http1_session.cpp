@@ -18,6 +18,7 @@
 #include "proxy/downstream.h"
 #include "proxy/http2_session.h"
 #include "proxy/request_handler.h"
+#include "proxy/upgrade.h"
 
 namespace mg::proxy {
 namespace {
@@ -80,9 +81,12 @@ class Http1Session final : public Downstream {
       // The head is consumed now, whatever happens next; head_'s views stay valid until the next read
       // into buffer_ (consume() only moves the cursor).
       buffer_.consume(head_.head_length);
-      // A request that asked to switch protocols is this connection's last HTTP/1.1 one: after a 101 it is
-      // a tunnel, after any other answer its next bytes may be the new protocol's, never a request.
-      keep_alive_ = head_.keep_alive && !head_.has_upgrade && !context_.draining.load(std::memory_order_relaxed);
+      // A request that asks to switch protocols is this connection's last HTTP/1.1 one: after a 101 it is
+      // a tunnel, after any other answer its next bytes may be the new protocol's, never a request. (An
+      // ignored upgrade, h2c or one without Connection: upgrade, goes nowhere: the connection may go on.)
+      const bool switching =
+          head_.has_upgrade && classify_upgrade(head_.headers, head_.connection).kind != UpgradeKind::kNone;
+      keep_alive_ = head_.keep_alive && !switching && !context_.draining.load(std::memory_order_relaxed);
       close_after_response_ = false;
       const DownstreamRequest request{
           .method = head_.method,
