@@ -2,10 +2,12 @@
 messages both ways, control frames, refused and refusing upgrades, the tunnel idle timeout,
 back-pressure, counters, the access log, no mirror copy, and an upgrade request smuggling a second one.
 
-Loopback block 127.0.56.0/24: gateway .1, gateway with a short tunnel idle timeout .5, echo pod .2
-(Service port with appProtocol kubernetes.io/ws), mirror echo pod .3, raw backend .4."""
+Loopback block 127.0.56.0/24: gateway .1, gateway with a short tunnel idle timeout .5, a gateway that
+is drained .6, echo pod .2 (Service port with appProtocol kubernetes.io/ws), mirror echo pod .3, raw
+backend .4."""
 
 import os
+import signal
 import socket
 import threading
 import time
@@ -119,6 +121,7 @@ class WebSocketThroughGateway(mgtest.ClusterTestCase):
         cls.gw_ip, cls.gw_port = f"{NET}.1", mgtest.free_port(f"{NET}.1")
         cls.idle_ip, cls.idle_port = f"{NET}.5", mgtest.free_port(f"{NET}.5")
         raw_port = mgtest.free_port(f"{NET}.4")
+        cls.raw_port = raw_port
         cls.raw = RawBackend(f"{NET}.4", raw_port)
         c.captures.append(cls.raw)
         main_cfg = c.config_dir("main") / "ws.yaml"
@@ -290,6 +293,31 @@ class WebSocketThroughGateway(mgtest.ClusterTestCase):
         self.assertTrue(dropped and sum(dropped) >= 1, m.series("mirrorgate_mirror_copies_dropped_total"))
         self.assertFalse([line for line in self.v2.stdout_lines() if "websocket" in line],
                          "the mirror's echo saw a WebSocket")
+
+    def test_sigterm_closes_an_open_tunnel_after_the_drain_timeout(self):
+        ip = f"{NET}.6"
+        port = mgtest.free_port(ip)
+        cfg = self.cluster.config_dir("drain") / "ws.yaml"
+        cfg.write_text(config("ws-drain-gateway", ip, port, self.raw_port))
+        gw = self.cluster.gateway(cfg, admin_ip=ip, name="mirrorgate-drain", extra_args=["--drain-timeout", "1"])
+        gw.wait_ready()
+        with wsframes.WebSocket.connect(ip, port, "/ws") as ws:
+            ws.send(wsframes.TEXT, b"before")
+            self.assertEqual(ws.recv_message(), (wsframes.TEXT, b"before"))
+            started = time.monotonic()
+            gw.signal(signal.SIGTERM)
+            # The tunnel is a request in flight: it still works during the drain...
+            ws.send(wsframes.TEXT, b"during")
+            self.assertEqual(ws.recv_message(), (wsframes.TEXT, b"during"))
+            # ...and is closed when the drain timeout ends, with the gateway.
+            ws.sock.settimeout(10)
+            try:
+                rest = ws.sock.recv(10)
+            except ConnectionResetError:
+                rest = b""
+            self.assertEqual(rest, b"")
+            self.assertGreaterEqual(time.monotonic() - started, 0.9)
+            self.assertEqual(gw.wait(10), 0)
 
 
 if __name__ == "__main__":
