@@ -98,6 +98,15 @@ void append_masked_frame(std::string& out, bool fin, uint8_t opcode, std::string
   apply_mask(out.data() + start, payload.size(), mask);
 }
 
+std::string client_key(uint64_t random_high, uint64_t random_low) {
+  uint8_t bytes[16];
+  for (int i = 0; i < 8; ++i) {
+    bytes[i] = static_cast<uint8_t>(random_high >> (8 * i));
+    bytes[8 + i] = static_cast<uint8_t>(random_low >> (8 * i));
+  }
+  return base64(bytes, sizeof bytes);
+}
+
 std::string accept_key(std::string_view client_key) {
   std::string input(client_key);
   input += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";  // RFC 6455 1.3

@@ -60,4 +60,7 @@ void append_masked_frame(std::string& out, bool fin, uint8_t opcode, std::string
 // base64(SHA-1(key + the RFC 6455 GUID)), the value of Sec-WebSocket-Accept.
 std::string accept_key(std::string_view client_key);
 
+// A Sec-WebSocket-Key: the base64 of 16 bytes the caller drew at random (RFC 6455 4.1).
+std::string client_key(uint64_t random_high, uint64_t random_low);
+
 }  // namespace mg::http::ws

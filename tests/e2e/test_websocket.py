@@ -12,8 +12,10 @@ import socket
 import threading
 import time
 
+import h2frames
 import mgtest
 import wsframes
+from h2frames import DATA, END_HEADERS, END_STREAM, HEADERS, RST_STREAM, SETTINGS, frame, literal, status_of
 from mgtest import wait_for
 
 NET = "127.0.56"
@@ -61,7 +63,7 @@ class RawBackend(mgtest.ThreadedTcpServer):
 
     def __init__(self, ip: str, port: int):
         super().__init__(ip, port, conn_timeout=0.5)
-        self.request_lines: list[str] = []
+        self.requests: list[str] = []
         self.flood_sent = 0
         self.start_accepting()
 
@@ -72,7 +74,7 @@ class RawBackend(mgtest.ThreadedTcpServer):
                 head, buf = buf.split(b"\r\n\r\n", 1)
                 line = head.split(b"\r\n", 1)[0].decode("latin-1")
                 with self.lock:
-                    self.request_lines.append(line)
+                    self.requests.append(line)
                 if " /raw/flood " in line:
                     self.flood(conn, head)
                     return
@@ -223,8 +225,8 @@ class WebSocketThroughGateway(mgtest.ClusterTestCase):
         self.assertEqual(out.count(b"HTTP/1.1 "), 1, out)
         time.sleep(0.2)  # the backend thread records what it got: nothing more may come
         with self.raw.lock:
-            self.assertFalse([line for line in self.raw.request_lines if "smuggled" in line],
-                             self.raw.request_lines)
+            self.assertFalse([line for line in self.raw.requests if "smuggled" in line],
+                             self.raw.requests)
 
     def test_silent_tunnel_is_closed_after_the_idle_timeout(self):
         started = time.monotonic()
@@ -318,6 +320,71 @@ class WebSocketThroughGateway(mgtest.ClusterTestCase):
             self.assertEqual(rest, b"")
             self.assertGreaterEqual(time.monotonic() - started, 0.9)
             self.assertEqual(gw.wait(10), 0)
+
+    def extended_connect(self, h2: h2frames.RawH2, stream: int, path: str) -> int:
+        """Opens a WebSocket over HTTP/2 (RFC 8441) on `stream`; its :status."""
+        block = (literal(":method", "CONNECT") + literal(":protocol", "websocket") + literal(":scheme", "http") +
+                 literal(":path", path) + literal(":authority", f"{self.gw_ip}:{self.gw_port}") +
+                 literal("sec-websocket-version", "13") + literal("origin", "http://localhost"))
+        h2.send(frame(HEADERS, END_HEADERS, stream, block))
+        f = h2.frames_until(lambda f: f[0] in (HEADERS, RST_STREAM) and f[2] == stream)
+        self.assertIsNotNone(f, "no answer to the extended CONNECT")
+        self.assertEqual(f[0], HEADERS, f)
+        return status_of(f[3])
+
+    def h2_message(self, h2: h2frames.RawH2, stream: int, buf: bytearray) -> tuple[int, bool, bytes]:
+        """The next WebSocket frame from the DATA of `stream`."""
+        while (parsed := wsframes.parse(bytes(buf))) is None:
+            f = h2.frames_until(lambda f: f[0] == DATA and f[2] == stream)
+            self.assertIsNotNone(f, f"no DATA on stream {stream}; got {bytes(buf)!r}")
+            buf += f[3]
+            if f[3]:  # keep the windows open
+                h2.send(frame(h2frames.WINDOW_UPDATE, 0, 0, len(f[3]).to_bytes(4, "big")) +
+                        frame(h2frames.WINDOW_UPDATE, 0, stream, len(f[3]).to_bytes(4, "big")))
+        opcode, fin, payload, rest = parsed
+        buf[:] = rest
+        return opcode, fin, payload
+
+    def test_websocket_over_http2_extended_connect(self):
+        h2 = h2frames.RawH2(self.gw_ip, self.gw_port)
+        try:
+            settings = h2.frames_until(lambda f: f[0] == SETTINGS and not f[1] & h2frames.ACK)
+            pairs = {int.from_bytes(settings[3][i:i + 2], "big"): int.from_bytes(settings[3][i + 2:i + 6], "big")
+                     for i in range(0, len(settings[3]), 6)}
+            self.assertEqual(pairs.get(8), 1, f"SETTINGS_ENABLE_CONNECT_PROTOCOL not announced: {pairs}")
+            self.assertEqual(self.extended_connect(h2, 1, "/ws"), 200)
+            buf = bytearray()
+            h2.send(frame(DATA, 0, 1, wsframes.frame(wsframes.TEXT, b"over h2")))
+            self.assertEqual(self.h2_message(h2, 1, buf), (wsframes.TEXT, True, b"over h2"))
+            big = os.urandom(200_000)  # past the 64 KiB windows both ways: flow control moves it
+            data = wsframes.frame(wsframes.BINARY, big)
+            for i in range(0, len(data), 16384):
+                h2.send(frame(DATA, 0, 1, data[i:i + 16384]))
+            self.assertEqual(self.h2_message(h2, 1, buf), (wsframes.BINARY, True, big))
+            # A second tunnel on the same connection, beside the first.
+            self.assertEqual(self.extended_connect(h2, 3, "/ws"), 200)
+            h2.send(frame(DATA, 0, 3, wsframes.frame(wsframes.PING, b"p")))
+            self.assertEqual(self.h2_message(h2, 3, bytearray()), (wsframes.PONG, True, b"p"))
+            # The close handshake, then the backend's EOF is the stream's END_STREAM.
+            h2.send(frame(DATA, 0, 1, wsframes.frame(wsframes.CLOSE, b"\x03\xe8")))
+            self.assertEqual(self.h2_message(h2, 1, buf), (wsframes.CLOSE, True, b"\x03\xe8"))
+            end = h2.frames_until(lambda f: f[2] == 1 and (f[1] & END_STREAM or f[0] == RST_STREAM))
+            self.assertIsNotNone(end)
+            self.assertEqual(end[0], DATA, end)
+            h2.send(frame(DATA, END_STREAM, 1))
+            # A backend that answers 200 instead of switching: the client must not take it for a tunnel.
+            self.assertEqual(self.extended_connect(h2, 5, "/raw/refuse"), 502)
+            # CONNECT without :protocol is still not served.
+            h2.send(frame(HEADERS, END_HEADERS, 7, literal(":method", "CONNECT") +
+                          literal(":authority", "h2.example:443")))
+            f = h2.frames_until(lambda f: f[0] in (HEADERS, RST_STREAM) and f[2] == 7)
+            self.assertEqual(status_of(f[3]), 501, f)
+        finally:
+            h2.close()
+        entries = wait_for(lambda: [e for e in self.gw.access_log()
+                                    if e.get("protocol") == "HTTP/2" and e.get("status") == 101], 5,
+                           "the HTTP/2 tunnels' access log lines")
+        self.assertGreater(entries[0]["bytes"], 200_000, entries[0])
 
 
 if __name__ == "__main__":

@@ -35,6 +35,27 @@ def frame(opcode: int, payload: bytes, fin: bool = True, mask: bool = True) -> b
     return head + key + masked
 
 
+def parse(buf: bytes):
+    """(opcode, fin, payload, rest) of the server frame at the start of `buf`, or None while incomplete."""
+    if len(buf) < 2:
+        return None
+    b0, b1 = buf[0], buf[1]
+    if b1 & 0x80:
+        raise ValueError("masked frame from the server")
+    n, pos = b1 & 0x7F, 2
+    if n == 126:
+        if len(buf) < 4:
+            return None
+        n, pos = struct.unpack("!H", buf[2:4])[0], 4
+    elif n == 127:
+        if len(buf) < 10:
+            return None
+        n, pos = struct.unpack("!Q", buf[2:10])[0], 10
+    if len(buf) < pos + n:
+        return None
+    return b0 & 0x0F, bool(b0 & 0x80), buf[pos:pos + n], buf[pos + n:]
+
+
 def _mask_fast(payload: bytes, key: bytes) -> bytes:
     n = len(payload)
     k = int.from_bytes((key * (n // 4 + 1))[:n], "big")
@@ -109,25 +130,14 @@ class WebSocket:
     def send(self, opcode: int, payload: bytes, fin: bool = True) -> None:
         self.sock.sendall(frame(opcode, payload, fin))
 
-    def _need(self, n: int) -> bytes:
-        while len(self.buf) < n:
-            chunk = self.sock.recv(max(65536, n - len(self.buf)))
+    def recv_frame(self) -> tuple[int, bool, bytes]:
+        while (parsed := parse(self.buf)) is None:
+            chunk = self.sock.recv(1 << 20)
             if not chunk:
                 raise ConnectionError("connection closed mid-frame")
             self.buf += chunk
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def recv_frame(self) -> tuple[int, bool, bytes]:
-        b0, b1 = self._need(2)
-        n = b1 & 0x7F
-        if n == 126:
-            n = struct.unpack("!H", self._need(2))[0]
-        elif n == 127:
-            n = struct.unpack("!Q", self._need(8))[0]
-        if b1 & 0x80:
-            raise ValueError("masked frame from the server")
-        return b0 & 0x0F, bool(b0 & 0x80), self._need(n)
+        opcode, fin, payload, self.buf = parsed
+        return opcode, fin, payload
 
     def recv_message(self) -> tuple[int, bytes]:
         """The next data message (fragments joined); control frames in between are skipped."""

@@ -39,6 +39,11 @@ TEST(WebSocketAccept, MatchesRfc6455Example) {
   EXPECT_EQ(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
 
+TEST(WebSocketAccept, ClientKeyIsBase64OfSixteenBytes) {
+  EXPECT_EQ(client_key(0, 0), "AAAAAAAAAAAAAAAAAAAAAA==");
+  EXPECT_EQ(client_key(~uint64_t{0}, ~uint64_t{0}), "/////////////////////w==");
+}
+
 TEST(WebSocketFrame, ParsesRfc6455MaskedHello) {
   // RFC 6455 5.7: a single-frame masked text message "Hello".
   const std::string frame("\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11);
