@@ -78,6 +78,8 @@ class StreamTask final : public Downstream {
   asio::awaitable<bool> wait_until_sent();
   asio::awaitable<bool> read_upstream(upstream::Exchange& exchange, bool& eof);
   void add_header(std::string_view name, std::string_view value);
+  // :status, the response's end-to-end fields but `drop`, the request id: the fields of a HEADERS.
+  void add_response_head(int status, const DownstreamResponse& response, std::string_view drop = {});
   // The two halves of an extended CONNECT's tunnel: DATA to the backend, the backend's bytes as DATA.
   asio::awaitable<uint64_t> tunnel_to_upstream(upstream::Exchange& exchange);
   asio::awaitable<uint64_t> tunnel_to_client(upstream::Exchange& exchange);
@@ -550,6 +552,17 @@ void StreamTask::add_header(std::string_view name, std::string_view value) {
   f.value.assign(value);
 }
 
+void StreamTask::add_response_head(int status, const DownstreamResponse& response, std::string_view drop) {
+  const http::ResponseHead& upstream = response.upstream;
+  response_fields_.clear();
+  add_header(":status", std::to_string(status));
+  for (const auto& h : response.headers)
+    if (!http::is_connection_specific(h.name, upstream.connection) && !http::iequals(h.name, drop))
+      add_header(h.name, h.value);
+  if (!response.request_id.empty() && upstream.find("x-request-id").empty())
+    add_header("x-request-id", response.request_id);
+}
+
 void StreamTask::add_trailers(std::string_view lines, std::string_view connection) {
   auto trim = [](std::string_view v) {
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
@@ -626,12 +639,7 @@ asio::awaitable<RelayResult> StreamTask::send_response(upstream::Exchange& excha
     result.status = sent ? RelayStatus::kDone : RelayStatus::kSinkFailed;
     co_return result;
   }
-  response_fields_.clear();
-  add_header(":status", std::to_string(upstream.status));
-  for (const auto& h : response.headers)
-    if (!http::is_connection_specific(h.name, upstream.connection)) add_header(h.name, h.value);
-  if (!response.request_id.empty() && upstream.find("x-request-id").empty())
-    add_header("x-request-id", response.request_id);
+  add_response_head(upstream.status, response);
   const std::string_view declared = upstream.find("content-length");
   uint64_t length = upstream.framing == http::BodyFraming::kContentLength ? upstream.content_length : 0;
   if (!response.body_allowed) {
@@ -762,13 +770,7 @@ asio::awaitable<TunnelResult> StreamTask::open_tunnel(upstream::Exchange& exchan
   const http::ResponseHead& upstream = response.upstream;
   if (!extended_connect_ || s.closed) co_return TunnelResult{};
   // The 101 becomes a 200 (RFC 8441 5); its Accept answered our key, not the client's, which sent none.
-  response_fields_.clear();
-  add_header(":status", "200");
-  for (const auto& h : response.headers)
-    if (!http::is_connection_specific(h.name, upstream.connection) && !http::iequals(h.name, "sec-websocket-accept"))
-      add_header(h.name, h.value);
-  if (!response.request_id.empty() && upstream.find("x-request-id").empty())
-    add_header("x-request-id", response.request_id);
+  add_response_head(200, response, "sec-websocket-accept");
   exchange.connection().buffer.consume(upstream.head_length);
   if (!connection_.codec().submit_response(s, response_fields_, true)) co_return TunnelResult{};
   connection_.kick_writer();
