@@ -103,9 +103,12 @@ class WebSocket:
     @classmethod
     def connect(cls, ip: str, port: int, path: str = "/ws", host: str | None = None,
                 origin: str | None = "http://localhost", timeout: float = 10.0,
-                extra: dict[str, str] | None = None) -> "WebSocket":
+                extra: dict[str, str] | None = None, wrap=None) -> "WebSocket":
+        """`wrap`: a function that turns the TCP socket into another (TLS: an SSLContext's wrap_socket)."""
         sock = socket.create_connection((ip, port), timeout=timeout)
         try:
+            if wrap:
+                sock = wrap(sock)
             key = base64.b64encode(os.urandom(16)).decode()
             sock.sendall(handshake_request(path, host or f"{ip}:{port}", key, origin, extra))
             resp = read_head(sock)
