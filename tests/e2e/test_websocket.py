@@ -321,6 +321,21 @@ class WebSocketThroughGateway(mgtest.ClusterTestCase):
             self.assertGreaterEqual(time.monotonic() - started, 0.9)
             self.assertEqual(gw.wait(10), 0)
 
+    def test_echo_alone_refuses_bad_handshakes_and_unmasked_frames(self):
+        ip, port = self.v1.ip, self.v1.port
+        key = "dGhlIHNhbXBsZSBub25jZQ=="
+        out = self.raw_request(wsframes.handshake_request("/ws", ip, key).replace(b"GET ", b"POST ", 1), ip, port)
+        self.assertTrue(out.startswith(b"HTTP/1.1 405 Method Not Allowed\r\n"), out)
+        out = self.raw_request(wsframes.handshake_request("/ws", ip, key).replace(b"Version: 13", b"Version: 8"),
+                               ip, port)
+        self.assertTrue(out.startswith(b"HTTP/1.1 400 Bad Request\r\n"), out)
+        self.assertIn(b"\r\nSec-WebSocket-Version: 13\r\n", out)
+        out = self.raw_request(wsframes.handshake_request("/ws", ip, key, origin=None), ip, port)
+        self.assertTrue(out.startswith(b"HTTP/1.1 403 Forbidden\r\n"), out)
+        with wsframes.WebSocket.connect(ip, port, "/ws") as ws:  # (connect checks Sec-WebSocket-Accept)
+            ws.sock.sendall(wsframes.frame(wsframes.TEXT, b"plain", mask=False))
+            self.assertEqual(ws.recv_frame(), (wsframes.CLOSE, True, b"\x03\xea"))  # 1002 protocol error
+
     def extended_connect(self, h2: h2frames.RawH2, stream: int, path: str) -> int:
         """Opens a WebSocket over HTTP/2 (RFC 8441) on `stream`; its :status."""
         block = (literal(":method", "CONNECT") + literal(":protocol", "websocket") + literal(":scheme", "http") +
