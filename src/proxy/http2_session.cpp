@@ -812,9 +812,11 @@ asio::awaitable<uint64_t> StreamTask::tunnel_to_upstream(upstream::Exchange& exc
     }
     tunnel_wake_.expires_at(tunnel_activity_ + idle_timeout);
     co_await tunnel_wake_.async_wait(kNoThrow);
-    if (!s.closed && !tunnel_to_client_done_ && Clock::now() >= tunnel_activity_ + idle_timeout) {
+    if (!s.closed && Clock::now() >= tunnel_activity_ + idle_timeout) {
       tunnel_idle_timed_out_ = true;
       end_tunnel(exchange);
+      connection_.codec().reset(s, NGHTTP2_CANCEL);  // even when the backend's half had ended cleanly
+      connection_.kick_writer();
       break;
     }
   }

@@ -336,10 +336,10 @@ class WebSocketThroughGateway(mgtest.ClusterTestCase):
             ws.sock.sendall(wsframes.frame(wsframes.TEXT, b"plain", mask=False))
             self.assertEqual(ws.recv_frame(), (wsframes.CLOSE, True, b"\x03\xea"))  # 1002 protocol error
 
-    def extended_connect(self, h2: h2frames.RawH2, stream: int, path: str) -> int:
+    def extended_connect(self, h2: h2frames.RawH2, stream: int, path: str, authority: str | None = None) -> int:
         """Opens a WebSocket over HTTP/2 (RFC 8441) on `stream`; its :status."""
         block = (literal(":method", "CONNECT") + literal(":protocol", "websocket") + literal(":scheme", "http") +
-                 literal(":path", path) + literal(":authority", f"{self.gw_ip}:{self.gw_port}") +
+                 literal(":path", path) + literal(":authority", authority or f"{self.gw_ip}:{self.gw_port}") +
                  literal("sec-websocket-version", "13") + literal("origin", "http://localhost"))
         h2.send(frame(HEADERS, END_HEADERS, stream, block))
         f = h2.frames_until(lambda f: f[0] in (HEADERS, RST_STREAM) and f[2] == stream)
@@ -400,6 +400,17 @@ class WebSocketThroughGateway(mgtest.ClusterTestCase):
                                     if e.get("protocol") == "HTTP/2" and e.get("status") == 101], 5,
                            "the HTTP/2 tunnels' access log lines")
         self.assertGreater(entries[0]["bytes"], 200_000, entries[0])
+
+    def test_silent_http2_tunnel_is_reset_after_the_idle_timeout(self):
+        h2 = h2frames.RawH2(self.idle_ip, self.idle_port)
+        try:
+            self.assertEqual(self.extended_connect(h2, 1, "/ws", f"{self.idle_ip}:{self.idle_port}"), 200)
+            started = time.monotonic()
+            f = h2.frames_until(lambda f: f[0] == RST_STREAM and f[2] == 1, limit=10)
+            self.assertIsNotNone(f, "the silent HTTP/2 tunnel was not reset")
+            self.assertGreaterEqual(time.monotonic() - started, 0.9)
+        finally:
+            h2.close()
 
 
 if __name__ == "__main__":
