@@ -5,8 +5,9 @@
 #
 # TARGET: request_parser_fuzz, response_parser_fuzz, chunked_decoder_fuzz, http2_session_fuzz,
 # websocket_frame_fuzz (the "_fuzz" may be left off) or "all" (default); SECONDS per target (default 60).
-# Each target fuzzes on a scratch copy of tests/fuzz/corpus/<target>/, then only the inputs that add coverage are merged back into it (so the
-# corpus stays small). A crash leaves its reproducer in build-fuzz/artifacts/ and fails the script.
+# Each target fuzzes on a scratch copy of tests/fuzz/corpus/<target>/, then only the inputs that add
+# coverage are merged back into it (so the corpus stays small). A crash leaves its reproducer in
+# build-fuzz/artifacts/ and fails the script.
 # Environment: BUILD_DIR (default build-fuzz), CXX (default clang++), JOBS for ninja (default 2).
 set -euo pipefail
 
