@@ -78,6 +78,9 @@ class RawBackend(mgtest.ThreadedTcpServer):
                 if " /raw/flood " in line:
                     self.flood(conn, head)
                     return
+                if " /raw/halfclose " in line:
+                    self.half_close(conn, head, buf)
+                    return
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nrefused")
             try:
                 chunk = conn.recv(65536)
@@ -89,11 +92,27 @@ class RawBackend(mgtest.ThreadedTcpServer):
                 return
             buf += chunk
 
-    def flood(self, conn: socket.socket, head: bytes) -> None:
+    @staticmethod
+    def switch(conn: socket.socket, head: bytes) -> None:
         key = next(line.split(b":", 1)[1].strip().decode() for line in head.split(b"\r\n")
                    if line.lower().startswith(b"sec-websocket-key:"))
         conn.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                       f"Sec-WebSocket-Accept: {wsframes.accept_for(key)}\r\n\r\n").encode())
+
+    def half_close(self, conn: socket.socket, head: bytes, got: bytes) -> None:
+        """Switches, reads to the client's EOF, then answers how much it got and closes."""
+        self.switch(conn, head)
+        conn.settimeout(5)
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        conn.sendall(f"got {len(got)} bytes after EOF".encode())
+        conn.close()
+
+    def flood(self, conn: socket.socket, head: bytes) -> None:
+        self.switch(conn, head)
         piece = wsframes.frame(wsframes.BINARY, b"f" * 65530, mask=False)
         conn.settimeout(0.2)
         view = memoryview(piece)
@@ -174,6 +193,21 @@ class WebSocketThroughGateway(mgtest.ClusterTestCase):
             self.assertEqual(opcode, wsframes.BINARY)
             self.assertEqual(len(got), len(payload))
             self.assertTrue(got == payload, "the 1 MiB message came back altered")
+
+    def test_half_close_each_way(self):
+        # The client's EOF reaches the backend as EOF while the backend can still answer; the backend's
+        # close then ends the tunnel.
+        sock = socket.create_connection((self.gw_ip, self.gw_port), timeout=5)
+        with sock:
+            sock.sendall(wsframes.handshake_request("/raw/halfclose", self.gw_ip, "dGhlIHNhbXBsZSBub25jZQ=="))
+            head = wsframes.read_head(sock)
+            self.assertEqual(head.status, 101)
+            sock.sendall(b"x" * 100_000)
+            sock.shutdown(socket.SHUT_WR)
+            out = head.rest
+            while chunk := sock.recv(65536):
+                out += chunk
+            self.assertEqual(out, b"got 100000 bytes after EOF")
 
     def test_ping_gets_pong(self):
         with self.connect() as ws:
