@@ -15,6 +15,8 @@
 #include "echo/response.h"
 #include "echo/retry_simulator.h"
 #include "echo/router.h"
+#include "echo/websocket_echo.h"
+#include "echo/websocket_handshake.h"
 #include "http/chunked.h"
 #include "http/parser.h"
 #include "net/exclusive_port.h"
@@ -269,8 +271,7 @@ class Session {
         }
         co_return append_status(route.status_code);
       case RouteKind::kWebSocket:
-        append_text_error(400, "websocket not supported yet");
-        co_return done;
+        co_return co_await websocket();
       case RouteKind::kRetry:
         co_return co_await retry();
       case RouteKind::kEcho:
@@ -319,6 +320,20 @@ class Session {
     spec.body = body_;
     append_response(out_, spec);
     co_return keep_alive() ? Next::kContinue : Next::kClose;
+  }
+
+  // The connection is the WebSocket's from here: answered and closed, or upgraded and echoed until its end.
+  asio::awaitable<Next> websocket() {
+    const WebSocketHandshake handshake = decide_websocket_handshake(head_);
+    out_ += websocket_handshake_answer(handshake);
+    if (handshake.status != 101) co_return Next::kClose;
+    worker_.log += "established websocket connection ";
+    worker_.log += handshake.origin;
+    worker_.log += "\n";
+    if (!co_await flush()) co_return Next::kReset;
+    std::string pending(buffered().substr(head_.head_length));
+    co_await echo_websocket(socket_, std::move(pending));
+    co_return Next::kReset;
   }
 
   asio::awaitable<Next> retry() {

@@ -37,7 +37,7 @@ void append_framing(std::string& out, BodyFraming framing, uint64_t length) {
 
 void append_upstream_request_head(std::string& out, const RequestHead& request, const ForwardingInfo& info,
                                   BodyFraming framing, uint64_t body_length) {
-  append_upstream_request_head(out, OutgoingRequest{request.method, request.target, request.headers, request.connection},
+  append_upstream_request_head(out, OutgoingRequest{request.method, request.target, request.headers, request.connection, {}},
                                info, framing, body_length);
 }
 
@@ -65,8 +65,26 @@ void append_upstream_request_head(std::string& out, const OutgoingRequest& reque
   out.append("X-Forwarded-Proto: ").append(info.proto).append("\r\n");
   out.append("X-Request-Id: ").append(info.request_id).append("\r\n");
   append_framing(out, framing, body_length);
+  if (!request.upgrade.empty()) out.append("Connection: Upgrade\r\nUpgrade: ").append(request.upgrade).append("\r\n");
   out.append("\r\n");
 }
+
+namespace {
+
+// The status line, the end-to-end fields and the request id of a response to the client.
+void append_status_and_fields(std::string& out, const ResponseHead& response, std::span<const Header> headers,
+                              std::string_view request_id) {
+  fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} ", response.status);
+  out.append(response.reason.empty() ? reason_phrase(response.status) : response.reason).append("\r\n");
+  for (const auto& h : headers) {
+    if (is_connection_specific(h.name, response.connection)) continue;
+    out.append(h.name).append(": ").append(h.value).append("\r\n");
+  }
+  if (!request_id.empty() && response.find("x-request-id").empty())
+    out.append("X-Request-Id: ").append(request_id).append("\r\n");
+}
+
+}  // namespace
 
 void append_downstream_response_head(std::string& out, const ResponseHead& response,
                                      BodyFraming framing, uint64_t body_length, bool close,
@@ -78,14 +96,7 @@ void append_downstream_response_head(std::string& out, const ResponseHead& respo
 void append_downstream_response_head(std::string& out, const ResponseHead& response,
                                      std::span<const Header> headers, BodyFraming framing,
                                      uint64_t body_length, bool close, std::string_view request_id, bool bodiless) {
-  fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} ", response.status);
-  out.append(response.reason.empty() ? reason_phrase(response.status) : response.reason).append("\r\n");
-  for (const auto& h : headers) {
-    if (is_connection_specific(h.name, response.connection)) continue;
-    out.append(h.name).append(": ").append(h.value).append("\r\n");
-  }
-  if (!request_id.empty() && response.find("x-request-id").empty())
-    out.append("X-Request-Id: ").append(request_id).append("\r\n");
+  append_status_and_fields(out, response, headers, request_id);
   if (close) out.append("Connection: close\r\n");
   std::string_view length = response.find("content-length");
   if (bodiless && !length.empty()) {
@@ -94,6 +105,12 @@ void append_downstream_response_head(std::string& out, const ResponseHead& respo
     append_framing(out, framing, body_length);
   }
   out.append("\r\n");
+}
+
+void append_switching_protocols_head(std::string& out, const ResponseHead& response, std::span<const Header> headers,
+                                     std::string_view request_id) {
+  append_status_and_fields(out, response, headers, request_id);
+  out.append("Connection: Upgrade\r\nUpgrade: ").append(response.find("upgrade")).append("\r\n\r\n");
 }
 
 std::string local_reply(int status, std::string_view body, bool close, std::string_view request_id,

@@ -105,6 +105,8 @@ int main(int argc, char** argv) {
   seconds_option("--tls-handshake-timeout", options.session.tls_handshake_timeout,
                  "HTTPS listeners: from the accept to a finished TLS handshake (the connection is closed after)");
   seconds_option("--idle-timeout", options.session.idle_timeout, "keep-alive client connection with no request");
+  seconds_option("--tunnel-idle-timeout", options.session.tunnel_idle_timeout,
+                 "an upgraded connection (WebSocket) with no byte either way is closed after this long");
   seconds_option("--connect-timeout", options.session.connect_timeout, "upstream TCP connect");
   seconds_option("--response-timeout", options.session.response_timeout,
                  "upstream response head, and each read of a body (408/504 where a response is possible)");

@@ -219,16 +219,18 @@ size_t body_capture_limit(std::span<const route::MirrorTarget> rule_mirrors,
 void send_copy(MirrorContext& mirror, const MirrorRequest& request, const route::MirrorTarget& target,
                size_t mirror_index, PrimaryCapture* primary) {
   auto& counters = mirror.stats.mirror(request.route, request.rule, target.name);
+  auto drop = [&](MirrorDrop reason) {
+    counters.count_drop(reason);
+    log_not_sent(mirror, request, target, "dropped", stats::to_string(reason));
+  };
+  // A tunnel's bytes are one client's conversation: replaying them elsewhere is no copy of a request.
+  if (request.upgrade) return drop(MirrorDrop::kUpgrade);
   // percent / fraction sampling: each mirror draws on its own, so several mirrors sample independently.
   if (target.numerator < target.denominator &&
       (target.numerator == 0 || fast_random_below(target.denominator) >= target.numerator)) {
     ++counters.sampled_out;
     return;
   }
-  auto drop = [&](MirrorDrop reason) {
-    counters.count_drop(reason);
-    log_not_sent(mirror, request, target, "dropped", stats::to_string(reason));
-  };
   const auto& options = mirror.options;
   const route::MirrorSettings* settings = target.settings.get();
 

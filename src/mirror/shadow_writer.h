@@ -37,6 +37,7 @@ struct MirrorRequest {
   std::shared_ptr<const std::string> body;  // complete body (may be empty), shared by every copy
   // The body went past the capture limit, so `body` is empty: every copy is dropped (body_too_large).
   bool body_too_large = false;
+  bool upgrade = false;  // the request opens a tunnel (WebSocket): every copy is dropped (upgrade)
 };
 
 // Launches one copy to `target`, the `mirror_index`-th mirror of the matched rule. Returns at once. The copy

@@ -15,6 +15,7 @@
 #include "http/body_capture.h"
 #include "http/message.h"
 #include "proxy/body_relay.h"
+#include "proxy/tunnel.h"
 #include "upstream/exchange.h"
 
 namespace mg::proxy {
@@ -71,6 +72,14 @@ class Downstream {
                                                      http::BodyCapture* capture) = 0;
   // True when the reply went out and the connection may go on.
   virtual asio::awaitable<bool> send_local_reply(const LocalReply& reply) = 0;
+  // The backend switched protocols (101) for an upgrade the client asked for: writes the 101 head,
+  // then relays bytes both ways until the tunnel ends (proxy/tunnel.h); the connection ends with it.
+  // Only HTTP/1.1 asks for upgrades (HTTP/2 forbids the fields); other protocols never get here.
+  virtual asio::awaitable<TunnelResult> open_tunnel(upstream::Exchange& exchange, const DownstreamResponse& response) {
+    (void)exchange;
+    (void)response;
+    co_return TunnelResult{};
+  }
 
  protected:
   ~Downstream() = default;

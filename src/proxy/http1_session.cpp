@@ -18,6 +18,7 @@
 #include "proxy/downstream.h"
 #include "proxy/http2_session.h"
 #include "proxy/request_handler.h"
+#include "proxy/upgrade.h"
 
 namespace mg::proxy {
 namespace {
@@ -80,7 +81,12 @@ class Http1Session final : public Downstream {
       // The head is consumed now, whatever happens next; head_'s views stay valid until the next read
       // into buffer_ (consume() only moves the cursor).
       buffer_.consume(head_.head_length);
-      keep_alive_ = head_.keep_alive && !context_.draining.load(std::memory_order_relaxed);
+      // A request that asks to switch protocols is this connection's last HTTP/1.1 one: after a 101 it is
+      // a tunnel, after any other answer its next bytes may be the new protocol's, never a request. (An
+      // ignored upgrade, h2c or one without Connection: upgrade, goes nowhere: the connection may go on.)
+      const bool switching =
+          head_.has_upgrade && classify_upgrade(head_.headers, head_.connection).kind != UpgradeKind::kNone;
+      keep_alive_ = head_.keep_alive && !switching && !context_.draining.load(std::memory_order_relaxed);
       close_after_response_ = false;
       const DownstreamRequest request{
           .method = head_.method,
@@ -141,6 +147,20 @@ class Http1Session final : public Downstream {
     relay_timeouts_ = {&exchange.watchdog(), &watchdog_, options_.response_timeout, client_.idle_timeout};
     return relay_body(exchange.connection().socket, exchange.connection().buffer, upstream.framing,
                       upstream.content_length, stream_, framing, out_, capture, relay_timeouts_, 0);
+  }
+
+  asio::awaitable<TunnelResult> open_tunnel(upstream::Exchange& exchange, const DownstreamResponse& response) override {
+    out_.clear();
+    http::append_switching_protocols_head(out_, response.upstream, response.headers, response.request_id);
+    auto& upstream = exchange.connection();
+    upstream.buffer.consume(response.upstream.head_length);
+    watchdog_.reset_fired();
+    if (!co_await write_all(stream_, out_, RelayTimeouts{nullptr, &watchdog_, {}, client_.idle_timeout}))
+      co_return TunnelResult{};
+    // Whatever the client sent behind its head (eager frames) is the tunnel's: the request had no body.
+    const TunnelResult relayed =
+        co_await run_tunnel(stream_, buffer_, upstream.socket, upstream.buffer, options_.tunnel_idle_timeout);
+    co_return relayed;
   }
 
   asio::awaitable<bool> send_local_reply(const LocalReply& reply) override {

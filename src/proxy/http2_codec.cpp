@@ -83,10 +83,13 @@ Http2Codec::Http2Codec(Listener& listener, const Http2Settings& settings) : list
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(callbacks);
 
-  const std::array<nghttp2_settings_entry, 3> entries{{
+  // ENABLE_CONNECT_PROTOCOL: WebSocket over HTTP/2 (RFC 8441); nghttp2 then accepts :protocol on a
+  // CONNECT, and only there.
+  const std::array<nghttp2_settings_entry, 4> entries{{
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, settings_.max_concurrent_streams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, settings_.stream_window},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(settings_.max_header_bytes)},
+      {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},
   }};
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, entries.data(), entries.size());
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,

@@ -16,6 +16,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
@@ -23,9 +24,11 @@
 #include <nghttp2/nghttp2.h>
 #include <spdlog/spdlog.h>
 
+#include "common/fast_random.h"
 #include "http/chunked.h"
 #include "http/serializer.h"
 #include "http/syntax.h"
+#include "http/websocket_frame.h"
 #include "proxy/downstream.h"
 #include "proxy/http2_codec.h"
 #include "proxy/request_handler.h"
@@ -64,6 +67,7 @@ class StreamTask final : public Downstream {
   asio::awaitable<RelayResult> send_response(upstream::Exchange& exchange, const DownstreamResponse& response,
                                              http::BodyCapture* capture) override;
   asio::awaitable<bool> send_local_reply(const LocalReply& reply) override;
+  asio::awaitable<TunnelResult> open_tunnel(upstream::Exchange& exchange, const DownstreamResponse& response) override;
 
  private:
   // Waits until changed() or `deadline`; false when the deadline passed.
@@ -74,12 +78,19 @@ class StreamTask final : public Downstream {
   asio::awaitable<bool> wait_until_sent();
   asio::awaitable<bool> read_upstream(upstream::Exchange& exchange, bool& eof);
   void add_header(std::string_view name, std::string_view value);
+  // :status, the response's end-to-end fields but `drop`, the request id: the fields of a HEADERS.
+  void add_response_head(int status, const DownstreamResponse& response, std::string_view drop = {});
+  // The two halves of an extended CONNECT's tunnel: DATA to the backend, the backend's bytes as DATA.
+  asio::awaitable<uint64_t> tunnel_to_upstream(upstream::Exchange& exchange);
+  asio::awaitable<uint64_t> tunnel_to_client(upstream::Exchange& exchange);
+  void end_tunnel(upstream::Exchange& exchange);
   // The chunked body's trailer section ("name:value\n" lines) as the stream's trailer fields.
   void add_trailers(std::string_view lines, std::string_view connection);
 
   Http2Connection& connection_;
   std::shared_ptr<Http2Stream> stream_;
   asio::steady_timer wake_;
+  asio::steady_timer tunnel_wake_;  // the client-to-backend half's, beside wake_ (push's, the other half's)
   RequestHandler handler_;
   upstream::Exchange* exchange_ = nullptr;  // while the handler's exchange runs
   http::BodyFraming framing_ = http::BodyFraming::kNone;
@@ -87,6 +98,12 @@ class StreamTask final : public Downstream {
   std::vector<http::Header> request_headers_;
   std::vector<Http2Field> response_fields_;
   std::string scratch_;
+  // RFC 8441: CONNECT with :protocol websocket, sent upstream as an HTTP/1.1 upgrade with this key.
+  bool extended_connect_ = false;
+  std::string websocket_key_;
+  Clock::time_point tunnel_activity_;
+  bool tunnel_to_client_done_ = false;
+  bool tunnel_idle_timed_out_ = false;
 };
 
 class Http2Connection final : public Http2Codec::Listener {
@@ -368,6 +385,7 @@ StreamTask::StreamTask(Http2Connection& connection, std::shared_ptr<Http2Stream>
     : connection_(connection),
       stream_(std::move(stream)),
       wake_(connection.executor()),
+      tunnel_wake_(connection.executor()),
       handler_(connection.context(), connection.listener()) {
   stream_->owner = this;
 }
@@ -380,6 +398,7 @@ void StreamTask::changed() {
     exchange_->connection().socket.cancel(ignored);
   }
   wake_.cancel();
+  tunnel_wake_.cancel();
 }
 
 asio::awaitable<bool> StreamTask::wait(Clock::time_point deadline) {
@@ -395,6 +414,9 @@ asio::awaitable<void> StreamTask::run() {
   client_timeout_ = limits.idle_timeout;
   // How the body goes upstream: when it has all arrived already (the common case: END_STREAM on the
   // HEADERS, or a small body in the same read), with its length; else by the declared length, or chunked.
+  // RFC 8441: a WebSocket over HTTP/2 is the HTTP/1.1 upgrade it stands for (what nghttp2 let through
+  // with :protocol is a CONNECT); its DATA are the tunnel's bytes, not a body. Another CONNECT stays one.
+  extended_connect_ = s.method == "CONNECT" && s.protocol == "websocket";
   uint64_t length = 0;
   bool has_length = false;
   for (const auto& f : s.fields) {
@@ -403,7 +425,9 @@ asio::awaitable<void> StreamTask::run() {
       length = std::strtoull(f.value.c_str(), nullptr, 10);  // nghttp2 checked its syntax
     }
   }
-  if (s.body_done && !s.request_trailers.empty() && !has_length) {
+  if (extended_connect_) {
+    framing_ = http::BodyFraming::kNone;
+  } else if (s.body_done && !s.request_trailers.empty() && !has_length) {
     framing_ = http::BodyFraming::kChunked;  // the one HTTP/1.1 framing that carries trailers
   } else if (s.body_done) {
     framing_ = s.body.empty() && !has_length ? http::BodyFraming::kNone : http::BodyFraming::kContentLength;
@@ -414,13 +438,20 @@ asio::awaitable<void> StreamTask::run() {
   request_headers_.clear();
   request_headers_.reserve(s.fields.size());
   for (const auto& f : s.fields)
-    if (f.name != "content-length") request_headers_.push_back({f.name, f.value});
+    if (f.name != "content-length" && !(extended_connect_ && f.name == "sec-websocket-key"))
+      request_headers_.push_back({f.name, f.value});
+  if (extended_connect_) {
+    websocket_key_ = http::ws::client_key(fast_random(), fast_random());
+    request_headers_.push_back({"upgrade", "websocket"});
+    request_headers_.push_back({"connection", "Upgrade"});
+    request_headers_.push_back({"sec-websocket-key", websocket_key_});
+  }
   const DownstreamRequest request{
-      .method = s.method,
+      .method = extended_connect_ ? std::string_view("GET") : std::string_view(s.method),
       .target = s.path,
       .host = s.authority.empty() ? std::string_view(s.host) : std::string_view(s.authority),
       .headers = request_headers_,
-      .connection = {},
+      .connection = extended_connect_ ? std::string_view("Upgrade") : std::string_view(),
       .framing = framing_,
       .content_length = length,
       .keep_alive = true,
@@ -454,6 +485,11 @@ asio::awaitable<RelayResult> StreamTask::send_request_body(upstream::Exchange& e
   const uint64_t max_body = connection_.limits().max_request_body;
   const bool chunked = framing_ == http::BodyFraming::kChunked;
   RelayResult result;
+  if (extended_connect_) {  // only the head: the DATA are the tunnel's, relayed after the 101
+    const std::array<asio::const_buffer, 1> buffers{asio::buffer(head)};
+    if (!co_await exchange.write(buffers, options.response_timeout)) result.status = RelayStatus::kSinkFailed;
+    co_return result;
+  }
   scratch_.assign(head);
   if (s.expect_continue && !s.body_done && s.body.empty()) {
     codec.submit_informational(s, 100);
@@ -514,6 +550,17 @@ void StreamTask::add_header(std::string_view name, std::string_view value) {
   for (char& c : f.name)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
   f.value.assign(value);
+}
+
+void StreamTask::add_response_head(int status, const DownstreamResponse& response, std::string_view drop) {
+  const http::ResponseHead& upstream = response.upstream;
+  response_fields_.clear();
+  add_header(":status", std::to_string(status));
+  for (const auto& h : response.headers)
+    if (!http::is_connection_specific(h.name, upstream.connection) && !http::iequals(h.name, drop))
+      add_header(h.name, h.value);
+  if (!response.request_id.empty() && upstream.find("x-request-id").empty())
+    add_header("x-request-id", response.request_id);
 }
 
 void StreamTask::add_trailers(std::string_view lines, std::string_view connection) {
@@ -584,12 +631,15 @@ asio::awaitable<RelayResult> StreamTask::send_response(upstream::Exchange& excha
   Http2Stream& s = *stream_;
   const http::ResponseHead& upstream = response.upstream;
   RelayResult result;
-  response_fields_.clear();
-  add_header(":status", std::to_string(upstream.status));
-  for (const auto& h : response.headers)
-    if (!http::is_connection_specific(h.name, upstream.connection)) add_header(h.name, h.value);
-  if (!response.request_id.empty() && upstream.find("x-request-id").empty())
-    add_header("x-request-id", response.request_id);
+  if (extended_connect_ && upstream.status / 100 == 2) {
+    // The client would take a 2xx for an open tunnel (RFC 8441 5); the backend did not switch.
+    const LocalReply reply{502, "the backend did not switch protocols", {}, true, response.request_id};
+    const bool sent = co_await send_local_reply(reply);
+    result.wrote = true;
+    result.status = sent ? RelayStatus::kDone : RelayStatus::kSinkFailed;
+    co_return result;
+  }
+  add_response_head(upstream.status, response);
   const std::string_view declared = upstream.find("content-length");
   uint64_t length = upstream.framing == http::BodyFraming::kContentLength ? upstream.content_length : 0;
   if (!response.body_allowed) {
@@ -711,6 +761,114 @@ asio::awaitable<bool> StreamTask::send_local_reply(const LocalReply& reply) {
   connection_.kick_writer();
   const bool sent = co_await wait_until_sent();
   co_return sent && !reply.close;
+}
+
+asio::awaitable<TunnelResult> StreamTask::open_tunnel(upstream::Exchange& exchange, const DownstreamResponse& response) {
+  using namespace asio::experimental::awaitable_operators;
+  exchange_ = &exchange;
+  Http2Stream& s = *stream_;
+  const http::ResponseHead& upstream = response.upstream;
+  if (!extended_connect_ || s.closed) co_return TunnelResult{};
+  // The 101 becomes a 200 (RFC 8441 5); its Accept answered our key, not the client's, which sent none.
+  add_response_head(200, response, "sec-websocket-accept");
+  exchange.connection().buffer.consume(upstream.head_length);
+  if (!connection_.codec().submit_response(s, response_fields_, true)) co_return TunnelResult{};
+  connection_.kick_writer();
+  tunnel_activity_ = Clock::now();
+  auto [to_upstream, to_client] = co_await (tunnel_to_upstream(exchange) && tunnel_to_client(exchange));
+  co_return TunnelResult{to_upstream, to_client, tunnel_idle_timed_out_};
+}
+
+// DATA go to the backend as they come, and the stream's window opens only as they are written (the
+// backend's pace). END_STREAM is a half-close. This half also watches the tunnel idle timeout until the
+// other half ended.
+asio::awaitable<uint64_t> StreamTask::tunnel_to_upstream(upstream::Exchange& exchange) {
+  Http2Stream& s = *stream_;
+  auto& socket = exchange.connection().socket;
+  const auto idle_timeout = connection_.context().options.tunnel_idle_timeout;
+  uint64_t bytes = 0;
+  bool sending = true;
+  std::string piece;
+  while (!s.closed && !(tunnel_to_client_done_ && !sending)) {
+    if (sending && !s.body.empty()) {
+      piece.swap(s.body);  // DATA arriving meanwhile go to a fresh s.body
+      auto [ec, n] = co_await asio::async_write(socket, asio::buffer(piece), kNoThrow);
+      piece.clear();
+      if (ec) {
+        end_tunnel(exchange);
+        break;
+      }
+      bytes += n;
+      tunnel_activity_ = Clock::now();
+      connection_.codec().consume(s, n);
+      connection_.kick_writer();
+      continue;
+    }
+    if (sending && s.body_done) {
+      sending = false;
+      std::error_code ignored;
+      socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+      continue;
+    }
+    tunnel_wake_.expires_at(tunnel_activity_ + idle_timeout);
+    co_await tunnel_wake_.async_wait(kNoThrow);
+    if (!s.closed && Clock::now() >= tunnel_activity_ + idle_timeout) {
+      tunnel_idle_timed_out_ = true;
+      end_tunnel(exchange);
+      connection_.codec().reset(s, NGHTTP2_CANCEL);  // even when the backend's half had ended cleanly
+      connection_.kick_writer();
+      break;
+    }
+  }
+  co_return bytes;
+}
+
+// The backend's bytes become DATA through push, which holds the backend back while the client's
+// windows are shut. The backend's EOF is END_STREAM.
+asio::awaitable<uint64_t> StreamTask::tunnel_to_client(upstream::Exchange& exchange) {
+  Http2Stream& s = *stream_;
+  auto& connection = exchange.connection();
+  RelayResult relayed;
+  for (;;) {
+    if (!connection.buffer.empty()) {
+      const size_t n = connection.buffer.size();
+      const bool pushed = co_await push(connection.buffer.readable(), relayed, nullptr);
+      connection.buffer.consume(n);
+      tunnel_activity_ = Clock::now();
+      if (!pushed) {
+        end_tunnel(exchange);
+        break;
+      }
+    }
+    size_t available = 0;
+    char* p = connection.buffer.prepare(kUpstreamReadChunk, available);
+    auto [ec, n] = co_await connection.socket.async_read_some(asio::buffer(p, available), kNoThrow);
+    if (ec) {
+      if (ec == asio::error::eof && !s.closed) {
+        s.out_eof = true;
+        connection_.codec().resume(s);
+        connection_.kick_writer();
+      } else {
+        end_tunnel(exchange);
+      }
+      break;
+    }
+    connection.buffer.commit(n);
+    tunnel_activity_ = Clock::now();
+  }
+  tunnel_to_client_done_ = true;
+  tunnel_wake_.cancel();
+  co_return relayed.bytes;
+}
+
+// A failure or the idle timeout: the backend connection is shut and the stream reset (by run()).
+void StreamTask::end_tunnel(upstream::Exchange& exchange) {
+  std::error_code ignored;
+  auto& socket = exchange.connection().socket;
+  socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket.cancel(ignored);
+  tunnel_wake_.cancel();
+  wake_.cancel();
 }
 
 }  // namespace

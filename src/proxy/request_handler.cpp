@@ -23,6 +23,7 @@
 #include "proxy/filters/header_modifier.h"
 #include "proxy/filters/path_rewrite.h"
 #include "proxy/filters/redirect.h"
+#include "proxy/upgrade.h"
 
 namespace mg::proxy {
 namespace {
@@ -101,6 +102,7 @@ RequestHandler::RequestContext& RequestHandler::start_request(const DownstreamRe
   ctx.mirrors = 0;
   ctx.retries = 0;
   ctx.request_bytes = 0;
+  ctx.upgrade = {};
   if (request) {
     ctx.method = request->method;
     ctx.target = request->target;
@@ -140,6 +142,14 @@ asio::awaitable<bool> RequestHandler::handle(Downstream& downstream, const Downs
                                    "open a connection for it", close_after_local);
   if (listener) match = listener->find({request.method, request.host, request.target, header_views_});
   if (!match.rule) co_return co_await reply_local(downstream, 404, "no route matched", close_after_local);
+  const UpgradeRequest upgrade = classify_upgrade(request.headers, request.connection);
+  if (upgrade.kind == UpgradeKind::kRefused)
+    co_return co_await reply_local(downstream, 403, "upgrade not allowed: only websocket is", true);
+  // The bytes behind an upgrade request's head are the new protocol's: a body there could smuggle a
+  // second request past the routing (to a backend that refuses the upgrade and reads on).
+  if (upgrade.kind == UpgradeKind::kWebSocket && request.framing != http::BodyFraming::kNone)
+    co_return co_await reply_local(downstream, 400, "upgrade request with a body", true);
+  ctx.upgrade = upgrade.protocol;
   const route::Rule& rule = *match.rule;
   ctx.route = rule.route;
 
@@ -211,7 +221,8 @@ asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const Down
   if (request.max_body && request.framing == http::BodyFraming::kContentLength &&
       request.content_length > request.max_body)
     co_return co_await reply_local(downstream, 413, "request body larger than the limit", true);
-  const OutgoingRequest outgoing{request.method, target, forward_headers_, request.connection};
+  const bool upgrade = !ctx.upgrade.empty();
+  const OutgoingRequest outgoing{request.method, target, forward_headers_, request.connection, ctx.upgrade};
   const ForwardingInfo forwarding{request.client_ip, ctx.request_id, request.scheme};
   request_head_.clear();
   append_upstream_request_head(request_head_, outgoing, forwarding, request.framing, request.content_length);
@@ -228,7 +239,8 @@ asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const Down
 
   // Retries resend the request, so its body is kept (within the same bound as a mirror copy's). It
   // is kept once: every mirror copy and every retry shares these bytes, none copies them again.
-  const uint32_t tries = 1 + rule.retry.attempts;
+  // A tunnel is opened once: its bytes cannot be replayed.
+  const uint32_t tries = upgrade ? 1 : 1 + rule.retry.attempts;
   const bool capture_body = has_body && (mirror_count > 0 || tries > 1);
   auto body_copy = capture_body ? std::make_shared<std::string>() : empty_body();
   http::BodyCapture capture{body_copy.get(), mirror::body_capture_limit(rule.mirrors, backend.mirrors,
@@ -262,8 +274,9 @@ asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const Down
       co_await pause.async_wait(kNoThrow);
     }
 
-    const auto connected =
-        co_await exchange.connect(*pinned.clusters, backend.cluster, options.connect_timeout, fresh_connection);
+    // A tunnel gets a connection of its own: never a pooled one, never pooled after (Exchange::finish).
+    const auto connected = co_await exchange.connect(*pinned.clusters, backend.cluster, options.connect_timeout,
+                                                     fresh_connection || upgrade);
     if (const route::Endpoint* endpoint = exchange.endpoint()) {
       ctx.upstream_host = endpoint->address;
       ctx.upstream_pod = endpoint->pod;
@@ -307,8 +320,10 @@ asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const Down
 
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(request_deadline - Clock::now());
     auto timeout = request_deadline == Clock::time_point::max() ? try_timeout : std::min(try_timeout, remaining);
-    switch (co_await exchange.read_head(ctx.method, options.limits, std::max(timeout, std::chrono::milliseconds(1)))) {
+    switch (co_await exchange.read_head(ctx.method, options.limits, std::max(timeout, std::chrono::milliseconds(1)),
+                                        upgrade)) {
       case upstream::HeadResult::kOk:
+        if (exchange.head().status == 101) co_return co_await tunnel(downstream, rule, backend, exchange);
         if (can_retry && retry_on_status(rule.retry, exchange.head().status)) {
           context_.upstream.stats.count_upstream(ctx.backend, exchange.head().status);
           continue;  // the connection is dropped with its unread body
@@ -366,6 +381,7 @@ void RequestHandler::launch_mirrors(const route::Rule& rule, const route::Backen
       .head = std::make_shared<const std::string>(std::move(head)),
       .body = std::move(body),
       .body_too_large = capture.overflowed,  // each copy is dropped and logged (body_too_large)
+      .upgrade = !ctx_.upgrade.empty(),
   };
   size_t index = 0;
   for (auto list : targets)
@@ -381,16 +397,7 @@ asio::awaitable<bool> RequestHandler::relay_response(Downstream& downstream, con
   const http::ResponseHead& response = exchange.head();
   context_.upstream.stats.count_upstream(ctx.backend, response.status);
   context_.upstream.stats.record_upstream_latency(ctx.route, ctx.backend, Clock::now() - ctx.start);
-
-  // ResponseHeaderModifier and CORS work on a copy of the header list (views stay in the upstream buffer).
-  std::span<const http::Header> headers = response.headers;
-  if (!rule.filters.response_headers.empty() || rule.filters.cors || !backend.filters.response_headers.empty()) {
-    response_headers_.assign(response.headers.begin(), response.headers.end());
-    filters::apply_header_modifier(rule.filters.response_headers, response_headers_);
-    filters::apply_header_modifier(backend.filters.response_headers, response_headers_);
-    if (rule.filters.cors) filters::add_response_headers(*rule.filters.cors, ctx.origin, response_headers_);
-    headers = response_headers_;
-  }
+  const std::span<const http::Header> headers = filter_response_headers(rule, backend, response);
   const int status = response.status;
   const bool body_allowed = status != 204 && status != 304 && ctx.method != "HEAD";
   compared.head(status, response.headers);
@@ -411,10 +418,41 @@ asio::awaitable<bool> RequestHandler::relay_response(Downstream& downstream, con
     case RelayStatus::kSinkFailed:
       co_return finish(kClientClosedRequest, sent.bytes, "client closed during response body");
   }
-  exchange.finish(true);
+  // The connection of a refused upgrade is not pooled: it was opened for a tunnel only.
+  exchange.finish(ctx.upgrade.empty());
   finish(status, sent.bytes, {});
   compared.deliver();  // after the answer is out and logged: a comparison never delays or times it
   co_return true;
+}
+
+std::span<const http::Header> RequestHandler::filter_response_headers(const route::Rule& rule,
+                                                                     const route::BackendChoice& backend,
+                                                                     const http::ResponseHead& response) {
+  if (rule.filters.response_headers.empty() && !rule.filters.cors && backend.filters.response_headers.empty())
+    return response.headers;
+  // ResponseHeaderModifier and CORS work on a copy of the header list (views stay in the upstream buffer).
+  response_headers_.assign(response.headers.begin(), response.headers.end());
+  filters::apply_header_modifier(rule.filters.response_headers, response_headers_);
+  filters::apply_header_modifier(backend.filters.response_headers, response_headers_);
+  if (rule.filters.cors) filters::add_response_headers(*rule.filters.cors, ctx_.origin, response_headers_);
+  return response_headers_;
+}
+
+asio::awaitable<bool> RequestHandler::tunnel(Downstream& downstream, const route::Rule& rule,
+                                             const route::BackendChoice& backend, upstream::Exchange& exchange) {
+  RequestContext& ctx = ctx_;
+  const http::ResponseHead& response = exchange.head();
+  auto& stats = context_.upstream.stats;
+  stats.count_upstream(ctx.backend, 101);
+  stats.record_upstream_latency(ctx.route, ctx.backend, Clock::now() - ctx.start);
+  const std::span<const http::Header> headers = filter_response_headers(rule, backend, response);
+  ++stats.tunnels_total;
+  ++stats.tunnels_active;
+  const TunnelResult relayed = co_await downstream.open_tunnel(exchange, {response, headers, false, ctx.request_id});
+  --stats.tunnels_active;
+  // One access-log line for the whole tunnel, at its end: bytes each way and how long it lasted.
+  ctx.request_bytes = relayed.to_upstream;
+  co_return finish(101, relayed.to_client, relayed.idle_timed_out ? "tunnel idle timeout" : "");
 }
 
 asio::awaitable<bool> RequestHandler::reply_local(Downstream& downstream, int status, std::string_view message,

@@ -61,6 +61,9 @@ class RequestHandler {
     size_t mirrors = 0;
     uint32_t retries = 0;
     uint64_t request_bytes = 0;  // body bytes received from the client
+    // A WebSocket upgrade: the Upgrade value (a view into the client's head, read only before the
+    // request is sent; afterwards only its emptiness tells that the request asked for a tunnel).
+    std::string_view upgrade;
   };
 
   // The configuration a request runs on, pinned for its whole life (mirror copies pin it too).
@@ -77,6 +80,13 @@ class RequestHandler {
   asio::awaitable<bool> relay_response(Downstream& downstream, const route::Rule& rule,
                                        const route::BackendChoice& backend, upstream::Exchange& exchange,
                                        mirror::PrimaryCapture& compared);
+  // The 101 out and the connection a tunnel until it ends; always false (the connection ends with it).
+  asio::awaitable<bool> tunnel(Downstream& downstream, const route::Rule& rule, const route::BackendChoice& backend,
+                               upstream::Exchange& exchange);
+  // The response's fields after the rule's and backendRef's response filters (a view of the backend's
+  // when no filter applies).
+  std::span<const http::Header> filter_response_headers(const route::Rule& rule, const route::BackendChoice& backend,
+                                                        const http::ResponseHead& response);
   asio::awaitable<bool> reply_redirect(Downstream& downstream, const DownstreamRequest& request,
                                        const route::RequestRedirect& redirect, const route::Listener& listener,
                                        const route::MatchResult& match, bool close);

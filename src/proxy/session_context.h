@@ -32,6 +32,9 @@ struct SessionOptions {
   std::chrono::milliseconds tls_handshake_timeout{10'000};  // HTTPS: accept to a finished handshake
   std::chrono::milliseconds connect_timeout{5'000};    // upstream TCP connect
   std::chrono::milliseconds response_timeout{15'000};  // upstream response head, as Envoy's route default
+  // An upgraded connection (WebSocket) with no byte either way for this long is closed. Long, because
+  // applications often keep quiet sockets open; Envoy's 5 min stream idle timeout cuts them.
+  std::chrono::milliseconds tunnel_idle_timeout{3'600'000};
   uint32_t http2_max_concurrent_streams = 100;         // SETTINGS_MAX_CONCURRENT_STREAMS per client connection
 };
 

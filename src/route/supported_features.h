@@ -7,7 +7,7 @@
 
 namespace mg::route {
 
-inline constexpr std::array<std::string_view, 32> kSupportedFeatures = {
+inline constexpr std::array<std::string_view, 33> kSupportedFeatures = {
     "Gateway",
     "GatewayHTTPSListenerDetectMisdirectedRequests",
     "HTTPRoute",
@@ -40,6 +40,7 @@ inline constexpr std::array<std::string_view, 32> kSupportedFeatures = {
     "HTTPRouteDestinationPortMatching",
     "HTTPRouteNamedRouteRule",
     "HTTPRouteCORS",
+    "HTTPRouteBackendProtocolWebSocket",
 };
 
 }  // namespace mg::route

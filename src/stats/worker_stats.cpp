@@ -25,6 +25,7 @@ std::string_view to_string(MirrorDrop d) {
     case MirrorDrop::kBodyTooLarge: return "body_too_large";
     case MirrorDrop::kNoEndpoint: return "no_endpoint";
     case MirrorDrop::kMethodNotAllowed: return "method_not_allowed";
+    case MirrorDrop::kUpgrade: return "upgrade";
     case MirrorDrop::kCount: break;
   }
   return "unknown";
@@ -64,6 +65,8 @@ void WorkerStats::merge(const WorkerStats& o) {
   downstream_connections_total += o.downstream_connections_total;
   downstream_connections_active += o.downstream_connections_active;
   downstream_connections_parked += o.downstream_connections_parked;
+  tunnels_total += o.tunnels_total;
+  tunnels_active += o.tunnels_active;
   downstream_connections_rejected += o.downstream_connections_rejected;
   tls_handshake_failures_total += o.tls_handshake_failures_total;
   upstream_connections_total += o.upstream_connections_total;
@@ -214,6 +217,11 @@ std::string render_prometheus(const WorkerStats& s) {
   render_scalar(out, "mirrorgate_downstream_connections_rejected_total", "counter",
                 "Client connections closed at once because the worker was at --max-connections.",
                 s.downstream_connections_rejected);
+  render_scalar(out, "mirrorgate_downstream_tunnels_total", "counter",
+                "Upgraded client connections (WebSocket) relayed to a backend as bytes after its 101.",
+                s.tunnels_total);
+  render_scalar(out, "mirrorgate_downstream_tunnels_active", "gauge", "Upgraded client connections open now.",
+                s.tunnels_active);
   render_scalar(out, "mirrorgate_tls_handshake_failures_total", "counter",
                 "Client connections to HTTPS listeners closed because the TLS handshake failed or timed out.",
                 s.tls_handshake_failures_total);

@@ -33,7 +33,8 @@ enum class MirrorFailure : uint8_t { kConnect, kTimeout, kReset, kProtocol, kCou
 std::string_view to_string(MirrorFailure f);
 
 // Why a mirror copy was not even attempted (the list; docs/mirroring.md).
-enum class MirrorDrop : uint8_t { kBudget, kBodyTooLarge, kNoEndpoint, kMethodNotAllowed, kCount };
+// kUpgrade: a request that asks to switch protocols (WebSocket) opens a tunnel, which is never copied.
+enum class MirrorDrop : uint8_t { kBudget, kBodyTooLarge, kNoEndpoint, kMethodNotAllowed, kUpgrade, kCount };
 std::string_view to_string(MirrorDrop d);
 
 // Status classes of completed copies: 2xx..5xx (a 1xx is interim, never a final answer).
@@ -79,6 +80,8 @@ struct WorkerStats {
   uint64_t upstream_connections_idle = 0;     // pooled now (filled in when a snapshot is taken)
   uint64_t upstream_connections_expired = 0;  // idle ones closed: idle timeout, or the backend closed them
   uint64_t mirror_in_flight = 0;
+  uint64_t tunnels_total = 0;   // upgraded connections (WebSocket) relayed as bytes
+  uint64_t tunnels_active = 0;
 
   void count_downstream(std::string_view route, int code) {
     ++entry(downstream_requests, route)[code];

@@ -76,7 +76,7 @@ asio::awaitable<bool> Exchange::write(std::span<const asio::const_buffer> buffer
 }
 
 asio::awaitable<HeadResult> Exchange::read_head(std::string_view method, const http::Limits& limits,
-                                                std::chrono::milliseconds timeout) {
+                                                std::chrono::milliseconds timeout, bool upgrade_requested) {
   auto& buffer = connection_->buffer;
   http::ResponseHead& head = connection_->response_head;
   const bool own_deadline = timeout.count() > 0;
@@ -90,10 +90,11 @@ asio::awaitable<HeadResult> Exchange::read_head(std::string_view method, const h
   };
   for (;;) {
     const http::ParseResult r = http::parse_response_head(buffer.readable(), limits, method, head);
-    if (r.status == http::ParseStatus::kError || (r.status == http::ParseStatus::kComplete && head.status == 101))
+    if (r.status == http::ParseStatus::kError ||
+        (r.status == http::ParseStatus::kComplete && head.status == 101 && !upgrade_requested))
       co_return done(HeadResult::kMalformed);
     if (r.status == http::ParseStatus::kComplete) {
-      if (head.status >= 200) co_return done(HeadResult::kOk);
+      if (head.status >= 200 || head.status == 101) co_return done(HeadResult::kOk);
       buffer.consume(head.head_length);  // 100 Continue, 103 Early Hints: not relayed
       continue;
     }

@@ -52,10 +52,10 @@ class Exchange {
 
   // Writes the request (or its rest) within `timeout`; false when the backend is gone or too slow.
   asio::awaitable<bool> write(std::span<const asio::const_buffer> buffers, std::chrono::milliseconds timeout);
-  // The final response head into connection().response_head; 1xx answers are read and dropped, and a
-  // 101 is malformed (no upgrade was asked for).
+  // The final response head into connection().response_head; 1xx answers are read and dropped. A 101
+  // is final when the request asked for an upgrade, else malformed.
   asio::awaitable<HeadResult> read_head(std::string_view method, const http::Limits& limits,
-                                        std::chrono::milliseconds timeout);
+                                        std::chrono::milliseconds timeout, bool upgrade_requested = false);
   const http::ResponseHead& head() const { return connection_->response_head; }
   // Reads the response body and throws it away, after `capture` (if any) saw it. The deadline armed
   // before it (by write or read_head) keeps running: a mirror copy has one deadline for everything.

@@ -46,6 +46,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 import h2frames  # noqa: E402  (raw HTTP/2 frames, shared with test_http2.py)
 import hpack_decode  # noqa: E402
+import wsframes  # noqa: E402  (the WebSocket client, shared with test_websocket.py)
 
 CLASS_NAME = "mirrorgate"
 CONTROLLER_NAME = "mirrorgate.io/gateway-controller"
@@ -1019,8 +1020,9 @@ class TestRun:
             return f"request failed: {type(e).__name__}: {e}"
         return self.judge(c, resp, method, expected_path)
 
-    def converge(self, c: dict, path: str, expected_path: str | None) -> str | None:
+    def converge(self, c: dict, path: str, expected_path: str | None, attempt=None) -> str | None:
         """Repeat until CONSECUTIVE attempts in a row pass, or the consistency timeout is spent."""
+        attempt = attempt or self.attempt
         deadline = time.monotonic() + self.h.args.consistency_timeout
         fresh = c.get("freshUuidPerAttempt")
         successes, last = 0, "no attempt made"
@@ -1030,7 +1032,7 @@ class TestRun:
                 u = str(uuid.uuid4())
                 p, ep = p.replace("{uuid}", u), ep.replace("{uuid}", u) if ep is not None else None
             remaining = deadline - time.monotonic()
-            reason = self.attempt(c, p, ep, min(REQUEST_TIMEOUT, max(remaining, 0.2)))
+            reason = attempt(c, p, ep, min(REQUEST_TIMEOUT, max(remaining, 0.2)))
             if reason is None:
                 successes += 1
                 if successes >= CONSECUTIVE:
@@ -1042,6 +1044,35 @@ class TestRun:
             if time.monotonic() + POLL_INTERVAL >= deadline:
                 return f"{last} (no convergence within {self.h.args.consistency_timeout:g}s)"
             time.sleep(POLL_INTERVAL)
+
+    def websocket_case(self, c: dict) -> str | None:
+        """Dial, then each exchange step: send a frame, expect its payload back (the type is not judged:
+        echo-basic answers every message as text). The whole dial+exchange converges like a request."""
+        if c.get("scheme", "ws") != "ws":
+            return "protocol not supported by harness"
+        return self.converge(c, (c.get("request") or {}).get("path", "/"), None, self.websocket_attempt)
+
+    def websocket_attempt(self, c: dict, path: str, _expected: str | None, timeout: float) -> str | None:
+        ip, port = self.target(c)
+        req = c.get("request") or {}
+        origin = (req.get("origin") or "http://localhost").replace(
+            "<full Go test name>", f"TestConformance/{self.test['name']}/{c['name'].replace(' ', '_')}")
+        extra = {"Sec-WebSocket-Protocol": req["subprotocol"]} if req.get("subprotocol") else None
+        try:
+            with wsframes.WebSocket.connect(ip, port, path, req.get("host") or self.default_host(ip, port),
+                                            origin, timeout, extra) as ws:
+                for i, step in enumerate(c.get("exchange") or []):
+                    send, want = step["send"], step["expectReply"]
+                    data = send["data"].encode() if "data" in send else bytes.fromhex(send["dataHex"])
+                    ws.send(wsframes.TEXT if send.get("type") == "text" else wsframes.BINARY, data)
+                    _, got = ws.recv_message()
+                    expected = want["data"].encode() if "data" in want else bytes.fromhex(want["dataHex"])
+                    if got != expected:
+                        return f"exchange {i + 1}: reply {got!r}, expected {expected!r}"
+                ws.send(wsframes.CLOSE, b"\x03\xe8")
+        except (OSError, ValueError) as e:
+            return f"websocket failed: {type(e).__name__}: {e}"
+        return None
 
     def mirror_pods(self, m: dict) -> list[Pod]:
         return [p for p in self.h.pods if p.namespace == m["namespace"] and p.labels.get("app") == m["backend"]]
@@ -1230,7 +1261,7 @@ class TestRun:
             if kind == "backendHeaderMatchesPod":
                 return self.backend_header_case(c)
             if kind == "websocket":
-                return "protocol not supported by harness"
+                return self.websocket_case(c)
             return f"unknown case kind {kind!r}"
         except KeyError as e:
             return f"harness: {e}"

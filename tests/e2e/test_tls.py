@@ -8,12 +8,14 @@ Loopback block 127.0.25.0/24: gateway .1, v1 echo pod .2, v2 (mirror) echo pod .
 import base64
 import http.client
 import json
+import os
 import socket
 import ssl
 import subprocess
 import time
 
 import mgtest
+import wsframes
 from mgtest import unique_id, wait_for
 
 NET = "127.0.25"
@@ -139,6 +141,18 @@ class Tls(mgtest.ClusterTestCase):
             mgtest.endpointslice_yaml("infra-backend-v2", [(f"{NET}.3", "infra-backend-v2-5d4f8b7c9d-t1s2b", True)]),
         ))
         tmp.rename(cls.config)
+
+    def test_websocket_tunnel_over_tls(self):
+        ctx = ssl.create_default_context(cadata=self.trusted)
+        ctx.set_alpn_protocols(["http/1.1"])
+        host = HOSTS[0]
+        with wsframes.WebSocket.connect(self.gw_ip, self.tls_port, "/ws", host=host,
+                                        wrap=lambda s: ctx.wrap_socket(s, server_hostname=host)) as ws:
+            big = os.urandom(300_000)  # many TLS records each way, read and written at once by the tunnel
+            ws.send(wsframes.BINARY, big)
+            self.assertEqual(ws.recv_message(), (wsframes.BINARY, big))
+            ws.send(wsframes.CLOSE, b"\x03\xe8")
+            self.assertEqual(ws.recv_frame(), (wsframes.CLOSE, True, b"\x03\xe8"))
 
     def served_certificate(self, host: str) -> bytes:
         ctx = ssl.create_default_context(cadata=self.trusted)

@@ -106,6 +106,15 @@ class MemoryDownstream final : public Downstream {
     co_return !reply.close;
   }
 
+  // A 101: the tunnel's ends are not relayed here, only what it would report.
+  int tunnels = 0;
+  asio::awaitable<TunnelResult> open_tunnel(upstream::Exchange&, const DownstreamResponse& response) override {
+    ++tunnels;
+    status = response.upstream.status;
+    for (const auto& h : response.headers) headers.emplace_back(h.name, h.value);
+    co_return TunnelResult{.to_upstream = 5, .to_client = 7};
+  }
+
   std::string header(std::string_view name) const {
     for (const auto& [n, v] : headers)
       if (http::iequals(n, name)) return v;
@@ -299,6 +308,73 @@ TEST_F(RequestHandlerTest, MirrorGetsACopyWithTheSameIdAndBody) {
   EXPECT_NE(copy.find("PUT /mirror HTTP/1.1\r\n"), std::string::npos) << copy;
   EXPECT_NE(copy.find("X-Request-Id: rid-7\r\n"), std::string::npos) << copy;
   EXPECT_TRUE(copy.ends_with("\r\n\r\nabc")) << copy;
+}
+
+constexpr std::array<http::Header, 3> kWebSocketUpgrade{
+    http::Header{"Upgrade", "websocket"}, http::Header{"Connection", "Upgrade"},
+    http::Header{"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}};
+
+DownstreamRequest upgrade_request(DownstreamRequest request) {
+  request.connection = "Upgrade";
+  return request;
+}
+
+TEST_F(RequestHandlerTest, WebSocketUpgradeOpensATunnelOnAFreshConnectionAndIsNeverMirrored) {
+  serve({"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"});
+  MemoryDownstream downstream;
+  EXPECT_FALSE(handle(downstream, upgrade_request(get("/mirror", kWebSocketUpgrade))));
+  EXPECT_EQ(downstream.tunnels, 1);
+  EXPECT_EQ(downstream.status, 101);
+  ASSERT_EQ(primary().requests.size(), 1u);
+  const std::string& sent = primary().requests[0];
+  EXPECT_NE(sent.find("Connection: Upgrade\r\nUpgrade: websocket\r\n"), std::string::npos) << sent;
+  EXPECT_NE(sent.find("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"), std::string::npos) << sent;
+  EXPECT_NE(sent.find("X-Forwarded-For: 192.0.2.7\r\n"), std::string::npos) << sent;
+  EXPECT_EQ(stats_.tunnels_total, 1u);
+  EXPECT_EQ(stats_.tunnels_active, 0u);
+  EXPECT_EQ(pool_.idle_count(), 0u);
+  const auto until = std::chrono::steady_clock::now() + 100ms;  // time for a copy, were one launched
+  run_until([&] { return std::chrono::steady_clock::now() >= until; });
+  EXPECT_TRUE(mirror().requests.empty());
+  uint64_t upgrade_drops = 0;
+  for (const auto& [route, rules] : stats_.mirrors)
+    for (const auto& [rule, backends] : rules)
+      for (const auto& [backend, counters] : backends)
+        upgrade_drops += counters.dropped[static_cast<size_t>(stats::MirrorDrop::kUpgrade)];
+  EXPECT_EQ(upgrade_drops, 1u);
+}
+
+TEST_F(RequestHandlerTest, RefusedUpgradeIsRelayedAndItsConnectionNotPooled) {
+  serve({"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nno"});
+  MemoryDownstream downstream;
+  DownstreamRequest request = upgrade_request(get("/", kWebSocketUpgrade));
+  request.keep_alive = false;  // as the HTTP/1 session marks every request that asked to switch
+  EXPECT_FALSE(handle(downstream, request));
+  EXPECT_EQ(downstream.tunnels, 0);
+  EXPECT_EQ(downstream.status, 200);
+  EXPECT_EQ(downstream.response_body, "no");
+  EXPECT_EQ(pool_.idle_count(), 0u);
+}
+
+TEST_F(RequestHandlerTest, UpgradeToAnotherProtocolIsRefused) {
+  serve({"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"});
+  MemoryDownstream downstream;
+  const std::array<http::Header, 2> fields{http::Header{"Upgrade", "foo/2"}, http::Header{"Connection", "upgrade"}};
+  EXPECT_FALSE(handle(downstream, upgrade_request(get("/", fields))));
+  EXPECT_EQ(downstream.status, 403);
+  EXPECT_TRUE(primary().requests.empty());
+}
+
+TEST_F(RequestHandlerTest, UpgradeWithABodyIsRefusedSoItCannotSmuggleARequest) {
+  serve({"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"});
+  MemoryDownstream downstream;
+  downstream.body = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+  DownstreamRequest request = upgrade_request(get("/", kWebSocketUpgrade));
+  request.framing = http::BodyFraming::kContentLength;
+  request.content_length = downstream.body.size();
+  EXPECT_FALSE(handle(downstream, request));
+  EXPECT_EQ(downstream.status, 400);
+  EXPECT_TRUE(primary().requests.empty());
 }
 
 }  // namespace
