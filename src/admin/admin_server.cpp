@@ -9,6 +9,7 @@
 #include <asio/write.hpp>
 #include <fmt/format.h>
 
+#include "admin/admin_auth.h"
 #include "common/byte_buffer.h"
 #include "http/parser.h"
 #include "net/socket_watchdog.h"
@@ -19,9 +20,12 @@ namespace {
 
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 
-std::string response(int status, std::string_view content_type, std::string_view body, bool head_only) {
-  std::string out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                                status, http::reason_phrase(status), content_type, body.size());
+// `extra_headers`: whole header lines, each ending in CRLF.
+std::string response(int status, std::string_view content_type, std::string_view body, bool head_only,
+                     std::string_view extra_headers = {}) {
+  std::string out =
+      fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n", status,
+                  http::reason_phrase(status), content_type, body.size(), extra_headers);
   if (!head_only) out.append(body);
   return out;
 }
@@ -37,7 +41,13 @@ constexpr std::string_view kIndex =
     "  /mirrors      recent mirror outcomes (JSON); ?request_id=ID&since_us=T&limit=N\n"
     "  /mirrors/diff recent mirror responses that differed from the primary's (JSON); same query\n";
 
-asio::awaitable<void> serve(asio::ip::tcp::socket socket, const AdminHandlers& handlers) {
+// Both challenges: API clients answer Bearer; a browser knows only Basic and then prompts for a login,
+// whose password is the token (admin_auth.h).
+constexpr std::string_view kChallenges =
+    "WWW-Authenticate: Bearer realm=\"mirrorgate admin\"\r\n"
+    "WWW-Authenticate: Basic realm=\"mirrorgate admin (password: the admin token)\", charset=\"UTF-8\"\r\n";
+
+asio::awaitable<void> serve(asio::ip::tcp::socket socket, const AdminHandlers& handlers, std::string_view token) {
   net::SocketWatchdog watchdog(socket);
   watchdog.arm(std::chrono::seconds(10));
   ByteBuffer buffer(4096);
@@ -60,10 +70,13 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket, const AdminHandlers& h
   }
   bool head_only = head.method == "HEAD";
   std::string out;
+  std::string_view path = path_of(head.target);
   if (head.method != "GET" && !head_only) {
     out = response(405, "text/plain", "admin endpoints answer GET only\n", false);
+  } else if (!token.empty() && path != "/ready" && !authorization_carries(head.find("authorization"), token)) {
+    out = response(401, "text/plain", "this admin endpoint needs the admin token: Authorization: Bearer TOKEN\n",
+                   head_only, kChallenges);
   } else {
-    std::string_view path = path_of(head.target);
     if (path == "/ready") {
       bool ready = handlers.ready();
       out = response(ready ? 200 : 503, "text/plain", ready ? "LIVE\n" : "NOT READY\n", head_only);
@@ -89,12 +102,13 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket, const AdminHandlers& h
   socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, const AdminHandlers& handlers) {
+asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, const AdminHandlers& handlers,
+                                  std::string_view token) {
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
     if (!acceptor.is_open()) co_return;
     if (ec) continue;
-    asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), handlers), asio::detached);
+    asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), handlers, token), asio::detached);
   }
 }
 
@@ -121,7 +135,9 @@ asio::ip::tcp::endpoint parse_host_port(const std::string& text) {
   return {address, static_cast<uint16_t>(port)};
 }
 
-AdminServer::AdminServer(const std::string& address, AdminHandlers handlers) : handlers_(std::move(handlers)) {
+AdminServer::AdminServer(const std::string& address, AdminHandlers handlers, std::string token)
+    : handlers_(std::move(handlers)), token_(std::move(token)) {
+  require_token_off_loopback(address, token_);
   auto endpoint = parse_host_port(address);
   std::error_code ec;
   acceptor_.open(endpoint.protocol(), ec);
@@ -135,7 +151,7 @@ AdminServer::AdminServer(const std::string& address, AdminHandlers handlers) : h
 AdminServer::~AdminServer() { stop(); }
 
 void AdminServer::start() {
-  asio::co_spawn(io_, accept_loop(acceptor_, handlers_), asio::detached);
+  asio::co_spawn(io_, accept_loop(acceptor_, handlers_, token_), asio::detached);
   thread_ = std::thread([this] { io_.run(); });
 }
 

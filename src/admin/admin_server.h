@@ -1,6 +1,7 @@
 #pragma once
 // The admin listener (like Envoy's admin interface): /ready, /metrics (Prometheus), /config_dump
 // (the route table a person can read). Runs on its own thread so a slow scrape never touches a worker.
+// With a token, every endpoint but /ready asks for it (admin_auth.h).
 
 #include <atomic>
 #include <functional>
@@ -24,8 +25,9 @@ struct AdminHandlers {
 
 class AdminServer {
  public:
-  // Binds at once (throws with a clear message if the address is unusable); serves after start().
-  AdminServer(const std::string& address, AdminHandlers handlers);
+  // Binds at once (throws with a clear message if the address is unusable, or is not loopback and
+  // `token` is empty); serves after start().
+  AdminServer(const std::string& address, AdminHandlers handlers, std::string token = {});
   ~AdminServer();
   void start();
   void stop();
@@ -35,6 +37,7 @@ class AdminServer {
   asio::io_context io_{1};
   asio::ip::tcp::acceptor acceptor_{io_};
   AdminHandlers handlers_;
+  std::string token_;  // empty: no Authorization asked
   uint16_t port_ = 0;
   std::thread thread_;
 };

@@ -11,6 +11,7 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "admin/admin_auth.h"
 #include "admin/admin_server.h"
 #include "admin/config_dump.h"
 #include "config/problem.h"
@@ -191,6 +192,10 @@ std::vector<std::string> messages(const std::vector<config::ConfigProblem>& prob
 }  // namespace
 
 int run_gateway(const GatewayOptions& options) {
+  // An admin listener that would refuse to start is refused before anything else starts.
+  const std::string admin_token =
+      options.admin_token_file.empty() ? std::string() : admin::read_token_file(options.admin_token_file);
+  admin::require_token_off_loopback(options.admin_address, admin_token);
   // Signals are claimed before any thread starts, so none can arrive with the default disposition
   // (the provider claims SIGHUP).
   asio::io_context signals_io(1);
@@ -337,7 +342,8 @@ int run_gateway(const GatewayOptions& options) {
                 return mirror::mismatches_json(gather(workers, &Worker::snapshot_mismatches),
                                                parse_trace_query(query));
               },
-      });
+      },
+      admin_token);
   for (auto& w : workers) w->start();
   admin.start();
   ready = true;
