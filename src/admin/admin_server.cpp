@@ -39,7 +39,8 @@ constexpr std::string_view kIndex =
     "  /status       Gateway API objects with their computed status (JSON)\n"
     "  /config_dump  the route table in use (JSON)\n"
     "  /mirrors      recent mirror outcomes (JSON); ?request_id=ID&since_us=T&limit=N\n"
-    "  /mirrors/diff recent mirror responses that differed from the primary's (JSON); same query\n";
+    "  /mirrors/diff recent mirror responses that differed from the primary's (JSON); same query\n"
+    "  /topology     what the admin page draws: listeners, rules, backends, mirrors and their counters (JSON)\n";
 
 // Both challenges: API clients answer Bearer; a browser knows only Basic and then prompts for a login,
 // whose password is the token (admin_auth.h).
@@ -91,6 +92,8 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket, const AdminHandlers& h
       out = response(200, "application/json", handlers.status(), head_only);
     } else if (path == "/config_dump") {
       out = response(200, "application/json", handlers.config_dump(), head_only);
+    } else if (path == "/topology") {
+      out = response(200, "application/json", handlers.topology(), head_only);
     } else if (path == "/") {
       out = response(200, "text/plain", kIndex, head_only);
     } else {

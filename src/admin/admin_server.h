@@ -21,6 +21,7 @@ struct AdminHandlers {
   std::function<std::string()> config_dump;   // JSON
   std::function<std::string(std::string_view query)> mirrors;  // JSON of recent mirror outcomes
   std::function<std::string(std::string_view query)> mirror_diff;  // JSON of recent response mismatches
+  std::function<std::string()> topology;      // JSON: what the admin page draws (topology.h)
 };
 
 class AdminServer {

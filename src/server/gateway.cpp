@@ -14,6 +14,7 @@
 #include "admin/admin_auth.h"
 #include "admin/admin_server.h"
 #include "admin/config_dump.h"
+#include "admin/topology.h"
 #include "config/problem.h"
 #include "k8s/kubernetes_provider.h"
 #include "route/cluster_set.h"
@@ -183,6 +184,13 @@ std::string kubernetes_metrics(const k8s::KubernetesProvider& provider) {
   return out;
 }
 
+// Every worker's counters, merged (for /metrics and /topology).
+stats::WorkerStats merged_stats(const std::vector<std::unique_ptr<Worker>>& workers) {
+  stats::WorkerStats merged;
+  for (const auto& w : workers) merged.merge(w->snapshot_stats());
+  return merged;
+}
+
 std::vector<std::string> messages(const std::vector<config::ConfigProblem>& problems) {
   std::vector<std::string> out;
   for (const auto& p : problems) out.push_back(p.message);
@@ -300,9 +308,7 @@ int run_gateway(const GatewayOptions& options) {
           .ready = [&] { return ready.load(); },
           .metrics =
               [&] {
-                stats::WorkerStats merged;
-                for (auto& w : workers) merged.merge(w->snapshot_stats());
-                std::string text = stats::render_prometheus(merged);
+                std::string text = stats::render_prometheus(merged_stats(workers));
                 if (kubernetes) text += kubernetes_metrics(*kubernetes);
                 return text;
               },
@@ -341,6 +347,18 @@ int run_gateway(const GatewayOptions& options) {
               [&](std::string_view query) {
                 return mirror::mismatches_json(gather(workers, &Worker::snapshot_mismatches),
                                                parse_trace_query(query));
+              },
+          .topology =
+              [&] {
+                const stats::WorkerStats merged = merged_stats(workers);
+                const double now_s =
+                    std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+                ServedConfig now;
+                {
+                  std::lock_guard lock(current_mutex);
+                  now = current;
+                }
+                return admin::topology_json(*now.table, *now.clusters, merged, now_s);
               },
       },
       admin_token);

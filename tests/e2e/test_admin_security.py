@@ -9,6 +9,7 @@ Loopback block 127.0.62.0/24: gateway 127.0.62.1, pods 127.0.62.2-5 (the seed sc
 from __future__ import annotations
 
 import base64
+import re
 import subprocess
 
 import mgtest
@@ -20,7 +21,7 @@ TOKEN = "admin-token-" + unique_id()
 PLANTED_TOKEN = "planted-api-token-" + unique_id()
 # Every endpoint the admin listener serves (the page's assets come from its own index).
 ENDPOINTS = ["/", "/metrics", "/stats/prometheus", "/status", "/config_dump", "/mirrors", "/mirrors/diff",
-             "/mirrors?limit=1000"]
+             "/mirrors?limit=1000", "/topology"]
 
 
 def bearer(token: str = TOKEN) -> dict[str, str]:
@@ -138,10 +139,13 @@ spec:
         key_lines = [line for line in self.key.splitlines() if line and not line.startswith("-----")]
         planted = [PLANTED_TOKEN, base64.b64encode(PLANTED_TOKEN.encode()).decode(), TOKEN,
                    base64.b64encode(self.key.encode()).decode()[:40], "PRIVATE KEY", *key_lines]
-        assets = [line.split('"')[1] for line in self.admin("/", bearer()).body.decode().splitlines()
-                  if ('src="' in line or 'href="' in line) and '"/' in line]
-        for path in ENDPOINTS + assets:
-            r = self.admin(path, bearer())
+        # The page itself (what a browser gets at /) and every file it loads.
+        page = self.admin("/", {**bearer(), "Accept": "text/html"})
+        self.assertIn(b"<svg", page.body)
+        assets = ["/" + p for p in re.findall(r'(?:src|href)="(page/[^"]+)"', page.body.decode())]
+        self.assertGreaterEqual(len(assets), 2)
+        for path, headers in [(p, {}) for p in ENDPOINTS + assets] + [("/", {"Accept": "text/html"})]:
+            r = self.admin(path, {**bearer(), **headers})
             self.assertEqual(r.status, 200, (path, r))
             body = r.body.decode(errors="replace")
             for secret in planted:

@@ -76,11 +76,13 @@ TEST(AdminServerAuth, EveryEndpointButReadyRefusesWithoutTheToken) {
                          .status = [] { return std::string("{}"); },
                          .config_dump = [] { return std::string("{}"); },
                          .mirrors = [](std::string_view) { return std::string("{}"); },
-                         .mirror_diff = [](std::string_view) { return std::string("{}"); }};
+                         .mirror_diff = [](std::string_view) { return std::string("{}"); },
+                         .topology = [] { return std::string("{}"); }};
   AdminServer server("127.0.0.1:0", handlers, "s3cret");
   server.start();
   const std::string address = "127.0.0.1:" + std::to_string(server.port());
-  for (const char* path : {"/", "/metrics", "/status", "/config_dump", "/mirrors", "/mirrors/diff", "/nothing"}) {
+  for (const char* path : {"/", "/metrics", "/status", "/config_dump", "/mirrors", "/mirrors/diff", "/topology",
+                           "/nothing"}) {
     EXPECT_EQ(admin_get(address, path).status, 401) << path;
     EXPECT_EQ(admin_get(address, path, 5000, "wrong").status, 401) << path;
     EXPECT_NE(admin_get(address, path, 5000, "s3cret").status, 401) << path;

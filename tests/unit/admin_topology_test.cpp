@@ -1,0 +1,100 @@
+// /topology gives the admin page the route table's shape with the counters of each edge.
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "admin/topology.h"
+#include "config/loader.h"
+#include "fixtures.h"
+#include "route/cluster_set.h"
+#include "route/translator.h"
+
+namespace mg::admin {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kMirrorService = R"(apiVersion: v1
+kind: Service
+metadata: {name: s2, namespace: ns}
+spec: {ports: [{name: http, port: 80, targetPort: 3000}]}
+)";
+
+constexpr std::string_view kMirrorRoute = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: ns}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - name: shop
+    filters:
+    - type: RequestMirror
+      requestMirror: {backendRef: {name: s2, port: 80}, percent: 50}
+    backendRefs: [{name: s1, port: 80}]
+)";
+
+TEST(Topology, ListsRulesWithTheirBackendsMirrorsAndCounters) {
+  const auto objects = config::load_string(
+      test::join_docs({test::kGatewayClass, test::kGateway, test::kService, kMirrorService, kMirrorRoute,
+                       test::kEndpointSlice}),
+      "topology.yaml");
+  const auto table = route::translate(objects);
+  const auto clusters = route::build_cluster_set(*table, objects);
+  stats::WorkerStats s;
+  s.count_downstream("ns/r", 200);
+  s.count_downstream("ns/r", 503);
+  s.count_downstream("", 404);
+  s.count_upstream("ns/s1:80", 200);
+  s.record_upstream_latency("ns/r", "ns/s1:80", std::chrono::milliseconds(3));
+  auto& m = s.mirror("ns/r", "shop", "ns/s2:80");
+  m.sent = 4;
+  m.completed[0] = 3;
+  m.failed[static_cast<size_t>(stats::MirrorFailure::kTimeout)] = 1;
+  m.count_drop(stats::MirrorDrop::kBudget);
+
+  const json doc = json::parse(topology_json(*table, *clusters, s, 12.5));
+  EXPECT_EQ(doc["time_s"], 12.5);
+  EXPECT_EQ(doc["latency_bounds_s"].size(), stats::LatencyHistogram::kBoundsUs.size());
+  ASSERT_EQ(doc["listeners"].size(), 1u) << doc.dump(2);
+  const json& listener = doc["listeners"][0];
+  EXPECT_EQ(listener["gateway"], "ns/gw");
+  EXPECT_EQ(listener["protocol"], "HTTP");
+  ASSERT_EQ(listener["rules"].size(), 1u);
+  const json& rule = listener["rules"][0];
+  EXPECT_EQ(rule["route"], "ns/r");
+  EXPECT_EQ(rule["name"], "shop");
+  EXPECT_EQ(rule["label"], "shop");
+  const json& backend = rule["backends"][0];
+  EXPECT_EQ(backend["name"], "ns/s1:80");
+  EXPECT_EQ(backend["latency"]["count"], 1);
+  EXPECT_EQ(backend["latency"]["buckets"][2], 1);  // 3 ms: the (2.5 ms, 5 ms] bucket
+  const json& mirror = rule["mirrors"][0];
+  EXPECT_EQ(mirror["name"], "ns/s2:80");
+  EXPECT_EQ(mirror["percent"], 50.0);
+  EXPECT_TRUE(mirror["resolved"]);
+  EXPECT_EQ(mirror["endpoints"], 0);  // the fixtures' EndpointSlice is s1's
+  EXPECT_EQ(mirror["counters"]["sent"], 4);
+  EXPECT_EQ(mirror["counters"]["completed"], 3);
+  EXPECT_EQ(mirror["counters"]["failed"]["timeout"], 1);
+  EXPECT_EQ(mirror["counters"]["dropped"]["budget"], 1);
+  EXPECT_EQ(doc["routes"]["ns/r"], (json{{"requests", 2}, {"5xx", 1}}));
+  EXPECT_EQ(doc["unmatched"], (json{{"requests", 1}, {"5xx", 0}}));
+  EXPECT_EQ(doc["backends"]["ns/s1:80"], (json{{"requests", 1}, {"5xx", 0}, {"endpoints", 1}}));
+}
+
+TEST(Topology, EdgesWithoutTrafficCountZero) {
+  const auto objects = config::load_string(
+      test::join_docs({test::kGatewayClass, test::kGateway, test::kService, kMirrorService, kMirrorRoute}),
+      "topology.yaml");
+  const auto table = route::translate(objects);
+  const auto clusters = route::build_cluster_set(*table, objects);
+  const json doc = json::parse(topology_json(*table, *clusters, stats::WorkerStats{}, 0));
+  const json& rule = doc["listeners"][0]["rules"][0];
+  EXPECT_EQ(rule["backends"][0]["latency"]["count"], 0);
+  EXPECT_EQ(rule["mirrors"][0]["counters"]["sent"], 0);
+  EXPECT_EQ(doc["routes"]["ns/r"]["requests"], 0);
+}
+
+}  // namespace
+}  // namespace mg::admin
