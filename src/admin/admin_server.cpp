@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "admin/admin_auth.h"
+#include "admin/page_assets.h"
 #include "common/byte_buffer.h"
 #include "http/parser.h"
 #include "net/socket_watchdog.h"
@@ -32,8 +33,9 @@ std::string response(int status, std::string_view content_type, std::string_view
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
+// For clients that do not ask for HTML (curl); a browser gets the page (page_assets.h).
 constexpr std::string_view kIndex =
-    "mirrorgate admin\n"
+    "mirrorgate admin (a browser gets the admin page here)\n"
     "  /ready        200 when listeners are bound\n"
     "  /metrics      Prometheus metrics\n"
     "  /status       Gateway API objects with their computed status (JSON)\n"
@@ -41,6 +43,11 @@ constexpr std::string_view kIndex =
     "  /mirrors      recent mirror outcomes (JSON); ?request_id=ID&since_us=T&limit=N\n"
     "  /mirrors/diff recent mirror responses that differed from the primary's (JSON); same query\n"
     "  /topology     what the admin page draws: listeners, rules, backends, mirrors and their counters (JSON)\n";
+
+// The page runs only its own files (nothing from elsewhere, no inline script) and is never framed.
+constexpr std::string_view kPageHeaders =
+    "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nVary: Accept\r\n"
+    "Content-Security-Policy: default-src 'self'; img-src 'self' data:; frame-ancestors 'none'\r\n";
 
 // Both challenges: API clients answer Bearer; a browser knows only Basic and then prompts for a login,
 // whose password is the token (admin_auth.h).
@@ -94,8 +101,10 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket, const AdminHandlers& h
       out = response(200, "application/json", handlers.config_dump(), head_only);
     } else if (path == "/topology") {
       out = response(200, "application/json", handlers.topology(), head_only);
-    } else if (path == "/") {
-      out = response(200, "text/plain", kIndex, head_only);
+    } else if (path == "/" && head.find("accept").find("text/html") == std::string_view::npos) {
+      out = response(200, "text/plain", kIndex, head_only, "Vary: Accept\r\n");
+    } else if (const PageAsset* asset = find_page_asset(path)) {
+      out = response(200, asset->content_type, asset->body, head_only, kPageHeaders);
     } else {
       out = response(404, "text/plain", "unknown admin endpoint; see /\n", head_only);
     }

@@ -82,7 +82,7 @@ TEST(AdminServerAuth, EveryEndpointButReadyRefusesWithoutTheToken) {
   server.start();
   const std::string address = "127.0.0.1:" + std::to_string(server.port());
   for (const char* path : {"/", "/metrics", "/status", "/config_dump", "/mirrors", "/mirrors/diff", "/topology",
-                           "/nothing"}) {
+                           "/page/app.js", "/nothing"}) {
     EXPECT_EQ(admin_get(address, path).status, 401) << path;
     EXPECT_EQ(admin_get(address, path, 5000, "wrong").status, 401) << path;
     EXPECT_NE(admin_get(address, path, 5000, "s3cret").status, 401) << path;

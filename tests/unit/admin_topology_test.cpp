@@ -1,9 +1,22 @@
-// /topology gives the admin page the route table's shape with the counters of each edge.
+// /topology gives the admin page the route table's shape with the counters of each edge, and the page's
+// files are embedded byte for byte and served with the headers that keep it self-contained.
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <asio/connect.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/read.hpp>
+#include <asio/write.hpp>
 #include <nlohmann/json.hpp>
 
+#include "admin/admin_server.h"
+#include "admin/page_assets.h"
 #include "admin/topology.h"
 #include "config/loader.h"
 #include "fixtures.h"
@@ -94,6 +107,78 @@ TEST(Topology, EdgesWithoutTrafficCountZero) {
   EXPECT_EQ(rule["backends"][0]["latency"]["count"], 0);
   EXPECT_EQ(rule["mirrors"][0]["counters"]["sent"], 0);
   EXPECT_EQ(doc["routes"]["ns/r"]["requests"], 0);
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(PageAssets, EmbedEveryFileOfThePageByteForByte) {
+  const std::filesystem::path dir = std::filesystem::path(MG_SOURCE_DIR) / "src/admin/page";
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    const PageAsset* asset = find_page_asset(name == "index.html" ? "/" : "/page/" + name);
+    ASSERT_NE(asset, nullptr) << name;
+    EXPECT_EQ(asset->body, read_file(entry.path())) << name;
+    ++files;
+  }
+  EXPECT_EQ(page_assets().size(), files);
+  EXPECT_EQ(find_page_asset("/")->content_type, "text/html; charset=utf-8");
+  EXPECT_EQ(find_page_asset("/page/app.js")->content_type, "text/javascript; charset=utf-8");
+  EXPECT_EQ(find_page_asset("/page/nothing.js"), nullptr);
+}
+
+TEST(PageAssets, ThePageRefersOnlyToEmbeddedFiles) {
+  const std::string html(find_page_asset("/")->body);
+  const std::regex reference(R"re((src|href)="([^"#]+)")re");
+  size_t references = 0;
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), reference); it != std::sregex_iterator(); ++it) {
+    const std::string target = (*it)[2];
+    EXPECT_EQ(target.find("//"), std::string::npos) << "fetched from elsewhere: " << target;
+    if (target.rfind("page/", 0) == 0) {
+      EXPECT_NE(find_page_asset("/" + target), nullptr) << target;
+      ++references;
+    }
+  }
+  EXPECT_GE(references, 2u);  // the script and the style sheet
+}
+
+// One request with these extra header lines; the whole answer.
+std::string raw_get(uint16_t port, const std::string& path, const std::string& headers = {}) {
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  socket.connect({asio::ip::make_address("127.0.0.1"), port});
+  asio::write(socket, asio::buffer("GET " + path + " HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n"));
+  std::string out;
+  std::error_code ec;
+  asio::read(socket, asio::dynamic_buffer(out), ec);
+  return out;
+}
+
+TEST(AdminServerPage, BrowsersGetThePageOthersTheTextIndex) {
+  AdminHandlers handlers{.ready = [] { return true; },
+                         .metrics = [] { return std::string(); },
+                         .status = [] { return std::string("{}"); },
+                         .config_dump = [] { return std::string("{}"); },
+                         .mirrors = [](std::string_view) { return std::string("{}"); },
+                         .mirror_diff = [](std::string_view) { return std::string("{}"); },
+                         .topology = [] { return std::string("{\"listeners\":[]}"); }};
+  AdminServer server("127.0.0.1:0", handlers);
+  server.start();
+  const std::string page = raw_get(server.port(), "/", "Accept: text/html,application/xhtml+xml\r\n");
+  EXPECT_NE(page.find("Content-Type: text/html"), std::string::npos) << page.substr(0, 400);
+  EXPECT_NE(page.find("Content-Security-Policy: default-src 'self'"), std::string::npos);
+  EXPECT_NE(page.find("<svg id=\"topology\""), std::string::npos);
+  const std::string index = raw_get(server.port(), "/");
+  EXPECT_NE(index.find("Content-Type: text/plain"), std::string::npos);
+  EXPECT_NE(index.find("/topology"), std::string::npos);
+  EXPECT_NE(raw_get(server.port(), "/page/app.js").find("text/javascript"), std::string::npos);
+  EXPECT_NE(raw_get(server.port(), "/topology").find("{\"listeners\":[]}"), std::string::npos);
+  server.stop();
 }
 
 }  // namespace
