@@ -404,12 +404,13 @@ function lookupView(id, copies, mismatches) {
   const row = (name, primary, copy) => [h("strong", {}, name), primary, ...copies.map(copy)];
   const rows = [
     row("route", first.route, c => c.route),
+    row("rule", first.rule || "–", c => c.rule || "–"),
     row("backend", "(the rule's backend)", c => c.mirror_backend),
     row("pod", pod(first.primary_pod, first.primary_host), c => pod(c.mirror_pod, c.mirror_host)),
     row("outcome", "answered the client", c => ({text: c.outcome + (c.reason ? ` (${c.reason})` : ""), cls: `outcome-${c.outcome}`})),
     row("status", primaryMismatch ? String(primaryMismatch.primary_status) : "–", c => c.status ? String(c.status) : "–"),
     row("latency", "–", c => `${c.latency_ms.toFixed(1)} ms`),
-    row("request bytes", String(first.request_bytes), c => String(c.request_bytes)),
+    row("request bytes", "–", c => String(c.request_bytes)),
     row("comparison", "", c => {
       const m = mismatchOf(c);
       return m ? {text: "mismatch", cls: "mismatch"} : "no mismatch recorded";
