@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 
 import mgtest
-from mgtest import EXAMPLE_PODS, get, unique_id, wait_for
+from mgtest import get, unique_id, wait_for
 
 NET = "127.0.61"
 V1 = "backend:default/infra-backend-v1:8080"
@@ -110,15 +110,8 @@ class AdminPage(mgtest.ClusterTestCase):
         for binary in (CHROMIUM, CHROMEDRIVER):
             if not os.access(binary, os.X_OK):
                 raise AssertionError(f"{binary} is missing: scripts/deps.sh installs chromium and chromium-driver")
-        pod_ips = {old: f"{NET}.{old.rsplit('.', 1)[1]}" for _, old, _ in EXAMPLE_PODS}
-        cls.gw_ip, cls.gw_port = f"{NET}.1", mgtest.free_port(f"{NET}.1")
-        config = mgtest.copy_example(c.config_dir(), cls.gw_ip, cls.gw_port, pod_ips)
-        (config / "broken.yaml").write_text(BROKEN_ROUTE)
-        cls.pods = [c.echo(pod, pod_ips[ip], service=svc) for pod, ip, svc in EXAMPLE_PODS]
-        cls.gw = c.gateway(config, admin_ip=cls.gw_ip)
-        for p in cls.pods:
-            p.wait_ready()
-        cls.gw.wait_ready()
+        seed = mgtest.start_seed(c, NET, {"broken.yaml": BROKEN_ROUTE})
+        cls.gw, cls.gw_ip, cls.gw_port = seed.gw, seed.ip, seed.port
         cls.shots = Path(os.environ.get("MG_SCREENSHOT_DIR") or c.dir)
         cls.shots.mkdir(parents=True, exist_ok=True)
         driver_port = mgtest.free_port("127.0.0.1")
@@ -225,6 +218,28 @@ class AdminPage(mgtest.ClusterTestCase):
         b.type("#request-id", "no-such-request")
         b.click("#lookup button")
         wait_for(lambda: b.js("return !!document.getElementById('lookup-none')"), 10, "'was not mirrored'")
+
+    def test_5_a_hidden_page_asks_nothing(self):
+        b = self.browser
+        # The test's own instrument, not the page's: every fetch with the visibility at its call, and the
+        # visibility changes.
+        b.js("window.seen = []; const f = window.fetch;"
+             "window.fetch = (...a) => { seen.push([document.visibilityState, String(a[0])]); return f(...a); };"
+             "document.addEventListener('visibilitychange', () => seen.push([document.visibilityState, 'event']));")
+        wait_for(lambda: any("topology" in url for _, url in b.js("return seen")), 10, "a poll while visible")
+        page_tab = b.call("GET", b.s("/window"))
+        other = b.call("POST", b.s("/window/new"), {"type": "tab"})["handle"]
+        b.call("POST", b.s("/window"), {"handle": other})  # the page's tab is now in the background
+        time.sleep(5)  # two and a half poll intervals in which nothing may happen: no event marks "nothing"
+        b.call("DELETE", b.s("/window"))
+        b.call("POST", b.s("/window"), {"handle": page_tab})
+        seen = wait_for(lambda: (lambda s: s if s[-1] == ["visible", "event"] else None)(b.js("return seen")), 5,
+                        "the page to be visible again")
+        self.assertIn(["hidden", "event"], seen, "the page's tab never went to the background")
+        self.assertEqual([url for state, url in seen if state == "hidden" and url != "event"], [])
+        # Visible again: it polls at once, not at the next interval.
+        hidden_at = seen.index(["hidden", "event"])
+        self.assertTrue(any("topology" in url for _, url in seen[hidden_at:]), seen)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import re
 import subprocess
 
 import mgtest
-from mgtest import EXAMPLE_PODS, get, unique_id, wait_for
+from mgtest import get, unique_id, wait_for
 from test_tls import make_certificate, secret_yaml
 
 NET = "127.0.62"
@@ -31,13 +31,11 @@ def bearer(token: str = TOKEN) -> dict[str, str]:
 class AdminSecurity(mgtest.ClusterTestCase):
     @classmethod
     def start(cls, c):
-        pod_ips = {old: f"{NET}.{old.rsplit('.', 1)[1]}" for _, old, _ in EXAMPLE_PODS}
-        cls.gw_ip, cls.gw_port = f"{NET}.1", mgtest.free_port(f"{NET}.1")
-        config = mgtest.copy_example(c.config_dir(), cls.gw_ip, cls.gw_port, pod_ips)
+        ip = f"{NET}.1"
         # Planted: an HTTPS listener's certificate Secret (with its private key) and an unrelated Secret.
         crt, cls.key = make_certificate(c.dir, "secure.example")
-        cls.tls_port = mgtest.free_port(cls.gw_ip)
-        (config / "planted.yaml").write_text(mgtest.join_docs(secret_yaml("planted-cert", crt, cls.key), f"""\
+        cls.tls_port = mgtest.free_port(ip)
+        planted = mgtest.join_docs(secret_yaml("planted-cert", crt, cls.key), f"""\
 apiVersion: v1
 kind: Secret
 metadata:
@@ -57,7 +55,7 @@ spec:
   gatewayClassName: mirrorgate
   addresses:
   - type: IPAddress
-    value: {cls.gw_ip}
+    value: {ip}
   listeners:
   - name: https
     protocol: HTTPS
@@ -67,15 +65,11 @@ spec:
       certificateRefs:
       - kind: Secret
         name: planted-cert
-"""))
+""")
         cls.token_file = c.dir / "admin-token"
         cls.token_file.write_text(TOKEN + "\n")
-        cls.pods = [c.echo(pod, pod_ips[ip], service=svc) for pod, ip, svc in EXAMPLE_PODS]
-        cls.config = config
-        cls.gw = c.gateway(config, admin_ip=cls.gw_ip, extra_args=["--admin-token-file", str(cls.token_file)])
-        for p in cls.pods:
-            p.wait_ready()
-        cls.gw.wait_ready()
+        seed = mgtest.start_seed(c, NET, {"planted.yaml": planted}, ["--admin-token-file", str(cls.token_file)])
+        cls.gw, cls.gw_ip, cls.gw_port, cls.pods, cls.config = seed.gw, seed.ip, seed.port, seed.pods, seed.config
 
     def admin(self, path: str, headers=None) -> mgtest.Response:
         return get(self.gw_ip, self.gw.admin_port, path, headers=headers)

@@ -9,6 +9,7 @@
 #include "admin/admin_auth.h"
 #include "admin/admin_client.h"
 #include "admin/admin_server.h"
+#include "admin_stub_handlers.h"
 
 namespace mg::admin {
 namespace {
@@ -71,14 +72,7 @@ TEST(AdminAuth, TokenFileLosesItsTrailingNewline) {
 }
 
 TEST(AdminServerAuth, EveryEndpointButReadyRefusesWithoutTheToken) {
-  AdminHandlers handlers{.ready = [] { return true; },
-                         .metrics = [] { return std::string("m 1\n"); },
-                         .status = [] { return std::string("{}"); },
-                         .config_dump = [] { return std::string("{}"); },
-                         .mirrors = [](std::string_view) { return std::string("{}"); },
-                         .mirror_diff = [](std::string_view) { return std::string("{}"); },
-                         .topology = [] { return std::string("{}"); }};
-  AdminServer server("127.0.0.1:0", handlers, "s3cret");
+  AdminServer server("127.0.0.1:0", test::stub_admin_handlers("m 1\n"), "s3cret");
   server.start();
   const std::string address = "127.0.0.1:" + std::to_string(server.port());
   for (const char* path : {"/", "/metrics", "/status", "/config_dump", "/mirrors", "/mirrors/diff", "/topology",

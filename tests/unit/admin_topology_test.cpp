@@ -18,6 +18,7 @@
 #include "admin/admin_server.h"
 #include "admin/page_assets.h"
 #include "admin/topology.h"
+#include "admin_stub_handlers.h"
 #include "config/loader.h"
 #include "fixtures.h"
 #include "route/cluster_set.h"
@@ -160,14 +161,7 @@ std::string raw_get(uint16_t port, const std::string& path, const std::string& h
 }
 
 TEST(AdminServerPage, BrowsersGetThePageOthersTheTextIndex) {
-  AdminHandlers handlers{.ready = [] { return true; },
-                         .metrics = [] { return std::string(); },
-                         .status = [] { return std::string("{}"); },
-                         .config_dump = [] { return std::string("{}"); },
-                         .mirrors = [](std::string_view) { return std::string("{}"); },
-                         .mirror_diff = [](std::string_view) { return std::string("{}"); },
-                         .topology = [] { return std::string("{\"listeners\":[]}"); }};
-  AdminServer server("127.0.0.1:0", handlers);
+  AdminServer server("127.0.0.1:0", test::stub_admin_handlers({}, "{\"listeners\":[]}"));
   server.start();
   const std::string page = raw_get(server.port(), "/", "Accept: text/html,application/xhtml+xml\r\n");
   EXPECT_NE(page.find("Content-Type: text/html"), std::string::npos) << page.substr(0, 400);
