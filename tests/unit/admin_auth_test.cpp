@@ -28,7 +28,7 @@ TEST(AdminAuth, BearerCarriesTheToken) {
 TEST(AdminAuth, BasicCarriesTheTokenAsPassword) {
   EXPECT_TRUE(authorization_carries("Basic YWRtaW46czNjcmV0", "s3cret"));  // admin:s3cret
   EXPECT_TRUE(authorization_carries("Basic OnMzY3JldA==", "s3cret"));      // :s3cret
-  EXPECT_FALSE(authorization_carries("Basic czNjcmV0OmFkbWlu", "s3cret"));  // s3cret:admin: the user name is not it
+  EXPECT_FALSE(authorization_carries("Basic czNjcmV0OmFkbWlu", "s3cret"));  // s3cret:admin: not the user name
   EXPECT_FALSE(authorization_carries("Basic czNjcmV0", "s3cret"));          // no colon
   EXPECT_FALSE(authorization_carries("Basic !!!!", "s3cret"));
 }
