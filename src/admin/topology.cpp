@@ -78,7 +78,7 @@ json mirrors_of(const std::vector<route::MirrorTarget>& mirrors, const route::Ru
 }  // namespace
 
 std::string topology_json(const route::RouteTable& table, const route::ClusterSet& clusters,
-                          const stats::WorkerStats& s, double time_s) {
+                          const stats::WorkerStats& s, double time_s, uint64_t table_version) {
   json bounds = json::array();
   for (uint64_t us : stats::LatencyHistogram::kBoundsUs) bounds.push_back(static_cast<double>(us) / 1e6);
   json listeners = json::array();
@@ -117,6 +117,7 @@ std::string topology_json(const route::RouteTable& table, const route::ClusterSe
                          {"rules", std::move(rules)}});
   }
   json doc = {{"time_s", time_s},
+              {"table_version", table_version},
               {"latency_bounds_s", std::move(bounds)},
               {"listeners", std::move(listeners)},
               {"routes", std::move(routes)},

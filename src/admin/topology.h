@@ -13,8 +13,9 @@
 
 namespace mg::admin {
 
-// `time_s`: seconds on a monotonic clock, the time of `merged`.
+// `time_s`: seconds on a monotonic clock, the time of `merged`. `table_version`: changes whenever the table
+// does, and with it the objects of /status (the page asks for those again only then).
 std::string topology_json(const route::RouteTable& table, const route::ClusterSet& clusters,
-                          const stats::WorkerStats& merged, double time_s);
+                          const stats::WorkerStats& merged, double time_s, uint64_t table_version);
 
 }  // namespace mg::admin

@@ -219,6 +219,9 @@ int run_gateway(const GatewayOptions& options) {
   status_options.report_missing_parents = !kubernetes;
 
   ServedConfig current;  // its table is null until the provider's first snapshot
+  // Counts the tables served (not the ClusterSets): /status's objects change with the table only, and the
+  // admin page asks for them again only when this moved (guarded by current_mutex).
+  uint64_t table_version = 0;
   std::mutex current_mutex;  // the admin thread reads `current` for /config_dump and /status
   std::string last_reload_error;
   // The objects the provider left out (or kept at their previous version) in its last snapshot, one
@@ -254,6 +257,7 @@ int run_gateway(const GatewayOptions& options) {
       else
         spdlog::info("reload applied{}", with_problems);
       std::lock_guard lock(current_mutex);
+      if (!endpoints_only) ++table_version;
       current = std::move(next);
       last_reload_error = fmt::format("{}", fmt::join(problems, "; "));
       config_problems = std::move(problems);
@@ -273,6 +277,7 @@ int run_gateway(const GatewayOptions& options) {
     if (kubernetes) kubernetes->publish_status(route::status_json(*first.table, status_options));
     std::lock_guard lock(current_mutex);
     current = std::move(first);
+    ++table_version;
     config_problems = std::move(lines);
   });
   // A provider other than files may deliver its first set later (the API server may not answer yet);
@@ -354,11 +359,13 @@ int run_gateway(const GatewayOptions& options) {
                 const double now_s =
                     std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
                 ServedConfig now;
+                uint64_t version = 0;
                 {
                   std::lock_guard lock(current_mutex);
                   now = current;
+                  version = table_version;
                 }
-                return admin::topology_json(*now.table, *now.clusters, merged, now_s);
+                return admin::topology_json(*now.table, *now.clusters, merged, now_s, version);
               },
       },
       admin_token);

@@ -111,7 +111,7 @@ class AdminPage(mgtest.ClusterTestCase):
             if not os.access(binary, os.X_OK):
                 raise AssertionError(f"{binary} is missing: scripts/deps.sh installs chromium and chromium-driver")
         seed = mgtest.start_seed(c, NET, {"broken.yaml": BROKEN_ROUTE})
-        cls.gw, cls.gw_ip, cls.gw_port = seed.gw, seed.ip, seed.port
+        cls.gw, cls.gw_ip, cls.gw_port, cls.config = seed.gw, seed.ip, seed.port, seed.config
         cls.shots = Path(os.environ.get("MG_SCREENSHOT_DIR") or c.dir)
         cls.shots.mkdir(parents=True, exist_ok=True)
         driver_port = mgtest.free_port("127.0.0.1")
@@ -240,6 +240,15 @@ class AdminPage(mgtest.ClusterTestCase):
         # Visible again: it polls at once, not at the next interval.
         hidden_at = seen.index(["hidden", "event"])
         self.assertTrue(any("topology" in url for _, url in seen[hidden_at:]), seen)
+
+    def test_6_a_reload_is_drawn_with_its_conditions(self):
+        # /status is read again only when the table changed: a new route must come with its conditions.
+        b = self.browser
+        (self.config / "later.yaml").write_text(BROKEN_ROUTE.replace("name: broken", "name: later")
+                                                .replace("/broken", "/later"))
+        node = 'g.node[data-id="rule:default/later/0"]'
+        wait_for(lambda: "bad" in (self.attr(node, "class") or ""), 15, "the new route, red, on the page")
+        self.assertIn("ResolvedRefs False", b.js("return document.querySelector(arguments[0]).textContent", node))
 
 
 if __name__ == "__main__":

@@ -67,8 +67,9 @@ TEST(Topology, ListsRulesWithTheirBackendsMirrorsAndCounters) {
   m.failed[static_cast<size_t>(stats::MirrorFailure::kTimeout)] = 1;
   m.count_drop(stats::MirrorDrop::kBudget);
 
-  const json doc = json::parse(topology_json(*table, *clusters, s, 12.5));
+  const json doc = json::parse(topology_json(*table, *clusters, s, 12.5, 3));
   EXPECT_EQ(doc["time_s"], 12.5);
+  EXPECT_EQ(doc["table_version"], 3);
   EXPECT_EQ(doc["latency_bounds_s"].size(), stats::LatencyHistogram::kBoundsUs.size());
   ASSERT_EQ(doc["listeners"].size(), 1u) << doc.dump(2);
   const json& listener = doc["listeners"][0];
@@ -103,7 +104,7 @@ TEST(Topology, EdgesWithoutTrafficCountZero) {
       "topology.yaml");
   const auto table = route::translate(objects);
   const auto clusters = route::build_cluster_set(*table, objects);
-  const json doc = json::parse(topology_json(*table, *clusters, stats::WorkerStats{}, 0));
+  const json doc = json::parse(topology_json(*table, *clusters, stats::WorkerStats{}, 0, 1));
   const json& rule = doc["listeners"][0]["rules"][0];
   EXPECT_EQ(rule["backends"][0]["latency"]["count"], 0);
   EXPECT_EQ(rule["mirrors"][0]["counters"]["sent"], 0);

@@ -1,5 +1,6 @@
-// The admin page: draws /topology with the conditions of /status, polls both every 2 s while the page is
-// visible (a hidden tab asks nothing), and looks a request up in /mirrors and /mirrors/diff. Plain DOM, no
+// The admin page: draws /topology with the conditions of /status, polls /topology every 2 s while the page
+// is visible (a hidden tab asks nothing) and /status when the table changed (its table_version), and looks a
+// request up in /mirrors and /mirrors/diff. Plain DOM, no
 // library: every name from the config goes in through textContent, never as markup.
 "use strict";
 
@@ -29,7 +30,10 @@ async function poll() {
   if (document.visibilityState !== "visible") return;  // resumed by visibilitychange
   const state = document.getElementById("state");
   try {
-    const [topology, status] = await Promise.all([getJson("topology"), getJson("status")]);
+    const topology = await getJson("topology");
+    // The objects' conditions change with the table only: a large config's /status is not read every poll.
+    const fresh = latest && latest.topology.table_version === topology.table_version;
+    const status = fresh ? latest.status : await getJson("status");
     previous = latest ? latest.topology : null;
     latest = {topology, status};
     draw();
