@@ -19,6 +19,7 @@ on 127.0.39.1."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 
@@ -196,6 +197,15 @@ class HelmChart(kube.KubeTestCase):
                       cluster_role["rules"])
         self.assertEqual([b["roleRef"]["name"] for b in self.of_kind(objects, "RoleBinding")],
                          [f"{RELEASE}-leader-election"])
+        # An admin token in the values: the chart makes the Secret named, and mounts that one.
+        objects = self.dry_run(self.render("--set", "admin.token=not-a-real-token",
+                                           "--set", "admin.tokenSecret=edge-admin"))
+        (secret,) = self.of_kind(objects, "Secret")
+        self.assertEqual(secret["metadata"]["name"], "edge-admin")
+        self.assertEqual(base64.b64decode(secret["data"]["token"]).decode(), "not-a-real-token")
+        (deployment,) = self.of_kind(objects, "Deployment")
+        volume = next(v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "admin-token")
+        self.assertEqual(volume["secret"]["secretName"], "edge-admin")
 
     def test_deploy_manifest_is_a_fresh_render_and_valid(self):
         fresh = subprocess.run([str(RENDER), "-"], env=self.kube.env, capture_output=True, text=True, timeout=120)
