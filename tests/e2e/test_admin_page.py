@@ -160,8 +160,8 @@ class AdminPage(mgtest.ClusterTestCase):
                               primary), "none")
         # The route whose backend does not exist is red, with why.
         self.assertIn("bad", self.attr(f'g.node[data-id="{BROKEN_RULE}"]', "class"))
-        self.assertIn("ResolvedRefs False", b.js("return document.querySelector(arguments[0]).textContent",
-                                                 f'g.node[data-id="{BROKEN_RULE}"]'))
+        self.assertIn("BackendNotFound (ResolvedRefs)", b.js("return document.querySelector(arguments[0]).textContent",
+                                                             f'g.node[data-id="{BROKEN_RULE}"]'))
 
         before = {css: int(self.attr(css, "data-total")) for css in (primary, mirror)}
         self.send(20)
@@ -248,7 +248,8 @@ class AdminPage(mgtest.ClusterTestCase):
                                                 .replace("/broken", "/later"))
         node = 'g.node[data-id="rule:default/later/0"]'
         wait_for(lambda: "bad" in (self.attr(node, "class") or ""), 15, "the new route, red, on the page")
-        self.assertIn("ResolvedRefs False", b.js("return document.querySelector(arguments[0]).textContent", node))
+        self.assertIn("BackendNotFound (ResolvedRefs)",
+                      b.js("return document.querySelector(arguments[0]).textContent", node))
 
 
 if __name__ == "__main__":

@@ -149,6 +149,19 @@ TEST(PageAssets, ThePageRefersOnlyToEmbeddedFiles) {
   EXPECT_GE(references, 2u);  // the script and the style sheet
 }
 
+TEST(PageAssets, EveryModuleTheScriptsImportIsEmbedded) {
+  const std::regex import_from(R"re(from "\./([^"]+)")re");
+  size_t imports = 0;
+  for (const auto& asset : page_assets()) {
+    const std::string body(asset.body);
+    for (auto it = std::sregex_iterator(body.begin(), body.end(), import_from); it != std::sregex_iterator(); ++it) {
+      EXPECT_NE(find_page_asset("/page/" + std::string((*it)[1])), nullptr) << asset.path << " imports " << (*it)[1];
+      ++imports;
+    }
+  }
+  EXPECT_GT(imports, 0u);
+}
+
 // One request with these extra header lines; the whole answer.
 std::string raw_get(uint16_t port, const std::string& path, const std::string& headers = {}) {
   asio::io_context io;
