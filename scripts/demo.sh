@@ -316,6 +316,7 @@ fi
 cat <<EOF
 
 mirrorgate is serving on http://$gw_addr (admin http://$admin_addr). Try:
+  http://$admin_addr/ in a browser: the topology, live mirror rates, and a request id lookup
   curl -sS http://$gw_addr/mirror/anything
   curl -sS http://$admin_addr/metrics | grep mirror
   $gw_bin mirrors --admin $admin_addr --follow

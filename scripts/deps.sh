@@ -12,6 +12,9 @@ packages=(
   libcurl4-openssl-dev libnghttp2-dev
   # test and demo tools
   python3 python3-yaml curl nghttp2-client procps openssl iproute2
+  # the admin page's browser test (tests/e2e/test_admin_page.py): Debian builds the driver from the same
+  # Chromium release, so the two never disagree on a version; a font so screenshots have legible text
+  chromium chromium-driver fonts-dejavu-core
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx haproxy linux-perf)

@@ -11,7 +11,7 @@
 
 namespace mg::admin {
 
-AdminReply admin_get(const std::string& address, const std::string& target, int timeout_ms) {
+AdminReply admin_get(const std::string& address, const std::string& target, int timeout_ms, const std::string& token) {
   AdminReply reply;
   asio::ip::tcp::endpoint endpoint;
   try {
@@ -30,7 +30,9 @@ AdminReply admin_get(const std::string& address, const std::string& target, int 
   }
   timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
   ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  std::string request = "GET " + target + " HTTP/1.1\r\nHost: " + address + "\r\nConnection: close\r\n\r\n";
+  std::string request = "GET " + target + " HTTP/1.1\r\nHost: " + address + "\r\n";
+  if (!token.empty()) request += "Authorization: Bearer " + token + "\r\n";
+  request += "Connection: close\r\n\r\n";
   asio::write(socket, asio::buffer(request), ec);
   std::string data;
   char chunk[16384];

@@ -12,6 +12,8 @@ struct AdminReply {
   std::string error;  // set when no reply could be had (connection refused, timeout...)
 };
 
-AdminReply admin_get(const std::string& address, const std::string& target, int timeout_ms = 5000);
+// `token`: sent as "Authorization: Bearer" when not empty (an admin listener off loopback asks for it).
+AdminReply admin_get(const std::string& address, const std::string& target, int timeout_ms = 5000,
+                     const std::string& token = {});
 
 }  // namespace mg::admin

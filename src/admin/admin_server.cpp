@@ -9,6 +9,8 @@
 #include <asio/write.hpp>
 #include <fmt/format.h>
 
+#include "admin/admin_auth.h"
+#include "admin/page_assets.h"
 #include "common/byte_buffer.h"
 #include "http/parser.h"
 #include "net/socket_watchdog.h"
@@ -19,25 +21,41 @@ namespace {
 
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 
-std::string response(int status, std::string_view content_type, std::string_view body, bool head_only) {
-  std::string out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                                status, http::reason_phrase(status), content_type, body.size());
+// `extra_headers`: whole header lines, each ending in CRLF.
+std::string response(int status, std::string_view content_type, std::string_view body, bool head_only,
+                     std::string_view extra_headers = {}) {
+  std::string out =
+      fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n", status,
+                  http::reason_phrase(status), content_type, body.size(), extra_headers);
   if (!head_only) out.append(body);
   return out;
 }
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
+// For clients that do not ask for HTML (curl); a browser gets the page (page_assets.h).
 constexpr std::string_view kIndex =
-    "mirrorgate admin\n"
+    "mirrorgate admin (a browser gets the admin page here)\n"
     "  /ready        200 when listeners are bound\n"
     "  /metrics      Prometheus metrics\n"
     "  /status       Gateway API objects with their computed status (JSON)\n"
     "  /config_dump  the route table in use (JSON)\n"
     "  /mirrors      recent mirror outcomes (JSON); ?request_id=ID&since_us=T&limit=N\n"
-    "  /mirrors/diff recent mirror responses that differed from the primary's (JSON); same query\n";
+    "  /mirrors/diff recent mirror responses that differed from the primary's (JSON); same query\n"
+    "  /topology     what the admin page draws: listeners, rules, backends, mirrors and their counters (JSON)\n";
 
-asio::awaitable<void> serve(asio::ip::tcp::socket socket, const AdminHandlers& handlers) {
+// The page runs only its own files (nothing from elsewhere, no inline script) and is never framed.
+constexpr std::string_view kPageHeaders =
+    "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nVary: Accept\r\n"
+    "Content-Security-Policy: default-src 'self'; img-src 'self' data:; frame-ancestors 'none'\r\n";
+
+// Both challenges: API clients answer Bearer; a browser knows only Basic and then prompts for a login,
+// whose password is the token (admin_auth.h).
+constexpr std::string_view kChallenges =
+    "WWW-Authenticate: Bearer realm=\"mirrorgate admin\"\r\n"
+    "WWW-Authenticate: Basic realm=\"mirrorgate admin (password: the admin token)\", charset=\"UTF-8\"\r\n";
+
+asio::awaitable<void> serve(asio::ip::tcp::socket socket, const AdminHandlers& handlers, std::string_view token) {
   net::SocketWatchdog watchdog(socket);
   watchdog.arm(std::chrono::seconds(10));
   ByteBuffer buffer(4096);
@@ -60,10 +78,13 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket, const AdminHandlers& h
   }
   bool head_only = head.method == "HEAD";
   std::string out;
+  std::string_view path = path_of(head.target);
   if (head.method != "GET" && !head_only) {
     out = response(405, "text/plain", "admin endpoints answer GET only\n", false);
+  } else if (!token.empty() && path != "/ready" && !authorization_carries(head.find("authorization"), token)) {
+    out = response(401, "text/plain", "this admin endpoint needs the admin token: Authorization: Bearer TOKEN\n",
+                   head_only, kChallenges);
   } else {
-    std::string_view path = path_of(head.target);
     if (path == "/ready") {
       bool ready = handlers.ready();
       out = response(ready ? 200 : 503, "text/plain", ready ? "LIVE\n" : "NOT READY\n", head_only);
@@ -78,8 +99,12 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket, const AdminHandlers& h
       out = response(200, "application/json", handlers.status(), head_only);
     } else if (path == "/config_dump") {
       out = response(200, "application/json", handlers.config_dump(), head_only);
-    } else if (path == "/") {
-      out = response(200, "text/plain", kIndex, head_only);
+    } else if (path == "/topology") {
+      out = response(200, "application/json", handlers.topology(), head_only);
+    } else if (path == "/" && head.find("accept").find("text/html") == std::string_view::npos) {
+      out = response(200, "text/plain", kIndex, head_only, "Vary: Accept\r\n");
+    } else if (const PageAsset* asset = find_page_asset(path)) {
+      out = response(200, asset->content_type, asset->body, head_only, kPageHeaders);
     } else {
       out = response(404, "text/plain", "unknown admin endpoint; see /\n", head_only);
     }
@@ -89,12 +114,13 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket, const AdminHandlers& h
   socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, const AdminHandlers& handlers) {
+asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, const AdminHandlers& handlers,
+                                  std::string_view token) {
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
     if (!acceptor.is_open()) co_return;
     if (ec) continue;
-    asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), handlers), asio::detached);
+    asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), handlers, token), asio::detached);
   }
 }
 
@@ -121,7 +147,9 @@ asio::ip::tcp::endpoint parse_host_port(const std::string& text) {
   return {address, static_cast<uint16_t>(port)};
 }
 
-AdminServer::AdminServer(const std::string& address, AdminHandlers handlers) : handlers_(std::move(handlers)) {
+AdminServer::AdminServer(const std::string& address, AdminHandlers handlers, std::string token)
+    : handlers_(std::move(handlers)), token_(std::move(token)) {
+  require_token_off_loopback(address, token_);
   auto endpoint = parse_host_port(address);
   std::error_code ec;
   acceptor_.open(endpoint.protocol(), ec);
@@ -135,7 +163,7 @@ AdminServer::AdminServer(const std::string& address, AdminHandlers handlers) : h
 AdminServer::~AdminServer() { stop(); }
 
 void AdminServer::start() {
-  asio::co_spawn(io_, accept_loop(acceptor_, handlers_), asio::detached);
+  asio::co_spawn(io_, accept_loop(acceptor_, handlers_, token_), asio::detached);
   thread_ = std::thread([this] { io_.run(); });
 }
 

@@ -9,6 +9,7 @@ namespace mg::admin {
 
 struct MirrorsCommandOptions {
   std::string admin = "127.0.0.1:9901";
+  std::string admin_token_file;  // empty: send no token
   std::string request_id;  // empty: all recent copies
   size_t limit = 50;
   bool follow = false;     // keep printing new outcomes (until interrupted, or `follow_seconds`)

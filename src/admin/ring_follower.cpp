@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "admin/admin_auth.h"
 #include "admin/admin_client.h"
 
 namespace mg::admin {
@@ -37,11 +38,18 @@ int64_t follow_admin_ring(const MirrorsCommandOptions& options, std::string_view
   int64_t since = 0;
   int64_t handed = 0;
   const auto start = std::chrono::steady_clock::now();
+  std::string token;
+  try {
+    if (!options.admin_token_file.empty()) token = read_token_file(options.admin_token_file);
+  } catch (const std::exception& e) {
+    err << command << ": " << e.what() << "\n";
+    return -1;
+  }
   for (bool first = true;; first = false) {
     const size_t limit = first ? (skip_history ? 1 : options.limit) : (options.follow ? kEverythingNew : options.limit);
     std::string target = fmt::format("{}?limit={}&since_us={}", path, limit, since);
     if (!options.request_id.empty()) target += "&request_id=" + options.request_id;
-    AdminReply reply = admin_get(options.admin, target);
+    AdminReply reply = admin_get(options.admin, target, 5000, token);
     if (!reply.error.empty()) {
       err << command << ": " << reply.error << "\n";
       return -1;

@@ -72,6 +72,9 @@ int main(int argc, char** argv) {
                "print the Gateway API features this build supports, one per line, and exit");
   app.add_option("--workers", options.workers, "worker threads (default: one per core)");
   app.add_option("--admin", options.admin_address, "admin listener ADDRESS:PORT")->capture_default_str();
+  app.add_option("--admin-token-file", options.admin_token_file,
+                 "file holding the bearer token every admin endpoint but /ready asks for (required when --admin "
+                 "is not a loopback address)");
   app.add_option("--access-log", options.access_log, "access log: '-' (stdout), 'off', or a file path")
       ->capture_default_str();
   app.set_version_flag("--version",
@@ -177,6 +180,8 @@ int main(int argc, char** argv) {
   auto* mirrors_cmd = app.add_subcommand(
       "mirrors", "was a request mirrored, to which pod, and what did that pod answer? (asks a running gateway)");
   mirrors_cmd->add_option("--admin", mirrors_options.admin, "admin listener of the gateway")->capture_default_str();
+  mirrors_cmd->add_option("--admin-token-file", mirrors_options.admin_token_file,
+                          "file holding the admin token, when the admin listener asks for one");
   mirrors_cmd->add_option("--request-id", mirrors_options.request_id, "only this request (its X-Request-Id)");
   mirrors_cmd
       ->add_option("--limit", mirrors_options.limit, "newest copies to show (with -f: those shown first, 0 = only new)")

@@ -19,6 +19,7 @@ std::string trace_json(std::vector<MirrorOutcome> outcomes, const TraceQuery& qu
     list.push_back({{"time_us", o.time_us},
                     {"request_id", o.request_id},
                     {"route", o.route},
+                    {"rule", o.rule},
                     {"mirror_backend", o.mirror_backend},
                     {"primary_host", o.primary_host},
                     {"primary_pod", o.primary_pod},

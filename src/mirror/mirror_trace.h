@@ -18,6 +18,7 @@ struct MirrorOutcome {
   int64_t time_us = 0;  // wall clock, microseconds since the epoch
   std::string request_id;
   std::string route;
+  std::string rule;          // the rule's name, else its index (the `rule` label of the mirror metrics)
   std::string mirror_backend;
   std::string primary_host;  // ip:port of the primary's endpoint
   std::string primary_pod;

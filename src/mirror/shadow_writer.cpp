@@ -71,6 +71,7 @@ void record_outcome(MirrorContext& mirror, const MirrorRequest& request, const r
     o.time_us = now_us();
     o.request_id.assign(request.request_id);
     o.route.assign(request.route);
+    o.rule.assign(request.rule);
     o.mirror_backend.assign(target.name);
     o.primary_host.assign(request.primary_host);
     o.primary_pod.assign(request.primary_pod);

@@ -11,8 +11,10 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "admin/admin_auth.h"
 #include "admin/admin_server.h"
 #include "admin/config_dump.h"
+#include "admin/topology.h"
 #include "config/problem.h"
 #include "k8s/kubernetes_provider.h"
 #include "route/cluster_set.h"
@@ -182,6 +184,13 @@ std::string kubernetes_metrics(const k8s::KubernetesProvider& provider) {
   return out;
 }
 
+// Every worker's counters, merged (for /metrics and /topology).
+stats::WorkerStats merged_stats(const std::vector<std::unique_ptr<Worker>>& workers) {
+  stats::WorkerStats merged;
+  for (const auto& w : workers) merged.merge(w->snapshot_stats());
+  return merged;
+}
+
 std::vector<std::string> messages(const std::vector<config::ConfigProblem>& problems) {
   std::vector<std::string> out;
   for (const auto& p : problems) out.push_back(p.message);
@@ -191,6 +200,10 @@ std::vector<std::string> messages(const std::vector<config::ConfigProblem>& prob
 }  // namespace
 
 int run_gateway(const GatewayOptions& options) {
+  // An admin listener that would refuse to start is refused before anything else starts.
+  const std::string admin_token =
+      options.admin_token_file.empty() ? std::string() : admin::read_token_file(options.admin_token_file);
+  admin::require_token_off_loopback(options.admin_address, admin_token);
   // Signals are claimed before any thread starts, so none can arrive with the default disposition
   // (the provider claims SIGHUP).
   asio::io_context signals_io(1);
@@ -206,6 +219,9 @@ int run_gateway(const GatewayOptions& options) {
   status_options.report_missing_parents = !kubernetes;
 
   ServedConfig current;  // its table is null until the provider's first snapshot
+  // Counts the tables served (not the ClusterSets): /status's objects change with the table only, and the
+  // admin page asks for them again only when this moved (guarded by current_mutex).
+  uint64_t table_version = 0;
   std::mutex current_mutex;  // the admin thread reads `current` for /config_dump and /status
   std::string last_reload_error;
   // The objects the provider left out (or kept at their previous version) in its last snapshot, one
@@ -241,6 +257,7 @@ int run_gateway(const GatewayOptions& options) {
       else
         spdlog::info("reload applied{}", with_problems);
       std::lock_guard lock(current_mutex);
+      if (!endpoints_only) ++table_version;
       current = std::move(next);
       last_reload_error = fmt::format("{}", fmt::join(problems, "; "));
       config_problems = std::move(problems);
@@ -260,6 +277,7 @@ int run_gateway(const GatewayOptions& options) {
     if (kubernetes) kubernetes->publish_status(route::status_json(*first.table, status_options));
     std::lock_guard lock(current_mutex);
     current = std::move(first);
+    ++table_version;
     config_problems = std::move(lines);
   });
   // A provider other than files may deliver its first set later (the API server may not answer yet);
@@ -295,9 +313,7 @@ int run_gateway(const GatewayOptions& options) {
           .ready = [&] { return ready.load(); },
           .metrics =
               [&] {
-                stats::WorkerStats merged;
-                for (auto& w : workers) merged.merge(w->snapshot_stats());
-                std::string text = stats::render_prometheus(merged);
+                std::string text = stats::render_prometheus(merged_stats(workers));
                 if (kubernetes) text += kubernetes_metrics(*kubernetes);
                 return text;
               },
@@ -337,7 +353,22 @@ int run_gateway(const GatewayOptions& options) {
                 return mirror::mismatches_json(gather(workers, &Worker::snapshot_mismatches),
                                                parse_trace_query(query));
               },
-      });
+          .topology =
+              [&] {
+                const stats::WorkerStats merged = merged_stats(workers);
+                const double now_s =
+                    std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+                ServedConfig now;
+                uint64_t version = 0;
+                {
+                  std::lock_guard lock(current_mutex);
+                  now = current;
+                  version = table_version;
+                }
+                return admin::topology_json(*now.table, *now.clusters, merged, now_s, version);
+              },
+      },
+      admin_token);
   for (auto& w : workers) w->start();
   admin.start();
   ready = true;

@@ -37,6 +37,7 @@ struct GatewayOptions {
   KubernetesOptions kubernetes;
   size_t workers = 0;  // 0: one per core
   std::string admin_address = "127.0.0.1:9901";
+  std::string admin_token_file;  // --admin-token-file; required off loopback (admin/admin_auth.h)
   std::string access_log = "-";  // "-" stdout, "off", or a file path
   std::string log_level = "info";
 

@@ -813,6 +813,33 @@ class Cluster:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+@dataclass
+class Seed:
+    gw: Gateway
+    pods: list[EchoPod]
+    ip: str  # the Gateway's address, and the admin listener's
+    port: int
+    config: Path
+
+
+def start_seed(c: Cluster, net: str, extra_files: dict[str, str] | None = None,
+               gateway_args: list[str] | None = None) -> Seed:
+    """The seed scenario (examples/mirror) on the loopback block `net`: the Gateway and the admin listener on
+    net.1, the pods on net.2-5, `extra_files` (name -> YAML) added to the config; every process ready."""
+    pod_ips = {old: f"{net}.{old.rsplit('.', 1)[1]}" for _, old, _ in EXAMPLE_PODS}
+    ip = f"{net}.1"
+    port = free_port(ip)
+    config = copy_example(c.config_dir(), ip, port, pod_ips)
+    for name, text in (extra_files or {}).items():
+        (config / name).write_text(text)
+    pods = [c.echo(pod, pod_ips[old], service=svc) for pod, old, svc in EXAMPLE_PODS]
+    gw = c.gateway(config, admin_ip=ip, extra_args=gateway_args)
+    for p in pods:
+        p.wait_ready()
+    gw.wait_ready()
+    return Seed(gw, pods, ip, port, config)
+
+
 class DumpsOnFailure:
     """A TestCase mixin: after a failed test, prints the failure first (a CI excerpt shows the head of a
     long output, and the traceback would otherwise come last, after every test of the file), then what

@@ -19,6 +19,7 @@ on 127.0.39.1."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 
@@ -141,6 +142,10 @@ class HelmChart(kube.KubeTestCase):
         self.assertIn("--leader-elect", c["args"])
         self.assertIn(f"--leader-elect-resource-namespace={NAMESPACE}", c["args"])
         self.assertIn("--admin=0.0.0.0:9901", c["args"])
+        # Off loopback the admin listener asks for a token: the chart mounts it from a Secret the user makes.
+        self.assertIn("--admin-token-file=/etc/mirrorgate/admin/token", c["args"])
+        volume = next(v for v in pod["volumes"] if v["name"] == "admin-token")
+        self.assertEqual(volume["secret"]["secretName"], f"{RELEASE}-admin-token")
         for probe in ("readinessProbe", "livenessProbe"):
             self.assertEqual(c[probe]["httpGet"]["path"], "/ready")
             self.assertEqual(c[probe]["httpGet"]["port"], "admin")
@@ -192,6 +197,15 @@ class HelmChart(kube.KubeTestCase):
                       cluster_role["rules"])
         self.assertEqual([b["roleRef"]["name"] for b in self.of_kind(objects, "RoleBinding")],
                          [f"{RELEASE}-leader-election"])
+        # An admin token in the values: the chart makes the Secret named, and mounts that one.
+        objects = self.dry_run(self.render("--set", "admin.token=not-a-real-token",
+                                           "--set", "admin.tokenSecret=edge-admin"))
+        (secret,) = self.of_kind(objects, "Secret")
+        self.assertEqual(secret["metadata"]["name"], "edge-admin")
+        self.assertEqual(base64.b64decode(secret["data"]["token"]).decode(), "not-a-real-token")
+        (deployment,) = self.of_kind(objects, "Deployment")
+        volume = next(v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "admin-token")
+        self.assertEqual(volume["secret"]["secretName"], "edge-admin")
 
     def test_deploy_manifest_is_a_fresh_render_and_valid(self):
         fresh = subprocess.run([str(RENDER), "-"], env=self.kube.env, capture_output=True, text=True, timeout=120)
@@ -314,7 +328,8 @@ spec:
   targetRefs: [{{group: gateway.networking.k8s.io, kind: Gateway, name: edge}}]
   limits: {{maxHeaders: 50}}
 """)
-        # The Deployment's own arguments (but the admin address and the access log, which the test picks).
+        # The Deployment's own arguments (but the admin address, its token file and the access log, which the
+        # test picks).
         # Permissions in force (the authorizer follows new bindings within a moment), so that any refusal
         # the gateway meets below is a permission the chart lacks.
         for check in (("list", "referencegrants.gateway.networking.k8s.io", "--all-namespaces"),
@@ -322,7 +337,7 @@ spec:
                       ("watch", "secrets", "-n", NAMESPACE), ("create", "leases.coordination.k8s.io", "-n", NAMESPACE)):
             wait_for(lambda: self.can_i(*check), 15, f"can-i {' '.join(check)}")
         args = [a for a in self.container(self.dry_run(self.render("--show-only", "templates/deployment.yaml")))["args"]
-                if not a.startswith(("--admin=", "--access-log=", "--workers="))]
+                if not a.startswith(("--admin=", "--admin-token-file=", "--access-log=", "--workers="))]
         self.assertIn("--leader-elect", args)
         gw = self.cluster.gateway(None, admin_ip=ip, name="chart-gateway",
                                   extra_args=["--kubeconfig", str(kubeconfig), *args])

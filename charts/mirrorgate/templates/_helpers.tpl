@@ -38,6 +38,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if or .Values.leaderElection.enabled (gt (int .Values.replicas) 1) -}}true{{- end -}}
 {{- end -}}
 
+{{/* The Secret that holds the admin token (admin.tokenSecret). */}}
+{{- define "mirrorgate.adminTokenSecret" -}}
+{{- default (printf "%s-admin-token" (include "mirrorgate.fullname" .)) .Values.admin.tokenSecret -}}
+{{- end -}}
+
 {{- define "mirrorgate.leaseName" -}}
 {{- default (printf "%s-leader" (include "mirrorgate.fullname" .)) .Values.leaderElection.leaseName -}}
 {{- end -}}
