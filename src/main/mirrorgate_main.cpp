@@ -15,6 +15,7 @@
 #include "admin/mirrors_command.h"
 #include "common/version.h"
 #include "config/loader.h"
+#include "route/address_pool.h"
 #include "route/supported_features.h"
 #include "server/gateway.h"
 #include "server/status_command.h"
@@ -49,6 +50,13 @@ int main(int argc, char** argv) {
         return "";
       })
       ->group("Kubernetes");
+  app.add_option("--gateway-address-pool", options.gateway_address_pool,
+                 "IPv4 CIDR (e.g. 127.0.100.0/24) whose addresses Gateways that ask for none get, each its own, "
+                 "bound and reported in status.addresses, as a load balancer controller would")
+      ->check([](const std::string& v) -> std::string {
+        std::string error;
+        return mg::route::AddressPool::parse(v, error) ? "" : error;
+      });
   app.add_option("--kube-api-qps", options.kubernetes.api_qps, "status writes per second to the API server")
       ->check(CLI::PositiveNumber)
       ->capture_default_str()
@@ -210,6 +218,12 @@ int main(int argc, char** argv) {
   if (!options.kubernetes.enabled && !options.kubernetes.publish_service.empty()) {
     std::cerr << "mirrorgate: --publish-service reads a Service's status from the API server: it needs "
                  "--kubeconfig (or a pod's service account), not -c\n";
+    return 2;
+  }
+
+  if (!options.kubernetes.publish_service.empty() && !options.gateway_address_pool.empty()) {
+    std::cerr << "mirrorgate: --publish-service and --gateway-address-pool both say where Gateways that ask for no "
+                 "address are reached; give one\n";
     return 2;
   }
 

@@ -259,6 +259,8 @@ struct RouteTable {
   // rules the data plane was built with. status.h prints it; translating with the previous table keeps
   // the lastTransitionTime of unchanged conditions.
   std::shared_ptr<const StatusSnapshot> status;
+  // Gateway "ns/name" -> the address --gateway-address-pool gave it; the next translation keeps them.
+  std::map<std::string, std::string> pool_addresses;
   // Unique per translation, never reused (0: a table not made by translate()), so that a connection can
   // tell a new table from the one it found its listener in, even one allocated at the same address.
   uint64_t generation = 0;

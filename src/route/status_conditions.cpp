@@ -228,7 +228,9 @@ class StatusBuilder {
       out.addresses = {{"IPAddress", address->second}};
     }
     if (address == in_.gateway_addresses.end()) {
-      programmed = condition("Programmed", false, "AddressNotAssigned", "the Gateway has no address");
+      const bool pool_exhausted = gw.addresses.empty() && !in_.no_pool_address_because.empty();
+      programmed = condition("Programmed", false, "AddressNotAssigned",
+                             pool_exhausted ? in_.no_pool_address_because : "the Gateway has no address");
     } else if (published && out.addresses.empty()) {
       programmed = condition("Programmed", false, "AddressNotAssigned",
                              "Service " + in_.published->service + " (--publish-service) " +

@@ -47,6 +47,8 @@ struct StatusInputs {
   const ClientTrafficResolution& client_traffic;
   const PortClaims& port_claims;  // listeners on a port another Gateway holds: not served
   const PublishedAddresses* published;  // null: no --publish-service
+  // Why a Gateway that asks for no address has none (an exhausted --gateway-address-pool); empty: no pool.
+  std::string no_pool_address_because;
 };
 
 // Every condition, with lastTransitionTime left empty (carry_transition_times fills it in).

@@ -199,6 +199,7 @@ class Translator {
     std::sort(gateways.begin(), gateways.end(), [](auto* a, auto* b) {
       return key(a->metadata.namespace_, a->metadata.name) < key(b->metadata.namespace_, b->metadata.name);
     });
+    assign_pool_addresses(gateways);
     claim_ports(gateways);
     publish_addresses();
     // Before the listeners: an HTTPS port's TLS context is built with its policy's spec.tls.
@@ -241,6 +242,42 @@ class Translator {
 
   // --- gateways and listeners ---
 
+  // --gateway-address-pool: an address for each Gateway that asks for none, older Gateways first, each
+  // keeping the one the previous translation gave it.
+  void assign_pool_addresses(const std::vector<const config::Gateway*>& gateways) {
+    if (!options_.address_pool) return;
+    std::vector<const config::Gateway*> wanting;
+    std::set<std::string> taken;
+    for (const auto* gw : gateways) {
+      if (gw->addresses.empty()) {
+        wanting.push_back(gw);
+      } else {
+        taken.insert(gateway_bind_address(*gw).value);
+      }
+    }
+    std::stable_sort(wanting.begin(), wanting.end(), [](auto* a, auto* b) {
+      return a->metadata.creation_timestamp < b->metadata.creation_timestamp;
+    });
+    std::vector<std::string> ids;
+    for (const auto* gw : wanting) ids.push_back(key(gw->metadata.namespace_, gw->metadata.name));
+    static const std::map<std::string, std::string> kNone;
+    table_->pool_addresses =
+        options_.address_pool->assign(ids, options_.previous ? options_.previous->pool_addresses : kNone, taken);
+    for (const auto& id : ids)
+      if (!table_->pool_addresses.count(id))
+        warn("Gateway " + id + ": the address pool " + options_.address_pool->cidr() +
+             " (--gateway-address-pool) has no free address; its listeners are not served");
+  }
+
+  // What a Gateway binds: its spec.addresses, else the pool's address for it (none when the pool is
+  // exhausted), else every address.
+  std::optional<GatewayBindAddress> bind_address(const config::Gateway& gw) const {
+    if (!options_.address_pool || !gw.addresses.empty()) return gateway_bind_address(gw);
+    const auto it = table_->pool_addresses.find(key(gw.metadata.namespace_, gw.metadata.name));
+    if (it == table_->pool_addresses.end()) return std::nullopt;
+    return GatewayBindAddress{it->second, ""};
+  }
+
   // The address each Gateway binds, or the one an address provider gave it (compute_status), decides
   // which of two Gateways asking for one address:port gets it.
   void claim_ports(const std::vector<const config::Gateway*>& gateways) {
@@ -248,7 +285,7 @@ class Translator {
     for (const auto* gw : gateways) {
       const std::string id = key(gw->metadata.namespace_, gw->metadata.name);
       if (!options_.assigned_addresses) {
-        address_of[id] = gateway_bind_address(*gw).value;
+        if (const auto bind = bind_address(*gw)) address_of[id] = bind->value;
       } else if (auto a = options_.assigned_addresses->find(id); a != options_.assigned_addresses->end()) {
         address_of[id] = a->second;
       }
@@ -273,7 +310,9 @@ class Translator {
 
   void translate_gateway(const config::Gateway& gw) {
     const std::string gw_id = key(gw.metadata.namespace_, gw.metadata.name);
-    const GatewayBindAddress bind = gateway_bind_address(gw);
+    const std::optional<GatewayBindAddress> bound = bind_address(gw);
+    if (!bound) return;  // the pool is exhausted (warned): nothing to bind
+    const GatewayBindAddress& bind = *bound;
     const std::string& address = bind.value;
     if (!bind.ignored_type.empty())
       warn("Gateway " + gw_id + ": spec.addresses[0] of type " + bind.ignored_type +
@@ -788,7 +827,10 @@ class Translator {
         [this](const config::Gateway& gw, const config::Listener& l) -> const ListenerCertificate& {
           return certificate(gw, l);
         },
-        mirror_policies_, client_traffic_, *port_claims_, published_ ? &*published_ : nullptr});
+        mirror_policies_, client_traffic_, *port_claims_, published_ ? &*published_ : nullptr,
+        options_.address_pool ? "the address pool " + options_.address_pool->cidr() +
+                                    " (--gateway-address-pool) has no free address"
+                              : std::string()});
     out.time = options_.time.empty() ? now_rfc3339() : options_.time;
     carry_transition_times(out, options_.previous ? options_.previous->status.get() : nullptr);
     return out;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "config/objects.h"
+#include "route/address_pool.h"
 #include "route/route_table.h"
 
 namespace mg::route {
@@ -40,6 +41,10 @@ struct TranslateOptions {
   // for no address reports that Service's load-balancer ingress as its status.addresses, as other
   // controllers do; none yet is Programmed=False/AddressNotAssigned. Empty: the address it binds.
   std::string publish_service;
+  // --gateway-address-pool: a Gateway that asks for no address gets one of these (address_pool.h), keeps
+  // it across translations (from `previous`), and binds and reports it; none left: AddressNotAssigned,
+  // nothing served. Null: such a Gateway binds 0.0.0.0.
+  const AddressPool* address_pool = nullptr;
 };
 
 std::shared_ptr<const RouteTable> translate(const config::ObjectSet&, const TranslateOptions&);

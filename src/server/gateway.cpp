@@ -213,6 +213,13 @@ int run_gateway(const GatewayOptions& options) {
   route::TranslateOptions translation;
   translation.controller_name = options.kubernetes.controller_name;
   translation.publish_service = options.kubernetes.publish_service;
+  std::optional<route::AddressPool> address_pool;
+  if (!options.gateway_address_pool.empty()) {
+    std::string error;
+    address_pool = route::AddressPool::parse(options.gateway_address_pool, error);
+    if (!address_pool) throw std::invalid_argument("--gateway-address-pool: " + error);
+    translation.address_pool = &*address_pool;
+  }
   // In a cluster, a parentRef to a Gateway that does not exist may be another controller's: no entry.
   route::StatusOptions status_options = route::gateway_status_options();
   status_options.controller_name = options.kubernetes.controller_name;

@@ -40,6 +40,8 @@ struct GatewayOptions {
   std::string admin_token_file;  // --admin-token-file; required off loopback (admin/admin_auth.h)
   std::string access_log = "-";  // "-" stdout, "off", or a file path
   std::string log_level = "info";
+  // --gateway-address-pool: the IPv4 CIDR whose addresses Gateways that ask for none get (route/address_pool.h).
+  std::string gateway_address_pool;
 
   size_t max_connections_per_worker = 16384;  // beyond: new connections are closed at once (counted)
   std::chrono::milliseconds upstream_idle_timeout{60'000};  // idle pooled upstream connection (nginx's 60 s)

@@ -4,7 +4,8 @@
   gateway, the Gateway API version and how many features it supports);
 - an unknown `--log-level` is refused at start with a message naming the flag, instead of silencing
   every log line (spdlog reads an unknown level name as "off");
-- `--publish-service` wants NAMESPACE/NAME and a Kubernetes API server, and says so."""
+- `--publish-service` wants NAMESPACE/NAME and a Kubernetes API server, and says so;
+- `--gateway-address-pool` wants an IPv4 CIDR, and not beside `--publish-service`."""
 
 import re
 import subprocess
@@ -55,6 +56,18 @@ class CommandLine(unittest.TestCase):
         out = run(mgtest.GATEWAY_BIN, "-c", examples, "--publish-service", "ns/lb")
         self.assertEqual(out.returncode, 2, out.stdout + out.stderr)
         self.assertIn("--publish-service reads a Service's status from the API server", out.stderr)
+
+    def test_gateway_address_pool_wants_a_cidr_and_not_publish_service_too(self):
+        examples = str(mgtest.SOURCE_DIR / "examples" / "mirror")
+        for bad in ("127.0.70.0", "127.0.70.0/33", "127.0.70.9/24"):
+            out = run(mgtest.GATEWAY_BIN, "-c", examples, "--gateway-address-pool", bad)
+            self.assertNotEqual(out.returncode, 0, bad)
+            self.assertIn("--gateway-address-pool", out.stderr, bad)
+            self.assertIn(bad, out.stderr)
+        out = run(mgtest.GATEWAY_BIN, "--kubeconfig", "/nonexistent", "--publish-service", "ns/lb",
+                  "--gateway-address-pool", "127.0.70.0/24")
+        self.assertEqual(out.returncode, 2, out.stdout + out.stderr)
+        self.assertIn("--publish-service and --gateway-address-pool", out.stderr)
 
 
 if __name__ == "__main__":

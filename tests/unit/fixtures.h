@@ -104,6 +104,15 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// Gateway default/NAME of GatewayClass "mg" created at `created` (RFC 3339), with flow-style listeners and
+// any further spec lines (each indented two spaces, ending in a newline), then a document separator.
+inline std::string dated_gateway_yaml(std::string_view name, std::string_view created, std::string_view listeners,
+                                      std::string_view more_spec = "") {
+  return "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: " + std::string(name) +
+         ", namespace: default, creationTimestamp: \"" + std::string(created) + "\"}\nspec:\n  gatewayClassName: mg\n" +
+         std::string(more_spec) + "  listeners: " + std::string(listeners) + "\n---\n";
+}
+
 // Gives each Gateway without spec.addresses an address of its own (127.0.100.N), as the conformance
 // harness does (tests/conformance/run_conformance.py): two Gateways on one address:port conflict
 // (route/port_claims.h), and the suite's base has several on port 80.

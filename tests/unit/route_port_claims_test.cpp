@@ -8,46 +8,26 @@
 #include <nlohmann/json.hpp>
 
 #include "config/loader.h"
+#include "fixtures.h"
 #include "route/status.h"
 #include "route/translator.h"
+#include "status_json_reading.h"
 
 namespace mg::route {
 namespace {
 
 using nlohmann::json;
+using test::condition;
+using test::listener_status;
 
-std::string gateway(std::string_view name, std::string_view created, std::string_view listeners) {
-  return "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: " + std::string(name) +
-         ", namespace: default, creationTimestamp: \"" + std::string(created) +
-         "\"}\nspec:\n  gatewayClassName: mirrorgate\n  listeners: " + std::string(listeners) + "\n---\n";
-}
-
-const std::string kClass = R"(apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: mirrorgate}
-spec: {controllerName: mirrorgate.io/gateway-controller}
----
-)";
+const std::string kClass = std::string(test::kGatewayClass) + "---\n";
+using test::dated_gateway_yaml;
 
 // Named so that name order and age order disagree: "a-new" is younger than "z-old".
 const std::string kTwo =
-    kClass + gateway("z-old", "2026-01-01T00:00:00Z", "[{name: http, port: 8080, protocol: HTTP}]") +
-    gateway("a-new", "2026-02-01T00:00:00Z",
+    kClass + dated_gateway_yaml("z-old", "2026-01-01T00:00:00Z", "[{name: http, port: 8080, protocol: HTTP}]") +
+    dated_gateway_yaml("a-new", "2026-02-01T00:00:00Z",
             "[{name: http, port: 8080, protocol: HTTP}, {name: other, port: 8081, protocol: HTTP}]");
-
-json listener_status(const json& status, std::string_view gw, std::string_view listener) {
-  for (const auto& i : status["items"])
-    if (i["kind"] == "Gateway" && i["metadata"]["name"] == gw)
-      for (const auto& l : i["status"]["listeners"])
-        if (l["name"] == listener) return l;
-  return nullptr;
-}
-
-json condition(const json& conditions, std::string_view type) {
-  for (const auto& c : conditions)
-    if (c["type"] == type) return c;
-  return nullptr;
-}
 
 TEST(RoutePortClaims, TheOlderGatewayHoldsThePortAndTheOtherListenerIsNotServed) {
   const auto table = translate(config::load_string(kTwo, "test"), TranslateOptions{});
@@ -81,8 +61,8 @@ TEST(RoutePortClaims, GatewaysOnTheirOwnAddressesShareAPortNumber) {
 
 TEST(RoutePortClaims, WithoutTimestampsTheFirstByNameHoldsIt) {
   const std::string text =
-      kClass + gateway("b", "", "[{name: http, port: 80, protocol: HTTP}]") +
-      gateway("a", "", "[{name: http, port: 80, protocol: HTTP}]");
+      kClass + dated_gateway_yaml("b", "", "[{name: http, port: 80, protocol: HTTP}]") +
+      dated_gateway_yaml("a", "", "[{name: http, port: 80, protocol: HTTP}]");
   const auto table = translate(config::load_string(text, "test"), TranslateOptions{});
   ASSERT_EQ(table->listeners.size(), 1u);
   EXPECT_EQ(table->listeners.front().gateway, "default/a");
