@@ -8,8 +8,8 @@ the histograms (the echo pods delay their answers so the quantile has a known bu
   metadata shows the `# UNIT` lines and the counter families named without `_total`, which only the OpenMetrics
   parser reads: so the scrape really went through OpenMetrics.
 - `promtool check metrics` has nothing to say about /metrics.
-- A second gateway with an admin token is scraped with `authorization: {credentials_file: ...}`; without the
-  credentials the same target is down.
+- A second gateway whose admin listener is bound off loopback (0.0.0.0, so it asks for the admin token) is
+  scraped with `authorization: {credentials_file: ...}`; without the credentials the same target is down.
 - deploy/monitoring/'s alert rules load and evaluate without error, and every query of the Grafana dashboard
   parses and returns data (those on Kubernetes-only metrics parse only: these tests use files).
 - The listener certificate expiry gauge is the certificate's notAfter.
@@ -89,14 +89,17 @@ class Prometheus(mgtest.ClusterTestCase):
         cls.crt_path = c.dir / "secure.example.crt"
         seed = mgtest.start_seed(c, NET, extra_config(ip, mgtest.free_port(ip), crt, key))
         cls.gw, cls.ip, cls.port = seed.gw, seed.ip, seed.port
-        # A second gateway whose admin listener asks for a token (no Gateways: its listeners would collide).
+        # A second gateway whose admin listener is bound off loopback (every address), so it asks for a
+        # token, as in a pod. No Gateways: its listeners would collide with the seed's.
         other = c.config_dir("token-gateway")
         (other / "class.yaml").write_text(mgtest.gatewayclass_yaml())
         token_file = c.dir / "admin-token"
         token_file.write_text(TOKEN + "\n")
-        cls.token_gw = c.gateway(other, admin_ip=ip, name="token-gateway",
+        token_port = mgtest.free_port(ip)
+        cls.token_gw = c.gateway(other, admin_ip="0.0.0.0", admin_port=token_port, name="token-gateway",
                                  extra_args=["--admin-token-file", str(token_file)])
-        cls.token_gw.wait_ready()
+        wait_for(lambda: get(ip, token_port, "/ready", timeout=1).status == 200, mgtest.START_TIMEOUT,
+                 "the token gateway's /ready (no token asked)")
 
         prom_ip = f"{NET}.6"
         cls.prom_port = mgtest.free_port(prom_ip)
