@@ -42,7 +42,8 @@ TEST(CertificateExpiry, IsTheLeafsNotAfterInUnixSeconds) {
 
 TEST(CertificateExpiry, NothingForWhatIsNoCertificate) {
   EXPECT_EQ(certificate_not_after(""), std::nullopt);
-  EXPECT_EQ(certificate_not_after("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n"), std::nullopt);
+  EXPECT_EQ(certificate_not_after("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n"),
+            std::nullopt);
 }
 
 }  // namespace
