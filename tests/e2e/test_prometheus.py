@@ -313,6 +313,16 @@ class Prometheus(mgtest.ClusterTestCase):
         missing = {f for f in families if not documented(f)}
         self.assertEqual(missing, set(), "families missing from docs/observability.md")
 
+    def test_label_sets_stay_bounded(self):
+        # 240 distinct paths were sent (/mirror/0.., /dark/0..): none is a label value, and the request
+        # families hold one series per route and code.
+        text = self.gw.admin("/metrics").body.decode()
+        self.assertIsNone(re.search(r'="/(mirror|dark)/\d', text), "a raw path as a label value")
+        series = self.query('count by (__name__) ({job="mirrorgate",__name__=~"mirrorgate_downstream_requests_total|'
+                            'mirrorgate_upstream_requests_total"})')
+        self.assertEqual({m["__name__"]: v for m, v in series},
+                         {"mirrorgate_downstream_requests_total": 3.0, "mirrorgate_upstream_requests_total": 2.0})
+
     # ---- scraping with a token
 
     def test_a_token_protected_admin_listener_is_scraped_with_credentials_file(self):
