@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import unittest
 import urllib.request
@@ -41,6 +42,9 @@ TOKEN = "scrape-token-" + mgtest.unique_id()
 # Prometheus 2.x's Accept header on a scrape (scrape/scrape.go, scrapeAcceptHeader).
 PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
                      "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+
+# Prometheus is on loopback: a proxy from the environment (http_proxy) must not be asked.
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 # Traffic: TICKS per second for SECONDS; each tick one request to the seed's mirrored route, and every
 # fourth tick one to a route whose backend answers 503 and one to a route whose mirror has no endpoint.
@@ -139,8 +143,11 @@ class Prometheus(mgtest.ClusterTestCase):
     @classmethod
     def api(cls, path: str, **params) -> dict:
         url = f"{cls.prom}{path}?{urllib.parse.urlencode(params)}"
-        with urllib.request.urlopen(url, timeout=10) as r:
-            doc = json.load(r)
+        try:
+            with NO_PROXY.open(url, timeout=10) as r:
+                doc = json.load(r)
+        except urllib.error.HTTPError as e:  # a query that does not parse: 400 with Prometheus' reason
+            raise AssertionError(f"{path} {params}: {e.code} {e.read().decode(errors='replace')}") from None
         if doc.get("status") != "success":
             raise AssertionError(f"{path} {params}: {doc}")
         return doc["data"]
