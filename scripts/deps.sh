@@ -15,6 +15,9 @@ packages=(
   # the admin page's browser test (tests/e2e/test_admin_page.py): Debian builds the driver from the same
   # Chromium release, so the two never disagree on a version; a font so screenshots have legible text
   chromium chromium-driver fonts-dejavu-core
+  # the Prometheus test (tests/e2e/test_prometheus.py) and the alert rules' tests (deploy/monitoring/):
+  # prometheus scrapes the gateway, promtool checks the metrics, the rules and their unit tests
+  prometheus
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx haproxy linux-perf)

@@ -89,7 +89,10 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket, const AdminHandlers& h
       bool ready = handlers.ready();
       out = response(ready ? 200 : 503, "text/plain", ready ? "LIVE\n" : "NOT READY\n", head_only);
     } else if (path == "/metrics" || path == "/stats/prometheus") {
-      out = response(200, "text/plain; version=0.0.4; charset=utf-8", handlers.metrics(), head_only);
+      const auto format = stats::negotiate_format(head.find("accept"));
+      std::string body = handlers.metrics(format);
+      stats::finish_exposition(body, format);
+      out = response(200, stats::content_type(format), body, head_only, "Vary: Accept\r\n");
     } else if (path == "/mirrors" || path == "/mirrors/diff") {
       size_t q = head.target.find('?');
       std::string_view query = q == std::string_view::npos ? std::string_view{} : head.target.substr(q + 1);

@@ -12,11 +12,14 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 
+#include "stats/prometheus_text.h"
+
 namespace mg::admin {
 
 struct AdminHandlers {
   std::function<bool()> ready;                // listeners bound and serving
-  std::function<std::string()> metrics;       // Prometheus text
+  // Every metric family in the format the scraper asked for (Accept), without OpenMetrics' `# EOF`.
+  std::function<std::string(stats::ExpositionFormat)> metrics;
   std::function<std::string()> status;        // JSON: Gateway API objects with computed status
   std::function<std::string()> config_dump;   // JSON
   std::function<std::string(std::string_view query)> mirrors;  // JSON of recent mirror outcomes

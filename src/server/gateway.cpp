@@ -17,6 +17,8 @@
 #include "admin/topology.h"
 #include "config/problem.h"
 #include "k8s/kubernetes_provider.h"
+#include "net/certificate_expiry.h"
+#include "net/tls_context.h"
 #include "route/cluster_set.h"
 #include "route/gateway_status_options.h"
 #include "route/status.h"
@@ -158,29 +160,92 @@ std::unique_ptr<config::Provider> make_provider(asio::io_context& io, const Gate
 }
 
 // The provider's own figures, after the workers' in /metrics.
-std::string kubernetes_metrics(const k8s::KubernetesProvider& provider) {
+std::string kubernetes_metrics(const k8s::KubernetesProvider& provider, stats::ExpositionFormat format) {
   using stats::MetricType;
   const auto writes = provider.status_counters();
   const auto count = [](uint64_t n) { return static_cast<double>(n); };
   std::string out;
   stats::append_metric(out, "mirrorgate_kubernetes_api_disconnected_seconds", MetricType::kGauge,
                        "How long the API server has been unreachable (0: connected).",
-                       {{"", provider.health().disconnected_seconds()}});
+                       {{"", provider.health().disconnected_seconds()}}, format);
   stats::append_metric(out, "mirrorgate_kubernetes_api_disconnections_total", MetricType::kCounter,
-                       "Times the API server became unreachable.", {{"", count(provider.health().disconnections())}});
+                       "Times the API server became unreachable.",
+                       {{"", count(provider.health().disconnections())}}, format);
   stats::append_metric(out, "mirrorgate_kubernetes_watch_errors", MetricType::kGauge,
-                       "Watches that cannot list or watch right now.", {{"", count(provider.watch_errors().size())}});
+                       "Watches that cannot list or watch right now.",
+                       {{"", count(provider.watch_errors().size())}}, format);
   stats::append_metric(out, "mirrorgate_kubernetes_snapshots_total", MetricType::kCounter,
-                       "Snapshots of the watched objects handed to translation.", {{"", count(provider.snapshots())}});
+                       "Snapshots of the watched objects handed to translation.",
+                       {{"", count(provider.snapshots())}}, format);
   stats::append_metric(out, "mirrorgate_kubernetes_status_writes_total", MetricType::kCounter,
                        "Status writes to the API server, by result.",
                        {{"result=\"written\"", count(writes.written)},
                         {"result=\"unchanged\"", count(writes.unchanged)},
                         {"result=\"conflict\"", count(writes.conflicts)},
-                        {"result=\"failed\"", count(writes.failed)}});
+                        {"result=\"failed\"", count(writes.failed)}},
+                       format);
   stats::append_metric(out, "mirrorgate_kubernetes_status_writer", MetricType::kGauge,
                        "Whether this replica writes status (1: leader, or no election).",
-                       {{"", provider.writes_status() ? 1.0 : 0.0}});
+                       {{"", provider.writes_status() ? 1.0 : 0.0}}, format);
+  return out;
+}
+
+// How reloads went (guarded by current_mutex, like the rest of what the admin thread reads).
+struct ReloadFigures {
+  uint64_t applied = 0;   // snapshots served (the first included), endpoint-only updates too
+  uint64_t rejected = 0;  // snapshots that could not be served as a whole: the previous config kept serving
+  bool last_rejected = false;
+  size_t problems = 0;  // objects the last snapshot left out or kept at their previous version
+};
+
+std::string escape_label_value(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+// The config's figures and the listeners' certificates, after the workers' in /metrics.
+std::string config_metrics(const ReloadFigures& reloads, const route::RouteTable& table,
+                           stats::ExpositionFormat format) {
+  using stats::MetricType;
+  std::string out;
+  stats::append_metric(
+      out, "mirrorgate_config_reloads_total", MetricType::kCounter,
+      "Configuration snapshots from the provider, by result: applied, or rejected (the previous "
+      "config keeps serving; lastReloadError in /status says why).",
+      {{"result=\"applied\"", static_cast<double>(reloads.applied)},
+       {"result=\"rejected\"", static_cast<double>(reloads.rejected)}},
+      format);
+  stats::append_metric(out, "mirrorgate_config_last_reload_successful", MetricType::kGauge,
+                       "Whether the provider's last snapshot was applied (1) or rejected (0).",
+                       {{"", reloads.last_rejected ? 0.0 : 1.0}}, format);
+  stats::append_metric(
+      out, "mirrorgate_config_problems", MetricType::kGauge,
+      "Objects the last snapshot left out or kept at their previous version (configProblems in "
+      "/status).",
+      {{"", static_cast<double>(reloads.problems)}}, format);
+  constexpr std::string_view name = "mirrorgate_listener_certificate_expiry_timestamp_seconds";
+  stats::append_family_header(
+      out, name, MetricType::kGauge,
+      "When a certificate of an HTTPS listener expires (its leaf's notAfter), in seconds "
+      "since the Unix epoch; by Gateway, listener and position among its certificateRefs.",
+      format);
+  for (const auto& listener : table.listeners) {
+    if (!listener.tls) continue;
+    for (const auto& cert : listener.tls->certificates())
+      for (size_t i = 0; i < cert.pairs.size(); ++i)
+        if (auto not_after = net::certificate_not_after(cert.pairs[i].cert_pem))
+          fmt::format_to(
+              std::back_inserter(out), "{}{{gateway=\"{}\",listener=\"{}\",certificate=\"{}\"}} {}\n", name,
+              escape_label_value(listener.gateway), escape_label_value(cert.section), i, *not_after);
+  }
   return out;
 }
 
@@ -234,6 +299,7 @@ int run_gateway(const GatewayOptions& options) {
   // The objects the provider left out (or kept at their previous version) in its last snapshot, one
   // line each; guarded by current_mutex like last_reload_error.
   std::vector<std::string> config_problems;
+  ReloadFigures reload_figures;  // guarded by current_mutex
   std::vector<std::unique_ptr<Worker>> workers;
   // A reload parses and translates on this thread; workers swap to the new table between requests,
   // and requests in flight finish on the table they pinned. A change of EndpointSlices alone is not
@@ -267,11 +333,16 @@ int run_gateway(const GatewayOptions& options) {
       if (!endpoints_only) ++table_version;
       current = std::move(next);
       last_reload_error = fmt::format("{}", fmt::join(problems, "; "));
+      ++reload_figures.applied;
+      reload_figures.last_rejected = false;
+      reload_figures.problems = problems.size();
       config_problems = std::move(problems);
     } catch (const std::exception& e) {
       spdlog::error("reload rejected, previous config keeps serving: {}", e.what());
       std::lock_guard lock(current_mutex);
       last_reload_error = e.what();
+      ++reload_figures.rejected;
+      reload_figures.last_rejected = true;
     }
   };
   provider->start([&](config::ObjectSet objects, std::vector<config::ConfigProblem> problems) {
@@ -285,6 +356,8 @@ int run_gateway(const GatewayOptions& options) {
     std::lock_guard lock(current_mutex);
     current = std::move(first);
     ++table_version;
+    ++reload_figures.applied;
+    reload_figures.problems = lines.size();
     config_problems = std::move(lines);
   });
   // A provider other than files may deliver its first set later (the API server may not answer yet);
@@ -319,9 +392,17 @@ int run_gateway(const GatewayOptions& options) {
       admin::AdminHandlers{
           .ready = [&] { return ready.load(); },
           .metrics =
-              [&] {
-                std::string text = stats::render_prometheus(merged_stats(workers));
-                if (kubernetes) text += kubernetes_metrics(*kubernetes);
+              [&](stats::ExpositionFormat format) {
+                std::string text = stats::render_prometheus(merged_stats(workers), format);
+                if (kubernetes) text += kubernetes_metrics(*kubernetes, format);
+                ReloadFigures figures;
+                std::shared_ptr<const route::RouteTable> table_now;
+                {
+                  std::lock_guard lock(current_mutex);
+                  figures = reload_figures;
+                  table_now = current.table;
+                }
+                text += config_metrics(figures, *table_now, format);
                 return text;
               },
           .status =

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "stats/prometheus_text.h"
+
 namespace mg::stats {
 
 std::string_view to_string(MirrorFailure f) {
@@ -102,27 +104,28 @@ std::vector<typename Map::const_iterator> sorted(const Map& m) {
   return v;
 }
 
-void render_code_family(std::string& out, std::string_view name, std::string_view help, std::string_view label,
-                        const StringMap<CodeCounts>& family) {
-  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} counter\n", name, help, name);
+void render_code_family(std::string& out, std::string_view name, std::string_view help,
+                        std::string_view label, const StringMap<CodeCounts>& family,
+                        ExpositionFormat format) {
+  append_family_header(out, name, MetricType::kCounter, help, format);
   for (auto it : sorted(family))
     for (auto code_it : sorted(it->second))
       fmt::format_to(std::back_inserter(out), "{}{{{}=\"{}\",code=\"{}\"}} {}\n", name, label,
                      escape_label(it->first), code_it->first, code_it->second);
 }
 
-void render_scalar(std::string& out, std::string_view name, std::string_view type, std::string_view help,
-                   uint64_t value) {
-  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name,
-                 value);
+void render_scalar(std::string& out, std::string_view name, MetricType type, std::string_view help,
+                   uint64_t value, ExpositionFormat format) {
+  append_family_header(out, name, type, help, format);
+  fmt::format_to(std::back_inserter(out), "{} {}\n", name, value);
 }
 
 // A histogram family keyed route -> backend: one series per pair, in sorted order.
 template <typename Value, typename HistogramOf>
 void render_latency_family(std::string& out, std::string_view name, std::string_view help,
                            std::string_view backend_label, const StringMap<StringMap<Value>>& family,
-                           HistogramOf histogram_of) {
-  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
+                           HistogramOf histogram_of, ExpositionFormat format) {
+  append_family_header(out, name, MetricType::kHistogram, help, format);
   for (auto route : sorted(family))
     for (auto backend : sorted(route->second)) {
       std::string labels = fmt::format("route=\"{}\",{}=\"{}\"", escape_label(route->first), backend_label,
@@ -133,14 +136,14 @@ void render_latency_family(std::string& out, std::string_view name, std::string_
 
 }  // namespace
 
-std::string render_prometheus(const WorkerStats& s) {
+std::string render_prometheus(const WorkerStats& s, ExpositionFormat format) {
   std::string out;
   render_code_family(out, "mirrorgate_downstream_requests_total",
-                     "Requests answered to clients, by route (empty: no route matched) and status code.", "route",
-                     s.downstream_requests);
+                     "Requests answered to clients, by route (empty: no route matched) and status code.",
+                     "route", s.downstream_requests, format);
   render_code_family(out, "mirrorgate_upstream_requests_total",
                      "Requests forwarded to backends, by backend (namespace/service:port) and status code.",
-                     "backend", s.upstream_requests);
+                     "backend", s.upstream_requests, format);
 
   // Every mirror series in sorted order, with its labels: route, rule (name, else index), mirror backend.
   auto for_each_mirror = [&](auto visit) {
@@ -153,7 +156,7 @@ std::string render_prometheus(const WorkerStats& s) {
   };
   // A counter family with one sample per mirror series and value of `values` (label suffix, count).
   auto mirror_family = [&](std::string_view name, std::string_view help, auto values) {
-    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} counter\n", name, help, name);
+    append_family_header(out, name, MetricType::kCounter, help, format);
     for_each_mirror([&](const std::string& labels, const MirrorCounters& c) {
       values(c, [&](std::string_view extra, uint64_t n) {
         fmt::format_to(std::back_inserter(out), "{}{{{}{}}} {}\n", name, labels, extra, n);
@@ -186,16 +189,17 @@ std::string render_prometheus(const WorkerStats& s) {
                 });
   {
     constexpr std::string_view name = "mirrorgate_mirror_response_seconds";
-    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} histogram\n", name,
-                   "Time from launching a mirror copy (connect included) to the mirror's response head.", name);
+    append_family_header(
+        out, name, MetricType::kHistogram,
+        "Time from launching a mirror copy (connect included) to the mirror's response head.", format);
     for_each_mirror([&](const std::string& labels, const MirrorCounters& c) {
       append_histogram_samples(out, name, labels, c.response_latency);
     });
   }
-  render_latency_family(out, "mirrorgate_upstream_response_seconds",
-                        "Time from a request head to the primary backend's response head (relayed answers).",
-                        "backend", s.upstream_latency,
-                        [](const LatencyHistogram& h) -> const LatencyHistogram& { return h; });
+  render_latency_family(
+      out, "mirrorgate_upstream_response_seconds",
+      "Time from a request head to the primary backend's response head (relayed answers).", "backend",
+      s.upstream_latency, [](const LatencyHistogram& h) -> const LatencyHistogram& { return h; }, format);
   mirror_family("mirrorgate_mirror_comparisons_total",
                 "Mirror responses compared with the primary's, by result (only mirrors with response comparison).",
                 [](const MirrorCounters& c, auto sample) {
@@ -205,34 +209,36 @@ std::string render_prometheus(const WorkerStats& s) {
                     sample(fmt::format(",result=\"{}\"", to_string(static_cast<ComparisonResult>(i))),
                            c.comparisons[i]);
                 });
-  render_scalar(out, "mirrorgate_mirror_copies_in_flight", "gauge", "Mirror copies currently in flight.",
-                s.mirror_in_flight);
-  render_scalar(out, "mirrorgate_downstream_connections_total", "counter", "Client connections accepted.",
-                s.downstream_connections_total);
-  render_scalar(out, "mirrorgate_downstream_connections_active", "gauge", "Client connections open now.",
-                s.downstream_connections_active);
-  render_scalar(out, "mirrorgate_downstream_connections_parked", "gauge",
-                "Idle keep-alive client connections parked: their session ended until the client speaks again.",
-                s.downstream_connections_parked);
-  render_scalar(out, "mirrorgate_downstream_connections_rejected_total", "counter",
+  render_scalar(out, "mirrorgate_mirror_copies_in_flight", MetricType::kGauge,
+                "Mirror copies currently in flight.", s.mirror_in_flight, format);
+  render_scalar(out, "mirrorgate_downstream_connections_total", MetricType::kCounter,
+                "Client connections accepted.", s.downstream_connections_total, format);
+  render_scalar(out, "mirrorgate_downstream_connections_active", MetricType::kGauge,
+                "Client connections open now.", s.downstream_connections_active, format);
+  render_scalar(
+      out, "mirrorgate_downstream_connections_parked", MetricType::kGauge,
+      "Idle keep-alive client connections parked: their session ended until the client speaks again.",
+      s.downstream_connections_parked, format);
+  render_scalar(out, "mirrorgate_downstream_connections_rejected_total", MetricType::kCounter,
                 "Client connections closed at once because the worker was at --max-connections.",
-                s.downstream_connections_rejected);
-  render_scalar(out, "mirrorgate_downstream_tunnels_total", "counter",
+                s.downstream_connections_rejected, format);
+  render_scalar(out, "mirrorgate_downstream_tunnels_total", MetricType::kCounter,
                 "Upgraded client connections (WebSocket) relayed to a backend as bytes after its 101.",
-                s.tunnels_total);
-  render_scalar(out, "mirrorgate_downstream_tunnels_active", "gauge", "Upgraded client connections open now.",
-                s.tunnels_active);
-  render_scalar(out, "mirrorgate_tls_handshake_failures_total", "counter",
+                s.tunnels_total, format);
+  render_scalar(out, "mirrorgate_downstream_tunnels_active", MetricType::kGauge,
+                "Upgraded client connections open now.", s.tunnels_active, format);
+  render_scalar(out, "mirrorgate_tls_handshake_failures_total", MetricType::kCounter,
                 "Client connections to HTTPS listeners closed because the TLS handshake failed or timed out.",
-                s.tls_handshake_failures_total);
-  render_scalar(out, "mirrorgate_upstream_connections_total", "counter",
-                "Connections opened to backends (primary and mirror).", s.upstream_connections_total);
-  render_scalar(out, "mirrorgate_upstream_connections_idle", "gauge",
+                s.tls_handshake_failures_total, format);
+  render_scalar(out, "mirrorgate_upstream_connections_total", MetricType::kCounter,
+                "Connections opened to backends (primary and mirror).", s.upstream_connections_total, format);
+  render_scalar(out, "mirrorgate_upstream_connections_idle", MetricType::kGauge,
                 "Idle keep-alive connections to backends held in the workers' pools now.",
-                s.upstream_connections_idle);
-  render_scalar(out, "mirrorgate_upstream_connections_expired_total", "counter",
-                "Idle connections to backends closed: --upstream-idle-timeout passed, or the backend closed them.",
-                s.upstream_connections_expired);
+                s.upstream_connections_idle, format);
+  render_scalar(
+      out, "mirrorgate_upstream_connections_expired_total", MetricType::kCounter,
+      "Idle connections to backends closed: --upstream-idle-timeout passed, or the backend closed them.",
+      s.upstream_connections_expired, format);
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "stats/latency_histogram.h"
+#include "stats/prometheus_text.h"
 
 namespace mg::stats {
 
@@ -99,7 +100,9 @@ struct WorkerStats {
   void merge(const WorkerStats& o);
 };
 
-// Prometheus text exposition format 0.0.4 of the merged counters.
-std::string render_prometheus(const WorkerStats& merged);
+// The merged counters in the text exposition format 0.0.4 or in OpenMetrics (without its `# EOF`: the
+// caller may append other families, then finish_exposition()).
+std::string render_prometheus(const WorkerStats& merged,
+                              ExpositionFormat format = ExpositionFormat::kPrometheusText);
 
 }  // namespace mg::stats

@@ -112,6 +112,10 @@ class HotReload(mgtest.ClusterTestCase):
         self.assertIn("HTTPRoute default/app", self.reload_error())
         self.assertIn("(previous version kept)", self.reload_error())
         self.assertEqual(self.served_by(), BLUE, "the route's previous version keeps serving")
+        metrics = self.gw.metrics()  # what the alert MirrorgateConfigObjectsRejected watches
+        self.assertEqual(metrics.get("mirrorgate_config_problems"), 1.0)
+        self.assertEqual(metrics.get("mirrorgate_config_last_reload_successful"), 1.0, "the rest applied")
+        applied = metrics.get("mirrorgate_config_reloads_total", result="applied")
         r = get(self.gw_ip, self.gw_port, "/extra/which", timeout=5)
         self.assertEqual((r.status, r.json()["pod"]), (200, GREEN), "the valid route of the same reload")
         warned = [line for line in self.gw.stderr().splitlines() if "backendRefz" in line]
@@ -119,6 +123,10 @@ class HotReload(mgtest.ClusterTestCase):
         self.assertIn("[warning]", warned[0])
         self.write_route("blue-backend")
         wait_for(lambda: self.reload_error() == "", 10, "the fixed config to load")
+        metrics = self.gw.metrics()
+        self.assertEqual(metrics.get("mirrorgate_config_problems"), 0.0)
+        self.assertGreater(metrics.get("mirrorgate_config_reloads_total", result="applied"), applied)
+        self.assertEqual(metrics.get("mirrorgate_config_reloads_total", result="rejected"), 0.0)
 
     def route_status(self) -> dict:
         items = self.gw.admin("/status").json()["items"]

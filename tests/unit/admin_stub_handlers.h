@@ -10,7 +10,7 @@ namespace mg::test {
 // Ready; /metrics answers `metrics`, /topology `topology`, every JSON endpoint else "{}".
 inline admin::AdminHandlers stub_admin_handlers(std::string metrics = {}, std::string topology = "{}") {
   return {.ready = [] { return true; },
-          .metrics = [metrics] { return metrics; },
+          .metrics = [metrics](stats::ExpositionFormat) { return metrics; },
           .status = [] { return std::string("{}"); },
           .config_dump = [] { return std::string("{}"); },
           .mirrors = [](std::string_view) { return std::string("{}"); },
