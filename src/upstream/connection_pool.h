@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "stats/worker_stats.h"
+#include "upstream/h2c_connection.h"
 #include "upstream/upstream_connection.h"
 
 namespace mg::upstream {
@@ -31,11 +32,14 @@ class ConnectionPool {
   // Frees the read buffer and header list of each connection idle for a second or more (a burst leaves
   // many pooled; each would keep ~10 KiB until reused or expired); returns how many it freed now.
   size_t release_idle_buffers(std::chrono::steady_clock::time_point now);
+  // The h2c connections behind this pool's connections to h2c clusters (h2c_connection.h).
+  H2cConnections& h2c() { return h2c_; }
 
  private:
   size_t max_idle_;
   // LIFO per endpoint: the most recently used connection is the least likely to have been closed.
   stats::StringMap<std::deque<std::unique_ptr<UpstreamConnection>>> idle_;
+  H2cConnections h2c_;
 };
 
 }  // namespace mg::upstream
