@@ -61,6 +61,8 @@ void record_outcome(MirrorContext& mirror, const MirrorRequest& request, const r
   entry.mirror_backend = target.name;
   entry.upstream_host = mirror_host;
   entry.upstream_pod = mirror_pod;
+  if (const route::ClusterEndpoints* cluster = request.clusters->find(target.cluster))
+    entry.upstream_protocol = route::upstream_protocol_name(cluster->protocol);
   entry.outcome = outcome;
   entry.reason = reason;
   entry.status = status;

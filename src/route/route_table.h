@@ -44,6 +44,11 @@ inline UpstreamProtocol upstream_protocol_of(const config::ServicePort& port) {
   return port.app_protocol == "kubernetes.io/h2c" ? UpstreamProtocol::kH2c : UpstreamProtocol::kHttp1;
 }
 
+// The access log's upstream_protocol.
+inline std::string_view upstream_protocol_name(UpstreamProtocol protocol) {
+  return protocol == UpstreamProtocol::kH2c ? "h2c" : "HTTP/1.1";
+}
+
 struct Cluster {
   std::string name;  // "namespace/service:port", used as metrics label
   // "service.namespace.svc:port": the Host sent to the backend when the client's request named none

@@ -25,8 +25,8 @@ class ConnectionPool {
   void give_back(std::unique_ptr<UpstreamConnection> connection);
   void clear() { idle_.clear(); }
   size_t idle_count() const;
-  // Closes idle connections that the peer closed (or wrote to) and those idle for `max_idle` or longer;
-  // returns how many. Called about once a second by the worker, so a backend's FIN on an idle
+  // Closes idle connections that the peer closed (or wrote to) and those idle for `max_idle` or longer,
+  // h2c connections without a stream for as long included; returns how many. Called about once a second by the worker, so a backend's FIN on an idle
   // connection is answered within a second or so instead of lingering in CLOSE_WAIT until reuse.
   size_t close_expired(std::chrono::steady_clock::time_point now, std::chrono::milliseconds max_idle);
   // Frees the read buffer and header list of each connection idle for a second or more (a burst leaves

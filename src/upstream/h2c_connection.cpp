@@ -59,6 +59,7 @@ class H2cConnection final : public H2ClientCodec::Listener, public std::enable_s
   void start(asio::ip::tcp::socket socket) {
     socket_ = std::move(socket);
     ready_ = true;
+    idle_since_ = std::chrono::steady_clock::now();
     ready_signal_.notify();
     asio::co_spawn(socket_.get_executor(), read_loop(shared_from_this()), asio::detached);
     asio::co_spawn(socket_.get_executor(), write_loop(shared_from_this()), asio::detached);
@@ -75,9 +76,21 @@ class H2cConnection final : public H2ClientCodec::Listener, public std::enable_s
   size_t load() const { return codec_.open_streams(); }
   H2ClientCodec& codec() { return codec_; }
   void kick() { writer_.notify(); }
+  // Without a stream since then (only meaningful while load() is 0).
+  std::chrono::steady_clock::time_point idle_since() const { return idle_since_; }
 
   void on_stream_change(H2ClientStream& stream) override {
     if (stream.owner) static_cast<Signal*>(stream.owner)->notify();
+    if (stream.closed && codec_.open_streams() == 0) idle_since_ = std::chrono::steady_clock::now();
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    asio::error_code ignored;
+    socket_.close(ignored);
+    codec_.abandon_all();
+    writer_.notify();
   }
 
  private:
@@ -110,21 +123,13 @@ class H2cConnection final : public H2ClientCodec::Listener, public std::enable_s
     self->close();
   }
 
-  void close() {
-    if (closed_) return;
-    closed_ = true;
-    asio::error_code ignored;
-    socket_.close(ignored);
-    codec_.abandon_all();
-    writer_.notify();
-  }
-
   asio::ip::tcp::socket socket_;
   H2ClientCodec codec_;
   Signal writer_;
   Signal ready_signal_;
   bool ready_ = false;
   bool closed_ = false;
+  std::chrono::steady_clock::time_point idle_since_;
 };
 
 }  // namespace
@@ -421,6 +426,22 @@ size_t H2cConnections::connection_count() const {
   for (const auto& [address, list] : state_->by_endpoint)
     n += static_cast<size_t>(std::count_if(list.begin(), list.end(), [](const auto& c) { return c->usable(); }));
   return n;
+}
+
+size_t H2cConnections::close_idle(std::chrono::steady_clock::time_point now, std::chrono::milliseconds max_idle) {
+  size_t closed = 0;
+  for (auto it = state_->by_endpoint.begin(); it != state_->by_endpoint.end();) {
+    std::erase_if(it->second, [&](const std::shared_ptr<H2cConnection>& c) {
+      if (!c->ready()) return false;  // still connecting
+      if (c->load() > 0) return !c->usable();  // a draining one finishes its streams on its own
+      if (c->usable() && now - c->idle_since() < max_idle) return false;
+      if (c->usable()) ++closed;
+      c->close();
+      return true;
+    });
+    it = it->second.empty() ? state_->by_endpoint.erase(it) : std::next(it);
+  }
+  return closed;
 }
 
 asio::awaitable<ConnectResult> H2cConnections::connect(const route::Endpoint& endpoint,

@@ -39,6 +39,8 @@ class H2cConnections {
   asio::awaitable<ConnectResult> connect(const route::Endpoint& endpoint, std::chrono::milliseconds timeout);
   // Open h2c connections (all endpoints), for tests and the admin.
   size_t connection_count() const;
+  // Closes the h2c connections that carried no stream for `max_idle` or longer; returns how many.
+  size_t close_idle(std::chrono::steady_clock::time_point now, std::chrono::milliseconds max_idle);
 
   struct State;
 

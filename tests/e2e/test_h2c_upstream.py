@@ -206,6 +206,9 @@ class H2cUpstream(mgtest.ClusterTestCase):
         self.assertEqual(echo["proto"], "HTTP/2.0")
         self.assertEqual(echo["path"], "/h2c/one")
         self.assertEqual(echo["pod"], V1)
+        entry = wait_for(lambda: next((e for e in self.gw.access_log() if e.get("path") == "/h2c/one"), None),
+                         10, "the access log line of /h2c/one")
+        self.assertEqual(entry["upstream_protocol"], "h2c")
 
     def test_http2_client_reaches_the_h2c_port_over_http2(self):
         c = h2frames.RawH2(self.gw_ip, self.gw_port)
@@ -315,6 +318,11 @@ class H2cUpstream(mgtest.ClusterTestCase):
         # logged echo there came over HTTP/2.
         wait_for(lambda: any("request made to /mirrored/copy " in line for line in self.v2.stdout_lines()),
                  10, "the mirror copy on the mirror pod's h2c port")
+        copy = wait_for(lambda: next((e for e in self.gw.access_log()
+                                      if e.get("type") == "mirror" and e.get("path") == "/mirrored/copy"), None),
+                        10, "the access log line of the copy")
+        self.assertEqual(copy["outcome"], "completed")
+        self.assertEqual(copy["upstream_protocol"], "h2c")
 
 
 if __name__ == "__main__":
