@@ -231,6 +231,20 @@ class H2cUpstream(mgtest.ClusterTestCase):
         finally:
             c.close()
 
+    def test_echo_h2c_port_wants_http2_or_the_h2c_upgrade_token(self):
+        r = mgtest.get(f"{NET}.2", 3001, "/health")
+        self.assertEqual((r.status, r.body), (400, b"Expected h2c request\n"))
+        r = mgtest.get(f"{NET}.2", 3001, "/health", headers={"Upgrade": "h2c"})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(json.loads(r.body)["proto"], "HTTP/1.1")  # echoed, no router, no upgrade done
+        c = h2frames.RawH2(f"{NET}.2", 3001)
+        try:
+            c.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, h2frames.request_block("/status/500")))
+            head = c.frames_until(lambda f: f[0] == HEADERS and f[2] == 1)
+            self.assertEqual(h2frames.status_of(head[3]), 200)  # every path is echoed on this port
+        finally:
+            c.close()
+
     def test_many_concurrent_requests_share_few_connections(self):
         before = set(self.v1_peers())
         results = []
