@@ -36,15 +36,15 @@ constexpr size_t kWriteChunk = 64 * 1024;
 constexpr int kSubmitAttempts = 3;
 
 // Wakes the coroutines waiting on it. Level-triggered: a waiter checks its condition before each wait,
-// and nothing can run between that check and the wait (one thread per worker).
+// and nothing can run between that check and the wait (one thread per worker). The expiry is set once:
+// setting it again would cancel the other waiters.
 class Signal {
  public:
-  explicit Signal(const asio::any_io_executor& executor) : timer_(executor) {}
-  void notify() { timer_.cancel(); }
-  asio::awaitable<void> wait() {
+  explicit Signal(const asio::any_io_executor& executor) : timer_(executor) {
     timer_.expires_at(asio::steady_timer::time_point::max());
-    co_await timer_.async_wait(kNoThrow);
   }
+  void notify() { timer_.cancel(); }
+  asio::awaitable<void> wait() { co_await timer_.async_wait(kNoThrow); }
 
  private:
   asio::steady_timer timer_;
