@@ -305,11 +305,7 @@ class Session {
 
   asio::awaitable<Next> echo() {
     std::string_view target = head_.target;
-    worker_.log += "Echoing back request made to ";
-    worker_.log += target;
-    worker_.log += " to client (";
-    worker_.log += peer_;
-    worker_.log += ")\n";
+    log_echo(target);
 
     nanoseconds delay = shared_.options.extra_delay;
     if (auto value = query_value(target_query(target), "delay"); value && !value->empty()) {
@@ -345,13 +341,17 @@ class Session {
     co_return keep_alive() ? Next::kContinue : Next::kClose;
   }
 
-  // One HTTP/2 request of the h2c port, echoed (no `delay`: the answer is built at once).
-  void answer_h2(const http::Http2Stream& request, std::vector<http::Http2Field>& fields, std::string& body) {
+  void log_echo(std::string_view target) {
     worker_.log += "Echoing back request made to ";
-    worker_.log += request.path;
+    worker_.log += target;
     worker_.log += " to client (";
     worker_.log += peer_;
     worker_.log += ")\n";
+  }
+
+  // One HTTP/2 request of the h2c port, echoed (no `delay`: the answer is built at once).
+  void answer_h2(const http::Http2Stream& request, std::vector<http::Http2Field>& fields, std::string& body) {
+    log_echo(request.path);
     worker_.flush_log();
     h2_headers_.clear();
     for (const auto& f : request.fields) h2_headers_.push_back({f.name, f.value});
