@@ -39,7 +39,7 @@ asio::awaitable<ConnectResultKind> Exchange::connect_to(const route::Endpoint& e
   adopt(nullptr);
   ConnectResult connected;
   if (protocol == route::UpstreamProtocol::kH2c) {  // (not a ?: of two co_awaits: g++ 12 miscompiles it)
-    connected = co_await context_.pool.h2c().connect(endpoint, timeout);
+    connected = co_await context_.pool.h2c().connect(endpoint, timeout, context_.stats);
   } else {
     connected = co_await connect_to_address(endpoint.ip, endpoint.port, timeout);
   }
@@ -48,7 +48,8 @@ asio::awaitable<ConnectResultKind> Exchange::connect_to(const route::Endpoint& e
                   connected.timed_out ? "timed out" : connected.error.message());
     co_return connected.timed_out ? ConnectResultKind::kTimedOut : ConnectResultKind::kFailed;
   }
-  ++context_.stats.upstream_connections_total;
+  // An h2c cluster's local pair is no backend connection: H2cConnections counts the ones it opens.
+  if (protocol == route::UpstreamProtocol::kHttp1) ++context_.stats.upstream_connections_total;
   spdlog::debug("upstream connection to {} opened{}", endpoint.address, fresh ? " (a pooled one was just closed)" : "");
   adopt(std::move(connected.connection));
   co_return ConnectResultKind::kConnected;

@@ -136,6 +136,7 @@ class H2cConnection final : public H2ClientCodec::Listener, public std::enable_s
 
 struct H2cConnections::State {
   std::unordered_map<std::string, std::vector<std::shared_ptr<H2cConnection>>> by_endpoint;
+  stats::WorkerStats* stats = nullptr;  // the worker's, which outlives its pools
 
   // A connection with room for a stream: an open one below the backend's stream limit, the one being
   // opened, a new one while fewer than the cap exist, else the least loaded (nghttp2 queues the stream).
@@ -169,6 +170,8 @@ struct H2cConnections::State {
           co_return nullptr;
         }
         fresh->start(std::move(failure.connection->socket));
+        ++stats->upstream_connections_total;
+        ++stats->upstream_h2c_connections_total;
         failure.connection.reset();
         co_return fresh;
       }
@@ -445,7 +448,9 @@ size_t H2cConnections::close_idle(std::chrono::steady_clock::time_point now, std
 }
 
 asio::awaitable<ConnectResult> H2cConnections::connect(const route::Endpoint& endpoint,
-                                                       std::chrono::milliseconds timeout) {
+                                                       std::chrono::milliseconds timeout,
+                                                       stats::WorkerStats& stats) {
+  state_->stats = &stats;
   ConnectResult result;
   std::shared_ptr<H2cConnection> connection = co_await state_->acquire(endpoint, timeout, result);
   if (!connection) co_return result;

@@ -21,6 +21,7 @@
 #include <asio/awaitable.hpp>
 
 #include "route/cluster_set.h"
+#include "stats/worker_stats.h"
 #include "upstream/upstream_connection.h"
 
 namespace mg::upstream {
@@ -36,7 +37,9 @@ class H2cConnections {
 
   // An HTTP/1.1 connection whose requests go to `endpoint` over h2c: an h2c connection with room for a
   // stream is found or opened first (within `timeout`), so a connect failure is reported here.
-  asio::awaitable<ConnectResult> connect(const route::Endpoint& endpoint, std::chrono::milliseconds timeout);
+  // `stats` (the worker's) counts the h2c connections opened, not the local pairs.
+  asio::awaitable<ConnectResult> connect(const route::Endpoint& endpoint, std::chrono::milliseconds timeout,
+                                         stats::WorkerStats& stats);
   // Open h2c connections (all endpoints), for tests and the admin.
   size_t connection_count() const;
   // Closes the h2c connections that carried no stream for `max_idle` or longer; returns how many.
