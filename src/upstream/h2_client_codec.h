@@ -5,8 +5,8 @@
 // way out (taken by nghttp2 as the backend's windows allow) and the response as it arrives: head,
 // body (bounded by our stream window, which opens again only as the caller relays the bytes: consume,
 // so a slow client holds the backend back) and trailers. Streams beyond the backend's
-// SETTINGS_MAX_CONCURRENT_STREAMS wait inside nghttp2 until a slot frees. h2c_connection.cpp does the
-// I/O; tests/unit/upstream_h2_client_codec_test.cpp drives this file against http::Http2Codec.
+// SETTINGS_MAX_CONCURRENT_STREAMS wait inside nghttp2 until a slot frees. h2c_link.h does the I/O,
+// h2c_bridge.cpp the requests; tests/unit/upstream_h2_client_codec_test.cpp drives this file against http::Http2Codec.
 
 #include <cstddef>
 #include <cstdint>

@@ -2,9 +2,9 @@
 // HTTP/2 with prior knowledge (h2c) to the endpoints of a Service port whose appProtocol is
 // kubernetes.io/h2c. The Exchange speaks HTTP/1.1 to every backend, so the request path (routing,
 // filters, retries, mirrors, body relays, timeouts) stays one: for an h2c cluster its connection is one
-// end of a local socket pair, and a bridge task on the other end carries each HTTP/1.1 request as a stream
-// of a shared h2c connection to the endpoint and writes the answer back as HTTP/1.1 (trailers as chunked
-// trailers). The pair's kernel buffers are small and the bridge opens a stream's window only as the pair
+// end of a local socket pair, and a bridge task on the other end (h2c_bridge.cpp) carries each HTTP/1.1
+// request as a stream of a shared h2c connection to the endpoint (h2c_link.h) and writes the answer back
+// as HTTP/1.1 (trailers as chunked trailers). The pair's kernel buffers are small and the bridge opens a stream's window only as the pair
 // takes the bytes, so a slow client still holds the backend back.
 //
 // Each H2cConnections (one per ConnectionPool: per worker, primary and mirrors apart) keeps at most
