@@ -187,7 +187,9 @@ void EchoJsonWriter::append(std::string& out, const EchoRequest& request, const 
   out += ",\n";
   append_indent_string(out, " ", "method", request.method);
   out += ",\n";
-  append_indent_string(out, " ", "proto", request.minor_version == 0 ? "HTTP/1.0" : "HTTP/1.1");
+  append_indent_string(out, " ", "proto", request.major_version == 2    ? "HTTP/2.0"
+                                                   : request.minor_version == 0 ? "HTTP/1.0"
+                                                                                : "HTTP/1.1");
   out += ",\n \"headers\": {";
   if (order_.empty()) {
     out += "},\n";

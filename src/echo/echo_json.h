@@ -27,6 +27,7 @@ struct EchoRequest {
   std::string_view target;  // raw request-target, reported as "path"
   std::string_view host;
   std::string_view method;
+  int major_version = 1;  // 2: "HTTP/2.0" (the h2c port)
   int minor_version = 1;
   std::span<const http::Header> headers;
   bool chunked = false;  // Go drops the Trailer header of chunked requests

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "echo/go_duration.h"
+#include "echo/h2c_session.h"
 #include "echo/response.h"
 #include "echo/retry_simulator.h"
 #include "echo/router.h"
@@ -34,6 +35,7 @@ constexpr size_t kInitialBuffer = 16 * 1024;
 constexpr size_t kMaxBuffer = 128 * 1024;      // above the parser's head limits, so it reports 414/431 first
 constexpr size_t kFlushThreshold = 64 * 1024;  // pipelined answers are batched up to this much
 constexpr auto kLingerTimeout = std::chrono::milliseconds(500);
+constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";  // RFC 9113 3.4
 // A /retry/ request waiting for the process-wide lock polls at this period (see RetrySimulator).
 constexpr auto kRetryLockPoll = std::chrono::microseconds(500);
 
@@ -66,6 +68,7 @@ struct Shared {
 struct Worker {
   asio::io_context ctx{1};
   tcp::acceptor acceptor{ctx};
+  tcp::acceptor h2c_acceptor{ctx};  // the h2c port's, open when it is served
   // Log lines of this worker not yet written. Flushed before any socket write or sleep, so a line is out
   // before its request is answered (and before a `delay`), yet pipelined bursts cost one write(2).
   std::string log;
@@ -91,14 +94,25 @@ class RetryLockGuard {
 
 class Session {
  public:
-  Session(tcp::socket socket, Shared& shared, Worker& worker)
-      : socket_(std::move(socket)), shared_(shared), worker_(worker), in_(kInitialBuffer, '\0') {
+  Session(tcp::socket socket, Shared& shared, Worker& worker, bool h2c_port)
+      : socket_(std::move(socket)), shared_(shared), worker_(worker), h2c_port_(h2c_port), in_(kInitialBuffer, '\0') {
     asio::error_code ec;
     auto peer = socket_.remote_endpoint(ec);
     peer_ = ec ? std::string("unknown") : format_peer(peer);
   }
 
   asio::awaitable<void> run() {
+    if (h2c_port_) {
+      // The h2c port speaks HTTP/2 to a client that opens with the preface, HTTP/1.1 to the others.
+      while (buffered().size() < kPreface.size() && kPreface.starts_with(buffered()))
+        if (!co_await read_more()) co_return;
+      if (buffered().starts_with(kPreface)) {
+        co_await serve_h2c(socket_, std::string(buffered()), [this](const auto& request, auto& fields, auto& body) {
+          answer_h2(request, fields, body);
+        });
+        co_return;
+      }
+    }
     for (;;) {
       for (;;) {
         http::ParseResult r = http::parse_request_head(buffered(), shared_.limits, head_);
@@ -207,6 +221,15 @@ class Session {
   }
 
   asio::awaitable<Next> handle() {
+    if (h2c_port_) {
+      // No router on this port; Go's h2c handler wants HTTP/2 or the h2c upgrade token (which it then
+      // does not perform: the request is echoed over HTTP/1.1).
+      if (http::find_header(head_.headers, "upgrade") != "h2c") {
+        append_text_error(400, "Expected h2c request");
+        co_return keep_alive() ? Next::kContinue : Next::kClose;
+      }
+      co_return co_await echo();
+    }
     Route route = route_request(head_.method, head_.target, scratch_);
     Next done = keep_alive() ? Next::kContinue : Next::kClose;
     switch (route.kind) {
@@ -282,11 +305,7 @@ class Session {
 
   asio::awaitable<Next> echo() {
     std::string_view target = head_.target;
-    worker_.log += "Echoing back request made to ";
-    worker_.log += target;
-    worker_.log += " to client (";
-    worker_.log += peer_;
-    worker_.log += ")\n";
+    log_echo(target);
 
     nanoseconds delay = shared_.options.extra_delay;
     if (auto value = query_value(target_query(target), "delay"); value && !value->empty()) {
@@ -320,6 +339,41 @@ class Session {
     spec.body = body_;
     append_response(out_, spec);
     co_return keep_alive() ? Next::kContinue : Next::kClose;
+  }
+
+  void log_echo(std::string_view target) {
+    worker_.log += "Echoing back request made to ";
+    worker_.log += target;
+    worker_.log += " to client (";
+    worker_.log += peer_;
+    worker_.log += ")\n";
+  }
+
+  // One HTTP/2 request of the h2c port, echoed (no `delay`: the answer is built at once).
+  void answer_h2(const http::Http2Stream& request, std::vector<http::Http2Field>& fields, std::string& body) {
+    log_echo(request.path);
+    worker_.flush_log();
+    h2_headers_.clear();
+    for (const auto& f : request.fields) h2_headers_.push_back({f.name, f.value});
+    EchoRequest echo;
+    echo.target = request.path;
+    echo.host = request.authority.empty() ? std::string_view(request.host) : std::string_view(request.authority);
+    echo.method = request.method;
+    echo.major_version = 2;
+    echo.minor_version = 0;
+    echo.headers = h2_headers_;
+    json_.append(body, echo, shared_.options.env);
+    parse_echo_set_headers(h2_headers_, set_headers_);
+    fields.push_back({":status", "200"});
+    for (const auto& h : set_headers_) {
+      std::string name(h.name);
+      for (char& c : name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);  // HTTP/2 names are lower case
+      fields.push_back({std::move(name), h.value});
+    }
+    fields.push_back({"content-type", "application/json"});
+    fields.push_back({"x-content-type-options", "nosniff"});
+    fields.push_back({"date", std::string(cached_http_date())});
+    fields.push_back({"content-length", std::to_string(body.size())});
   }
 
   // The connection is the WebSocket's from here: answered and closed, or upgraded and echoed until its end.
@@ -459,6 +513,7 @@ class Session {
   tcp::socket socket_;
   Shared& shared_;
   Worker& worker_;
+  bool h2c_port_;  // accepted on the h2c port
   std::string peer_;
   std::string in_;
   size_t begin_ = 0, end_ = 0;
@@ -469,18 +524,20 @@ class Session {
   http::ChunkedDecoder chunked_;
   EchoJsonWriter json_;
   std::vector<ResponseHeader> set_headers_;
+  std::vector<http::Header> h2_headers_;
 };
 
-asio::awaitable<void> serve_connection(tcp::socket socket, Shared& shared, Worker& worker) {
-  Session session(std::move(socket), shared, worker);
+asio::awaitable<void> serve_connection(tcp::socket socket, Shared& shared, Worker& worker, bool h2c_port) {
+  Session session(std::move(socket), shared, worker, h2c_port);
   co_await session.run();
 }
 
-asio::awaitable<void> accept_loop(Shared& shared, Worker& worker) {
+asio::awaitable<void> accept_loop(Shared& shared, Worker& worker, tcp::acceptor& acceptor) {
+  const bool h2c_port = &acceptor == &worker.h2c_acceptor;
   for (;;) {
-    auto [ec, socket] = co_await worker.acceptor.async_accept(kAwait);
+    auto [ec, socket] = co_await acceptor.async_accept(kAwait);
     if (ec) {
-      if (ec == asio::error::operation_aborted || !worker.acceptor.is_open()) co_return;
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       // Typically EMFILE: back off instead of spinning; connections wait in the backlog meanwhile.
       asio::steady_timer pause(worker.ctx, std::chrono::milliseconds(10));
       co_await pause.async_wait(kAwait);
@@ -488,7 +545,7 @@ asio::awaitable<void> accept_loop(Shared& shared, Worker& worker) {
     }
     asio::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    asio::co_spawn(worker.ctx, serve_connection(std::move(socket), shared, worker), asio::detached);
+    asio::co_spawn(worker.ctx, serve_connection(std::move(socket), shared, worker, h2c_port), asio::detached);
   }
 }
 
@@ -537,32 +594,48 @@ Server::~Server() {
     if (w->thread.joinable()) w->thread.join();
 }
 
+namespace {
+
+// One worker's listening socket on address:port; an ephemeral port (0) becomes the one the kernel chose.
+std::string open_acceptor(tcp::acceptor& acceptor, const asio::ip::address& address, uint16_t& port) {
+  asio::error_code ec;
+  tcp::endpoint endpoint(address, port);
+  acceptor.open(endpoint.protocol(), ec);
+  if (ec) return ec.message();
+  acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  // One listening socket per worker: the kernel spreads connections, no accept lock, no hand-off.
+  acceptor.set_option(ReusePort(true), ec);
+  if (ec) return "SO_REUSEPORT: " + ec.message();
+  if (address.is_v6() && address.to_v6().is_unspecified()) acceptor.set_option(asio::ip::v6_only(false), ec);
+  acceptor.bind(endpoint, ec);
+  if (ec) return ec.message();
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return ec.message();
+  // An ephemeral port is chosen by the first bind; the other workers join it.
+  if (port == 0) port = acceptor.local_endpoint(ec).port();
+  return {};
+}
+
+}  // namespace
+
 std::string Server::listen() {
   asio::error_code ec;
   asio::ip::address address = asio::ip::make_address(impl_->options.host, ec);
   if (ec) return "invalid listen address " + impl_->options.host;
   uint16_t port = impl_->options.port;
+  uint16_t h2c_port = impl_->options.h2c_port;
+  const bool h2c = h2c_port != 0;
   unsigned threads = std::max(1u, impl_->options.threads);
   // Only this process's workers may share the port (net/exclusive_port.h).
   if (auto busy = net::probe_port_is_free({address, port})) return busy.message();
+  if (h2c)
+    if (auto busy = net::probe_port_is_free({address, h2c_port})) return "h2c port: " + busy.message();
   for (unsigned i = 0; i < threads; ++i) {
     auto worker = std::make_unique<Worker>();
-    tcp::acceptor& acceptor = worker->acceptor;
-    tcp::endpoint endpoint(address, port);
-    acceptor.open(endpoint.protocol(), ec);
-    if (ec) return ec.message();
-    acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    // One listening socket per worker: the kernel spreads connections, no accept lock, no hand-off.
-    acceptor.set_option(ReusePort(true), ec);
-    if (ec) return "SO_REUSEPORT: " + ec.message();
-    if (address.is_v6() && address.to_v6().is_unspecified())
-      acceptor.set_option(asio::ip::v6_only(false), ec);
-    acceptor.bind(endpoint, ec);
-    if (ec) return ec.message();
-    acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return ec.message();
-    // An ephemeral port is chosen by the first bind; the other workers join it.
-    if (port == 0) port = acceptor.local_endpoint(ec).port();
+    if (std::string error = open_acceptor(worker->acceptor, address, port); !error.empty()) return error;
+    if (h2c)
+      if (std::string error = open_acceptor(worker->h2c_acceptor, address, h2c_port); !error.empty())
+        return "h2c port: " + error;
     impl_->workers.push_back(std::move(worker));
   }
   impl_->bound_port = port;
@@ -575,7 +648,9 @@ uint16_t Server::port() const {
 
 void Server::run() {
   for (auto& w : impl_->workers) {
-    asio::co_spawn(w->ctx, accept_loop(impl_->shared, *w), asio::detached);
+    asio::co_spawn(w->ctx, accept_loop(impl_->shared, *w, w->acceptor), asio::detached);
+    if (w->h2c_acceptor.is_open())
+      asio::co_spawn(w->ctx, accept_loop(impl_->shared, *w, w->h2c_acceptor), asio::detached);
     w->thread = std::thread([worker = w.get()] {
       for (;;) {
         try {

@@ -1,5 +1,5 @@
 #pragma once
-// The mirrorgate-echo HTTP/1.x server: one io_context per worker thread, each with its own SO_REUSEPORT
+// The mirrorgate-echo HTTP/1.x server (and HTTP/2 with prior knowledge on its h2c port): one io_context per worker thread, each with its own SO_REUSEPORT
 // acceptor on the same address, and each connection a coroutine that reads, routes, answers and repeats
 // (keep-alive, pipelined requests answered in order, request bodies read and discarded).
 
@@ -17,6 +17,7 @@ namespace mg::echo {
 struct ServerOptions {
   std::string host = "0.0.0.0";
   uint16_t port = 3000;                      // 0: an ephemeral port, shared by all workers
+  uint16_t h2c_port = 3001;                  // the h2c port of echo-basic.md 3.2 on the same address; 0: none
   std::chrono::milliseconds extra_delay{0};  // added before every echo answer (slow-backend tests)
   unsigned threads = 1;
   EchoEnv env;

@@ -37,6 +37,9 @@ int main(int argc, char** argv) {
                                         std::string(mg::build_commit()) + ")");
   app.add_option("--listen", listen, "ADDR:PORT to listen on ([v6]:PORT for IPv6; port 0 = ephemeral)")
       ->capture_default_str();
+  app.add_option("--h2c-port", options.h2c_port,
+                 "port of the h2c listener on the --listen address (HTTP/2 prior knowledge, no router; 0 = none)")
+      ->capture_default_str();
   app.add_option("--delay", delay_ms, "milliseconds added before every echo answer")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -67,6 +70,8 @@ int main(int argc, char** argv) {
   std::thread signal_thread([&signal_ctx] { signal_ctx.run(); });
 
   std::printf("Starting server, listening on port %u (http)\n", static_cast<unsigned>(server.port()));
+  if (options.h2c_port != 0)
+    std::printf("Starting server, listening on port %u (h2c)\n", static_cast<unsigned>(options.h2c_port));
   std::fflush(stdout);
   server.run();
 

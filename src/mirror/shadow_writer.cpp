@@ -61,6 +61,8 @@ void record_outcome(MirrorContext& mirror, const MirrorRequest& request, const r
   entry.mirror_backend = target.name;
   entry.upstream_host = mirror_host;
   entry.upstream_pod = mirror_pod;
+  if (const route::ClusterEndpoints* cluster = request.clusters->find(target.cluster))
+    entry.upstream_protocol = route::upstream_protocol_name(cluster->protocol);
   entry.outcome = outcome;
   entry.reason = reason;
   entry.status = status;
@@ -92,6 +94,7 @@ struct CopyPlan {
   std::shared_ptr<const std::string> head;
   MarkerBuffer marker;  // the X-Mirrorgate-Mirror line and the head's final empty line
   const route::Endpoint* endpoint = nullptr;
+  route::UpstreamProtocol protocol = route::UpstreamProtocol::kHttp1;  // the mirror cluster's
   std::chrono::milliseconds timeout{0};
   MirrorBudgets::Slot slot;
   std::shared_ptr<ComparisonRendezvous> comparison;  // null unless this copy's answer is compared
@@ -106,7 +109,7 @@ asio::awaitable<CopyOutcome> exchange_copy(MirrorContext& mirror, const MirrorRe
   upstream::Exchange exchange(upstream);
   const std::string_view key = plan.endpoint->address;
   const bool fresh = false;  // a copy reuses the mirror pool's idle connections
-  const auto connected = co_await exchange.connect_to(*plan.endpoint, plan.timeout, fresh);
+  const auto connected = co_await exchange.connect_to(*plan.endpoint, plan.timeout, fresh, plan.protocol);
   if (connected != upstream::ConnectResultKind::kConnected) {
     outcome.failure = connected == upstream::ConnectResultKind::kTimedOut ? MirrorFailure::kTimeout
                                                                           : MirrorFailure::kConnect;
@@ -266,6 +269,7 @@ void send_copy(MirrorContext& mirror, const MirrorRequest& request, const route:
 
   ++counters.sent;
   plan.endpoint = endpoint;
+  plan.protocol = request.clusters->find(target.cluster)->protocol;
   plan.timeout = settings && settings->timeout ? *settings->timeout : options.timeout;
   plan.comparison = start_comparison(mirror, request, target, primary);
   asio::co_spawn(mirror.io, run_copy(mirror, request, target, std::move(plan)), asio::detached);

@@ -30,13 +30,17 @@
 #include "http/syntax.h"
 #include "http/websocket_frame.h"
 #include "proxy/downstream.h"
-#include "proxy/http2_codec.h"
+#include "http/http2_codec.h"
 #include "proxy/request_handler.h"
 
 namespace mg::proxy {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using http::Http2Codec;
+using http::Http2Field;
+using http::Http2Settings;
+using http::Http2Stream;
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kWriteChunk = 64 * 1024;

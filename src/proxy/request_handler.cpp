@@ -96,7 +96,7 @@ RequestHandler::RequestContext& RequestHandler::start_request(const DownstreamRe
   ctx.request_id.clear();
   ctx.client_address = client_address;
   ctx.protocol = request ? request->protocol : std::string_view{};
-  ctx.route = ctx.backend = ctx.upstream_pod = {};
+  ctx.route = ctx.backend = ctx.upstream_pod = ctx.upstream_protocol = {};
   ctx.upstream_host.clear();
   ctx.origin.clear();
   ctx.mirrors = 0;
@@ -280,6 +280,7 @@ asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const Down
     if (const route::Endpoint* endpoint = exchange.endpoint()) {
       ctx.upstream_host = endpoint->address;
       ctx.upstream_pod = endpoint->pod;
+      ctx.upstream_protocol = route::upstream_protocol_name(pinned.clusters->find(backend.cluster)->protocol);
     }
     if (connected != upstream::ConnectResultKind::kConnected) {
       if (can_retry) continue;
@@ -483,6 +484,7 @@ bool RequestHandler::finish(int status, uint64_t bytes, std::string_view error) 
                                                    .backend = ctx.backend,
                                                    .upstream_host = ctx.upstream_host,
                                                    .upstream_pod = ctx.upstream_pod,
+                                                   .upstream_protocol = ctx.upstream_protocol,
                                                    .status = status,
                                                    .request_bytes = ctx.request_bytes,
                                                    .response_bytes = bytes,

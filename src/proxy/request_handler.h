@@ -57,6 +57,7 @@ class RequestHandler {
     std::string_view backend;
     std::string upstream_host;
     std::string_view upstream_pod;  // view into the pinned clusters
+    std::string_view upstream_protocol;  // a literal
     std::string origin;             // only kept for routes with a CORS filter
     size_t mirrors = 0;
     uint32_t retries = 0;

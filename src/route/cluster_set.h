@@ -29,6 +29,7 @@ struct Endpoint {  // one ready pod address
 struct ClusterEndpoints {
   std::string name;                 // RouteTable::clusters[i].name: "namespace/service:port"
   std::vector<Endpoint> endpoints;  // ready endpoints only, ordered by EndpointSlice name then position
+  UpstreamProtocol protocol = UpstreamProtocol::kHttp1;  // RouteTable::clusters[i].protocol
 };
 
 struct ClusterSet {

@@ -36,6 +36,19 @@ namespace mg::route {
 
 // One Service port, as routing resolved a backendRef to it. Its endpoints are not here: they change far
 // more often than routes and live in the ClusterSet built for this table (cluster_set.h).
+// How the gateway speaks to a cluster's endpoints: the Service port's appProtocol (GEP-1911).
+enum class UpstreamProtocol : uint8_t { kHttp1, kH2c };
+
+// kubernetes.io/h2c: HTTP/2 with prior knowledge; anything else (kubernetes.io/ws included) HTTP/1.1.
+inline UpstreamProtocol upstream_protocol_of(const config::ServicePort& port) {
+  return port.app_protocol == "kubernetes.io/h2c" ? UpstreamProtocol::kH2c : UpstreamProtocol::kHttp1;
+}
+
+// The access log's upstream_protocol.
+inline std::string_view upstream_protocol_name(UpstreamProtocol protocol) {
+  return protocol == UpstreamProtocol::kH2c ? "h2c" : "HTTP/1.1";
+}
+
 struct Cluster {
   std::string name;  // "namespace/service:port", used as metrics label
   // "service.namespace.svc:port": the Host sent to the backend when the client's request named none
@@ -44,6 +57,7 @@ struct Cluster {
   std::string service_namespace;
   std::string service;
   config::ServicePort port;  // its name and targetPort say which EndpointSlice port carries it
+  UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
 };
 
 // ---- Filters, precompiled from HTTPRoute filters (rule level, and backendRef level) ----

@@ -7,7 +7,7 @@
 
 namespace mg::route {
 
-inline constexpr std::array<std::string_view, 33> kSupportedFeatures = {
+inline constexpr std::array<std::string_view, 34> kSupportedFeatures = {
     "Gateway",
     "GatewayHTTPSListenerDetectMisdirectedRequests",
     "HTTPRoute",
@@ -41,6 +41,7 @@ inline constexpr std::array<std::string_view, 33> kSupportedFeatures = {
     "HTTPRouteNamedRouteRule",
     "HTTPRouteCORS",
     "HTTPRouteBackendProtocolWebSocket",
+    "HTTPRouteBackendProtocolH2C",
 };
 
 }  // namespace mg::route

@@ -744,7 +744,8 @@ class Translator {
     const auto [it, inserted] = cluster_index_.try_emplace(name, static_cast<int>(table_->clusters.size()));
     if (inserted)
       table_->clusters.push_back(
-          Cluster{name, ref.name + "." + ns + ".svc:" + std::to_string(*ref.port), ns, ref.name, *sp});
+          Cluster{name, ref.name + "." + ns + ".svc:" + std::to_string(*ref.port), ns, ref.name, *sp,
+                  upstream_protocol_of(*sp)});
     return {it->second, name};
   }
 

@@ -73,6 +73,7 @@ void AccessLog::log(const RequestLogEntry& e) {
   append_field(line, "backend", e.backend);
   append_field(line, "upstream_host", e.upstream_host);
   append_field(line, "upstream_pod", e.upstream_pod);
+  if (!e.upstream_protocol.empty()) append_field(line, "upstream_protocol", e.upstream_protocol);
   fmt::format_to(std::back_inserter(line),
                  ",\"status\":{},\"request_bytes\":{},\"bytes\":{},\"duration_ms\":{:.3f},\"mirrors\":{}", e.status,
                  e.request_bytes, e.response_bytes, e.duration_ms, e.mirrors);
@@ -93,6 +94,7 @@ void AccessLog::log(const MirrorLogEntry& e) {
   append_field(line, "mirror_backend", e.mirror_backend);
   append_field(line, "upstream_host", e.upstream_host);
   append_field(line, "upstream_pod", e.upstream_pod);
+  if (!e.upstream_protocol.empty()) append_field(line, "upstream_protocol", e.upstream_protocol);
   append_field(line, "outcome", e.outcome);
   if (!e.reason.empty()) append_field(line, "reason", e.reason);
   fmt::format_to(std::back_inserter(line), ",\"status\":{},\"duration_ms\":{:.3f},\"request_bytes\":{}", e.status,

@@ -19,6 +19,7 @@ struct RequestLogEntry {
   std::string_view backend;
   std::string_view upstream_host;
   std::string_view upstream_pod;
+  std::string_view upstream_protocol;  // "HTTP/1.1" or "h2c"; empty (not written) when no backend was tried
   int status = 0;
   uint64_t request_bytes = 0;  // body bytes received from the client
   uint64_t response_bytes = 0;
@@ -35,6 +36,7 @@ struct MirrorLogEntry {
   std::string_view mirror_backend;
   std::string_view upstream_host;
   std::string_view upstream_pod;
+  std::string_view upstream_protocol;  // "HTTP/1.1" or "h2c"
   int status = 0;
   std::string_view outcome;  // completed, failed, dropped
   std::string_view reason;

@@ -72,6 +72,7 @@ void WorkerStats::merge(const WorkerStats& o) {
   downstream_connections_rejected += o.downstream_connections_rejected;
   tls_handshake_failures_total += o.tls_handshake_failures_total;
   upstream_connections_total += o.upstream_connections_total;
+  upstream_h2c_connections_total += o.upstream_h2c_connections_total;
   upstream_connections_idle += o.upstream_connections_idle;
   upstream_connections_expired += o.upstream_connections_expired;
   mirror_in_flight += o.mirror_in_flight;
@@ -232,6 +233,10 @@ std::string render_prometheus(const WorkerStats& s, ExpositionFormat format) {
                 s.tls_handshake_failures_total, format);
   render_scalar(out, "mirrorgate_upstream_connections_total", MetricType::kCounter,
                 "Connections opened to backends (primary and mirror).", s.upstream_connections_total, format);
+  render_scalar(out, "mirrorgate_upstream_h2c_connections_total", MetricType::kCounter,
+                "HTTP/2 (h2c) connections opened to backends, each carrying many requests (of "
+                "mirrorgate_upstream_connections_total).",
+                s.upstream_h2c_connections_total, format);
   render_scalar(out, "mirrorgate_upstream_connections_idle", MetricType::kGauge,
                 "Idle keep-alive connections to backends held in the workers' pools now.",
                 s.upstream_connections_idle, format);

@@ -78,6 +78,7 @@ struct WorkerStats {
   uint64_t downstream_connections_rejected = 0;  // over --max-connections
   uint64_t tls_handshake_failures_total = 0;     // TLS listeners: handshake failed or timed out
   uint64_t upstream_connections_total = 0;
+  uint64_t upstream_h2c_connections_total = 0;  // of upstream_connections_total: h2c ones (shared by streams)
   uint64_t upstream_connections_idle = 0;     // pooled now (filled in when a snapshot is taken)
   uint64_t upstream_connections_expired = 0;  // idle ones closed: idle timeout, or the backend closed them
   uint64_t mirror_in_flight = 0;

@@ -65,7 +65,7 @@ size_t ConnectionPool::close_expired(std::chrono::steady_clock::time_point now, 
     closed += before - list.size();
     it = list.empty() ? idle_.erase(it) : std::next(it);
   }
-  return closed;
+  return closed + h2c_.close_idle(now, max_idle);
 }
 
 size_t ConnectionPool::release_idle_buffers(std::chrono::steady_clock::time_point now) {

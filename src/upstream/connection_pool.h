@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "stats/worker_stats.h"
+#include "upstream/h2c_connection.h"
 #include "upstream/upstream_connection.h"
 
 namespace mg::upstream {
@@ -24,18 +25,21 @@ class ConnectionPool {
   void give_back(std::unique_ptr<UpstreamConnection> connection);
   void clear() { idle_.clear(); }
   size_t idle_count() const;
-  // Closes idle connections that the peer closed (or wrote to) and those idle for `max_idle` or longer;
-  // returns how many. Called about once a second by the worker, so a backend's FIN on an idle
+  // Closes idle connections that the peer closed (or wrote to) and those idle for `max_idle` or longer,
+  // h2c connections without a stream for as long included; returns how many. Called about once a second by the worker, so a backend's FIN on an idle
   // connection is answered within a second or so instead of lingering in CLOSE_WAIT until reuse.
   size_t close_expired(std::chrono::steady_clock::time_point now, std::chrono::milliseconds max_idle);
   // Frees the read buffer and header list of each connection idle for a second or more (a burst leaves
   // many pooled; each would keep ~10 KiB until reused or expired); returns how many it freed now.
   size_t release_idle_buffers(std::chrono::steady_clock::time_point now);
+  // The h2c connections behind this pool's connections to h2c clusters (h2c_connection.h).
+  H2cConnections& h2c() { return h2c_; }
 
  private:
   size_t max_idle_;
   // LIFO per endpoint: the most recently used connection is the least likely to have been closed.
   stats::StringMap<std::deque<std::unique_ptr<UpstreamConnection>>> idle_;
+  H2cConnections h2c_;
 };
 
 }  // namespace mg::upstream

@@ -27,7 +27,8 @@ void Exchange::adopt(std::unique_ptr<UpstreamConnection> connection) {
 }
 
 asio::awaitable<ConnectResultKind> Exchange::connect_to(const route::Endpoint& endpoint,
-                                                        std::chrono::milliseconds timeout, bool fresh) {
+                                                        std::chrono::milliseconds timeout, bool fresh,
+                                                        route::UpstreamProtocol protocol) {
   endpoint_ = &endpoint;
   if (!fresh) {
     if (auto idle = context_.pool.take(endpoint.address)) {
@@ -36,13 +37,19 @@ asio::awaitable<ConnectResultKind> Exchange::connect_to(const route::Endpoint& e
     }
   }
   adopt(nullptr);
-  auto connected = co_await connect_to_address(endpoint.ip, endpoint.port, timeout);
+  ConnectResult connected;
+  if (protocol == route::UpstreamProtocol::kH2c) {  // (not a ?: of two co_awaits: g++ 12 miscompiles it)
+    connected = co_await context_.pool.h2c().connect(endpoint, timeout, context_.stats);
+  } else {
+    connected = co_await connect_to_address(endpoint.ip, endpoint.port, timeout);
+  }
   if (!connected.connection) {
     spdlog::debug("upstream connect to {} failed: {}", endpoint.address,
                   connected.timed_out ? "timed out" : connected.error.message());
     co_return connected.timed_out ? ConnectResultKind::kTimedOut : ConnectResultKind::kFailed;
   }
-  ++context_.stats.upstream_connections_total;
+  // An h2c cluster's local pair is no backend connection: H2cConnections counts the ones it opens.
+  if (protocol == route::UpstreamProtocol::kHttp1) ++context_.stats.upstream_connections_total;
   spdlog::debug("upstream connection to {} opened{}", endpoint.address, fresh ? " (a pooled one was just closed)" : "");
   adopt(std::move(connected.connection));
   co_return ConnectResultKind::kConnected;
@@ -58,7 +65,7 @@ asio::awaitable<ConnectResultKind> Exchange::connect(const route::ClusterSet& cl
   for (int i = 0; i < tries; ++i) {
     const route::Endpoint* endpoint = context_.balancer.pick_endpoint(clusters, cluster);
     if (!endpoint) break;
-    result = co_await connect_to(*endpoint, timeout, fresh);
+    result = co_await connect_to(*endpoint, timeout, fresh, c->protocol);
     if (result == ConnectResultKind::kConnected) break;
   }
   co_return result;

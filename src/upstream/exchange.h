@@ -42,8 +42,10 @@ class Exchange {
                                              std::chrono::milliseconds timeout, bool fresh);
   // This endpoint, chosen by the caller (a mirror passes over ejected endpoints): its idle pooled
   // connection unless `fresh`, else a new one.
-  asio::awaitable<ConnectResultKind> connect_to(const route::Endpoint& endpoint,
-                                                std::chrono::milliseconds timeout, bool fresh);
+  // An h2c cluster's connection carries its requests over a shared h2c connection (h2c_connection.h).
+  asio::awaitable<ConnectResultKind> connect_to(const route::Endpoint& endpoint, std::chrono::milliseconds timeout,
+                                                bool fresh,
+                                                route::UpstreamProtocol protocol = route::UpstreamProtocol::kHttp1);
 
   const route::Endpoint* endpoint() const { return endpoint_; }  // the last one tried; null: none
   bool connected() const { return connection_ != nullptr; }

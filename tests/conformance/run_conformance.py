@@ -53,7 +53,7 @@ CONTROLLER_NAME = "mirrorgate.io/gateway-controller"
 REQUEST_ID_PARAM = "gateway-api-conformance-request-id"
 POD_RANGE = "127.100"  # 127.100.<deployment>.<replica>
 GATEWAY_RANGE = "127.101"  # 127.101.<test slot>.<gateway>
-SUPPORTED_PROTOCOLS = {"HTTP", "HTTPS", "H2"}
+SUPPORTED_PROTOCOLS = {"HTTP", "HTTPS", "H2", "H2C_PRIOR_KNOWLEDGE"}
 # The README's "up to about 60 s" for every status poll, at the default 30 s consistency timeout.
 STATUS_LIMIT_AT_DEFAULT = 60.0
 REQUEST_TIMEOUT = 10.0
@@ -427,19 +427,23 @@ def go_name_matches(pattern: str, host: str) -> bool:
 
 
 def send_h2(ip: str, port: int, method: str, path: str, host: str, headers: dict[str, str], timeout: float,
-            tls: TlsClient) -> Response:
-    """One request over HTTP/2 on TLS (ALPN h2, as the Go suite's H2 cases): a new connection, stream 1."""
+            tls: TlsClient | None) -> Response:
+    """One request over HTTP/2 on TLS (ALPN h2, as the Go suite's H2 cases), or in cleartext with prior
+    knowledge without `tls` (H2C_PRIOR_KNOWLEDGE): a new connection, stream 1."""
     raw = socket.create_connection((ip, port), timeout=max(timeout, 0.2))
     conn = h2frames.RawH2.__new__(h2frames.RawH2)
     conn.buf = b""
+    scheme = "https" if tls else "http"
     try:
-        conn.sock = tls_wrap(raw, tls, "h2")
-        if conn.sock.selected_alpn_protocol() != "h2":
-            raise ssl.SSLError(f"ALPN chose {conn.sock.selected_alpn_protocol()!r}, not h2")
+        conn.sock = raw
+        if tls:
+            conn.sock = tls_wrap(raw, tls, "h2")
+            if conn.sock.selected_alpn_protocol() != "h2":
+                raise ssl.SSLError(f"ALPN chose {conn.sock.selected_alpn_protocol()!r}, not h2")
         conn.send(h2frames.PREFACE + h2frames.frame(h2frames.SETTINGS, 0, 0))
         extra = [("user-agent", "Go-http-client/2.0"), *((n.lower(), v) for n, v in sorted(headers.items())),
                  ("accept-encoding", "gzip")]
-        block = h2frames.request_block(path, host, method, extra, scheme="https")
+        block = h2frames.request_block(path, host, method, extra, scheme=scheme)
         conn.send(h2frames.frame(h2frames.HEADERS, h2frames.END_HEADERS | h2frames.END_STREAM, 1, block))
         decoder, fields, body, blocks = hpack_decode.Decoder(), None, b"", b""
         deadline = time.monotonic() + max(timeout, 0.2)
@@ -468,7 +472,7 @@ def send_h2(ip: str, port: int, method: str, path: str, host: str, headers: dict
     if any(k == "content-encoding" and v.lower() == "gzip" for k, v in hdrs):
         body = gzip.decompress(body)
         hdrs = [(k, v) for k, v in hdrs if k not in ("content-encoding", "content-length")]
-    return Response(status, hdrs, body, f"https://{ip}:{port}{path}")
+    return Response(status, hdrs, body, f"{scheme}://{ip}:{port}{path}")
 
 
 def send(ip: str, port: int, method: str, path: str, host: str, headers: dict[str, str],
@@ -1011,7 +1015,7 @@ class TestRun:
                 return f"no generated Secret {t.get('trustCertificateFromSecret')!r} to trust"
             tls = TlsClient(t.get("serverName") or host.rsplit(":", 1)[0], pem)
         try:
-            if c.get("protocol") == "H2":
+            if c.get("protocol") in ("H2", "H2C_PRIOR_KNOWLEDGE"):
                 resp = send_h2(ip, port, method, path, host, self.request_headers(c), timeout, tls)
             else:
                 resp = send(ip, port, method, path, host, self.request_headers(c),

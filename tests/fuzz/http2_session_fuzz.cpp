@@ -1,4 +1,4 @@
-// libFuzzer target for the HTTP/2 session layer (proxy/http2_codec.cpp over nghttp2): bytes from a
+// libFuzzer target for the HTTP/2 session layer (http/http2_codec.cpp over nghttp2): bytes from a
 // client in, requests, bodies, resets and frames out. The connection preface is sent first so that
 // the input reaches the frames; each request is answered with a short body and its request body is
 // taken (consumed) as the session does, so the response and flow-control paths run too.
@@ -9,26 +9,26 @@
 #include <string_view>
 #include <vector>
 
-#include "proxy/http2_codec.h"
+#include "http/http2_codec.h"
 
 namespace {
 
-class Listener final : public mg::proxy::Http2Codec::Listener {
+class Listener final : public mg::http::Http2Codec::Listener {
  public:
-  mg::proxy::Http2Codec* codec = nullptr;
-  std::vector<std::shared_ptr<mg::proxy::Http2Stream>> requests;
-  void on_request(const std::shared_ptr<mg::proxy::Http2Stream>& stream) override { requests.push_back(stream); }
-  void on_stream_change(mg::proxy::Http2Stream&) override {}
+  mg::http::Http2Codec* codec = nullptr;
+  std::vector<std::shared_ptr<mg::http::Http2Stream>> requests;
+  void on_request(const std::shared_ptr<mg::http::Http2Stream>& stream) override { requests.push_back(stream); }
+  void on_stream_change(mg::http::Http2Stream&) override {}
 };
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Listener listener;
-  mg::proxy::Http2Settings settings;
+  mg::http::Http2Settings settings;
   settings.max_concurrent_streams = 8;
   settings.max_header_bytes = 8192;
-  mg::proxy::Http2Codec codec(listener, settings);
+  mg::http::Http2Codec codec(listener, settings);
   std::string out;
   if (!codec.receive("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")) return 0;
   std::string_view input(reinterpret_cast<const char*>(data), size);
@@ -39,7 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     input.remove_prefix(chunk.size());
     const bool ok = codec.receive(chunk);
     for (auto& stream : listener.requests) {
-      const std::vector<mg::proxy::Http2Field> fields{{":status", stream->reject_status ? "431" : "200"},
+      const std::vector<mg::http::Http2Field> fields{{":status", stream->reject_status ? "431" : "200"},
                                                       {"content-type", "text/plain"}};
       stream->out = stream->method + " " + stream->path;
       stream->out_eof = stream->body_done;

@@ -1,6 +1,6 @@
 // The ClusterSet of a table: the endpoints of each of the table's clusters, at the table's indices, from
 // the EndpointSlices (ready endpoints only, slices in name order, the slice port that carries the Service
-// port), and the warning for a cluster without any.
+// port), the protocol of the Service port (h2c or HTTP/1.1), and the warning for a cluster without any.
 
 #include "route/cluster_set.h"
 
@@ -85,6 +85,22 @@ TEST(ClusterSet, EndpointsSitAtTheTablesClusterIndices) {
   EXPECT_EQ(rule.mirrors[0].cluster, rule.backends[1].cluster);  // one cluster per Service port
   EXPECT_TRUE(clusters->find(rule.mirrors[1].cluster)->endpoints.empty());
   EXPECT_EQ(clusters->find(-1), nullptr);
+}
+
+TEST(ClusterSet, AnH2cServicePortMakesAnH2cClusterOthersStayHttp1) {
+  std::string web(kWeb);
+  const std::string port = "{name: front, port: 8080, targetPort: web-port}";
+  web.replace(web.find(port), port.size(),
+              "{name: front, port: 8080, targetPort: web-port, appProtocol: kubernetes.io/h2c}");
+  const config::ObjectSet set = config::load_string(
+      test::join_docs({test::kGatewayClass, test::kGateway, test::kService, test::kEndpointSlice, web}), "t.yaml");
+  const auto table = translate(set);
+  const auto clusters = build_cluster_set(*table, set);
+  const Rule& rule = table->listeners.at(0).rules.at(0);
+  EXPECT_EQ(table->clusters.at(static_cast<size_t>(rule.backends[0].cluster)).protocol, UpstreamProtocol::kH2c);
+  EXPECT_EQ(clusters->find(rule.backends[0].cluster)->protocol, UpstreamProtocol::kH2c);
+  EXPECT_EQ(clusters->find(rule.backends[1].cluster)->protocol, UpstreamProtocol::kHttp1);
+  EXPECT_EQ(upstream_protocol_name(UpstreamProtocol::kH2c), "h2c");
 }
 
 TEST(ClusterSet, ReadyEndpointsInSliceNameOrderOnTheNamedTargetPort) {

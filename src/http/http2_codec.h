@@ -5,7 +5,9 @@
 // crumbs joined, oversized header lists marked for a 431), its body as it arrives (bounded by the
 // stream's flow-control window, which opens again only as the session relays the bytes: consume), and
 // the response bytes on their way out (taken by nghttp2 as the client's windows allow, so a slow client
-// holds the producer back). The session (http2_session.cpp) does the I/O and the requests; the fuzz
+// holds the producer back). It sits in http/ because two servers use it: the gateway's downstream
+// session (proxy/http2_session.cpp) does the I/O and the requests, the echo's h2c port
+// (echo/h2c_session.cpp) answers every stream itself; the fuzz
 // target (tests/fuzz/http2_session_fuzz.cpp) drives this file alone.
 //
 // What nghttp2 checks itself (its HTTP messaging rules): pseudo-header presence, order and
@@ -25,7 +27,7 @@
 
 struct nghttp2_session;
 
-namespace mg::proxy {
+namespace mg::http {
 
 struct Http2Settings {
   uint32_t max_concurrent_streams = 100;
@@ -141,4 +143,4 @@ class Http2Codec {
   size_t complete_heads_ = 0;  // open streams whose head was complete
 };
 
-}  // namespace mg::proxy
+}  // namespace mg::http

@@ -1,4 +1,4 @@
-#include "proxy/http2_codec.h"
+#include "http/http2_codec.h"
 
 #include <algorithm>
 #include <array>
@@ -7,7 +7,7 @@
 
 #include <nghttp2/nghttp2.h>
 
-namespace mg::proxy {
+namespace mg::http {
 namespace {
 
 Http2Codec& codec_of(void* user_data) { return *static_cast<Http2Codec*>(user_data); }
@@ -354,4 +354,4 @@ long Http2Codec::read_body(int32_t id, uint8_t* buf, size_t length, uint32_t* da
   return static_cast<long>(n);
 }
 
-}  // namespace mg::proxy
+}  // namespace mg::http
