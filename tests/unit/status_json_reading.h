@@ -16,7 +16,9 @@ inline nlohmann::json object_status(const nlohmann::json& status, std::string_vi
 
 inline nlohmann::json listener_status(const nlohmann::json& status, std::string_view gateway,
                                       std::string_view listener) {
-  for (const auto& l : object_status(status, "Gateway", gateway)["listeners"])
+  const nlohmann::json gateway_status = object_status(status, "Gateway", gateway);  // outlives the loop
+  if (!gateway_status.is_object() || !gateway_status.contains("listeners")) return nullptr;
+  for (const auto& l : gateway_status["listeners"])
     if (l["name"] == listener) return l;
   return nullptr;
 }
