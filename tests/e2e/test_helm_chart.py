@@ -193,7 +193,7 @@ class HelmChart(kube.KubeTestCase):
         self.assertEqual(len(self.of_kind(objects, "Role")), 1)
         self.assertEqual(self.of_kind(objects, "GatewayClass") + self.of_kind(objects, "PodDisruptionBudget"), [])
         (cluster_role,) = self.of_kind(objects, "ClusterRole")
-        self.assertIn({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
+        self.assertIn({"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["get", "list", "watch"]},
                       cluster_role["rules"])
         self.assertEqual([b["roleRef"]["name"] for b in self.of_kind(objects, "RoleBinding")],
                          [f"{RELEASE}-leader-election"])
@@ -229,7 +229,7 @@ class HelmChart(kube.KubeTestCase):
         role = self.kube.get("clusterrole", RELEASE)
         self.assertEqual(rules_of(role), sorted((sorted(g), sorted(r), sorted(v), []) for g, r, v in CLUSTER_ROLE_RULES))
         self.assertEqual(rules_of(self.kube.get("clusterrole", f"{RELEASE}-secrets")),
-                         [([""], ["secrets"], ["get", "list", "watch"], [])])
+                         [([""], ["configmaps", "secrets"], ["get", "list", "watch"], [])])
         self.assertEqual(rules_of(self.kube.get("role", f"{RELEASE}-leader-election", "-n", NAMESPACE)),
                          sorted([(["coordination.k8s.io"], ["leases"], ["create"], []),
                                  (["coordination.k8s.io"], ["leases"], ["get", "update"], ["mirrorgate-leader"])]))
