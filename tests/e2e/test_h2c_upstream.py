@@ -49,7 +49,7 @@ class RawH2Backend(mgtest.ThreadedTcpServer):
     /goaway gets a GOAWAY with last-stream-id 0 (nothing processed) before any answer."""
 
     def __init__(self, ip: str, port: int):
-        super().__init__(ip, port, conn_timeout=10)
+        super().__init__(ip, port, conn_timeout=None)  # held until the gateway closes it, however idle
         self.big_sent = 0
         self.goaways = 0
         self.requests: list[str] = []
