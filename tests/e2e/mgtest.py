@@ -672,7 +672,10 @@ spec:
 
 
 def service_yaml(name: str, port: int = 8080, target_port: int = 3000,
-                 namespace: str = "default") -> str:
+                 namespace: str = "default", app_protocol: str | None = None) -> str:
+    """A Service selecting app=NAME with one port "http"; `app_protocol` sets its appProtocol
+    (kubernetes.io/h2c, kubernetes.io/ws)."""
+    extra = f"    appProtocol: {app_protocol}\n" if app_protocol else ""
     return f"""apiVersion: v1
 kind: Service
 metadata:
@@ -686,7 +689,7 @@ spec:
     protocol: TCP
     port: {port}
     targetPort: {target_port}
-"""
+{extra}"""
 
 
 def endpointslice_yaml(service: str, endpoints: list[tuple[str, str, bool]], port: int = 3000,

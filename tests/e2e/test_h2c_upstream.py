@@ -22,25 +22,8 @@ from mgtest import wait_for
 NET = "127.0.57"
 V1 = "infra-backend-v1-7d9c6b5f4-h2c01"
 V2 = "infra-backend-v2-5d4f8b7c9d-h2c02"
+H2C = "kubernetes.io/h2c"
 BIG = 16 * 1024 * 1024  # well above what the kernel buffers between the gateway and a client
-
-
-def h2c_service(name: str, port: int = 8080, target_port: int = 3001) -> str:
-    return f"""apiVersion: v1
-kind: Service
-metadata:
-  name: {name}
-  namespace: default
-spec:
-  selector:
-    app: {name}
-  ports:
-  - name: http
-    protocol: TCP
-    port: {port}
-    targetPort: {target_port}
-    appProtocol: kubernetes.io/h2c
-"""
 
 
 class RawH2Backend(mgtest.ThreadedTcpServer):
@@ -171,9 +154,9 @@ def config(ip: str, port: int, raw_port: int) -> str:
         mgtest.route_yaml("h2c", "h2c-gateway", "/h2c", "infra-backend-v1"),
         mgtest.route_yaml("mirrored", "h2c-gateway", "/mirrored", "infra-backend-v1", mirror="infra-backend-v2"),
         mgtest.route_yaml("raw", "h2c-gateway", "/raw", "raw-backend", backend_port=raw_port),
-        h2c_service("infra-backend-v1"),
-        h2c_service("infra-backend-v2"),
-        h2c_service("raw-backend", port=raw_port, target_port=raw_port),
+        mgtest.service_yaml("infra-backend-v1", target_port=3001, app_protocol=H2C),
+        mgtest.service_yaml("infra-backend-v2", target_port=3001, app_protocol=H2C),
+        mgtest.service_yaml("raw-backend", port=raw_port, target_port=raw_port, app_protocol=H2C),
         mgtest.endpointslice_yaml("infra-backend-v1", [(f"{NET}.2", V1, True)], port=3001),
         mgtest.endpointslice_yaml("infra-backend-v2", [(f"{NET}.3", V2, True)], port=3001),
         mgtest.endpointslice_yaml("raw-backend", [(f"{NET}.4", "raw-backend-pod", True)], port=raw_port),

@@ -23,24 +23,6 @@ V1 = "infra-backend-v1-7d9c6b5f4-ws001"
 V2 = "infra-backend-v2-5d4f8b7c9d-ws002"
 
 
-def ws_service(name: str, app_protocol: str | None) -> str:
-    extra = f"    appProtocol: {app_protocol}\n" if app_protocol else ""
-    return f"""apiVersion: v1
-kind: Service
-metadata:
-  name: {name}
-  namespace: default
-spec:
-  selector:
-    app: {name}
-  ports:
-  - name: http
-    protocol: TCP
-    port: 8080
-    targetPort: 3000
-{extra}"""
-
-
 def config(gateway: str, ip: str, port: int, raw_port: int) -> str:
     return mgtest.join_docs(
         mgtest.gatewayclass_yaml(),
@@ -48,8 +30,8 @@ def config(gateway: str, ip: str, port: int, raw_port: int) -> str:
         mgtest.route_yaml("ws", gateway, "/ws", "infra-backend-v1", mirror="infra-backend-v2"),
         mgtest.route_yaml("plain", gateway, "/plain", "infra-backend-v1"),
         mgtest.route_yaml("raw", gateway, "/raw", "raw-backend", backend_port=raw_port),
-        ws_service("infra-backend-v1", "kubernetes.io/ws"),
-        ws_service("infra-backend-v2", None),
+        mgtest.service_yaml("infra-backend-v1", app_protocol="kubernetes.io/ws"),
+        mgtest.service_yaml("infra-backend-v2"),
         mgtest.service_yaml("raw-backend", port=raw_port, target_port=raw_port),
         mgtest.endpointslice_yaml("infra-backend-v1", [(f"{NET}.2", V1, True)]),
         mgtest.endpointslice_yaml("infra-backend-v2", [(f"{NET}.3", V2, True)]),
