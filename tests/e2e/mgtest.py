@@ -640,6 +640,31 @@ spec:
 """
 
 
+def https_gateway_yaml(name: str, ip: str, port: int, hostname: str, certificate_secret: str) -> str:
+    """Gateway default/NAME on ip with one HTTPS listener "https" for hostname, terminating TLS with
+    the certificate in Secret default/certificate_secret."""
+    return f"""apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: {name}
+  namespace: default
+spec:
+  gatewayClassName: mirrorgate
+  addresses:
+  - type: IPAddress
+    value: {ip}
+  listeners:
+  - name: https
+    protocol: HTTPS
+    port: {port}
+    hostname: {hostname}
+    tls:
+      certificateRefs:
+      - kind: Secret
+        name: {certificate_secret}
+"""
+
+
 def route_yaml(name: str, gateway: str, prefix: str, backend: str, backend_port: int = 8080,
                mirror: str | None = None, mirror_port: int = 8080, namespace: str = "default") -> str:
     filters = ""

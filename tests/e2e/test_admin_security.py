@@ -46,26 +46,7 @@ data:
   token: {base64.b64encode(PLANTED_TOKEN.encode()).decode()}
 stringData:
   plain: {PLANTED_TOKEN}
-""", f"""apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: secure-gateway
-  namespace: default
-spec:
-  gatewayClassName: mirrorgate
-  addresses:
-  - type: IPAddress
-    value: {ip}
-  listeners:
-  - name: https
-    protocol: HTTPS
-    port: {cls.tls_port}
-    hostname: secure.example
-    tls:
-      certificateRefs:
-      - kind: Secret
-        name: planted-cert
-""")
+""", mgtest.https_gateway_yaml("secure-gateway", ip, cls.tls_port, "secure.example", "planted-cert"))
         cls.token_file = c.dir / "admin-token"
         cls.token_file.write_text(TOKEN + "\n")
         seed = mgtest.start_seed(c, NET, {"planted.yaml": planted}, ["--admin-token-file", str(cls.token_file)])

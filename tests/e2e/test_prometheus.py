@@ -59,26 +59,8 @@ def extra_config(ip: str, tls_port: int, crt: str, key: str) -> dict[str, str]:
         mgtest.route_yaml("dark", "mirror-gateway", "/dark", "infra-backend-v1", mirror="mirror-down"),
         mgtest.service_yaml("mirror-down"),
         mgtest.endpointslice_yaml("mirror-down", [(f"{NET}.9", "mirror-down-0", False)]),
-        secret_yaml("listener-cert", crt, key), f"""apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: secure-gateway
-  namespace: default
-spec:
-  gatewayClassName: mirrorgate
-  addresses:
-  - type: IPAddress
-    value: {ip}
-  listeners:
-  - name: https
-    protocol: HTTPS
-    port: {tls_port}
-    hostname: secure.example
-    tls:
-      certificateRefs:
-      - kind: Secret
-        name: listener-cert
-""")
+        secret_yaml("listener-cert", crt, key),
+        mgtest.https_gateway_yaml("secure-gateway", ip, tls_port, "secure.example", "listener-cert"))
     return {"prometheus-test.yaml": routes}
 
 
