@@ -74,12 +74,11 @@ class Connection {
         message_.append(data);
         if (!h.fin) co_return true;
         in_message_ = false;
-        co_return co_await send(message_opcode_, message_);
-      default:  // text or binary
+        co_return co_await send(ws::kText, message_);
+      default:  // text or binary: answered as text either way, as x/net/websocket's echo does (echo-basic §9)
         if (in_message_) break;
-        if (h.fin) co_return co_await send(h.opcode, data);
+        if (h.fin) co_return co_await send(ws::kText, data);
         in_message_ = true;
-        message_opcode_ = h.opcode;
         message_.assign(data);
         co_return true;
     }
@@ -126,7 +125,6 @@ class Connection {
   size_t begin_ = 0;
   std::string out_;
   std::string message_;  // a fragmented message so far
-  uint8_t message_opcode_ = 0;
   bool in_message_ = false;
 };
 

@@ -155,12 +155,14 @@ class WebSocketThroughGateway(mgtest.ClusterTestCase):
                     return out
                 out += chunk
 
-    def test_text_and_binary_messages_come_back_with_their_type(self):
+    def test_text_and_binary_messages_come_back_as_text(self):
+        # The upstream echo (x/net/websocket's default codec) writes every message back as a text frame,
+        # whatever the client sent (echo-basic §9).
         with self.connect() as ws:
             ws.send(wsframes.TEXT, b"Websocket Support!")
             self.assertEqual(ws.recv_message(), (wsframes.TEXT, b"Websocket Support!"))
             ws.send(wsframes.BINARY, bytes(range(256)))
-            self.assertEqual(ws.recv_message(), (wsframes.BINARY, bytes(range(256))))
+            self.assertEqual(ws.recv_message(), (wsframes.TEXT, bytes(range(256))))
             # A fragmented message comes back whole.
             ws.send(wsframes.TEXT, b"frag", fin=False)
             ws.send(wsframes.CONT, b"men", fin=False)
@@ -172,7 +174,7 @@ class WebSocketThroughGateway(mgtest.ClusterTestCase):
         with self.connect() as ws:
             ws.send(wsframes.BINARY, payload)
             opcode, got = ws.recv_message()
-            self.assertEqual(opcode, wsframes.BINARY)
+            self.assertEqual(opcode, wsframes.TEXT)
             self.assertEqual(len(got), len(payload))
             self.assertTrue(got == payload, "the 1 MiB message came back altered")
 
@@ -391,7 +393,7 @@ class WebSocketThroughGateway(mgtest.ClusterTestCase):
             data = wsframes.frame(wsframes.BINARY, big)
             for i in range(0, len(data), 16384):
                 h2.send(frame(DATA, 0, 1, data[i:i + 16384]))
-            self.assertEqual(self.h2_message(h2, 1, buf), (wsframes.BINARY, True, big))
+            self.assertEqual(self.h2_message(h2, 1, buf), (wsframes.TEXT, True, big))
             # A second tunnel on the same connection, beside the first.
             self.assertEqual(self.extended_connect(h2, 3, "/ws"), 200)
             h2.send(frame(DATA, 0, 3, wsframes.frame(wsframes.PING, b"p")))
