@@ -5,23 +5,17 @@ request id's primary and copy side by side. Screenshots go to MG_SCREENSHOT_DIR 
 `MG_SCREENSHOT_DIR=docs/images python3 tests/e2e/test_admin_page.py`), else to the test's temporary
 directory, so that a test run never rewrites files of the source tree.
 
-The browser is driven over WebDriver by chromedriver, from the standard library (urllib), rather than by
-Playwright: Debian builds `chromium-driver` from the same Chromium release as `chromium`, so driver and browser
-always agree on a version, and the test needs no npm package, no cache of one and no Node. Both come from
-scripts/deps.sh.
+The browser is driven over WebDriver (tests/e2e/browser.py).
 
 Loopback block 127.0.61.0/24: gateway 127.0.61.1, pods 127.0.61.2-5 (the seed scenario's .2-.5)."""
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import shutil
 import time
-import urllib.request
 from pathlib import Path
 
+import browser
 import mgtest
 from mgtest import get, unique_id, wait_for
 
@@ -30,8 +24,6 @@ V1 = "backend:default/infra-backend-v1:8080"
 V2 = "backend:default/infra-backend-v2:8080"
 RULE = "rule:default/mirror/0"
 BROKEN_RULE = "rule:default/broken/0"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 BROKEN_ROUTE = """apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -50,76 +42,14 @@ spec:
 """
 
 
-class WebDriver:
-    """The few W3C WebDriver commands the test needs, as JSON over HTTP to chromedriver."""
-
-    def __init__(self, port: int):
-        self.base = f"http://127.0.0.1:{port}"
-        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
-            "binary": CHROMIUM,
-            # --no-sandbox: CI containers run as root, where Chromium's sandbox cannot start.
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1400,1000", "--hide-scrollbars"]}}}}
-        self.session = self.call("POST", "/session", caps)["sessionId"]
-
-    def call(self, method: str, path: str, body=None):
-        data = json.dumps(body if body is not None else {}).encode() if method == "POST" else None
-        request = urllib.request.Request(self.base + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=60) as r:
-                return json.loads(r.read())["value"]
-        except urllib.error.HTTPError as e:
-            raise AssertionError(f"WebDriver {method} {path}: {e.code} {e.read()[:500]!r}") from None
-
-    def s(self, path: str) -> str:
-        return f"/session/{self.session}{path}"
-
-    def go(self, url: str) -> None:
-        self.call("POST", self.s("/url"), {"url": url})
-
-    def js(self, script: str, *args):
-        return self.call("POST", self.s("/execute/sync"), {"script": script, "args": list(args)})
-
-    def find(self, css: str) -> str:
-        found = self.call("POST", self.s("/element"), {"using": "css selector", "value": css})
-        return next(iter(found.values()))
-
-    def click(self, css: str) -> None:
-        self.call("POST", self.s(f"/element/{self.find(css)}/click"))
-
-    def type(self, css: str, text: str) -> None:
-        self.call("POST", self.s(f"/element/{self.find(css)}/value"), {"text": text})
-
-    def window(self, width: int, height: int) -> None:
-        self.call("POST", self.s("/window/rect"), {"width": width, "height": height})
-
-    def screenshot(self, path: Path) -> None:
-        path.write_bytes(base64.b64decode(self.call("GET", self.s("/screenshot"))))
-
-    def quit(self) -> None:
-        try:
-            self.call("DELETE", self.s(""))
-        except Exception:  # noqa: BLE001 - chromedriver is killed next anyway
-            pass
-
-
 class AdminPage(mgtest.ClusterTestCase):
     @classmethod
     def start(cls, c):
-        for binary in (CHROMIUM, CHROMEDRIVER):
-            if not os.access(binary, os.X_OK):
-                raise AssertionError(f"{binary} is missing: scripts/deps.sh installs chromium and chromium-driver")
         seed = mgtest.start_seed(c, NET, {"broken.yaml": BROKEN_ROUTE})
         cls.gw, cls.gw_ip, cls.gw_port, cls.config = seed.gw, seed.ip, seed.port, seed.config
         cls.shots = Path(os.environ.get("MG_SCREENSHOT_DIR") or c.dir)
         cls.shots.mkdir(parents=True, exist_ok=True)
-        driver_port = mgtest.free_port("127.0.0.1")
-        driver = mgtest.Proc("chromedriver", [CHROMEDRIVER, f"--port={driver_port}"], c.dir)
-        c.procs.append(driver)
-        wait_for(lambda: json.loads(urllib.request.urlopen(f"http://127.0.0.1:{driver_port}/status", timeout=1)
-                                    .read())["value"]["ready"], mgtest.START_TIMEOUT, "chromedriver")
-        cls.browser = WebDriver(driver_port)
+        cls.browser = browser.start(c)
         cls.page = f"http://{cls.gw_ip}:{cls.gw.admin_port}/"
 
     @classmethod
