@@ -23,6 +23,9 @@ if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx haproxy linux-perf)
 fi
 
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -30,21 +33,43 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# Python libraries the end-to-end tests use as real clients (tests/e2e/test_interop.py), pinned, installed into
+# the python3 that CMake finds for the tests when it lacks them; pip reaches only the package registry.
+python_packages=(websockets==17.4 h2==4.4.1)
+python_packages() {
+  local missing_py=()
+  for spec in "${python_packages[@]}"; do
+    python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('${spec%%==*}') != '${spec#*==}')" \
+      2>/dev/null || missing_py+=("$spec")
+  done
+  if ((${#missing_py[@]} == 0)); then
+    echo "deps: python: ${python_packages[*]} present"
+    return
+  fi
+  echo "deps: python: installing ${missing_py[*]}"
+  if ! python3 -m pip --version >/dev/null 2>&1; then # Debian's own python3 comes without pip
+    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+  fi
+  # Debian's own python3 refuses pip installs outside a venv unless told (PEP 668); pyenv's does not.
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "${missing_py[@]}" ||
+    python3 -m pip install -q --disable-pip-version-check --break-system-packages "${missing_py[@]}"
+}
+
 # Go builds the local Kubernetes control plane (tests/cluster) and Go-only test programs: the machine's
 # when new enough, else a release from the Go module proxy, cached (scripts/go-toolchain.sh).
 go_toolchain() { echo "deps: go: $("$(dirname "${BASH_SOURCE[0]}")/go-toolchain.sh")"; }
 
 if ((${#missing[@]} == 0)); then
   echo "deps: all ${#packages[@]} packages present"
+  python_packages
   go_toolchain
   exit 0
 fi
 
 echo "deps: installing ${missing[*]}"
-sudo_cmd=()
-if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "deps: done"
+python_packages
 go_toolchain

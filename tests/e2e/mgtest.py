@@ -666,7 +666,8 @@ spec:
 
 
 def route_yaml(name: str, gateway: str, prefix: str, backend: str, backend_port: int = 8080,
-               mirror: str | None = None, mirror_port: int = 8080, namespace: str = "default") -> str:
+               mirror: str | None = None, mirror_port: int = 8080, namespace: str = "default",
+               section: str = "http") -> str:
     filters = ""
     if mirror:
         filters = f"""    filters:
@@ -684,7 +685,7 @@ metadata:
 spec:
   parentRefs:
   - name: {gateway}
-    sectionName: http
+    sectionName: {section}
   rules:
   - matches:
     - path:
