@@ -1,7 +1,12 @@
 #include "http/http2_codec.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -56,6 +61,14 @@ ssize_t read_callback(nghttp2_session*, int32_t stream_id, uint8_t* buf, size_t 
   return codec_of(user_data).read_body(stream_id, buf, length, data_flags);
 }
 
+void* mem_malloc(size_t size, void* user_data) { return codec_of(user_data).allocate(size); }
+void mem_free(void* p, void* user_data) { codec_of(user_data).deallocate(p); }
+void* mem_calloc(size_t n, size_t size, void*) { return std::calloc(n, size); }
+void* mem_realloc(void* p, size_t size, void* user_data) { return codec_of(user_data).reallocate(p, size); }
+
+// nghttp2's outbound frame buffer is one chunk of 9 + 1 + 16384 bytes; nothing else it makes at start is as big.
+constexpr size_t kFrameBufferMin = 16 * 1024;
+
 nghttp2_nv make_nv(std::string_view name, std::string_view value) {
   // nghttp2 copies names and values while it queues the frame (no NO_COPY flags).
   return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
@@ -79,7 +92,9 @@ Http2Codec::Http2Codec(Listener& listener, const Http2Settings& settings) : list
   nghttp2_option_new(&option);
   // The session opens the request body windows itself, as the bytes go upstream (consume).
   nghttp2_option_set_no_auto_window_update(option, 1);
-  nghttp2_session_server_new2(&session_, callbacks, this, option);
+  nghttp2_mem mem{this, mem_malloc, mem_free, mem_calloc, mem_realloc};  // nghttp2 keeps a copy
+  nghttp2_session_server_new3(&session_, callbacks, this, option, &mem);
+  constructing_ = false;
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(callbacks);
 
@@ -97,6 +112,39 @@ Http2Codec::Http2Codec(Listener& listener, const Http2Settings& settings) : list
 }
 
 Http2Codec::~Http2Codec() { nghttp2_session_del(session_); }
+
+void* Http2Codec::allocate(size_t size) { return reallocate(nullptr, size); }
+
+// nghttp2 makes its buffers with realloc(nullptr, size).
+void* Http2Codec::reallocate(void* p, size_t size) {
+  void* moved = std::realloc(p, size);
+  if (moved == nullptr) return nullptr;
+  const bool new_frame_buffer = p == nullptr && constructing_ && size >= kFrameBufferMin && size > frame_buffer_size_;
+  if (new_frame_buffer || (p != nullptr && p == frame_buffer_)) {
+    frame_buffer_ = static_cast<std::byte*>(moved);
+    frame_buffer_size_ = size;
+  }
+  return moved;
+}
+
+void Http2Codec::deallocate(void* p) {
+  if (p != nullptr && p == frame_buffer_) {
+    frame_buffer_ = nullptr;
+    frame_buffer_size_ = 0;
+  }
+  std::free(p);
+}
+
+void Http2Codec::release_idle_memory() {
+  if (frame_buffer_ == nullptr || frame_buffer_released_ || !streams_.empty() || wants_write()) return;
+  // Only whole pages inside the block: the allocator's own bytes around it stay untouched.
+  static const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto start = reinterpret_cast<uintptr_t>(frame_buffer_);
+  const uintptr_t first = (start + page - 1) & ~(page - 1);
+  const uintptr_t last = (start + frame_buffer_size_) & ~(page - 1);
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  frame_buffer_released_ = true;
+}
 
 bool Http2Codec::receive(std::string_view bytes) {
   const ssize_t n =
@@ -120,6 +168,7 @@ bool Http2Codec::produce(std::string& out, size_t limit) {
     if (n < 0) return false;
     if (n == 0) break;
     out.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+    frame_buffer_released_ = false;
   }
   return true;
 }

@@ -116,6 +116,18 @@ class Http2Codec {
   size_t open_streams() const { return streams_.size(); }
   // Open streams whose request head is still incomplete (HEADERS without END_HEADERS yet).
   size_t incomplete_heads() const { return streams_.size() - complete_heads_; }
+  // With no stream open and nothing queued: the pages of nghttp2's outbound frame buffer (16 KiB, kept
+  // for the session's life, always written before it is read) go back to the kernel, so that an idle
+  // connection holds its session state only. The next frame touches them again.
+  void release_idle_memory();
+  // That buffer (for tests of the above); empty when nghttp2 allocated none at start.
+  std::span<const std::byte> outbound_frame_buffer() const { return {frame_buffer_, frame_buffer_size_}; }
+
+  // nghttp2's allocations, through us: the one allocation of at least 16 KiB it makes while the session is
+  // set up is the outbound frame buffer.
+  void* allocate(size_t size);
+  void* reallocate(void* p, size_t size);
+  void deallocate(void* p);
 
   // nghttp2 callbacks (public so that the C callbacks can reach them).
   int begin_headers_frame(int32_t id);
@@ -141,6 +153,10 @@ class Http2Codec {
   std::deque<int32_t> recent_ids_;  // the last streams the client opened, oldest first
   int32_t highest_id_ = 0;
   size_t complete_heads_ = 0;  // open streams whose head was complete
+  bool constructing_ = true;
+  std::byte* frame_buffer_ = nullptr;
+  size_t frame_buffer_size_ = 0;
+  bool frame_buffer_released_ = false;
 };
 
 }  // namespace mg::http

@@ -310,6 +310,8 @@ class Http2Connection final : public Http2Codec::Listener {
       const auto idle_limit = served_ && !heads_pending ? limits_.idle_timeout : limits_.header_timeout;
       const bool idle = tasks_ == 0 && codec_.open_streams() == codec_.incomplete_heads() &&
                         Clock::now() - last_activity_ >= idle_limit;
+      // Quiet for a whole tick: the connection gives back what only a busy one needs.
+      if (tasks_ == 0 && Clock::now() - last_activity_ >= kTick) codec_.release_idle_memory();
       if (draining || listener_gone || idle) {
         codec_.goaway(NGHTTP2_NO_ERROR);
         close_after_flush_ = close_after_flush_ || idle;  // nothing runs: no stream to wait for
