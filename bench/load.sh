@@ -15,6 +15,11 @@
 #   refused-mirror  mirror copies to a port nothing listens on ("-refused" configs)
 #   idle            IDLE_CONNECTIONS idle keep-alive client connections, each after one request, to each of
 #                   CONFIGS (default mirrorgate-mirror nginx-mirror: one mirrored request each); VmRSS growth
+#   h2c             HTTP/2 by prior knowledge from h2load (-c CONNECTIONS -m H2_STREAMS) instead of wrk:
+#                   mirrorgate, nginx-h2 (nginx's `listen ... http2`), h2o (Debian's 2.2; one upstream pod),
+#                   mirrorgate-mirror, nginx-h2-mirror; the proxies speak HTTP/1.1 keep-alive to the pods
+#   idle-h2c        the idle mode with HTTP/2 client connections (bench/idle_clients.py --http2), to
+#                   CONFIGS (default mirrorgate nginx-h2 h2o)
 #   all             every mode above, one after the other
 # Everything else is an environment variable, see the defaults below (CONFIGS=... picks configurations). PROFILE=1 adds one extra profiled
 # (perf record, syscall counts) run per mirrorgate configuration after the rounds, PROFILE=all one per
@@ -30,6 +35,7 @@ ROUNDS=${ROUNDS:-3}
 WARMUP=${WARMUP:-2}              # seconds
 DURATION=${DURATION:-10}         # seconds
 CONNECTIONS=${CONNECTIONS:-64}
+H2_STREAMS=${H2_STREAMS:-10}     # h2load -m: concurrent streams per connection (MODE=h2c)
 WRK_THREADS=${WRK_THREADS:-2}
 URL_PATH=${URL_PATH:-/}
 LOAD_CPU=${LOAD_CPU:-0}          # wrk and the backend pods
@@ -98,12 +104,15 @@ forget_pid() {
   PIDS=("${keep[@]}")
 }
 
-# Waits until URL answers 200, or fails after ~10 s.
+# Waits until URL answers 200, or fails after ~10 s. CURL_OPTS: e.g. --http2-prior-knowledge.
 wait_http() {
   local url=$1 pid=$2 i
   for ((i = 0; i < 200; i++)); do
     kill -0 "$pid" 2>/dev/null || return 1
-    if [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true) == 200 ]]; then return 0; fi
+    # shellcheck disable=SC2086
+    if [[ $(curl -s ${CURL_OPTS:-} -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true) == 200 ]]; then
+      return 0
+    fi
     sleep 0.05
   done
   return 1
@@ -138,7 +147,8 @@ setup() {
   if [[ ! -x $FLOOR_BIN || $BENCH_DIR/floor_relay.cpp -nt $FLOOR_BIN ]]; then
     g++ -std=c++20 -O2 -Wall -Wextra -Werror -o "$FLOOR_BIN" "$BENCH_DIR/floor_relay.cpp" || die "floor-relay build failed"
   fi
-  if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null || ! command -v haproxy >/dev/null; then
+  if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null || ! command -v haproxy >/dev/null ||
+    ! command -v h2o >/dev/null || ! command -v h2load >/dev/null; then
     "$ROOT/scripts/deps.sh" --bench
   fi
   mkdir -p "$RESULTS_DIR"
@@ -221,8 +231,10 @@ start_proxy() {
       ;;
     nginx*)
       conf=$WORK/$cfg.conf
+      local listen_opts=""
+      if [[ $cfg == nginx-h2* ]]; then listen_opts=" http2"; fi
       render nginx-proxy.conf.in "$conf" "$keep" WORKERS="$WORKERS" NOFILE="$(ulimit -n)" WORK="$WORK" \
-        NAME="$cfg" WCONN=16384 PORT="$PORT" \
+        NAME="$cfg" WCONN=16384 PORT="$PORT" LISTEN_OPTS="$listen_opts" \
         V1_SERVERS="$(servers_lines '        ' server "$BACKEND_PORT" ';' $V1_ADDRS)" \
         V2_SERVERS="$(servers_lines '        ' server "$v2port" ';' $v2)"
       taskset -c "$PROXY_CPU" nginx -p "$WORK" -e "$WORK/$cfg.error.log" -c "$conf" -g 'daemon off;' \
@@ -236,6 +248,12 @@ start_proxy() {
       taskset -c "$PROXY_CPU" "$FLOOR_BIN" "127.0.0.1:$PORT" $(printf "%s:$BACKEND_PORT " $V1_ADDRS) \
         "${copies[@]}" >"$WORK/$cfg.log" 2>&1 &
       ;;
+    h2o*)
+      conf=$WORK/$cfg.conf
+      render h2o.conf.in "$conf" 0 WORKERS="$WORKERS" WCONN=16384 WORK="$WORK" NAME="$cfg" PORT="$PORT" \
+        V1_URL="http://${V1_ADDRS%% *}:$BACKEND_PORT/"
+      taskset -c "$PROXY_CPU" h2o -c "$conf" >"$WORK/$cfg.log" 2>&1 &
+      ;;
     haproxy*)
       conf=$WORK/$cfg.cfg
       render haproxy.cfg.in "$conf" 0 WORKERS="$WORKERS" MAXCONN=8192 PORT="$PORT" \
@@ -246,7 +264,9 @@ start_proxy() {
   esac
   PROXY_PID=$!
   PIDS+=("$PROXY_PID")
-  wait_http "http://127.0.0.1:$PORT$URL_PATH" "$PROXY_PID" ||
+  local curl_opts=""
+  if [[ $cfg == nginx-h2* ]]; then curl_opts=--http2-prior-knowledge; fi
+  CURL_OPTS=$curl_opts wait_http "http://127.0.0.1:$PORT$URL_PATH" "$PROXY_PID" ||
     die "$cfg did not start: $(tail -5 "$WORK/$cfg.log" "$WORK/$cfg.error.log" 2>/dev/null)"
 }
 
@@ -277,8 +297,29 @@ mirror_counters() {
 }
 
 run_wrk() { # SECONDS OUTFILE
+  if [[ $MODE_NOW == h2c ]]; then
+    run_h2load "$@"
+    return
+  fi
   taskset -c "$LOAD_CPU" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$1"s --latency \
     -s "$BENCH_DIR/wrk_report.lua" "http://127.0.0.1:$PORT$URL_PATH" >"$2" 2>&1
+}
+
+# run_h2load SECONDS OUTFILE: h2load over HTTP/2 by prior knowledge for SECONDS, its report in OUTFILE
+# followed by the same MG_RESULT line as wrk_report.lua writes (percentiles from h2load's per-request log).
+run_h2load() {
+  local log=$WORK/h2load-requests.log
+  taskset -c "$LOAD_CPU" h2load -t"$WRK_THREADS" -c"$CONNECTIONS" -m"$H2_STREAMS" -D"$1" \
+    --log-file="$log" "http://127.0.0.1:$PORT$URL_PATH" >"$2" 2>&1 || true
+  local done_ok failed errored duration_s non2xx
+  read -r done_ok failed errored < <(awk '/^requests:/ { print $8, $10, $12 }' "$2")
+  duration_s=$(awk '/^finished in/ { sub(/s,$/, "", $3); print $3 }' "$2")
+  non2xx=$(awk '/^status codes:/ { print $7 + $9 }' "$2")
+  [[ -n $done_ok && -n $duration_s ]] || { echo "MG_RESULT missing: h2load failed" >>"$2"; return; }
+  # The log: start time, status, request time in microseconds, one line per request.
+  sort -n -k3,3 "$log" | awk -v ok="$done_ok" -v d="$duration_s" -v f="$failed" -v e="$errored" -v n="$non2xx" '
+    { t[NR] = $3 } END { printf "MG_RESULT %d %d %d %d %d %d\n", ok, d * 1e6, t[int(NR * 0.5)], t[int(NR * 0.99)],
+                               f + e, n }' >>"$2"
 }
 
 # measure CONFIG ROUND: one warm-up and one measured run; appends a row to results.tsv.
@@ -388,12 +429,18 @@ idle_check() {
   start_proxy "$cfg"
   # Warm-up traffic first, so that what fills up once and then stays the same size (pools, the mirror
   # trace ring, allocator caches) is in the "before" figure and not charged to the idle connections.
-  taskset -c "$LOAD_CPU" wrk -t1 -c8 -d2s "http://127.0.0.1:$PORT$URL_PATH" >/dev/null
+  local client_flags=()
+  if [[ $MODE_NOW == idle-h2c ]]; then
+    taskset -c "$LOAD_CPU" h2load -c8 -m10 -D2 "http://127.0.0.1:$PORT$URL_PATH" >/dev/null
+    client_flags=(--http2)
+  else
+    taskset -c "$LOAD_CPU" wrk -t1 -c8 -d2s "http://127.0.0.1:$PORT$URL_PATH" >/dev/null
+  fi
   sleep "$IDLE_SETTLE"
   rss0=$(rss_kb "$PROXY_PID")
   : >"$WORK/idle.out"  # (not the previous configuration's READY line)
   python3 "$BENCH_DIR/idle_clients.py" --connect "127.0.0.1:$PORT" --count "$IDLE_CONNECTIONS" \
-    --path "$URL_PATH" >"$WORK/idle.out" 2>&1 &
+    --path "$URL_PATH" "${client_flags[@]}" >"$WORK/idle.out" 2>&1 &
   client_pid=$!
   PIDS+=("$client_pid")
   local i
@@ -414,7 +461,7 @@ idle_check() {
   forget_pid "$client_pid"
   stop_proxy
   {
-    echo "idle check: $cfg --workers $WORKERS, $IDLE_CONNECTIONS keep-alive client connections to $URL_PATH (one request each, then idle)"
+    echo "idle check ($MODE_NOW): $cfg --workers $WORKERS, $IDLE_CONNECTIONS keep-alive client connections to $URL_PATH (one request each, then idle)"
     echo "  client: $(grep '^READY' "$WORK/idle.out")"
     echo "  established at the proxy after $IDLE_SETTLE s idle: $est${upstream:+; idle upstream connections: $upstream}"
     echo "  VmRSS before: $((rss0 / 1024)) MiB ($rss0 kB); with the connections: $((rss1 / 1024)) MiB ($rss1 kB);" \
@@ -458,6 +505,20 @@ run_mode() {
         for cfg in ${CONFIGS:-mirrorgate-mirror nginx-mirror}; do idle_check "$cfg"; done
       done
       ;;
+    h2c)
+      start_pods infra-backend-v1 0 $V1_ADDRS
+      start_pods infra-backend-v2 0 $V2_ADDRS
+      # shellcheck disable=SC2086
+      run_rounds ${CONFIGS:-mirrorgate nginx-h2 h2o mirrorgate-mirror nginx-h2-mirror}
+      ;;
+    idle-h2c)
+      start_pods infra-backend-v1 0 $V1_ADDRS
+      start_pods infra-backend-v2 0 $V2_ADDRS
+      local cfg r
+      for ((r = 1; r <= ROUNDS; r++)); do
+        for cfg in ${CONFIGS:-mirrorgate nginx-h2 h2o}; do idle_check "$cfg"; done
+      done
+      ;;
     *) die "unknown MODE $MODE_NOW" ;;
   esac
   cleanup
@@ -468,20 +529,21 @@ setup
   echo "date: $(date -Is)"
   echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, kernel $(uname -r)"
   echo "load: $(uptime)"
-  echo "versions: $(nginx -v 2>&1 | sed 's/.*: //'), $(haproxy -v | head -1 | cut -d' ' -f1-3), wrk $(dpkg-query -W -f='${Version}' wrk 2>/dev/null)"
+  echo "versions: $(nginx -v 2>&1 | sed 's/.*: //'), $(haproxy -v | head -1 | cut -d' ' -f1-3), wrk $(dpkg-query -W -f='${Version}' wrk 2>/dev/null)," \
+    "$(h2o --version 2>/dev/null | head -1), h2load $(dpkg-query -W -f='${Version}' nghttp2-client 2>/dev/null)"
   if [[ -n $BUILD_REV ]]; then
     echo "mirrorgate: $(git -C "$ROOT" rev-parse --short "$BUILD_REV") (committed tree, $MG_BIN, Release)"
   else
     echo "mirrorgate: working tree at $(git -C "$ROOT" rev-parse --short HEAD)" \
       "($(git -C "$ROOT" status --porcelain -- src | wc -l) files in src/ changed), $MG_BIN, Release"
   fi
-  echo "settings: MODE=$MODE ROUNDS=$ROUNDS WARMUP=$WARMUP DURATION=$DURATION CONNECTIONS=$CONNECTIONS" \
+  echo "settings: MODE=$MODE ROUNDS=$ROUNDS WARMUP=$WARMUP DURATION=$DURATION CONNECTIONS=$CONNECTIONS H2_STREAMS=$H2_STREAMS" \
     "WRK_THREADS=$WRK_THREADS WORKERS=$WORKERS LOAD_CPU=$LOAD_CPU PROXY_CPU=$PROXY_CPU URL_PATH=$URL_PATH"
 } | tee "$RESULTS_DIR/env.txt"
 printf 'mode\tround\tconfig\trps\tp50_us\tp99_us\tcpu_us_per_req\trequests\terrors\tnon2xx\n' >"$RESULTS_DIR/results.tsv"
 
 if [[ $MODE == all ]]; then
-  for m in standard slow-mirror refused-mirror idle; do run_mode "$m"; done
+  for m in standard slow-mirror refused-mirror idle h2c idle-h2c; do run_mode "$m"; done
 else
   run_mode "$MODE"
 fi

@@ -13,6 +13,9 @@ CPU_NO_MIRROR_US = 15.0
 CPU_MIRROR_US = 22.0
 SLOW_RPS_KEEP = 0.95
 SLOW_P99_GROWTH = 1.10
+# HTTP/2 targets (the front-door issue): CPU per request against nginx's http2, mirroring against not.
+H2_CPU_VS_NGINX = 0.8
+H2_MIRROR_VS_PLAIN = 1.5
 
 
 def med(values):
@@ -39,6 +42,8 @@ def main(path: str) -> None:
                     out.append(float(a[field]) / float(b[field]))
             return med(out) if out else None
 
+        # The reference: nginx as a proxy of the same protocol (its http2 listener in MODE=h2c).
+        base = next((b for b in ("nginx", "nginx-h2") if b in data), None)
         print(f"### mode: {mode} ({len(rounds)} rounds, medians)\n")
         print("| config | req/s | p50 ms | p99 ms | CPU us/req | req/s vs nginx | CPU/req vs nginx | errors |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -50,8 +55,8 @@ def main(path: str) -> None:
             p99 = med([float(r["p99_us"]) for r in rs]) / 1000
             cpu = med([float(r["cpu_us_per_req"]) for r in rs])
             errs = sum(int(r["errors"]) + int(r["non2xx"]) for r in rs)
-            rr = per_round_ratio(cfg, "nginx", "rps") if "nginx" in data else None
-            cr = per_round_ratio(cfg, "nginx", "cpu_us_per_req") if "nginx" in data else None
+            rr = per_round_ratio(cfg, base, "rps") if base else None
+            cr = per_round_ratio(cfg, base, "cpu_us_per_req") if base else None
             summary[cfg] = dict(rps=rps, p99=p99, cpu=cpu, rr=rr, cr=cr)
             fmt = lambda v: "-" if v is None else f"{v:.2f}"
             print(f"| {cfg} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {cpu:.1f} | {fmt(rr)} | {fmt(cr)} | {errs} |")
@@ -76,7 +81,18 @@ def main(path: str) -> None:
 
         checks = []
         s = summary
-        if "mirrorgate" in s:
+        if mode == "h2c" and "mirrorgate" in s:
+            if s["mirrorgate"]["cr"] is not None:
+                checks.append(("h2: CPU/request <= 0.8x nginx's", s["mirrorgate"]["cr"] <= H2_CPU_VS_NGINX,
+                               f"{s['mirrorgate']['cr']:.2f}x nginx-h2"))
+            if "h2o" in s:
+                r = per_round_ratio("mirrorgate", "h2o", "cpu_us_per_req")
+                checks.append(("h2: CPU/request at or below h2o's", r <= 1.0, f"{r:.2f}x h2o"))
+            if "mirrorgate-mirror" in s:
+                r = per_round_ratio("mirrorgate-mirror", "mirrorgate", "cpu_us_per_req")
+                checks.append(("h2: mirroring every request <= 1.5x not mirroring", r <= H2_MIRROR_VS_PLAIN,
+                               f"{r:.2f}x"))
+        elif "mirrorgate" in s:
             checks.append(("no mirror: CPU/request <= 15 us", s["mirrorgate"]["cpu"] <= CPU_NO_MIRROR_US,
                            f"{s['mirrorgate']['cpu']:.1f} us"))
             if s["mirrorgate"]["rr"] is not None:

@@ -20,7 +20,7 @@ packages=(
   prometheus
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(wrk nginx haproxy linux-perf)
+  packages+=(wrk nginx haproxy linux-perf h2o)
 fi
 
 sudo_cmd=()
