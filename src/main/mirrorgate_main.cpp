@@ -123,6 +123,10 @@ int main(int argc, char** argv) {
                  "upstream response head, and each read of a body (408/504 where a response is possible)");
   seconds_option("--upstream-idle-timeout", options.upstream_idle_timeout,
                  "an idle pooled connection to a backend is closed after this long");
+  app.add_option("--upstream-max-idle-per-endpoint", options.upstream_max_idle_per_endpoint,
+                 "idle connections a worker keeps per backend endpoint; beyond, the oldest is closed")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   seconds_option("--drain-timeout", options.drain_timeout, "on SIGTERM, time left for in-flight requests");
   seconds_option("--mirror-timeout", options.mirror.timeout, "a whole mirror exchange");
   app.add_option_function<double>(

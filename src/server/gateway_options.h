@@ -45,6 +45,10 @@ struct GatewayOptions {
 
   size_t max_connections_per_worker = 16384;  // beyond: new connections are closed at once (counted)
   std::chrono::milliseconds upstream_idle_timeout{60'000};  // idle pooled upstream connection (nginx's 60 s)
+  // Idle connections a worker keeps per backend endpoint (nginx's upstream `keepalive`). Enough for the
+  // requests in flight at once: HTTP/2 clients multiplex many, and a smaller pool closes and reopens
+  // connections on every burst.
+  size_t upstream_max_idle_per_endpoint = 1024;
   std::chrono::milliseconds drain_timeout{5'000};           // SIGTERM: time for in-flight requests
   std::chrono::milliseconds watch_interval{1'000};          // config file polling; 0 = only SIGHUP reloads
 

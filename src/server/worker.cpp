@@ -31,6 +31,7 @@ Worker::Worker(size_t index, const GatewayOptions& options, stats::AccessLog& ac
       table_(std::move(table)),
       clusters_(std::move(clusters)),
       io_(std::make_unique<asio::io_context>(1)),
+      primary_pool_(options.upstream_max_idle_per_endpoint),
       mirror_(*io_, options.mirror, options.session.limits, stats_, access_log, balancer_),
       session_{options.session,
                table_,

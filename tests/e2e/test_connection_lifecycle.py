@@ -3,16 +3,19 @@
 - a new connection that never sends a byte is closed after --header-timeout, not --idle-timeout;
 - an HTTP/1.0 request without Host reaches the backend with a Host (HTTP/1.1 requires one);
 - idle upstream connections expire (--upstream-idle-timeout), and one the backend closed is closed
-  by the gateway within a second or so instead of lingering in CLOSE_WAIT until reuse;
+  by the gateway within a second or so instead of lingering in CLOSE_WAIT until reuse; a worker keeps
+  at most --upstream-max-idle-per-endpoint of them per endpoint;
 - a second gateway or echo server on an address:port that a running one serves fails at start with
   "address in use" instead of silently splitting connections with it;
 - an idle keep-alive connection is parked (its session ends) and still serves its next requests, and a
   parked connection is closed at its idle deadline, not before.
 
 Loopback block 127.0.32.0/24: gateway A .1 (short upstream idle timeout), echo pod .2, capture
-backends .3 (Host check) and .4 (closes its connections), gateway B .5 (long upstream idle timeout)."""
+backends .3 (Host check) and .4 (closes its connections), gateway B .5 (long upstream idle timeout, at
+most 2 idle upstream connections per endpoint), an echo pod that answers after 300 ms .6."""
 
 import socket
+import threading
 import time
 
 import mgtest
@@ -20,6 +23,7 @@ from mgtest import get, wait_for
 
 NET = "127.0.32"
 POD = "lifecycle-echo-7c9d8f6b5-l1f3c"
+SLOW_POD = "lifecycle-slow-7c9d8f6b5-s10w0"
 
 
 def config(c, name: str, ip: str, port: int):
@@ -30,10 +34,13 @@ def config(c, name: str, ip: str, port: int):
         mgtest.route_yaml("ok", "lifecycle-gateway", "/ok", "lifecycle-echo"),
         mgtest.route_yaml("cap", "lifecycle-gateway", "/cap", "lifecycle-capture"),
         mgtest.route_yaml("fin", "lifecycle-gateway", "/fin", "lifecycle-fin"),
+        mgtest.route_yaml("slow", "lifecycle-gateway", "/slow", "lifecycle-slow"),
         mgtest.service_yaml("lifecycle-echo"),
+        mgtest.service_yaml("lifecycle-slow"),
         mgtest.service_yaml("lifecycle-capture"),
         mgtest.service_yaml("lifecycle-fin"),
         mgtest.endpointslice_yaml("lifecycle-echo", [(f"{NET}.2", POD, True)]),
+        mgtest.endpointslice_yaml("lifecycle-slow", [(f"{NET}.6", SLOW_POD, True)]),
         mgtest.endpointslice_yaml("lifecycle-capture", [(f"{NET}.3", "lifecycle-capture-5b7c8d9f6-c4p7r", True)]),
         mgtest.endpointslice_yaml("lifecycle-fin", [(f"{NET}.4", "lifecycle-fin-5b7c8d9f6-f1n00", True)]),
     ))
@@ -60,13 +67,16 @@ class ConnectionLifecycle(mgtest.ClusterTestCase):
         cls.ip_b, cls.port_b = f"{NET}.5", mgtest.free_port(f"{NET}.5")
         cls.config_a = config(c, "a", cls.ip_a, cls.port_a)
         cls.pod = c.echo(POD, f"{NET}.2")
+        cls.slow_pod = c.echo(SLOW_POD, f"{NET}.6", extra_args=["--delay", "300"])
         cls.capture = c.capture(f"{NET}.3", 3000)
         cls.fin_backend = c.capture(f"{NET}.4", 3000)
         cls.gw_a = c.gateway(cls.config_a, admin_ip=cls.ip_a, workers=1, name="gateway-a", extra_args=[
             "--header-timeout", "1", "--idle-timeout", "30", "--upstream-idle-timeout", "1.5"])
         cls.gw_b = c.gateway(config(c, "b", cls.ip_b, cls.port_b), admin_ip=cls.ip_b, workers=1,
-                             name="gateway-b", extra_args=["--upstream-idle-timeout", "60", "--idle-timeout", "4"])
+                             name="gateway-b", extra_args=["--upstream-idle-timeout", "60", "--idle-timeout", "4",
+                                                           "--upstream-max-idle-per-endpoint", "2"])
         cls.pod.wait_ready()
+        cls.slow_pod.wait_ready()
         cls.gw_a.wait_ready()
         cls.gw_b.wait_ready()
 
@@ -151,6 +161,20 @@ class ConnectionLifecycle(mgtest.ClusterTestCase):
                  "the gateway to close the connection its backend closed")
         self.assertLess(time.monotonic() - start, 10)
         self.assertGreaterEqual(self.gw_b.metrics().get("mirrorgate_upstream_connections_expired_total"), 1)
+
+    def test_idle_upstream_connections_per_endpoint_are_capped(self):
+        # Six requests at once hold six connections to the slow pod; two stay pooled afterwards.
+        before = self.gw_b.metrics().get("mirrorgate_upstream_connections_idle")
+        statuses = []
+        threads = [threading.Thread(target=lambda i=i: statuses.append(
+            get(self.ip_b, self.port_b, f"/slow/{i}", timeout=5).status)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        self.assertEqual(statuses, [200] * 6)
+        self.assertEqual(self.slow_pod.echoed_paths().count("/slow/0"), 1)
+        self.assertEqual(self.gw_b.metrics().get("mirrorgate_upstream_connections_idle") - before, 2)
 
     def test_second_gateway_on_the_same_port_fails_at_start(self):
         second = self.c.gateway(self.config_a, admin_ip=self.ip_a, workers=1, name="gateway-second")
