@@ -94,11 +94,15 @@ int main(int argc, char** argv) {
          },
          "access log lines: json, or text (Envoy/nginx style; same fields, same order)")
       ->default_str("json");
-  app.add_option("--trace-sampling-ratio", options.session.trace_sampling_ratio,
-                 "W3C trace context: the probability (0..1) that a trace the gateway starts (no valid traceparent "
-                 "came) is sampled; a client's traceparent keeps its own decision")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
+  app.add_option_function<double>(
+         "--trace-sampling-ratio",
+         [&options](double ratio) {
+           if (!(ratio >= 0 && ratio <= 1)) throw CLI::ValidationError("must be a number from 0 to 1");
+           options.session.trace_sampling_ratio = ratio;
+         },
+         "W3C trace context: the probability (0..1) that a trace the gateway starts (no valid traceparent "
+         "came) is sampled; a client's traceparent keeps its own decision")
+      ->default_str("1");
   app.set_version_flag("--version",
                        fmt::format("mirrorgate {} (commit {})\nGateway API gateway.networking.k8s.io/v1: {} "
                                    "supported features (--supported-features lists them)",
