@@ -14,6 +14,7 @@ mirror (a capture server that records each copy's head) .4."""
 import json
 import re
 import signal
+import subprocess
 import threading
 import time
 
@@ -281,6 +282,26 @@ class AccessLogAndTraceContext(mgtest.ClusterTestCase):
                 self.assertNotEqual(primary.group(1), CLIENT_TRACE)
                 self.assertEqual(header_of(echoed, "tracestate"), [])
                 self.assertEqual(TRACEPARENT_RE.match(copy.header("traceparent")).group(1), primary.group(1))
+
+    def test_http2_requests_keep_the_trace_and_copies_get_a_sibling_span(self):
+        path = f"/mirror?h2={unique_id()}"
+        r = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "--max-time", "10",
+                            "-H", f"traceparent: 00-{CLIENT_TRACE}-{CLIENT_SPAN}-01", "-H", "tracestate: congo=t61",
+                            f"http://{self.json_ip}:{self.json_port}{path}"], capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        echoed = json.loads(r.stdout)
+        primary = TRACEPARENT_RE.match(header_of(echoed, "traceparent")[0])
+        self.assertEqual(primary.group(1), CLIENT_TRACE)
+        self.assertNotEqual(primary.group(2), CLIENT_SPAN)
+        self.assertEqual(header_of(echoed, "tracestate"), ["congo=t61"])
+        rid = header_of(echoed, "x-request-id")[0]
+        copy = wait_for(lambda: self.copy_head(rid), 10, "the copy of the HTTP/2 request")
+        copied = TRACEPARENT_RE.match(copy.header("traceparent"))
+        self.assertEqual(copied.group(1), CLIENT_TRACE)
+        self.assertNotIn(copied.group(2), (CLIENT_SPAN, primary.group(2)))
+        line = wait_for(lambda: next((e for e in self.json_lines() if e.get("request_id") == rid and
+                                      e["type"] == "request"), None), 10, "the request line")
+        self.assertEqual((line["protocol"], line["trace_id"]), ("HTTP/2", CLIENT_TRACE))
 
     def test_two_traceparent_fields_start_a_new_trace(self):
         conn = mgtest.RawConnection(self.json_ip, self.json_port)
