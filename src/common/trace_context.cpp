@@ -10,13 +10,21 @@ namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
 
-bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+bool is_lower_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
 
-bool all_lower_hex(std::string_view s) { return std::all_of(s.begin(), s.end(), is_lower_hex); }
+bool all_lower_hex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), is_lower_hex);
+}
 
-bool all_zeros(std::string_view s) { return std::all_of(s.begin(), s.end(), [](char c) { return c == '0'; }); }
+bool all_zeros(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == '0'; });
+}
 
-unsigned hex_value(char c) { return c <= '9' ? static_cast<unsigned>(c - '0') : static_cast<unsigned>(c - 'a' + 10); }
+unsigned hex_value(char c) {
+  return c <= '9' ? static_cast<unsigned>(c - '0') : static_cast<unsigned>(c - 'a' + 10);
+}
 
 // 16 hex digits of `v` at `out`.
 void put_hex16(char* out, uint64_t v) {
@@ -53,7 +61,9 @@ bool is_valid_key(std::string_view key) {
   return tenant_ok && system_ok;
 }
 
-bool is_value_char(char c) { return c >= 0x20 && c <= 0x7e && c != ',' && c != '='; }
+bool is_value_char(char c) {
+  return c >= 0x20 && c <= 0x7e && c != ',' && c != '=';
+}
 
 // Up to 256 printable characters but ',' and '=', the last not a space.
 bool is_valid_value(std::string_view value) {
@@ -78,7 +88,8 @@ bool parse_traceparent(std::string_view value, TraceParent& out) {
                       : value.size() > kTraceparentSize && value[kTraceparentSize] != '-')
     return false;
   if (value[2] != '-' || value[35] != '-' || value[52] != '-') return false;
-  const std::string_view trace_id = value.substr(3, 32), parent_id = value.substr(36, 16), flags = value.substr(53, 2);
+  const std::string_view trace_id = value.substr(3, 32), parent_id = value.substr(36, 16),
+                         flags = value.substr(53, 2);
   if (!all_lower_hex(trace_id) || !all_lower_hex(parent_id) || !all_lower_hex(flags)) return false;
   if (all_zeros(trace_id) || all_zeros(parent_id)) return false;
   std::copy(trace_id.begin(), trace_id.end(), out.trace_id.begin());
@@ -100,7 +111,9 @@ TraceParent start_trace(double sampling_ratio) {
   return trace;
 }
 
-SpanId new_span_id() { return random_id<16>(); }
+SpanId new_span_id() {
+  return random_id<16>();
+}
 
 TraceparentValue format_traceparent(const TraceId& trace_id, const SpanId& span, bool sampled) {
   TraceparentValue v{};

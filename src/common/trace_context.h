@@ -47,8 +47,14 @@ TraceparentValue format_traceparent(const TraceId& trace_id, const SpanId& span,
 // kMaxTracestateSize bytes long.
 bool is_valid_tracestate(std::string_view value);
 
-inline std::string_view view(const TraceId& id) { return {id.data(), id.size()}; }
-inline std::string_view view(const SpanId& id) { return {id.data(), id.size()}; }
-inline std::string_view view(const TraceparentValue& v) { return {v.data(), v.size()}; }
+inline std::string_view view(const TraceId& id) {
+  return {id.data(), id.size()};
+}
+inline std::string_view view(const SpanId& id) {
+  return {id.data(), id.size()};
+}
+inline std::string_view view(const TraceparentValue& v) {
+  return {v.data(), v.size()};
+}
 
 }  // namespace mg

@@ -25,20 +25,20 @@ std::string trace_json(std::vector<MirrorOutcome> outcomes, const std::vector<Pr
   nlohmann::json list = nlohmann::json::array();
   for (const auto& o : outcomes) {
     nlohmann::json& entry = list.emplace_back(nlohmann::json{{"time_us", o.time_us},
-                    {"request_id", o.request_id},
-                    {"trace_id", o.trace_id},
-                    {"route", o.route},
-                    {"rule", o.rule},
-                    {"mirror_backend", o.mirror_backend},
-                    {"primary_host", o.primary_host},
-                    {"primary_pod", o.primary_pod},
-                    {"mirror_host", o.mirror_host},
-                    {"mirror_pod", o.mirror_pod},
-                    {"outcome", o.outcome},
-                    {"reason", o.reason},
-                    {"status", o.status},
-                    {"latency_ms", o.latency_ms},
-                    {"request_bytes", o.request_bytes}});
+                                                             {"request_id", o.request_id},
+                                                             {"trace_id", o.trace_id},
+                                                             {"route", o.route},
+                                                             {"rule", o.rule},
+                                                             {"mirror_backend", o.mirror_backend},
+                                                             {"primary_host", o.primary_host},
+                                                             {"primary_pod", o.primary_pod},
+                                                             {"mirror_host", o.mirror_host},
+                                                             {"mirror_pod", o.mirror_pod},
+                                                             {"outcome", o.outcome},
+                                                             {"reason", o.reason},
+                                                             {"status", o.status},
+                                                             {"latency_ms", o.latency_ms},
+                                                             {"request_bytes", o.request_bytes}});
     if (const PrimaryOutcome* p = primary_of[o.request_id]) {
       entry["primary_status"] = p->status;
       entry["primary_latency_ms"] = p->latency_ms;

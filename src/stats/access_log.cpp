@@ -106,8 +106,12 @@ void visit_fields(const MirrorLogEntry& e, Writer& w) {
   w.number("request_bytes", e.request_bytes);
 }
 
-constexpr std::string_view line_type(const RequestLogEntry&) { return "request"; }
-constexpr std::string_view line_type(const MirrorLogEntry&) { return "mirror"; }
+constexpr std::string_view line_type(const RequestLogEntry&) {
+  return "request";
+}
+constexpr std::string_view line_type(const MirrorLogEntry&) {
+  return "mirror";
+}
 
 // {"time":"...","type":"request","request_id":"...",...}
 struct JsonWriter {
@@ -165,7 +169,8 @@ void append_time(std::string& out, std::chrono::system_clock::time_point now) {
 }
 
 template <typename Entry>
-void format_entry(std::string& out, const Entry& e, AccessLogFormat format, std::chrono::system_clock::time_point now) {
+void format_entry(std::string& out, const Entry& e, AccessLogFormat format,
+                  std::chrono::system_clock::time_point now) {
   if (format == AccessLogFormat::kJson) {
     out += "{\"time\":\"";
     append_time(out, now);
@@ -197,7 +202,8 @@ void format_log_line(std::string& out, const MirrorLogEntry& e, AccessLogFormat 
   format_entry(out, e, format, time);
 }
 
-AccessLog::AccessLog(const std::string& destination, AccessLogFormat format) : path_(destination), format_(format) {
+AccessLog::AccessLog(const std::string& destination, AccessLogFormat format)
+    : path_(destination), format_(format) {
   if (destination == "off") return;
   if (destination == "-") {
     fd_ = STDOUT_FILENO;
@@ -214,7 +220,8 @@ AccessLog::~AccessLog() {
 
 bool AccessLog::reopen(std::string& message) {
   if (!owns_fd_) {
-    message = fd_ < 0 ? "the access log is off: nothing to reopen" : "the access log is stdout: nothing to reopen";
+    message =
+        fd_ < 0 ? "the access log is off: nothing to reopen" : "the access log is stdout: nothing to reopen";
     return true;
   }
   const int fresh = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -244,9 +251,13 @@ void AccessLog::write_entry(const Entry& e, size_t reserve) {
   write_line(line);
 }
 
-void AccessLog::log(const RequestLogEntry& e) { write_entry(e, 448); }
+void AccessLog::log(const RequestLogEntry& e) {
+  write_entry(e, 448);
+}
 
-void AccessLog::log(const MirrorLogEntry& e) { write_entry(e, 384); }
+void AccessLog::log(const MirrorLogEntry& e) {
+  write_entry(e, 384);
+}
 
 void AccessLog::write_line(const std::string& line) {
   const char* p = line.data();

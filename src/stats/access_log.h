@@ -23,7 +23,7 @@ struct RequestLogEntry {
   std::string_view target;
   std::string_view protocol;  // "HTTP/1.1", "HTTP/1.0", "HTTP/2"
   std::string_view route;
-  std::string_view rule;      // the rule's name, else its index
+  std::string_view rule;  // the rule's name, else its index
   std::string_view backend;
   std::string_view upstream_host;
   std::string_view upstream_pod;

@@ -18,7 +18,8 @@ void check(bool ok) {
 }
 
 bool lower_hex_not_zero(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }) &&
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }) &&
          s.find_first_not_of('0') != std::string_view::npos;
 }
 

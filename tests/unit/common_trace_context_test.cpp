@@ -53,7 +53,8 @@ TEST(TraceContext, RefusesHostileAndMalformedValues) {
 
 TEST(TraceContext, ReadsAFutureVersionByItsFirst55Characters) {
   TraceParent t;
-  ASSERT_TRUE(parse_traceparent("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-holds", t));
+  ASSERT_TRUE(
+      parse_traceparent("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-holds", t));
   EXPECT_EQ(view(t.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
   EXPECT_TRUE(t.sampled);
   EXPECT_TRUE(parses("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));

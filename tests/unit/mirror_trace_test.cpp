@@ -23,7 +23,8 @@ TEST(MirrorTrace, EachCopyShowsItsPrimarysStatusAndLatency) {
   primary.latency_ms = 12.5;
   primary.response_bytes = 42;
   primary.upstream_pod = "v1-final";
-  const auto doc = nlohmann::json::parse(trace_json({copy_of("a", 1), copy_of("b", 2)}, {primary}, TraceQuery{}));
+  const auto doc =
+      nlohmann::json::parse(trace_json({copy_of("a", 1), copy_of("b", 2)}, {primary}, TraceQuery{}));
   const auto& list = doc["mirrors"];
   ASSERT_EQ(list.size(), 2u);
   EXPECT_EQ(list[0]["primary_status"], 503);

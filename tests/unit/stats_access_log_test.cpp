@@ -104,8 +104,8 @@ TEST(AccessLog, AbsentValuesAreADashInTextAndLeftOutOfJson) {
   EXPECT_EQ(doc["route"], "");
   const std::vector<std::string> fields = text_fields(text_line);
   ASSERT_EQ(fields.size(), 23u) << text_line;  // every field, present or not
-  EXPECT_EQ(fields[3], "-");   // trace_id
-  EXPECT_EQ(fields[19], "-");  // upstream_duration_ms
+  EXPECT_EQ(fields[3], "-");                   // trace_id
+  EXPECT_EQ(fields[19], "-");                  // upstream_duration_ms
   EXPECT_EQ(fields[22], "\"malformed request\"");
 }
 
