@@ -983,7 +983,8 @@ void decode_mirror_policy_spec(Obj o, MirrorPolicy& p) {
     auto check_owned = [&](const char* list, size_t i, const std::string& name, bool removing) {
       std::string lower = name;
       std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-      const bool owned = lower == "x-request-id" || lower == "x-mirrorgate-mirror" || lower == "content-length" ||
+      const bool owned = lower == "x-request-id" || lower == "x-mirrorgate-mirror" || lower == "traceparent" ||
+                         lower == "content-length" ||
                          lower == "transfer-encoding" || lower == "connection" || (removing && lower == "host");
       if (owned)
         o.fail(node[list][i], index_path(join_path(path, list), i),

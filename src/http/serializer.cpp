@@ -49,7 +49,8 @@ void append_upstream_request_head(std::string& out, const OutgoingRequest& reque
     if (is_connection_specific(h.name, request.connection)) continue;
     // The gateway is the authority on these; a client must not be able to pre-set them.
     if (iequals(h.name, "x-forwarded-for") || iequals(h.name, "x-forwarded-proto") ||
-        iequals(h.name, "x-request-id") || iequals(h.name, "expect") || iequals(h.name, "x-mirrorgate-mirror")) {
+        iequals(h.name, "x-request-id") || iequals(h.name, "expect") || iequals(h.name, "x-mirrorgate-mirror") ||
+        iequals(h.name, "traceparent") || iequals(h.name, "tracestate")) {
       forwarded_for_seen = forwarded_for_seen || iequals(h.name, "x-forwarded-for");
       continue;
     }
@@ -64,6 +65,8 @@ void append_upstream_request_head(std::string& out, const OutgoingRequest& reque
   out.append(info.client_ip).append("\r\n");
   out.append("X-Forwarded-Proto: ").append(info.proto).append("\r\n");
   out.append("X-Request-Id: ").append(info.request_id).append("\r\n");
+  if (!info.traceparent.empty()) out.append("traceparent: ").append(info.traceparent).append("\r\n");
+  if (!info.tracestate.empty()) out.append("tracestate: ").append(info.tracestate).append("\r\n");
   append_framing(out, framing, body_length);
   if (!request.upgrade.empty()) out.append("Connection: Upgrade\r\nUpgrade: ").append(request.upgrade).append("\r\n");
   out.append("\r\n");

@@ -19,6 +19,10 @@ struct ForwardingInfo {
   std::string_view client_ip;
   std::string_view request_id;
   std::string_view proto = "http";
+  // W3C trace context: the gateway's own traceparent and the tracestate it passes on. The client's
+  // lines of both are never forwarded as they are; an empty value sends none.
+  std::string_view traceparent = {};
+  std::string_view tracestate = {};
 };
 
 // The request as it goes upstream, after route filters: views into the client's bytes or the route table.

@@ -83,8 +83,26 @@ int main(int argc, char** argv) {
   app.add_option("--admin-token-file", options.admin_token_file,
                  "file holding the bearer token every admin endpoint but /ready asks for (required when --admin "
                  "is not a loopback address)");
-  app.add_option("--access-log", options.access_log, "access log: '-' (stdout), 'off', or a file path")
+  app.add_option("--access-log", options.access_log,
+                 "access log: '-' (stdout), 'off', or a file path (reopened on SIGUSR1, for log rotation)")
       ->capture_default_str();
+  app.add_option_function<std::string>(
+         "--access-log-format",
+         [&options](const std::string& name) {
+           if (!mg::stats::parse_access_log_format(name, options.access_log_format))
+             throw CLI::ValidationError("must be json or text");
+         },
+         "access log lines: json, or text (Envoy/nginx style; same fields, same order)")
+      ->default_str("json");
+  app.add_option_function<double>(
+         "--trace-sampling-ratio",
+         [&options](double ratio) {
+           if (!(ratio >= 0 && ratio <= 1)) throw CLI::ValidationError("must be a number from 0 to 1");
+           options.session.trace_sampling_ratio = ratio;
+         },
+         "W3C trace context: the probability (0..1) that a trace the gateway starts (no valid traceparent "
+         "came) is sampled; a client's traceparent keeps its own decision")
+      ->default_str("1");
   app.set_version_flag("--version",
                        fmt::format("mirrorgate {} (commit {})\nGateway API gateway.networking.k8s.io/v1: {} "
                                    "supported features (--supported-features lists them)",

@@ -14,8 +14,8 @@ bool iequals(std::string_view a, std::string_view b) {
 
 // Headers the gateway owns on a copy: edits to them are ignored (docs/mirroring.md says which).
 bool owned_by_gateway(std::string_view name) {
-  for (std::string_view owned :
-       {"x-request-id", "x-mirrorgate-mirror", "content-length", "transfer-encoding", "connection"})
+  for (std::string_view owned : {"x-request-id", "x-mirrorgate-mirror", "traceparent", "content-length",
+                                 "transfer-encoding", "connection"})
     if (iequals(name, owned)) return true;
   return false;
 }

@@ -16,8 +16,8 @@ bool edits_copy_head(const route::MirrorSettings& settings);
 // `head` is a request head without its final empty line ("GET / HTTP/1.1\r\nHost: a\r\n..."), as in
 // MirrorRequest::head. Returns it with the edits applied (same shape), in the Gateway API order:
 // remove, then set (replacing every line of that name), then add; then the Host suffix. Names the
-// gateway owns are never edited: X-Request-Id and X-Mirrorgate-Mirror (correlation), Content-Length,
-// Transfer-Encoding and Connection (framing); Host may be set but not removed or added twice.
+// gateway owns are never edited: X-Request-Id, X-Mirrorgate-Mirror and traceparent (correlation),
+// Content-Length, Transfer-Encoding and Connection (framing); Host may be set but not removed or added twice.
 std::string edit_copy_head(std::string_view head, const route::MirrorSettings& settings);
 
 // "a.example:8080" + "-shadow" -> "a.example-shadow:8080" (Envoy's shadow Host). An IPv6 literal

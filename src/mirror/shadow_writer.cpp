@@ -26,12 +26,19 @@ using Clock = std::chrono::steady_clock;
 using stats::MirrorDrop;
 using stats::MirrorFailure;
 
-// The header line that marks a copy, "X-Mirrorgate-Mirror: route=ns/name; rule=0; mirror=1\r\n", kept
-// inline with its copy (no allocation for any sensible route name).
-using MarkerBuffer = fmt::basic_memory_buffer<char, 192>;
+// The header lines of one copy, "X-Mirrorgate-Mirror: route=ns/name; rule=0; mirror=1\r\n" and its
+// "traceparent: 00-<the request's trace id>-<the copy's span id>-0x\r\n" (a sibling of the primary's
+// span), kept inline with its copy (no allocation for any sensible route name).
+using MarkerBuffer = fmt::basic_memory_buffer<char, 256>;
 void append_mirror_marker(MarkerBuffer& out, std::string_view route, size_t rule_index, size_t mirror_index) {
   fmt::format_to(std::back_inserter(out), "X-Mirrorgate-Mirror: route={}; rule={}; mirror={}\r\n", route,
                  rule_index, mirror_index);
+}
+void append_traceparent(MarkerBuffer& out, const MirrorRequest& request) {
+  const TraceparentValue value = format_traceparent(request.trace_id, new_span_id(), request.sampled);
+  out.append(std::string_view("traceparent: "));
+  out.append(view(value));
+  out.append(std::string_view("\r\n"));
 }
 
 // The request-target of a serialised request head ("METHOD target HTTP/1.1\r\n..."): what the copy was
@@ -55,7 +62,9 @@ void record_outcome(MirrorContext& mirror, const MirrorRequest& request, const r
                     std::string_view reason, int status, double ms, uint64_t bytes) {
   stats::MirrorLogEntry entry;
   entry.request_id = request.request_id;
+  entry.trace_id = view(request.trace_id);
   entry.route = request.route;
+  entry.rule = request.rule;
   entry.method = request.method;
   entry.path = request_target(*request.head);
   entry.mirror_backend = target.name;
@@ -72,6 +81,7 @@ void record_outcome(MirrorContext& mirror, const MirrorRequest& request, const r
   mirror.trace.record_in_place([&](MirrorOutcome& o) {
     o.time_us = now_us();
     o.request_id.assign(request.request_id);
+    o.trace_id.assign(view(request.trace_id));
     o.route.assign(request.route);
     o.rule.assign(request.rule);
     o.mirror_backend.assign(target.name);
@@ -220,12 +230,13 @@ size_t body_capture_limit(std::span<const route::MirrorTarget> rule_mirrors,
   return limit;
 }
 
-void send_copy(MirrorContext& mirror, const MirrorRequest& request, const route::MirrorTarget& target,
+bool send_copy(MirrorContext& mirror, const MirrorRequest& request, const route::MirrorTarget& target,
                size_t mirror_index, PrimaryCapture* primary) {
   auto& counters = mirror.stats.mirror(request.route, request.rule, target.name);
   auto drop = [&](MirrorDrop reason) {
     counters.count_drop(reason);
     log_not_sent(mirror, request, target, "dropped", stats::to_string(reason));
+    return true;
   };
   // A tunnel's bytes are one client's conversation: replaying them elsewhere is no copy of a request.
   if (request.upgrade) return drop(MirrorDrop::kUpgrade);
@@ -233,7 +244,7 @@ void send_copy(MirrorContext& mirror, const MirrorRequest& request, const route:
   if (target.numerator < target.denominator &&
       (target.numerator == 0 || fast_random_below(target.denominator) >= target.numerator)) {
     ++counters.sampled_out;
-    return;
+    return false;
   }
   const auto& options = mirror.options;
   const route::MirrorSettings* settings = target.settings.get();
@@ -255,6 +266,7 @@ void send_copy(MirrorContext& mirror, const MirrorRequest& request, const route:
                   ? std::make_shared<const std::string>(edit_copy_head(*request.head, *settings))
                   : request.head;
   append_mirror_marker(plan.marker, request.route, request.rule_index, mirror_index);
+  append_traceparent(plan.marker, request);
   plan.marker.append(std::string_view("\r\n"));
   const uint64_t bytes = plan.head->size() + plan.marker.size() + request.body->size();
   const BudgetLimits limits{
@@ -273,6 +285,7 @@ void send_copy(MirrorContext& mirror, const MirrorRequest& request, const route:
   plan.timeout = settings && settings->timeout ? *settings->timeout : options.timeout;
   plan.comparison = start_comparison(mirror, request, target, primary);
   asio::co_spawn(mirror.io, run_copy(mirror, request, target, std::move(plan)), asio::detached);
+  return true;
 }
 
 }  // namespace mg::mirror

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/trace_context.h"
 #include "route/cluster_set.h"
 #include "route/route_table.h"
 
@@ -27,12 +28,14 @@ struct MirrorRequest {
   std::string_view route;  // views into the pinned table
   std::string_view rule;   // the rule's metrics label (route::Rule::label)
   std::string request_id;
+  TraceId trace_id{};    // the request's W3C trace: each copy sends it with a span id of its own
+  bool sampled = false;
   std::string method;
   size_t rule_index = 0;
   std::string primary_host;       // ip:port the primary went to (owned: the copy outlives the request)
   std::string_view primary_pod;   // view into the pinned clusters
   // The request head without its final empty line, shared by every copy: each copy adds its own
-  // X-Mirrorgate-Mirror line (which mirror of which rule it is) and then the empty line.
+  // X-Mirrorgate-Mirror line (which mirror of which rule it is), its traceparent and the empty line.
   std::shared_ptr<const std::string> head;
   std::shared_ptr<const std::string> body;  // complete body (may be empty), shared by every copy
   // The body went past the capture limit, so `body` is empty: every copy is dropped (body_too_large).
@@ -44,7 +47,8 @@ struct MirrorRequest {
 // keeps a reference to `target`, which lives in `request.table`, and to the endpoint it picks, which lives
 // in `request.clusters`.
 // `primary`: the request's capture, for mirrors that compare their response with the primary's.
-void send_copy(MirrorContext& mirror, const MirrorRequest& request, const route::MirrorTarget& target,
+// True when the copy is in the trace (sent, or dropped and logged); false when sampled out.
+bool send_copy(MirrorContext& mirror, const MirrorRequest& request, const route::MirrorTarget& target,
                size_t mirror_index, PrimaryCapture* primary = nullptr);
 
 // How much of a request body to keep for the copies of these mirrors: the largest of their body

@@ -62,6 +62,33 @@ bool local_reply_closes(const DownstreamRequest& request) {
   return !request.keep_alive || request.framing != http::BodyFraming::kNone;
 }
 
+// W3C trace context: a single valid traceparent keeps the client's trace (and its tracestate, joined and
+// checked); anything else starts a new trace without tracestate. Allocates only to join tracestate lines.
+void read_trace_context(std::span<const http::Header> headers, double sampling_ratio, TraceParent& trace,
+                        std::string& tracestate) {
+  tracestate.clear();
+  std::string_view traceparent;
+  int traceparents = 0;
+  bool tracestate_too_long = false;
+  for (const auto& h : headers) {
+    if (h.name.size() == 11 && http::iequals(h.name, "traceparent")) {
+      traceparent = h.value;
+      ++traceparents;
+    } else if (h.name.size() == 10 && http::iequals(h.name, "tracestate") && !tracestate_too_long) {
+      tracestate_too_long = tracestate.size() + 1 + h.value.size() > kMaxTracestateSize;
+      if (tracestate_too_long) continue;
+      if (!tracestate.empty()) tracestate += ',';
+      tracestate.append(h.value);
+    }
+  }
+  if (traceparents == 1 && parse_traceparent(traceparent, trace)) {
+    if (tracestate_too_long || !is_valid_tracestate(tracestate)) tracestate.clear();
+    return;
+  }
+  trace = start_trace(sampling_ratio);
+  tracestate.clear();
+}
+
 // Requests being served, for the drain.
 struct InFlight {
   std::atomic<int>& n;
@@ -94,12 +121,15 @@ RequestHandler::RequestContext& RequestHandler::start_request(const DownstreamRe
   ctx.target.clear();
   ctx.host.clear();
   ctx.request_id.clear();
+  ctx.traced = request != nullptr;
   ctx.client_address = client_address;
   ctx.protocol = request ? request->protocol : std::string_view{};
-  ctx.route = ctx.backend = ctx.upstream_pod = ctx.upstream_protocol = {};
+  ctx.route = ctx.rule = ctx.backend = ctx.upstream_pod = ctx.upstream_protocol = {};
+  ctx.upstream_ms = -1;
   ctx.upstream_host.clear();
   ctx.origin.clear();
   ctx.mirrors = 0;
+  ctx.copies_traced = false;
   ctx.retries = 0;
   ctx.request_bytes = 0;
   ctx.upgrade = {};
@@ -113,6 +143,7 @@ RequestHandler::RequestContext& RequestHandler::start_request(const DownstreamRe
     } else {
       generate_request_id(ctx.request_id);
     }
+    read_trace_context(request->headers, context_.options.trace_sampling_ratio, ctx.trace, ctx.tracestate);
   }
   return ctx;
 }
@@ -152,6 +183,7 @@ asio::awaitable<bool> RequestHandler::handle(Downstream& downstream, const Downs
   ctx.upgrade = upgrade.protocol;
   const route::Rule& rule = *match.rule;
   ctx.route = rule.route;
+  ctx.rule = rule.label;
 
   // Filters that answer without a backend: CORS preflight, then redirect.
   if (rule.filters.cors) ctx.origin = http::find_header(request.headers, "origin");
@@ -223,7 +255,11 @@ asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const Down
     co_return co_await reply_local(downstream, 413, "request body larger than the limit", true);
   const bool upgrade = !ctx.upgrade.empty();
   const OutgoingRequest outgoing{request.method, target, forward_headers_, request.connection, ctx.upgrade};
-  const ForwardingInfo forwarding{request.client_ip, ctx.request_id, request.scheme};
+  // The backend's request is a span of its own under the client's (retries resend it as it is).
+  ctx.span = new_span_id();
+  ctx.traceparent = format_traceparent(ctx.trace.trace_id, ctx.span, ctx.trace.sampled);
+  const ForwardingInfo forwarding{request.client_ip, ctx.request_id, request.scheme, view(ctx.traceparent),
+                                  ctx.tracestate};
   request_head_.clear();
   append_upstream_request_head(request_head_, outgoing, forwarding, request.framing, request.content_length);
 
@@ -232,8 +268,11 @@ asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const Down
   if (mirror_count > 0) {
     // The copy always carries a Content-Length: its whole body is known before it is sent. One
     // allocation: the primary's head plus room for that field.
+    // Each copy adds a traceparent with a span of its own (shadow_writer.cpp), so the shared head has none.
     mirror_head.reserve(request_head_.size() + 32);
-    append_upstream_request_head(mirror_head, outgoing, forwarding, http::BodyFraming::kNone, 0);
+    ForwardingInfo copy_forwarding = forwarding;
+    copy_forwarding.traceparent = {};
+    append_upstream_request_head(mirror_head, outgoing, copy_forwarding, http::BodyFraming::kNone, 0);
     mirror_head.resize(mirror_head.size() - 2);  // reopen the head to add the length later
   }
 
@@ -375,6 +414,8 @@ void RequestHandler::launch_mirrors(const route::Rule& rule, const route::Backen
       .route = rule.route,
       .rule = rule.label,
       .request_id = ctx_.request_id,
+      .trace_id = ctx_.trace.trace_id,
+      .sampled = ctx_.trace.sampled,
       .method = ctx_.method,
       .rule_index = rule.rule_index,
       .primary_host = ctx_.upstream_host,
@@ -386,7 +427,8 @@ void RequestHandler::launch_mirrors(const route::Rule& rule, const route::Backen
   };
   size_t index = 0;
   for (auto list : targets)
-    for (const auto& target : list) mirror::send_copy(context_.mirror, request, target, index++, &compared);
+    for (const auto& target : list)
+      ctx_.copies_traced |= mirror::send_copy(context_.mirror, request, target, index++, &compared);
   ctx_.mirrors = rule.mirrors.size() + backend.mirrors.size();
 }
 
@@ -397,7 +439,9 @@ asio::awaitable<bool> RequestHandler::relay_response(Downstream& downstream, con
   RequestContext& ctx = ctx_;
   const http::ResponseHead& response = exchange.head();
   context_.upstream.stats.count_upstream(ctx.backend, response.status);
-  context_.upstream.stats.record_upstream_latency(ctx.route, ctx.backend, Clock::now() - ctx.start);
+  const auto upstream_latency = Clock::now() - ctx.start;
+  context_.upstream.stats.record_upstream_latency(ctx.route, ctx.backend, upstream_latency);
+  ctx.upstream_ms = std::chrono::duration<double, std::milli>(upstream_latency).count();
   const std::span<const http::Header> headers = filter_response_headers(rule, backend, response);
   const int status = response.status;
   const bool body_allowed = status != 204 && status != 304 && ctx.method != "HEAD";
@@ -445,7 +489,9 @@ asio::awaitable<bool> RequestHandler::tunnel(Downstream& downstream, const route
   const http::ResponseHead& response = exchange.head();
   auto& stats = context_.upstream.stats;
   stats.count_upstream(ctx.backend, 101);
-  stats.record_upstream_latency(ctx.route, ctx.backend, Clock::now() - ctx.start);
+  const auto upstream_latency = Clock::now() - ctx.start;
+  stats.record_upstream_latency(ctx.route, ctx.backend, upstream_latency);
+  ctx.upstream_ms = std::chrono::duration<double, std::milli>(upstream_latency).count();
   const std::span<const http::Header> headers = filter_response_headers(rule, backend, response);
   ++stats.tunnels_total;
   ++stats.tunnels_active;
@@ -472,15 +518,29 @@ bool RequestHandler::finish(int status, uint64_t bytes, std::string_view error) 
                 ctx.backend.empty() ? "-" : ctx.backend, ctx.upstream_host.empty() ? "-" : ctx.upstream_host,
                 ctx.upstream_pod.empty() ? "-" : ctx.upstream_pod, status, error.empty() ? "" : " ", error,
                 ctx.mirrors, ctx.retries);
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - ctx.start).count();
+  if (ctx.copies_traced) {
+    context_.mirror.trace.primaries.record_in_place([&](mirror::PrimaryOutcome& p) {
+      p.time_us = mirror::now_us();
+      p.request_id.assign(ctx.request_id);
+      p.upstream_host.assign(ctx.upstream_host);
+      p.upstream_pod.assign(ctx.upstream_pod);
+      p.status = status;
+      p.latency_ms = ms;
+      p.response_bytes = bytes;
+    });
+  }
   if (context_.access_log.enabled()) {
-    double ms = std::chrono::duration<double, std::milli>(Clock::now() - ctx.start).count();
     context_.access_log.log(stats::RequestLogEntry{.request_id = ctx.request_id,
+                                                   .trace_id = ctx.traced ? view(ctx.trace.trace_id)
+                                                                          : std::string_view{},
                                                    .client = ctx.client_address,
                                                    .method = ctx.method,
                                                    .host = ctx.host,
                                                    .target = ctx.target,
                                                    .protocol = ctx.protocol,
                                                    .route = ctx.route,
+                                                   .rule = ctx.rule,
                                                    .backend = ctx.backend,
                                                    .upstream_host = ctx.upstream_host,
                                                    .upstream_pod = ctx.upstream_pod,
@@ -489,7 +549,9 @@ bool RequestHandler::finish(int status, uint64_t bytes, std::string_view error) 
                                                    .request_bytes = ctx.request_bytes,
                                                    .response_bytes = bytes,
                                                    .duration_ms = ms,
+                                                   .upstream_duration_ms = ctx.upstream_ms,
                                                    .mirrors = ctx.mirrors,
+                                                   .retries = ctx.retries,
                                                    .error = error});
   }
   return false;

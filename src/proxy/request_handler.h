@@ -16,6 +16,7 @@
 
 #include <asio/awaitable.hpp>
 
+#include "common/trace_context.h"
 #include "http/message.h"
 #include "mirror/response_comparison.h"
 #include "proxy/downstream.h"
@@ -51,17 +52,27 @@ class RequestHandler {
     std::string target;
     std::string host;
     std::string request_id;
+    // W3C trace context: the client's trace (or one started here), the span of the gateway's request to
+    // the backend and its traceparent, the tracestate passed on (empty: none, or the client's was invalid).
+    bool traced = false;  // false for what never became a request
+    TraceParent trace;
+    SpanId span{};
+    TraceparentValue traceparent{};
+    std::string tracestate;
     std::string_view client_address;
     std::string_view protocol;  // a literal
     std::string_view route;  // views into the pinned table
+    std::string_view rule;   // the rule's label (its name, else its index)
     std::string_view backend;
     std::string upstream_host;
     std::string_view upstream_pod;  // view into the pinned clusters
     std::string_view upstream_protocol;  // a literal
     std::string origin;             // only kept for routes with a CORS filter
     size_t mirrors = 0;
+    bool copies_traced = false;  // a copy is in the mirror trace: the primary's outcome goes beside it
     uint32_t retries = 0;
     uint64_t request_bytes = 0;  // body bytes received from the client
+    double upstream_ms = -1;     // request start to the backend's response head (-1: none came)
     // A WebSocket upgrade: the Upgrade value (a view into the client's head, read only before the
     // request is sent; afterwards only its emptiness tells that the request asked for a tunnel).
     std::string_view upgrade;

@@ -36,6 +36,9 @@ struct SessionOptions {
   // applications often keep quiet sockets open; Envoy's 5 min stream idle timeout cuts them.
   std::chrono::milliseconds tunnel_idle_timeout{3'600'000};
   uint32_t http2_max_concurrent_streams = 100;         // SETTINGS_MAX_CONCURRENT_STREAMS per client connection
+  // A trace the gateway starts (the client sent no valid traceparent) is sampled with this probability
+  // (--trace-sampling-ratio); a client's trace keeps its own decision.
+  double trace_sampling_ratio = 1.0;
 };
 
 struct SessionContext {

@@ -273,6 +273,21 @@ int run_gateway(const GatewayOptions& options) {
   // (the provider claims SIGHUP).
   asio::io_context signals_io(1);
   asio::signal_set signals(signals_io, SIGTERM, SIGINT);
+  // SIGUSR1 reopens the access log (logrotate moves the file, then signals): claimed from the start,
+  // since its default disposition would end the process.
+  stats::AccessLog access_log(options.access_log, options.access_log_format);
+  asio::signal_set rotation(signals_io, SIGUSR1);
+  std::function<void(std::error_code, int)> on_rotation = [&](std::error_code ec, int) {
+    if (ec) return;
+    std::string message;
+    if (access_log.reopen(message)) {
+      spdlog::info("SIGUSR1: {}", message);
+    } else {
+      spdlog::error("SIGUSR1: {}", message);
+    }
+    rotation.async_wait(on_rotation);
+  };
+  rotation.async_wait(on_rotation);
   k8s::KubernetesProvider* kubernetes = nullptr;
   std::unique_ptr<config::Provider> provider = make_provider(signals_io, options, kubernetes);
   route::TranslateOptions translation;
@@ -378,7 +393,6 @@ int run_gateway(const GatewayOptions& options) {
   }
   const std::shared_ptr<const route::RouteTable> table = current.table;
 
-  stats::AccessLog access_log(options.access_log);
   size_t worker_count = options.workers ? options.workers : std::max(1u, std::thread::hardware_concurrency());
 
   for (size_t i = 0; i < worker_count; ++i)
@@ -434,6 +448,7 @@ int run_gateway(const GatewayOptions& options) {
           .mirrors =
               [&](std::string_view query) {
                 return mirror::trace_json(gather(workers, &Worker::snapshot_mirror_trace),
+                                          gather(workers, &Worker::snapshot_primary_outcomes),
                                           parse_trace_query(query));
               },
           .mirror_diff =

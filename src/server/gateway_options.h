@@ -10,6 +10,7 @@
 
 #include "mirror/mirror_context.h"
 #include "proxy/session_context.h"
+#include "stats/access_log.h"
 
 namespace mg::server {
 
@@ -39,6 +40,7 @@ struct GatewayOptions {
   std::string admin_address = "127.0.0.1:9901";
   std::string admin_token_file;  // --admin-token-file; required off loopback (admin/admin_auth.h)
   std::string access_log = "-";  // "-" stdout, "off", or a file path
+  stats::AccessLogFormat access_log_format = stats::AccessLogFormat::kJson;
   std::string log_level = "info";
   // --gateway-address-pool: the IPv4 CIDR whose addresses Gateways that ask for none get (route/address_pool.h).
   std::string gateway_address_pool;

@@ -216,6 +216,10 @@ std::vector<mirror::MirrorOutcome> Worker::snapshot_mirror_trace() {
   return on_worker_thread([this] { return mirror_.trace.snapshot(); });
 }
 
+std::vector<mirror::PrimaryOutcome> Worker::snapshot_primary_outcomes() {
+  return on_worker_thread([this] { return mirror_.trace.primaries.snapshot(); });
+}
+
 std::vector<mirror::Mismatch> Worker::snapshot_mismatches() {
   return on_worker_thread([this] { return mirror_.mismatches.snapshot(); });
 }

@@ -64,6 +64,7 @@ class Worker {
   stats::WorkerStats snapshot_stats();
   // From any thread: a copy of this worker's recent mirror outcomes.
   std::vector<mirror::MirrorOutcome> snapshot_mirror_trace();
+  std::vector<mirror::PrimaryOutcome> snapshot_primary_outcomes();
   // From any thread: a copy of this worker's recent response mismatches.
   std::vector<mirror::Mismatch> snapshot_mismatches();
 

@@ -121,8 +121,9 @@ class AdminPage(mgtest.ClusterTestCase):
     def test_3_request_lookup_shows_primary_and_copy(self):
         b = self.browser
         request_id = self.send(1)[0]
-        wait_for(lambda: get(self.gw_ip, self.gw.admin_port, f"/mirrors?request_id={request_id}").json()["mirrors"],
-                 10, "the copy in /mirrors")
+        wait_for(lambda: any("primary_status" in m for m in get(
+            self.gw_ip, self.gw.admin_port, f"/mirrors?request_id={request_id}").json()["mirrors"]),
+                 10, "the copy and its primary's outcome in /mirrors")
         b.js("document.getElementById('request-id').value = ''")
         b.type("#request-id", request_id)
         b.click("#lookup button")
@@ -132,6 +133,12 @@ class AdminPage(mgtest.ClusterTestCase):
         self.assertIn("infra-backend-v2-", table)  # the copy's pod
         self.assertIn("completed", table)
         self.assertIn("default/mirror", table)
+        # The primary's own status and latency, from the mirror trace (not "–").
+        primary_cell = ("return [...document.querySelectorAll('#lookup-result tbody tr')]"
+                        ".find(r => r.cells[0].textContent === arguments[0]).cells[1].textContent")
+        self.assertEqual(b.js(primary_cell, "status"), "200")
+        self.assertRegex(b.js(primary_cell, "latency"), r"^\d+\.\d ms$")
+        self.assertRegex(b.js(primary_cell, "trace id"), r"^[0-9a-f]{32}$")
         b.js("document.getElementById('lookup-title').scrollIntoView()")
         b.screenshot(self.shots / "admin-page-lookup.png")
         # Narrow: the comparison stacks and nothing needs a wider window than a phone's.

@@ -72,6 +72,20 @@ class MirrorTrace(mgtest.ClusterTestCase):
         self.assertIn(V2, table.stdout)
         self.assertIn("completed", table.stdout)
 
+    def test_cli_shows_the_primarys_status_and_latency_beside_the_copy(self):
+        rid = self.request_id_of(f"/mirror?primary={unique_id()}")
+        row = wait_for(lambda: next((json.loads(line) for line in self.mirrors_cli(
+            "--request-id", rid, "--json").stdout.splitlines() if "primary_status" in line), None), 10,
+                       f"the primary's outcome of {rid}")
+        self.assertEqual(row["primary_status"], 200)
+        self.assertGreater(row["primary_latency_ms"], 0)
+        self.assertGreater(row["primary_bytes"], 0)
+        self.assertEqual(row["primary_pod"], V1)
+        self.assertRegex(row["trace_id"], r"^[0-9a-f]{32}$")
+        table = self.mirrors_cli("--request-id", rid).stdout
+        self.assertIn("PRIMARY ", table.splitlines()[0])
+        self.assertRegex(table.splitlines()[1], rf"{V1} \({NET}\.2:3000\)\s+200 \d+\.\dms\s+{V2}")
+
     def test_cli_reports_failed_copy_with_reason(self):
         rid = self.request_id_of(f"/refused?trace={unique_id()}")
         wait_for(lambda: self.mirrors_cli("--request-id", rid, "--json").returncode == 0, 10,

@@ -95,6 +95,7 @@ MIRROR_POLICY_CASES = [
     (REJECTED, "requestHeaderModifier: {set: [{name: X-Request-Id, value: x}]}"),
     (REJECTED, "requestHeaderModifier: {add: [{name: content-length, value: '1'}]}"),
     (REJECTED, "requestHeaderModifier: {set: [{name: X-Mirrorgate-Mirror, value: x}]}"),
+    (REJECTED, "requestHeaderModifier: {set: [{name: Traceparent, value: x}]}"),
     (REJECTED, "requestHeaderModifier: {remove: [Host]}"),
     (REJECTED, "requestHeaderModifier: {remove: [Transfer-Encoding]}"),
     (REJECTED, "requestHeaderModifier: {remove: [bad header]}"),

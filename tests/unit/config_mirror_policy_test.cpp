@@ -119,6 +119,8 @@ TEST(ConfigMirrorPolicy, EachInvalidFieldGivesItsPathAndProblem) {
       {"  requestHeaderModifier: {rename: []}\n", "spec.requestHeaderModifier.rename: unknown field"},
       {"  requestHeaderModifier: {set: [{name: X-Request-ID, value: x}]}\n",
        R"(spec.requestHeaderModifier.set[0]: "X-Request-ID" is set by the gateway on every copy and cannot be edited)"},
+      {"  requestHeaderModifier: {set: [{name: traceparent, value: x}]}\n",
+       R"(spec.requestHeaderModifier.set[0]: "traceparent" is set by the gateway on every copy and cannot be edited)"},
       {"  requestHeaderModifier: {add: [{name: Content-Length, value: \"1\"}]}\n",
        R"(spec.requestHeaderModifier.add[0]: "Content-Length" is set by the gateway on every copy and cannot be edited)"},
       {"  requestHeaderModifier: {remove: [Cookie, host]}\n",

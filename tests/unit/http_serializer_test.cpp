@@ -181,6 +181,24 @@ TEST(LocalReply, HasAReasonPhraseForEveryStatusTheParserAnswers) {
     EXPECT_NE(reason_phrase(status), "Unknown") << status;
 }
 
+TEST(UpstreamRequestHead, ReplacesTheClientsTraceContextWithTheGateways) {
+  RequestHead head = parse_or_die(
+      "GET / HTTP/1.1\r\nHost: a\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+      "tracestate: bad state\r\nTraceState: x=1\r\n\r\n");
+  std::string out;
+  ForwardingInfo info{"10.0.0.7", "req-1", "http", "00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01", "x=1"};
+  append_upstream_request_head(out, head, info, BodyFraming::kNone, 0);
+  EXPECT_TRUE(has_line(out, "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01"));
+  EXPECT_TRUE(has_line(out, "tracestate: x=1"));
+  EXPECT_EQ(count(out, "00f067aa0ba902b7"), 0u);
+  EXPECT_EQ(count(out, "bad state"), 0u);
+  EXPECT_EQ(count(out, "TraceState"), 0u);
+  // Without trace context to send (a mirror copy's shared head), neither field goes out.
+  out.clear();
+  append_upstream_request_head(out, head, ForwardingInfo{"10.0.0.7", "req-1", "http"}, BodyFraming::kNone, 0);
+  EXPECT_EQ(count(out, "trace"), 0u);
+}
+
 }  // namespace
 
 }  // namespace mg::http

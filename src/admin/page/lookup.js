@@ -21,16 +21,20 @@ function lookupView(id, copies, mismatches) {
   const mismatchOf = (c) => mismatches.find(m => m.mirror_backend === c.mirror_backend && m.mirror_pod === c.mirror_pod) ||
                             mismatches.find(m => m.mirror_backend === c.mirror_backend);
   const primaryMismatch = mismatches[0];
+  // The primary's outcome comes with each copy once the primary ended (the mirror trace records it).
+  const answered = copies.find(c => c.primary_status !== undefined);
+  const primaryStatus = answered ? String(answered.primary_status) : primaryMismatch ? String(primaryMismatch.primary_status) : "–";
   const pod = (p, host) => p ? `${p} (${host})` : (host || "–");
   const row = (name, primary, copy) => [h("strong", {}, name), primary, ...copies.map(copy)];
   const rows = [
     row("route", first.route, c => c.route),
+    row("trace id", first.trace_id || "–", c => c.trace_id || "–"),
     row("rule", first.rule || "–", c => c.rule || "–"),
     row("backend", "(the rule's backend)", c => c.mirror_backend),
     row("pod", pod(first.primary_pod, first.primary_host), c => pod(c.mirror_pod, c.mirror_host)),
     row("outcome", "answered the client", c => ({text: c.outcome + (c.reason ? ` (${c.reason})` : ""), cls: `outcome-${c.outcome}`})),
-    row("status", primaryMismatch ? String(primaryMismatch.primary_status) : "–", c => c.status ? String(c.status) : "–"),
-    row("latency", "–", c => `${c.latency_ms.toFixed(1)} ms`),
+    row("status", primaryStatus, c => c.status ? String(c.status) : "–"),
+    row("latency", answered ? `${answered.primary_latency_ms.toFixed(1)} ms` : "–", c => `${c.latency_ms.toFixed(1)} ms`),
     row("request bytes", "–", c => String(c.request_bytes)),
     row("comparison", "", c => {
       const m = mismatchOf(c);

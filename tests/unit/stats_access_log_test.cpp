@@ -1,0 +1,148 @@
+#include "stats/access_log.h"
+
+#include <gtest/gtest.h>
+#include <re2/re2.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace mg::stats {
+namespace {
+
+const auto kTime = std::chrono::system_clock::time_point(std::chrono::milliseconds(1764927864123));
+
+RequestLogEntry request_entry() {
+  RequestLogEntry e;
+  e.request_id = "rid-1";
+  e.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  e.client = "127.0.0.9:5555";
+  e.method = "GET";
+  e.host = "shop.example";
+  e.target = "/a b\"c\\d\x01";
+  e.protocol = "HTTP/1.1";
+  e.route = "default/shop";
+  e.rule = "0";
+  e.backend = "default/v1:8080";
+  e.upstream_host = "10.0.0.2:3000";
+  e.upstream_pod = "v1-abc";
+  e.upstream_protocol = "HTTP/1.1";
+  e.status = 200;
+  e.request_bytes = 12;
+  e.response_bytes = 345;
+  e.duration_ms = 1.5;
+  e.upstream_duration_ms = 1.25;
+  e.mirrors = 1;
+  e.retries = 2;
+  e.error = "upstream failed during response body";
+  return e;
+}
+
+// The text line's fields: "quoted strings" (with \" and \\ inside) and bare words.
+std::vector<std::string> text_fields(const std::string& line) {
+  std::vector<std::string> out;
+  static const RE2 kField(R"re(\s*("(?:[^"\\]|\\.)*"|[^\s"]+))re");
+  re2::StringPiece input(line.data(), line.size());
+  std::string field;
+  while (RE2::Consume(&input, kField, &field)) out.push_back(field);
+  return out;
+}
+
+TEST(AccessLog, JsonAndTextCarryTheSameFieldsInTheSameOrder) {
+  std::string json_line, text_line;
+  format_log_line(json_line, request_entry(), AccessLogFormat::kJson, kTime);
+  format_log_line(text_line, request_entry(), AccessLogFormat::kText, kTime);
+  ASSERT_EQ(json_line.back(), '\n');
+  ASSERT_EQ(text_line.back(), '\n');
+  ASSERT_EQ(text_line.find('\n'), text_line.size() - 1);  // one line, whatever the path holds
+  const auto doc = nlohmann::ordered_json::parse(json_line);
+  const std::vector<std::string> fields = text_fields(text_line);
+  ASSERT_EQ(fields.size(), doc.size()) << text_line;
+  size_t i = 0;
+  for (const auto& [name, value] : doc.items()) {
+    SCOPED_TRACE(name);
+    if (value.is_string() && name != "time" && name != "type") {
+      EXPECT_EQ(fields[i].front(), '"');
+    } else if (value.is_number_float()) {
+      EXPECT_DOUBLE_EQ(std::stod(fields[i]), value.get<double>());
+    } else if (value.is_number()) {
+      EXPECT_EQ(fields[i], value.dump());
+    }
+    ++i;
+  }
+  EXPECT_EQ(doc["time"], "2025-12-05T09:44:24.123Z");
+  EXPECT_EQ(fields[0], "2025-12-05T09:44:24.123Z");
+  EXPECT_EQ(fields[1], "request");
+  EXPECT_EQ(doc["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(doc["rule"], "0");
+  EXPECT_EQ(doc["retries"], 2);
+  EXPECT_EQ(doc["upstream_duration_ms"], 1.25);
+}
+
+TEST(AccessLog, TextEscapesQuotesBackslashesAndControlBytes) {
+  std::string line;
+  format_log_line(line, request_entry(), AccessLogFormat::kText, kTime);
+  EXPECT_NE(line.find(R"("/a b\"c\\d\x01")"), std::string::npos) << line;
+  std::string out;
+  append_text_string(out, "caf\xc3\xa9\t\x7f");
+  EXPECT_EQ(out, R"("caf\xC3\xA9\x09\x7F")");
+}
+
+TEST(AccessLog, AbsentValuesAreADashInTextAndLeftOutOfJson) {
+  RequestLogEntry e;  // what never became a request: no trace, no route, no backend answered
+  e.client = "127.0.0.9:5555";
+  e.status = 400;
+  e.error = "malformed request";
+  std::string json_line, text_line;
+  format_log_line(json_line, e, AccessLogFormat::kJson, kTime);
+  format_log_line(text_line, e, AccessLogFormat::kText, kTime);
+  const auto doc = nlohmann::json::parse(json_line);
+  EXPECT_FALSE(doc.contains("trace_id"));
+  EXPECT_FALSE(doc.contains("upstream_duration_ms"));
+  EXPECT_EQ(doc["route"], "");
+  const std::vector<std::string> fields = text_fields(text_line);
+  ASSERT_EQ(fields.size(), 23u) << text_line;  // every field, present or not
+  EXPECT_EQ(fields[3], "-");                   // trace_id
+  EXPECT_EQ(fields[19], "-");                  // upstream_duration_ms
+  EXPECT_EQ(fields[22], "\"malformed request\"");
+}
+
+TEST(AccessLog, MirrorLinesHaveTheirOwnFieldList) {
+  MirrorLogEntry e;
+  e.request_id = "rid-1";
+  e.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  e.route = "default/shop";
+  e.rule = "checkout";
+  e.method = "POST";
+  e.path = "/cart";
+  e.mirror_backend = "default/v2:8080";
+  e.outcome = "dropped";
+  e.reason = "budget";
+  std::string json_line, text_line;
+  format_log_line(json_line, e, AccessLogFormat::kJson, kTime);
+  format_log_line(text_line, e, AccessLogFormat::kText, kTime);
+  const auto doc = nlohmann::json::parse(json_line);
+  EXPECT_EQ(doc["type"], "mirror");
+  EXPECT_EQ(doc["rule"], "checkout");
+  EXPECT_EQ(doc["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+  const std::vector<std::string> fields = text_fields(text_line);
+  ASSERT_EQ(fields.size(), 17u) << text_line;
+  EXPECT_EQ(fields[1], "mirror");
+  EXPECT_EQ(fields[12], "\"dropped\"");
+  EXPECT_EQ(fields[13], "\"budget\"");
+}
+
+TEST(AccessLog, FormatNamesAreJsonAndText) {
+  AccessLogFormat f = AccessLogFormat::kJson;
+  EXPECT_TRUE(parse_access_log_format("text", f));
+  EXPECT_EQ(f, AccessLogFormat::kText);
+  EXPECT_TRUE(parse_access_log_format("json", f));
+  EXPECT_EQ(f, AccessLogFormat::kJson);
+  EXPECT_FALSE(parse_access_log_format("JSON", f));
+  EXPECT_FALSE(parse_access_log_format("", f));
+}
+
+}  // namespace
+}  // namespace mg::stats
