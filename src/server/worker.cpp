@@ -130,8 +130,16 @@ void Worker::start() {
   thread_ = std::thread([this] {
     auto guard = asio::make_work_guard(*io_);
     sweeper_.start(*io_);  // on this thread: it becomes the thread's sweeper
+    // Access log lines of one turn of the loop go out together, after it.
+    stats::AccessLog::buffer_on_this_thread(
+        [](void* worker) {
+          auto* w = static_cast<Worker*>(worker);
+          asio::post(*w->io_, [w] { w->session_.access_log.flush_thread(); });
+        },
+        this);
     schedule_pool_maintenance();
     io_->run();
+    session_.access_log.flush_thread();
   });
 }
 

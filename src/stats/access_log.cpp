@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 
@@ -12,35 +15,56 @@
 
 namespace mg::stats {
 
+namespace {
+
+// Bytes a JSON string (kJson) or a text field (kText) cannot carry as they are.
+enum EscapeClass : uint8_t { kPlain = 0, kJson = 1, kText = 2 };
+constexpr std::array<uint8_t, 256> kEscapes = [] {
+  std::array<uint8_t, 256> t{};
+  for (size_t u = 0; u < 256; ++u) {
+    if (u < 0x20 || u == 0x7f || u == '"' || u == '\\') t[u] |= kJson;
+    if (u < 0x20 || u >= 0x7f || u == '"' || u == '\\') t[u] |= kText;
+  }
+  return t;
+}();
+
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
+  size_t run = 0;  // the start of the bytes that need no escape, appended together
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    if ((kEscapes[u] & kJson) == 0) continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    if (u == '"' || u == '\\') {
       out += '\\';
-      out += c;
-    } else if (u < 0x20 || u == 0x7f) {
-      fmt::format_to(std::back_inserter(out), "\\u{:04x}", u);
+      out += static_cast<char>(u);
     } else {
-      out += c;
+      fmt::format_to(std::back_inserter(out), "\\u{:04x}", u);
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out += '"';
 }
 
 void append_text_string(std::string& out, std::string_view s) {
   out += '"';
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
+  size_t run = 0;  // the start of the bytes that need no escape, appended together
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    if ((kEscapes[u] & kText) == 0) continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    if (u == '"' || u == '\\') {
       out += '\\';
-      out += c;
-    } else if (u < 0x20 || u >= 0x7f) {
-      fmt::format_to(std::back_inserter(out), "\\x{:02X}", u);
+      out += static_cast<char>(u);
     } else {
-      out += c;
+      fmt::format_to(std::back_inserter(out), "\\x{:02X}", u);
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out += '"';
 }
 
@@ -113,6 +137,24 @@ constexpr std::string_view line_type(const MirrorLogEntry&) {
   return "mirror";
 }
 
+// Numbers without fmt's format-string machinery: they are most of a line's fields.
+template <typename Integer>
+void append_number(std::string& out, Integer value) {
+  const fmt::format_int digits(value);
+  out.append(digits.data(), digits.size());
+}
+
+// Milliseconds with three decimals, as {:.3f} writes them.
+void append_millis(std::string& out, double value) {
+  const auto thousandths = static_cast<uint64_t>(std::llround(value * 1000));
+  append_number(out, thousandths / 1000);
+  const auto frac = static_cast<unsigned>(thousandths % 1000);
+  out += '.';
+  out += static_cast<char>('0' + frac / 100);
+  out += static_cast<char>('0' + frac / 10 % 10);
+  out += static_cast<char>('0' + frac % 10);
+}
+
 // {"time":"...","type":"request","request_id":"...",...}
 struct JsonWriter {
   std::string& out;
@@ -129,12 +171,12 @@ struct JsonWriter {
   template <typename Number>
   void number(std::string_view n, Number value) {
     name(n);
-    fmt::format_to(std::back_inserter(out), "{}", value);
+    append_number(out, value);
   }
   void millis(std::string_view n, double value) {
     if (value < 0) return;  // not measured
     name(n);
-    fmt::format_to(std::back_inserter(out), "{:.3f}", value);
+    append_millis(out, value);
   }
 };
 
@@ -151,22 +193,48 @@ struct TextWriter {
   }
   template <typename Number>
   void number(std::string_view, Number value) {
-    fmt::format_to(std::back_inserter(out), " {}", value);
+    out += ' ';
+    append_number(out, value);
   }
   void millis(std::string_view, double value) {
     if (value < 0) {
       out += " -";
     } else {
-      fmt::format_to(std::back_inserter(out), " {:.3f}", value);
+      out += ' ';
+      append_millis(out, value);
     }
   }
 };
 
 void append_time(std::string& out, std::chrono::system_clock::time_point now) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
-  fmt::format_to(std::back_inserter(out), "{:%Y-%m-%dT%H:%M:%S}.{:03d}Z",
-                 std::chrono::floor<std::chrono::seconds>(now), ms.count());
+  // The date and time to the second change once a second: formatted once per second and thread.
+  thread_local std::chrono::sys_seconds cached_second{};
+  thread_local std::string cached_text;
+  const auto second = std::chrono::floor<std::chrono::seconds>(now);
+  if (second != cached_second || cached_text.empty()) {
+    cached_text = fmt::format("{:%Y-%m-%dT%H:%M:%S}", second);
+    cached_second = second;
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - second).count();
+  out += cached_text;
+  out += '.';
+  out += static_cast<char>('0' + ms / 100);
+  out += static_cast<char>('0' + ms / 10 % 10);
+  out += static_cast<char>('0' + ms % 10);
+  out += 'Z';
 }
+
+// A worker's lines between two flushes (AccessLog::buffer_on_this_thread).
+struct ThreadLines {
+  AccessLog* log = nullptr;  // whose lines `lines` holds
+  std::string lines;
+  AccessLog::FlushScheduler schedule = nullptr;
+  void* context = nullptr;
+  bool scheduled = false;
+};
+thread_local ThreadLines t_lines;
+// Past this, a worker's lines go out at once rather than at the end of the loop's turn.
+constexpr size_t kThreadLinesLimit = 64 * 1024;
 
 template <typename Entry>
 void format_entry(std::string& out, const Entry& e, AccessLogFormat format,
@@ -215,7 +283,23 @@ AccessLog::AccessLog(const std::string& destination, AccessLogFormat format)
 }
 
 AccessLog::~AccessLog() {
+  flush_thread();
+  if (t_lines.log == this) t_lines.log = nullptr;
   if (owns_fd_) ::close(fd_);
+}
+
+void AccessLog::buffer_on_this_thread(FlushScheduler schedule, void* context) {
+  t_lines.schedule = schedule;
+  t_lines.context = context;
+}
+
+void AccessLog::flush_thread() {
+  ThreadLines& t = t_lines;
+  t.scheduled = false;
+  if (t.log != this || t.lines.empty()) return;
+  write_all(t.lines);
+  t.lines.clear();
+  if (t.lines.capacity() > 2 * kThreadLinesLimit) std::string().swap(t.lines);
 }
 
 bool AccessLog::reopen(std::string& message) {
@@ -245,10 +329,25 @@ bool AccessLog::reopen(std::string& message) {
 template <typename Entry>
 void AccessLog::write_entry(const Entry& e, size_t reserve) {
   if (fd_ < 0) return;
-  std::string line;
-  line.reserve(reserve);
-  format_entry(line, e, format_, std::chrono::system_clock::now());
-  write_line(line);
+  ThreadLines& t = t_lines;
+  if (t.schedule == nullptr) {  // not a worker: the line goes out now
+    std::string line;
+    line.reserve(reserve);
+    format_entry(line, e, format_, std::chrono::system_clock::now());
+    write_all(line);
+    return;
+  }
+  if (t.log != this) {
+    if (t.log != nullptr) t.log->flush_thread();
+    t.log = this;
+  }
+  format_entry(t.lines, e, format_, std::chrono::system_clock::now());
+  if (t.lines.size() >= kThreadLinesLimit) {
+    flush_thread();
+  } else if (!t.scheduled) {
+    t.scheduled = true;
+    t.schedule(t.context);
+  }
 }
 
 void AccessLog::log(const RequestLogEntry& e) {
@@ -259,7 +358,7 @@ void AccessLog::log(const MirrorLogEntry& e) {
   write_entry(e, 384);
 }
 
-void AccessLog::write_line(const std::string& line) {
+void AccessLog::write_all(const std::string& line) const {
   const char* p = line.data();
   size_t left = line.size();
   while (left > 0) {

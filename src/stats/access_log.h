@@ -77,6 +77,16 @@ class AccessLog {
   void log(const RequestLogEntry& e);
   void log(const MirrorLogEntry& e);
 
+  // A worker's lines wait in a buffer of its thread, and go out in one write at the end of the event
+  // loop's turn (or at 64 KiB), as nginx's `access_log ... buffer=` does: under load one write carries
+  // many requests, and an idle gateway still writes each line at once. `schedule(context)` is called
+  // on the calling thread when a batch begins, and must make that thread call flush_thread() soon (a
+  // worker posts it to its io_context). Threads that never call this write each line at once.
+  using FlushScheduler = void (*)(void* context);
+  static void buffer_on_this_thread(FlushScheduler schedule, void* context);
+  // Writes the calling thread's buffered lines.
+  void flush_thread();
+
   // Log rotation (SIGUSR1): opens the file's path again and puts the new file under the descriptor the
   // workers write to, in one step (dup3), so each line goes whole to the old file or to the new one.
   // Nothing to do for stdout or off. `message` says what happened, for the gateway's log.
@@ -85,7 +95,7 @@ class AccessLog {
  private:
   template <typename Entry>
   void write_entry(const Entry& e, size_t reserve);
-  void write_line(const std::string& line);
+  void write_all(const std::string& bytes) const;
   std::string path_;
   AccessLogFormat format_;
   int fd_ = -1;

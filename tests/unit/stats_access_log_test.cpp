@@ -1,10 +1,16 @@
 #include "stats/access_log.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -142,6 +148,55 @@ TEST(AccessLog, FormatNamesAreJsonAndText) {
   EXPECT_EQ(f, AccessLogFormat::kJson);
   EXPECT_FALSE(parse_access_log_format("JSON", f));
   EXPECT_FALSE(parse_access_log_format("", f));
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream all;
+  all << in.rdbuf();
+  return all.str();
+}
+
+size_t line_count(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
+
+// A worker's lines wait for the flush its loop runs after the turn; one schedule per batch.
+TEST(AccessLog, AWorkersLinesGoOutTogetherAtTheFlush) {
+  const auto path = std::filesystem::temp_directory_path() / ("mg-access-log-batch-" + std::to_string(::getpid()));
+  std::filesystem::remove(path);
+  std::thread worker([&] {
+    AccessLog log(path.string());
+    int scheduled = 0;
+    AccessLog::buffer_on_this_thread([](void* n) { ++*static_cast<int*>(n); }, &scheduled);
+    for (int i = 0; i < 3; ++i) log.log(request_entry());
+    EXPECT_EQ(scheduled, 1);
+    EXPECT_EQ(read_file(path), "");
+    log.flush_thread();
+    EXPECT_EQ(line_count(read_file(path)), 3u);
+    log.log(request_entry());  // a new batch, a new schedule
+    EXPECT_EQ(scheduled, 2);
+    // A burst past 64 KiB goes out without waiting for the turn to end.
+    for (int i = 0; i < 200; ++i) log.log(request_entry());
+    EXPECT_GT(line_count(read_file(path)), 3u);
+    AccessLog::buffer_on_this_thread(nullptr, nullptr);
+  });  // the log's destructor writes the rest
+  worker.join();
+  const std::string all = read_file(path);
+  EXPECT_EQ(line_count(all), 204u);
+  std::istringstream lines(all);
+  for (std::string line; std::getline(lines, line);) EXPECT_TRUE(nlohmann::json::accept(line)) << line;
+  std::filesystem::remove(path);
+}
+
+// Other threads (the admin listener's, a test's) write each line at once.
+TEST(AccessLog, AThreadWithoutAFlushWritesEachLineAtOnce) {
+  const auto path = std::filesystem::temp_directory_path() / ("mg-access-log-direct-" + std::to_string(::getpid()));
+  std::filesystem::remove(path);
+  {
+    AccessLog log(path.string());
+    log.log(request_entry());
+    EXPECT_EQ(line_count(read_file(path)), 1u);
+  }
+  std::filesystem::remove(path);
 }
 
 }  // namespace
