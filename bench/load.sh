@@ -20,6 +20,9 @@
 #                   mirrorgate-mirror, nginx-h2-mirror; the proxies speak HTTP/1.1 keep-alive to the pods
 #   idle-h2c        the idle mode with HTTP/2 client connections (bench/idle_clients.py --http2), to
 #                   CONFIGS (default mirrorgate nginx-h2 h2o)
+#   observability   what looking costs: mirrorgate-mirror with its access log off, as JSON lines or text
+#                   lines to a file ("-jsonlog", "-textlog"), and with the admin page open in headless
+#                   Chromium on LOAD_CPU ("-page"), which polls the admin listener every 2 s
 #   all             every mode above, one after the other
 # Everything else is an environment variable, see the defaults below (CONFIGS=... picks configurations). PROFILE=1 adds one extra profiled
 # (perf record, syscall counts) run per mirrorgate configuration after the rounds, PROFILE=all one per
@@ -226,7 +229,13 @@ start_proxy() {
         V2_TARGET_PORT="$v2port" V2_ENDPOINTS="$(endpoints_yaml $v2)"
       local bin=$MG_BIN
       if [[ $cfg == mirrorgate-alt* ]]; then bin=${ALT_MG_BIN:?ALT_MG_BIN is not set}; fi
-      taskset -c "$PROXY_CPU" "$bin" --workers "$WORKERS" --access-log off \
+      local log_flags=(--access-log off)
+      case $cfg in
+        *-jsonlog) log_flags=(--access-log "$WORK/access.log" --access-log-format json) ;;
+        *-textlog) log_flags=(--access-log "$WORK/access.log" --access-log-format text) ;;
+      esac
+      rm -f "$WORK/access.log"
+      taskset -c "$PROXY_CPU" "$bin" --workers "$WORKERS" "${log_flags[@]}" \
         --admin "127.0.0.1:$ADMIN_PORT" -c "$conf" ${MODE_FLAGS:-} >"$WORK/$cfg.log" 2>&1 &
       ;;
     nginx*)
@@ -268,9 +277,26 @@ start_proxy() {
   if [[ $cfg == nginx-h2* ]]; then curl_opts=--http2-prior-knowledge; fi
   CURL_OPTS=$curl_opts wait_http "http://127.0.0.1:$PORT$URL_PATH" "$PROXY_PID" ||
     die "$cfg did not start: $(tail -5 "$WORK/$cfg.log" "$WORK/$cfg.error.log" 2>/dev/null)"
+  if [[ $cfg == *-page ]]; then open_admin_page; fi
+}
+
+# The admin page open in headless Chromium on LOAD_CPU, as an operator would leave it (PAGE_PID).
+open_admin_page() {
+  command -v chromium >/dev/null || die "chromium is missing (scripts/deps.sh installs it)"
+  mkdir -p "$WORK/chromium"
+  taskset -c "$LOAD_CPU" chromium --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage \
+    --user-data-dir="$WORK/chromium" "http://127.0.0.1:$ADMIN_PORT/" >"$WORK/chromium.log" 2>&1 &
+  PAGE_PID=$!
+  PIDS+=("$PAGE_PID")
+  sleep 3  # loaded, and polling
 }
 
 stop_proxy() {
+  if [[ -n ${PAGE_PID:-} ]]; then
+    stop_pid "$PAGE_PID"
+    forget_pid "$PAGE_PID"
+    PAGE_PID=
+  fi
   stop_pid "$PROXY_PID"
   forget_pid "$PROXY_PID"
   PROXY_PID=
@@ -518,6 +544,12 @@ run_mode() {
       for ((r = 1; r <= ROUNDS; r++)); do
         for cfg in ${CONFIGS:-mirrorgate nginx-h2 h2o}; do idle_check "$cfg"; done
       done
+      ;;
+    observability)
+      start_pods infra-backend-v1 0 $V1_ADDRS
+      start_pods infra-backend-v2 0 $V2_ADDRS
+      # shellcheck disable=SC2086
+      run_rounds ${CONFIGS:-mirrorgate-mirror mirrorgate-mirror-jsonlog mirrorgate-mirror-textlog mirrorgate-mirror-page}
       ;;
     *) die "unknown MODE $MODE_NOW" ;;
   esac

@@ -6,7 +6,7 @@ median, and for "-slow"/"-refused" configurations the ratio to the same proxy mi
 import csv
 import statistics
 import sys
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 
 # Project targets (docs: engine issue): CPU per request, relative to nginx, and the slow-mirror budget.
 CPU_NO_MIRROR_US = 15.0
@@ -16,6 +16,9 @@ SLOW_P99_GROWTH = 1.10
 # HTTP/2 targets (the front-door issue): CPU per request against nginx's http2, mirroring against not.
 H2_CPU_VS_NGINX = 0.8
 H2_MIRROR_VS_PLAIN = 1.5
+# Observability targets (the observability issue): an access log and an open admin page each cost <= 3%.
+LOOKING_SUFFIXES = ("-jsonlog", "-textlog", "-page")
+LOOKING_CPU_GROWTH = 1.03
 
 
 def med(values):
@@ -67,7 +70,8 @@ def main(path: str) -> None:
             for cfg, per in data.items()))
         print()
 
-        pairs = [(c, c.rsplit("-", 1)[0]) for c in data if c.endswith(("-slow", "-refused")) and c.rsplit("-", 1)[0] in data]
+        pairs = [(c, c.rsplit("-", 1)[0]) for c in data
+                 if c.endswith(("-slow", "-refused") + LOOKING_SUFFIXES) and c.rsplit("-", 1)[0] in data]
         if pairs:
             print("| config | vs | req/s ratio | p99 ratio | CPU/req ratio |")
             print("|---|---|---:|---:|---:|")
@@ -75,7 +79,7 @@ def main(path: str) -> None:
                 rr = per_round_ratio(cfg, base, "rps")
                 pr = per_round_ratio(cfg, base, "p99_us")
                 cr = per_round_ratio(cfg, base, "cpu_us_per_req")
-                summary[cfg].update(keep=rr, p99growth=pr)
+                summary[cfg].update(keep=rr, p99growth=pr, cpu_vs_base=cr)
                 print(f"| {cfg} | {base} | {rr:.3f} | {pr:.3f} | {cr:.3f} |")
             print()
 
@@ -107,6 +111,10 @@ def main(path: str) -> None:
             k, g = s["mirrorgate-mirror-slow"]["keep"], s["mirrorgate-mirror-slow"]["p99growth"]
             checks.append(("50 ms mirror: primary keeps >= 95% req/s", k >= SLOW_RPS_KEEP, f"{k * 100:.1f}%"))
             checks.append(("50 ms mirror: primary p99 within 10%", g <= SLOW_P99_GROWTH, f"{(g - 1) * 100:+.1f}%"))
+        for cfg in (c for c in s if c.endswith(LOOKING_SUFFIXES) and s[c].get("cpu_vs_base") is not None):
+            r = s[cfg]["cpu_vs_base"]
+            checks.append((f"{cfg}: CPU/request within 3% of {cfg.rsplit('-', 1)[0]}", r <= LOOKING_CPU_GROWTH,
+                           f"{(r - 1) * 100:+.1f}%"))
         if checks:
             print("| target | met | measured |")
             print("|---|---|---|")
