@@ -198,19 +198,6 @@ struct ReloadFigures {
   size_t problems = 0;  // objects the last snapshot left out or kept at their previous version
 };
 
-std::string escape_label_value(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
 // The config's figures and the listeners' certificates, after the workers' in /metrics.
 std::string config_metrics(const ReloadFigures& reloads, const route::RouteTable& table,
                            stats::ExpositionFormat format) {
@@ -244,7 +231,7 @@ std::string config_metrics(const ReloadFigures& reloads, const route::RouteTable
         if (auto not_after = net::certificate_not_after(cert.pairs[i].cert_pem))
           fmt::format_to(
               std::back_inserter(out), "{}{{gateway=\"{}\",listener=\"{}\",certificate=\"{}\"}} {}\n", name,
-              escape_label_value(listener.gateway), escape_label_value(cert.section), i, *not_after);
+              stats::escape_label_value(listener.gateway), stats::escape_label_value(cert.section), i, *not_after);
   }
   return out;
 }

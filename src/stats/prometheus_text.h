@@ -35,6 +35,9 @@ void append_family_header(std::string& out, std::string_view name, MetricType ty
 // What ends an exposition: `# EOF` for OpenMetrics, nothing for the text format.
 void finish_exposition(std::string& out, ExpositionFormat format);
 
+// A label value as the exposition formats write it: backslash, double quote and newline escaped.
+std::string escape_label_value(std::string_view value);
+
 // A sample: its labels as written between the braces ("result=\"written\""; empty: none) and its value.
 using MetricSample = std::pair<std::string_view, double>;
 

@@ -80,23 +80,6 @@ void WorkerStats::merge(const WorkerStats& o) {
 
 namespace {
 
-// Label values escape backslash, double quote and newline (exposition format).
-std::string escape_label(std::string_view v) {
-  std::string out;
-  out.reserve(v.size());
-  for (char c : v) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 template <typename Map>
 std::vector<typename Map::const_iterator> sorted(const Map& m) {
   std::vector<typename Map::const_iterator> v;
@@ -112,7 +95,7 @@ void render_code_family(std::string& out, std::string_view name, std::string_vie
   for (auto it : sorted(family))
     for (auto code_it : sorted(it->second))
       fmt::format_to(std::back_inserter(out), "{}{{{}=\"{}\",code=\"{}\"}} {}\n", name, label,
-                     escape_label(it->first), code_it->first, code_it->second);
+                     escape_label_value(it->first), code_it->first, code_it->second);
 }
 
 void render_scalar(std::string& out, std::string_view name, MetricType type, std::string_view help,
@@ -129,8 +112,8 @@ void render_latency_family(std::string& out, std::string_view name, std::string_
   append_family_header(out, name, MetricType::kHistogram, help, format);
   for (auto route : sorted(family))
     for (auto backend : sorted(route->second)) {
-      std::string labels = fmt::format("route=\"{}\",{}=\"{}\"", escape_label(route->first), backend_label,
-                                       escape_label(backend->first));
+      std::string labels = fmt::format("route=\"{}\",{}=\"{}\"", escape_label_value(route->first), backend_label,
+                                       escape_label_value(backend->first));
       append_histogram_samples(out, name, labels, histogram_of(backend->second));
     }
 }
@@ -151,8 +134,8 @@ std::string render_prometheus(const WorkerStats& s, ExpositionFormat format) {
     for (auto route : sorted(s.mirrors))
       for (auto rule : sorted(route->second))
         for (auto backend : sorted(rule->second))
-          visit(fmt::format("route=\"{}\",rule=\"{}\",mirror_backend=\"{}\"", escape_label(route->first),
-                            escape_label(rule->first), escape_label(backend->first)),
+          visit(fmt::format("route=\"{}\",rule=\"{}\",mirror_backend=\"{}\"", escape_label_value(route->first),
+                            escape_label_value(rule->first), escape_label_value(backend->first)),
                 backend->second);
   };
   // A counter family with one sample per mirror series and value of `values` (label suffix, count).
