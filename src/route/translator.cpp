@@ -211,6 +211,7 @@ class Translator {
     warn_unattached_routes();
     warn_missing_parents();
     warn_unapplied_mirror_policies();
+    warn_backend_tls_problems();
     table_->status = std::make_shared<const StatusSnapshot>(status());
     return table_;
   }
@@ -815,6 +816,18 @@ class Translator {
              " spec.targetRefs[" + std::to_string(i) + "]: " + std::string(reason_name(t.reason)) + ": " +
              t.message);
       }
+    }
+  }
+
+  // A policy whose CAs do not all resolve (or that lost a conflict) says so at every (re)load, as status does.
+  void warn_backend_tls_problems() {
+    for (const auto& o : backend_tls_.outcomes) {
+      if (!o.accepted) warn("BackendTLSPolicy " + o.id + ": " + o.accepted_reason + ": " + o.accepted_message);
+      else if (!o.resolved_refs) warn("BackendTLSPolicy " + o.id + ": " + o.refs_reason + ": " + o.refs_message);
+      for (size_t t = 0; t < o.conflicted_by.size(); ++t)
+        if (!o.conflicted_by[t].empty())
+          warn("BackendTLSPolicy " + o.id + " spec.targetRefs[" + std::to_string(t) + "]: Conflicted: BackendTLSPolicy " +
+               o.conflicted_by[t] + " targets the same Service port and takes precedence; not applied there");
     }
   }
 

@@ -515,7 +515,8 @@ spec:
         # A ClusterRole without ReferenceGrants: the gateway serves the rest and says what is missing. It
         # has no Secrets either: no listener of its class names one, so none is ever read.
         rules = [{"apiGroups": ["gateway.networking.k8s.io"],
-                  "resources": ["gatewayclasses", "gateways", "httproutes"], "verbs": ["get", "list", "watch"]},
+                  "resources": ["gatewayclasses", "gateways", "httproutes", "backendtlspolicies"],
+                  "verbs": ["get", "list", "watch"]},
                  {"apiGroups": ["gateway.networking.k8s.io"],
                   "resources": ["gatewayclasses/status", "gateways/status", "httproutes/status"],
                   "verbs": ["get", "patch", "update"]},
