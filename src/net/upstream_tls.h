@@ -4,6 +4,7 @@
 // carry. Built once per RouteTable and shared by every worker (an SSL_CTX is safe for concurrent
 // handshakes once configured); each connection's SSL gets its SNI and names from prepare().
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
