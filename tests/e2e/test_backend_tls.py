@@ -6,13 +6,19 @@ gives 500 and the conditions say why; of two policies on one Service the older w
 Conflicted; a mirror to a TLS Service gets its copies over TLS; and a CA ConfigMap fixed in the files is
 picked up by the reload, without a restart.
 
-Loopback block 127.0.85.0/24: gateway .1, TLS backend .2, echo pod .3 (the mirrored route's primary)."""
+A backend that takes the TCP connection but never answers the handshake is a 502 within --connect-timeout,
+counted as handshake_timeout.
+
+Loopback block 127.0.85.0/24: gateway .1, TLS backend .2, echo pod .3 (the mirrored route's primary),
+silent backend .4."""
 
 import http.server
 import json
+import socket
 import ssl
 import subprocess
 import threading
+import time
 
 import mgtest
 from mgtest import wait_for
@@ -141,7 +147,7 @@ SERVICES = ("tls-good", "tls-wrong-ca", "tls-wrong-name", "tls-san-uri", "tls-mi
             "tls-conflict")
 
 
-def config(ip: str, port: int, backend_port: int, pems: dict[str, str]) -> str:
+def config(ip: str, port: int, backend_port: int, pems: dict[str, str], silent_port: int) -> str:
     docs = [mgtest.gatewayclass_yaml(), mgtest.gateway_yaml("btls-gateway", ip, port),
             config_map_yaml("ca-good", pems["ca1"]), config_map_yaml("ca-other", pems["ca2"])]
     for svc in SERVICES:
@@ -159,6 +165,10 @@ def config(ip: str, port: int, backend_port: int, pems: dict[str, str]) -> str:
         policy_yaml("conflict-first", "tls-conflict", "ca-good", created="2024-01-01T00:00:00Z"),
         policy_yaml("conflict-second", "tls-conflict", "ca-good", hostname="other.example.test",
                     created="2025-01-01T00:00:00Z"),
+        mgtest.route_yaml("tls-silent", "btls-gateway", "/silent", "tls-silent", backend_port=8443),
+        mgtest.service_yaml("tls-silent", port=8443, target_port=silent_port),
+        mgtest.endpointslice_yaml("tls-silent", [(f"{NET}.4", "silent-pod", True)], port=silent_port),
+        policy_yaml("silent", "tls-silent", "ca-good"),
         mgtest.route_yaml("mirrored", "btls-gateway", "/mirrored", "infra-backend-v1", mirror="tls-good",
                           mirror_port=8443),
         mgtest.service_yaml("infra-backend-v1"),
@@ -176,13 +186,23 @@ class BackendTls(mgtest.ClusterTestCase):
         cls.pems = make_pki(pki)
         cls.backend = TlsBackend(f"{NET}.2", backend_port, str(pki / "leaf.crt"), str(pki / "leaf.key"))
         c.captures.append(cls.backend)
+        # Listens but never accepts: the kernel completes the TCP handshake, nobody answers the ClientHello.
+        silent_port = mgtest.free_port(f"{NET}.4")
+        cls.silent = socket.socket()
+        cls.silent.bind((f"{NET}.4", silent_port))
+        cls.silent.listen(16)
         cls.dir = c.config_dir()
-        (cls.dir / "config.yaml").write_text(config(cls.gw_ip, cls.gw_port, backend_port, cls.pems))
+        (cls.dir / "config.yaml").write_text(config(cls.gw_ip, cls.gw_port, backend_port, cls.pems, silent_port))
         (cls.dir / "fixable-ca.yaml").write_text(config_map_yaml("ca-fixable", cls.pems["ca2"]))
         cls.v1 = c.echo(V1, f"{NET}.3")
-        cls.gw = c.gateway(cls.dir, admin_ip=cls.gw_ip, extra_args=["--watch-interval", "0.2"])
+        cls.gw = c.gateway(cls.dir, admin_ip=cls.gw_ip, extra_args=["--watch-interval", "0.2", "--connect-timeout", "1"])
         cls.v1.wait_ready()
         cls.gw.wait_ready()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.silent.close()
 
     def get(self, path: str, **kw) -> mgtest.Response:
         return mgtest.get(self.gw_ip, self.gw_port, path, **kw)
@@ -227,6 +247,14 @@ class BackendTls(mgtest.ClusterTestCase):
         self.assertEqual(r.status, 502, r)
         self.assertEqual(self.backend.seen("/wrong-name/x"), [])
         self.assertGreater(self.tls_errors("name_mismatch"), before)
+
+    def test_silent_backend_is_a_502_counted_as_handshake_timeout(self):
+        before = self.tls_errors("handshake_timeout")
+        start = time.monotonic()
+        r = self.get("/silent/x")
+        self.assertEqual(r.status, 502, r)
+        self.assertLess(time.monotonic() - start, 4.0)
+        self.assertGreater(self.tls_errors("handshake_timeout"), before)
 
     def test_uri_subject_alt_name_is_verified(self):
         r = self.get("/san-uri/x")
