@@ -60,7 +60,9 @@ UpstreamTlsContext::UpstreamTlsContext(UpstreamTlsSettings settings)
 
 UpstreamTlsContext::~UpstreamTlsContext() = default;
 
-bool UpstreamTlsContext::prepare(SSL* ssl) const {
+bool UpstreamTlsContext::prepare(SSL* ssl, bool h2) const {
+  static constexpr unsigned char kH2[] = {2, 'h', '2'};
+  if (h2 && SSL_set_alpn_protos(ssl, kH2, sizeof kH2) != 0) return false;
   // SSL_set_tlsext_host_name is a macro with a C cast; this is the call it stands for.
   if (SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                const_cast<char*>(settings_.hostname.c_str())) != 1)

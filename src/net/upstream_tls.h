@@ -48,8 +48,9 @@ class UpstreamTlsContext {
   // policy) never mix with plain ones to the same address.
   const std::string& pool_prefix() const { return pool_prefix_; }
 
-  // SNI and the name checks on a connection's SSL before its handshake. False when OpenSSL refuses them.
-  bool prepare(SSL* ssl) const;
+  // SNI and the name checks on a connection's SSL before its handshake; `h2` offers ALPN h2 instead of
+  // http/1.1. False when OpenSSL refuses them.
+  bool prepare(SSL* ssl, bool h2 = false) const;
   // After a handshake that OpenSSL accepted: the URI subject alt names, which OpenSSL cannot check.
   bool peer_matches(SSL* ssl) const;
   // Why a failed handshake failed (the verify result tells a bad chain from a wrong name).

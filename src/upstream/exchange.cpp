@@ -33,7 +33,7 @@ asio::awaitable<ConnectResultKind> Exchange::connect_to(const route::Endpoint& e
                                                         route::UpstreamProtocol protocol,
                                                         const std::shared_ptr<const net::UpstreamTlsContext>& tls) {
   endpoint_ = &endpoint;
-  if (tls) co_return co_await connect_tls_to(endpoint, timeout, fresh, tls);
+  if (tls) co_return co_await connect_tls_to(endpoint, timeout, fresh, protocol, tls);
   if (!fresh) {
     if (auto idle = context_.pool.take(endpoint.address)) {
       adopt(std::move(idle));
@@ -61,9 +61,11 @@ asio::awaitable<ConnectResultKind> Exchange::connect_to(const route::Endpoint& e
 
 asio::awaitable<ConnectResultKind> Exchange::connect_tls_to(const route::Endpoint& endpoint,
                                                             std::chrono::milliseconds timeout, bool fresh,
+                                                            route::UpstreamProtocol protocol,
                                                             const std::shared_ptr<const net::UpstreamTlsContext>& tls) {
   // Pooled apart from plain connections (and other policies') to the same address.
-  std::string key = tls->pool_prefix() + endpoint.address;
+  const bool h2 = protocol == route::UpstreamProtocol::kH2c;
+  std::string key = tls->pool_prefix() + (h2 ? "h2|" : "") + endpoint.address;
   if (!fresh) {
     if (auto idle = context_.pool.take(key)) {
       adopt(std::move(idle));
@@ -71,7 +73,13 @@ asio::awaitable<ConnectResultKind> Exchange::connect_tls_to(const route::Endpoin
     }
   }
   adopt(nullptr);
-  TlsConnectResult connected = co_await connect_tls(endpoint, timeout, tls);
+  // An h2c port under a policy: HTTP/2 over TLS, ALPN h2, through the h2c bridge (h2c_connection.h).
+  TlsConnectResult connected;
+  if (h2) {
+    connected.connect = co_await context_.pool.h2c().connect(endpoint, timeout, context_.stats, tls, &connected);
+  } else {
+    connected = co_await connect_tls(endpoint, timeout, tls);
+  }
   if (connected.failure != net::UpstreamTlsFailure::kNone) {
     const auto reason = connected.connect.timed_out ? stats::UpstreamTlsError::kHandshakeTimeout
                         : connected.failure == net::UpstreamTlsFailure::kNameMismatch
@@ -90,8 +98,10 @@ asio::awaitable<ConnectResultKind> Exchange::connect_tls_to(const route::Endpoin
                   connected.connect.timed_out ? "timed out" : connected.connect.error.message());
     co_return connected.connect.timed_out ? ConnectResultKind::kTimedOut : ConnectResultKind::kFailed;
   }
-  ++context_.stats.upstream_connections_total;
-  ++context_.stats.upstream_tls_connections_total;
+  if (!h2) {  // H2cConnections counts the TLS connections it opens, not the local pairs
+    ++context_.stats.upstream_connections_total;
+    ++context_.stats.upstream_tls_connections_total;
+  }
   connected.connect.connection->key = std::move(key);
   adopt(std::move(connected.connect.connection));
   co_return ConnectResultKind::kConnected;

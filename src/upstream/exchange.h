@@ -82,7 +82,8 @@ class Exchange {
  private:
   void adopt(std::unique_ptr<UpstreamConnection> connection);
   asio::awaitable<ConnectResultKind> connect_tls_to(const route::Endpoint& endpoint, std::chrono::milliseconds timeout,
-                                                    bool fresh, const std::shared_ptr<const net::UpstreamTlsContext>& tls);
+                                                    bool fresh, route::UpstreamProtocol protocol,
+                                                    const std::shared_ptr<const net::UpstreamTlsContext>& tls);
 
   UpstreamContext& context_;
   const route::Endpoint* endpoint_ = nullptr;

@@ -68,14 +68,14 @@ asio::awaitable<void> tls_to_pair(std::shared_ptr<Relay> r) {
 }  // namespace
 
 asio::awaitable<TlsConnectResult> connect_tls(const route::Endpoint& endpoint, std::chrono::milliseconds timeout,
-                                              std::shared_ptr<const net::UpstreamTlsContext> tls) {
+                                              std::shared_ptr<const net::UpstreamTlsContext> tls, bool h2) {
   TlsConnectResult result;
   const auto started = std::chrono::steady_clock::now();
   result.connect = co_await connect_to_address(endpoint.ip, endpoint.port, timeout);
   if (!result.connect.connection) co_return result;
   auto stream = std::make_unique<TlsStream>(std::move(result.connect.connection->socket), tls->context());
   result.connect.connection.reset();
-  if (!tls->prepare(stream->native_handle())) {
+  if (!tls->prepare(stream->native_handle(), h2)) {
     result.failure = net::UpstreamTlsFailure::kHandshakeFailed;
     result.why = "the SNI or names to verify were refused by OpenSSL";
     co_return result;
@@ -100,6 +100,16 @@ asio::awaitable<TlsConnectResult> connect_tls(const route::Endpoint& endpoint, s
     result.failure = net::UpstreamTlsFailure::kNameMismatch;
     result.why = "the certificate matches none of the policy's subjectAltNames";
     co_return result;
+  }
+  if (h2) {
+    const unsigned char* alpn = nullptr;
+    unsigned int alpn_length = 0;
+    SSL_get0_alpn_selected(stream->native_handle(), &alpn, &alpn_length);
+    if (std::string_view(reinterpret_cast<const char*>(alpn), alpn_length) != "h2") {
+      result.failure = net::UpstreamTlsFailure::kHandshakeFailed;
+      result.why = "the backend did not select ALPN h2 (its Service port asks for HTTP/2)";
+      co_return result;
+    }
   }
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {

@@ -25,7 +25,9 @@ struct TlsConnectResult {
 
 // Connects to `endpoint`, completes a verified TLS handshake (all within `timeout`) and hands back the
 // near end of the relay's socket pair. The context is kept alive by the relay for as long as it runs.
+// `h2`: ALPN offers h2 only, and a backend that does not select it is a failed handshake (the pair then
+// carries HTTP/2 frames: an h2c connection runs over it, h2c_connection.h).
 asio::awaitable<TlsConnectResult> connect_tls(const route::Endpoint& endpoint, std::chrono::milliseconds timeout,
-                                              std::shared_ptr<const net::UpstreamTlsContext> tls);
+                                              std::shared_ptr<const net::UpstreamTlsContext> tls, bool h2 = false);
 
 }  // namespace mg::upstream

@@ -7,10 +7,11 @@ Conflicted; a mirror to a TLS Service gets its copies over TLS; and a CA ConfigM
 picked up by the reload, without a restart.
 
 A backend that takes the TCP connection but never answers the handshake is a 502 within --connect-timeout,
-counted as handshake_timeout.
+counted as handshake_timeout. A Service port with appProtocol kubernetes.io/h2c under a policy gets HTTP/2
+over TLS (ALPN h2), from test_h2c_upstream's raw HTTP/2 backend behind a TLS socket.
 
 Loopback block 127.0.85.0/24: gateway .1, TLS backend .2, echo pod .3 (the mirrored route's primary),
-silent backend .4."""
+silent backend .4, HTTP/2 over TLS backend .5."""
 
 import http.server
 import json
@@ -21,6 +22,7 @@ import threading
 import time
 
 import mgtest
+import test_h2c_upstream  # the module, not its test case: unittest would run that here too
 from mgtest import wait_for
 
 NET = "127.0.85"
@@ -108,6 +110,21 @@ class TlsBackend:
         self.server.server_close()
 
 
+class TlsH2Backend(test_h2c_upstream.RawH2Backend):
+    """The raw HTTP/2 backend ("raw PATH" for any path) behind TLS with ALPN h2 only."""
+
+    context: ssl.SSLContext | None = None
+
+    def serve(self, conn, peer, number):
+        try:
+            tls = self.context.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        with self.lock:
+            self.alpns = getattr(self, "alpns", []) + [tls.selected_alpn_protocol()]
+        super().serve(tls, peer, number)
+
+
 def config_map_yaml(name: str, pem: str) -> str:
     indented = "".join("    " + line + "\n" for line in pem.strip().splitlines())
     return f"""apiVersion: v1
@@ -147,7 +164,7 @@ SERVICES = ("tls-good", "tls-wrong-ca", "tls-wrong-name", "tls-san-uri", "tls-mi
             "tls-conflict")
 
 
-def config(ip: str, port: int, backend_port: int, pems: dict[str, str], silent_port: int) -> str:
+def config(ip: str, port: int, backend_port: int, pems: dict[str, str], silent_port: int, h2_port: int) -> str:
     docs = [mgtest.gatewayclass_yaml(), mgtest.gateway_yaml("btls-gateway", ip, port),
             config_map_yaml("ca-good", pems["ca1"]), config_map_yaml("ca-other", pems["ca2"])]
     for svc in SERVICES:
@@ -169,6 +186,10 @@ def config(ip: str, port: int, backend_port: int, pems: dict[str, str], silent_p
         mgtest.service_yaml("tls-silent", port=8443, target_port=silent_port),
         mgtest.endpointslice_yaml("tls-silent", [(f"{NET}.4", "silent-pod", True)], port=silent_port),
         policy_yaml("silent", "tls-silent", "ca-good"),
+        mgtest.route_yaml("tls-h2", "btls-gateway", "/h2tls", "tls-h2", backend_port=8443),
+        mgtest.service_yaml("tls-h2", port=8443, target_port=h2_port, app_protocol="kubernetes.io/h2c"),
+        mgtest.endpointslice_yaml("tls-h2", [(f"{NET}.5", "h2-pod", True)], port=h2_port),
+        policy_yaml("h2", "tls-h2", "ca-good"),
         mgtest.route_yaml("mirrored", "btls-gateway", "/mirrored", "infra-backend-v1", mirror="tls-good",
                           mirror_port=8443),
         mgtest.service_yaml("infra-backend-v1"),
@@ -191,8 +212,15 @@ class BackendTls(mgtest.ClusterTestCase):
         cls.silent = socket.socket()
         cls.silent.bind((f"{NET}.4", silent_port))
         cls.silent.listen(16)
+        h2_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        h2_context.load_cert_chain(str(pki / "leaf.crt"), str(pki / "leaf.key"))
+        h2_context.set_alpn_protocols(["h2"])
+        TlsH2Backend.context = h2_context
+        h2_port = mgtest.free_port(f"{NET}.5")
+        cls.h2 = TlsH2Backend(f"{NET}.5", h2_port)
+        c.captures.append(cls.h2)
         cls.dir = c.config_dir()
-        (cls.dir / "config.yaml").write_text(config(cls.gw_ip, cls.gw_port, backend_port, cls.pems, silent_port))
+        (cls.dir / "config.yaml").write_text(config(cls.gw_ip, cls.gw_port, backend_port, cls.pems, silent_port, h2_port))
         (cls.dir / "fixable-ca.yaml").write_text(config_map_yaml("ca-fixable", cls.pems["ca2"]))
         cls.v1 = c.echo(V1, f"{NET}.3")
         cls.gw = c.gateway(cls.dir, admin_ip=cls.gw_ip, extra_args=["--watch-interval", "0.2", "--connect-timeout", "1"])
@@ -255,6 +283,13 @@ class BackendTls(mgtest.ClusterTestCase):
         self.assertEqual(r.status, 502, r)
         self.assertLess(time.monotonic() - start, 4.0)
         self.assertGreater(self.tls_errors("handshake_timeout"), before)
+
+    def test_h2c_port_under_a_policy_speaks_http2_over_tls(self):
+        r = self.get("/h2tls/one")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, b"raw /h2tls/one")
+        self.assertIn("h2", self.h2.alpns)
+        self.assertEqual(self.get("/h2tls/two").body, b"raw /h2tls/two")  # the same HTTP/2 connection
 
     def test_uri_subject_alt_name_is_verified(self):
         r = self.get("/san-uri/x")
