@@ -1188,6 +1188,83 @@ void decode_client_traffic_policy_spec(Obj o, ClientTrafficPolicy& p) {
   o.finish();
 }
 
+// --- BackendTLSPolicy ---
+
+// What the v1 CRD checks (its schema and CEL rules), so that a file is refused as the API server would.
+// References that do not resolve are not the loader's business: status reports them.
+void decode_backend_tls_policy_spec(Obj o, BackendTLSPolicy& p) {
+  o.require("targetRefs");
+  p.target_refs = o.objects<PolicyTargetReference>(
+      "targetRefs",
+      [&](Obj t) {
+        PolicyTargetReference ref;
+        ref.group = t.req_str("group");
+        ref.kind = t.req_str("kind");
+        ref.name = t.req_str("name");
+        ref.section_name = t.str("sectionName");
+        if (ref.section_name && !valid_section_name(*ref.section_name))
+          t.fail(t.raw("sectionName"), t.sub("sectionName"),
+                 "invalid section name \"" + *ref.section_name + "\" (a Service port name)");
+        if (!ref.group.empty() || ref.kind != "Service")
+          t.fail(t.node(), t.path(),
+                 "unsupported target " + (ref.group.empty() ? std::string("core") : ref.group) + "/" + ref.kind +
+                     " (supported: kind Service of the core group, group \"\")");
+        t.finish();
+        return ref;
+      },
+      16);
+  if (p.target_refs.empty()) o.fail(o.raw("targetRefs"), o.sub("targetRefs"), "must name at least one target");
+  o.require("validation");
+  Obj v = *o.obj("validation");
+  p.validation.ca_certificate_refs = v.objects<ObjectReference>(
+      "caCertificateRefs",
+      [&](Obj r) {
+        ObjectReference ref;
+        ref.group = r.req_str("group");
+        ref.kind = r.req_str("kind");
+        ref.name = r.req_str("name");
+        r.finish();
+        return ref;
+      },
+      8);
+  p.validation.well_known_ca_certificates = v.str("wellKnownCACertificates");
+  if (p.validation.well_known_ca_certificates && *p.validation.well_known_ca_certificates != "System")
+    v.fail(v.raw("wellKnownCACertificates"), v.sub("wellKnownCACertificates"),
+           "unsupported value \"" + *p.validation.well_known_ca_certificates + "\", expected System");
+  if (p.validation.well_known_ca_certificates && !p.validation.ca_certificate_refs.empty())
+    v.fail(v.node(), v.path(), "must not contain both caCertificateRefs and wellKnownCACertificates");
+  if (!p.validation.well_known_ca_certificates && p.validation.ca_certificate_refs.empty())
+    v.fail(v.node(), v.path(), "must specify either caCertificateRefs or wellKnownCACertificates");
+  p.validation.hostname = v.req_str("hostname");
+  if (p.validation.hostname.starts_with("*.") || !valid_hostname(p.validation.hostname))
+    v.fail(v.raw("hostname"), v.sub("hostname"),
+           "invalid hostname \"" + p.validation.hostname + "\" (a lowercase RFC 1123 name, no wildcard)");
+  p.validation.subject_alt_names = v.objects<SubjectAltName>(
+      "subjectAltNames",
+      [&](Obj a) {
+        SubjectAltName san;
+        san.type = a.req_str("type");
+        check_enum(a, "type", san.type, {"Hostname", "URI"});
+        if (san.type == "Hostname") {
+          if (!a.has("hostname") || a.has("uri"))
+            a.fail(a.node(), a.path(), "type Hostname takes hostname (and no uri)");
+          san.hostname = hostname_field(a, "hostname", a.req_str("hostname"));
+        } else {
+          if (!a.has("uri") || a.has("hostname")) a.fail(a.node(), a.path(), "type URI takes uri (and no hostname)");
+          san.uri = a.req_str("uri");
+          const auto scheme = san.uri.find("://");
+          if (scheme == std::string::npos || scheme == 0)
+            a.fail(a.raw("uri"), a.sub("uri"), "invalid URI \"" + san.uri + "\" (scheme://authority/path)");
+        }
+        a.finish();
+        return san;
+      },
+      5);
+  v.finish();
+  p.options = o.string_map("options");
+  o.finish();
+}
+
 // --- the other kinds' bodies ---
 
 // The kinds whose body is a required spec; decode_spec reads it.
@@ -1278,6 +1355,10 @@ const std::unordered_map<std::string_view, KindInfo>& known_kinds() {
     m.emplace("ClientTrafficPolicy",
               decoded_kind(mg, true, &ObjectSet::client_traffic_policies,
                            decode_with_spec<ClientTrafficPolicy, decode_client_traffic_policy_spec>));
+    m.emplace("BackendTLSPolicy",
+              decoded_kind({"gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1alpha3"}, true,
+                           &ObjectSet::backend_tls_policies,
+                           decode_with_spec<BackendTLSPolicy, decode_backend_tls_policy_spec>));
     // Well-known kinds that commonly sit next to Gateway API objects in a manifest set; accepted so
     // users can point mirrorgate at the same files they apply, but never inspected.
     const std::pair<std::string_view, std::vector<std::string_view>> ignored[] = {

@@ -571,6 +571,35 @@ struct ClientTrafficPolicy {
   bool operator==(const ClientTrafficPolicy&) const = default;
 };
 
+// --- BackendTLSPolicy (gateway.networking.k8s.io/v1, GEP-1897) ---
+//
+// TLS from the gateway to the endpoints of a Service (or one named port of it): the CA certificates the
+// backend's chain must lead to, and the name it must present (also sent as SNI).
+
+struct SubjectAltName {
+  std::string type;      // Hostname or URI
+  std::string hostname;  // type Hostname; may start with "*."
+  std::string uri;       // type URI
+  bool operator==(const SubjectAltName&) const = default;
+};
+
+struct BackendTLSPolicyValidation {
+  std::vector<ObjectReference> ca_certificate_refs;       // LocalObjectReference: group, kind, name
+  std::optional<std::string> well_known_ca_certificates;  // "System" (the loader refuses others)
+  std::string hostname;                                   // SNI, and the name verified when no SANs
+  std::vector<SubjectAltName> subject_alt_names;          // when set, verified instead of hostname
+  bool operator==(const BackendTLSPolicyValidation&) const = default;
+};
+
+struct BackendTLSPolicy {
+  ObjectMeta metadata;
+  SourceLocation source;
+  std::vector<PolicyTargetReference> target_refs;  // core Service, sectionName = a port name
+  BackendTLSPolicyValidation validation;
+  std::map<std::string, std::string> options;  // none is understood yet; kept for the status message
+  bool operator==(const BackendTLSPolicy&) const = default;
+};
+
 // Everything loaded, in input order per kind (files sorted by name, documents in file order).
 struct ObjectSet {
   std::vector<GatewayClass> gateway_classes;
@@ -584,6 +613,7 @@ struct ObjectSet {
   std::vector<MirrorPolicy> mirror_policies;
   std::vector<ClientTrafficPolicy> client_traffic_policies;
   std::vector<ConfigMap> config_maps;
+  std::vector<BackendTLSPolicy> backend_tls_policies;
   size_t ignored_objects = 0;  // well-known kinds mirrorgate does not use (Deployment, ...)
 };
 
@@ -602,6 +632,7 @@ void for_each_kind(F&& f) {
   f("MirrorPolicy", &ObjectSet::mirror_policies);
   f("ClientTrafficPolicy", &ObjectSet::client_traffic_policies);
   f("ConfigMap", &ObjectSet::config_maps);
+  f("BackendTLSPolicy", &ObjectSet::backend_tls_policies);
 }
 
 }  // namespace mg::config

@@ -33,6 +33,7 @@ const std::vector<ApiResource>& watched_resources() {
       {"EndpointSlice", "discovery.k8s.io/v1", "endpointslices", true},
       {"MirrorPolicy", "mirrorgate.io/v1alpha1", "mirrorpolicies", true},
       {"ClientTrafficPolicy", "mirrorgate.io/v1alpha1", "clienttrafficpolicies", true},
+      {"BackendTLSPolicy", "gateway.networking.k8s.io/v1", "backendtlspolicies", true},
   };
   return resources;
 }

@@ -21,6 +21,7 @@ const std::map<std::string, std::vector<std::string>, std::less<>> kStatusFields
     {"Gateway", {"gatewayClassName"}},
     {"MirrorPolicy", {"targetRefs"}},
     {"ClientTrafficPolicy", {"targetRefs"}},
+    {"BackendTLSPolicy", {"targetRefs"}},
 };
 
 // "apiserver: HTTPRoute default/web: spec.rules[0]...: problem" -> "spec.rules[0]...: problem".

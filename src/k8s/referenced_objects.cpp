@@ -33,6 +33,12 @@ std::set<ReferencedObject> referenced_objects(const config::ObjectSet& objects, 
       for (const auto& port : gw.tls_frontend->per_port) add_ca_refs(port.validation, ns, out);
     }
   }
+  // BackendTLSPolicies' CA bundles: any policy may govern a Service our routes use, so all are read
+  // (ConfigMaps in the policy's own namespace; other kinds are refused by the translator).
+  for (const auto& policy : objects.backend_tls_policies)
+    for (const auto& ref : policy.validation.ca_certificate_refs)
+      if (ref.group.empty() && ref.kind == "ConfigMap")
+        out.insert({"ConfigMap", policy.metadata.namespace_, ref.name});
   return out;
 }
 

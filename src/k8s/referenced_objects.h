@@ -1,6 +1,7 @@
 #pragma once
 // The Secrets and ConfigMaps that our Gateways name: listener certificates (certificateRefs) and the CA
-// bundles of client certificate validation (caCertificateRefs, on a listener or in spec.tls.frontend).
+// bundles of client certificate validation (caCertificateRefs, on a listener or in spec.tls.frontend),
+// and the CA ConfigMaps of BackendTLSPolicies.
 // Only these are ever read from the API server, each by a watch of its own: a gateway has no business
 // holding every Secret of the cluster in memory, nor those of Gateways another controller serves.
 

@@ -18,7 +18,7 @@ const ApiResource* resource_of(const std::string& kind) {
 // The list of per-controller entries a kind's status has, or null for kinds whose status is all ours.
 const char* shared_list_of(const std::string& kind) {
   if (kind == "HTTPRoute") return "parents";
-  if (kind == "MirrorPolicy" || kind == "ClientTrafficPolicy") return "ancestors";
+  if (kind == "MirrorPolicy" || kind == "ClientTrafficPolicy" || kind == "BackendTLSPolicy") return "ancestors";
   return nullptr;
 }
 

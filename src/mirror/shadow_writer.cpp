@@ -105,6 +105,7 @@ struct CopyPlan {
   MarkerBuffer marker;  // the X-Mirrorgate-Mirror line and the head's final empty line
   const route::Endpoint* endpoint = nullptr;
   route::UpstreamProtocol protocol = route::UpstreamProtocol::kHttp1;  // the mirror cluster's
+  std::shared_ptr<const net::UpstreamTlsContext> tls;  // the mirror cluster's BackendTLSPolicy; null: plain
   std::chrono::milliseconds timeout{0};
   MirrorBudgets::Slot slot;
   std::shared_ptr<ComparisonRendezvous> comparison;  // null unless this copy's answer is compared
@@ -119,7 +120,7 @@ asio::awaitable<CopyOutcome> exchange_copy(MirrorContext& mirror, const MirrorRe
   upstream::Exchange exchange(upstream);
   const std::string_view key = plan.endpoint->address;
   const bool fresh = false;  // a copy reuses the mirror pool's idle connections
-  const auto connected = co_await exchange.connect_to(*plan.endpoint, plan.timeout, fresh, plan.protocol);
+  const auto connected = co_await exchange.connect_to(*plan.endpoint, plan.timeout, fresh, plan.protocol, plan.tls);
   if (connected != upstream::ConnectResultKind::kConnected) {
     outcome.failure = connected == upstream::ConnectResultKind::kTimedOut ? MirrorFailure::kTimeout
                                                                           : MirrorFailure::kConnect;
@@ -281,7 +282,9 @@ bool send_copy(MirrorContext& mirror, const MirrorRequest& request, const route:
 
   ++counters.sent;
   plan.endpoint = endpoint;
-  plan.protocol = request.clusters->find(target.cluster)->protocol;
+  const route::ClusterEndpoints* cluster = request.clusters->find(target.cluster);
+  plan.protocol = cluster->protocol;
+  plan.tls = cluster->tls;
   plan.timeout = settings && settings->timeout ? *settings->timeout : options.timeout;
   plan.comparison = start_comparison(mirror, request, target, primary);
   asio::co_spawn(mirror.io, run_copy(mirror, request, target, std::move(plan)), asio::detached);

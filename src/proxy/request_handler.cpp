@@ -325,6 +325,8 @@ asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const Down
       if (can_retry) continue;
       if (connected == upstream::ConnectResultKind::kNoEndpoint)
         co_return co_await reply_local(downstream, 503, "no healthy upstream", close_after_local);
+      if (connected == upstream::ConnectResultKind::kTlsFailed)  // BackendTLSPolicy: the backend is not who it should be
+        co_return co_await reply_local(downstream, 502, "upstream TLS error", close_after_local);
       co_return co_await reply_local(downstream, attempt > 0 ? 503 : 502, "upstream connect error",
                                      close_after_local || attempt > 0);
     }

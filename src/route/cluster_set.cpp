@@ -70,7 +70,7 @@ std::shared_ptr<const ClusterSet> build_cluster_set(const RouteTable& table,
   auto set = std::make_shared<ClusterSet>();
   set->clusters.reserve(table.clusters.size());
   for (const auto& c : table.clusters) {
-    set->clusters.push_back(ClusterEndpoints{c.name, endpoints_for(c, slices), c.protocol});
+    set->clusters.push_back(ClusterEndpoints{c.name, endpoints_for(c, slices), c.protocol, c.tls});
     // A Service whose pods are all gone or unready answers every request with 503: say so before the 503s.
     if (set->clusters.back().endpoints.empty())
       set->warnings.push_back("Service " + c.name + " has no ready endpoints; requests routed to it get 503");

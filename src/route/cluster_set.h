@@ -30,6 +30,7 @@ struct ClusterEndpoints {
   std::string name;                 // RouteTable::clusters[i].name: "namespace/service:port"
   std::vector<Endpoint> endpoints;  // ready endpoints only, ordered by EndpointSlice name then position
   UpstreamProtocol protocol = UpstreamProtocol::kHttp1;  // RouteTable::clusters[i].protocol
+  std::shared_ptr<const net::UpstreamTlsContext> tls = nullptr;  // RouteTable::clusters[i].tls
 };
 
 struct ClusterSet {

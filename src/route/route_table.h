@@ -30,6 +30,7 @@ class RE2;
 }
 namespace mg::net {
 class TlsServerContext;
+class UpstreamTlsContext;
 }
 
 namespace mg::route {
@@ -58,6 +59,8 @@ struct Cluster {
   std::string service;
   config::ServicePort port;  // its name and targetPort say which EndpointSlice port carries it
   UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
+  // Set when a BackendTLSPolicy covers the port (backend_tls_policies.h): connections use TLS.
+  std::shared_ptr<const net::UpstreamTlsContext> tls = nullptr;
 };
 
 // ---- Filters, precompiled from HTTPRoute filters (rule level, and backendRef level) ----

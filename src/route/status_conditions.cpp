@@ -81,6 +81,7 @@ class StatusBuilder {
     for (const auto& outcome : in_.mirror_policies.outcomes()) out.policies.push_back(mirror_policy(outcome));
     for (const auto& p : in_.objects.client_traffic_policies)
       out.policies.push_back(client_traffic_policy(p));
+    for (const auto& o : in_.backend_tls.outcomes) out.policies.push_back(backend_tls_policy(o));
     return out;
   }
 
@@ -252,7 +253,8 @@ class StatusBuilder {
     std::vector<std::string> messages;
     std::string reason;
     auto check = [&](const config::BackendObjectReference& ref) {
-      const auto p = backend_ref_problem(in_.objects, in_.services, route.metadata.namespace_, ref);
+      auto p = backend_ref_problem(in_.objects, in_.services, route.metadata.namespace_, ref);
+      if (!p) p = backend_tls_problem_of(route, ref);
       if (!p) return;
       if (reason.empty()) reason = p->reason;
       const std::string ns = ref.namespace_.value_or(route.metadata.namespace_);
@@ -381,6 +383,82 @@ class StatusBuilder {
                                 a.section_name);
       out.ancestors.push_back(ancestor(std::move(ref), condition("Accepted", a.accepted, a.reason, a.message),
                                        p.metadata.generation));
+    }
+    return out;
+  }
+
+  // A backend whose BackendTLSPolicy has no usable CA gets 500s (translator.cpp): the route says why.
+  std::optional<BackendRefProblem> backend_tls_problem_of(const config::HTTPRoute& route,
+                                                          const config::BackendObjectReference& ref) const {
+    const std::string ns = ref.namespace_.value_or(route.metadata.namespace_);
+    const config::ServicePort* port = service_port(ns, ref);
+    if (!port) return std::nullopt;
+    const BackendTlsOutcome* tls = in_.backend_tls.for_port(ns, ref.name, port->name);
+    if (!tls || tls->context) return std::nullopt;
+    return BackendRefProblem{"InvalidBackendTLSPolicy", backend_tls_problem(*tls)};
+  }
+
+  // The port of a core Service a backendRef names, or null.
+  const config::ServicePort* service_port(const std::string& ns, const config::BackendObjectReference& ref) const {
+    if (!ref.group.empty() || ref.kind != "Service" || !ref.port) return nullptr;
+    const auto svc = in_.services.find(key(ns, ref.name));
+    if (svc == in_.services.end()) return nullptr;
+    for (const auto& p : svc->second->ports)
+      if (p.port == *ref.port) return &p;
+    return nullptr;
+  }
+
+  // GEP-713 ancestors of a BackendTLSPolicy: our Gateways that routes using a targeted Service port hang
+  // from, each with Accepted and ResolvedRefs. A Gateway whose routes reach only targets another policy
+  // holds is Conflicted there.
+  PolicyStatus backend_tls_policy(const BackendTlsOutcome& o) const {
+    const config::BackendTLSPolicy& p = *o.policy;
+    PolicyStatus out{object_ref(std::string(kGatewayGroup), "BackendTLSPolicy", p.metadata), {}};
+    std::map<std::string, std::pair<const config::Gateway*, bool>> gateways;  // id -> (gateway, holds a target)
+    auto visit = [&](const config::HTTPRoute& route, const config::BackendObjectReference& ref) {
+      const std::string ns = ref.namespace_.value_or(route.metadata.namespace_);
+      if (ns != p.metadata.namespace_) return;
+      const config::ServicePort* port = service_port(ns, ref);
+      if (!port) return;
+      for (size_t t = 0; t < p.target_refs.size(); ++t) {
+        const auto& target = p.target_refs[t];
+        if (target.name != ref.name || (target.section_name && *target.section_name != port->name)) continue;
+        for (const auto& parent : route.parent_refs) {
+          if (parent.group != kGatewayGroup || parent.kind != "Gateway") continue;
+          const std::string gw_ns = parent.namespace_.value_or(route.metadata.namespace_);
+          for (const auto& gw : in_.objects.gateways)
+            if (gw.metadata.namespace_ == gw_ns && gw.metadata.name == parent.name &&
+                in_.managed_classes.count(gw.gateway_class_name)) {
+              auto& entry = gateways[key(gw_ns, gw.metadata.name)];
+              entry.first = &gw;
+              entry.second = entry.second || o.conflicted_by[t].empty();
+            }
+        }
+      }
+    };
+    for (const auto& route : in_.objects.http_routes)
+      for (const auto& rule : route.rules) {
+        for (const auto& f : rule.filters)
+          if (f.type == "RequestMirror" && f.request_mirror) visit(route, f.request_mirror->backend_ref);
+        for (const auto& br : rule.backend_refs) visit(route, br.ref);
+      }
+    for (const auto& [id, entry] : gateways) {
+      const config::Gateway& gw = *entry.first;
+      ObjectRef ref = reference(std::string(kGatewayGroup), "Gateway", gw.metadata.namespace_, gw.metadata.name,
+                                std::nullopt);
+      Condition accepted = condition("Accepted", o.accepted, o.accepted_reason, o.accepted_message);
+      if (!entry.second) {
+        std::string winners;
+        for (const auto& w : o.conflicted_by)
+          if (!w.empty() && winners.find(w) == std::string::npos) winners += (winners.empty() ? "" : ", ") + w;
+        accepted = condition("Accepted", false, "Conflicted",
+                             "BackendTLSPolicy " + winners +
+                                 " targets the same Service port and takes precedence (older creationTimestamp, then name)");
+      }
+      Condition resolved = condition("ResolvedRefs", o.resolved_refs, o.refs_reason,
+                                     o.resolved_refs ? "all caCertificateRefs resolved" : o.refs_message);
+      accepted.observed_generation = resolved.observed_generation = p.metadata.generation;
+      out.ancestors.push_back(PolicyAncestorStatus{std::move(ref), {std::move(accepted), std::move(resolved)}});
     }
     return out;
   }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/objects.h"
+#include "route/backend_tls_policies.h"
 #include "route/certificates.h"
 #include "route/client_traffic_policy.h"
 #include "route/mirror_policies.h"
@@ -45,6 +46,7 @@ struct StatusInputs {
   std::function<const ListenerCertificate&(const config::Gateway&, const config::Listener&)> certificate;
   const MirrorPolicies& mirror_policies;
   const ClientTrafficResolution& client_traffic;
+  const BackendTlsResolution& backend_tls;
   const PortClaims& port_claims;  // listeners on a port another Gateway holds: not served
   const PublishedAddresses* published;  // null: no --publish-service
   // Why a Gateway that asks for no address has none (an exhausted --gateway-address-pool); empty: no pool.

@@ -15,6 +15,7 @@
 #include "config/loader.h"
 #include "net/tls_context.h"
 #include "route/certificates.h"
+#include "route/backend_tls_policies.h"
 #include "route/client_traffic_policy.h"
 #include "route/header_modifier.h"
 #include "route/listener_rules.h"
@@ -204,11 +205,13 @@ class Translator {
     publish_addresses();
     // Before the listeners: an HTTPS port's TLS context is built with its policy's spec.tls.
     client_traffic_ = resolve_client_traffic_policies(set_, controller_);
+    backend_tls_ = resolve_backend_tls_policies(set_);  // before the clusters, which take their contexts
     for (const auto* gw : gateways) translate_gateway(*gw);
     apply_client_traffic_policies();
     warn_unattached_routes();
     warn_missing_parents();
     warn_unapplied_mirror_policies();
+    warn_backend_tls_problems();
     table_->status = std::make_shared<const StatusSnapshot>(status());
     return table_;
   }
@@ -741,11 +744,12 @@ class Translator {
     const config::Service& svc = *services_.at(key(ns, ref.name));
     const auto sp =
         std::find_if(svc.ports.begin(), svc.ports.end(), [&](const auto& p) { return p.port == *ref.port; });
+    const BackendTlsOutcome* tls = backend_tls_.for_port(ns, ref.name, sp->name);
+    if (tls && !tls->context) return invalid(backend_tls_problem(*tls));
     const auto [it, inserted] = cluster_index_.try_emplace(name, static_cast<int>(table_->clusters.size()));
     if (inserted)
-      table_->clusters.push_back(
-          Cluster{name, ref.name + "." + ns + ".svc:" + std::to_string(*ref.port), ns, ref.name, *sp,
-                  upstream_protocol_of(*sp)});
+      table_->clusters.push_back(Cluster{name, ref.name + "." + ns + ".svc:" + std::to_string(*ref.port), ns,
+                                         ref.name, *sp, upstream_protocol_of(*sp), tls ? tls->context : nullptr});
     return {it->second, name};
   }
 
@@ -815,6 +819,18 @@ class Translator {
     }
   }
 
+  // A policy whose CAs do not all resolve (or that lost a conflict) says so at every (re)load, as status does.
+  void warn_backend_tls_problems() {
+    for (const auto& o : backend_tls_.outcomes) {
+      if (!o.accepted) warn("BackendTLSPolicy " + o.id + ": " + o.accepted_reason + ": " + o.accepted_message);
+      else if (!o.resolved_refs) warn("BackendTLSPolicy " + o.id + ": " + o.refs_reason + ": " + o.refs_message);
+      for (size_t t = 0; t < o.conflicted_by.size(); ++t)
+        if (!o.conflicted_by[t].empty())
+          warn("BackendTLSPolicy " + o.id + " spec.targetRefs[" + std::to_string(t) + "]: Conflicted: BackendTLSPolicy " +
+               o.conflicted_by[t] + " targets the same Service port and takes precedence; not applied there");
+    }
+  }
+
   // --- status ---
 
   StatusSnapshot status() {
@@ -828,7 +844,7 @@ class Translator {
         [this](const config::Gateway& gw, const config::Listener& l) -> const ListenerCertificate& {
           return certificate(gw, l);
         },
-        mirror_policies_, client_traffic_, *port_claims_, published_ ? &*published_ : nullptr,
+        mirror_policies_, client_traffic_, backend_tls_, *port_claims_, published_ ? &*published_ : nullptr,
         options_.address_pool ? "the address pool " + options_.address_pool->cidr() +
                                     " (--gateway-address-pool) has no free address"
                               : std::string()});
@@ -854,6 +870,7 @@ class Translator {
   std::map<std::string, Attachment> attachment_;
   MirrorPolicies mirror_policies_;
   ClientTrafficResolution client_traffic_;
+  BackendTlsResolution backend_tls_;
   std::map<std::string, std::string> bind_addresses_;  // our Gateways, "ns/name" -> address
   std::optional<PortClaims> port_claims_;
   std::optional<PublishedAddresses> published_;

@@ -21,6 +21,17 @@ std::string_view to_string(MirrorFailure f) {
   return "unknown";
 }
 
+std::string_view to_string(UpstreamTlsError e) {
+  switch (e) {
+    case UpstreamTlsError::kCertificateUntrusted: return "certificate_untrusted";
+    case UpstreamTlsError::kNameMismatch: return "name_mismatch";
+    case UpstreamTlsError::kHandshakeFailed: return "handshake_failed";
+    case UpstreamTlsError::kHandshakeTimeout: return "handshake_timeout";
+    case UpstreamTlsError::kCount: break;
+  }
+  return "unknown";
+}
+
 std::string_view to_string(MirrorDrop d) {
   switch (d) {
     case MirrorDrop::kBudget: return "budget";
@@ -73,6 +84,8 @@ void WorkerStats::merge(const WorkerStats& o) {
   tls_handshake_failures_total += o.tls_handshake_failures_total;
   upstream_connections_total += o.upstream_connections_total;
   upstream_h2c_connections_total += o.upstream_h2c_connections_total;
+  upstream_tls_connections_total += o.upstream_tls_connections_total;
+  for (size_t i = 0; i < upstream_tls_errors.size(); ++i) upstream_tls_errors[i] += o.upstream_tls_errors[i];
   upstream_connections_idle += o.upstream_connections_idle;
   upstream_connections_expired += o.upstream_connections_expired;
   mirror_in_flight += o.mirror_in_flight;
@@ -220,6 +233,15 @@ std::string render_prometheus(const WorkerStats& s, ExpositionFormat format) {
                 "HTTP/2 (h2c) connections opened to backends, each carrying many requests (of "
                 "mirrorgate_upstream_connections_total).",
                 s.upstream_h2c_connections_total, format);
+  render_scalar(out, "mirrorgate_upstream_tls_connections_total", MetricType::kCounter,
+                "TLS connections opened to backends under a BackendTLSPolicy (of "
+                "mirrorgate_upstream_connections_total).",
+                s.upstream_tls_connections_total, format);
+  append_family_header(out, "mirrorgate_upstream_tls_errors_total", MetricType::kCounter,
+                       "TLS connections to backends that failed, by reason (the request gets 502).", format);
+  for (size_t i = 0; i < s.upstream_tls_errors.size(); ++i)
+    fmt::format_to(std::back_inserter(out), "mirrorgate_upstream_tls_errors_total{{reason=\"{}\"}} {}\n",
+                   to_string(static_cast<UpstreamTlsError>(i)), s.upstream_tls_errors[i]);
   render_scalar(out, "mirrorgate_upstream_connections_idle", MetricType::kGauge,
                 "Idle keep-alive connections to backends held in the workers' pools now.",
                 s.upstream_connections_idle, format);

@@ -64,6 +64,10 @@ struct MirrorCounters {
 
 using CodeCounts = std::unordered_map<int, uint64_t>;
 
+// Why a TLS connection to a backend (BackendTLSPolicy) failed: a bounded label set.
+enum class UpstreamTlsError : uint8_t { kCertificateUntrusted, kNameMismatch, kHandshakeFailed, kHandshakeTimeout, kCount };
+std::string_view to_string(UpstreamTlsError e);
+
 struct WorkerStats {
   StringMap<CodeCounts> downstream_requests;                // route -> status code -> count
   StringMap<CodeCounts> upstream_requests;                  // backend -> status code -> count
@@ -79,6 +83,8 @@ struct WorkerStats {
   uint64_t tls_handshake_failures_total = 0;     // TLS listeners: handshake failed or timed out
   uint64_t upstream_connections_total = 0;
   uint64_t upstream_h2c_connections_total = 0;  // of upstream_connections_total: h2c ones (shared by streams)
+  uint64_t upstream_tls_connections_total = 0;  // of upstream_connections_total: TLS ones (BackendTLSPolicy)
+  std::array<uint64_t, static_cast<size_t>(UpstreamTlsError::kCount)> upstream_tls_errors{};
   uint64_t upstream_connections_idle = 0;     // pooled now (filled in when a snapshot is taken)
   uint64_t upstream_connections_expired = 0;  // idle ones closed: idle timeout, or the backend closed them
   uint64_t mirror_in_flight = 0;

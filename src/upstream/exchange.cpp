@@ -7,9 +7,11 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <fmt/format.h>
 
 #include "http/chunked.h"
 #include "http/parser.h"
+#include "upstream/tls_connection.h"
 
 namespace mg::upstream {
 namespace {
@@ -28,8 +30,10 @@ void Exchange::adopt(std::unique_ptr<UpstreamConnection> connection) {
 
 asio::awaitable<ConnectResultKind> Exchange::connect_to(const route::Endpoint& endpoint,
                                                         std::chrono::milliseconds timeout, bool fresh,
-                                                        route::UpstreamProtocol protocol) {
+                                                        route::UpstreamProtocol protocol,
+                                                        const std::shared_ptr<const net::UpstreamTlsContext>& tls) {
   endpoint_ = &endpoint;
+  if (tls) co_return co_await connect_tls_to(endpoint, timeout, fresh, protocol, tls);
   if (!fresh) {
     if (auto idle = context_.pool.take(endpoint.address)) {
       adopt(std::move(idle));
@@ -55,6 +59,54 @@ asio::awaitable<ConnectResultKind> Exchange::connect_to(const route::Endpoint& e
   co_return ConnectResultKind::kConnected;
 }
 
+asio::awaitable<ConnectResultKind> Exchange::connect_tls_to(const route::Endpoint& endpoint,
+                                                            std::chrono::milliseconds timeout, bool fresh,
+                                                            route::UpstreamProtocol protocol,
+                                                            const std::shared_ptr<const net::UpstreamTlsContext>& tls) {
+  // Pooled apart from plain connections (and other policies') to the same address.
+  const bool h2 = protocol == route::UpstreamProtocol::kH2c;
+  std::string key = tls->pool_prefix() + (h2 ? "h2|" : "") + endpoint.address;
+  if (!fresh) {
+    if (auto idle = context_.pool.take(key)) {
+      adopt(std::move(idle));
+      co_return ConnectResultKind::kConnected;
+    }
+  }
+  adopt(nullptr);
+  // An h2c port under a policy: HTTP/2 over TLS, ALPN h2, through the h2c bridge (h2c_connection.h).
+  TlsConnectResult connected;
+  if (h2) {
+    connected.connect = co_await context_.pool.h2c().connect(endpoint, timeout, context_.stats, tls, &connected);
+  } else {
+    connected = co_await connect_tls(endpoint, timeout, tls);
+  }
+  if (connected.failure != net::UpstreamTlsFailure::kNone) {
+    const auto reason = connected.connect.timed_out ? stats::UpstreamTlsError::kHandshakeTimeout
+                        : connected.failure == net::UpstreamTlsFailure::kNameMismatch
+                            ? stats::UpstreamTlsError::kNameMismatch
+                        : connected.failure == net::UpstreamTlsFailure::kCertificateUntrusted
+                            ? stats::UpstreamTlsError::kCertificateUntrusted
+                            : stats::UpstreamTlsError::kHandshakeFailed;
+    ++context_.stats.upstream_tls_errors[static_cast<size_t>(reason)];
+    tls_error_ = fmt::format("TLS to {} ({}, BackendTLSPolicy {}) failed: {}: {}", endpoint.address,
+                             tls->settings().hostname, tls->settings().policy, stats::to_string(reason), connected.why);
+    spdlog::warn("upstream {}", tls_error_);
+    co_return ConnectResultKind::kTlsFailed;
+  }
+  if (!connected.connect.connection) {
+    spdlog::debug("upstream connect to {} failed: {}", endpoint.address,
+                  connected.connect.timed_out ? "timed out" : connected.connect.error.message());
+    co_return connected.connect.timed_out ? ConnectResultKind::kTimedOut : ConnectResultKind::kFailed;
+  }
+  if (!h2) {  // H2cConnections counts the TLS connections it opens, not the local pairs
+    ++context_.stats.upstream_connections_total;
+    ++context_.stats.upstream_tls_connections_total;
+  }
+  connected.connect.connection->key = std::move(key);
+  adopt(std::move(connected.connect.connection));
+  co_return ConnectResultKind::kConnected;
+}
+
 asio::awaitable<ConnectResultKind> Exchange::connect(const route::ClusterSet& clusters, int cluster,
                                                      std::chrono::milliseconds timeout, bool fresh) {
   adopt(nullptr);
@@ -65,7 +117,7 @@ asio::awaitable<ConnectResultKind> Exchange::connect(const route::ClusterSet& cl
   for (int i = 0; i < tries; ++i) {
     const route::Endpoint* endpoint = context_.balancer.pick_endpoint(clusters, cluster);
     if (!endpoint) break;
-    result = co_await connect_to(*endpoint, timeout, fresh, c->protocol);
+    result = co_await connect_to(*endpoint, timeout, fresh, c->protocol, c->tls);
     if (result == ConnectResultKind::kConnected) break;
   }
   co_return result;

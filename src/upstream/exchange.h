@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <system_error>
 
@@ -26,7 +27,8 @@
 
 namespace mg::upstream {
 
-enum class ConnectResultKind : uint8_t { kConnected, kNoEndpoint, kFailed, kTimedOut };
+// kTlsFailed: the TCP connect worked, the TLS handshake or the check of the backend's certificate did not.
+enum class ConnectResultKind : uint8_t { kConnected, kNoEndpoint, kFailed, kTimedOut, kTlsFailed };
 enum class HeadResult : uint8_t { kOk, kTimeout, kClosed, kMalformed };
 enum class DiscardResult : uint8_t { kDone, kTimeout, kClosed, kMalformed };
 
@@ -42,10 +44,12 @@ class Exchange {
                                              std::chrono::milliseconds timeout, bool fresh);
   // This endpoint, chosen by the caller (a mirror passes over ejected endpoints): its idle pooled
   // connection unless `fresh`, else a new one.
-  // An h2c cluster's connection carries its requests over a shared h2c connection (h2c_connection.h).
+  // An h2c cluster's connection carries its requests over a shared h2c connection (h2c_connection.h);
+  // one with `tls` (a BackendTLSPolicy) goes through a TLS connection of its own (tls_connection.h).
   asio::awaitable<ConnectResultKind> connect_to(const route::Endpoint& endpoint, std::chrono::milliseconds timeout,
                                                 bool fresh,
-                                                route::UpstreamProtocol protocol = route::UpstreamProtocol::kHttp1);
+                                                route::UpstreamProtocol protocol = route::UpstreamProtocol::kHttp1,
+                                                const std::shared_ptr<const net::UpstreamTlsContext>& tls = nullptr);
 
   const route::Endpoint* endpoint() const { return endpoint_; }  // the last one tried; null: none
   bool connected() const { return connection_ != nullptr; }
@@ -59,6 +63,8 @@ class Exchange {
   asio::awaitable<HeadResult> read_head(std::string_view method, const http::Limits& limits,
                                         std::chrono::milliseconds timeout, bool upgrade_requested = false);
   const http::ResponseHead& head() const { return connection_->response_head; }
+  // Why the last connect ended in kTlsFailed, for the reply and the log.
+  const std::string& tls_error() const { return tls_error_; }
   // Reads the response body and throws it away, after `capture` (if any) saw it. The deadline armed
   // before it (by write or read_head) keeps running: a mirror copy has one deadline for everything.
   asio::awaitable<DiscardResult> discard_body(http::BodyCapture* capture);
@@ -75,12 +81,16 @@ class Exchange {
 
  private:
   void adopt(std::unique_ptr<UpstreamConnection> connection);
+  asio::awaitable<ConnectResultKind> connect_tls_to(const route::Endpoint& endpoint, std::chrono::milliseconds timeout,
+                                                    bool fresh, route::UpstreamProtocol protocol,
+                                                    const std::shared_ptr<const net::UpstreamTlsContext>& tls);
 
   UpstreamContext& context_;
   const route::Endpoint* endpoint_ = nullptr;
   std::unique_ptr<UpstreamConnection> connection_;
   std::optional<net::SocketWatchdog> watchdog_;  // watches connection_'s socket
   bool eof_ = false;                             // the last read ended in a clean EOF
+  std::string tls_error_;
 };
 
 }  // namespace mg::upstream

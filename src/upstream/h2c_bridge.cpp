@@ -48,9 +48,10 @@ struct StreamHold {
 class Bridge {
  public:
   Bridge(std::shared_ptr<H2cConnections::State> state, asio::local::stream_protocol::socket pair,
-         const route::Endpoint& endpoint, std::chrono::milliseconds timeout, std::shared_ptr<H2cConnection> first)
+         const route::Endpoint& endpoint, std::chrono::milliseconds timeout, std::shared_ptr<H2cConnection> first,
+         std::shared_ptr<const net::UpstreamTlsContext> tls)
       : state_(std::move(state)), pair_(std::move(pair)), endpoint_(endpoint), timeout_(timeout),
-        first_(std::move(first)), signal_(pair_.get_executor()) {}
+        first_(std::move(first)), tls_(std::move(tls)), signal_(pair_.get_executor()) {}
 
   asio::awaitable<void> run() {
     bool more = true;
@@ -117,7 +118,7 @@ class Bridge {
       std::shared_ptr<H2cConnection> connection = std::move(first_);
       if (!connection) {
         ConnectResult failure;
-        connection = co_await state_->acquire(endpoint_, timeout_, failure);
+        connection = co_await state_->acquire(endpoint_, timeout_, failure, tls_, nullptr);
         if (!connection) co_return false;
       }
       auto stream = std::make_shared<H2ClientStream>();
@@ -245,6 +246,7 @@ class Bridge {
   route::Endpoint endpoint_;
   std::chrono::milliseconds timeout_;
   std::shared_ptr<H2cConnection> first_;  // acquired by connect() for the first request
+  std::shared_ptr<const net::UpstreamTlsContext> tls_;  // the h2c connection's BackendTLSPolicy; null: cleartext
   Signal signal_;                         // the current stream changed
   ByteBuffer in_{kReadChunk};
   http::Limits limits_;
@@ -264,9 +266,10 @@ asio::awaitable<void> run_bridge(std::unique_ptr<Bridge> bridge) { co_await brid
 
 void spawn_h2c_bridge(std::shared_ptr<H2cConnections::State> state, asio::local::stream_protocol::socket pair,
                       const route::Endpoint& endpoint, std::chrono::milliseconds timeout,
-                      std::shared_ptr<H2cConnection> first) {
+                      std::shared_ptr<H2cConnection> first, std::shared_ptr<const net::UpstreamTlsContext> tls) {
   auto executor = pair.get_executor();
-  auto bridge = std::make_unique<Bridge>(std::move(state), std::move(pair), endpoint, timeout, std::move(first));
+  auto bridge = std::make_unique<Bridge>(std::move(state), std::move(pair), endpoint, timeout, std::move(first),
+                                         std::move(tls));
   asio::co_spawn(executor, run_bridge(std::move(bridge)), asio::detached);
 }
 

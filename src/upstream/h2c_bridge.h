@@ -16,6 +16,7 @@ namespace mg::upstream {
 // Starts the bridge on the pair's executor; it ends when the pair closes. `first` carries the first request.
 void spawn_h2c_bridge(std::shared_ptr<H2cConnections::State> state, asio::local::stream_protocol::socket pair,
                       const route::Endpoint& endpoint, std::chrono::milliseconds timeout,
-                      std::shared_ptr<h2c::H2cConnection> first);
+                      std::shared_ptr<h2c::H2cConnection> first,
+                      std::shared_ptr<const net::UpstreamTlsContext> tls = nullptr);
 
 }  // namespace mg::upstream

@@ -14,11 +14,13 @@ namespace mg::upstream {
 
 using h2c::H2cConnection;
 
-asio::awaitable<std::shared_ptr<H2cConnection>> H2cConnections::State::acquire(const route::Endpoint& endpoint,
-                                                                               std::chrono::milliseconds timeout,
-                                                                               ConnectResult& failure) {
+asio::awaitable<std::shared_ptr<H2cConnection>> H2cConnections::State::acquire(
+    const route::Endpoint& endpoint, std::chrono::milliseconds timeout, ConnectResult& failure,
+    const std::shared_ptr<const net::UpstreamTlsContext>& tls, TlsConnectResult* tls_failure) {
+  // TLS connections (h2 by ALPN) are kept apart from cleartext ones to the same address.
+  const std::string key = tls ? tls->pool_prefix() + endpoint.address : endpoint.address;
   for (;;) {
-    auto& list = by_endpoint[endpoint.address];
+    auto& list = by_endpoint[key];
     std::erase_if(list, [](const auto& c) { return c->ready() && !c->usable(); });  // they end on their own
     std::shared_ptr<H2cConnection> best, connecting;
     for (const auto& c : list) {
@@ -38,10 +40,20 @@ asio::awaitable<std::shared_ptr<H2cConnection>> H2cConnections::State::acquire(c
       auto executor = co_await asio::this_coro::executor;
       auto fresh = std::make_shared<H2cConnection>(executor);
       list.push_back(fresh);
-      failure = co_await connect_to_address(endpoint.ip, endpoint.port, timeout);
+      if (tls) {
+        TlsConnectResult secured = co_await connect_tls(endpoint, timeout, tls, true);
+        failure = std::move(secured.connect);
+        if (tls_failure) {
+          tls_failure->failure = secured.failure;
+          tls_failure->why = std::move(secured.why);
+        }
+        if (failure.connection) ++stats->upstream_tls_connections_total;
+      } else {
+        failure = co_await connect_to_address(endpoint.ip, endpoint.port, timeout);
+      }
       if (!failure.connection) {
         fresh->fail();
-        std::erase(by_endpoint[endpoint.address], fresh);
+        std::erase(by_endpoint[key], fresh);
         co_return nullptr;
       }
       fresh->start(std::move(failure.connection->socket));
@@ -83,10 +95,12 @@ size_t H2cConnections::close_idle(std::chrono::steady_clock::time_point now, std
 
 asio::awaitable<ConnectResult> H2cConnections::connect(const route::Endpoint& endpoint,
                                                        std::chrono::milliseconds timeout,
-                                                       stats::WorkerStats& stats) {
+                                                       stats::WorkerStats& stats,
+                                                       const std::shared_ptr<const net::UpstreamTlsContext>& tls,
+                                                       TlsConnectResult* tls_failure) {
   state_->stats = &stats;
   ConnectResult result;
-  std::shared_ptr<H2cConnection> connection = co_await state_->acquire(endpoint, timeout, result);
+  std::shared_ptr<H2cConnection> connection = co_await state_->acquire(endpoint, timeout, result, tls, tls_failure);
   if (!connection) co_return result;
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
@@ -100,7 +114,7 @@ asio::awaitable<ConnectResult> H2cConnections::connect(const route::Endpoint& en
   near.assign(asio::ip::tcp::v4(), fds[0], ec);
   asio::local::stream_protocol::socket far(executor);
   far.assign(asio::local::stream_protocol(), fds[1], ec);
-  spawn_h2c_bridge(state_, std::move(far), endpoint, timeout, std::move(connection));
+  spawn_h2c_bridge(state_, std::move(far), endpoint, timeout, std::move(connection), tls);
   result.connection = std::make_unique<UpstreamConnection>(std::move(near));
   result.connection->key = endpoint.address;
   co_return result;

@@ -22,6 +22,7 @@
 
 #include "route/cluster_set.h"
 #include "stats/worker_stats.h"
+#include "upstream/tls_connection.h"
 #include "upstream/upstream_connection.h"
 
 namespace mg::upstream {
@@ -38,8 +39,12 @@ class H2cConnections {
   // An HTTP/1.1 connection whose requests go to `endpoint` over h2c: an h2c connection with room for a
   // stream is found or opened first (within `timeout`), so a connect failure is reported here.
   // `stats` (the worker's) counts the h2c connections opened, not the local pairs.
+  // With `tls` (a BackendTLSPolicy), the h2c connection runs over TLS with ALPN h2 (tls_connection.h); a
+  // TLS failure is reported in `tls_failure`.
   asio::awaitable<ConnectResult> connect(const route::Endpoint& endpoint, std::chrono::milliseconds timeout,
-                                         stats::WorkerStats& stats);
+                                         stats::WorkerStats& stats,
+                                         const std::shared_ptr<const net::UpstreamTlsContext>& tls = nullptr,
+                                         TlsConnectResult* tls_failure = nullptr);
   // Open h2c connections (all endpoints), for tests and the admin.
   size_t connection_count() const;
   // Closes the h2c connections that carried no stream for `max_idle` or longer; returns how many.

@@ -20,6 +20,7 @@
 
 #include "route/cluster_set.h"
 #include "stats/worker_stats.h"
+#include "upstream/tls_connection.h"
 #include "upstream/h2_client_codec.h"
 #include "upstream/h2c_connection.h"
 #include "upstream/upstream_connection.h"
@@ -139,7 +140,9 @@ struct H2cConnections::State {
   // opened, a new one while fewer than the cap exist, else the least loaded (nghttp2 queues the stream).
   asio::awaitable<std::shared_ptr<h2c::H2cConnection>> acquire(const route::Endpoint& endpoint,
                                                                std::chrono::milliseconds timeout,
-                                                               ConnectResult& failure);
+                                                               ConnectResult& failure,
+                                                               const std::shared_ptr<const net::UpstreamTlsContext>& tls,
+                                                               TlsConnectResult* tls_failure);
 };
 
 }  // namespace mg::upstream

@@ -42,9 +42,11 @@ OTHER_NAMESPACES = ["team-a", "team-b"]
 # What the gateway does on the API server (docs/kubernetes.md, "Permissions"); a rule added to the chart
 # must be added here too, on purpose.
 CLUSTER_ROLE_RULES = [
-    (["gateway.networking.k8s.io"], ["gatewayclasses", "gateways", "httproutes"], ["get", "list", "watch"]),
+    (["gateway.networking.k8s.io"], ["gatewayclasses", "gateways", "httproutes", "backendtlspolicies"],
+     ["get", "list", "watch"]),
     (["gateway.networking.k8s.io"], ["referencegrants"], ["list", "watch"]),
-    (["gateway.networking.k8s.io"], ["gatewayclasses/status", "gateways/status", "httproutes/status"], ["patch"]),
+    (["gateway.networking.k8s.io"],
+     ["gatewayclasses/status", "gateways/status", "httproutes/status", "backendtlspolicies/status"], ["patch"]),
     (["mirrorgate.io"], ["mirrorpolicies", "clienttrafficpolicies"], ["get", "list", "watch"]),
     (["mirrorgate.io"], ["mirrorpolicies/status", "clienttrafficpolicies/status"], ["patch"]),
     ([""], ["namespaces", "services"], ["list", "watch"]),

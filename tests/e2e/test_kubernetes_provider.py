@@ -405,6 +405,59 @@ spec:
             self.kube.delete("configmap", "client-ca", "-n", "default")
         wait_for(lambda: not mgtest.port_open(ip, port), 15, "the deleted Gateway's listener to close")
 
+    def test_backend_tls_policy_status_follows_its_ca_config_map(self):
+        # The policy's CA ConfigMap is read by a watch of its own: missing, the policy says
+        # NoValidCACertificate in kubectl; created, Accepted and ResolvedRefs. No traffic: the Service has no pods.
+        d = self.cluster.dir / "btls"
+        d.mkdir(exist_ok=True)
+        ca_crt, _ = make_certificate(d, "btls-ca.example.com")
+        self.kube.apply("""apiVersion: v1
+kind: Service
+metadata: {name: btls-backend, namespace: default}
+spec:
+  ports: [{name: https, port: 8443, targetPort: 8443}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: btls, namespace: default}
+spec:
+  parentRefs: [{name: mirror-gateway}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /btls}}]
+    backendRefs: [{name: btls-backend, port: 8443}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: BackendTLSPolicy
+metadata: {name: btls, namespace: default}
+spec:
+  targetRefs: [{group: "", kind: Service, name: btls-backend}]
+  validation:
+    caCertificateRefs: [{group: "", kind: ConfigMap, name: btls-ca}]
+    hostname: btls-backend.example.com
+""")
+        seen = []
+
+        def conditions():
+            ancestors = self.kube.get("backendtlspolicy", "btls", "-n", "default").get("status", {}).get("ancestors", [])
+            seen[:] = ancestors
+            if len(ancestors) != 1 or ancestors[0]["ancestorRef"]["name"] != "mirror-gateway":
+                return {}
+            return {c["type"]: (c["status"], c["reason"]) for c in ancestors[0]["conditions"]}
+        try:
+            wait_for(lambda: conditions().get("Accepted") == ("False", "NoValidCACertificate"), 20,
+                     "NoValidCACertificate in kubectl", interval=0.3, detail=lambda: seen)
+            self.assertEqual(conditions()["ResolvedRefs"], ("False", "InvalidCACertificateRef"))
+            self.kube.apply(json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+                                        "metadata": {"name": "btls-ca", "namespace": "default"},
+                                        "data": {"ca.crt": ca_crt}}))
+            wait_for(lambda: conditions() == {"Accepted": ("True", "Accepted"), "ResolvedRefs": ("True", "ResolvedRefs")},
+                     20, "Accepted once the ConfigMap exists", interval=0.3, detail=lambda: seen)
+        finally:
+            self.kube.delete("backendtlspolicy", "btls", "-n", "default")
+            self.kube.delete("httproute", "btls", "-n", "default")
+            self.kube.delete("service", "btls-backend", "-n", "default")
+            self.kube.delete("configmap", "btls-ca", "-n", "default", check=False)
+
     # --- replicas and permissions: gateways of a class with no Gateway, so that they bind nothing
 
     def lease_holder(self) -> str:
@@ -515,7 +568,8 @@ spec:
         # A ClusterRole without ReferenceGrants: the gateway serves the rest and says what is missing. It
         # has no Secrets either: no listener of its class names one, so none is ever read.
         rules = [{"apiGroups": ["gateway.networking.k8s.io"],
-                  "resources": ["gatewayclasses", "gateways", "httproutes"], "verbs": ["get", "list", "watch"]},
+                  "resources": ["gatewayclasses", "gateways", "httproutes", "backendtlspolicies"],
+                  "verbs": ["get", "list", "watch"]},
                  {"apiGroups": ["gateway.networking.k8s.io"],
                   "resources": ["gatewayclasses/status", "gateways/status", "httproutes/status"],
                   "verbs": ["get", "patch", "update"]},

@@ -468,6 +468,10 @@ const std::map<std::string, std::string>& one_of_each_kind() {
       {"ClientTrafficPolicy",
        "apiVersion: mirrorgate.io/v1alpha1\nkind: ClientTrafficPolicy\nmetadata: {name: c, namespace: ns}\n"
        "spec:\n  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]\n"},
+      {"BackendTLSPolicy",
+       "apiVersion: gateway.networking.k8s.io/v1\nkind: BackendTLSPolicy\nmetadata: {name: b, namespace: ns}\n"
+       "spec:\n  targetRefs: [{group: \"\", kind: Service, name: s}]\n"
+       "  validation: {wellKnownCACertificates: System, hostname: s.example.org}\n"},
   };
   return docs;
 }

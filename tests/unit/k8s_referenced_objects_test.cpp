@@ -84,5 +84,28 @@ data: {}
   EXPECT_EQ(referenced_objects(objects, "mirrorgate.io/gateway-controller"), expected);
 }
 
+TEST(K8sReferencedObjects, CaConfigMapsOfBackendTlsPoliciesInTheirNamespace) {
+  const config::ObjectSet objects = config::load_string(R"(
+apiVersion: gateway.networking.k8s.io/v1
+kind: BackendTLSPolicy
+metadata: {name: app-tls, namespace: apps}
+spec:
+  targetRefs: [{group: "", kind: Service, name: app}]
+  validation:
+    caCertificateRefs: [{group: "", kind: ConfigMap, name: app-ca}, {group: "", kind: Secret, name: not-read}]
+    hostname: app.example.org
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: BackendTLSPolicy
+metadata: {name: system, namespace: apps}
+spec:
+  targetRefs: [{group: "", kind: Service, name: other}]
+  validation: {wellKnownCACertificates: System, hostname: other.example.org}
+)",
+                                                        "test");
+  const std::set<ReferencedObject> expected = {{"ConfigMap", "apps", "app-ca"}};
+  EXPECT_EQ(referenced_objects(objects, "mirrorgate.io/gateway-controller"), expected);
+}
+
 }  // namespace
 }  // namespace mg::k8s
