@@ -9,6 +9,7 @@ Loopback block 127.0.90.0/24 (the Gateway address pool and the admin port); pods
 
 import json
 import os
+import subprocess
 import textwrap
 import unittest
 
@@ -182,6 +183,65 @@ class ClusterWorkloads(kube.KubeTestCase):
         pod = self.pods("nginx")[0]
         self.assertEqual(pod["status"]["phase"], "Pending")
         self.assertFalse(self.ready(pod))
+
+    def test_6_secret_volume_is_written_as_files(self):
+        self.kube.apply(textwrap.dedent(f"""\
+            apiVersion: v1
+            kind: Secret
+            metadata: {{name: echo-tls, namespace: default}}
+            stringData: {{tls.crt: "not really a certificate", tls.key: "nor a key"}}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {{name: tls-echo, namespace: default, labels: {{app: tls-echo}}}}
+            spec:
+              containers:
+              - name: echo
+                image: {ECHO_IMAGE}
+                env:
+                - {{name: TLS_SERVER_CERT, value: /etc/secret-volume/crt}}
+                - {{name: POD_NAME, valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}}}
+                volumeMounts: [{{name: secret-volume, mountPath: /etc/secret-volume}}]
+              volumes:
+              - name: secret-volume
+                secret:
+                  secretName: echo-tls
+                  items: [{{key: tls.crt, path: crt}}]
+            """))
+        pod = self.wait_ready_pods("tls-echo", 1)[0]
+        files = self.kube.dir / "node" / "pods" / f"default_tls-echo_{pod['metadata']['uid']}" / "volumes"
+        self.assertEqual((files / "secret-volume" / "crt").read_text(), "not really a certificate")
+        self.assertFalse((files / "secret-volume" / "tls.key").exists(), "only the items asked for")
+        # mirrorgate-echo serves no HTTPS: the log says so instead of the pod pretending.
+        logs = self.kube.kubectl("logs", "tls-echo", "-n", "default").stdout
+        self.assertIn("mirrorgate-echo has no HTTPS listener", logs)
+
+    def test_7_namespace_deletion_completes(self):
+        self.kube.kubectl("create", "namespace", "doomed")
+        self.kube.apply(deployment_yaml("echo", 1).replace("namespace: default", "namespace: doomed"))
+        wait_for(lambda: any(self.ready(p) for p in self.kube.get("pods", "-n", "doomed")["items"]), TIMEOUT,
+                 "a ready pod in namespace doomed", interval=0.5)
+        pid = self.pid(self.kube.get("pods", "-n", "doomed")["items"][0])
+        self.kube.kubectl("delete", "namespace", "doomed", "--wait=false")
+        wait_for(lambda: self.kube.kubectl("get", "namespace", "doomed", check=False).returncode != 0, TIMEOUT,
+                 "namespace doomed gone (its pods stopped and removed, its Deployment collected)", interval=0.5)
+        kube.wait_gone([pid], 5)
+
+
+@unittest.skipIf(ASAN_VARIANT, "the cluster has no sanitizer variant: this file runs in the plain variant only")
+class ClusterDown(unittest.TestCase):
+    def test_down_stops_pods_and_removes_their_network(self):
+        with kube.Cluster(workloads=True, pod_subnet=f"{SUBNET[:-1]}1.0/24") as c:  # 10.244.201.0/24
+            c.apply(deployment_yaml("echo", 1))
+            pid_of = lambda: int(c.get("pods", "-l", "app=echo")["items"][0]["status"]["containerStatuses"][0]
+                                 ["containerID"].removeprefix("process://"))
+            pid = wait_for(pid_of, TIMEOUT, "the echo pod's process", interval=0.5)
+            netns = f"mgc{c.api_port}"
+            self.assertTrue(kube.process_alive(pid))
+            c.down()
+            self.assertFalse(kube.process_alive(pid), "the pod's process outlived down")
+            self.assertNotIn(netns, subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout)
+            self.assertFalse(c.dir.exists())
 
 
 if __name__ == "__main__":
