@@ -135,6 +135,8 @@ cmd_build() {
 # so are the binaries (a source change while the cluster runs builds new ones for the next `up`).
 load_config() {
   if [[ -f $state_dir/cluster.env ]]; then
+    # A state dir of an older cluster.sh has no workloads.
+    workloads=0 pod_subnet=10.244.0.0/24 kubelet_port=10250 echo_bin=
     # shellcheck source=/dev/null
     source "$state_dir/cluster.env"
     [[ -x $bin_dir/kube-controlplane ]] || bin_dir=$build_bin_dir
@@ -417,7 +419,11 @@ cmd_status() {
   etcd=$(pid_of etcd)
   apiserver=$(pid_of apiserver)
   if [[ -n $etcd && -n $apiserver ]] && apiserver_ready 2>/dev/null; then
-    echo "running: https://127.0.0.1:$api_port (kube-apiserver pid $apiserver, etcd pid $etcd on 127.0.0.1:$etcd_port), state $state_dir"
+    local workload_pids=""
+    if [[ $workloads == 1 ]]; then
+      workload_pids=", kube-controller-manager pid $(pid_of controller-manager), process-kubelet pid $(pid_of process-kubelet) (pods in $pod_subnet)"
+    fi
+    echo "running: https://127.0.0.1:$api_port (kube-apiserver pid $apiserver, etcd pid $etcd on 127.0.0.1:$etcd_port$workload_pids), state $state_dir"
     return 0
   fi
   echo "not running (state dir $state_dir; etcd pid ${etcd:-none}, kube-apiserver pid ${apiserver:-none})"
