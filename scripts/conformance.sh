@@ -66,12 +66,13 @@ suite=$(suite_bin)
 suite_dir=$(cd tests/upstream-conformance && go_cmd list -f '{{.Dir}}' sigs.k8s.io/gateway-api/conformance)
 
 gateway_pid=
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
   if [[ ${MG_CONFORMANCE_KEEP:-0} == 1 ]]; then
     log "kept: the cluster ($MG_CLUSTER_DIR) and mirrorgate (pid ${gateway_pid:-none}); scripts/cluster.sh down stops the cluster"
     return
   fi
-  if [[ -n $gateway_pid ]]; then kill -TERM "$gateway_pid" 2>/dev/null && wait "$gateway_pid" 2>/dev/null || true; fi
+  if [[ -n $gateway_pid ]] && kill -TERM "$gateway_pid" 2>/dev/null; then wait "$gateway_pid" 2>/dev/null || true; fi
   scripts/cluster.sh down >&2 || true
 }
 trap cleanup EXIT

@@ -140,4 +140,3 @@ func (a *agent) containerLogs(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 }
-

@@ -358,4 +358,3 @@ func (r *podRun) podStatus(pod *corev1.Pod) corev1.PodStatus {
 	}
 	return status
 }
-
