@@ -22,7 +22,8 @@
 # Workloads (read at the first `up` too): MG_CLUSTER_WORKLOADS (1: also kube-controller-manager and the
 # process-kubelet; 0: the control plane alone), MG_CLUSTER_POD_SUBNET (IPv4 /24, default 10.244.0.0/24; .1 is
 # the node), MG_CLUSTER_KUBELET_PORT (10250, on the node's address), MG_ECHO_BIN (mirrorgate-echo, run for the
-# conformance echo image; default build/mirrorgate-echo when present).
+# conformance echo image; default build/mirrorgate-echo when present), MG_UPSTREAM_ECHO_BIN (the suite's own
+# echo-basic, for the echo image's gRPC and TCP modes; scripts/conformance.sh builds it).
 # Progress goes to stderr; stdout carries only what a caller evaluates or captures. No stdin is read.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -150,7 +151,8 @@ load_config() {
     echo_bin=${MG_ECHO_BIN:-}
     if [[ -z $echo_bin && -x $repo/build/mirrorgate-echo ]]; then echo_bin=$repo/build/mirrorgate-echo; fi
   fi
-  # The pods' network namespace and the veth pair's end here, named after the API port (unique per machine).
+  # The pods' network namespaces (mgc<port>-<last octet>) and the bridge here, named after the API port
+  # (unique per machine).
   pod_netns=mgc$api_port
   pod_host_if=mgk$api_port
 }
@@ -355,7 +357,7 @@ start_process_kubelet() {
   [[ -s $state_dir/process-kubelet.kubeconfig ]] ||
     cmd_kubeconfig mirrorgate:process-kubelet >"$state_dir/process-kubelet.kubeconfig"
   [[ -n $echo_bin ]] || log "no MG_ECHO_BIN: pods of the echo image will wait (ImageNotMapped)"
-  log "starting the process-kubelet (pods in $pod_subnet, network namespace $pod_netns)"
+  log "starting the process-kubelet (pods in $pod_subnet, network namespaces $pod_netns-N, bridge $pod_host_if)"
   mkdir -p "$state_dir/node"
   spawn_binary process-kubelet process-kubelet --kubeconfig="$state_dir/process-kubelet.kubeconfig" \
     --dir="$state_dir/node" --pod-subnet="$pod_subnet" --netns="$pod_netns" --host-interface="$pod_host_if" \
@@ -365,13 +367,14 @@ start_process_kubelet() {
     die "node not Ready after 30 s (see $state_dir/process-kubelet.log)"
 }
 
-# What a killed process-kubelet left: the processes in its namespace, the namespace and the veth pair.
+# What a killed process-kubelet left: the processes in its pods' namespaces, the namespaces (and with them
+# the veth pairs) and the bridge.
 remove_pod_network() {
-  local p
-  if ip netns pids "$pod_netns" >/dev/null 2>&1; then
-    for p in $(ip netns pids "$pod_netns"); do kill -KILL "$p" 2>/dev/null || true; done
-    ip netns del "$pod_netns" 2>/dev/null || true
-  fi
+  local ns p
+  for ns in $(ip netns list 2>/dev/null | cut -d' ' -f1 | grep -E "^$pod_netns-[0-9]+\$" || true); do
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+    ip netns del "$ns" 2>/dev/null || true
+  done
   ip link del "$pod_host_if" 2>/dev/null || true
 }
 

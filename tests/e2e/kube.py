@@ -180,17 +180,23 @@ class Cluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def _remove_pod_network(self) -> None:
-        """What a killed process-kubelet leaves: its pods' processes, their network namespace and the veth
-        pair (named after the API port, as scripts/cluster.sh names them)."""
-        netns, host_if = f"mgc{self.api_port}", f"mgk{self.api_port}"
-        pids = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True, timeout=10)
-        for pid in pids.stdout.split():
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
-        subprocess.run(["ip", "netns", "del", netns], capture_output=True, timeout=10)
-        subprocess.run(["ip", "link", "del", host_if], capture_output=True, timeout=10)
+        """What a killed process-kubelet leaves: its pods' processes, their network namespaces (with their
+        veth pairs) and the bridge (named after the API port, as scripts/cluster.sh names them)."""
+        for netns in self.pod_namespaces():
+            pids = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True, timeout=10)
+            for pid in pids.stdout.split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            subprocess.run(["ip", "netns", "del", netns], capture_output=True, timeout=10)
+        subprocess.run(["ip", "link", "del", f"mgk{self.api_port}"], capture_output=True, timeout=10)
+
+    def pod_namespaces(self) -> list[str]:
+        """The network namespaces of this cluster's pods (mgc<API port>-<last octet of the pod address>)."""
+        out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10).stdout
+        prefix = f"mgc{self.api_port}-"
+        return [line.split()[0] for line in out.splitlines() if line.startswith(prefix)]
 
     def pids(self) -> dict[str, int]:
         """{"etcd": pid, "apiserver": pid, ...} of the pid files present (the processes may have exited)."""

@@ -115,6 +115,7 @@ class ClusterWorkloads(kube.KubeTestCase):
             r = get(st["podIP"], 3000, "/hello", timeout=5)
             self.assertEqual(r.status, 200, r)
             self.assertEqual((r.json()["pod"], r.json()["namespace"]), (p["metadata"]["name"], "default"))
+        self.assertGreaterEqual(len(self.kube.pod_namespaces()), 2, "a network namespace per pod")
         ips = {p["status"]["podIP"] for p in pods}
         wait_for(lambda: self.slice_addresses("echo") == ips, TIMEOUT, "the EndpointSlice of echo lists both pods",
                  interval=0.5, detail=lambda: self.slice_addresses("echo"))
@@ -236,11 +237,13 @@ class ClusterDown(unittest.TestCase):
             pid_of = lambda: int(c.get("pods", "-l", "app=echo")["items"][0]["status"]["containerStatuses"][0]
                                  ["containerID"].removeprefix("process://"))
             pid = wait_for(pid_of, TIMEOUT, "the echo pod's process", interval=0.5)
-            netns = f"mgc{c.api_port}"
             self.assertTrue(kube.process_alive(pid))
+            self.assertEqual(len(c.pod_namespaces()), 1, "one network namespace per pod")
             c.down()
             self.assertFalse(kube.process_alive(pid), "the pod's process outlived down")
-            self.assertNotIn(netns, subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout)
+            self.assertEqual(c.pod_namespaces(), [])
+            links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+            self.assertNotIn(f"mgk{c.api_port}", links, "the bridge and the pods' veth pairs are gone")
             self.assertFalse(c.dir.exists())
 
 

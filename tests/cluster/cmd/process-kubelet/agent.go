@@ -180,11 +180,11 @@ func (a *agent) prepare(ctx context.Context, pod *corev1.Pod, run *podRun) error
 	if err := os.MkdirAll(run.dir, 0o700); err != nil {
 		return err
 	}
-	addr, err := a.network.allocate()
+	addr, netns, err := a.network.allocate()
 	if err != nil {
 		return &unmapped{"NetworkNotReady", err.Error()}
 	}
-	run.ip, run.hostIP = addr, a.network.hostIP
+	run.ip, run.hostIP, run.netns = addr, a.network.hostIP, netns
 	mounts, err := a.writeVolumes(ctx, pod, c, run.dir)
 	if err != nil {
 		return err
@@ -194,11 +194,11 @@ func (a *agent) prepare(ctx context.Context, pod *corev1.Pod, run *podRun) error
 		return err
 	}
 	rewritePaths(env, mounts)
-	argv, notes, err := commandFor(c.Image, a.cfg.echoBin, env, addr)
+	argv, notes, err := commandFor(c.Image, a.cfg.echoBin, a.cfg.upstreamEchoBin, env, addr)
 	if err != nil {
 		return err
 	}
-	run.argv, run.env, run.notes, run.netns = argv, env, notes, a.network.netns
+	run.argv, run.env, run.notes = argv, env, notes
 	run.restartPolicy = pod.Spec.RestartPolicy
 	run.probe = readinessTarget(c, addr, env)
 	return nil

@@ -31,7 +31,7 @@ type unmapped struct{ reason, message string }
 func (u *unmapped) Error() string { return u.reason + ": " + u.message }
 
 // commandFor is the local command line standing in for the container's image, or why there is none.
-func commandFor(image, echoBin string, env map[string]string, podIP netip.Addr) ([]string, []string, error) {
+func commandFor(image, echoBin, upstreamEchoBin string, env map[string]string, podIP netip.Addr) ([]string, []string, error) {
 	repo := imageRepository(image)
 	isEcho := false
 	for _, e := range echoImages {
@@ -49,10 +49,15 @@ func commandFor(image, echoBin string, env map[string]string, podIP netip.Addr) 
 			"%s maps to mirrorgate-echo, but no --echo-binary (MG_ECHO_BIN) was given", image)}
 	}
 	for _, mode := range []string{"GRPC_ECHO_SERVER", "TCP_ECHO_SERVER", "UDP_ECHO_SERVER"} {
-		if env[mode] != "" {
-			return nil, nil, &unmapped{"ImageModeNotMapped", fmt.Sprintf(
-				"%s asks the echo for its %s mode; mirrorgate-echo has only the HTTP mode", mode, mode)}
+		if env[mode] == "" {
+			continue
 		}
+		// mirrorgate-echo has only the HTTP mode; the suite's own echo-basic has the others.
+		if upstreamEchoBin != "" && mode != "UDP_ECHO_SERVER" {
+			return []string{upstreamEchoBin}, nil, nil
+		}
+		return nil, nil, &unmapped{"ImageModeNotMapped", fmt.Sprintf(
+			"%s asks the echo for another mode than HTTP; mirrorgate-echo has only the HTTP mode and no --upstream-echo-binary (MG_UPSTREAM_ECHO_BIN) was given", mode)}
 	}
 	port := env["HTTP_PORT"]
 	if port == "" {

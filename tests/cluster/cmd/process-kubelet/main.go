@@ -1,7 +1,7 @@
 // process-kubelet is the node agent of mirrorgate's test cluster (docs/cluster.md): not a kubelet, but what the
 // tests need of one and of a scheduler on a one-node cluster. It registers a Node, binds every pending
 // unscheduled pod to it, and runs each pod's container as a local process in a network namespace it makes (one
-// per cluster, joined to this machine by a veth pair; pod addresses from --pod-subnet). Only images it can map
+// per pod, joined to a bridge on this machine by a veth pair; pod addresses from --pod-subnet). Only images it can map
 // to a local binary run (images.go); any other leaves the pod waiting with the reason. It reports pod status
 // (addresses, container states, Ready from the readiness probe or the container port), stops a deleted pod's
 // process (SIGTERM, SIGKILL after the grace period) and then removes the pod object, and serves the kubelet's
@@ -34,6 +34,8 @@ type config struct {
 	caCert     string
 	caKey      string
 	echoBin    string
+	// upstreamEchoBin: the suite's own echo-basic, for the modes mirrorgate-echo does not have.
+	upstreamEchoBin string
 }
 
 func parseFlags() (*config, error) {
@@ -43,12 +45,13 @@ func parseFlags() (*config, error) {
 	flag.StringVar(&c.nodeName, "node-name", "mirrorgate-node", "name of the Node it registers")
 	flag.StringVar(&c.stateDir, "dir", "", "directory for pod logs and volumes (removed pod by pod)")
 	flag.StringVar(&subnet, "pod-subnet", "10.244.0.0/24", "IPv4 /24 of the pods: .1 is this machine's end of the veth pair (the node's address), pods get .2 onwards")
-	flag.StringVar(&c.netns, "netns", "", "name of the network namespace to create for the pods")
-	flag.StringVar(&c.hostIf, "host-interface", "", "name of the veth pair's end on this machine (at most 15 characters)")
+	flag.StringVar(&c.netns, "netns", "", "prefix of the pods' network namespaces (NETNS-<last octet of the pod address>)")
+	flag.StringVar(&c.hostIf, "host-interface", "", "name of the bridge on this machine holding the node's address (at most 11 characters: the pods' veth ends are named after it)")
 	flag.IntVar(&c.port, "port", 10250, "port of the kubelet endpoint (container logs) on the node's address")
 	flag.StringVar(&c.caCert, "ca-cert", "", "cluster CA certificate: signs this agent's serving certificate and verifies the API server's client certificate")
 	flag.StringVar(&c.caKey, "ca-key", "", "cluster CA key (for the serving certificate)")
 	flag.StringVar(&c.echoBin, "echo-binary", os.Getenv("MG_ECHO_BIN"), "mirrorgate-echo, run for the conformance echo image (default $MG_ECHO_BIN)")
+	flag.StringVar(&c.upstreamEchoBin, "upstream-echo-binary", os.Getenv("MG_UPSTREAM_ECHO_BIN"), "the conformance suite's own echo-basic (sigs.k8s.io/gateway-api/conformance/echo-basic), run for the echo image's gRPC and TCP modes (default $MG_UPSTREAM_ECHO_BIN; none: those pods wait)")
 	klog.InitFlags(nil)
 	flag.Parse()
 	if c.kubeconfig == "" || c.stateDir == "" || c.netns == "" || c.hostIf == "" || c.caCert == "" || c.caKey == "" {
@@ -59,8 +62,8 @@ func parseFlags() (*config, error) {
 		return nil, fmt.Errorf("--pod-subnet %q: want an IPv4 /24 such as 10.244.0.0/24", subnet)
 	}
 	c.subnet = p.Masked()
-	if len(c.hostIf) > 15 {
-		return nil, fmt.Errorf("--host-interface %q is longer than 15 characters", c.hostIf)
+	if len(c.hostIf) > 11 {
+		return nil, fmt.Errorf("--host-interface %q is longer than 11 characters", c.hostIf)
 	}
 	return c, nil
 }

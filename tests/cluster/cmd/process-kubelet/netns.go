@@ -12,11 +12,12 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// podNetwork is the pods' network namespace, joined to this machine's by a veth pair (host end .1 of the
-// subnet, the namespace's end eth0), as tests/e2e/podnet.py makes it. All pods share it, each with its own
-// address on eth0, so each process listens on its pod address only.
+// podNetwork is the pods' network: a bridge on this machine holding the subnet's .1 (the node's address) and,
+// per pod, a network namespace NETNS-<last octet> joined to the bridge by a veth pair, with the pod's
+// address on its eth0. A namespace per pod, as in a cluster, so that programs binding every address (:port)
+// run side by side.
 type podNetwork struct {
-	netns, hostIf string
+	netns, bridge string
 	subnet        netip.Prefix
 	hostIP        netip.Addr
 
@@ -32,17 +33,14 @@ func ip(args ...string) error {
 	return nil
 }
 
-func createPodNetwork(netns, hostIf string, subnet netip.Prefix) (*podNetwork, error) {
-	n := &podNetwork{netns: netns, hostIf: hostIf, subnet: subnet, hostIP: subnet.Addr().Next(),
+func createPodNetwork(netns, bridge string, subnet netip.Prefix) (*podNetwork, error) {
+	n := &podNetwork{netns: netns, bridge: bridge, subnet: subnet, hostIP: subnet.Addr().Next(),
 		used: map[netip.Addr]bool{}}
 	n.remove() // what a killed agent left
 	steps := [][]string{
-		{"netns", "add", netns},
-		{"link", "add", hostIf, "type", "veth", "peer", "name", "eth0", "netns", netns},
-		{"addr", "add", n.hostIP.String() + "/24", "dev", hostIf},
-		{"link", "set", hostIf, "up"},
-		{"-n", netns, "link", "set", "lo", "up"},
-		{"-n", netns, "link", "set", "eth0", "up"},
+		{"link", "add", bridge, "type", "bridge"},
+		{"addr", "add", n.hostIP.String() + "/24", "dev", bridge},
+		{"link", "set", bridge, "up"},
 	}
 	for _, s := range steps {
 		if err := ip(s...); err != nil {
@@ -53,36 +51,67 @@ func createPodNetwork(netns, hostIf string, subnet netip.Prefix) (*podNetwork, e
 	return n, nil
 }
 
-// remove kills whatever still runs in the namespace, then deletes it and the veth pair.
-func (n *podNetwork) remove() {
-	if out, err := exec.Command("ip", "netns", "pids", n.netns).Output(); err == nil {
+// podNetns is the network namespace of the pod at address a.
+func (n *podNetwork) podNetns(a netip.Addr) string {
+	return fmt.Sprintf("%s-%d", n.netns, a.As4()[3])
+}
+
+func killNetns(netns string) {
+	if out, err := exec.Command("ip", "netns", "pids", netns).Output(); err == nil {
 		for _, f := range strings.Fields(string(out)) {
 			if pid, err := strconv.Atoi(f); err == nil {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
 	}
-	_ = exec.Command("ip", "netns", "del", n.netns).Run()
-	_ = exec.Command("ip", "link", "del", n.hostIf).Run()
+	_ = exec.Command("ip", "netns", "del", netns).Run() // its end of the veth pair goes with it, and so the other
 }
 
-// allocate assigns a free address of the subnet to eth0 in the namespace.
-func (n *podNetwork) allocate() (netip.Addr, error) {
+// remove kills whatever still runs in the pods' namespaces, deletes them and the bridge.
+func (n *podNetwork) remove() {
+	if out, err := exec.Command("ip", "netns", "list").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], n.netns+"-") {
+				killNetns(f[0])
+			}
+		}
+	}
+	_ = exec.Command("ip", "link", "del", n.bridge).Run()
+}
+
+// allocate makes the network namespace of a pod with a free address of the subnet; returns the address and
+// the namespace's name.
+func (n *podNetwork) allocate() (netip.Addr, string, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for a := n.hostIP.Next(); n.subnet.Contains(a) && a.As4()[3] != 255; a = a.Next() {
 		if n.used[a] {
 			continue
 		}
-		if err := ip("-n", n.netns, "addr", "add", a.String()+"/24", "dev", "eth0"); err != nil {
-			return netip.Addr{}, err
+		netns, hostEnd := n.podNetns(a), fmt.Sprintf("%sp%d", n.bridge, a.As4()[3])
+		steps := [][]string{
+			{"netns", "add", netns},
+			{"link", "add", hostEnd, "type", "veth", "peer", "name", "eth0", "netns", netns},
+			{"link", "set", hostEnd, "master", n.bridge, "up"},
+			{"-n", netns, "addr", "add", a.String() + "/24", "dev", "eth0"},
+			{"-n", netns, "link", "set", "lo", "up"},
+			{"-n", netns, "link", "set", "eth0", "up"},
+			{"-n", netns, "route", "add", "default", "via", n.hostIP.String()},
+		}
+		for _, s := range steps {
+			if err := ip(s...); err != nil {
+				killNetns(netns)
+				_ = exec.Command("ip", "link", "del", hostEnd).Run()
+				return netip.Addr{}, "", err
+			}
 		}
 		n.used[a] = true
-		return a, nil
+		return a, netns, nil
 	}
-	return netip.Addr{}, fmt.Errorf("no free pod address left in %s", n.subnet)
+	return netip.Addr{}, "", fmt.Errorf("no free pod address left in %s", n.subnet)
 }
 
+// release removes the pod's namespace (and whatever still runs in it) and frees its address.
 func (n *podNetwork) release(a netip.Addr) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -90,7 +119,6 @@ func (n *podNetwork) release(a netip.Addr) {
 		return
 	}
 	delete(n.used, a)
-	if err := ip("-n", n.netns, "addr", "del", a.String()+"/24", "dev", "eth0"); err != nil {
-		klog.Warningf("releasing pod address %s: %v", a, err)
-	}
+	killNetns(n.podNetns(a))
+	klog.V(2).Infof("released pod address %s", a)
 }
