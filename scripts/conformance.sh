@@ -46,22 +46,27 @@ go_cmd() {
   GOTOOLCHAIN=local "$go" "$@"
 }
 
-# The suite's test binary, built from the module proxy's release as it is, cached by version and go.sum.
-suite_bin() {
-  local key dir
+# The suite's test binary and its own echo-basic (the echo image's program, run by the process-kubelet for the
+# gRPC and TCP modes mirrorgate-echo does not have), built from the module proxy's release as they are, cached
+# by version and go.sum.
+build_suite() {
+  local key
   key=$SUITE_VERSION-$(cat tests/upstream-conformance/go.mod tests/upstream-conformance/go.sum | sha256sum | cut -c1-16)
-  dir=$cache_root/$key
-  if [[ ! -x $dir/conformance.test ]]; then
-    log "building sigs.k8s.io/gateway-api/conformance $SUITE_VERSION (minutes, once)"
-    mkdir -p "$dir"
-    (cd tests/upstream-conformance && CGO_ENABLED=0 go_cmd test -c -o "$dir/conformance.test.tmp" \
-      sigs.k8s.io/gateway-api/conformance) >&2
-    mv "$dir/conformance.test.tmp" "$dir/conformance.test"
+  suite_cache=$cache_root/$key
+  if [[ ! -x $suite_cache/conformance.test || ! -x $suite_cache/echo-basic ]]; then
+    log "building sigs.k8s.io/gateway-api/conformance $SUITE_VERSION and its echo-basic (minutes, once)"
+    mkdir -p "$suite_cache"
+    (cd tests/upstream-conformance && CGO_ENABLED=0 go_cmd test -c -o "$suite_cache/conformance.test.tmp" \
+      sigs.k8s.io/gateway-api/conformance &&
+      CGO_ENABLED=0 go_cmd build -o "$suite_cache/echo-basic.tmp" sigs.k8s.io/gateway-api/conformance/echo-basic) >&2
+    mv "$suite_cache/conformance.test.tmp" "$suite_cache/conformance.test"
+    mv "$suite_cache/echo-basic.tmp" "$suite_cache/echo-basic"
   fi
-  echo "$dir/conformance.test"
 }
 
-suite=$(suite_bin)
+build_suite
+suite=$suite_cache/conformance.test
+export MG_UPSTREAM_ECHO_BIN=$suite_cache/echo-basic
 # The suite's manifests (base/, tests/) are read from its package directory, as `go test` runs it there.
 suite_dir=$(cd tests/upstream-conformance && go_cmd list -f '{{.Dir}}' sigs.k8s.io/gateway-api/conformance)
 
