@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# A real, local Kubernetes control plane for mirrorgate's tests (docs/cluster.md): kube-apiserver and etcd built
-# from the Kubernetes Go modules (tests/cluster/), kubectl and helm of pinned releases, the Gateway API CRDs
-# (standard channel) and ours. Everything listens on 127.0.0.1 only.
+# A real, local Kubernetes cluster for mirrorgate's tests (docs/cluster.md): kube-apiserver, etcd and
+# kube-controller-manager built from the Kubernetes Go modules (tests/cluster/), a process-kubelet (one node that
+# runs the pods' containers as local processes in a network namespace of its own), kubectl and helm of pinned
+# releases, the Gateway API CRDs (standard channel) and ours. The control plane listens on 127.0.0.1 only; the
+# pods and the kubelet endpoint on the pod subnet's veth pair.
 #
 #   scripts/cluster.sh build                   build the binaries once, cached outside the repo
 #   eval "$(scripts/cluster.sh up)"            start (or find running), then KUBECONFIG and PATH for kubectl
@@ -17,6 +19,11 @@
 # read at the first `up` of a state dir and kept in it; MG_CLUSTER_APISERVER_ARGS (extra kube-apiserver flags,
 # space-separated, e.g. --watch-cache-sizes=httproutes.gateway.networking.k8s.io#0); MG_CACHE_DIR (build cache
 # root, default ~/.cache/mirrorgate).
+# Workloads (read at the first `up` too): MG_CLUSTER_WORKLOADS (1: also kube-controller-manager and the
+# process-kubelet; 0: the control plane alone), MG_CLUSTER_POD_SUBNET (IPv4 /24, default 10.244.0.0/24; .1 is
+# the node), MG_CLUSTER_KUBELET_PORT (10250, on the node's address), MG_ECHO_BIN (mirrorgate-echo, run for the
+# conformance echo image; default build/mirrorgate-echo when present), MG_UPSTREAM_ECHO_BIN (the suite's own
+# echo-basic, for the echo image's gRPC and TCP modes; scripts/conformance.sh builds it).
 # Progress goes to stderr; stdout carries only what a caller evaluates or captures. No stdin is read.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -26,7 +33,7 @@ K8S_VERSION=v1.37.2
 GATEWAY_API_VERSION=v1.6.3
 HELM_VERSION=v4.3.2
 # Bump when the build recipe below changes in a way the sources do not show (flags, file layout).
-RECIPE=1
+RECIPE=2
 
 state_dir=${MG_CLUSTER_DIR:-/tmp/mirrorgate-cluster}
 cache_root=${MG_CACHE_DIR:-${HOME:-/root}/.cache/mirrorgate}/cluster
@@ -40,7 +47,7 @@ die() {
 # The machine's Go when new enough for tests/cluster/go.mod, else one from the module proxy, cached.
 go_cmd() {
   local go
-  go=$(scripts/go-toolchain.sh) || die "no Go toolchain for tests/cluster/go.mod (scripts/go-toolchain.sh)"
+  go=$("$repo"/scripts/go-toolchain.sh) || die "no Go toolchain for tests/cluster/go.mod (scripts/go-toolchain.sh)"
   GOTOOLCHAIN=local "$go" "$@"
 }
 
@@ -63,7 +70,8 @@ bin_dir=$build_bin_dir # a running cluster's own, from its cluster.env (load_con
 gateway_crds=$cache_dir/crds/gateway-api
 
 built() {
-  [[ -x $build_bin_dir/kube-controlplane && -x $build_bin_dir/kubectl && -x $build_bin_dir/helm &&
+  [[ -x $build_bin_dir/kube-controlplane && -x $build_bin_dir/kube-controller-manager &&
+    -x $build_bin_dir/process-kubelet && -x $build_bin_dir/kubectl && -x $build_bin_dir/helm &&
     -f $cache_dir/complete ]]
 }
 
@@ -95,9 +103,9 @@ cmd_build() {
     kube_ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     kube_ldflags+=" -X $pkg.gitTreeState=clean"
   done
-  log "building kube-controlplane and kubectl from k8s.io/kubernetes $K8S_VERSION (the first build takes minutes)"
+  log "building kube-controlplane, kube-controller-manager, process-kubelet and kubectl from k8s.io/kubernetes $K8S_VERSION (the first build takes minutes)"
   (cd tests/cluster && go_cmd build -trimpath -ldflags "$kube_ldflags" -o "$tmp/bin/" \
-    ./cmd/kube-controlplane ./cmd/kubectl)
+    ./cmd/kube-controlplane ./cmd/kube-controller-manager ./cmd/process-kubelet ./cmd/kubectl)
   log "building helm $HELM_VERSION"
   (cd "$tmp" && GOBIN=$tmp/bin go_cmd install -trimpath \
     -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION")
@@ -128,6 +136,8 @@ cmd_build() {
 # so are the binaries (a source change while the cluster runs builds new ones for the next `up`).
 load_config() {
   if [[ -f $state_dir/cluster.env ]]; then
+    # A state dir of an older cluster.sh has no workloads.
+    workloads=0 pod_subnet=10.244.0.0/24 kubelet_port=10250 echo_bin=
     # shellcheck source=/dev/null
     source "$state_dir/cluster.env"
     [[ -x $bin_dir/kube-controlplane ]] || bin_dir=$build_bin_dir
@@ -135,14 +145,24 @@ load_config() {
     api_port=${MG_CLUSTER_API_PORT:-16443}
     etcd_port=${MG_CLUSTER_ETCD_PORT:-16379}
     etcd_peer_port=${MG_CLUSTER_ETCD_PEER_PORT:-16380}
+    workloads=${MG_CLUSTER_WORKLOADS:-1}
+    pod_subnet=${MG_CLUSTER_POD_SUBNET:-10.244.0.0/24}
+    kubelet_port=${MG_CLUSTER_KUBELET_PORT:-10250}
+    echo_bin=${MG_ECHO_BIN:-}
+    if [[ -z $echo_bin && -x $repo/build/mirrorgate-echo ]]; then echo_bin=$repo/build/mirrorgate-echo; fi
   fi
+  # The pods' network namespaces (mgc<port>-<last octet>) and the bridge here, named after the API port
+  # (unique per machine).
+  pod_netns=mgc$api_port
+  pod_host_if=mgk$api_port
 }
 
 save_config() {
   mkdir -p "$state_dir"
   chmod 700 "$state_dir"
-  printf 'api_port=%d\netcd_port=%d\netcd_peer_port=%d\nbin_dir=%q\n' "$api_port" "$etcd_port" "$etcd_peer_port" \
-    "$bin_dir" >"$state_dir/cluster.env"
+  printf 'api_port=%d\netcd_port=%d\netcd_peer_port=%d\nbin_dir=%q\nworkloads=%q\npod_subnet=%q\nkubelet_port=%d\necho_bin=%q\n' \
+    "$api_port" "$etcd_port" "$etcd_peer_port" "$bin_dir" "$workloads" "$pod_subnet" "$kubelet_port" "$echo_bin" \
+    >"$state_dir/cluster.env"
 }
 
 pid_of() { # name -> pid of a live process started here, or nothing
@@ -154,13 +174,20 @@ pid_of() { # name -> pid of a live process started here, or nothing
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# Starts `kube-controlplane SUBCOMMAND ARGS...` as the leader of its own session and process group; the
-# process writes its own pid (the inner shell execs the binary), whatever setsid does about forking.
+# Starts `kube-controlplane SUBCOMMAND ARGS...` (or, with spawn_binary, another binary of the build) as the
+# leader of its own session and process group; the process writes its own pid (the inner shell execs the
+# binary), whatever setsid does about forking.
 spawn() {
   local name=$1
   shift
+  spawn_binary "$name" kube-controlplane "$@"
+}
+
+spawn_binary() {
+  local name=$1 binary=$2
+  shift 2
   # shellcheck disable=SC2016 # expanded by the inner shell
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$state_dir/$name.pid" "$bin_dir/kube-controlplane" "$@" \
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$state_dir/$name.pid" "$bin_dir/$binary" "$@" \
     </dev/null >>"$state_dir/$name.log" 2>&1 8>&- 9>&- &  # not the lock descriptors: those are ours
   local i
   for ((i = 0; i < 50; i++)); do
@@ -262,6 +289,95 @@ install_crds() {
   log "${#crds[@]} CRDs established"
 }
 
+# --- workloads: kube-controller-manager and the process-kubelet
+
+# What makes Deployments become pods, ready pods EndpointSlices and deleted Namespaces go (docs/cluster.md).
+CONTROLLERS=deployment-controller,replicaset-controller,endpoints-controller,endpointslice-controller
+CONTROLLERS+=,endpointslice-mirroring-controller,namespace-controller,garbage-collector-controller
+CONTROLLERS+=,serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller
+CONTROLLERS+=,pod-garbage-collector-controller,statefulset-controller,daemonset-controller,job-controller
+CONTROLLERS+=,cronjob-controller,ttl-after-finished-controller,disruption-controller,resourcequota-controller
+CONTROLLERS+=,clusterrole-aggregation-controller
+
+start_controller_manager() {
+  [[ -n $(pid_of controller-manager) ]] && return 0
+  [[ -s $state_dir/controller-manager.kubeconfig ]] ||
+    cmd_kubeconfig system:kube-controller-manager >"$state_dir/controller-manager.kubeconfig"
+  log "starting kube-controller-manager"
+  # No serving port (nothing scrapes it; two clusters on one machine would fight for 10257); each controller
+  # with its own service account's token, as kubeadm runs it.
+  spawn_binary controller-manager kube-controller-manager \
+    --kubeconfig="$state_dir/controller-manager.kubeconfig" --secure-port=0 --leader-elect=false \
+    --use-service-account-credentials=true --controllers="$CONTROLLERS" --cluster-name=mirrorgate-test \
+    --service-account-private-key-file="$state_dir/pki/sa.key" --root-ca-file="$state_dir/pki/ca.crt"
+}
+
+# The process-kubelet's rights: its Node, binding pods to it (it is the scheduler too), their status, removing
+# them when their deletion is due, and what their environment and volumes refer to.
+kubelet_rbac() {
+  cat <<'EOF'
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "mirrorgate:process-kubelet"}
+rules:
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: [get, list, watch, create, update, patch]
+- apiGroups: [""]
+  resources: [nodes/status, pods/status]
+  verbs: [get, update, patch]
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch, delete]
+- apiGroups: [""]
+  resources: [pods/binding]
+  verbs: [create]
+- apiGroups: [""]
+  resources: [secrets, configmaps]
+  verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "mirrorgate:process-kubelet"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "mirrorgate:process-kubelet"}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: "mirrorgate:process-kubelet"}
+EOF
+}
+
+node_ready() {
+  [[ -n $(pid_of process-kubelet) ]] || die "process-kubelet exited: $(tail -n 20 "$state_dir/process-kubelet.log")"
+  [[ $(kubectl_admin get node mirrorgate-node -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' \
+    2>/dev/null) == True ]]
+}
+
+start_process_kubelet() {
+  [[ -n $(pid_of process-kubelet) ]] && return 0
+  kubelet_rbac | kubectl_admin apply -f - >/dev/null
+  [[ -s $state_dir/process-kubelet.kubeconfig ]] ||
+    cmd_kubeconfig mirrorgate:process-kubelet >"$state_dir/process-kubelet.kubeconfig"
+  [[ -n $echo_bin ]] || log "no MG_ECHO_BIN: pods of the echo image will wait (ImageNotMapped)"
+  log "starting the process-kubelet (pods in $pod_subnet, network namespaces $pod_netns-N, bridge $pod_host_if)"
+  mkdir -p "$state_dir/node"
+  spawn_binary process-kubelet process-kubelet --kubeconfig="$state_dir/process-kubelet.kubeconfig" \
+    --dir="$state_dir/node" --pod-subnet="$pod_subnet" --netns="$pod_netns" --host-interface="$pod_host_if" \
+    --port="$kubelet_port" --ca-cert="$state_dir/pki/ca.crt" --ca-key="$state_dir/pki/ca.key" \
+    --echo-binary="$echo_bin"
+  wait_until 30 "node mirrorgate-node Ready" node_ready ||
+    die "node not Ready after 30 s (see $state_dir/process-kubelet.log)"
+}
+
+# What a killed process-kubelet left: the processes in its pods' namespaces, the namespaces (and with them
+# the veth pairs) and the bridge.
+remove_pod_network() {
+  local ns p
+  for ns in $(ip netns list 2>/dev/null | cut -d' ' -f1 | grep -E "^$pod_netns-[0-9]+\$" || true); do
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  ip link del "$pod_host_if" 2>/dev/null || true
+}
+
 cmd_up() {
   local started=$SECONDS
   cmd_build
@@ -275,6 +391,10 @@ cmd_up() {
   start_etcd
   cmd_start_apiserver
   install_crds
+  if [[ $workloads == 1 ]]; then
+    start_controller_manager
+    start_process_kubelet
+  fi
   log "up in $((SECONDS - started)) s: https://127.0.0.1:$api_port, state in $state_dir"
   print_env
 }
@@ -286,6 +406,10 @@ cmd_down() {
   }
   [[ -f $state_dir/cluster.env || -f $state_dir/etcd.pid || -f $state_dir/apiserver.pid ]] ||
     die "$state_dir does not look like a cluster state dir; not removing it"
+  load_config
+  stop_process process-kubelet
+  remove_pod_network
+  stop_process controller-manager
   stop_process apiserver
   stop_process etcd
   rm -rf "$state_dir"
@@ -298,7 +422,11 @@ cmd_status() {
   etcd=$(pid_of etcd)
   apiserver=$(pid_of apiserver)
   if [[ -n $etcd && -n $apiserver ]] && apiserver_ready 2>/dev/null; then
-    echo "running: https://127.0.0.1:$api_port (kube-apiserver pid $apiserver, etcd pid $etcd on 127.0.0.1:$etcd_port), state $state_dir"
+    local workload_pids=""
+    if [[ $workloads == 1 ]]; then
+      workload_pids=", kube-controller-manager pid $(pid_of controller-manager), process-kubelet pid $(pid_of process-kubelet) (pods in $pod_subnet)"
+    fi
+    echo "running: https://127.0.0.1:$api_port (kube-apiserver pid $apiserver, etcd pid $etcd on 127.0.0.1:$etcd_port$workload_pids), state $state_dir"
     return 0
   fi
   echo "not running (state dir $state_dir; etcd pid ${etcd:-none}, kube-apiserver pid ${apiserver:-none})"

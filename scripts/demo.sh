@@ -121,7 +121,9 @@ pod_cmd=()
 source_args=(-c examples/mirror)
 if ((cluster)); then
   title "0. A local Kubernetes control plane (scripts/cluster.sh up) and examples/mirror applied with kubectl"
-  exports=$(scripts/cluster.sh up) || die "scripts/cluster.sh up failed"
+  # The control plane alone: the demo's pods are its own processes at 10.244.0.2-5 with EndpointSlices it
+  # writes, where the process-kubelet would claim the same subnet.
+  exports=$(MG_CLUSTER_WORKLOADS=0 scripts/cluster.sh up) || die "scripts/cluster.sh up failed"
   eval "$exports"
   # The pods' network: a namespace joined to this one by a veth pair (host side 10.244.0.1).
   ip netns add "$pod_netns"

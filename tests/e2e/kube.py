@@ -12,6 +12,10 @@ mgtest's exit hooks, at interpreter exit and on SIGTERM (ctest's timeout).
 
 The API server can be stopped and started again (stop_apiserver, start_apiserver): etcd keeps running, so
 every object stays, and the port and CA stay, so kubeconfigs handed out before still work.
+
+Cluster(workloads=True, pod_subnet=...) also runs kube-controller-manager and the process-kubelet: pods run as
+local processes (the conformance echo image as mirrorgate-echo) at addresses of pod_subnet, in a network
+namespace of their own (docs/cluster.md). Without it, the control plane alone: nothing runs pods.
 """
 
 from __future__ import annotations
@@ -90,8 +94,11 @@ class Cluster:
     apiserver_args: extra kube-apiserver flags, e.g. ["--watch-cache-sizes=httproutes.gateway.networking.k8s.io#0"]
     to serve a kind's watches from etcd, where a compaction expires them at once."""
 
-    def __init__(self, apiserver_args: list[str] | None = None):
+    def __init__(self, apiserver_args: list[str] | None = None, workloads: bool = False,
+                 pod_subnet: str | None = None):
         self.apiserver_args = list(apiserver_args or [])
+        self.workloads = workloads
+        self.pod_subnet = pod_subnet
         self.dir: Path | None = None
         self.kubeconfig: Path | None = None
         self.bin_dir: Path | None = None
@@ -130,7 +137,10 @@ class Cluster:
         self.env = dict(os.environ, MG_CLUSTER_DIR=str(self.dir), MG_CLUSTER_API_PORT=str(self.api_port),
                         MG_CLUSTER_ETCD_PORT=str(self.etcd_port),
                         MG_CLUSTER_ETCD_PEER_PORT=str(self.etcd_peer_port),
-                        MG_CLUSTER_APISERVER_ARGS=" ".join(self.apiserver_args))
+                        MG_CLUSTER_APISERVER_ARGS=" ".join(self.apiserver_args),
+                        MG_CLUSTER_WORKLOADS="1" if self.workloads else "0", MG_ECHO_BIN=mgtest.ECHO_BIN)
+        if self.pod_subnet:
+            self.env["MG_CLUSTER_POD_SUBNET"] = self.pod_subnet
         self._exit_token = mgtest.on_exit(self.kill)
         self.script("build", timeout=BUILD_TIMEOUT)
         out = self.script("up", timeout=UP_TIMEOUT).stdout
@@ -165,12 +175,33 @@ class Cluster:
                 os.killpg(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        if self.workloads and self.api_port:
+            self._remove_pod_network()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def _remove_pod_network(self) -> None:
+        """What a killed process-kubelet leaves: its pods' processes, their network namespaces (with their
+        veth pairs) and the bridge (named after the API port, as scripts/cluster.sh names them)."""
+        for netns in self.pod_namespaces():
+            pids = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True, timeout=10)
+            for pid in pids.stdout.split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            subprocess.run(["ip", "netns", "del", netns], capture_output=True, timeout=10)
+        subprocess.run(["ip", "link", "del", f"mgk{self.api_port}"], capture_output=True, timeout=10)
+
+    def pod_namespaces(self) -> list[str]:
+        """The network namespaces of this cluster's pods (mgc<API port>-<last octet of the pod address>)."""
+        out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10).stdout
+        prefix = f"mgc{self.api_port}-"
+        return [line.split()[0] for line in out.splitlines() if line.startswith(prefix)]
+
     def pids(self) -> dict[str, int]:
-        """{"etcd": pid, "apiserver": pid} of the pid files present (the processes may have exited)."""
+        """{"etcd": pid, "apiserver": pid, ...} of the pid files present (the processes may have exited)."""
         found = {}
-        for name in ("etcd", "apiserver"):
+        for name in ("etcd", "apiserver", "controller-manager", "process-kubelet"):
             try:
                 found[name] = int((self.dir / f"{name}.pid").read_text())
             except (OSError, ValueError, TypeError):
@@ -254,7 +285,7 @@ class Cluster:
     def describe(self, lines: int = 30) -> str:
         """The tails of the control plane's logs, for failure messages."""
         out = []
-        for name in ("etcd", "apiserver"):
+        for name in ("etcd", "apiserver", "controller-manager", "process-kubelet"):
             try:
                 text = (self.dir / f"{name}.log").read_text(errors="replace").splitlines()[-lines:]
             except (OSError, TypeError):
@@ -282,6 +313,8 @@ class KubeTestCase(mgtest.DumpsOnFailure, unittest.TestCase):
     the processes' logs and the control plane's are printed."""
 
     APISERVER_ARGS: list[str] = []
+    WORKLOADS = False  # kube-controller-manager and the process-kubelet too
+    POD_SUBNET: str | None = None  # theirs: a /24 of 10.244.0.0/16 no other test uses
     cluster: mgtest.Cluster
     kube: Cluster
 
@@ -296,7 +329,7 @@ class KubeTestCase(mgtest.DumpsOnFailure, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.cluster = mgtest.Cluster(cls.__name__)
-        cls.kube = Cluster(cls.APISERVER_ARGS)
+        cls.kube = Cluster(cls.APISERVER_ARGS, workloads=cls.WORKLOADS, pod_subnet=cls.POD_SUBNET)
         try:
             cls.kube.up()
             cls.start()

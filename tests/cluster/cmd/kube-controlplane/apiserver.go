@@ -26,7 +26,8 @@ func apiserverFlags(dir string, port, etcdPort int) []string {
 		"--tls-cert-file=" + pki("apiserver.crt"),
 		"--tls-private-key-file=" + pki("apiserver.key"),
 		"--client-ca-file=" + pki("ca.crt"),
-		// RBAC only: the Node authorizer serves kubelets, and there are none.
+		// RBAC only: the Node authorizer serves real kubelets; the process-kubelet's user has a ClusterRole
+		// of its own (scripts/cluster.sh).
 		"--authorization-mode=RBAC",
 		// The defaults (NamespaceLifecycle, LimitRanger, ServiceAccount, ResourceQuota, PodSecurity, the
 		// admission webhooks and policies, ...) plus what kubeadm adds; none needs another component to admit
@@ -40,6 +41,12 @@ func apiserverFlags(dir string, port, etcdPort int) []string {
 		// The endpoint reconciler would publish 127.0.0.1 as the "kubernetes" Service's endpoint, which
 		// validation refuses (loopback), and log that error every 10 s.
 		"--endpoint-reconciler-type=none",
+		// The kubelet endpoint (the process-kubelet's, for pods/log): dialled at the Node's InternalIP, its
+		// serving certificate checked against the cluster CA, as kubeadm's --kubelet-* flags do.
+		"--kubelet-client-certificate=" + pki("apiserver-kubelet-client.crt"),
+		"--kubelet-client-key=" + pki("apiserver-kubelet-client.key"),
+		"--kubelet-certificate-authority=" + pki("ca.crt"),
+		"--kubelet-preferred-address-types=InternalIP",
 		// The aggregation layer, as kubeadm configures it.
 		"--requestheader-client-ca-file=" + pki("front-proxy-ca.crt"),
 		"--requestheader-allowed-names=front-proxy-client",

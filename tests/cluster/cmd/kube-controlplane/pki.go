@@ -118,6 +118,16 @@ func runPKI(args []string) error {
 		return err
 	}
 
+	// The API server's client certificate towards kubelets (kubeadm's apiserver-kubelet-client): the
+	// process-kubelet's log endpoint accepts clients of the cluster CA.
+	err = ensureLeaf(*dir, "apiserver-kubelet-client", caCert, caKey, certutil.Config{
+		CommonName: "kube-apiserver-kubelet-client",
+		Usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+	if err != nil {
+		return err
+	}
+
 	// The aggregation layer's front proxy, as kubeadm sets it up: without it the API server cannot
 	// authenticate to aggregated API servers and says so at start.
 	fpCert, fpKey, err := loadOrCreateCA(*dir, "front-proxy-ca", "front-proxy-ca")
