@@ -28,38 +28,21 @@ constexpr std::array<uint8_t, 256> kEscapes = [] {
   return t;
 }();
 
-}  // namespace
-
-void append_json_string(std::string& out, std::string_view s) {
+// `s` in double quotes: quotes and backslashes after a backslash, the other bytes of `cls` as JSON's
+// four-digit or the text format's two-digit hex escapes; the runs between them appended whole.
+void append_quoted(std::string& out, std::string_view s, EscapeClass cls) {
   out += '"';
-  size_t run = 0;  // the start of the bytes that need no escape, appended together
+  size_t run = 0;
   for (size_t i = 0; i < s.size(); ++i) {
     const auto u = static_cast<unsigned char>(s[i]);
-    if ((kEscapes[u] & kJson) == 0) continue;
+    if ((kEscapes[u] & cls) == 0) continue;
     out.append(s.data() + run, i - run);
     run = i + 1;
     if (u == '"' || u == '\\') {
       out += '\\';
       out += static_cast<char>(u);
-    } else {
+    } else if (cls == kJson) {
       fmt::format_to(std::back_inserter(out), "\\u{:04x}", u);
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
-}
-
-void append_text_string(std::string& out, std::string_view s) {
-  out += '"';
-  size_t run = 0;  // the start of the bytes that need no escape, appended together
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto u = static_cast<unsigned char>(s[i]);
-    if ((kEscapes[u] & kText) == 0) continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    if (u == '"' || u == '\\') {
-      out += '\\';
-      out += static_cast<char>(u);
     } else {
       fmt::format_to(std::back_inserter(out), "\\x{:02X}", u);
     }
@@ -67,6 +50,12 @@ void append_text_string(std::string& out, std::string_view s) {
   out.append(s.data() + run, s.size() - run);
   out += '"';
 }
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) { append_quoted(out, s, kJson); }
+
+void append_text_string(std::string& out, std::string_view s) { append_quoted(out, s, kText); }
 
 bool parse_access_log_format(std::string_view name, AccessLogFormat& out) {
   if (name == "json") {

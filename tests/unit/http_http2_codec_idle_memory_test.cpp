@@ -11,23 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "h2_codec_pair.h"
 #include "http/http2_codec.h"
 #include "upstream/h2_client_codec.h"
 
 namespace mg::http {
 namespace {
-
-class Server final : public Http2Codec::Listener {
- public:
-  void on_request(const std::shared_ptr<Http2Stream>& stream) override { requests.push_back(stream); }
-  void on_stream_change(Http2Stream&) override {}
-  std::vector<std::shared_ptr<Http2Stream>> requests;
-};
-
-class Client final : public upstream::H2ClientCodec::Listener {
- public:
-  void on_stream_change(upstream::H2ClientStream&) override {}
-};
 
 // Whole pages of the frame buffer that are in memory.
 size_t resident_pages(std::span<const std::byte> buffer) {
@@ -42,31 +31,12 @@ size_t resident_pages(std::span<const std::byte> buffer) {
   return n;
 }
 
-class Http2CodecIdleMemoryTest : public ::testing::Test {
+class Http2CodecIdleMemoryTest : public test::H2CodecPair {
  protected:
-  Http2CodecIdleMemoryTest() : server_codec_(server_, Http2Settings{}), client_codec_(client_, 1 << 20) {}
+  Http2CodecIdleMemoryTest() : H2CodecPair(Http2Settings{}, 1 << 20) {}
 
-  void pump() {
-    for (int i = 0; i < 100; ++i) {
-      std::string a, b;
-      ASSERT_TRUE(client_codec_.produce(a, 1 << 20));
-      if (!a.empty()) {
-        ASSERT_TRUE(server_codec_.receive(a));
-      }
-      ASSERT_TRUE(server_codec_.produce(b, 1 << 20));
-      if (!b.empty()) {
-        ASSERT_TRUE(client_codec_.receive(b));
-      }
-      if (a.empty() && b.empty()) return;
-    }
-    FAIL() << "the codecs never went quiet";
-  }
-
-  std::shared_ptr<upstream::H2ClientStream> get(const std::string& path) {
-    auto stream = std::make_shared<upstream::H2ClientStream>();
-    const std::vector<Http2Field> fields{
-        {":method", "GET"}, {":scheme", "http"}, {":authority", "gateway.example"}, {":path", path}};
-    EXPECT_TRUE(client_codec_.submit(stream, fields, false));
+  std::shared_ptr<upstream::H2ClientStream> get_now(const std::string& path) {
+    auto stream = get(path);
     pump();
     return stream;
   }
@@ -81,16 +51,12 @@ class Http2CodecIdleMemoryTest : public ::testing::Test {
     pump();
   }
 
-  Server server_;
-  Client client_;
-  Http2Codec server_codec_;
-  upstream::H2ClientCodec client_codec_;
 };
 
 TEST_F(Http2CodecIdleMemoryTest, TheFrameBufferLeavesMemoryWhenTheConnectionIsIdle) {
   ASSERT_GE(server_codec_.outbound_frame_buffer().size(), 16u * 1024);
   const std::string body(12 * 1024, 'a');
-  auto stream = get("/first");
+  auto stream = get_now("/first");
   answer(body);
   ASSERT_EQ(stream->body, body);
   ASSERT_EQ(server_codec_.open_streams(), 0u);
@@ -101,14 +67,14 @@ TEST_F(Http2CodecIdleMemoryTest, TheFrameBufferLeavesMemoryWhenTheConnectionIsId
 
   // The session goes on as before: the next answer is whole.
   const std::string second(12 * 1024, 'b');
-  auto next = get("/second");
+  auto next = get_now("/second");
   answer(second);
   EXPECT_EQ(next->body, second);
   EXPECT_GE(resident_pages(server_codec_.outbound_frame_buffer()), 2u);
 }
 
 TEST_F(Http2CodecIdleMemoryTest, NothingIsGivenBackWhileAStreamIsOpen) {
-  auto stream = get("/first");
+  auto stream = get_now("/first");
   Http2Stream& s = *server_.requests.back();
   s.out = std::string(12 * 1024, 'a');  // half an answer: the stream stays open
   const std::vector<Http2Field> fields{{":status", "200"}};

@@ -11,54 +11,16 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include "h2_codec_pair.h"
 #include "http/http2_codec.h"
 #include "upstream/h2_client_codec.h"
 
 namespace mg::upstream {
 namespace {
 
-class Server final : public http::Http2Codec::Listener {
- public:
-  void on_request(const std::shared_ptr<http::Http2Stream>& stream) override { requests.push_back(stream); }
-  void on_stream_change(http::Http2Stream&) override {}
-  std::vector<std::shared_ptr<http::Http2Stream>> requests;
-};
-
-class Client final : public H2ClientCodec::Listener {
- public:
-  void on_stream_change(H2ClientStream&) override { ++changes; }
-  int changes = 0;
-};
-
-class H2ClientCodecTest : public ::testing::Test {
+class H2ClientCodecTest : public test::H2CodecPair {
  protected:
-  explicit H2ClientCodecTest(http::Http2Settings settings = {}, uint32_t client_window = 16 * 1024)
-      : server_codec_(server_, settings), client_codec_(client_, client_window) {}
-
-  // Moves bytes both ways until neither side has anything to say.
-  void pump() {
-    for (int i = 0; i < 100; ++i) {
-      std::string a, b;
-      ASSERT_TRUE(client_codec_.produce(a, 1 << 20));
-      if (!a.empty()) {
-        ASSERT_TRUE(server_codec_.receive(a));
-      }
-      ASSERT_TRUE(server_codec_.produce(b, 1 << 20));
-      if (!b.empty()) {
-        ASSERT_TRUE(client_codec_.receive(b));
-      }
-      if (a.empty() && b.empty()) return;
-    }
-    FAIL() << "the codecs never went quiet";
-  }
-
-  std::shared_ptr<H2ClientStream> get(const std::string& path) {
-    auto stream = std::make_shared<H2ClientStream>();
-    const std::vector<http::Http2Field> fields{
-        {":method", "GET"}, {":scheme", "http"}, {":authority", "backend.example"}, {":path", path}};
-    EXPECT_TRUE(client_codec_.submit(stream, fields, false));
-    return stream;
-  }
+  using H2CodecPair::H2CodecPair;
 
   void answer(http::Http2Stream& s, std::string body, std::vector<http::Http2Field> trailers = {}) {
     s.out = std::move(body);
@@ -68,10 +30,6 @@ class H2ClientCodecTest : public ::testing::Test {
     ASSERT_TRUE(server_codec_.submit_response(s, fields, true));
   }
 
-  Server server_;
-  Client client_;
-  http::Http2Codec server_codec_;
-  H2ClientCodec client_codec_;
 };
 
 TEST_F(H2ClientCodecTest, SendsRequestAndReadsTheAnswerWithTrailers) {
