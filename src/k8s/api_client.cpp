@@ -26,12 +26,28 @@ curl_blob blob(const std::string& pem) {
 struct ApiClient::Transfer {
   CURL* curl;
   const LineHandler* on_line;
+  const OpenHandler* on_open;
   const std::atomic<bool>* stop;
+  bool opened = false;
   bool ended_by_reader = false;
   std::string body = {};
   std::string partial_line = {};
   bool streaming_lines = false;
   bool status_checked = false;
+
+  // A header line; the empty one ends a header block, whose status is then known.
+  size_t header(const char* data, size_t size) {
+    const bool block_ends = size == 0 || data[0] == '\r' || data[0] == '\n';
+    if (block_ends && on_open != nullptr && *on_open && !opened) {
+      long status = 0;
+      curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+      if (status >= 200 && status < 300) {
+        opened = true;
+        (*on_open)();
+      }
+    }
+    return size;
+  }
 
   size_t write(const char* data, size_t size) {
     if (!status_checked) {
@@ -102,16 +118,17 @@ ApiResponse ApiClient::send(std::string_view method, const std::string& path, co
 }
 
 ApiResponse ApiClient::stream(const std::string& path, const LineHandler& on_line,
-                              std::chrono::milliseconds idle_timeout) {
-  return perform("GET", path, nullptr, {}, {}, &on_line, idle_timeout);
+                              std::chrono::milliseconds idle_timeout, const OpenHandler& on_open) {
+  return perform("GET", path, nullptr, {}, {}, &on_line, idle_timeout, &on_open);
 }
 
 ApiResponse ApiClient::perform(std::string_view method, const std::string& path, const std::string* body,
                                std::string_view content_type, std::chrono::milliseconds timeout,
-                               const LineHandler* on_line, std::chrono::milliseconds idle_timeout) {
+                               const LineHandler* on_line, std::chrono::milliseconds idle_timeout,
+                               const OpenHandler* on_open) {
   CURL* curl = static_cast<CURL*>(curl_);
   curl_easy_reset(curl);  // keeps the connection cache, forgets the last request's options
-  Transfer transfer{curl, on_line, stop_};
+  Transfer transfer{curl, on_line, on_open, stop_};
   const std::string url = connection_.server + path;
   const std::string method_text(method);
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
@@ -171,6 +188,11 @@ ApiResponse ApiClient::perform(std::string_view method, const std::string& path,
   };
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
+  WriteFn header = [](char* data, size_t size, size_t count, void* self) {
+    return static_cast<Transfer*>(self)->header(data, size * count);
+  };
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
   using ProgressFn = int (*)(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t);
   ProgressFn progress = [](void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
     const auto* t = static_cast<Transfer*>(self);

@@ -39,11 +39,14 @@ class ApiClient {
   // application/merge-patch+json, ...).
   ApiResponse send(std::string_view method, const std::string& path, const std::string& body,
                    std::string_view content_type, std::chrono::milliseconds timeout);
-  // A watch: calls on_line with each line of a 2xx answer as it arrives, and returns when the server
+  // A watch: calls on_open once the server has answered 2xx (a watch of a quiet resource says nothing
+  // more for a while), on_line with each line of the answer as it arrives, and returns when the server
   // ends the stream, on a transport error, after idle_timeout without a byte, on stop, or when on_line
   // returns false (transport_error "ended by the reader").
   using LineHandler = std::function<bool(std::string_view line)>;
-  ApiResponse stream(const std::string& path, const LineHandler& on_line, std::chrono::milliseconds idle_timeout);
+  using OpenHandler = std::function<void()>;
+  ApiResponse stream(const std::string& path, const LineHandler& on_line, std::chrono::milliseconds idle_timeout,
+                     const OpenHandler& on_open = {});
 
   const ClusterConnection& connection() const { return connection_; }
 
@@ -51,8 +54,8 @@ class ApiClient {
   struct Transfer;
   ApiResponse perform(std::string_view method, const std::string& path, const std::string* body,
                       std::string_view content_type, std::chrono::milliseconds timeout,
-                      const LineHandler* on_line,
-                      std::chrono::milliseconds idle_timeout);
+                      const LineHandler* on_line, std::chrono::milliseconds idle_timeout,
+                      const OpenHandler* on_open = nullptr);
 
   ClusterConnection connection_;
   const std::atomic<bool>* stop_;

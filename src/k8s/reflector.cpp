@@ -158,9 +158,15 @@ void Reflector::watch() {
   watch_error_.clear();
   size_t events = 0;
   const auto opened = std::chrono::steady_clock::now();
+  // A watch the server took is a resource watched: the error of an earlier refused try is over (a quiet
+  // resource's watch may say nothing for minutes).
+  const auto opened_now = [this] {
+    std::lock_guard lock(mutex_);
+    last_error_.clear();
+  };
   const ApiResponse response = client_->stream(
       path, [&](std::string_view line) { return line.empty() || (++events, handle_event(line)); },
-      timing_.idle_timeout);
+      timing_.idle_timeout, opened_now);
   if (stop_) return;
   if (response.status == 0) {
     health_.unreachable(response.transport_error);

@@ -247,6 +247,19 @@ TEST(K8sReflector, A429IsRetriedWhenTheServerSaysNotAfterTheBackoff) {
   EXPECT_GE(f.api.paths().size(), 3u);
 }
 
+// A refused watch is an error until a watch is taken again, even when the resource then stays quiet (no
+// event says so for minutes): `kubernetesWatchErrors` must not report a resource that is being watched.
+TEST(K8sReflector, AWatchTakenAgainClearsTheRefusedWatchsError) {
+  Fixture f;
+  f.api.script({200, {list_page({service("a", "5")}, "9", "")}});
+  f.api.script({429, {R"({"kind":"Status","code":429,"message":"storage is (re)initializing"})"}});
+  f.api.script({200, {event("ADDED", service("b", "10"))}, 3000ms});  // headers now, the event in 3 s
+  f.start();
+  ASSERT_TRUE(eventually([&] { return f.api.paths().size() >= 3; }));
+  EXPECT_TRUE(eventually([&] { return f.reflector->last_error().empty(); }, 1500ms)) << f.reflector->last_error();
+  EXPECT_TRUE(service_names(f.store) == std::vector<std::string>{"a"});  // the event has not come yet
+}
+
 TEST(K8sReflector, ExpiredWatchListsAgainAndReplacesTheScope) {
   Fixture f;
   f.api.script({200, {list_page({service("a", "5"), service("b", "6")}, "9", "")}});
