@@ -130,14 +130,18 @@ context_hash() {
   } | sha256sum | cut -c1-16
 }
 archive="$cache/mirrorgate-0.1.0-$(context_hash).oci.tar"
-if [[ -s $archive ]] && buildah_ inspect --type image "$tag" >/dev/null 2>&1; then
+image_id() { buildah_ images --noheading --no-trunc --format '{{.ID}}' "$tag" 2>/dev/null || true; }
+# Up to date when the archive of this context exists and the tag in storage is still the image it holds
+# (a build of another checkout retags it).
+if [[ -s $archive && -s $archive.id && $(image_id) == "$(cat "$archive.id")" ]]; then
   log "up to date: $archive"
 else
   log "building $tag (compiles mirrorgate: minutes)"
   nice buildah "${storage[@]}" bud --pull=never --layers --isolation chroot -t "$tag" -f "$repo/Dockerfile" "$repo" >&2
-  rm -f "$cache"/mirrorgate-0.1.0-*.oci.tar
+  rm -f "$cache"/mirrorgate-0.1.0-*.oci.tar "$cache"/mirrorgate-0.1.0-*.oci.tar.id
   buildah_ push --quiet "$tag" "oci-archive:$archive.tmp:$tag" >&2
   mv "$archive.tmp" "$archive"
+  image_id >"$archive.id"
 fi
 log "$archive ($(du -h "$archive" | cut -f1))"
 echo "$archive"
