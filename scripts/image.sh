@@ -23,6 +23,7 @@ mkdir -p "$cache"
 # One run at a time per cache: two would build into the same storage and replace each other's archive.
 exec 9>"$cache/lock"
 flock -n 9 || { log "waiting for another scripts/image.sh on $cache"; flock 9; }
+rm -rf "$cache"/rootfs.* # a debootstrap that an earlier run did not finish
 
 # buildah's own storage, separate from any system storage: vfs copies layers instead of mounting overlays.
 storage=(--root "$cache/storage" --runroot "$cache/run" --storage-driver vfs)
