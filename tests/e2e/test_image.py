@@ -12,8 +12,10 @@ with /proc and /dev bound in, sharing the host's network, under the chart's secu
 
 Loopback block 127.0.100.0/24: gateway 127.0.100.1 (port 80), pods 127.0.100.2-5."""
 
+import json
 import os
 import subprocess
+import tarfile
 import tempfile
 import unittest
 from pathlib import Path
@@ -130,6 +132,20 @@ exec chroot "$root" {" ".join(AS_CHART)} /usr/local/bin/{binary} "$@"
         self.assertRegex(getcap.stdout, r"cap_net_bind_service[=+]ep", getcap)
         self.assertFalse((self.rootfs / "usr/sbin/setcap").exists(), "libcap2-bin was not purged")
         self.assertFalse((self.rootfs / "usr/bin/g++").exists(), "the build stage leaked into the image")
+
+    def test_archive_holds_the_tagged_image_with_the_charts_user_and_entrypoint(self):
+        # The exported OCI archive, as a registry would receive it: index -> manifest -> config.
+        with tarfile.open(self.archive) as tar:
+            def blob(digest: str) -> dict:
+                return json.load(tar.extractfile("blobs/sha256/" + digest.removeprefix("sha256:")))
+            index = json.load(tar.extractfile("index.json"))
+            [entry] = index["manifests"]
+            self.assertEqual(entry["annotations"]["org.opencontainers.image.ref.name"], "mirrorgate:0.1.0")
+            config = blob(blob(entry["digest"])["config"]["digest"])["config"]
+        self.assertEqual(config["User"], "65532:65532")  # the chart's runAsUser
+        self.assertEqual(config["Entrypoint"], ["/usr/local/bin/mirrorgate"])  # the chart passes args only
+        self.assertEqual(set(config["ExposedPorts"]), {"80/tcp", "443/tcp", "9901/tcp"})
+        self.assertEqual(config["Labels"]["org.opencontainers.image.version"], "0.1.0")
 
     def test_port_80_needs_the_file_capability(self):
         # The control for the seed scenario's port 80: the echo binary has no file capability and, under
