@@ -11,7 +11,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake ninja-build pkg-config python3 \
       libasio-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libre2-dev libspdlog-dev libfmt-dev \
-      libcli11-dev libgtest-dev libgmock-dev libjemalloc-dev libcurl4-openssl-dev \
+      libcli11-dev libgtest-dev libgmock-dev libjemalloc-dev libcurl4-openssl-dev libnghttp2-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -26,7 +26,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DMG_SANITIZER_VARI
 FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libssl3 libcurl4 libyaml-cpp0.7 libre2-9 libspdlog1.10 libfmt9 libjemalloc2 \
+      libssl3 libcurl4 libnghttp2-14 libyaml-cpp0.7 libre2-9 libspdlog1.10 libfmt9 libjemalloc2 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/mirrorgate /build/mirrorgate-echo /usr/local/bin/
 # Ports below 1024 (80, 443) as a non-root user: the gateway binary carries CAP_NET_BIND_SERVICE as a file

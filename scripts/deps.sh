@@ -19,9 +19,15 @@ packages=(
   # prometheus scrapes the gateway, promtool checks the metrics, the rules and their unit tests
   prometheus
 )
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(wrk nginx haproxy linux-perf h2o)
-fi
+for flag in "$@"; do
+  case $flag in
+    --bench) packages+=(wrk nginx haproxy linux-perf h2o) ;;
+    # scripts/image.sh: build the container image without Docker, from base images made with debootstrap;
+    # getcap checks the gateway binary's file capability
+    --image) packages+=(buildah debootstrap libcap2-bin) ;;
+    *) echo "deps: unknown flag $flag (--bench, --image)" >&2; exit 2 ;;
+  esac
+done
 
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
