@@ -3,7 +3,8 @@ the primary's; matches and mismatches are counted in /metrics, and the last mism
 their differences at admin /mirrors/diff and by `mirrorgate mirrors --diff`.
 
 The v1 (primary) and v2 (mirror) echo pods answer the same JSON except for the fields naming the pod
-and the Service, and the mirror sees the X-Mirrorgate-Mirror header its copy carries.
+and the Service, the X-Mirrorgate-Mirror header the copy carries, and the copy's traceparent (the same
+trace, a span of its own).
 
 Loopback block 127.0.30.0/24: gateway .1, v1 pod .2, v2 pod .3, refusing mirror endpoint .4."""
 
@@ -18,7 +19,7 @@ V1 = "infra-backend-v1-6c8d9f7b5-df1a1"
 V2 = "infra-backend-v2-7f9b8c6d4-df2b2"
 COMPARISONS = "mirrorgate_mirror_comparisons_total"
 # What differs between v1's and v2's echo of the same request.
-POD_FIELDS = ["/pod", "/service", "/headers/X-Mirrorgate-Mirror"]
+POD_FIELDS = ["/pod", "/service", "/headers/X-Mirrorgate-Mirror", "/headers/Traceparent"]
 
 
 def policy_yaml(name: str, route: str, ignore: list[str], percent: int = 100) -> str:
@@ -124,7 +125,11 @@ class MirrorDiff(mgtest.ClusterTestCase):
         self.assertIn(f'/pod: primary "{V1}", mirror "{V2}"', diffs)
         self.assertIn('/service: primary "infra-backend-v1", mirror "infra-backend-v2"', diffs)
         self.assertTrue(any(d.startswith("/headers/X-Mirrorgate-Mirror: only in mirror") for d in diffs), diffs)
-        self.assertEqual(len(diffs), 3, diffs)
+        [trace] = [d for d in diffs if d.startswith("/headers/Traceparent/0: ")]
+        primary_span, mirror_span = (v.split("-") for v in trace.split('"')[1::2])
+        self.assertEqual(primary_span[1], mirror_span[1], trace)  # one trace
+        self.assertNotEqual(primary_span[2], mirror_span[2], trace)  # two spans
+        self.assertEqual(len(diffs), 4, diffs)
         self.assertGreaterEqual(self.comparisons("strict", "mismatch"), 1)
 
         table = self.diff_cli("--request-id", rid)
