@@ -315,9 +315,11 @@ std::optional<uint64_t> opt_byte_quantity(Obj& o, std::string_view key) {
   return bytes;
 }
 
-// spec.targetRefs of a policy (GEP-713): 1 to 16 objects in the policy's namespace, of the given kinds.
-std::vector<PolicyTargetReference> decode_policy_target_refs(Obj& spec,
-                                                             const std::vector<std::string_view>& kinds) {
+// spec.targetRefs of a policy (GEP-713): 1 to 16 objects in the policy's namespace, of the given kinds of
+// `group` ("" is the core group); `section_names` says what a sectionName names, for its error.
+std::vector<PolicyTargetReference> decode_policy_target_refs(Obj& spec, std::string_view group,
+                                                             const std::vector<std::string_view>& kinds,
+                                                             std::string_view section_names) {
   spec.require("targetRefs");
   auto refs = spec.objects<PolicyTargetReference>(
       "targetRefs",
@@ -329,14 +331,15 @@ std::vector<PolicyTargetReference> decode_policy_target_refs(Obj& spec,
         ref.section_name = t.str("sectionName");
         if (ref.section_name && !valid_section_name(*ref.section_name))
           t.fail(t.raw("sectionName"), t.sub("sectionName"),
-                 "invalid section name \"" + *ref.section_name +
-                     "\" (lowercase RFC 1123 labels separated by \".\", at most 253 characters)");
-        if (ref.group != kGatewayGroup || std::find(kinds.begin(), kinds.end(), ref.kind) == kinds.end()) {
+                 "invalid section name \"" + *ref.section_name + "\" (" + std::string(section_names) + ")");
+        if (ref.group != group || std::find(kinds.begin(), kinds.end(), ref.kind) == kinds.end()) {
           std::string allowed;
           for (auto k : kinds) allowed += (allowed.empty() ? "" : ", ") + std::string(k);
+          const std::string of_group =
+              group.empty() ? "the core group, group \"\"" : "group " + std::string(group);
           t.fail(t.node(), t.path(),
-                 "unsupported target " + ref.group + "/" + ref.kind + " (supported: kind " + allowed +
-                     " of group " + std::string(kGatewayGroup) + ")");
+                 "unsupported target " + (ref.group.empty() ? std::string("core") : ref.group) + "/" + ref.kind +
+                     " (supported: kind " + allowed + " of " + of_group + ")");
         }
         t.finish();
         return ref;
@@ -345,6 +348,10 @@ std::vector<PolicyTargetReference> decode_policy_target_refs(Obj& spec,
   if (refs.empty()) spec.fail(spec.raw("targetRefs"), spec.sub("targetRefs"), "must name at least one target");
   return refs;
 }
+
+// What a Gateway API policy's sectionName may be (a listener's or a rule's name).
+constexpr std::string_view kGatewaySectionNames =
+    "lowercase RFC 1123 labels separated by \".\", at most 253 characters";
 
 // --- shared pieces ---
 
@@ -948,7 +955,7 @@ std::vector<std::string> unique_strings(
 }
 
 void decode_mirror_policy_spec(Obj o, MirrorPolicy& p) {
-  p.target_refs = decode_policy_target_refs(o, {"HTTPRoute"});
+  p.target_refs = decode_policy_target_refs(o, kGatewayGroup, {"HTTPRoute"}, kGatewaySectionNames);
   for (size_t i = 0; i < p.target_refs.size(); ++i) {
     const auto& a = p.target_refs[i];
     for (size_t j = 0; j < i; ++j) {
@@ -1122,7 +1129,7 @@ void decode_endpoint_slice(Obj& o, EndpointSlice& es) {
 // Bounds as the command-line flags have them: sizes and timeouts are positive (a zero header timeout
 // would switch off the slowloris guard); only the body limit may be 0, which means unlimited.
 void decode_client_traffic_policy_spec(Obj o, ClientTrafficPolicy& p) {
-  p.target_refs = decode_policy_target_refs(o, {"Gateway"});
+  p.target_refs = decode_policy_target_refs(o, kGatewayGroup, {"Gateway"}, kGatewaySectionNames);
   if (auto l = o.obj("limits")) {
     auto positive_size = [&](std::string_view key) {
       auto v = opt_byte_quantity(*l, key);
@@ -1193,27 +1200,7 @@ void decode_client_traffic_policy_spec(Obj o, ClientTrafficPolicy& p) {
 // What the v1 CRD checks (its schema and CEL rules), so that a file is refused as the API server would.
 // References that do not resolve are not the loader's business: status reports them.
 void decode_backend_tls_policy_spec(Obj o, BackendTLSPolicy& p) {
-  o.require("targetRefs");
-  p.target_refs = o.objects<PolicyTargetReference>(
-      "targetRefs",
-      [&](Obj t) {
-        PolicyTargetReference ref;
-        ref.group = t.req_str("group");
-        ref.kind = t.req_str("kind");
-        ref.name = t.req_str("name");
-        ref.section_name = t.str("sectionName");
-        if (ref.section_name && !valid_section_name(*ref.section_name))
-          t.fail(t.raw("sectionName"), t.sub("sectionName"),
-                 "invalid section name \"" + *ref.section_name + "\" (a Service port name)");
-        if (!ref.group.empty() || ref.kind != "Service")
-          t.fail(t.node(), t.path(),
-                 "unsupported target " + (ref.group.empty() ? std::string("core") : ref.group) + "/" + ref.kind +
-                     " (supported: kind Service of the core group, group \"\")");
-        t.finish();
-        return ref;
-      },
-      16);
-  if (p.target_refs.empty()) o.fail(o.raw("targetRefs"), o.sub("targetRefs"), "must name at least one target");
+  p.target_refs = decode_policy_target_refs(o, "", {"Service"}, "a Service port name");
   o.require("validation");
   Obj v = *o.obj("validation");
   p.validation.ca_certificate_refs = v.objects<ObjectReference>(
