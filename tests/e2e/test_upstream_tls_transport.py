@@ -1,16 +1,19 @@
 """TLS to backends runs in the gateway's process, on the backend's own TCP connection: a pooled TLS
 connection is one TCP socket in the gateway and no local (AF_UNIX) socket pair beside it, as a relay
 would need. A TLS close reads as a plain one: a body delimited by the backend's close ends cleanly both
-after a close_notify and after a TCP close without one (a truncated record).
+after a close_notify and after a TCP close without one (a truncated record). A WebSocket tunnel to a TLS
+backend reads and writes the one TLS stream both ways at once.
 
 Loopback block 127.0.106.0/24: gateway .1, keep-alive TLS backend .2, closing TLS backend .3."""
 
 import os
 import socket
 import ssl
+import threading
 
 import mgtest
 import test_backend_tls
+import wsframes
 from mgtest import wait_for
 from test_backend_tls import TlsBackend, config_map_yaml, make_pki, policy_yaml
 
@@ -20,7 +23,8 @@ BODY = b"the body ends where the connection does"
 
 class ClosingTlsBackend(mgtest.ThreadedTcpServer):
     """Answers one request per connection with a body delimited by its close: after a close_notify when
-    the path ends in /notify, else by closing TCP under TLS (what OpenSSL calls a truncated stream)."""
+    the path ends in /notify, else by closing TCP under TLS (what OpenSSL calls a truncated stream).
+    A path ending in /ws switches to WebSocket and sends back every byte after the head, until EOF."""
 
     def __init__(self, ip: str, port: int, context: ssl.SSLContext):
         super().__init__(ip, port, conn_timeout=2.0)
@@ -40,12 +44,26 @@ class ClosingTlsBackend(mgtest.ThreadedTcpServer):
             with self.lock:
                 self.requests.append(head)
             path = head.split(b" ", 2)[1]
+            if path.endswith(b"/ws"):
+                self.echo_tunnel(tls, head)
+                return
             tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n" + BODY)
             if path.endswith(b"/notify"):
                 tls.unwrap()  # close_notify, then the TCP close
             tls.close()  # without unwrap: the TCP connection ends under an open TLS session
         except (ssl.SSLError, OSError) as e:
             self.errors.append(f"closing backend: {e!r}")
+
+    @staticmethod
+    def echo_tunnel(tls, head: bytes) -> None:
+        head, rest = head.split(b"\r\n\r\n", 1)
+        key = next(line.split(b":", 1)[1].strip().decode() for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"sec-websocket-key:"))
+        tls.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     f"Sec-WebSocket-Accept: {wsframes.accept_for(key)}\r\n\r\n").encode() + rest)
+        while chunk := tls.recv(65536):
+            tls.sendall(chunk)
+        tls.close()
 
 
 def config(ip: str, port: int, keep_port: int, close_port: int, ca_pem: str) -> str:
@@ -142,6 +160,26 @@ class UpstreamTlsTransport(mgtest.ClusterTestCase):
         r = self.get("/close/notify")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, BODY)
+
+    def test_a_websocket_tunnel_to_a_tls_backend_carries_both_ways_at_once(self):
+        payload = os.urandom(512 * 1024)
+        with socket.create_connection((self.gw_ip, self.gw_port), timeout=10) as sock:
+            sock.sendall(wsframes.handshake_request("/close/ws", self.gw_ip, "dGhlIHNhbXBsZSBub25jZQ=="))
+            head = wsframes.read_head(sock)
+            self.assertEqual(head.status, 101)
+            # Sent from a thread while this one reads: the backend echoes as it receives, so the gateway
+            # writes to and reads from the backend's TLS stream at the same time.
+            sender = threading.Thread(target=lambda: (sock.sendall(payload), sock.shutdown(socket.SHUT_WR)))
+            sender.start()
+            got = bytearray(head.rest)
+            while len(got) < len(payload):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            sender.join()
+            self.assertEqual(len(got), len(payload))
+            self.assertTrue(bytes(got) == payload, "the tunnel altered the bytes")
 
 
 if __name__ == "__main__":
