@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """What a backend's transport costs the gateway: CPU per request through one route to a plain HTTP/1.1
-backend, to a TLS backend (BackendTLSPolicy; nginx terminating TLS and answering itself) and to an h2c
-backend (mirrorgate-echo's h2c port), for two builds side by side (BEFORE and AFTER, e.g. a build of
-main and one of a branch).
+backend, to a TLS backend (BackendTLSPolicy; nginx terminating TLS and answering itself), to an h2c
+backend (mirrorgate-echo's h2c port) and to an HTTP/2-over-TLS backend (an h2c port under a policy; nginx
+with ALPN h2), for two builds side by side (BEFORE and AFTER, e.g. a build of main and one of a branch).
 
 Method (as bench/load.sh measures): wrk (HTTP/1.1 keep-alive, -c CONNECTIONS) and the backends pinned to
 LOAD_CPU, the gateway pinned to PROXY_CPU with one worker; per (build, backend) a warm-up run, then a
@@ -29,12 +29,12 @@ from test_backend_tls import NAME, config_map_yaml, make_pki, policy_yaml  # noq
 
 NET = "127.0.106"
 GW, TLS_BACKEND, ECHO = f"{NET}.1", f"{NET}.2", f"{NET}.3"
-PORT, ADMIN_PORT, TLS_PORT, ECHO_PORT, H2C_PORT = 18106, 19106, 8443, 3000, 3001
+PORT, ADMIN_PORT, TLS_PORT, H2_TLS_PORT, ECHO_PORT, H2C_PORT = 18106, 19106, 8443, 8444, 3000, 3001
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = int(os.environ.get("DURATION", "8"))
 WARMUP = int(os.environ.get("WARMUP", "2"))
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "64"))
-MODES = os.environ.get("MODES", "plain tls h2c").split()
+MODES = os.environ.get("MODES", "plain tls h2c h2tls").split()
 LOAD_CPU, PROXY_CPU = os.environ.get("LOAD_CPU", "0"), os.environ.get("PROXY_CPU", "1")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -42,11 +42,12 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 def gateway_config(ca_pem: str) -> str:
     docs = [mgtest.gatewayclass_yaml(), mgtest.gateway_yaml("bench", GW, PORT), config_map_yaml("ca", ca_pem)]
     for svc, ip, port, proto in (("plain", ECHO, ECHO_PORT, None), ("tls", TLS_BACKEND, TLS_PORT, None),
-                                 ("h2c", ECHO, H2C_PORT, "kubernetes.io/h2c")):
+                                 ("h2c", ECHO, H2C_PORT, "kubernetes.io/h2c"),
+                                 ("h2tls", TLS_BACKEND, H2_TLS_PORT, "kubernetes.io/h2c")):
         docs += [mgtest.route_yaml(svc, "bench", "/" + svc, svc, backend_port=8080),
                  mgtest.service_yaml(svc, port=8080, target_port=port, app_protocol=proto),
                  mgtest.endpointslice_yaml(svc, [(ip, svc + "-pod", True)], port=port)]
-    docs.append(policy_yaml("tls", "tls", "ca"))
+    docs += [policy_yaml("tls", "tls", "ca"), policy_yaml("h2tls", "h2tls", "ca")]
     return mgtest.join_docs(*docs)
 
 
@@ -55,7 +56,10 @@ def nginx_config(d: Path) -> str:
 events {{ worker_connections 4096; }}
 http {{ access_log off; keepalive_requests 1000000;
   server {{ listen {TLS_BACKEND}:{TLS_PORT} ssl; ssl_certificate {d}/leaf.crt; ssl_certificate_key {d}/leaf.key;
-    server_name {NAME}; location / {{ return 200 "hello from nginx over TLS\\n"; }} }} }}
+    server_name {NAME}; location / {{ return 200 "hello from nginx over TLS\\n"; }} }}
+  server {{ listen {TLS_BACKEND}:{H2_TLS_PORT} ssl http2; ssl_certificate {d}/leaf.crt;
+    ssl_certificate_key {d}/leaf.key;
+    server_name {NAME}; location / {{ return 200 "hello from nginx over h2\\n"; }} }} }}
 """
 
 
