@@ -181,12 +181,12 @@ asio::awaitable<RelayResult> relay_body(Source& source, ByteBuffer& source_buffe
 }
 
 template asio::awaitable<RelayResult> relay_body(net::ClientStream&, ByteBuffer&, http::BodyFraming, uint64_t,
-                                                 asio::ip::tcp::socket&, http::BodyFraming, std::string&,
+                                                 upstream::UpstreamStream&, http::BodyFraming, std::string&,
                                                  BodyCapture*, const RelayTimeouts&, uint64_t);
-template asio::awaitable<RelayResult> relay_body(asio::ip::tcp::socket&, ByteBuffer&, http::BodyFraming, uint64_t,
+template asio::awaitable<RelayResult> relay_body(upstream::UpstreamStream&, ByteBuffer&, http::BodyFraming, uint64_t,
                                                  net::ClientStream&, http::BodyFraming, std::string&, BodyCapture*,
                                                  const RelayTimeouts&, uint64_t);
 template asio::awaitable<bool> write_all(net::ClientStream&, std::string_view, const RelayTimeouts&);
-template asio::awaitable<bool> write_all(asio::ip::tcp::socket&, std::string_view, const RelayTimeouts&);
+template asio::awaitable<bool> write_all(upstream::UpstreamStream&, std::string_view, const RelayTimeouts&);
 
 }  // namespace mg::proxy

@@ -8,13 +8,13 @@
 #include <string>
 
 #include <asio/awaitable.hpp>
-#include <asio/ip/tcp.hpp>
 
 #include "common/byte_buffer.h"
 #include "http/body_capture.h"
 #include "http/message.h"
 #include "net/client_stream.h"
 #include "net/socket_watchdog.h"
+#include "upstream/upstream_stream.h"
 
 namespace mg::proxy {
 
@@ -47,7 +47,7 @@ struct RelayResult {
 // `source_buffer`); `out_framing` is how it is written to `sink` (kChunked, kContentLength with the same
 // length, or kUntilClose meaning raw bytes). `prefix` (a message head) is sent in the first write.
 // `max_bytes` (0: no limit) stops a chunked or close-delimited body that grows past it.
-// Source and Sink are a tcp::socket (the upstream side) or a net::ClientStream (the client side, plain
+// Source and Sink are an upstream::UpstreamStream (the backend side, plain or TLS) or a net::ClientStream (the client side, plain
 // or TLS); the definitions are instantiated in body_relay.cpp for those pairs.
 template <typename Source, typename Sink>
 asio::awaitable<RelayResult> relay_body(Source& source, ByteBuffer& source_buffer, http::BodyFraming in_framing,
@@ -60,12 +60,12 @@ template <typename Sink>
 asio::awaitable<bool> write_all(Sink& sink, std::string_view data, const RelayTimeouts& timeouts);
 
 extern template asio::awaitable<RelayResult> relay_body(net::ClientStream&, ByteBuffer&, http::BodyFraming, uint64_t,
-                                                        asio::ip::tcp::socket&, http::BodyFraming, std::string&,
+                                                        upstream::UpstreamStream&, http::BodyFraming, std::string&,
                                                         BodyCapture*, const RelayTimeouts&, uint64_t);
-extern template asio::awaitable<RelayResult> relay_body(asio::ip::tcp::socket&, ByteBuffer&, http::BodyFraming,
+extern template asio::awaitable<RelayResult> relay_body(upstream::UpstreamStream&, ByteBuffer&, http::BodyFraming,
                                                         uint64_t, net::ClientStream&, http::BodyFraming,
                                                         std::string&, BodyCapture*, const RelayTimeouts&, uint64_t);
 extern template asio::awaitable<bool> write_all(net::ClientStream&, std::string_view, const RelayTimeouts&);
-extern template asio::awaitable<bool> write_all(asio::ip::tcp::socket&, std::string_view, const RelayTimeouts&);
+extern template asio::awaitable<bool> write_all(upstream::UpstreamStream&, std::string_view, const RelayTimeouts&);
 
 }  // namespace mg::proxy

@@ -145,7 +145,7 @@ class Http1Session final : public Downstream {
                                           response.request_id, !response.body_allowed);
     exchange.connection().buffer.consume(upstream.head_length);  // serialised: the body follows
     relay_timeouts_ = {&exchange.watchdog(), &watchdog_, options_.response_timeout, client_.idle_timeout};
-    return relay_body(exchange.connection().socket, exchange.connection().buffer, upstream.framing,
+    return relay_body(exchange.connection().stream, exchange.connection().buffer, upstream.framing,
                       upstream.content_length, stream_, framing, out_, capture, relay_timeouts_, 0);
   }
 
@@ -159,7 +159,7 @@ class Http1Session final : public Downstream {
       co_return TunnelResult{};
     // Whatever the client sent behind its head (eager frames) is the tunnel's: the request had no body.
     const TunnelResult relayed =
-        co_await run_tunnel(stream_, buffer_, upstream.socket, upstream.buffer, options_.tunnel_idle_timeout);
+        co_await run_tunnel(stream_, buffer_, upstream.stream, upstream.buffer, options_.tunnel_idle_timeout);
     co_return relayed;
   }
 
@@ -183,7 +183,7 @@ class Http1Session final : public Downstream {
   }
 
   asio::awaitable<RelayResult> relay_request_body(upstream::Exchange& exchange, http::BodyCapture* capture) {
-    return relay_body(stream_, buffer_, head_.framing, head_.content_length, exchange.connection().socket,
+    return relay_body(stream_, buffer_, head_.framing, head_.content_length, exchange.connection().stream,
                       head_.framing, out_, capture, relay_timeouts_, client_.max_request_body);
   }
 

@@ -401,7 +401,7 @@ void StreamTask::changed() {
   // what is waiting on the backend fails now instead of at its timeout.
   if (stream_->closed && exchange_ && exchange_->connected()) {
     std::error_code ignored;
-    exchange_->connection().socket.cancel(ignored);
+    exchange_->connection().stream.cancel(ignored);
   }
   wake_.cancel();
   tunnel_wake_.cancel();
@@ -597,7 +597,7 @@ asio::awaitable<bool> StreamTask::read_upstream(upstream::Exchange& exchange, bo
   size_t available = 0;
   char* p = connection.buffer.prepare(kUpstreamReadChunk, available);
   exchange.watchdog().arm(connection_.context().options.response_timeout);
-  auto [ec, n] = co_await connection.socket.async_read_some(asio::buffer(p, available), kNoThrow);
+  auto [ec, n] = co_await connection.stream.async_read_some(asio::buffer(p, available), kNoThrow);
   exchange.watchdog().disarm();
   eof = ec == asio::error::eof;
   if (ec) co_return false;
@@ -790,7 +790,7 @@ asio::awaitable<TunnelResult> StreamTask::open_tunnel(upstream::Exchange& exchan
 // other half ended.
 asio::awaitable<uint64_t> StreamTask::tunnel_to_upstream(upstream::Exchange& exchange) {
   Http2Stream& s = *stream_;
-  auto& socket = exchange.connection().socket;
+  auto& backend = exchange.connection().stream;
   const auto idle_timeout = connection_.context().options.tunnel_idle_timeout;
   uint64_t bytes = 0;
   bool sending = true;
@@ -798,7 +798,7 @@ asio::awaitable<uint64_t> StreamTask::tunnel_to_upstream(upstream::Exchange& exc
   while (!s.closed && !(tunnel_to_client_done_ && !sending)) {
     if (sending && !s.body.empty()) {
       piece.swap(s.body);  // DATA arriving meanwhile go to a fresh s.body
-      auto [ec, n] = co_await asio::async_write(socket, asio::buffer(piece), kNoThrow);
+      auto [ec, n] = co_await asio::async_write(backend, asio::buffer(piece), kNoThrow);
       piece.clear();
       if (ec) {
         end_tunnel(exchange);
@@ -813,7 +813,7 @@ asio::awaitable<uint64_t> StreamTask::tunnel_to_upstream(upstream::Exchange& exc
     if (sending && s.body_done) {
       sending = false;
       std::error_code ignored;
-      socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+      backend.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
       continue;
     }
     tunnel_wake_.expires_at(tunnel_activity_ + idle_timeout);
@@ -848,7 +848,7 @@ asio::awaitable<uint64_t> StreamTask::tunnel_to_client(upstream::Exchange& excha
     }
     size_t available = 0;
     char* p = connection.buffer.prepare(kUpstreamReadChunk, available);
-    auto [ec, n] = co_await connection.socket.async_read_some(asio::buffer(p, available), kNoThrow);
+    auto [ec, n] = co_await connection.stream.async_read_some(asio::buffer(p, available), kNoThrow);
     if (ec) {
       if (ec == asio::error::eof && !s.closed) {
         s.out_eof = true;
@@ -870,9 +870,9 @@ asio::awaitable<uint64_t> StreamTask::tunnel_to_client(upstream::Exchange& excha
 // A failure or the idle timeout: the backend connection is shut and the stream reset (by run()).
 void StreamTask::end_tunnel(upstream::Exchange& exchange) {
   std::error_code ignored;
-  auto& socket = exchange.connection().socket;
-  socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket.cancel(ignored);
+  auto& backend = exchange.connection().stream;
+  backend.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  backend.cancel(ignored);
   tunnel_wake_.cancel();
   wake_.cancel();
 }

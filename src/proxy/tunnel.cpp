@@ -19,8 +19,8 @@ constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kPiece = 16 * 1024;
 
 struct TunnelState {
-  tcp::socket& client;  // the client stream's TCP socket (under TLS, if any)
-  tcp::socket& upstream;
+  tcp::socket& client;    // the client stream's TCP socket (under TLS, if any)
+  tcp::socket& upstream;  // the backend stream's, likewise
   std::chrono::milliseconds idle_timeout;
   asio::steady_timer idle;
   Clock::time_point last_activity = Clock::now();
@@ -39,8 +39,8 @@ struct TunnelState {
   }
 };
 
-// Under TLS this half-close is a TCP one, without close_notify: the client learns that the backend is
-// done sending, as it would from a plain connection.
+// Under TLS (either side) this half-close is a TCP one, without close_notify: the peer learns that the
+// other side is done sending, as it would from a plain connection.
 void shutdown_sending(tcp::socket& to) {
   std::error_code ignored;
   to.shutdown(tcp::socket::shutdown_send, ignored);
@@ -94,12 +94,13 @@ asio::awaitable<bool> watch_idle(TunnelState& state) {
 
 }  // namespace
 
-asio::awaitable<TunnelResult> run_tunnel(net::ClientStream& client, ByteBuffer& client_pending, tcp::socket& upstream,
+asio::awaitable<TunnelResult> run_tunnel(net::ClientStream& client, ByteBuffer& client_pending, upstream::UpstreamStream& upstream,
                                          ByteBuffer& upstream_pending, std::chrono::milliseconds idle_timeout) {
   using namespace asio::experimental::awaitable_operators;
-  TunnelState state{client.lowest_layer(), upstream, idle_timeout, asio::steady_timer(upstream.get_executor())};
+  TunnelState state{client.lowest_layer(), upstream.lowest_layer(), idle_timeout,
+                     asio::steady_timer(upstream.get_executor())};
   auto [to_upstream, to_client, idle_timed_out] =
-      co_await (pump(client, client_pending, upstream, upstream, state) &&
+      co_await (pump(client, client_pending, upstream, upstream.lowest_layer(), state) &&
                 pump(upstream, upstream_pending, client, client.lowest_layer(), state) && watch_idle(state));
   co_return TunnelResult{to_upstream, to_client, idle_timed_out};
 }

@@ -10,10 +10,10 @@
 #include <cstdint>
 
 #include <asio/awaitable.hpp>
-#include <asio/ip/tcp.hpp>
 
 #include "common/byte_buffer.h"
 #include "net/client_stream.h"
+#include "upstream/upstream_stream.h"
 
 namespace mg::proxy {
 
@@ -26,7 +26,7 @@ struct TunnelResult {
 // `client_pending` and `upstream_pending`: bytes each side sent right behind its head, read already;
 // they go first.
 asio::awaitable<TunnelResult> run_tunnel(net::ClientStream& client, ByteBuffer& client_pending,
-                                         asio::ip::tcp::socket& upstream, ByteBuffer& upstream_pending,
+                                         upstream::UpstreamStream& upstream, ByteBuffer& upstream_pending,
                                          std::chrono::milliseconds idle_timeout);
 
 }  // namespace mg::proxy

@@ -16,15 +16,17 @@ namespace {
 constexpr std::chrono::milliseconds kTrustedIdle{1000};
 
 // An idle connection must have nothing to read: EOF means the peer closed it, data means the peer
-// sent something unsolicited; either way it cannot carry a new request.
+// sent something unsolicited; either way it cannot carry a new request. Under TLS the bytes its layer
+// already took from the socket (a close_notify behind the last response, say) count too.
 bool peer_silent(UpstreamConnection& c) {
+  if (c.stream.buffered() > 0) return false;
   char byte;
-  ssize_t n = ::recv(c.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  ssize_t n = ::recv(c.stream.lowest_layer().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 bool still_idle(UpstreamConnection& c, std::chrono::steady_clock::time_point now) {
-  if (!c.socket.is_open() || !c.buffer.empty()) return false;
+  if (!c.stream.is_open() || !c.buffer.empty()) return false;
   return now - c.idle_since < kTrustedIdle || peer_silent(c);
 }
 
@@ -60,7 +62,7 @@ size_t ConnectionPool::close_expired(std::chrono::steady_clock::time_point now, 
     auto& list = it->second;
     const auto before = list.size();
     std::erase_if(list, [&](const std::unique_ptr<UpstreamConnection>& c) {
-      return now - c->idle_since >= max_idle || !c->socket.is_open() || !c->buffer.empty() || !peer_silent(*c);
+      return now - c->idle_since >= max_idle || !c->stream.is_open() || !c->buffer.empty() || !peer_silent(*c);
     });
     closed += before - list.size();
     it = list.empty() ? idle_.erase(it) : std::next(it);

@@ -22,10 +22,10 @@ constexpr size_t kReadChunk = 16 * 1024;
 }  // namespace
 
 void Exchange::adopt(std::unique_ptr<UpstreamConnection> connection) {
-  watchdog_.reset();  // it watches the old socket
+  watchdog_.reset();  // it watches the old connection's socket
   connection_ = std::move(connection);
   eof_ = false;
-  if (connection_) watchdog_.emplace(connection_->socket);
+  if (connection_) watchdog_.emplace(connection_->stream.lowest_layer());
 }
 
 asio::awaitable<ConnectResultKind> Exchange::connect_to(const route::Endpoint& endpoint,
@@ -73,7 +73,7 @@ asio::awaitable<ConnectResultKind> Exchange::connect_tls_to(const route::Endpoin
     }
   }
   adopt(nullptr);
-  // An h2c port under a policy: HTTP/2 over TLS, ALPN h2, through the h2c bridge (h2c_connection.h).
+  // An h2c port under a policy: HTTP/2 over TLS (ALPN h2), still through the h2c bridge (h2c_connection.h).
   TlsConnectResult connected;
   if (h2) {
     connected.connect = co_await context_.pool.h2c().connect(endpoint, timeout, context_.stats, tls, &connected);
@@ -98,7 +98,7 @@ asio::awaitable<ConnectResultKind> Exchange::connect_tls_to(const route::Endpoin
                   connected.connect.timed_out ? "timed out" : connected.connect.error.message());
     co_return connected.connect.timed_out ? ConnectResultKind::kTimedOut : ConnectResultKind::kFailed;
   }
-  if (!h2) {  // H2cConnections counts the TLS connections it opens, not the local pairs
+  if (!h2) {  // H2cConnections counts the TLS connections it opens, not the bridge's local pairs
     ++context_.stats.upstream_connections_total;
     ++context_.stats.upstream_tls_connections_total;
   }
@@ -129,7 +129,7 @@ asio::awaitable<bool> Exchange::write(std::span<const asio::const_buffer> buffer
     watchdog_->reset_fired();
     watchdog_->arm(timeout);
   }
-  auto [ec, n] = co_await asio::async_write(connection_->socket, buffers, kNoThrow);
+  auto [ec, n] = co_await asio::async_write(connection_->stream, buffers, kNoThrow);
   if (timeout.count() > 0) watchdog_->disarm();
   co_return !ec && !watchdog_->fired();
 }
@@ -159,7 +159,7 @@ asio::awaitable<HeadResult> Exchange::read_head(std::string_view method, const h
     }
     size_t available = 0;
     char* p = buffer.prepare(kReadChunk, available);
-    auto [ec, n] = co_await connection_->socket.async_read_some(asio::buffer(p, available), kNoThrow);
+    auto [ec, n] = co_await connection_->stream.async_read_some(asio::buffer(p, available), kNoThrow);
     if (ec) {
       eof_ = ec == asio::error::eof;
       co_return done(watchdog_->fired() ? HeadResult::kTimeout : HeadResult::kClosed);
@@ -212,7 +212,7 @@ asio::awaitable<DiscardResult> Exchange::discard_body(http::BodyCapture* capture
     if (done) co_return DiscardResult::kDone;
     size_t available = 0;
     char* p = buffer.prepare(kReadChunk, available);
-    auto [ec, n] = co_await connection_->socket.async_read_some(asio::buffer(p, available), kNoThrow);
+    auto [ec, n] = co_await connection_->stream.async_read_some(asio::buffer(p, available), kNoThrow);
     if (ec) {
       if (ec == asio::error::eof && head.framing == http::BodyFraming::kUntilClose) co_return DiscardResult::kDone;
       co_return failed();

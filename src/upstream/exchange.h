@@ -45,7 +45,7 @@ class Exchange {
   // This endpoint, chosen by the caller (a mirror passes over ejected endpoints): its idle pooled
   // connection unless `fresh`, else a new one.
   // An h2c cluster's connection carries its requests over a shared h2c connection (h2c_connection.h);
-  // one with `tls` (a BackendTLSPolicy) goes through a TLS connection of its own (tls_connection.h).
+  // one with `tls` (a BackendTLSPolicy) is a TLS connection of its own, in process (tls_connection.h).
   asio::awaitable<ConnectResultKind> connect_to(const route::Endpoint& endpoint, std::chrono::milliseconds timeout,
                                                 bool fresh,
                                                 route::UpstreamProtocol protocol = route::UpstreamProtocol::kHttp1,
@@ -88,7 +88,7 @@ class Exchange {
   UpstreamContext& context_;
   const route::Endpoint* endpoint_ = nullptr;
   std::unique_ptr<UpstreamConnection> connection_;
-  std::optional<net::SocketWatchdog> watchdog_;  // watches connection_'s socket
+  std::optional<net::SocketWatchdog> watchdog_;  // watches connection_'s TCP socket (under TLS, if any)
   bool eof_ = false;                             // the last read ended in a clean EOF
   std::string tls_error_;
 };

@@ -56,7 +56,7 @@ asio::awaitable<std::shared_ptr<H2cConnection>> H2cConnections::State::acquire(
         std::erase(by_endpoint[key], fresh);
         co_return nullptr;
       }
-      fresh->start(std::move(failure.connection->socket));
+      fresh->start(std::move(failure.connection->stream));
       ++stats->upstream_connections_total;
       ++stats->upstream_h2c_connections_total;
       failure.connection.reset();
@@ -115,7 +115,7 @@ asio::awaitable<ConnectResult> H2cConnections::connect(const route::Endpoint& en
   asio::local::stream_protocol::socket far(executor);
   far.assign(asio::local::stream_protocol(), fds[1], ec);
   spawn_h2c_bridge(state_, std::move(far), endpoint, timeout, std::move(connection), tls);
-  result.connection = std::make_unique<UpstreamConnection>(std::move(near));
+  result.connection = std::make_unique<UpstreamConnection>(UpstreamStream(std::move(near)));
   result.connection->key = endpoint.address;
   co_return result;
 }

@@ -39,8 +39,8 @@ class H2cConnections {
   // An HTTP/1.1 connection whose requests go to `endpoint` over h2c: an h2c connection with room for a
   // stream is found or opened first (within `timeout`), so a connect failure is reported here.
   // `stats` (the worker's) counts the h2c connections opened, not the local pairs.
-  // With `tls` (a BackendTLSPolicy), the h2c connection runs over TLS with ALPN h2 (tls_connection.h); a
-  // TLS failure is reported in `tls_failure`.
+  // With `tls` (a BackendTLSPolicy), the h2c connection runs over TLS with ALPN h2, in process
+  // (tls_connection.h); a TLS failure is reported in `tls_failure`.
   asio::awaitable<ConnectResult> connect(const route::Endpoint& endpoint, std::chrono::milliseconds timeout,
                                          stats::WorkerStats& stats,
                                          const std::shared_ptr<const net::UpstreamTlsContext>& tls = nullptr,

@@ -48,19 +48,20 @@ class Signal {
   asio::steady_timer timer_;
 };
 
-// One TCP connection to a backend, with a read loop and a write loop around its codec.
+// One connection to a backend (TCP, or TLS over it), with a read loop and a write loop around its codec.
 class H2cConnection final : public H2ClientCodec::Listener, public std::enable_shared_from_this<H2cConnection> {
  public:
   explicit H2cConnection(const asio::any_io_executor& executor)
-      : socket_(executor), codec_(*this, kStreamWindow), writer_(executor), ready_signal_(executor) {}
+      : stream_(asio::ip::tcp::socket(executor)), codec_(*this, kStreamWindow), writer_(executor), ready_signal_(executor) {}
 
-  void start(asio::ip::tcp::socket socket) {
-    socket_ = std::move(socket);
+  // `stream`: plain TCP for h2c, TLS (ALPN h2) under a BackendTLSPolicy.
+  void start(UpstreamStream stream) {
+    stream_ = std::move(stream);
     ready_ = true;
     idle_since_ = std::chrono::steady_clock::now();
     ready_signal_.notify();
-    asio::co_spawn(socket_.get_executor(), read_loop(shared_from_this()), asio::detached);
-    asio::co_spawn(socket_.get_executor(), write_loop(shared_from_this()), asio::detached);
+    asio::co_spawn(stream_.get_executor(), read_loop(shared_from_this()), asio::detached);
+    asio::co_spawn(stream_.get_executor(), write_loop(shared_from_this()), asio::detached);
   }
   void fail() {
     closed_ = true;
@@ -86,7 +87,7 @@ class H2cConnection final : public H2ClientCodec::Listener, public std::enable_s
     if (closed_) return;
     closed_ = true;
     asio::error_code ignored;
-    socket_.close(ignored);
+    stream_.close(ignored);
     codec_.abandon_all();
     writer_.notify();
   }
@@ -95,7 +96,7 @@ class H2cConnection final : public H2ClientCodec::Listener, public std::enable_s
   static asio::awaitable<void> read_loop(std::shared_ptr<H2cConnection> self) {
     std::string in(kReadChunk, '\0');
     for (;;) {
-      auto [ec, n] = co_await self->socket_.async_read_some(asio::buffer(in), kNoThrow);
+      auto [ec, n] = co_await self->stream_.async_read_some(asio::buffer(in), kNoThrow);
       if (ec || self->closed_) break;
       const bool ok = self->codec_.receive(std::string_view(in.data(), n));
       self->kick();  // SETTINGS and PING acks, window updates
@@ -115,13 +116,13 @@ class H2cConnection final : public H2ClientCodec::Listener, public std::enable_s
         co_await self->writer_.wait();
         continue;
       }
-      auto [ec, n] = co_await asio::async_write(self->socket_, asio::buffer(out), kNoThrow);
+      auto [ec, n] = co_await asio::async_write(self->stream_, asio::buffer(out), kNoThrow);
       if (ec) break;
     }
     self->close();
   }
 
-  asio::ip::tcp::socket socket_;
+  UpstreamStream stream_;
   H2ClientCodec codec_;
   Signal writer_;
   Signal ready_signal_;

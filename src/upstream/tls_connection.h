@@ -1,10 +1,7 @@
 #pragma once
-// TLS to the endpoints of a Service port covered by a BackendTLSPolicy. The Exchange speaks HTTP/1.1
-// over a plain socket to every backend, so (as for h2c, h2c_connection.h) a TLS cluster's connection is
-// one end of a local socket pair: a relay task on the other end carries its bytes through the TLS
-// connection to the endpoint, both ways, and closes the pair when the backend closes (which the idle
-// pool notices as it does for a plain connection). Plain connections are untouched by any of this; a TLS
-// one costs one more copy of each byte, on loopback memory.
+// TLS to the endpoints of a Service port covered by a BackendTLSPolicy: a verified handshake on a new
+// TCP connection, which then carries the exchange's bytes (or an h2 connection's frames) in process,
+// through its UpstreamStream (upstream_stream.h). Plain connections are untouched by any of this.
 
 #include <chrono>
 #include <memory>
@@ -24,9 +21,9 @@ struct TlsConnectResult {
 };
 
 // Connects to `endpoint`, completes a verified TLS handshake (all within `timeout`) and hands back the
-// near end of the relay's socket pair. The context is kept alive by the relay for as long as it runs.
-// `h2`: ALPN offers h2 only, and a backend that does not select it is a failed handshake (the pair then
-// carries HTTP/2 frames: an h2c connection runs over it, h2c_connection.h).
+// connection, its stream a TLS one that keeps the context (and so its SSL_CTX) alive.
+// `h2`: ALPN offers h2 only, and a backend that does not select it is a failed handshake (the stream then
+// carries HTTP/2 frames: an h2 connection runs over it, h2c_link.h).
 asio::awaitable<TlsConnectResult> connect_tls(const route::Endpoint& endpoint, std::chrono::milliseconds timeout,
                                               std::shared_ptr<const net::UpstreamTlsContext> tls, bool h2 = false);
 

@@ -30,7 +30,7 @@ asio::awaitable<ConnectResult> connect_to_address(std::string_view ip, uint16_t 
     co_return result;
   }
   socket.set_option(asio::ip::tcp::no_delay(true), ec);
-  result.connection = std::make_unique<UpstreamConnection>(std::move(socket));
+  result.connection = std::make_unique<UpstreamConnection>(UpstreamStream(std::move(socket)));
   result.connection->key = fmt::format("{}:{}", ip, port);
   co_return result;
 }

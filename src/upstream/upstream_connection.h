@@ -1,6 +1,6 @@
 #pragma once
-// A connection to one backend endpoint with its own read buffer (bytes read past one response stay
-// with the connection, never leak into the next request's answer).
+// A connection to one backend endpoint, plain or TLS (upstream_stream.h), with its own read buffer
+// (bytes read past one response stay with the connection, never leak into the next request's answer).
 
 #include <chrono>
 #include <memory>
@@ -12,12 +12,13 @@
 
 #include "common/byte_buffer.h"
 #include "http/message.h"
+#include "upstream/upstream_stream.h"
 
 namespace mg::upstream {
 
 struct UpstreamConnection {
-  explicit UpstreamConnection(asio::ip::tcp::socket s) : socket(std::move(s)), buffer(8 * 1024) {}
-  asio::ip::tcp::socket socket;
+  explicit UpstreamConnection(UpstreamStream s) : stream(std::move(s)), buffer(8 * 1024) {}
+  UpstreamStream stream;
   ByteBuffer buffer;
   std::string key;        // "ip:port", the pool key and the access log's upstream_host
   bool reused = false;    // taken from the idle pool (may have been closed by the peer meanwhile)

@@ -28,7 +28,7 @@ struct LoopbackPair {
     tcp::socket s(io);
     s.connect(acceptor.local_endpoint());
     acceptor.accept(server);
-    client = std::make_unique<UpstreamConnection>(std::move(s));
+    client = std::make_unique<UpstreamConnection>(UpstreamStream(std::move(s)));
     client->key = "backend";
   }
 };
@@ -61,7 +61,7 @@ TEST(ConnectionPool, IdleConnectionGivesBackItsBuffersAndStillServes) {
   size_t available = 0;
   char* p = c->buffer.prepare(4096, available);
   EXPECT_GE(available, 4096u);
-  const size_t n = c->socket.read_some(asio::buffer(p, available));
+  const size_t n = c->stream.lowest_layer().read_some(asio::buffer(p, available));
   c->buffer.commit(n);
   EXPECT_EQ(c->buffer.readable(), "HTTP/1.1 204 No Content\r\n\r\n");
 }
