@@ -155,6 +155,8 @@ load_config() {
   # (unique per machine).
   pod_netns=mgc$api_port
   pod_host_if=mgk$api_port
+  # The node's address (the bridge's): pods reach the API server there (the process-kubelet's relay).
+  node_ip=${pod_subnet%.*}.1
 }
 
 save_config() {
@@ -313,7 +315,8 @@ start_controller_manager() {
 }
 
 # The process-kubelet's rights: its Node, binding pods to it (it is the scheduler too), their status, removing
-# them when their deletion is due, and what their environment and volumes refer to.
+# them when their deletion is due, what their environment and volumes refer to, and their service accounts'
+# tokens (a kubelet's by the Node authorizer).
 kubelet_rbac() {
   cat <<'EOF'
 apiVersion: rbac.authorization.k8s.io/v1
@@ -335,6 +338,9 @@ rules:
 - apiGroups: [""]
   resources: [secrets, configmaps]
   verbs: [get]
+- apiGroups: [""]
+  resources: [serviceaccounts/token]
+  verbs: [create]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -357,7 +363,7 @@ start_process_kubelet() {
   [[ -s $state_dir/process-kubelet.kubeconfig ]] ||
     cmd_kubeconfig mirrorgate:process-kubelet >"$state_dir/process-kubelet.kubeconfig"
   [[ -n $echo_bin ]] || log "no MG_ECHO_BIN: pods of the echo image will wait (ImageNotMapped)"
-  log "starting the process-kubelet (pods in $pod_subnet, network namespaces $pod_netns-N, bridge $pod_host_if)"
+  log "starting the process-kubelet (pods in $pod_subnet, network namespaces $pod_netns-N, bridge $pod_host_if, API server relay $node_ip:443)"
   mkdir -p "$state_dir/node"
   spawn_binary process-kubelet process-kubelet --kubeconfig="$state_dir/process-kubelet.kubeconfig" \
     --dir="$state_dir/node" --pod-subnet="$pod_subnet" --netns="$pod_netns" --host-interface="$pod_host_if" \
@@ -387,7 +393,9 @@ cmd_up() {
   load_config
   if [[ -z $(pid_of etcd) && -z $(pid_of apiserver) ]]; then bin_dir=$build_bin_dir; fi
   save_config
-  "$bin_dir/kube-controlplane" pki --dir "$state_dir" --api-port "$api_port"
+  local node_san=()
+  if [[ $workloads == 1 ]]; then node_san=(--apiserver-ip "$node_ip"); fi
+  "$bin_dir/kube-controlplane" pki --dir "$state_dir" --api-port "$api_port" "${node_san[@]}"
   start_etcd
   cmd_start_apiserver
   install_crds

@@ -90,6 +90,12 @@ func run() error {
 	}
 	defer network.remove()
 
+	relay, err := relayAPIServer(network.hostIP, restCfg.Host)
+	if err != nil {
+		return err
+	}
+	defer relay.Close()
+
 	serving, err := newServingCert(cfg.caCert, cfg.caKey, cfg.nodeName, network.hostIP)
 	if err != nil {
 		return err
