@@ -121,6 +121,9 @@ func run() error {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == podHostnameCommand { // the pod's first step (hostname.go)
+		os.Exit(runPodHostname(os.Args[2:]))
+	}
 	if err := run(); err != nil {
 		fmt.Fprintf(os.Stderr, "process-kubelet: %v\n", err)
 		os.Exit(1)
