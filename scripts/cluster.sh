@@ -23,7 +23,8 @@
 # process-kubelet; 0: the control plane alone), MG_CLUSTER_POD_SUBNET (IPv4 /24, default 10.244.0.0/24; .1 is
 # the node), MG_CLUSTER_KUBELET_PORT (10250, on the node's address), MG_ECHO_BIN (mirrorgate-echo, run for the
 # conformance echo image; default build/mirrorgate-echo when present), MG_UPSTREAM_ECHO_BIN (the suite's own
-# echo-basic, for the echo image's gRPC and TCP modes; scripts/conformance.sh builds it).
+# echo-basic, for the echo image's gRPC and TCP modes; scripts/conformance.sh builds it), MG_GATEWAY_BIN
+# (mirrorgate, run for the chart's image; default build/mirrorgate when present).
 # Progress goes to stderr; stdout carries only what a caller evaluates or captures. No stdin is read.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -137,7 +138,7 @@ cmd_build() {
 load_config() {
   if [[ -f $state_dir/cluster.env ]]; then
     # A state dir of an older cluster.sh has no workloads.
-    workloads=0 pod_subnet=10.244.0.0/24 kubelet_port=10250 echo_bin=
+    workloads=0 pod_subnet=10.244.0.0/24 kubelet_port=10250 echo_bin= gateway_bin=
     # shellcheck source=/dev/null
     source "$state_dir/cluster.env"
     [[ -x $bin_dir/kube-controlplane ]] || bin_dir=$build_bin_dir
@@ -150,6 +151,8 @@ load_config() {
     kubelet_port=${MG_CLUSTER_KUBELET_PORT:-10250}
     echo_bin=${MG_ECHO_BIN:-}
     if [[ -z $echo_bin && -x $repo/build/mirrorgate-echo ]]; then echo_bin=$repo/build/mirrorgate-echo; fi
+    gateway_bin=${MG_GATEWAY_BIN:-}
+    if [[ -z $gateway_bin && -x $repo/build/mirrorgate ]]; then gateway_bin=$repo/build/mirrorgate; fi
   fi
   # The pods' network namespaces (mgc<port>-<last octet>) and the bridge here, named after the API port
   # (unique per machine).
@@ -165,6 +168,7 @@ save_config() {
   printf 'api_port=%d\netcd_port=%d\netcd_peer_port=%d\nbin_dir=%q\nworkloads=%q\npod_subnet=%q\nkubelet_port=%d\necho_bin=%q\n' \
     "$api_port" "$etcd_port" "$etcd_peer_port" "$bin_dir" "$workloads" "$pod_subnet" "$kubelet_port" "$echo_bin" \
     >"$state_dir/cluster.env"
+  printf 'gateway_bin=%q\n' "$gateway_bin" >>"$state_dir/cluster.env"
 }
 
 pid_of() { # name -> pid of a live process started here, or nothing
@@ -368,7 +372,7 @@ start_process_kubelet() {
   spawn_binary process-kubelet process-kubelet --kubeconfig="$state_dir/process-kubelet.kubeconfig" \
     --dir="$state_dir/node" --pod-subnet="$pod_subnet" --netns="$pod_netns" --host-interface="$pod_host_if" \
     --port="$kubelet_port" --ca-cert="$state_dir/pki/ca.crt" --ca-key="$state_dir/pki/ca.key" \
-    --echo-binary="$echo_bin"
+    --echo-binary="$echo_bin" --mirrorgate-binary="$gateway_bin"
   wait_until 30 "node mirrorgate-node Ready" node_ready ||
     die "node not Ready after 30 s (see $state_dir/process-kubelet.log)"
 }
