@@ -98,6 +98,7 @@ def jwt_claims(token: str) -> dict:
 class ChartPods(kube.KubeTestCase):
     WORKLOADS = True
     POD_SUBNET = f"{SUBNET}.0/24"
+    gateways_not_ready = ""  # why, once a test waited for the gateway pods in vain: the next ones fail at once
 
     @classmethod
     def start(cls):
@@ -127,7 +128,13 @@ class ChartPods(kube.KubeTestCase):
         return found
 
     def gateway_pods(self) -> list[dict]:
-        return self.wait_ready(NAMESPACE, f"app.kubernetes.io/instance={RELEASE}", 2)
+        if self.gateways_not_ready:
+            self.fail(f"the gateway pods did not become Ready (an earlier test waited): {self.gateways_not_ready}")
+        try:
+            return self.wait_ready(NAMESPACE, f"app.kubernetes.io/instance={RELEASE}", 2)
+        except AssertionError as e:
+            type(self).gateways_not_ready = str(e).splitlines()[0]
+            raise
 
     def gateway_logs(self) -> str:
         out = []
