@@ -138,7 +138,7 @@ cmd_build() {
 load_config() {
   if [[ -f $state_dir/cluster.env ]]; then
     # A state dir of an older cluster.sh has no workloads.
-    workloads=0 pod_subnet=10.244.0.0/24 kubelet_port=10250 echo_bin= gateway_bin=
+    workloads=0 pod_subnet=10.244.0.0/24 kubelet_port=10250 echo_bin='' gateway_bin=''
     # shellcheck source=/dev/null
     source "$state_dir/cluster.env"
     [[ -x $bin_dir/kube-controlplane ]] || bin_dir=$build_bin_dir
