@@ -3,7 +3,8 @@
 # kube-controller-manager built from the Kubernetes Go modules (tests/cluster/), a process-kubelet (one node that
 # runs the pods' containers as local processes in a network namespace of its own), kubectl and helm of pinned
 # releases, the Gateway API CRDs (standard channel) and ours. The control plane listens on 127.0.0.1 only; the
-# pods and the kubelet endpoint on the pod subnet's veth pair.
+# pods, the kubelet endpoint and the process-kubelet's relay to the API server (port 443 of the node's address,
+# what pods reach as KUBERNETES_SERVICE_HOST) on the pod subnet's bridge.
 #
 #   scripts/cluster.sh build                   build the binaries once, cached outside the repo
 #   eval "$(scripts/cluster.sh up)"            start (or find running), then KUBECONFIG and PATH for kubectl
