@@ -3,7 +3,8 @@
 # kube-controller-manager built from the Kubernetes Go modules (tests/cluster/), a process-kubelet (one node that
 # runs the pods' containers as local processes in a network namespace of its own), kubectl and helm of pinned
 # releases, the Gateway API CRDs (standard channel) and ours. The control plane listens on 127.0.0.1 only; the
-# pods and the kubelet endpoint on the pod subnet's veth pair.
+# pods, the kubelet endpoint and the process-kubelet's relay to the API server (port 443 of the node's address,
+# what pods reach as KUBERNETES_SERVICE_HOST) on the pod subnet's bridge.
 #
 #   scripts/cluster.sh build                   build the binaries once, cached outside the repo
 #   eval "$(scripts/cluster.sh up)"            start (or find running), then KUBECONFIG and PATH for kubectl
@@ -23,7 +24,8 @@
 # process-kubelet; 0: the control plane alone), MG_CLUSTER_POD_SUBNET (IPv4 /24, default 10.244.0.0/24; .1 is
 # the node), MG_CLUSTER_KUBELET_PORT (10250, on the node's address), MG_ECHO_BIN (mirrorgate-echo, run for the
 # conformance echo image; default build/mirrorgate-echo when present), MG_UPSTREAM_ECHO_BIN (the suite's own
-# echo-basic, for the echo image's gRPC and TCP modes; scripts/conformance.sh builds it).
+# echo-basic, for the echo image's gRPC and TCP modes; scripts/conformance.sh builds it), MG_GATEWAY_BIN
+# (mirrorgate, run for the chart's image; default build/mirrorgate when present).
 # Progress goes to stderr; stdout carries only what a caller evaluates or captures. No stdin is read.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -137,7 +139,7 @@ cmd_build() {
 load_config() {
   if [[ -f $state_dir/cluster.env ]]; then
     # A state dir of an older cluster.sh has no workloads.
-    workloads=0 pod_subnet=10.244.0.0/24 kubelet_port=10250 echo_bin=
+    workloads=0 pod_subnet=10.244.0.0/24 kubelet_port=10250 echo_bin='' gateway_bin=''
     # shellcheck source=/dev/null
     source "$state_dir/cluster.env"
     [[ -x $bin_dir/kube-controlplane ]] || bin_dir=$build_bin_dir
@@ -150,11 +152,15 @@ load_config() {
     kubelet_port=${MG_CLUSTER_KUBELET_PORT:-10250}
     echo_bin=${MG_ECHO_BIN:-}
     if [[ -z $echo_bin && -x $repo/build/mirrorgate-echo ]]; then echo_bin=$repo/build/mirrorgate-echo; fi
+    gateway_bin=${MG_GATEWAY_BIN:-}
+    if [[ -z $gateway_bin && -x $repo/build/mirrorgate ]]; then gateway_bin=$repo/build/mirrorgate; fi
   fi
   # The pods' network namespaces (mgc<port>-<last octet>) and the bridge here, named after the API port
   # (unique per machine).
   pod_netns=mgc$api_port
   pod_host_if=mgk$api_port
+  # The node's address (the bridge's): pods reach the API server there (the process-kubelet's relay).
+  node_ip=${pod_subnet%.*}.1
 }
 
 save_config() {
@@ -163,6 +169,7 @@ save_config() {
   printf 'api_port=%d\netcd_port=%d\netcd_peer_port=%d\nbin_dir=%q\nworkloads=%q\npod_subnet=%q\nkubelet_port=%d\necho_bin=%q\n' \
     "$api_port" "$etcd_port" "$etcd_peer_port" "$bin_dir" "$workloads" "$pod_subnet" "$kubelet_port" "$echo_bin" \
     >"$state_dir/cluster.env"
+  printf 'gateway_bin=%q\n' "$gateway_bin" >>"$state_dir/cluster.env"
 }
 
 pid_of() { # name -> pid of a live process started here, or nothing
@@ -313,7 +320,8 @@ start_controller_manager() {
 }
 
 # The process-kubelet's rights: its Node, binding pods to it (it is the scheduler too), their status, removing
-# them when their deletion is due, and what their environment and volumes refer to.
+# them when their deletion is due, what their environment and volumes refer to, and their service accounts'
+# tokens (a kubelet's by the Node authorizer).
 kubelet_rbac() {
   cat <<'EOF'
 apiVersion: rbac.authorization.k8s.io/v1
@@ -335,6 +343,9 @@ rules:
 - apiGroups: [""]
   resources: [secrets, configmaps]
   verbs: [get]
+- apiGroups: [""]
+  resources: [serviceaccounts/token]
+  verbs: [create]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -357,12 +368,12 @@ start_process_kubelet() {
   [[ -s $state_dir/process-kubelet.kubeconfig ]] ||
     cmd_kubeconfig mirrorgate:process-kubelet >"$state_dir/process-kubelet.kubeconfig"
   [[ -n $echo_bin ]] || log "no MG_ECHO_BIN: pods of the echo image will wait (ImageNotMapped)"
-  log "starting the process-kubelet (pods in $pod_subnet, network namespaces $pod_netns-N, bridge $pod_host_if)"
+  log "starting the process-kubelet (pods in $pod_subnet, network namespaces $pod_netns-N, bridge $pod_host_if, API server relay $node_ip:443)"
   mkdir -p "$state_dir/node"
   spawn_binary process-kubelet process-kubelet --kubeconfig="$state_dir/process-kubelet.kubeconfig" \
     --dir="$state_dir/node" --pod-subnet="$pod_subnet" --netns="$pod_netns" --host-interface="$pod_host_if" \
     --port="$kubelet_port" --ca-cert="$state_dir/pki/ca.crt" --ca-key="$state_dir/pki/ca.key" \
-    --echo-binary="$echo_bin"
+    --echo-binary="$echo_bin" --mirrorgate-binary="$gateway_bin"
   wait_until 30 "node mirrorgate-node Ready" node_ready ||
     die "node not Ready after 30 s (see $state_dir/process-kubelet.log)"
 }
@@ -387,7 +398,9 @@ cmd_up() {
   load_config
   if [[ -z $(pid_of etcd) && -z $(pid_of apiserver) ]]; then bin_dir=$build_bin_dir; fi
   save_config
-  "$bin_dir/kube-controlplane" pki --dir "$state_dir" --api-port "$api_port"
+  local node_san=()
+  if [[ $workloads == 1 ]]; then node_san=(--apiserver-ip "$node_ip"); fi
+  "$bin_dir/kube-controlplane" pki --dir "$state_dir" --api-port "$api_port" "${node_san[@]}"
   start_etcd
   cmd_start_apiserver
   install_crds

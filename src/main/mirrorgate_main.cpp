@@ -33,6 +33,10 @@ int main(int argc, char** argv) {
                          ->group("Kubernetes");
   app.add_option("--context", options.kubernetes.context, "kubeconfig context (default: its current-context)")
       ->group("Kubernetes");
+  app.add_option("--service-account-dir", options.kubernetes.service_account_dir,
+                 "without --kubeconfig: the directory of the pod's service-account token, ca.crt and namespace")
+      ->capture_default_str()
+      ->group("Kubernetes");
   app.add_option("--controller-name", options.kubernetes.controller_name,
                  "serve GatewayClasses whose spec.controllerName is this")
       ->capture_default_str()

@@ -131,10 +131,11 @@ std::unique_ptr<config::Provider> make_provider(asio::io_context& io, const Gate
   k8s::KubernetesProviderOptions k;
   if (!options.kubernetes.kubeconfig.empty()) {
     k.connection = k8s::load_kubeconfig(options.kubernetes.kubeconfig, options.kubernetes.context);
-  } else if (auto in_cluster = k8s::in_cluster_connection()) {
+  } else if (auto in_cluster = k8s::in_cluster_connection(options.kubernetes.service_account_dir)) {
     k.connection = std::move(*in_cluster);
   } else {
-    throw std::runtime_error("not in a pod (no KUBERNETES_SERVICE_HOST or service-account token): give -c FILE or --kubeconfig PATH");
+    throw std::runtime_error("not in a pod (no KUBERNETES_SERVICE_HOST/PORT, or no token and ca.crt in " +
+                             options.kubernetes.service_account_dir + "): give -c FILE or --kubeconfig PATH");
   }
   k.watch_namespaces = options.kubernetes.watch_namespaces;
   k.publish_service = options.kubernetes.publish_service;

@@ -19,6 +19,9 @@ struct KubernetesOptions {
   bool enabled = false;         // --kubeconfig given, or in a pod without -c
   std::string kubeconfig;       // empty: the pod's service account
   std::string context;          // empty: the kubeconfig's current-context
+  // Where the pod's service-account token, ca.crt and namespace are (--service-account-dir): the
+  // kubelet's mount point; elsewhere only where a node agent has no mounts (docs/cluster.md).
+  std::string service_account_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
   std::string controller_name = "mirrorgate.io/gateway-controller";
   std::vector<std::string> watch_namespaces;  // empty: all
   std::string publish_service;  // "ns/name" (--publish-service): its load-balancer address in Gateway status

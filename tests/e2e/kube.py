@@ -138,7 +138,8 @@ class Cluster:
                         MG_CLUSTER_ETCD_PORT=str(self.etcd_port),
                         MG_CLUSTER_ETCD_PEER_PORT=str(self.etcd_peer_port),
                         MG_CLUSTER_APISERVER_ARGS=" ".join(self.apiserver_args),
-                        MG_CLUSTER_WORKLOADS="1" if self.workloads else "0", MG_ECHO_BIN=mgtest.ECHO_BIN)
+                        MG_CLUSTER_WORKLOADS="1" if self.workloads else "0", MG_ECHO_BIN=mgtest.ECHO_BIN,
+                        MG_GATEWAY_BIN=mgtest.GATEWAY_BIN)
         if self.pod_subnet:
             self.env["MG_CLUSTER_POD_SUBNET"] = self.pod_subnet
         self._exit_token = mgtest.on_exit(self.kill)

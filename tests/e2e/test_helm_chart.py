@@ -14,8 +14,8 @@ ours installed).
 - and no more than enough: the ClusterRole's rules are exactly the documented ones, and the ServiceAccount
   may not read Secrets outside the release namespace, nor pods, nor write anything but status and its Lease.
 
-There is no kubelet: the Deployment is never run as pods. The gateway runs here as a process, its Gateway
-on 127.0.39.1."""
+This cluster runs no workloads: the gateway runs here as a process, its Gateway on 127.0.39.1. The
+Deployment runs as pods in tests/e2e/test_chart_pods.py."""
 
 from __future__ import annotations
 

@@ -64,6 +64,24 @@ func ensureLeaf(dir, name string, caCert *x509.Certificate, caKey crypto.Signer,
 	return pkiutil.WriteCertAndKey(pkiDir(dir), name, cert, key)
 }
 
+// servesIPs is whether the certificate name under pki/ exists and carries every one of ips.
+func servesIPs(dir, name string, ips []net.IP) bool {
+	certs, err := certutil.CertsFromFile(filepath.Join(pkiDir(dir), name+".crt"))
+	if err != nil || len(certs) == 0 {
+		return false
+	}
+	for _, want := range ips {
+		found := false
+		for _, have := range certs[0].IPAddresses {
+			found = found || have.Equal(want)
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
 // clientKubeconfig is a kubeconfig for user (groups as the certificate's organizations) signed by the cluster CA.
 func clientKubeconfig(dir string, port int, user string, groups []string) (*clientcmdapi.Config, error) {
 	caCert, caKey, err := pkiutil.TryLoadCertAndKeyFromDisk(pkiDir(dir), "ca")
@@ -93,6 +111,9 @@ func runPKI(args []string) error {
 	fs := flag.NewFlagSet("pki", flag.ExitOnError)
 	dir := fs.String("dir", "", "cluster state directory")
 	port := fs.Int("api-port", 0, "API server secure port (for admin.kubeconfig)")
+	var extraIPs stringList
+	fs.Var(&extraIPs, "apiserver-ip", "another address of the API server's serving certificate (repeatable): the "+
+		"node's, where the process-kubelet relays pods to it")
 	_ = fs.Parse(args)
 	if *dir == "" || *port == 0 {
 		return fmt.Errorf("--dir and --api-port are required")
@@ -105,12 +126,26 @@ func runPKI(args []string) error {
 	if err != nil {
 		return err
 	}
+	ips := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1"), net.ParseIP(serviceIP)}
+	for _, a := range extraIPs {
+		ip := net.ParseIP(a)
+		if ip == nil {
+			return fmt.Errorf("--apiserver-ip %q: not an IP address", a)
+		}
+		ips = append(ips, ip)
+	}
+	// A certificate of an older start that lacks an address asked for now is made anew (the API server
+	// reloads its serving certificate when the file changes).
+	if !servesIPs(*dir, "apiserver", ips) {
+		_ = os.Remove(filepath.Join(pkiDir(*dir), "apiserver.crt"))
+		_ = os.Remove(filepath.Join(pkiDir(*dir), "apiserver.key"))
+	}
 	err = ensureLeaf(*dir, "apiserver", caCert, caKey, certutil.Config{
 		CommonName: "kube-apiserver",
 		AltNames: certutil.AltNames{
 			DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
 				"kubernetes.default.svc.cluster.local"},
-			IPs: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1"), net.ParseIP(serviceIP)},
+			IPs: ips,
 		},
 		Usages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})

@@ -193,6 +193,9 @@ func (a *agent) prepare(ctx context.Context, pod *corev1.Pod, run *podRun) error
 	if err != nil {
 		return err
 	}
+	if isMirrorgateImage(c.Image) { // mirrorgate_image.go
+		return a.prepareGateway(pod, c, run, env, mounts)
+	}
 	rewritePaths(env, mounts)
 	argv, notes, err := commandFor(c.Image, a.cfg.echoBin, a.cfg.upstreamEchoBin, env, addr)
 	if err != nil {

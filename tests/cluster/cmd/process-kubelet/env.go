@@ -80,6 +80,9 @@ func optional(b *bool) bool { return b != nil && *b }
 // configMapKeyRef), as the kubelet orders them. $(VAR) references are not expanded.
 func (a *agent) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, podIP, hostIP string) (map[string]string, error) {
 	env := map[string]string{"HOSTNAME": pod.Name}
+	for k, v := range serviceEnv(a.network.hostIP) { // Service "kubernetes", as a kubelet sets it (serviceaccount.go)
+		env[k] = v
+	}
 	for _, from := range c.EnvFrom {
 		kind, name, opt := "ConfigMap", "", false
 		if from.ConfigMapRef != nil {
@@ -136,10 +139,10 @@ func (a *agent) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 	return env, nil
 }
 
-// writeVolumes writes the pod's Secret and ConfigMap volumes as files under dir/volumes/NAME and returns
-// each mounted volume's mountPath with the directory that stands for it. The process has no mount namespace
-// of its own: paths under a mountPath in its environment are rewritten to that directory (rewritePaths).
-// Other volume kinds (the service account's projected token among them) are not made.
+// writeVolumes writes the pod's Secret, ConfigMap, projected and downwardAPI volumes as files under
+// dir/volumes/NAME and returns each mounted volume's mountPath with the directory that stands for it. The
+// process has no mount namespace of its own: paths under a mountPath in its environment are rewritten to that
+// directory (rewritePaths). Other volume kinds are not made.
 func (a *agent) writeVolumes(ctx context.Context, pod *corev1.Pod, c *corev1.Container, dir string) (map[string]string, error) {
 	dirs := map[string]string{}
 	for _, v := range pod.Spec.Volumes {
@@ -150,6 +153,13 @@ func (a *agent) writeVolumes(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 			kind, name, opt, items = "Secret", v.Secret.SecretName, optional(v.Secret.Optional), v.Secret.Items
 		case v.ConfigMap != nil:
 			kind, name, opt, items = "ConfigMap", v.ConfigMap.Name, optional(v.ConfigMap.Optional), v.ConfigMap.Items
+		case v.Projected != nil || v.DownwardAPI != nil: // the service account's token among them (serviceaccount.go)
+			volDir := filepath.Join(dir, "volumes", v.Name)
+			if err := a.writeProjected(ctx, pod, &v, volDir); err != nil {
+				return nil, err
+			}
+			dirs[v.Name] = volDir
+			continue
 		default:
 			continue
 		}

@@ -34,6 +34,7 @@ type config struct {
 	caCert     string
 	caKey      string
 	echoBin    string
+	gatewayBin string // mirrorgate, for its own image (mirrorgate_image.go)
 	// upstreamEchoBin: the suite's own echo-basic, for the modes mirrorgate-echo does not have.
 	upstreamEchoBin string
 }
@@ -51,6 +52,7 @@ func parseFlags() (*config, error) {
 	flag.StringVar(&c.caCert, "ca-cert", "", "cluster CA certificate: signs this agent's serving certificate and verifies the API server's client certificate")
 	flag.StringVar(&c.caKey, "ca-key", "", "cluster CA key (for the serving certificate)")
 	flag.StringVar(&c.echoBin, "echo-binary", os.Getenv("MG_ECHO_BIN"), "mirrorgate-echo, run for the conformance echo image (default $MG_ECHO_BIN)")
+	flag.StringVar(&c.gatewayBin, "mirrorgate-binary", os.Getenv("MG_GATEWAY_BIN"), "mirrorgate, run for mirrorgate's image (charts/mirrorgate; default $MG_GATEWAY_BIN)")
 	flag.StringVar(&c.upstreamEchoBin, "upstream-echo-binary", os.Getenv("MG_UPSTREAM_ECHO_BIN"), "the conformance suite's own echo-basic (sigs.k8s.io/gateway-api/conformance/echo-basic), run for the echo image's gRPC and TCP modes (default $MG_UPSTREAM_ECHO_BIN; none: those pods wait)")
 	klog.InitFlags(nil)
 	flag.Parse()
@@ -90,6 +92,12 @@ func run() error {
 	}
 	defer network.remove()
 
+	relay, err := relayAPIServer(network.hostIP, restCfg.Host)
+	if err != nil {
+		return err
+	}
+	defer relay.Close()
+
 	serving, err := newServingCert(cfg.caCert, cfg.caKey, cfg.nodeName, network.hostIP)
 	if err != nil {
 		return err
@@ -115,6 +123,9 @@ func run() error {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == podHostnameCommand { // the pod's first step (hostname.go)
+		os.Exit(runPodHostname(os.Args[2:]))
+	}
 	if err := run(); err != nil {
 		fmt.Fprintf(os.Stderr, "process-kubelet: %v\n", err)
 		os.Exit(1)

@@ -23,6 +23,7 @@ type podNetwork struct {
 
 	mu   sync.Mutex
 	used map[netip.Addr]bool
+	last netip.Addr // the address given last: the next search starts after it
 }
 
 func ip(args ...string) error {
@@ -80,11 +81,13 @@ func (n *podNetwork) remove() {
 }
 
 // allocate makes the network namespace of a pod with a free address of the subnet; returns the address and
-// the namespace's name.
+// the namespace's name. Addresses are given in turn, after the last one given (as host-local IPAM does): the
+// kernel tears a deleted namespace down in the background, and its veth pair, named after the address, may
+// still exist for a moment after a pod is gone.
 func (n *podNetwork) allocate() (netip.Addr, string, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for a := n.hostIP.Next(); n.subnet.Contains(a) && a.As4()[3] != 255; a = a.Next() {
+	for _, a := range addressOrder(n.subnet, n.last) {
 		if n.used[a] {
 			continue
 		}
@@ -105,10 +108,26 @@ func (n *podNetwork) allocate() (netip.Addr, string, error) {
 				return netip.Addr{}, "", err
 			}
 		}
-		n.used[a] = true
+		n.used[a], n.last = true, a
 		return a, netns, nil
 	}
 	return netip.Addr{}, "", fmt.Errorf("no free pod address left in %s", n.subnet)
+}
+
+// addressOrder is the pod addresses of subnet (.2 to .254) in the order allocate tries them: those after
+// last first, then from .2 on.
+func addressOrder(subnet netip.Prefix, last netip.Addr) []netip.Addr {
+	after := 1
+	if last.IsValid() {
+		after = int(last.As4()[3])
+	}
+	order := make([]netip.Addr, 0, 253)
+	for i := 0; i < 253; i++ {
+		octets := subnet.Addr().As4()
+		octets[3] = byte(2 + (after-1+i)%253)
+		order = append(order, netip.AddrFrom4(octets))
+	}
+	return order
 }
 
 // release removes the pod's namespace (and whatever still runs in it) and frees its address.

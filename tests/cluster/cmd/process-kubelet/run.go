@@ -98,7 +98,7 @@ func (r *podRun) startProcess() {
 	for _, n := range r.notes {
 		fmt.Fprintln(log, n)
 	}
-	cmd := exec.Command("ip", append([]string{"netns", "exec", r.netns}, r.argv...)...)
+	cmd := podCommand(r.name, r.netns, r.argv) // hostname.go
 	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	keys := make([]string, 0, len(r.env))
 	for k := range r.env {
@@ -109,7 +109,7 @@ func (r *podRun) startProcess() {
 		env = append(env, k+"="+r.env[k])
 	}
 	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = env, r.dir, log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Cloneflags: syscall.CLONE_NEWUTS}
 	if err := cmd.Start(); err != nil {
 		r.waiting = &unmapped{"RunContainerError", err.Error()}
 		go r.notify()
