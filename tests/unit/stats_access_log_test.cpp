@@ -96,6 +96,27 @@ TEST(AccessLog, TextEscapesQuotesBackslashesAndControlBytes) {
   EXPECT_EQ(out, R"("caf\xC3\xA9\x09\x7F")");
 }
 
+TEST(AccessLog, ALineOfBytesThatAllNeedEscapingIsWrittenWhole) {
+  // Every byte of the path at its longest escape (JSON's \u00XX), in both formats: the line is written
+  // into room sized for the worst case, so this is the case that would overrun it.
+  const std::string path(3000, '\x01');
+  RequestLogEntry e = request_entry();
+  e.target = path;
+  std::string json_line, text_line;
+  format_log_line(json_line, e, AccessLogFormat::kJson, kTime);
+  format_log_line(text_line, e, AccessLogFormat::kText, kTime);
+  EXPECT_EQ(nlohmann::json::parse(json_line)["path"], path);
+  std::string escaped;
+  for (size_t i = 0; i < path.size(); ++i) escaped += "\\x01";
+  EXPECT_NE(text_line.find('"' + escaped + '"'), std::string::npos);
+  // The next line starts where this one ended: nothing of the worst case's room is left in between.
+  std::string two;
+  format_log_line(two, e, AccessLogFormat::kJson, kTime);
+  format_log_line(two, request_entry(), AccessLogFormat::kJson, kTime);
+  EXPECT_EQ(two.substr(0, json_line.size()), json_line);
+  EXPECT_EQ(nlohmann::json::parse(two.substr(json_line.size()))["path"], "/a b\"c\\d\x01");
+}
+
 TEST(AccessLog, AbsentValuesAreADashInTextAndLeftOutOfJson) {
   RequestLogEntry e;  // what never became a request: no trace, no route, no backend answered
   e.client = "127.0.0.9:5555";
