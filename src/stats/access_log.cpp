@@ -2,6 +2,9 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <array>
@@ -47,14 +50,39 @@ struct Cursor {
 constexpr char kLowerHex[] = "0123456789abcdef";
 constexpr char kUpperHex[] = "0123456789ABCDEF";
 
+// The first byte at or after `i` that `cls` escapes, else s.size(). Most fields escape nothing, so this
+// is the whole cost of most of them: 16 bytes a step where SSE2 is there (every x86-64).
+size_t next_escaped(std::string_view s, size_t i, EscapeClass cls) {
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+  const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
+  for (; i + 16 <= s.size(); i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+    // Below 0x20, unsigned: min(v, 0x1f) == v. The text format also escapes 0x7f and above (signed: v
+    // < 0x20 catches 0x80-0xff too); JSON only 0x7f.
+    __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
+    if (cls == kText) {
+      hit = _mm_or_si128(hit, _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del)));
+    } else {
+      hit = _mm_or_si128(hit, _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v),
+                                           _mm_cmpeq_epi8(v, del)));
+    }
+    if (const int mask = _mm_movemask_epi8(hit); mask != 0) return i + static_cast<size_t>(__builtin_ctz(mask));
+  }
+#endif
+  for (; i < s.size(); ++i) {
+    if ((kEscapes[static_cast<unsigned char>(s[i])] & cls) != 0) return i;
+  }
+  return s.size();
+}
+
 // `s` in double quotes: quotes and backslashes after a backslash, the other bytes of `cls` as JSON's
 // four-digit or the text format's two-digit hex escapes; the runs between them copied whole.
 void put_quoted(Cursor& out, std::string_view s, EscapeClass cls) {
   out.put('"');
   size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
+  for (size_t i = next_escaped(s, 0, cls); i < s.size(); i = next_escaped(s, i + 1, cls)) {
     const auto u = static_cast<unsigned char>(s[i]);
-    if ((kEscapes[u] & cls) == 0) continue;
     out.put(s.substr(run, i - run));
     run = i + 1;
     out.put('\\');
