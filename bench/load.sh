@@ -20,9 +20,15 @@
 #                   mirrorgate-mirror, nginx-h2-mirror; the proxies speak HTTP/1.1 keep-alive to the pods
 #   idle-h2c        the idle mode with HTTP/2 client connections (bench/idle_clients.py --http2), to
 #                   CONFIGS (default mirrorgate nginx-h2 h2o)
-#   observability   what looking costs: mirrorgate-mirror with its access log off, as JSON lines or text
-#                   lines to a file ("-jsonlog", "-textlog"), and with the admin page open in headless
-#                   Chromium on LOAD_CPU ("-page"), which polls the admin listener every 2 s
+#   h2tls           h2c's load over TLS (h2load https://, ALPN h2; an ECDSA P-256 certificate made by the run):
+#                   mirrorgate-tls, nginx-h2-tls, h2o-tls, mirrorgate-tls-mirror, nginx-h2-tls-mirror
+#   tls-new         new TLS 1.3 connections: wrk over https:// with `Connection: close`, so every request is a
+#                   full handshake (wrk resumes no sessions): mirrorgate-tls, nginx-tls, h2o-tls; req/s is
+#                   connections/s and CPU per request is CPU per connection
+#   observability   what looking costs: mirrorgate and mirrorgate-mirror with the access log off, as JSON
+#                   lines or text lines to a file ("-jsonlog", "-textlog"), and with the admin page open in
+#                   headless Chromium on LOAD_CPU ("-page"), which polls the admin listener every 2 s; nginx
+#                   with its access log off, as JSON lines and in its combined format, for scale
 #   all             every mode above, one after the other
 # Everything else is an environment variable, see the defaults below (CONFIGS=... picks configurations). PROFILE=1 adds one extra profiled
 # (perf record, syscall counts) run per mirrorgate configuration after the rounds, PROFILE=all one per
@@ -55,6 +61,7 @@ MIRROR_DELAY_MS=${MIRROR_DELAY_MS:-50}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-1000}
 IDLE_SETTLE=${IDLE_SETTLE:-3}    # seconds between the last connection's request and the measurement
 PROFILE=${PROFILE:-0}
+CFG=""                           # the configuration being measured (run_wrk's URL)
 # Extra mirrorgate flags. By default mirrorgate runs with mirror budgets large enough that every copy is
 # really sent, as the "every request mirrored" figures require: 50 ms x ~30k req/s is ~1,500 copies in
 # flight, and even fast mirrors pass the default per-backend budget (256) in bursts; copies it shed
@@ -160,6 +167,11 @@ setup() {
   chmod -R a+rwx "$WORK/tmp"
   chmod a+rx "$WORK"
   trap 'cleanup; rm -rf "$WORK"' EXIT
+  # One certificate for every TLS configuration (the same key type for all: it sets the handshake's cost).
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.example \
+    -addext subjectAltName=DNS:bench.example,IP:127.0.0.1 -keyout "$WORK/tls.key" -out "$WORK/tls.crt" \
+    >/dev/null 2>&1 || die "openssl could not make the benchmark's certificate"
+  chmod a+r "$WORK/tls.key"
 }
 
 # --- backend pods --------------------------------------------------------------------------------------
@@ -198,6 +210,32 @@ render() {
 mirror_addrs() { case $1 in *-slow) echo "$V2_SLOW_ADDRS" ;; *) echo "$V2_ADDRS" ;; esac; }
 mirror_port() { case $1 in *-refused) echo "$REFUSED_PORT" ;; *) echo "$BACKEND_PORT" ;; esac; }
 has_mirror() { [[ $1 == *-mirror* ]] && echo 1 || echo 0; }
+is_tls() { [[ $1 == *-tls* ]]; }  # an HTTPS listener (MODE=h2tls, tls-new)
+proxy_url() { if is_tls "$1"; then echo "https://127.0.0.1:$PORT$URL_PATH"; else echo "http://127.0.0.1:$PORT$URL_PATH"; fi; }
+
+# The gateway's listener for CONFIG: LISTENER_PROTOCOL, LISTENER_TLS (its tls: block) and TLS_SECRET (the
+# Secret it names, as a YAML document) for gateway.yaml.in.
+gateway_listener_args() {
+  if is_tls "$1"; then
+    printf '%s\0' LISTENER_PROTOCOL=HTTPS \
+      "LISTENER_TLS=    tls:
+      certificateRefs:
+      - kind: Secret
+        name: bench-certificate" \
+      "TLS_SECRET=---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: bench-certificate
+  namespace: gateway-conformance-infra
+type: kubernetes.io/tls
+data:
+  tls.crt: $(base64 -w0 "$WORK/tls.crt")
+  tls.key: $(base64 -w0 "$WORK/tls.key")"
+  else
+    printf '%s\0' LISTENER_PROTOCOL=HTTP LISTENER_TLS= TLS_SECRET=
+  fi
+}
 
 endpoints_yaml() {
   local a out=""
@@ -224,7 +262,9 @@ start_proxy() {
   case $cfg in
     mirrorgate*)
       conf=$WORK/$cfg.yaml
-      render gateway.yaml.in "$conf" "$keep" LISTEN_ADDR=127.0.0.1 PORT="$PORT" \
+      local listener=()
+      mapfile -d '' -t listener < <(gateway_listener_args "$cfg")
+      render gateway.yaml.in "$conf" "$keep" LISTEN_ADDR=127.0.0.1 PORT="$PORT" "${listener[@]}" \
         V1_TARGET_PORT="$BACKEND_PORT" V1_ENDPOINTS="$(endpoints_yaml $V1_ADDRS)" \
         V2_TARGET_PORT="$v2port" V2_ENDPOINTS="$(endpoints_yaml $v2)"
       local bin=$MG_BIN
@@ -240,10 +280,30 @@ start_proxy() {
       ;;
     nginx*)
       conf=$WORK/$cfg.conf
-      local listen_opts=""
-      if [[ $cfg == nginx-h2* ]]; then listen_opts=" http2"; fi
+      local listen_opts="" tls_lines=""
+      if is_tls "$cfg"; then
+        listen_opts=" ssl"
+        tls_lines="        ssl_certificate $WORK/tls.crt;
+        ssl_certificate_key $WORK/tls.key;
+        ssl_protocols TLSv1.2 TLSv1.3;"
+      fi
+      if [[ $cfg == nginx-h2* ]]; then listen_opts+=" http2"; fi
+      # An access log as its users write one: unbuffered, each line written as the request ends.
+      local access_log="    access_log off;"
+      case $cfg in
+        *-textlog) access_log="    access_log $WORK/access.log combined;" ;;
+        *-jsonlog)
+          access_log="    log_format json escape=json '{\"time\":\"\$time_iso8601\",\"request_id\":\"\$request_id\",'
+        '\"client\":\"\$remote_addr\",\"method\":\"\$request_method\",\"host\":\"\$host\",'
+        '\"path\":\"\$request_uri\",\"protocol\":\"\$server_protocol\",\"upstream_host\":\"\$upstream_addr\",'
+        '\"status\":\$status,\"request_bytes\":\$request_length,\"bytes\":\$bytes_sent,'
+        '\"duration_ms\":\$request_time,\"upstream_duration_ms\":\"\$upstream_header_time\"}';
+    access_log $WORK/access.log json;"
+          ;;
+      esac
+      rm -f "$WORK/access.log"
       render nginx-proxy.conf.in "$conf" "$keep" WORKERS="$WORKERS" NOFILE="$(ulimit -n)" WORK="$WORK" \
-        NAME="$cfg" WCONN=16384 PORT="$PORT" LISTEN_OPTS="$listen_opts" \
+        NAME="$cfg" WCONN=16384 PORT="$PORT" LISTEN_OPTS="$listen_opts" TLS="$tls_lines" ACCESS_LOG="$access_log" \
         V1_SERVERS="$(servers_lines '        ' server "$BACKEND_PORT" ';' $V1_ADDRS)" \
         V2_SERVERS="$(servers_lines '        ' server "$v2port" ';' $v2)"
       taskset -c "$PROXY_CPU" nginx -p "$WORK" -e "$WORK/$cfg.error.log" -c "$conf" -g 'daemon off;' \
@@ -259,7 +319,14 @@ start_proxy() {
       ;;
     h2o*)
       conf=$WORK/$cfg.conf
+      local listen_tls=""
+      if is_tls "$cfg"; then
+        listen_tls="  ssl:
+    certificate-file: $WORK/tls.crt
+    key-file: $WORK/tls.key"
+      fi
       render h2o.conf.in "$conf" 0 WORKERS="$WORKERS" WCONN=16384 WORK="$WORK" NAME="$cfg" PORT="$PORT" \
+        LISTEN_TLS="$listen_tls" \
         V1_URL="http://${V1_ADDRS%% *}:$BACKEND_PORT/"
       taskset -c "$PROXY_CPU" h2o -c "$conf" >"$WORK/$cfg.log" 2>&1 &
       ;;
@@ -274,8 +341,12 @@ start_proxy() {
   PROXY_PID=$!
   PIDS+=("$PROXY_PID")
   local curl_opts=""
-  if [[ $cfg == nginx-h2* ]]; then curl_opts=--http2-prior-knowledge; fi
-  CURL_OPTS=$curl_opts wait_http "http://127.0.0.1:$PORT$URL_PATH" "$PROXY_PID" ||
+  if is_tls "$cfg"; then
+    curl_opts=--insecure
+  elif [[ $cfg == nginx-h2* ]]; then
+    curl_opts=--http2-prior-knowledge
+  fi
+  CURL_OPTS=$curl_opts wait_http "$(proxy_url "$cfg")" "$PROXY_PID" ||
     die "$cfg did not start: $(tail -5 "$WORK/$cfg.log" "$WORK/$cfg.error.log" 2>/dev/null)"
   if [[ $cfg == *-page ]]; then open_admin_page; fi
 }
@@ -322,21 +393,24 @@ mirror_counters() {
                sum[p "completed_total"], sum[p "failed_total"], sum[p "dropped_total"] }'
 }
 
-run_wrk() { # SECONDS OUTFILE
-  if [[ $MODE_NOW == h2c ]]; then
+run_wrk() { # SECONDS OUTFILE (CFG: the configuration under test)
+  if [[ $MODE_NOW == h2c || $MODE_NOW == h2tls ]]; then
     run_h2load "$@"
     return
   fi
-  taskset -c "$LOAD_CPU" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$1"s --latency \
-    -s "$BENCH_DIR/wrk_report.lua" "http://127.0.0.1:$PORT$URL_PATH" >"$2" 2>&1
+  local close=()
+  if [[ $MODE_NOW == tls-new ]]; then close=(-H 'Connection: close'); fi
+  taskset -c "$LOAD_CPU" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$1"s --latency "${close[@]}" \
+    -s "$BENCH_DIR/wrk_report.lua" "$(proxy_url "$CFG")" >"$2" 2>&1
 }
 
-# run_h2load SECONDS OUTFILE: h2load over HTTP/2 by prior knowledge for SECONDS, its report in OUTFILE
+# run_h2load SECONDS OUTFILE: h2load over HTTP/2 (by prior knowledge, or by ALPN over TLS) for SECONDS, its report in OUTFILE
 # followed by the same MG_RESULT line as wrk_report.lua writes (percentiles from h2load's per-request log).
 run_h2load() {
   local log=$WORK/h2load-requests.log
-  taskset -c "$LOAD_CPU" h2load -t"$WRK_THREADS" -c"$CONNECTIONS" -m"$H2_STREAMS" -D"$1" \
-    --log-file="$log" "http://127.0.0.1:$PORT$URL_PATH" >"$2" 2>&1 || true
+  # Bounded: nginx's mirror over h2 with TLS was seen to leave h2load waiting for streams forever.
+  timeout -k 5 $(($1 + 30)) taskset -c "$LOAD_CPU" h2load -t"$WRK_THREADS" -c"$CONNECTIONS" -m"$H2_STREAMS" -D"$1" \
+    --log-file="$log" "$(proxy_url "$CFG")" >"$2" 2>&1 || true
   local done_ok failed errored duration_s non2xx
   read -r done_ok failed errored < <(awk '/^requests:/ { print $8, $10, $12 }' "$2")
   duration_s=$(awk '/^finished in/ { sub(/s,$/, "", $3); print $3 }' "$2")
@@ -351,6 +425,7 @@ run_h2load() {
 # measure CONFIG ROUND: one warm-up and one measured run; appends a row to results.tsv.
 measure() {
   local cfg=$1 round=$2 before after out line
+  CFG=$cfg
   start_proxy "$cfg"
   run_wrk "$WARMUP" "$WORK/warmup.txt"
   local m0=(0 0 0 0) m1=(0 0 0 0)
@@ -360,7 +435,11 @@ measure() {
   run_wrk "$DURATION" "$out"
   after=$(cpu_ticks "$PROXY_PID")
   [[ $cfg == mirrorgate* ]] && read -r -a m1 <<<"$(mirror_counters)"
-  line=$(grep '^MG_RESULT' "$out") || die "no result from wrk: $(cat "$out")"
+  if ! line=$(grep '^MG_RESULT [0-9]' "$out"); then
+    log "$cfg r$round: no result, row left out: $(tail -3 "$out" | tr '\n' ' ')"
+    stop_proxy
+    return
+  fi
   # MG_RESULT requests duration_us p50_us p99_us errors non2xx
   read -r _ req dur p50 p99 errs non2xx <<<"$line"
   local rps cpu
@@ -383,6 +462,7 @@ measure() {
 profile() {
   local cfg=$1 data=$RESULTS_DIR/perf-$1.data perf_pid stat_pid
   command -v perf >/dev/null || { log "perf missing; skipping profile"; return; }
+  CFG=$cfg
   start_proxy "$cfg"
   run_wrk "$WARMUP" "$WORK/warmup.txt"
   local pids  # nginx: the master and its worker
@@ -537,6 +617,18 @@ run_mode() {
       # shellcheck disable=SC2086
       run_rounds ${CONFIGS:-mirrorgate nginx-h2 h2o mirrorgate-mirror nginx-h2-mirror}
       ;;
+    h2tls)
+      start_pods infra-backend-v1 0 $V1_ADDRS
+      start_pods infra-backend-v2 0 $V2_ADDRS
+      # shellcheck disable=SC2086
+      run_rounds ${CONFIGS:-mirrorgate-tls nginx-h2-tls h2o-tls mirrorgate-tls-mirror nginx-h2-tls-mirror}
+      ;;
+    tls-new)
+      start_pods infra-backend-v1 0 $V1_ADDRS
+      start_pods infra-backend-v2 0 $V2_ADDRS
+      # shellcheck disable=SC2086
+      run_rounds ${CONFIGS:-mirrorgate-tls nginx-tls h2o-tls}
+      ;;
     idle-h2c)
       start_pods infra-backend-v1 0 $V1_ADDRS
       start_pods infra-backend-v2 0 $V2_ADDRS
@@ -549,7 +641,8 @@ run_mode() {
       start_pods infra-backend-v1 0 $V1_ADDRS
       start_pods infra-backend-v2 0 $V2_ADDRS
       # shellcheck disable=SC2086
-      run_rounds ${CONFIGS:-mirrorgate-mirror mirrorgate-mirror-jsonlog mirrorgate-mirror-textlog mirrorgate-mirror-page}
+      run_rounds ${CONFIGS:-mirrorgate mirrorgate-jsonlog mirrorgate-textlog nginx nginx-jsonlog nginx-textlog \
+        mirrorgate-mirror mirrorgate-mirror-jsonlog mirrorgate-mirror-textlog mirrorgate-mirror-page}
       ;;
     *) die "unknown MODE $MODE_NOW" ;;
   esac
@@ -575,7 +668,7 @@ setup
 printf 'mode\tround\tconfig\trps\tp50_us\tp99_us\tcpu_us_per_req\trequests\terrors\tnon2xx\n' >"$RESULTS_DIR/results.tsv"
 
 if [[ $MODE == all ]]; then
-  for m in standard slow-mirror refused-mirror idle h2c idle-h2c; do run_mode "$m"; done
+  for m in standard slow-mirror refused-mirror idle h2c idle-h2c h2tls tls-new observability; do run_mode "$m"; done
 else
   run_mode "$MODE"
 fi

@@ -45,8 +45,9 @@ def main(path: str) -> None:
                     out.append(float(a[field]) / float(b[field]))
             return med(out) if out else None
 
-        # The reference: nginx as a proxy of the same protocol (its http2 listener in MODE=h2c).
-        base = next((b for b in ("nginx", "nginx-h2") if b in data), None)
+        # The reference: nginx as a proxy of the same protocol (its http2 listener in MODE=h2c, with TLS in
+        # MODE=h2tls, its TLS listener in MODE=tls-new).
+        base = next((b for b in ("nginx", "nginx-h2", "nginx-h2-tls", "nginx-tls") if b in data), None)
         print(f"### mode: {mode} ({len(rounds)} rounds, medians)\n")
         print("| config | req/s | p50 ms | p99 ms | CPU us/req | req/s vs nginx | CPU/req vs nginx | errors |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -85,17 +86,23 @@ def main(path: str) -> None:
 
         checks = []
         s = summary
-        if mode == "h2c" and "mirrorgate" in s:
-            if s["mirrorgate"]["cr"] is not None:
-                checks.append(("h2: CPU/request <= 0.8x nginx's", s["mirrorgate"]["cr"] <= H2_CPU_VS_NGINX,
-                               f"{s['mirrorgate']['cr']:.2f}x nginx-h2"))
-            if "h2o" in s:
-                r = per_round_ratio("mirrorgate", "h2o", "cpu_us_per_req")
-                checks.append(("h2: CPU/request at or below h2o's", r <= 1.0, f"{r:.2f}x h2o"))
-            if "mirrorgate-mirror" in s:
-                r = per_round_ratio("mirrorgate-mirror", "mirrorgate", "cpu_us_per_req")
-                checks.append(("h2: mirroring every request <= 1.5x not mirroring", r <= H2_MIRROR_VS_PLAIN,
+        if mode in ("h2c", "h2tls"):
+            # The same three checks over h2c and over TLS: configuration names differ by "-tls".
+            t = "-tls" if mode == "h2tls" else ""
+            mg, h2o = "mirrorgate" + t, "h2o" + t
+            if mg in s and s[mg]["cr"] is not None:
+                checks.append((f"{mode}: CPU/request <= 0.8x nginx's", s[mg]["cr"] <= H2_CPU_VS_NGINX,
+                               f"{s[mg]['cr']:.2f}x {base}"))
+            if mg in s and h2o in s:
+                r = per_round_ratio(mg, h2o, "cpu_us_per_req")
+                checks.append((f"{mode}: CPU/request at or below h2o's", r <= 1.0, f"{r:.2f}x {h2o}"))
+            if mg in s and mg + "-mirror" in s:
+                r = per_round_ratio(mg + "-mirror", mg, "cpu_us_per_req")
+                checks.append((f"{mode}: mirroring every request <= 1.5x not mirroring", r <= H2_MIRROR_VS_PLAIN,
                                f"{r:.2f}x"))
+        elif mode == "tls-new" and "mirrorgate-tls" in s and s["mirrorgate-tls"]["rr"] is not None:
+            checks.append(("new TLS 1.3 connections/s >= nginx's", s["mirrorgate-tls"]["rr"] >= 1.0,
+                           f"{s['mirrorgate-tls']['rr']:.2f}x nginx-tls"))
         elif "mirrorgate" in s:
             checks.append(("no mirror: CPU/request <= 15 us", s["mirrorgate"]["cpu"] <= CPU_NO_MIRROR_US,
                            f"{s['mirrorgate']['cpu']:.1f} us"))
@@ -111,7 +118,8 @@ def main(path: str) -> None:
             k, g = s["mirrorgate-mirror-slow"]["keep"], s["mirrorgate-mirror-slow"]["p99growth"]
             checks.append(("50 ms mirror: primary keeps >= 95% req/s", k >= SLOW_RPS_KEEP, f"{k * 100:.1f}%"))
             checks.append(("50 ms mirror: primary p99 within 10%", g <= SLOW_P99_GROWTH, f"{(g - 1) * 100:+.1f}%"))
-        for cfg in (c for c in s if c.endswith(LOOKING_SUFFIXES) and s[c].get("cpu_vs_base") is not None):
+        for cfg in (c for c in s if c.startswith("mirrorgate") and c.endswith(LOOKING_SUFFIXES)
+                    and s[c].get("cpu_vs_base") is not None):
             r = s[cfg]["cpu_vs_base"]
             checks.append((f"{cfg}: CPU/request within 3% of {cfg.rsplit('-', 1)[0]}", r <= LOOKING_CPU_GROWTH,
                            f"{(r - 1) * 100:+.1f}%"))

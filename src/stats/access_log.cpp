@@ -2,12 +2,17 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 
 #include <fmt/chrono.h>
@@ -27,28 +32,82 @@ constexpr std::array<uint8_t, 256> kEscapes = [] {
   }
   return t;
 }();
+// The longest a byte becomes when escaped (JSON's \u00XX), what a line's size bound counts per byte.
+constexpr size_t kMaxEscapedByte = 6;
+
+// Where a line is written: a cursor into space the caller made large enough for the line's bound (no
+// capacity check per byte, as appending to a std::string would make).
+struct Cursor {
+  char* p;
+  void put(char c) { *p++ = c; }
+  void put(std::string_view s) {
+    if (s.empty()) return;  // (an empty view may have no data pointer at all)
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  }
+};
+
+constexpr char kLowerHex[] = "0123456789abcdef";
+constexpr char kUpperHex[] = "0123456789ABCDEF";
+
+// The first byte at or after `i` that `cls` escapes, else s.size(). Most fields escape nothing, so this
+// is the whole cost of most of them: 16 bytes a step where SSE2 is there (every x86-64).
+size_t next_escaped(std::string_view s, size_t i, EscapeClass cls) {
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+  const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
+  for (; i + 16 <= s.size(); i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+    // Below 0x20, unsigned: min(v, 0x1f) == v. The text format also escapes 0x7f and above (signed: v
+    // < 0x20 catches 0x80-0xff too); JSON only 0x7f.
+    __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
+    if (cls == kText) {
+      hit = _mm_or_si128(hit, _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del)));
+    } else {
+      hit = _mm_or_si128(hit, _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v),
+                                           _mm_cmpeq_epi8(v, del)));
+    }
+    if (const int mask = _mm_movemask_epi8(hit); mask != 0) return i + static_cast<size_t>(__builtin_ctz(mask));
+  }
+#endif
+  for (; i < s.size(); ++i) {
+    if ((kEscapes[static_cast<unsigned char>(s[i])] & cls) != 0) return i;
+  }
+  return s.size();
+}
 
 // `s` in double quotes: quotes and backslashes after a backslash, the other bytes of `cls` as JSON's
-// four-digit or the text format's two-digit hex escapes; the runs between them appended whole.
-void append_quoted(std::string& out, std::string_view s, EscapeClass cls) {
-  out += '"';
+// four-digit or the text format's two-digit hex escapes; the runs between them copied whole.
+void put_quoted(Cursor& out, std::string_view s, EscapeClass cls) {
+  out.put('"');
   size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
+  for (size_t i = next_escaped(s, 0, cls); i < s.size(); i = next_escaped(s, i + 1, cls)) {
     const auto u = static_cast<unsigned char>(s[i]);
-    if ((kEscapes[u] & cls) == 0) continue;
-    out.append(s.data() + run, i - run);
+    out.put(s.substr(run, i - run));
     run = i + 1;
+    out.put('\\');
     if (u == '"' || u == '\\') {
-      out += '\\';
-      out += static_cast<char>(u);
+      out.put(static_cast<char>(u));
     } else if (cls == kJson) {
-      fmt::format_to(std::back_inserter(out), "\\u{:04x}", u);
+      out.put("u00");
+      out.put(kLowerHex[u >> 4]);
+      out.put(kLowerHex[u & 15]);
     } else {
-      fmt::format_to(std::back_inserter(out), "\\x{:02X}", u);
+      out.put('x');
+      out.put(kUpperHex[u >> 4]);
+      out.put(kUpperHex[u & 15]);
     }
   }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
+  out.put(s.substr(run));
+  out.put('"');
+}
+
+void append_quoted(std::string& out, std::string_view s, EscapeClass cls) {
+  const size_t old = out.size();
+  out.resize(old + 2 + kMaxEscapedByte * s.size());
+  Cursor cursor{out.data() + old};
+  put_quoted(cursor, s, cls);
+  out.resize(static_cast<size_t>(cursor.p - out.data()));
 }
 
 }  // namespace
@@ -128,74 +187,89 @@ constexpr std::string_view line_type(const MirrorLogEntry&) {
 
 // Numbers without fmt's format-string machinery: they are most of a line's fields.
 template <typename Integer>
-void append_number(std::string& out, Integer value) {
+void put_number(Cursor& out, Integer value) {
   const fmt::format_int digits(value);
-  out.append(digits.data(), digits.size());
+  out.put(std::string_view(digits.data(), digits.size()));
 }
+constexpr size_t kMaxNumber = 20;  // digits of the largest uint64_t
 
 // Milliseconds with three decimals, as {:.3f} writes them.
-void append_millis(std::string& out, double value) {
+void put_millis(Cursor& out, double value) {
   const auto thousandths = static_cast<uint64_t>(std::llround(value * 1000));
-  append_number(out, thousandths / 1000);
+  put_number(out, thousandths / 1000);
   const auto frac = static_cast<unsigned>(thousandths % 1000);
-  out += '.';
-  out += static_cast<char>('0' + frac / 100);
-  out += static_cast<char>('0' + frac / 10 % 10);
-  out += static_cast<char>('0' + frac % 10);
+  out.put('.');
+  out.put(static_cast<char>('0' + frac / 100));
+  out.put(static_cast<char>('0' + frac / 10 % 10));
+  out.put(static_cast<char>('0' + frac % 10));
 }
+
+// The most bytes a line's fields can take in either format: a first pass over the same field list, so
+// that the line is then written with no capacity check per byte.
+struct SizeBound {
+  size_t bytes = 0;
+  void text(std::string_view n, std::string_view value, Empty) { bytes += n.size() + 6 + kMaxEscapedByte * value.size(); }
+  template <typename Number>
+  void number(std::string_view n, Number) {
+    bytes += n.size() + 4 + kMaxNumber;
+  }
+  void millis(std::string_view n, double) { bytes += n.size() + 4 + kMaxNumber + 4; }
+};
+// The time, the line type and the punctuation around the fields.
+constexpr size_t kLineFrame = 64;
 
 // {"time":"...","type":"request","request_id":"...",...}
 struct JsonWriter {
-  std::string& out;
+  Cursor& out;
   void name(std::string_view n) {
-    out += ",\"";
-    out += n;
-    out += "\":";
+    out.put(",\"");
+    out.put(n);
+    out.put("\":");
   }
   void text(std::string_view n, std::string_view value, Empty empty) {
     if (value.empty() && empty == Empty::kOmitted) return;
     name(n);
-    append_json_string(out, value);
+    put_quoted(out, value, kJson);
   }
   template <typename Number>
   void number(std::string_view n, Number value) {
     name(n);
-    append_number(out, value);
+    put_number(out, value);
   }
   void millis(std::string_view n, double value) {
     if (value < 0) return;  // not measured
     name(n);
-    append_millis(out, value);
+    put_millis(out, value);
   }
 };
 
 // TIME TYPE "request_id" "trace_id" ...: strings quoted, numbers bare, "-" for no value, one space apart.
 struct TextWriter {
-  std::string& out;
+  Cursor& out;
   void text(std::string_view, std::string_view value, Empty) {
-    out += ' ';
+    out.put(' ');
     if (value.empty()) {
-      out += '-';
+      out.put('-');
     } else {
-      append_text_string(out, value);
+      put_quoted(out, value, kText);
     }
   }
   template <typename Number>
   void number(std::string_view, Number value) {
-    out += ' ';
-    append_number(out, value);
+    out.put(' ');
+    put_number(out, value);
   }
   void millis(std::string_view, double value) {
+    out.put(' ');
     if (value < 0) {
-      out += " -";
+      out.put('-');
     } else {
-      out += ' ';
-      append_millis(out, value);
+      put_millis(out, value);
     }
   }
 };
 
-void append_time(std::string& out, std::chrono::system_clock::time_point now) {
+void put_time(Cursor& out, std::chrono::system_clock::time_point now) {
   // The date and time to the second change once a second: formatted once per second and thread.
   thread_local std::chrono::sys_seconds cached_second{};
   thread_local std::string cached_text;
@@ -205,18 +279,53 @@ void append_time(std::string& out, std::chrono::system_clock::time_point now) {
     cached_second = second;
   }
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - second).count();
-  out += cached_text;
-  out += '.';
-  out += static_cast<char>('0' + ms / 100);
-  out += static_cast<char>('0' + ms / 10 % 10);
-  out += static_cast<char>('0' + ms % 10);
-  out += 'Z';
+  out.put(cached_text);
+  out.put('.');
+  out.put(static_cast<char>('0' + ms / 100));
+  out.put(static_cast<char>('0' + ms / 10 % 10));
+  out.put(static_cast<char>('0' + ms % 10));
+  out.put('Z');
 }
+
+// Lines waiting to be written: bytes that are appended to through a Cursor, so (unlike a std::string
+// resized for a line's bound) the room a line may need is never filled in before it is written.
+class LineBuffer {
+ public:
+  // Room for `bytes` more at the end; the line's end goes to commit().
+  Cursor room_for(size_t bytes) {
+    if (capacity_ - size_ < bytes) grow(size_ + bytes);
+    return Cursor{data_.get() + size_};
+  }
+  void commit(const Cursor& end) { size_ = static_cast<size_t>(end.p - data_.get()); }
+  std::string_view view() const { return {data_.get(), size_}; }
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  void clear() { size_ = 0; }
+  // Gives a buffer that grew far past `keep` back to the allocator.
+  void shrink_past(size_t keep) {
+    if (capacity_ > keep && size_ == 0) {
+      data_.reset();
+      capacity_ = 0;
+    }
+  }
+
+ private:
+  void grow(size_t needed) {
+    const size_t capacity = std::max({needed, 2 * capacity_, size_t{4096}});
+    auto data = std::make_unique_for_overwrite<char[]>(capacity);
+    if (size_ > 0) std::memcpy(data.get(), data_.get(), size_);
+    data_ = std::move(data);
+    capacity_ = capacity;
+  }
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
 
 // A worker's lines between two flushes (AccessLog::buffer_on_this_thread).
 struct ThreadLines {
   AccessLog* log = nullptr;  // whose lines `lines` holds
-  std::string lines;
+  LineBuffer lines;
   AccessLog::FlushScheduler schedule = nullptr;
   void* context = nullptr;
   bool scheduled = false;
@@ -226,37 +335,50 @@ thread_local ThreadLines t_lines;
 constexpr size_t kThreadLinesLimit = 64 * 1024;
 
 template <typename Entry>
-void format_entry(std::string& out, const Entry& e, AccessLogFormat format,
+void format_entry(LineBuffer& buffer, const Entry& e, AccessLogFormat format,
                   std::chrono::system_clock::time_point now) {
+  SizeBound bound;
+  visit_fields(e, bound);
+  Cursor out = buffer.room_for(kLineFrame + bound.bytes);
   if (format == AccessLogFormat::kJson) {
-    out += "{\"time\":\"";
-    append_time(out, now);
-    out += "\",\"type\":\"";
-    out += line_type(e);
-    out += '"';
+    out.put("{\"time\":\"");
+    put_time(out, now);
+    out.put("\",\"type\":\"");
+    out.put(line_type(e));
+    out.put('"');
     JsonWriter w{out};
     visit_fields(e, w);
-    out += "}\n";
+    out.put("}\n");
   } else {
-    append_time(out, now);
-    out += ' ';
-    out += line_type(e);
+    put_time(out, now);
+    out.put(' ');
+    out.put(line_type(e));
     TextWriter w{out};
     visit_fields(e, w);
-    out += '\n';
+    out.put('\n');
   }
+  buffer.commit(out);
+}
+
+// A line formatted on its own (not a worker's, or for a caller's string).
+template <typename Entry>
+std::string_view format_alone(const Entry& e, AccessLogFormat format, std::chrono::system_clock::time_point now) {
+  thread_local LineBuffer line;
+  line.clear();
+  format_entry(line, e, format, now);
+  return line.view();
 }
 
 }  // namespace
 
 void format_log_line(std::string& out, const RequestLogEntry& e, AccessLogFormat format,
                      std::chrono::system_clock::time_point time) {
-  format_entry(out, e, format, time);
+  out += format_alone(e, format, time);
 }
 
 void format_log_line(std::string& out, const MirrorLogEntry& e, AccessLogFormat format,
                      std::chrono::system_clock::time_point time) {
-  format_entry(out, e, format, time);
+  out += format_alone(e, format, time);
 }
 
 AccessLog::AccessLog(const std::string& destination, AccessLogFormat format)
@@ -286,9 +408,9 @@ void AccessLog::flush_thread() {
   ThreadLines& t = t_lines;
   t.scheduled = false;
   if (t.log != this || t.lines.empty()) return;
-  write_all(t.lines);
+  write_all(t.lines.view());
   t.lines.clear();
-  if (t.lines.capacity() > 2 * kThreadLinesLimit) std::string().swap(t.lines);
+  t.lines.shrink_past(2 * kThreadLinesLimit);
 }
 
 bool AccessLog::reopen(std::string& message) {
@@ -316,14 +438,11 @@ bool AccessLog::reopen(std::string& message) {
 }
 
 template <typename Entry>
-void AccessLog::write_entry(const Entry& e, size_t reserve) {
+void AccessLog::write_entry(const Entry& e) {
   if (fd_ < 0) return;
   ThreadLines& t = t_lines;
   if (t.schedule == nullptr) {  // not a worker: the line goes out now
-    std::string line;
-    line.reserve(reserve);
-    format_entry(line, e, format_, std::chrono::system_clock::now());
-    write_all(line);
+    write_all(format_alone(e, format_, std::chrono::system_clock::now()));
     return;
   }
   if (t.log != this) {
@@ -339,15 +458,11 @@ void AccessLog::write_entry(const Entry& e, size_t reserve) {
   }
 }
 
-void AccessLog::log(const RequestLogEntry& e) {
-  write_entry(e, 448);
-}
+void AccessLog::log(const RequestLogEntry& e) { write_entry(e); }
 
-void AccessLog::log(const MirrorLogEntry& e) {
-  write_entry(e, 384);
-}
+void AccessLog::log(const MirrorLogEntry& e) { write_entry(e); }
 
-void AccessLog::write_all(const std::string& line) const {
+void AccessLog::write_all(std::string_view line) const {
   const char* p = line.data();
   size_t left = line.size();
   while (left > 0) {

@@ -1,8 +1,8 @@
 #pragma once
 // One line per request and one per mirror copy outcome, joined by request_id (and trace_id), as JSON
 // (the default) or as text in the style of Envoy's and nginx's logs. Both carry the same fields in the
-// same order, from one list per line type (access_log.cpp; docs/operations.md documents it). Lines are
-// written with a single write(2) each, so lines from different workers never interleave, and SIGUSR1's
+// same order, from one list per line type (access_log.cpp; docs/operations.md documents it). Each
+// write(2) carries whole lines only, so lines from different workers never interleave, and SIGUSR1's
 // reopen swaps the file under the same descriptor, so no line is lost or split by a rotation.
 
 #include <chrono>
@@ -94,8 +94,8 @@ class AccessLog {
 
  private:
   template <typename Entry>
-  void write_entry(const Entry& e, size_t reserve);
-  void write_all(const std::string& bytes) const;
+  void write_entry(const Entry& e);
+  void write_all(std::string_view bytes) const;
   std::string path_;
   AccessLogFormat format_;
   int fd_ = -1;

@@ -96,6 +96,62 @@ TEST(AccessLog, TextEscapesQuotesBackslashesAndControlBytes) {
   EXPECT_EQ(out, R"("caf\xC3\xA9\x09\x7F")");
 }
 
+// What each format makes of one byte, written out plainly: the reference for the escaping below.
+std::string escaped_by_hand(unsigned char u, bool json) {
+  if (u == '"' || u == '\\') return std::string("\\") + static_cast<char>(u);
+  static const char* kHex = "0123456789abcdef";
+  static const char* kUpper = "0123456789ABCDEF";
+  if (json) {
+    if (u < 0x20 || u == 0x7f) return std::string("\\u00") + kHex[u >> 4] + kHex[u & 15];
+  } else if (u < 0x20 || u >= 0x7f) {
+    return std::string("\\x") + kUpper[u >> 4] + kUpper[u & 15];
+  }
+  return std::string(1, static_cast<char>(u));
+}
+
+TEST(AccessLog, EveryByteIsEscapedWhereverItStandsInALongField) {
+  // Fields longer than one 16-byte step, with the byte at every place: the first, inside a step, the last
+  // of a step, and in the tail after the last whole step.
+  for (int b = 0; b < 256; ++b) {
+    const auto u = static_cast<unsigned char>(b);
+    for (size_t at = 0; at < 37; ++at) {
+      std::string field(37, 'a');
+      field[at] = static_cast<char>(u);
+      for (const bool json : {true, false}) {
+        std::string out;
+        if (json) {
+          append_json_string(out, field);
+        } else {
+          append_text_string(out, field);
+        }
+        const std::string want = '"' + std::string(at, 'a') + escaped_by_hand(u, json) + std::string(36 - at, 'a') + '"';
+        ASSERT_EQ(out, want) << "byte " << b << " at " << at << (json ? " (json)" : " (text)");
+      }
+    }
+  }
+}
+
+TEST(AccessLog, ALineOfBytesThatAllNeedEscapingIsWrittenWhole) {
+  // Every byte of the path at its longest escape (JSON's \u00XX), in both formats: the line is written
+  // into room sized for the worst case, so this is the case that would overrun it.
+  const std::string path(3000, '\x01');
+  RequestLogEntry e = request_entry();
+  e.target = path;
+  std::string json_line, text_line;
+  format_log_line(json_line, e, AccessLogFormat::kJson, kTime);
+  format_log_line(text_line, e, AccessLogFormat::kText, kTime);
+  EXPECT_EQ(nlohmann::json::parse(json_line)["path"], path);
+  std::string escaped;
+  for (size_t i = 0; i < path.size(); ++i) escaped += "\\x01";
+  EXPECT_NE(text_line.find('"' + escaped + '"'), std::string::npos);
+  // The next line starts where this one ended: nothing of the worst case's room is left in between.
+  std::string two;
+  format_log_line(two, e, AccessLogFormat::kJson, kTime);
+  format_log_line(two, request_entry(), AccessLogFormat::kJson, kTime);
+  EXPECT_EQ(two.substr(0, json_line.size()), json_line);
+  EXPECT_EQ(nlohmann::json::parse(two.substr(json_line.size()))["path"], "/a b\"c\\d\x01");
+}
+
 TEST(AccessLog, AbsentValuesAreADashInTextAndLeftOutOfJson) {
   RequestLogEntry e;  // what never became a request: no trace, no route, no backend answered
   e.client = "127.0.0.9:5555";
