@@ -23,7 +23,8 @@
 # process-kubelet; 0: the control plane alone), MG_CLUSTER_POD_SUBNET (IPv4 /24, default 10.244.0.0/24; .1 is
 # the node), MG_CLUSTER_KUBELET_PORT (10250, on the node's address), MG_ECHO_BIN (mirrorgate-echo, run for the
 # conformance echo image; default build/mirrorgate-echo when present), MG_UPSTREAM_ECHO_BIN (the suite's own
-# echo-basic, for the echo image's gRPC and TCP modes; scripts/conformance.sh builds it).
+# echo-basic, for the echo image's gRPC and TCP modes; scripts/conformance.sh builds it), MG_COREDNS_BIN
+# (CoreDNS, for the CoreDNS image; scripts/conformance.sh builds it).
 # Progress goes to stderr; stdout carries only what a caller evaluates or captures. No stdin is read.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -20,6 +20,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
 
 SUITE_VERSION=v1.6.3
+# The version of the image the suite's base manifests name (registry.k8s.io/coredns/coredns).
+COREDNS_VERSION=v1.14.6
 export MG_CLUSTER_DIR=${MG_CLUSTER_DIR:-/tmp/mirrorgate-conformance}
 export MG_CLUSTER_POD_SUBNET=${MG_CLUSTER_POD_SUBNET:-10.244.100.0/24}
 export MG_CLUSTER_WORKLOADS=1
@@ -64,9 +66,27 @@ build_suite() {
   fi
 }
 
+# CoreDNS, which the process-kubelet runs for the base manifests' coredns pod (the UDPRoute tests' DNS
+# backend; the suite waits for every pod of its namespace to be Ready), built from the module proxy's release
+# that the manifest's image names, unmodified, cached by version.
+build_coredns() {
+  coredns_bin=${MG_CACHE_DIR:-${HOME:-/root}/.cache/mirrorgate}/coredns/$COREDNS_VERSION/coredns
+  if [[ ! -x $coredns_bin ]]; then
+    log "building github.com/coredns/coredns $COREDNS_VERSION (minutes, once)"
+    mkdir -p "$(dirname "$coredns_bin")"
+    local gobin
+    gobin=$(mktemp -d "$(dirname "$coredns_bin")/build.XXXXXX")
+    (cd "$gobin" && CGO_ENABLED=0 GOBIN=$gobin go_cmd install "github.com/coredns/coredns@$COREDNS_VERSION") >&2
+    mv "$gobin/coredns" "$coredns_bin"
+    rmdir "$gobin"
+  fi
+}
+
 build_suite
 suite=$suite_cache/conformance.test
 export MG_UPSTREAM_ECHO_BIN=$suite_cache/echo-basic
+build_coredns
+export MG_COREDNS_BIN=$coredns_bin
 # The suite's manifests (base/, tests/) are read from its package directory, as `go test` runs it there.
 suite_dir=$(cd tests/upstream-conformance && go_cmd list -f '{{.Dir}}' sigs.k8s.io/gateway-api/conformance)
 

@@ -194,13 +194,22 @@ func (a *agent) prepare(ctx context.Context, pod *corev1.Pod, run *podRun) error
 		return err
 	}
 	rewritePaths(env, mounts)
-	argv, notes, err := commandFor(c.Image, a.cfg.echoBin, a.cfg.upstreamEchoBin, env, addr)
+	var argv, notes []string
+	if isCoreDNSImage(c.Image) {
+		argv, err = coreDNSCommand(c, a.cfg.coreDNSBin)
+	} else {
+		argv, notes, err = commandFor(c.Image, a.cfg.echoBin, a.cfg.upstreamEchoBin, env, addr)
+	}
 	if err != nil {
 		return err
 	}
+	rewriteArgs(argv, mounts)
 	run.argv, run.env, run.notes = argv, env, notes
 	run.restartPolicy = pod.Spec.RestartPolicy
 	run.probe = readinessTarget(c, addr, env)
+	if isCoreDNSImage(c.Image) {
+		run.probe = coreDNSReadiness(c, run, env)
+	}
 	return nil
 }
 

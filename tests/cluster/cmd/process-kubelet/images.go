@@ -42,7 +42,7 @@ func commandFor(image, echoBin, upstreamEchoBin string, env map[string]string, p
 	if !isEcho {
 		return nil, nil, &unmapped{"ImageNotMapped", fmt.Sprintf(
 			"process-kubelet runs no containers, only local programs for the images it maps (%s); %q is not one of them",
-			strings.Join(echoImages, ", "), image)}
+			strings.Join(append(echoImages[:len(echoImages):len(echoImages)], coreDNSImages...), ", "), image)}
 	}
 	if echoBin == "" {
 		return nil, nil, &unmapped{"ImageNotMapped", fmt.Sprintf(
