@@ -9,6 +9,7 @@
 #                                               extra arguments after -- go to the suite's test binary
 #
 # Env: MG_GATEWAY_BIN, MG_ECHO_BIN (default build/mirrorgate, build/mirrorgate-echo);
+# MG_CONFORMANCE_CHANNEL (the Gateway API CRDs: experimental, the default, for HTTPRoute's retry; or standard);
 # MG_CONFORMANCE_POOL (Gateway addresses, default 127.0.100.0/24); MG_CONFORMANCE_ADMIN (mirrorgate's admin
 # listener, default 127.0.0.1:19901); MG_CONFORMANCE_REPORT (default build/conformance-report.yaml);
 # MG_CONFORMANCE_KEEP=1 leaves the cluster and mirrorgate running; MG_CLUSTER_DIR (default
@@ -30,6 +31,7 @@ export MG_ECHO_BIN=${MG_ECHO_BIN:-$repo/build/mirrorgate-echo}
 pool=${MG_CONFORMANCE_POOL:-127.0.100.0/24}
 admin=${MG_CONFORMANCE_ADMIN:-127.0.0.1:19901}
 report=${MG_CONFORMANCE_REPORT:-$repo/build/conformance-report.yaml}
+channel=${MG_CONFORMANCE_CHANNEL:-experimental}
 cache_root=${MG_CACHE_DIR:-${HOME:-/root}/.cache/mirrorgate}/conformance
 
 log() { echo "conformance: $*" >&2; }
@@ -39,6 +41,8 @@ die() {
 }
 
 [[ ${1:-} == -- ]] && shift
+[[ $channel == experimental || $channel == standard ]] ||
+  die "MG_CONFORMANCE_CHANNEL=$channel: want experimental or standard"
 [[ -x $gateway_bin ]] || die "no mirrorgate at $gateway_bin (MG_GATEWAY_BIN; build it first)"
 [[ -x $MG_ECHO_BIN ]] || die "no mirrorgate-echo at $MG_ECHO_BIN (MG_ECHO_BIN)"
 
@@ -103,6 +107,26 @@ cleanup() {
 trap cleanup EXIT
 
 eval "$(scripts/cluster.sh up)"
+# HTTPRoute's retry (HTTPRouteRetry*, claimed by mirrorgate) is in the experimental channel only: the standard
+# CRDs prune it, and the suite's retry tests then see no retries. The experimental CRDs of the same release
+# replace the standard ones that cluster.sh installed; the standard channel's safe-upgrades policy refuses
+# that unless removed, as its own message says. The report records the channel the suite finds.
+if [[ $channel == experimental ]]; then
+  crd_dir=$(cd tests/upstream-conformance && go_cmd list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)/config/crd/experimental
+  log "installing the Gateway API experimental channel CRDs ($crd_dir)"
+  kubectl delete --ignore-not-found validatingadmissionpolicybinding,validatingadmissionpolicy \
+    safe-upgrades.gateway.networking.k8s.io >&2
+  crd_args=()
+  for f in "$crd_dir"/gateway.networking.*.yaml; do crd_args+=(-f "$f"); done
+  # The API server drops a deleted policy from its admission cache a moment later: retry for up to 30 s.
+  for ((attempt = 1; ; attempt++)); do
+    kubectl apply --server-side --force-conflicts --field-manager=mirrorgate-conformance "${crd_args[@]}" \
+      >/dev/null 2>"$MG_CLUSTER_DIR/crd-apply.err" && break
+    ((attempt < 30)) || die "experimental CRDs refused: $(cat "$MG_CLUSTER_DIR/crd-apply.err")"
+    sleep 1
+  done
+  kubectl wait --for=condition=Established --timeout=60s --all crd >/dev/null
+fi
 kubectl apply -f - >&2 <<'EOF'
 apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
