@@ -117,7 +117,11 @@ if [[ $channel == experimental ]]; then
   kubectl delete --ignore-not-found validatingadmissionpolicybinding,validatingadmissionpolicy \
     safe-upgrades.gateway.networking.k8s.io >&2
   crd_args=()
-  for f in "$crd_dir"/gateway.networking.*.yaml; do crd_args+=(-f "$f"); done
+  # The channel's own safe-upgrades policy (refusing experimental CRDs over standard ones, like the standard
+  # channel's) comes after the CRDs.
+  for f in "$crd_dir"/gateway.networking.*.yaml; do
+    [[ $f == *_vap_safeupgrades.yaml ]] || crd_args+=(-f "$f")
+  done
   # The API server drops a deleted policy from its admission cache a moment later: retry for up to 30 s.
   for ((attempt = 1; ; attempt++)); do
     kubectl apply --server-side --force-conflicts --field-manager=mirrorgate-conformance "${crd_args[@]}" \
@@ -125,6 +129,8 @@ if [[ $channel == experimental ]]; then
     ((attempt < 30)) || die "experimental CRDs refused: $(cat "$MG_CLUSTER_DIR/crd-apply.err")"
     sleep 1
   done
+  kubectl apply --server-side --field-manager=mirrorgate-conformance \
+    -f "$crd_dir"/gateway.networking.k8s.io_vap_safeupgrades.yaml >/dev/null
   kubectl wait --for=condition=Established --timeout=60s --all crd >/dev/null
 fi
 kubectl apply -f - >&2 <<'EOF'
