@@ -163,6 +163,9 @@ func (a *agent) start(ctx context.Context, key string, pod *corev1.Pod) *podRun 
 	if err := a.prepare(ctx, pod, run); err != nil {
 		run.fail(err)
 		klog.Infof("pod %s not started: %v", key, err)
+		if isConfigError(err) {
+			a.retryLater(ctx, key, run)
+		}
 		return run
 	}
 	run.launch()
