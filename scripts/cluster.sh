@@ -24,8 +24,9 @@
 # process-kubelet; 0: the control plane alone), MG_CLUSTER_POD_SUBNET (IPv4 /24, default 10.244.0.0/24; .1 is
 # the node), MG_CLUSTER_KUBELET_PORT (10250, on the node's address), MG_ECHO_BIN (mirrorgate-echo, run for the
 # conformance echo image; default build/mirrorgate-echo when present), MG_UPSTREAM_ECHO_BIN (the suite's own
-# echo-basic, for the echo image's gRPC and TCP modes; scripts/conformance.sh builds it), MG_GATEWAY_BIN
-# (mirrorgate, run for the chart's image; default build/mirrorgate when present).
+# echo-basic, for the echo image's gRPC and TCP modes; scripts/conformance.sh builds it), MG_COREDNS_BIN
+# (CoreDNS, for the CoreDNS image; scripts/conformance.sh builds it), MG_GATEWAY_BIN (mirrorgate, run for the
+# chart's image; default build/mirrorgate when present).
 # Progress goes to stderr; stdout carries only what a caller evaluates or captures. No stdin is read.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -9,6 +9,7 @@
 #                                               extra arguments after -- go to the suite's test binary
 #
 # Env: MG_GATEWAY_BIN, MG_ECHO_BIN (default build/mirrorgate, build/mirrorgate-echo);
+# MG_CONFORMANCE_CHANNEL (the Gateway API CRDs: experimental, the default, for HTTPRoute's retry; or standard);
 # MG_CONFORMANCE_POOL (Gateway addresses, default 127.0.100.0/24); MG_CONFORMANCE_ADMIN (mirrorgate's admin
 # listener, default 127.0.0.1:19901); MG_CONFORMANCE_REPORT (default build/conformance-report.yaml);
 # MG_CONFORMANCE_KEEP=1 leaves the cluster and mirrorgate running; MG_CLUSTER_DIR (default
@@ -20,6 +21,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
 
 SUITE_VERSION=v1.6.3
+# The version of the image the suite's base manifests name (registry.k8s.io/coredns/coredns).
+COREDNS_VERSION=v1.14.6
 export MG_CLUSTER_DIR=${MG_CLUSTER_DIR:-/tmp/mirrorgate-conformance}
 export MG_CLUSTER_POD_SUBNET=${MG_CLUSTER_POD_SUBNET:-10.244.100.0/24}
 export MG_CLUSTER_WORKLOADS=1
@@ -28,6 +31,7 @@ export MG_ECHO_BIN=${MG_ECHO_BIN:-$repo/build/mirrorgate-echo}
 pool=${MG_CONFORMANCE_POOL:-127.0.100.0/24}
 admin=${MG_CONFORMANCE_ADMIN:-127.0.0.1:19901}
 report=${MG_CONFORMANCE_REPORT:-$repo/build/conformance-report.yaml}
+channel=${MG_CONFORMANCE_CHANNEL:-experimental}
 cache_root=${MG_CACHE_DIR:-${HOME:-/root}/.cache/mirrorgate}/conformance
 
 log() { echo "conformance: $*" >&2; }
@@ -37,6 +41,8 @@ die() {
 }
 
 [[ ${1:-} == -- ]] && shift
+[[ $channel == experimental || $channel == standard ]] ||
+  die "MG_CONFORMANCE_CHANNEL=$channel: want experimental or standard"
 [[ -x $gateway_bin ]] || die "no mirrorgate at $gateway_bin (MG_GATEWAY_BIN; build it first)"
 [[ -x $MG_ECHO_BIN ]] || die "no mirrorgate-echo at $MG_ECHO_BIN (MG_ECHO_BIN)"
 
@@ -64,9 +70,27 @@ build_suite() {
   fi
 }
 
+# CoreDNS, which the process-kubelet runs for the base manifests' coredns pod (the UDPRoute tests' DNS
+# backend; the suite waits for every pod of its namespace to be Ready), built from the module proxy's release
+# that the manifest's image names, unmodified, cached by version.
+build_coredns() {
+  coredns_bin=${MG_CACHE_DIR:-${HOME:-/root}/.cache/mirrorgate}/coredns/$COREDNS_VERSION/coredns
+  if [[ ! -x $coredns_bin ]]; then
+    log "building github.com/coredns/coredns $COREDNS_VERSION (minutes, once)"
+    mkdir -p "$(dirname "$coredns_bin")"
+    local gobin
+    gobin=$(mktemp -d "$(dirname "$coredns_bin")/build.XXXXXX")
+    (cd "$gobin" && CGO_ENABLED=0 GOBIN=$gobin go_cmd install "github.com/coredns/coredns@$COREDNS_VERSION") >&2
+    mv "$gobin/coredns" "$coredns_bin"
+    rmdir "$gobin"
+  fi
+}
+
 build_suite
 suite=$suite_cache/conformance.test
 export MG_UPSTREAM_ECHO_BIN=$suite_cache/echo-basic
+build_coredns
+export MG_COREDNS_BIN=$coredns_bin
 # The suite's manifests (base/, tests/) are read from its package directory, as `go test` runs it there.
 suite_dir=$(cd tests/upstream-conformance && go_cmd list -f '{{.Dir}}' sigs.k8s.io/gateway-api/conformance)
 
@@ -83,6 +107,32 @@ cleanup() {
 trap cleanup EXIT
 
 eval "$(scripts/cluster.sh up)"
+# HTTPRoute's retry (HTTPRouteRetry*, claimed by mirrorgate) is in the experimental channel only: the standard
+# CRDs prune it, and the suite's retry tests then see no retries. The experimental CRDs of the same release
+# replace the standard ones that cluster.sh installed; the standard channel's safe-upgrades policy refuses
+# that unless removed, as its own message says. The report records the channel the suite finds.
+if [[ $channel == experimental ]]; then
+  crd_dir=$(cd tests/upstream-conformance && go_cmd list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)/config/crd/experimental
+  log "installing the Gateway API experimental channel CRDs ($crd_dir)"
+  kubectl delete --ignore-not-found validatingadmissionpolicybinding,validatingadmissionpolicy \
+    safe-upgrades.gateway.networking.k8s.io >&2
+  crd_args=()
+  # The channel's own safe-upgrades policy (refusing experimental CRDs over standard ones, like the standard
+  # channel's) comes after the CRDs.
+  for f in "$crd_dir"/gateway.networking.*.yaml; do
+    [[ $f == *_vap_safeupgrades.yaml ]] || crd_args+=(-f "$f")
+  done
+  # The API server drops a deleted policy from its admission cache a moment later: retry for up to 30 s.
+  for ((attempt = 1; ; attempt++)); do
+    kubectl apply --server-side --force-conflicts --field-manager=mirrorgate-conformance "${crd_args[@]}" \
+      >/dev/null 2>"$MG_CLUSTER_DIR/crd-apply.err" && break
+    ((attempt < 30)) || die "experimental CRDs refused: $(cat "$MG_CLUSTER_DIR/crd-apply.err")"
+    sleep 1
+  done
+  kubectl apply --server-side --field-manager=mirrorgate-conformance \
+    -f "$crd_dir"/gateway.networking.k8s.io_vap_safeupgrades.yaml >/dev/null
+  kubectl wait --for=condition=Established --timeout=60s --all crd >/dev/null
+fi
 kubectl apply -f - >&2 <<'EOF'
 apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass

@@ -215,11 +215,12 @@ class StatusBuilder {
       return out;
     }
     Condition accepted = condition("Accepted", true, "Accepted", "Gateway is valid");
-    // The spec allows either status with ListenersNotValid. The Gateway object itself is valid, so it
-    // stays Accepted; whether anything is served is what Programmed (and each listener) says.
+    // With some listeners not accepted the Gateway stays Accepted (ListenersNotValid says which); with none
+    // accepted it is not (GatewayListenerUnsupportedProtocol of the upstream suite wants False).
     if (!invalid.empty())
-      accepted =
-          condition("Accepted", true, "ListenersNotValid", "listeners not accepted: " + join(invalid, ", "));
+      accepted = condition("Accepted", invalid.size() < listeners.size(), "ListenersNotValid",
+                           (invalid.size() < listeners.size() ? "listeners not accepted: " : "no listener accepted: ") +
+                               join(invalid, ", "));
     Condition programmed = condition("Programmed", true, "Programmed", "");
     // Clients reach a Gateway that asks for no address through the published Service, if there is one.
     const bool published = in_.published && gw.addresses.empty();

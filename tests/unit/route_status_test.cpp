@@ -507,6 +507,25 @@ TEST(RouteStatus, UnsupportedRouteKindsAndProtocolsAreReported) {
   EXPECT_TRUE(condition_matches(gw.at("conditions"), {{"type", "Programmed"}, {"status", "True"}}));
 }
 
+// Upstream GatewayListenerUnsupportedProtocol: some listeners accepted keeps the Gateway Accepted, none does not.
+TEST(RouteStatus, GatewayWithNoAcceptedListenerIsNotAccepted) {
+  std::string only_tcp = kSmall;
+  const std::string http_listener =
+      "  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {kinds: [{kind: HTTPRoute}, {kind: GRPCRoute}]}}\n";
+  const auto at = only_tcp.find(http_listener);
+  ASSERT_NE(at, std::string::npos);
+  only_tcp.erase(at, http_listener.size());
+  StatusOptions options;
+  options.gateway_addresses["ns/gw"] = "127.0.0.5";
+  const json st = compute_status(config::load_string(only_tcp, "only-tcp"), options);
+  const json& gw = find_object(st, "Gateway", "ns/gw")->at("status");
+  EXPECT_TRUE(condition_matches(gw.at("conditions"),
+                                {{"type", "Accepted"}, {"status", "False"}, {"reason", "ListenersNotValid"}}));
+  EXPECT_TRUE(condition_matches(gw.at("conditions"), {{"type", "Programmed"}, {"status", "False"}}));
+  EXPECT_TRUE(condition_matches(listener(st, "ns/gw", "tcp").at("conditions"),
+                                {{"type", "Accepted"}, {"status", "False"}, {"reason", "UnsupportedProtocol"}}));
+}
+
 TEST(RouteStatus, ConditionsCarryGenerationTimeAndAMessage) {
   StatusOptions options;
   options.gateway_addresses["ns/gw"] = "127.0.0.5";

@@ -163,6 +163,9 @@ func (a *agent) start(ctx context.Context, key string, pod *corev1.Pod) *podRun 
 	if err := a.prepare(ctx, pod, run); err != nil {
 		run.fail(err)
 		klog.Infof("pod %s not started: %v", key, err)
+		if isConfigError(err) {
+			a.retryLater(ctx, key, run)
+		}
 		return run
 	}
 	run.launch()
@@ -197,13 +200,22 @@ func (a *agent) prepare(ctx context.Context, pod *corev1.Pod, run *podRun) error
 		return a.prepareGateway(pod, c, run, env, mounts)
 	}
 	rewritePaths(env, mounts)
-	argv, notes, err := commandFor(c.Image, a.cfg.echoBin, a.cfg.upstreamEchoBin, env, addr)
+	var argv, notes []string
+	if isCoreDNSImage(c.Image) {
+		argv, err = coreDNSCommand(c, a.cfg.coreDNSBin)
+	} else {
+		argv, notes, err = commandFor(c.Image, a.cfg.echoBin, a.cfg.upstreamEchoBin, env, addr)
+	}
 	if err != nil {
 		return err
 	}
+	rewriteArgs(argv, mounts)
 	run.argv, run.env, run.notes = argv, env, notes
 	run.restartPolicy = pod.Spec.RestartPolicy
 	run.probe = readinessTarget(c, addr, env)
+	if isCoreDNSImage(c.Image) {
+		run.probe = coreDNSReadiness(c, run, env)
+	}
 	return nil
 }
 

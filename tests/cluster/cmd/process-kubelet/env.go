@@ -207,10 +207,6 @@ func (a *agent) writeVolumes(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 // rewritePaths points environment values under a volume's mountPath at the directory holding its files.
 func rewritePaths(env map[string]string, mounts map[string]string) {
 	for k, v := range env {
-		for mountPath, dir := range mounts {
-			if v == mountPath || strings.HasPrefix(v, mountPath+"/") {
-				env[k] = dir + strings.TrimPrefix(v, mountPath)
-			}
-		}
+		env[k] = hostPath(v, mounts)
 	}
 }

@@ -42,7 +42,7 @@ func commandFor(image, echoBin, upstreamEchoBin string, env map[string]string, p
 	if !isEcho {
 		return nil, nil, &unmapped{"ImageNotMapped", fmt.Sprintf(
 			"process-kubelet runs no containers, only local programs for the images it maps (%s); %q is not one of them",
-			strings.Join(echoImages, ", "), image)}
+			strings.Join(append(echoImages[:len(echoImages):len(echoImages)], coreDNSImages...), ", "), image)}
 	}
 	if echoBin == "" {
 		return nil, nil, &unmapped{"ImageNotMapped", fmt.Sprintf(
@@ -58,6 +58,11 @@ func commandFor(image, echoBin, upstreamEchoBin string, env map[string]string, p
 		}
 		return nil, nil, &unmapped{"ImageModeNotMapped", fmt.Sprintf(
 			"%s asks the echo for another mode than HTTP; mirrorgate-echo has only the HTTP mode and no --upstream-echo-binary (MG_UPSTREAM_ECHO_BIN) was given", mode)}
+	}
+	// mirrorgate-echo has no HTTPS listener: the suite's own echo-basic serves the HTTPS backends (the
+	// BackendTLSPolicy tests' tls-backend pods), HTTP and h2c beside.
+	if upstreamEchoBin != "" && env["TLS_SERVER_CERT"] != "" && env["TLS_SERVER_PRIVKEY"] != "" {
+		return []string{upstreamEchoBin}, nil, nil
 	}
 	port := env["HTTP_PORT"]
 	if port == "" {

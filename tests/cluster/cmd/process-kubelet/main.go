@@ -37,6 +37,8 @@ type config struct {
 	gatewayBin string // mirrorgate, for its own image (mirrorgate_image.go)
 	// upstreamEchoBin: the suite's own echo-basic, for the modes mirrorgate-echo does not have.
 	upstreamEchoBin string
+	// coreDNSBin: CoreDNS built from its Go module, for the CoreDNS image (coredns.go).
+	coreDNSBin string
 }
 
 func parseFlags() (*config, error) {
@@ -54,6 +56,7 @@ func parseFlags() (*config, error) {
 	flag.StringVar(&c.echoBin, "echo-binary", os.Getenv("MG_ECHO_BIN"), "mirrorgate-echo, run for the conformance echo image (default $MG_ECHO_BIN)")
 	flag.StringVar(&c.gatewayBin, "mirrorgate-binary", os.Getenv("MG_GATEWAY_BIN"), "mirrorgate, run for mirrorgate's image (charts/mirrorgate; default $MG_GATEWAY_BIN)")
 	flag.StringVar(&c.upstreamEchoBin, "upstream-echo-binary", os.Getenv("MG_UPSTREAM_ECHO_BIN"), "the conformance suite's own echo-basic (sigs.k8s.io/gateway-api/conformance/echo-basic), run for the echo image's gRPC and TCP modes (default $MG_UPSTREAM_ECHO_BIN; none: those pods wait)")
+	flag.StringVar(&c.coreDNSBin, "coredns-binary", os.Getenv("MG_COREDNS_BIN"), "CoreDNS (github.com/coredns/coredns), run for the CoreDNS image with the container's args (default $MG_COREDNS_BIN; none: those pods wait)")
 	klog.InitFlags(nil)
 	flag.Parse()
 	if c.kubeconfig == "" || c.stateDir == "" || c.netns == "" || c.hostIf == "" || c.caCert == "" || c.caKey == "" {

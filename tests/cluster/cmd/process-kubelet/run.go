@@ -187,7 +187,8 @@ func (r *podRun) stop(grace time.Duration) {
 }
 
 // probeTarget is what readiness means for the container: an HTTP GET (readinessProbe.httpGet), a TCP
-// connection (readinessProbe.tcpSocket, else the first container port, else the echo's HTTP port).
+// connection (readinessProbe.tcpSocket, else the first container port, else the echo's HTTP port); neither:
+// Ready while the process runs.
 type probeTarget struct {
 	url  string
 	addr string
@@ -227,6 +228,9 @@ func readinessTarget(c *corev1.Container, ip netip.Addr, env map[string]string) 
 }
 
 func (t probeTarget) check() bool {
+	if t.url == "" && t.addr == "" { // no probe: Ready while running
+		return true
+	}
 	if t.url != "" {
 		client := http.Client{Timeout: time.Second}
 		resp, err := client.Get(t.url)
