@@ -2,7 +2,6 @@ package main
 
 import (
 	"path"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -16,31 +15,6 @@ const serviceAccountMountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 func isMirrorgateImage(image string) bool {
 	return path.Base(imageRepository(image)) == "mirrorgate"
-}
-
-// mountedPath is a path inside the container as this node has it: under a volume's mountPath (the deepest),
-// the directory holding that volume's files; otherwise unchanged.
-func mountedPath(value string, mounts map[string]string) string {
-	best := ""
-	for mountPath := range mounts {
-		if (value == mountPath || strings.HasPrefix(value, strings.TrimSuffix(mountPath, "/")+"/")) &&
-			len(mountPath) > len(best) {
-			best = mountPath
-		}
-	}
-	if best == "" {
-		return value
-	}
-	return mounts[best] + strings.TrimPrefix(value, strings.TrimSuffix(best, "/"))
-}
-
-// mountedArg rewrites an argument that is a path under a mountPath, or a flag whose value is one
-// (--admin-token-file=/etc/mirrorgate/admin/token).
-func mountedArg(arg string, mounts map[string]string) string {
-	if name, value, found := strings.Cut(arg, "="); found && strings.HasPrefix(name, "-") {
-		return name + "=" + mountedPath(value, mounts)
-	}
-	return mountedPath(arg, mounts)
 }
 
 // gatewayCommand is the command line for a container of mirrorgate's image: its command (the ENTRYPOINT,
@@ -73,7 +47,7 @@ func gatewayCommand(c *corev1.Container, gatewayBin, echoBin string, mounts map[
 			c.Image + ", not " + c.Command[0]}
 	}
 	for _, a := range args {
-		argv = append(argv, mountedArg(a, mounts))
+		argv = append(argv, hostArg(a, mounts))
 	}
 	return argv, nil
 }

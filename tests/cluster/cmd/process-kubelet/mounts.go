@@ -19,9 +19,18 @@ func hostPath(value string, mounts map[string]string) string {
 	return mounts[best] + strings.TrimPrefix(value, strings.TrimSuffix(best, "/"))
 }
 
-// rewriteArgs applies hostPath to the command's arguments (not to the program, argv[0], which is ours).
+// hostArg applies hostPath to an argument that is a path, or to the value of a flag written as one word
+// (--admin-token-file=/etc/mirrorgate/admin/token).
+func hostArg(arg string, mounts map[string]string) string {
+	if name, value, found := strings.Cut(arg, "="); found && strings.HasPrefix(name, "-") {
+		return name + "=" + hostPath(value, mounts)
+	}
+	return hostPath(arg, mounts)
+}
+
+// rewriteArgs applies hostArg to the command's arguments (not to the program, argv[0], which is ours).
 func rewriteArgs(argv []string, mounts map[string]string) {
 	for i := 1; i < len(argv); i++ {
-		argv[i] = hostPath(argv[i], mounts)
+		argv[i] = hostArg(argv[i], mounts)
 	}
 }

@@ -25,9 +25,10 @@ func TestHostPathRewritesUnderTheDeepestMount(t *testing.T) {
 }
 
 func TestRewriteArgsLeavesTheProgramAlone(t *testing.T) {
-	argv := []string{"/root/coredns", "-conf", "/root/Corefile"}
+	argv := []string{"/root/coredns", "-conf", "/root/Corefile", "--token-file=/root/token", "--name=/rootfs"}
 	rewriteArgs(argv, map[string]string{"/root": "/state/v/conf"})
-	if want := []string{"/root/coredns", "-conf", "/state/v/conf/Corefile"}; !reflect.DeepEqual(argv, want) {
+	want := []string{"/root/coredns", "-conf", "/state/v/conf/Corefile", "--token-file=/state/v/conf/token", "--name=/rootfs"}
+	if !reflect.DeepEqual(argv, want) {
 		t.Errorf("rewriteArgs: %q, want %q", argv, want)
 	}
 }
