@@ -7,6 +7,8 @@
 #                                               the GATEWAY-HTTP profile, write the report, tear everything down
 #   scripts/conformance.sh -- -test.run 'TestConformance' --run-test HTTPRouteSimpleSameNamespace
 #                                               extra arguments after -- go to the suite's test binary
+#   scripts/conformance.sh build                only build (or find cached) the suite, its echo-basic and CoreDNS:
+#                                               scripts/test.sh does it before CTest, out of any test's timeout
 #
 # Env: MG_GATEWAY_BIN, MG_ECHO_BIN (default build/mirrorgate, build/mirrorgate-echo);
 # MG_CONFORMANCE_CHANNEL (the Gateway API CRDs: experimental, the default, for HTTPRoute's retry; or standard);
@@ -40,11 +42,20 @@ die() {
   exit 1
 }
 
-[[ ${1:-} == -- ]] && shift
+build_only=0
+case ${1:-} in
+  --) shift ;;
+  build)
+    build_only=1
+    shift
+    ;;
+esac
 [[ $channel == experimental || $channel == standard ]] ||
   die "MG_CONFORMANCE_CHANNEL=$channel: want experimental or standard"
-[[ -x $gateway_bin ]] || die "no mirrorgate at $gateway_bin (MG_GATEWAY_BIN; build it first)"
-[[ -x $MG_ECHO_BIN ]] || die "no mirrorgate-echo at $MG_ECHO_BIN (MG_ECHO_BIN)"
+if [[ $build_only == 0 ]]; then
+  [[ -x $gateway_bin ]] || die "no mirrorgate at $gateway_bin (MG_GATEWAY_BIN; build it first)"
+  [[ -x $MG_ECHO_BIN ]] || die "no mirrorgate-echo at $MG_ECHO_BIN (MG_ECHO_BIN)"
+fi
 
 go_cmd() {
   local go
@@ -91,6 +102,10 @@ suite=$suite_cache/conformance.test
 export MG_UPSTREAM_ECHO_BIN=$suite_cache/echo-basic
 build_coredns
 export MG_COREDNS_BIN=$coredns_bin
+if [[ $build_only == 1 ]]; then
+  log "built: $suite, $MG_UPSTREAM_ECHO_BIN, $coredns_bin"
+  exit 0
+fi
 # The suite's manifests (base/, tests/) are read from its package directory, as `go test` runs it there.
 suite_dir=$(cd tests/upstream-conformance && go_cmd list -f '{{.Dir}}' sigs.k8s.io/gateway-api/conformance)
 

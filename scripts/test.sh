@@ -22,6 +22,9 @@ cmake --build "$build_dir"
 # The local Kubernetes control plane of the cluster tests (docs/cluster.md): built here, once, so that its first
 # build (Go modules downloaded and compiled: minutes) is not inside a test's timeout; cached afterwards.
 scripts/cluster.sh build
+# The upstream conformance suite, its echo-basic and CoreDNS (scripts/conformance.sh; the CTest test
+# conformance.upstream_suite runs them): minutes on a first build, cached afterwards.
+scripts/conformance.sh build
 
 cd "$build_dir"
 exec ctest --output-on-failure -j2 "$@"
