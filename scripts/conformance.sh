@@ -55,6 +55,9 @@ esac
 if [[ $build_only == 0 ]]; then
   [[ -x $gateway_bin ]] || die "no mirrorgate at $gateway_bin (MG_GATEWAY_BIN; build it first)"
   [[ -x $MG_ECHO_BIN ]] || die "no mirrorgate-echo at $MG_ECHO_BIN (MG_ECHO_BIN)"
+  # The process-kubelet starts the echo from a directory of its own: a relative path would name nothing there.
+  gateway_bin=$(realpath "$gateway_bin")
+  MG_ECHO_BIN=$(realpath "$MG_ECHO_BIN")
 fi
 
 go_cmd() {
