@@ -1,9 +1,7 @@
 #pragma once
 // The transport of a backend connection: a plain TCP socket or TLS over one (a BackendTLSPolicy), in
-// this process, with no relay between the two. Like net::ClientStream it models Asio's
-// AsyncReadStream/AsyncWriteStream, so the exchange, body relays, tunnels and h2c links use it like a
-// socket; the choice costs one branch per I/O operation and no allocation or virtual call, which keeps
-// the plain path as cheap as a bare socket.
+// this process, with no relay between the two (net/tcp_or_tls_stream.h), so the exchange, body relays,
+// tunnels and h2c links use it like a socket.
 //
 // A TLS close reads as a plain one: close_notify and a TCP close without it (a truncated record, which
 // OpenSSL reports as stream_truncated) both end a read with asio::error::eof, as a plain connection's
@@ -18,33 +16,21 @@
 #include <asio/ssl/error.hpp>
 #include <asio/ssl/stream.hpp>
 
+#include "net/tcp_or_tls_stream.h"
 #include "net/upstream_tls.h"
 
 namespace mg::upstream {
 
-class UpstreamStream {
+class UpstreamStream : public net::TcpOrTlsStream {
  public:
-  using executor_type = asio::ip::tcp::socket::executor_type;
-  using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;
-
-  explicit UpstreamStream(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
+  explicit UpstreamStream(asio::ip::tcp::socket socket) : TcpOrTlsStream(std::move(socket)) {}
   // TLS over `socket` with the policy's SSL_CTX; the handshake is the caller's (tls_connection.cpp).
   // The context is kept for as long as the stream lives, which keeps its SSL_CTX alive with it.
   UpstreamStream(asio::ip::tcp::socket socket, std::shared_ptr<const net::UpstreamTlsContext> context)
-      : socket_(socket.get_executor()),
-        tls_(std::make_unique<TlsStream>(std::move(socket), context->context())),
-        context_(std::move(context)) {}
+      : TcpOrTlsStream(std::move(socket), context->context()), context_(std::move(context)) {}
 
-  bool is_tls() const { return tls_ != nullptr; }
-  TlsStream* tls() { return tls_.get(); }
   const net::UpstreamTlsContext& tls_context() const { return *context_; }  // only on a TLS stream
-  // The TCP socket underneath: for the watchdog (closing or cancelling it ends any TLS operation too),
-  // the idle pool's peek, options and half-closes.
-  asio::ip::tcp::socket& lowest_layer() { return tls_ ? tls_->next_layer() : socket_; }
-  const asio::ip::tcp::socket& lowest_layer() const { return tls_ ? tls_->next_layer() : socket_; }
-  executor_type get_executor() { return lowest_layer().get_executor(); }
 
-  bool is_open() const { return lowest_layer().is_open(); }
   // Under TLS these act on TCP only (no close_notify): the backend sees the close a plain one would.
   void shutdown(asio::ip::tcp::socket::shutdown_type what, std::error_code& ec) { lowest_layer().shutdown(what, ec); }
   void cancel(std::error_code& ec) { lowest_layer().cancel(ec); }
@@ -53,6 +39,7 @@ class UpstreamStream {
   // them); 0 for plain connections.
   size_t buffered() const;
 
+  // As TcpOrTlsStream's, with a TLS record cut short by a TCP close read as EOF (see above).
   template <typename MutableBuffers, typename Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
     if (!tls_) return socket_.async_read_some(buffers, std::forward<Token>(token));
@@ -69,15 +56,7 @@ class UpstreamStream {
         token, *tls_);
   }
 
-  template <typename ConstBuffers, typename Token>
-  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
-    if (tls_) return tls_->async_write_some(buffers, std::forward<Token>(token));
-    return socket_.async_write_some(buffers, std::forward<Token>(token));
-  }
-
  private:
-  asio::ip::tcp::socket socket_;     // the connection when plain; unused (never opened) under TLS
-  std::unique_ptr<TlsStream> tls_;  // set for TLS; owns the connection's socket
   std::shared_ptr<const net::UpstreamTlsContext> context_;
 };
 
