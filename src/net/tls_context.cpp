@@ -394,6 +394,10 @@ TlsServerContext::TlsServerContext(std::vector<TlsCertificate> certs, std::strin
         SSL_CTX_set_timeout(native, static_cast<long>(ticket_keys_->rotation().count()));
         SSL_CTX_set_ex_data(native, context_index(), ticket_keys_.get());
         SSL_CTX_set_tlsext_ticket_key_evp_cb(native, &on_ticket_key);
+        // One TLS 1.3 ticket per full handshake, not OpenSSL's two: each costs a key derivation, a
+        // sealed copy of the session and a record, and a stateless ticket may be presented again, so one
+        // serves a client's parallel connections too (Go's crypto/tls sends one as well).
+        SSL_CTX_set_num_tickets(native, 1);
         if (!c.client_ca_pem.empty()) {
           X509_STORE* store = SSL_CTX_get_cert_store(native);
           STACK_OF(X509_NAME)* ca_names = sk_X509_NAME_new_null();

@@ -46,6 +46,7 @@ struct Outcome {
   std::string version;        // SSL_get_version on the client
   std::string cipher;
   bool reused = false;
+  int tickets = 0;     // NewSessionTicket messages the client received
   SessionPtr session;  // the client's session, for resumption
 };
 
@@ -67,6 +68,13 @@ void record_alert(const SSL*, int where, int ret) {
   if ((where & SSL_CB_READ_ALERT) != 0) g_alert = ret & 0xff;
 }
 
+int g_tickets = 0;
+void count_tickets(int write_p, int, int content_type, const void* buf, size_t len, SSL*, void*) {
+  if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+      *static_cast<const unsigned char*>(buf) == SSL3_MT_NEWSESSION_TICKET)
+    ++g_tickets;
+}
+
 // Runs one handshake to completion (or failure) by shuttling bytes between two memory BIO pairs.
 Outcome handshake(const TlsServerContext& server_ctx, const ClientOptions& o) {
   Outcome out;
@@ -79,6 +87,7 @@ Outcome handshake(const TlsServerContext& server_ctx, const ClientOptions& o) {
   if (!o.cipher_list.empty()) SSL_CTX_set_cipher_list(cctx.get(), o.cipher_list.c_str());
   if (!o.sigalgs.empty()) SSL_CTX_set1_sigalgs_list(cctx.get(), o.sigalgs.c_str());
   SSL_CTX_set_info_callback(cctx.get(), record_alert);
+  SSL_CTX_set_msg_callback(cctx.get(), count_tickets);
   if (o.client_certificate) {
     BIO* c = BIO_new_mem_buf(o.client_certificate->cert_pem.data(),
                              static_cast<int>(o.client_certificate->cert_pem.size()));
@@ -112,6 +121,7 @@ Outcome handshake(const TlsServerContext& server_ctx, const ClientOptions& o) {
   }
   if (o.resume) SSL_set_session(client.get(), o.resume);
   g_alert = 0;
+  g_tickets = 0;
   auto pump = [](BIO* from, BIO* to) {
     char buf[16384];
     int n;
@@ -154,6 +164,7 @@ Outcome handshake(const TlsServerContext& server_ctx, const ClientOptions& o) {
   out.version = SSL_get_version(client.get());
   out.cipher = SSL_get_cipher_name(client.get());
   out.reused = SSL_session_reused(client.get()) == 1;
+  out.tickets = g_tickets;
   if (X509* leaf = SSL_get1_peer_certificate(client.get())) {
     const int type = EVP_PKEY_get_base_id(X509_get0_pubkey(leaf));
     out.leaf_key_type = type == EVP_PKEY_RSA ? "RSA" : type == EVP_PKEY_EC ? "EC" : "other";
@@ -298,6 +309,17 @@ TEST(TlsHandshake, ResumesWithATicketForTls12AndTls13) {
     const TlsServerContext other({section("a", "")}, "gw:8443");
     EXPECT_FALSE(
         handshake(other, {.sni = "x.org", .max_version = version, .resume = first.session.get()}).reused);
+  }
+}
+
+TEST(TlsHandshake, OneTicketPerFullHandshake) {
+  // OpenSSL sends two TLS 1.3 tickets unless told otherwise; one is all a client needs (and each costs
+  // the server a key derivation and an encryption per new connection).
+  const TlsServerContext ctx({section("a", "")}, "gw:443");
+  for (const int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    const Outcome o = handshake(ctx, {.sni = "x.org", .max_version = version});
+    ASSERT_TRUE(o.ok) << version;
+    EXPECT_EQ(o.tickets, 1) << version;
   }
 }
 
