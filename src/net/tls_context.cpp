@@ -141,6 +141,14 @@ int verify_mode(const TlsCertificate& c) {
   return SSL_VERIFY_PEER | (c.client_certificate_optional ? 0 : SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
 }
 
+// AllowInsecureFallback: the certificate is still asked for and checked, but a failed check does not end
+// the handshake (authorizing the client is then the backend's business).
+int accept_unverified(int, X509_STORE_CTX*) { return 1; }
+
+SSL_verify_cb verify_callback(const TlsCertificate& c) {
+  return c.client_certificate_optional ? &accept_unverified : nullptr;
+}
+
 bool apply_options(SSL* ssl, const TlsOptions& o) {
   return SSL_set_min_proto_version(ssl, version_of(o.min_version, TLS1_2_VERSION)) == 1 &&
          SSL_set_max_proto_version(ssl, version_of(o.max_version, 0)) == 1 &&
@@ -409,7 +417,7 @@ TlsServerContext::TlsServerContext(std::vector<TlsCertificate> certs, std::strin
             sk_X509_NAME_push(ca_names, X509_NAME_dup(X509_get_subject_name(ca.get())));
           }
           SSL_CTX_set_client_CA_list(native, ca_names);  // the CertificateRequest names them
-          SSL_CTX_set_verify(native, verify_mode(c), nullptr);
+          SSL_CTX_set_verify(native, verify_mode(c), verify_callback(c));
           SSL_CTX_set_verify_depth(native, 8);
         }
         groups_.push_back(Group{si, std::move(names), {}, std::move(ctx)});
@@ -456,7 +464,7 @@ int TlsServerContext::on_client_hello(SSL* ssl, int* alert, void* arg) {
   SSL_set_SSL_CTX(ssl, group.context->native_handle());
   // The SSL keeps what it copied from the first context; the section's own settings replace it.
   // The verify mode too: SSL_set_SSL_CTX keeps the first context's.
-  SSL_set_verify(ssl, verify_mode(self->certs_[group.section]), nullptr);
+  SSL_set_verify(ssl, verify_mode(self->certs_[group.section]), verify_callback(self->certs_[group.section]));
   if (!apply_options(ssl, self->certs_[group.section].options)) {
     *alert = SSL_AD_INTERNAL_ERROR;
     return SSL_CLIENT_HELLO_ERROR;

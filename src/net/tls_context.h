@@ -50,8 +50,8 @@ struct TlsCertificate {
   std::vector<CertificatePair> pairs;  // one per certificateRef, in order; not empty
   TlsOptions options = {};
   // Client certificate validation (Gateway spec.tls.frontend): PEM CA certificates the client's chain must
-  // lead to; "" asks for no client certificate. `client_certificate_optional`: a client without one is
-  // let through (AllowInsecureFallback), one with an invalid one is not.
+  // lead to; "" asks for no client certificate. `client_certificate_optional` (AllowInsecureFallback): a
+  // client without one, or with one that fails validation, is let through all the same.
   std::string client_ca_pem = {};
   bool client_certificate_optional = false;
 };

@@ -29,14 +29,15 @@ const config::FrontendTLSValidation* client_validation(const config::Gateway& gw
 
 // Fills the served certificate's client CA bundle from caCertificateRefs: ConfigMaps (Core) or Secrets,
 // key ca.crt, in the Gateway's namespace or one whose ReferenceGrant admits them. Every ref must resolve.
+// Returns false when none of them does.
 template <typename Problem>
-void resolve_client_validation(const config::ObjectSet& set, const config::Gateway& gw, const config::Listener& l,
+bool resolve_client_validation(const config::ObjectSet& set, const config::Gateway& gw, const config::Listener& l,
                                net::TlsCertificate& served, Problem&& problem) {
   const config::FrontendTLSValidation* v = client_validation(gw, l);
-  if (!v) return;
+  if (!v) return true;
   if (v->ca_certificate_refs.empty()) {
     problem("NoValidCACertificate", "client certificate validation without caCertificateRefs");
-    return;
+    return false;
   }
   std::string bundle;
   for (const auto& ref : v->ca_certificate_refs) {
@@ -81,11 +82,22 @@ void resolve_client_validation(const config::ObjectSet& set, const config::Gatew
     bundle += *pem;
     if (!bundle.empty() && bundle.back() != '\n') bundle += '\n';
   }
+  const bool any_valid = !bundle.empty();
   served.client_ca_pem = std::move(bundle);
   served.client_certificate_optional = v->mode.value_or("AllowValidOnly") == "AllowInsecureFallback";
+  return any_valid;
 }
 
+bool insecure(const config::FrontendTLSValidation& v) { return v.mode.value_or("") == "AllowInsecureFallback"; }
+
 }  // namespace
+
+bool allows_insecure_frontend_fallback(const config::Gateway& gw) {
+  if (!gw.tls_frontend) return false;
+  if (gw.tls_frontend->default_validation && insecure(*gw.tls_frontend->default_validation)) return true;
+  return std::any_of(gw.tls_frontend->per_port.begin(), gw.tls_frontend->per_port.end(),
+                     [](const config::GatewayFrontendPort& p) { return insecure(p.validation); });
+}
 
 ListenerCertificate resolve_listener_certificate(const config::ObjectSet& set, const config::Gateway& gw,
                                                  const config::Listener& l) {
@@ -134,7 +146,8 @@ ListenerCertificate resolve_listener_certificate(const config::ObjectSet& set, c
     if (!served) served = net::TlsCertificate{l.name, l.hostname.value_or(""), {}};
     served->pairs.push_back(net::CertificatePair{*crt, *key});
   }
-  if (served && l.tls->mode == "Terminate") resolve_client_validation(set, gw, l, *served, problem);
+  if (served && l.tls->mode == "Terminate")
+    out.no_valid_ca_certificate = !resolve_client_validation(set, gw, l, *served, problem);
   if (l.tls->certificate_refs.empty() && l.tls->mode == "Terminate")
     problem("InvalidCertificateRef", "no certificateRefs: TLS needs a certificate");
   if (out.problems.empty()) out.certificate = std::move(served);

@@ -17,9 +17,16 @@ struct ListenerCertificate {
   // Set when every certificateRef resolved to a valid certificate/key pair; all are served (chosen by
   // SNI among their names and by the client's signature algorithms among their key types).
   std::optional<net::TlsCertificate> certificate;
-  std::string reason;                 // of the first problem: InvalidCertificateRef or RefNotPermitted
+  std::string reason;  // of the first problem: InvalidCertificateRef, RefNotPermitted, InvalidCACertificate*
+  // Client certificate validation is asked for but none of its caCertificateRefs gives a CA: the listener
+  // is not Accepted (NoValidCACertificate).
+  bool no_valid_ca_certificate = false;
   std::vector<std::string> problems;  // one message per bad reference
 };
+
+// Whether the Gateway lets some listener take clients without a valid certificate (spec.tls.frontend
+// default or perPort mode AllowInsecureFallback): reported by its InsecureFrontendValidationMode condition.
+bool allows_insecure_frontend_fallback(const config::Gateway& gateway);
 
 ListenerCertificate resolve_listener_certificate(const config::ObjectSet& set, const config::Gateway& gateway,
                                                  const config::Listener& listener);

@@ -132,6 +132,9 @@ class StatusBuilder {
       }
       if (!ref_problems.empty())
         s.resolved = condition("ResolvedRefs", false, ref_reason, join(ref_problems, "; "));
+      if (l.tls && in_.certificate(gw, l).no_valid_ca_certificate)
+        s.accepted = condition("Accepted", false, "NoValidCACertificate",
+                               "client certificate validation has no usable CA certificate: " + s.resolved.message);
 
       const bool passthrough = l.tls && l.tls->mode != "Terminate";
       const std::string* holder = in_.port_claims.held_by_other(gw_id, l.port);
@@ -244,6 +247,10 @@ class StatusBuilder {
       if (published) programmed.message += ", published as Service " + in_.published->service;
     }
     out.conditions = {accepted, programmed};
+    if (allows_insecure_frontend_fallback(gw))
+      out.conditions.push_back(condition("InsecureFrontendValidationMode", true, "ConfigurationChanged",
+                                         "spec.tls.frontend lets clients without a valid certificate through "
+                                         "(AllowInsecureFallback)"));
     set_generation(out.conditions, gw.metadata.generation);
     return out;
   }

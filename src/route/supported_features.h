@@ -7,7 +7,7 @@
 
 namespace mg::route {
 
-inline constexpr std::array<std::string_view, 36> kSupportedFeatures = {
+inline constexpr std::array<std::string_view, 38> kSupportedFeatures = {
     "Gateway",
     "GatewayHTTPSListenerDetectMisdirectedRequests",
     "HTTPRoute",
@@ -42,9 +42,11 @@ inline constexpr std::array<std::string_view, 36> kSupportedFeatures = {
     "HTTPRouteCORS",
     "HTTPRouteBackendProtocolWebSocket",
     "HTTPRouteBackendProtocolH2C",
-    // Upstream suite only (scripts/conformance.sh): the data harness has no BackendTLSPolicy case.
+    // Upstream suite only (scripts/conformance.sh): the data harness has no case for these.
     "BackendTLSPolicy",
     "BackendTLSPolicySANValidation",
+    "GatewayFrontendClientCertificateValidation",
+    "GatewayFrontendClientCertificateValidationInsecureFallback",
 };
 
 }  // namespace mg::route

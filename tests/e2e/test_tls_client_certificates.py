@@ -1,8 +1,9 @@
 """Client certificate validation (Gateway spec.tls.frontend, Gateway API v1.5+): the HTTPS listeners of a
 Gateway ask for a client certificate and accept only one that leads to the CA of a ConfigMap (key ca.crt);
-a perPort entry lets one port take clients without a certificate (AllowInsecureFallback). A second Gateway
-names a ConfigMap that does not exist: its listener is reported (InvalidCACertificateRef) and not served,
-and the first Gateway is unaffected. CA, server and client certificates are made here with openssl.
+a perPort entry lets one port take clients without a certificate or with one that fails validation
+(AllowInsecureFallback). A second Gateway names a ConfigMap that does not exist: its listener is reported
+(InvalidCACertificateRef, not Accepted: NoValidCACertificate) and not served, and the first Gateway is
+unaffected. CA, server and client certificates are made here with openssl.
 Loopback block 127.0.54.0/24: gateway .1 (first Gateway and admin), .3 (second Gateway), echo pod .2."""
 
 import base64
@@ -141,10 +142,14 @@ data:
         self.assertNotIn("HTTP/1.1 200", out)
         self.assertIn("alert", out)
 
-    def test_per_port_fallback_lets_clients_without_a_certificate_in_but_not_bad_ones(self):
+    def test_per_port_fallback_lets_clients_without_a_valid_certificate_in(self):
+        # AllowInsecureFallback: "accept connections even if the client certificate is not presented or
+        # fails verification" (Gateway API); the CA is still asked for.
         self.assertIn("HTTP/1.1 200", self.request(self.fallback_port))
         self.assertIn("HTTP/1.1 200", self.request(self.fallback_port, *self.client("client")))
-        self.assertNotIn("HTTP/1.1 200", self.request(self.fallback_port, *self.client("stranger")))
+        out = self.request(self.fallback_port, *self.client("stranger"))
+        self.assertIn("HTTP/1.1 200", out, out[-1500:])
+        self.assertIn("Acceptable client certificate CA names", out)
 
     def test_missing_ca_config_map_is_reported_and_not_served(self):
         items = self.gw.admin("/status").json()["items"]
@@ -153,10 +158,20 @@ data:
         self.assertEqual(conds["ResolvedRefs"]["status"], "False")
         self.assertEqual(conds["ResolvedRefs"]["reason"], "InvalidCACertificateRef")
         self.assertIn("no-such-ca", conds["ResolvedRefs"]["message"])
+        self.assertEqual((conds["Accepted"]["status"], conds["Accepted"]["reason"]), ("False", "NoValidCACertificate"))
+        self.assertEqual(conds["Programmed"]["status"], "False")
         self.assertFalse(mgtest.port_open(self.other_ip, self.broken_port))
         good = next(i for i in items if i["kind"] == "Gateway" and i["metadata"]["name"] == "mtls")
         for listener in good["status"]["listeners"]:
             self.assertEqual({c["type"]: c["status"] for c in listener["conditions"]}["ResolvedRefs"], "True")
+
+    def test_fallback_is_flagged_on_the_gateway(self):
+        items = self.gw.admin("/status").json()["items"]
+        conds = {i["metadata"]["name"]: {c["type"]: c for c in i["status"]["conditions"]}
+                 for i in items if i["kind"] == "Gateway"}
+        insecure = conds["mtls"]["InsecureFrontendValidationMode"]
+        self.assertEqual((insecure["status"], insecure["reason"]), ("True", "ConfigurationChanged"))
+        self.assertNotIn("InsecureFrontendValidationMode", conds["mtls-broken"])
 
 
 if __name__ == "__main__":

@@ -386,8 +386,10 @@ TEST(TlsHandshake, ClientCertificatesAreValidatedPerSection) {
     EXPECT_FALSE(handshake(ctx, {.sni = "strict.org", .max_version = version}).ok);
     EXPECT_FALSE(
         handshake(ctx, {.sni = "strict.org", .max_version = version, .client_certificate = &stranger}).ok);
+    // AllowInsecureFallback: no certificate, or one that fails validation, is let through.
     EXPECT_TRUE(handshake(ctx, {.sni = "lax.org", .max_version = version}).ok);
-    EXPECT_FALSE(
+    EXPECT_TRUE(handshake(ctx, {.sni = "lax.org", .max_version = version, .client_certificate = &client}).ok);
+    EXPECT_TRUE(
         handshake(ctx, {.sni = "lax.org", .max_version = version, .client_certificate = &stranger}).ok);
     EXPECT_TRUE(handshake(ctx, {.sni = "other.org", .max_version = version}).ok);  // the open section
   }

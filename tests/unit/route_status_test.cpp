@@ -585,6 +585,104 @@ TEST(RouteStatus, YamlKeepsConditionStatusesAsStrings) {
   EXPECT_NE(text.find("---\n"), std::string::npos);
 }
 
+// The upstream GatewayInvalidFrontendClientCertificateValidation and
+// GatewayFrontendClientCertificateValidationInsecureFallback cases: a listener whose client certificate
+// validation has no usable CA is neither Accepted nor Programmed, and its neighbours are unaffected.
+std::string client_validation_gateway(std::string_view name, std::string_view frontend) {
+  std::string ca;
+  for (std::string_view rest = test::kCertPem; !rest.empty();) {
+    const auto nl = rest.find('\n');
+    ca += "      " + std::string(rest.substr(0, nl)) + "\n";
+    rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+  }
+  return substituted(read_file(kDir / "base" / "manifests.yaml")) + "\n---\n" +
+         substituted(read_file(kDir / "base" / "gatewayclass.yaml")) + "\n---\n" + kGeneratedSecret +
+         "\n---\napiVersion: v1\nkind: ConfigMap\n"
+         "metadata: {name: good-ca, namespace: gateway-conformance-infra}\ndata:\n  ca.crt: |\n" + ca +
+         "---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+         "metadata: {name: " + std::string(name) + ", namespace: gateway-conformance-infra}\n"
+         "spec:\n  gatewayClassName: mirrorgate\n  tls:\n    frontend:\n" + std::string(frontend) +
+         "  listeners:\n"
+         "  - {name: http, port: 80, protocol: HTTP}\n"
+         "  - {name: https, port: 443, protocol: HTTPS, tls: {certificateRefs: [{name: tls-validity-checks-certificate}]}}\n"
+         "  - {name: https-unresolved, port: 7443, hostname: a.example.org, protocol: HTTPS,"
+         " tls: {certificateRefs: [{name: tls-validity-checks-certificate}]}}\n"
+         "  - {name: https-invalid-kind, port: 8443, hostname: b.example.org, protocol: HTTPS,"
+         " tls: {certificateRefs: [{name: tls-validity-checks-certificate}]}}\n"
+         "  - {name: https-grant-missing, port: 6443, hostname: c.example.org, protocol: HTTPS,"
+         " tls: {certificateRefs: [{name: tls-validity-checks-certificate}]}}\n";
+}
+
+json client_validation_status(std::string_view name, std::string_view frontend) {
+  config::ObjectSet set = config::load_string(client_validation_gateway(name, frontend), std::string(name));
+  test::give_each_gateway_an_address(set);
+  return status_of(set);
+}
+
+TEST(RouteStatus, ListenersWithoutAUsableClientCaAreNotAccepted) {
+  if (!std::filesystem::exists(kDir)) GTEST_SKIP() << kDir << " missing";
+  const json st = client_validation_status("invalid-ca", R"(      default:
+        validation: {caCertificateRefs: [{kind: ConfigMap, group: "", name: good-ca}]}
+      perPort:
+      - {port: 7443, tls: {validation: {caCertificateRefs: [{kind: ConfigMap, group: "", name: no-such-cm}]}}}
+      - {port: 8443, tls: {validation: {caCertificateRefs: [{kind: Service, group: "", name: infra-backend-v2}]}}}
+      - port: 6443
+        tls: {validation: {caCertificateRefs: [{kind: ConfigMap, group: "", name: good-ca, namespace: gateway-conformance-web-backend}]}}
+)");
+  const std::string gw = "gateway-conformance-infra/invalid-ca";
+  for (const std::string name : {"http", "https"}) {
+    const json& conds = listener(st, gw, name).at("conditions");
+    for (const std::string type : {"ResolvedRefs", "Accepted", "Programmed"})
+      EXPECT_TRUE(condition_matches(conds, {{"type", type}, {"status", "True"}})) << name << " " << type;
+  }
+  for (const auto& [name, reason] : {std::pair<std::string, std::string>{"https-unresolved", "InvalidCACertificateRef"},
+                                     {"https-invalid-kind", "InvalidCACertificateKind"},
+                                     {"https-grant-missing", "RefNotPermitted"}}) {
+    const json& conds = listener(st, gw, name).at("conditions");
+    EXPECT_TRUE(condition_matches(conds, {{"type", "ResolvedRefs"}, {"status", "False"}, {"reason", reason}}))
+        << name << ": " << dump_condition(conds, "ResolvedRefs");
+    EXPECT_TRUE(condition_matches(conds, {{"type", "Accepted"}, {"status", "False"}, {"reason", "NoValidCACertificate"}}))
+        << name << ": " << dump_condition(conds, "Accepted");
+    EXPECT_TRUE(condition_matches(conds, {{"type", "Programmed"}, {"status", "False"}})) << name;
+  }
+  const json& conds = find_object(st, "Gateway", gw)->at("status").at("conditions");
+  EXPECT_EQ(find_condition(conds, "InsecureFrontendValidationMode"), nullptr);
+}
+
+TEST(RouteStatus, InvalidDefaultClientValidationAffectsOnlyHttpsListeners) {
+  if (!std::filesystem::exists(kDir)) GTEST_SKIP() << kDir << " missing";
+  const json st = client_validation_status("invalid-default", R"(      default:
+        validation: {caCertificateRefs: [{kind: ConfigMap, group: "", name: does-not-exist}]}
+      perPort:
+      - {port: 80, tls: {validation: {caCertificateRefs: [{kind: ConfigMap, group: "", name: good-ca}]}}}
+)");
+  const std::string gw = "gateway-conformance-infra/invalid-default";
+  EXPECT_TRUE(condition_matches(listener(st, gw, "http").at("conditions"), {{"type", "Accepted"}, {"status", "True"}}));
+  EXPECT_TRUE(condition_matches(listener(st, gw, "http").at("conditions"), {{"type", "Programmed"}, {"status", "True"}}));
+  const json& conds = listener(st, gw, "https").at("conditions");
+  EXPECT_TRUE(condition_matches(conds, {{"type", "ResolvedRefs"}, {"status", "False"}, {"reason", "InvalidCACertificateRef"}}));
+  EXPECT_TRUE(condition_matches(conds, {{"type", "Accepted"}, {"status", "False"}, {"reason", "NoValidCACertificate"}}));
+  EXPECT_TRUE(condition_matches(conds, {{"type", "Programmed"}, {"status", "False"}}));
+}
+
+TEST(RouteStatus, InsecureFallbackIsFlaggedOnTheGateway) {
+  if (!std::filesystem::exists(kDir)) GTEST_SKIP() << kDir << " missing";
+  for (const std::string_view frontend :
+       {R"(      default:
+        validation: {mode: AllowInsecureFallback, caCertificateRefs: [{kind: ConfigMap, group: "", name: good-ca}]}
+)",
+        R"(      perPort:
+      - {port: 8443, tls: {validation: {mode: AllowInsecureFallback, caCertificateRefs: [{kind: ConfigMap, group: "", name: good-ca}]}}}
+)"}) {
+    const json st = client_validation_status("fallback", frontend);
+    const json& conds = find_object(st, "Gateway", "gateway-conformance-infra/fallback")->at("status").at("conditions");
+    EXPECT_TRUE(condition_matches(
+        conds, {{"type", "InsecureFrontendValidationMode"}, {"status", "True"}, {"reason", "ConfigurationChanged"}}))
+        << frontend;
+    EXPECT_TRUE(condition_matches(conds, {{"type", "Accepted"}, {"status", "True"}})) << frontend;
+  }
+}
+
 TEST(RouteStatus, StatusCommandPrintsYamlOrTheConfigError) {
   const auto dir = std::filesystem::temp_directory_path() / ("mg_status_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
