@@ -2,7 +2,7 @@
 
 #ifdef MG_WITH_JEMALLOC
 #include <jemalloc/jemalloc.h>
-#else
+#elif !defined(__SANITIZE_ADDRESS__)
 #include <malloc.h>
 #endif
 
@@ -20,6 +20,13 @@ void release_free_memory() {
 }
 
 const char* allocator_name() { return "jemalloc"; }
+#elif defined(__SANITIZE_ADDRESS__)
+// The sanitizer's allocator serves malloc; glibc's arenas it leaves half set up, and malloc_trim on them
+// crashes from a thread (google/sanitizers#1721). Its own purge is the equivalent.
+extern "C" void __sanitizer_purge_allocator();
+void release_free_memory() { __sanitizer_purge_allocator(); }
+
+const char* allocator_name() { return "sanitizer"; }
 #else
 void release_free_memory() { ::malloc_trim(0); }
 
