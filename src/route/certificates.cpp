@@ -14,6 +14,9 @@ std::optional<std::string> secret_value(const config::Secret& secret, const std:
 
 namespace {
 
+// Mode AllowInsecureFallback: clients without a valid certificate are let through.
+bool insecure(const config::FrontendTLSValidation& v) { return v.mode.value_or("") == "AllowInsecureFallback"; }
+
 // The client certificate validation that governs a listener: Gateway spec.tls.frontend's entry for its
 // port, else its default, else the listener's own tls.frontendValidation (the experimental field before
 // Gateway API v1.5). nullptr: none.
@@ -84,11 +87,9 @@ bool resolve_client_validation(const config::ObjectSet& set, const config::Gatew
   }
   const bool any_valid = !bundle.empty();
   served.client_ca_pem = std::move(bundle);
-  served.client_certificate_optional = v->mode.value_or("AllowValidOnly") == "AllowInsecureFallback";
+  served.client_certificate_optional = insecure(*v);
   return any_valid;
 }
-
-bool insecure(const config::FrontendTLSValidation& v) { return v.mode.value_or("") == "AllowInsecureFallback"; }
 
 }  // namespace
 
