@@ -74,11 +74,21 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.01, detai
         interval = min(interval * 2, 0.1)
 
 
+_ports_given: set[tuple[str, int]] = set()
+
+
 def free_port(ip: str) -> int:
-    """A port that is free on ip right now (the kernel's pick from the ephemeral range)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((ip, 0))
-        return s.getsockname()[1]
+    """A port that is free on ip right now (the kernel's pick from the ephemeral range), never one this
+    process was given before: the kernel may pick a port again once its probe socket is closed, and two
+    listeners of one test given the same port fail at start-up (seen in CI: the admin and a listener)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((ip, 0))
+            port = s.getsockname()[1]
+        if (ip, port) not in _ports_given:
+            _ports_given.add((ip, port))
+            return port
+    raise RuntimeError(f"no port on {ip} that this test has not used already")
 
 
 def port_open(ip: str, port: int, timeout: float = 1.0) -> bool:
