@@ -187,8 +187,8 @@ void Http2Codec::consume(Http2Stream& stream, size_t n) {
 
 bool Http2Codec::submit_response(Http2Stream& stream, std::span<const Http2Field> fields, bool body_follows) {
   if (stream.closed || stream.response_submitted) return false;
-  std::vector<nghttp2_nv> nv;
-  nv.reserve(fields.size());
+  thread_local std::vector<nghttp2_nv> nv;  // nghttp2 copies the fields: one array serves every response
+  nv.clear();
   for (const auto& f : fields) nv.push_back(make_nv(f.name, f.value));
   nghttp2_data_provider provider{};
   provider.read_callback = read_callback;
@@ -259,6 +259,7 @@ int Http2Codec::begin_headers(int32_t id, bool request) {
   if (recent_ids_.size() > kRecentIds) recent_ids_.pop_front();
   auto stream = std::make_shared<Http2Stream>();
   stream->id = id;
+  stream->fields.reserve(8);  // a typical request's regular fields, without growing through 1, 2, 4
   streams_.emplace(id, std::move(stream));
   return 0;
 }

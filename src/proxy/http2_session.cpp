@@ -51,18 +51,41 @@ constexpr size_t kUpstreamReadChunk = 16 * 1024;
 constexpr size_t kKeptWriteBuffer = 4096;
 constexpr std::chrono::seconds kTick{1};
 constexpr std::chrono::seconds kLingerAfterGoaway{1};
+// Workspaces a busy connection keeps for its next streams (about as many as clients keep in flight);
+// all go when it has been quiet for a tick.
+constexpr size_t kSpareWorkspaces = 16;
 
 class Http2Connection;
+
+// What a stream's task works with, handed from one stream to the next of its connection: an HTTP/1.1
+// session reuses its one handler and its buffers for every request, and so does a busy HTTP/2
+// connection, instead of allocating and freeing them per stream.
+struct StreamWorkspace {
+  StreamWorkspace(SessionContext& context, ListenerSlot& listener) : handler(context, listener) {}
+  RequestHandler handler;
+  std::vector<http::Header> request_headers;
+  // The response's HEADERS fields are the first `response_field_count`; the others keep their strings'
+  // capacity for the next response.
+  std::vector<Http2Field> response_fields;
+  size_t response_field_count = 0;
+  std::string scratch;
+  std::string websocket_key;
+
+  std::span<const Http2Field> response_head() const { return {response_fields.data(), response_field_count}; }
+};
 
 // One request stream: its task runs the RequestHandler and is the stream's Downstream.
 class StreamTask final : public Downstream {
  public:
-  StreamTask(Http2Connection& connection, std::shared_ptr<Http2Stream> stream);
+  StreamTask(Http2Connection& connection, std::shared_ptr<Http2Stream> stream,
+             std::unique_ptr<StreamWorkspace> workspace);
   ~StreamTask() { stream_->owner = nullptr; }
   StreamTask(const StreamTask&) = delete;
   StreamTask& operator=(const StreamTask&) = delete;
 
   asio::awaitable<void> run();
+  // The workspace, for the connection's next stream (after run()).
+  std::unique_ptr<StreamWorkspace> release_workspace() { return std::move(workspace_); }
   // The codec saw something happen on the stream (body, drain, close).
   void changed();
 
@@ -95,16 +118,12 @@ class StreamTask final : public Downstream {
   std::shared_ptr<Http2Stream> stream_;
   asio::steady_timer wake_;
   asio::steady_timer tunnel_wake_;  // the client-to-backend half's, beside wake_ (push's, the other half's)
-  RequestHandler handler_;
+  std::unique_ptr<StreamWorkspace> workspace_;
   upstream::Exchange* exchange_ = nullptr;  // while the handler's exchange runs
   http::BodyFraming framing_ = http::BodyFraming::kNone;
   std::chrono::milliseconds client_timeout_{60'000};
-  std::vector<http::Header> request_headers_;
-  std::vector<Http2Field> response_fields_;
-  std::string scratch_;
-  // RFC 8441: CONNECT with :protocol websocket, sent upstream as an HTTP/1.1 upgrade with this key.
+  // RFC 8441: CONNECT with :protocol websocket, sent upstream as an HTTP/1.1 upgrade with a key of ours.
   bool extended_connect_ = false;
-  std::string websocket_key_;
   Clock::time_point tunnel_activity_;
   bool tunnel_to_client_done_ = false;
   bool tunnel_idle_timed_out_ = false;
@@ -178,6 +197,16 @@ class Http2Connection final : public Http2Codec::Listener {
   void kick_writer() { writer_wake_.cancel(); }
   net::ClientStream::executor_type executor() { return stream_.get_executor(); }
 
+  std::unique_ptr<StreamWorkspace> take_workspace() {
+    if (spare_workspaces_.empty()) return std::make_unique<StreamWorkspace>(context_, listener_);
+    std::unique_ptr<StreamWorkspace> workspace = std::move(spare_workspaces_.back());
+    spare_workspaces_.pop_back();
+    return workspace;
+  }
+  void give_back(std::unique_ptr<StreamWorkspace> workspace) {
+    if (workspace && spare_workspaces_.size() < kSpareWorkspaces) spare_workspaces_.push_back(std::move(workspace));
+  }
+
  private:
   // The header list limits are the listener's when the connection starts (they are in its SETTINGS).
   static Http2Settings settings(const SessionContext& context, const route::ClientLimits& limits) {
@@ -237,8 +266,9 @@ class Http2Connection final : public Http2Codec::Listener {
 
   static asio::awaitable<void> stream_main(Http2Connection* c, std::shared_ptr<Http2Stream> stream) {
     TaskCount count{c, c->alive_};
-    StreamTask task(*c, std::move(stream));
+    StreamTask task(*c, std::move(stream), c->take_workspace());
     co_await task.run();
+    c->give_back(task.release_workspace());  // the connection outlives a task that ran to its end
   }
 
   void task_done() {
@@ -311,7 +341,10 @@ class Http2Connection final : public Http2Codec::Listener {
       const bool idle = tasks_ == 0 && codec_.open_streams() == codec_.incomplete_heads() &&
                         Clock::now() - last_activity_ >= idle_limit;
       // Quiet for a whole tick: the connection gives back what only a busy one needs.
-      if (tasks_ == 0 && Clock::now() - last_activity_ >= kTick) codec_.release_idle_memory();
+      if (tasks_ == 0 && Clock::now() - last_activity_ >= kTick) {
+        codec_.release_idle_memory();
+        spare_workspaces_.clear();
+      }
       if (draining || listener_gone || idle) {
         codec_.goaway(NGHTTP2_NO_ERROR);
         close_after_flush_ = close_after_flush_ || idle;  // nothing runs: no stream to wait for
@@ -373,6 +406,7 @@ class Http2Connection final : public Http2Codec::Listener {
   std::vector<char> read_buffer_;  // TLS only, allocated on its first read
   std::string write_buffer_;
   std::vector<std::shared_ptr<Http2Stream>> ready_;  // heads complete, tasks not yet started
+  std::vector<std::unique_ptr<StreamWorkspace>> spare_workspaces_;  // given back by ended streams
   std::string client_ip_;
   std::string client_address_;
   size_t tasks_ = 0;
@@ -387,12 +421,13 @@ class Http2Connection final : public Http2Codec::Listener {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
-StreamTask::StreamTask(Http2Connection& connection, std::shared_ptr<Http2Stream> stream)
+StreamTask::StreamTask(Http2Connection& connection, std::shared_ptr<Http2Stream> stream,
+                       std::unique_ptr<StreamWorkspace> workspace)
     : connection_(connection),
       stream_(std::move(stream)),
       wake_(connection.executor()),
       tunnel_wake_(connection.executor()),
-      handler_(connection.context(), connection.listener()) {
+      workspace_(std::move(workspace)) {
   stream_->owner = this;
 }
 
@@ -441,22 +476,23 @@ asio::awaitable<void> StreamTask::run() {
   } else {
     framing_ = has_length ? http::BodyFraming::kContentLength : http::BodyFraming::kChunked;
   }
-  request_headers_.clear();
-  request_headers_.reserve(s.fields.size());
+  std::vector<http::Header>& request_headers = workspace_->request_headers;
+  request_headers.clear();
+  request_headers.reserve(s.fields.size() + 3);
   for (const auto& f : s.fields)
     if (f.name != "content-length" && !(extended_connect_ && f.name == "sec-websocket-key"))
-      request_headers_.push_back({f.name, f.value});
+      request_headers.push_back({f.name, f.value});
   if (extended_connect_) {
-    websocket_key_ = http::ws::client_key(fast_random(), fast_random());
-    request_headers_.push_back({"upgrade", "websocket"});
-    request_headers_.push_back({"connection", "Upgrade"});
-    request_headers_.push_back({"sec-websocket-key", websocket_key_});
+    workspace_->websocket_key = http::ws::client_key(fast_random(), fast_random());
+    request_headers.push_back({"upgrade", "websocket"});
+    request_headers.push_back({"connection", "Upgrade"});
+    request_headers.push_back({"sec-websocket-key", workspace_->websocket_key});
   }
   const DownstreamRequest request{
       .method = extended_connect_ ? std::string_view("GET") : std::string_view(s.method),
       .target = s.path,
       .host = s.authority.empty() ? std::string_view(s.host) : std::string_view(s.authority),
-      .headers = request_headers_,
+      .headers = request_headers,
       .connection = extended_connect_ ? std::string_view("Upgrade") : std::string_view(),
       .framing = framing_,
       .content_length = length,
@@ -468,11 +504,11 @@ asio::awaitable<void> StreamTask::run() {
       .protocol = "HTTP/2",
   };
   if (s.reject_status) {
-    const bool replied = co_await handler_.reject(*this, connection_.client_address(), s.reject_status,
+    const bool replied = co_await workspace_->handler.reject(*this, connection_.client_address(), s.reject_status,
                                                   s.reject_reason);
     (void)replied;
   } else {
-    const bool served = co_await handler_.handle(*this, request);
+    const bool served = co_await workspace_->handler.handle(*this, request);
     (void)served;
   }
   exchange_ = nullptr;
@@ -496,7 +532,8 @@ asio::awaitable<RelayResult> StreamTask::send_request_body(upstream::Exchange& e
     if (!co_await exchange.write(buffers, options.response_timeout)) result.status = RelayStatus::kSinkFailed;
     co_return result;
   }
-  scratch_.assign(head);
+  std::string& scratch = workspace_->scratch;
+  scratch.assign(head);
   if (s.expect_continue && !s.body_done && s.body.empty()) {
     codec.submit_informational(s, 100);
     connection_.kick_writer();
@@ -513,29 +550,29 @@ asio::awaitable<RelayResult> StreamTask::send_request_body(upstream::Exchange& e
         co_return result;
       }
       if (capture) capture->add(s.body);
-      if (chunked) fmt::format_to(std::back_inserter(scratch_), "{:x}\r\n", n);
-      scratch_.append(s.body);
-      if (chunked) scratch_.append("\r\n");
+      if (chunked) fmt::format_to(std::back_inserter(scratch), "{:x}\r\n", n);
+      scratch.append(s.body);
+      if (chunked) scratch.append("\r\n");
       s.body.clear();
       result.bytes += n;
     }
     const bool last = s.body_done;
     if (last && chunked) {
       // The client's trailer fields, when it sent any, as the chunked body's trailer section.
-      scratch_.append("0\r\n");
+      scratch.append("0\r\n");
       for (const auto& f : s.request_trailers)
         if (!http::is_connection_specific(f.name, {}) && f.name != "host")
-          scratch_.append(f.name).append(": ").append(f.value).append("\r\n");
-      scratch_.append("\r\n");
+          scratch.append(f.name).append(": ").append(f.value).append("\r\n");
+      scratch.append("\r\n");
     }
-    if (!scratch_.empty()) {
-      const std::array<asio::const_buffer, 1> buffers{asio::buffer(scratch_)};
+    if (!scratch.empty()) {
+      const std::array<asio::const_buffer, 1> buffers{asio::buffer(scratch)};
       if (!co_await exchange.write(buffers, options.response_timeout)) {
         result.status = RelayStatus::kSinkFailed;
         co_return result;
       }
       result.wrote = true;
-      scratch_.clear();
+      scratch.clear();
     }
     // The bytes are upstream: the client may send as much again (back-pressure from a slow backend).
     if (n > 0) {
@@ -551,7 +588,9 @@ asio::awaitable<RelayResult> StreamTask::send_request_body(upstream::Exchange& e
 }
 
 void StreamTask::add_header(std::string_view name, std::string_view value) {
-  Http2Field& f = response_fields_.emplace_back();
+  std::vector<Http2Field>& fields = workspace_->response_fields;
+  if (workspace_->response_field_count == fields.size()) fields.emplace_back();
+  Http2Field& f = fields[workspace_->response_field_count++];
   f.name.assign(name);
   for (char& c : f.name)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
@@ -560,7 +599,7 @@ void StreamTask::add_header(std::string_view name, std::string_view value) {
 
 void StreamTask::add_response_head(int status, const DownstreamResponse& response, std::string_view drop) {
   const http::ResponseHead& upstream = response.upstream;
-  response_fields_.clear();
+  workspace_->response_field_count = 0;
   add_header(":status", std::to_string(status));
   for (const auto& h : response.headers)
     if (!http::is_connection_specific(h.name, upstream.connection) && !http::iequals(h.name, drop))
@@ -658,7 +697,7 @@ asio::awaitable<RelayResult> StreamTask::send_response(upstream::Exchange& excha
                                 upstream.framing == http::BodyFraming::kUntilClose || length > 0);
   auto& buffer = exchange.connection().buffer;
   buffer.consume(upstream.head_length);
-  if (!connection_.codec().submit_response(s, response_fields_, body_follows)) {
+  if (!connection_.codec().submit_response(s, workspace_->response_head(), body_follows)) {
     result.status = RelayStatus::kSinkFailed;
     co_return result;
   }
@@ -752,7 +791,7 @@ asio::awaitable<bool> StreamTask::send_local_reply(const LocalReply& reply) {
   Http2Stream& s = *stream_;
   if (s.closed || s.response_submitted) co_return false;
   const bool bodiless = reply.status == 204 || reply.status == 304;
-  response_fields_.clear();
+  workspace_->response_field_count = 0;
   add_header(":status", std::to_string(reply.status));
   for (const auto& h : reply.headers) add_header(h.name, h.value);
   s.out.clear();
@@ -763,7 +802,7 @@ asio::awaitable<bool> StreamTask::send_local_reply(const LocalReply& reply) {
   }
   if (!reply.request_id.empty()) add_header("x-request-id", reply.request_id);
   s.out_eof = true;
-  if (!connection_.codec().submit_response(s, response_fields_, !bodiless)) co_return false;
+  if (!connection_.codec().submit_response(s, workspace_->response_head(), !bodiless)) co_return false;
   connection_.kick_writer();
   const bool sent = co_await wait_until_sent();
   co_return sent && !reply.close;
@@ -778,7 +817,7 @@ asio::awaitable<TunnelResult> StreamTask::open_tunnel(upstream::Exchange& exchan
   // The 101 becomes a 200 (RFC 8441 5); its Accept answered our key, not the client's, which sent none.
   add_response_head(200, response, "sec-websocket-accept");
   exchange.connection().buffer.consume(upstream.head_length);
-  if (!connection_.codec().submit_response(s, response_fields_, true)) co_return TunnelResult{};
+  if (!connection_.codec().submit_response(s, workspace_->response_head(), true)) co_return TunnelResult{};
   connection_.kick_writer();
   tunnel_activity_ = Clock::now();
   auto [to_upstream, to_client] = co_await (tunnel_to_upstream(exchange) && tunnel_to_client(exchange));

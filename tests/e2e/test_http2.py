@@ -20,6 +20,10 @@ import time
 import unittest
 from pathlib import Path
 
+import h2.config
+import h2.connection
+import h2.events
+
 import mgtest
 import test_tls
 from h2frames import (CONTINUATION, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PING, PREFACE, RST_STREAM,
@@ -148,6 +152,67 @@ class Http2(mgtest.ClusterTestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         statuses = [line for line in r.stdout.splitlines() if re.match(r"^\s*\d+\s+\+\S+\s+\+\S+\s+\S+\s+200 ", line)]
         self.assertEqual(len(statuses), 20, r.stdout)  # one stat line per stream
+
+    def test_streams_of_one_connection_share_nothing(self):
+        """Streams of one connection, in waves (each reuses what earlier streams of the connection used),
+        each see only their own request: method, path, headers, body, request id."""
+        sock = socket.create_connection((self.gw_ip, self.gw_port), timeout=5)
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+        conn.initiate_connection()
+        sock.sendall(conn.data_to_send())
+        bodies: dict[int, bytes] = {}
+        heads: dict[int, dict] = {}
+        ended: set[int] = set()
+        for wave in range(3):
+            sent = {}
+            for i in range(8):
+                stream = conn.get_next_available_stream_id()
+                tag = f"w{wave}s{i}-{unique_id()}"
+                fields = [(":method", "POST" if i % 2 else "GET"), (":scheme", "http"),
+                          (":authority", f"{self.gw_ip}:{self.gw_port}"), (":path", f"/share/{tag}")]
+                if i % 3 == 0:
+                    fields.append(("x-request-id", f"id-{tag}"))
+                if i % 4 == 0:
+                    fields += [("cookie", f"c={tag}"), (f"x-only-{i}", tag)]
+                body = tag.encode() if i % 2 else b""
+                conn.send_headers(stream, fields, end_stream=not body)
+                if body:
+                    conn.send_data(stream, body, end_stream=True)
+                sent[stream] = (tag, i, body)
+            sock.sendall(conn.data_to_send())
+            deadline = time.monotonic() + 10
+            while not set(sent) <= ended:
+                self.assertLess(time.monotonic(), deadline, f"wave {wave}: streams {set(sent) - ended} unanswered")
+                data = sock.recv(65536)
+                self.assertTrue(data, "the gateway closed the connection")
+                for e in conn.receive_data(data):
+                    if isinstance(e, h2.events.ResponseReceived):
+                        heads[e.stream_id] = dict(e.headers)
+                    elif isinstance(e, h2.events.DataReceived):
+                        bodies[e.stream_id] = bodies.get(e.stream_id, b"") + e.data
+                        conn.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
+                    elif isinstance(e, h2.events.StreamEnded):
+                        ended.add(e.stream_id)
+                    elif isinstance(e, h2.events.StreamReset):
+                        self.fail(f"stream {e.stream_id} reset: {e.error_code}")
+                sock.sendall(conn.data_to_send())
+            for stream, (tag, i, body) in sent.items():
+                self.assertEqual(heads[stream][":status"], "200", heads[stream])
+                echo = json.loads(bodies[stream])
+                self.assertEqual(echo["path"], f"/share/{tag}", echo)
+                self.assertEqual(echo["method"], "POST" if i % 2 else "GET", echo)
+                headers = echo["headers"]
+                request_id = headers["X-Request-Id"][0]
+                self.assertEqual(heads[stream]["x-request-id"], request_id)
+                if i % 3 == 0:
+                    self.assertEqual(request_id, f"id-{tag}")
+                else:
+                    self.assertRegex(request_id, UUID_RE)
+                self.assertEqual(headers.get("Cookie"), [f"c={tag}"] if i % 4 == 0 else None, echo)
+                others = [h for h in headers if h.startswith("X-Only-") and h != f"X-Only-{i}"]
+                self.assertEqual(others, [], echo)
+                self.assertEqual(headers.get("Content-Length"), [str(len(body))] if body else None, echo)
+        sock.close()
 
     def test_h2load_no_failures(self):
         r = subprocess.run(["h2load", "-n", "2000", "-c", "4", "-m", "10", f"{self.base}/load"],
