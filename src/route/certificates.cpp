@@ -31,8 +31,8 @@ const config::FrontendTLSValidation* client_validation(const config::Gateway& gw
 }
 
 // Fills the served certificate's client CA bundle from caCertificateRefs: ConfigMaps (Core) or Secrets,
-// key ca.crt, in the Gateway's namespace or one whose ReferenceGrant admits them. Every ref must resolve.
-// Returns false when none of them does.
+// key ca.crt, in the Gateway's namespace or one whose ReferenceGrant admits them; each one that does not
+// resolve is a problem. Returns false when none of them does.
 template <typename Problem>
 bool resolve_client_validation(const config::ObjectSet& set, const config::Gateway& gw, const config::Listener& l,
                                net::TlsCertificate& served, Problem&& problem) {
@@ -94,10 +94,17 @@ bool resolve_client_validation(const config::ObjectSet& set, const config::Gatew
 }  // namespace
 
 bool allows_insecure_frontend_fallback(const config::Gateway& gw) {
-  if (!gw.tls_frontend) return false;
-  if (gw.tls_frontend->default_validation && insecure(*gw.tls_frontend->default_validation)) return true;
-  return std::any_of(gw.tls_frontend->per_port.begin(), gw.tls_frontend->per_port.end(),
-                     [](const config::GatewayFrontendPort& p) { return insecure(p.validation); });
+  if (gw.tls_frontend) {
+    if (gw.tls_frontend->default_validation && insecure(*gw.tls_frontend->default_validation)) return true;
+    if (std::any_of(gw.tls_frontend->per_port.begin(), gw.tls_frontend->per_port.end(),
+                    [](const config::GatewayFrontendPort& p) { return insecure(p.validation); }))
+      return true;
+  }
+  // A listener's own tls.frontendValidation (the older field) lets clients through just the same.
+  return std::any_of(gw.listeners.begin(), gw.listeners.end(), [&](const config::Listener& l) {
+    const config::FrontendTLSValidation* v = client_validation(gw, l);
+    return v && insecure(*v);
+  });
 }
 
 ListenerCertificate resolve_listener_certificate(const config::ObjectSet& set, const config::Gateway& gw,
@@ -147,11 +154,15 @@ ListenerCertificate resolve_listener_certificate(const config::ObjectSet& set, c
     if (!served) served = net::TlsCertificate{l.name, l.hostname.value_or(""), {}};
     served->pairs.push_back(net::CertificatePair{*crt, *key});
   }
-  if (served && l.tls->mode == "Terminate")
-    out.no_valid_ca_certificate = !resolve_client_validation(set, gw, l, *served, problem);
   if (l.tls->certificate_refs.empty() && l.tls->mode == "Terminate")
     problem("InvalidCertificateRef", "no certificateRefs: TLS needs a certificate");
-  if (out.problems.empty()) out.certificate = std::move(served);
+  const bool certificates_valid = out.problems.empty();
+  // A caCertificateRef that does not resolve is reported (ResolvedRefs=False) but, while another one
+  // gives a CA, the listener serves with the CAs it has: the Gateway API takes a listener out only when
+  // all of them are invalid (Accepted=False, NoValidCACertificate).
+  if (served && l.tls->mode == "Terminate")
+    out.no_valid_ca_certificate = !resolve_client_validation(set, gw, l, *served, problem);
+  if (certificates_valid && !out.no_valid_ca_certificate) out.certificate = std::move(served);
   return out;
 }
 

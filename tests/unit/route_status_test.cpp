@@ -15,6 +15,7 @@
 #include <string>
 
 #include "config/loader.h"
+#include "route/certificates.h"
 #include "route/gateway_status_options.h"
 #include "route/status.h"
 #include "route/status_yaml.h"
@@ -649,6 +650,41 @@ TEST(RouteStatus, ListenersWithoutAUsableClientCaAreNotAccepted) {
   EXPECT_EQ(find_condition(conds, "InsecureFrontendValidationMode"), nullptr);
 }
 
+// The API takes a listener out only when all of its caCertificateRefs are invalid: with one good and one
+// bad, it says which is bad (ResolvedRefs) and serves with the good one.
+TEST(RouteStatus, AListenerWithSomeUsableClientCasServesWithThem) {
+  if (!std::filesystem::exists(kDir)) GTEST_SKIP() << kDir << " missing";
+  const json st = client_validation_status("some-ca", R"(      perPort:
+      - port: 7443
+        tls:
+          validation:
+            caCertificateRefs: [{kind: ConfigMap, group: "", name: no-such-cm}, {kind: ConfigMap, group: "", name: good-ca}]
+)");
+  const std::string gw = "gateway-conformance-infra/some-ca";
+  const json& conds = listener(st, gw, "https-unresolved").at("conditions");
+  EXPECT_TRUE(condition_matches(conds, {{"type", "ResolvedRefs"}, {"status", "False"}, {"reason", "InvalidCACertificateRef"}}))
+      << dump_condition(conds, "ResolvedRefs");
+  EXPECT_NE(find_condition(conds, "ResolvedRefs")->at("message").get<std::string>().find("no-such-cm"), std::string::npos);
+  EXPECT_TRUE(condition_matches(conds, {{"type", "Accepted"}, {"status", "True"}})) << dump_condition(conds, "Accepted");
+  EXPECT_TRUE(condition_matches(conds, {{"type", "Programmed"}, {"status", "True"}})) << dump_condition(conds, "Programmed");
+
+  config::ObjectSet set = config::load_string(client_validation_gateway("some-ca", R"(      perPort:
+      - port: 7443
+        tls:
+          validation:
+            caCertificateRefs: [{kind: ConfigMap, group: "", name: no-such-cm}, {kind: ConfigMap, group: "", name: good-ca}]
+)"), "some-ca");
+  const config::Gateway& gateway = *std::find_if(set.gateways.begin(), set.gateways.end(),
+                                                 [](const config::Gateway& g) { return g.metadata.name == "some-ca"; });
+  const config::Listener& l = *std::find_if(gateway.listeners.begin(), gateway.listeners.end(),
+                                            [](const config::Listener& x) { return x.name == "https-unresolved"; });
+  const route::ListenerCertificate served = route::resolve_listener_certificate(set, gateway, l);
+  ASSERT_TRUE(served.certificate.has_value());
+  EXPECT_FALSE(served.no_valid_ca_certificate);
+  EXPECT_TRUE(served.certificate->client_ca_pem.starts_with("-----BEGIN CERTIFICATE"))
+      << served.certificate->client_ca_pem;  // good-ca's
+}
+
 TEST(RouteStatus, InvalidDefaultClientValidationAffectsOnlyHttpsListeners) {
   if (!std::filesystem::exists(kDir)) GTEST_SKIP() << kDir << " missing";
   const json st = client_validation_status("invalid-default", R"(      default:
@@ -681,6 +717,32 @@ TEST(RouteStatus, InsecureFallbackIsFlaggedOnTheGateway) {
         << frontend;
     EXPECT_TRUE(condition_matches(conds, {{"type", "Accepted"}, {"status", "True"}})) << frontend;
   }
+}
+
+// The listener's own tls.frontendValidation (the field before Gateway API v1.5) flags the Gateway too.
+TEST(RouteStatus, InsecureFallbackOnAListenerIsFlaggedOnTheGateway) {
+  if (!std::filesystem::exists(kDir)) GTEST_SKIP() << kDir << " missing";
+  std::string yaml = client_validation_gateway("listener-fallback", "");
+  const std::string plain = "tls: {certificateRefs: [{name: tls-validity-checks-certificate}]}}\n";
+  const size_t https = yaml.find("- {name: https, port: 443");
+  ASSERT_NE(https, std::string::npos);
+  const size_t tls = yaml.find(plain, https);
+  ASSERT_NE(tls, std::string::npos);
+  yaml.replace(tls, plain.size(),
+               "tls: {certificateRefs: [{name: tls-validity-checks-certificate}], frontendValidation: "
+               "{mode: AllowInsecureFallback, caCertificateRefs: [{kind: ConfigMap, group: \"\", name: good-ca}]}}}\n");
+  // No spec.tls.frontend at all: drop the empty `frontend:` key the helper wrote.
+  const std::string frontend = "  tls:\n    frontend:\n";
+  ASSERT_NE(yaml.find(frontend), std::string::npos);
+  yaml.erase(yaml.find(frontend), frontend.size());
+  config::ObjectSet set = config::load_string(yaml, "listener-fallback");
+  test::give_each_gateway_an_address(set);
+  const json st = status_of(set);
+  const std::string gw = "gateway-conformance-infra/listener-fallback";
+  const json& conds = find_object(st, "Gateway", gw)->at("status").at("conditions");
+  EXPECT_TRUE(condition_matches(conds, {{"type", "InsecureFrontendValidationMode"}, {"status", "True"}}))
+      << dump_condition(conds, "InsecureFrontendValidationMode");
+  EXPECT_TRUE(condition_matches(listener(st, gw, "https").at("conditions"), {{"type", "Accepted"}, {"status", "True"}}));
 }
 
 TEST(RouteStatus, StatusCommandPrintsYamlOrTheConfigError) {
