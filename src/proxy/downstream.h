@@ -37,6 +37,9 @@ struct DownstreamRequest {
   std::string_view client_ip;  // for X-Forwarded-For
   std::string_view client_address;  // "ip:port", for the access log
   std::string_view protocol = "HTTP/1.1";  // as the access log names it: "HTTP/1.0", "HTTP/1.1", "HTTP/2"
+  // The method the client sent, for the access log, when `method` stands for another: an HTTP/2 extended
+  // CONNECT is handled as the HTTP/1.1 GET upgrade it stands for. A literal; empty: `method`.
+  std::string_view client_method;
 };
 
 // The response head as it goes to the client, after the route's response filters.

@@ -102,6 +102,7 @@ class Http1Session final : public Downstream {
           .client_ip = client_ip_,
           .client_address = client_address_,
           .protocol = head_.minor_version == 0 ? "HTTP/1.0" : "HTTP/1.1",
+          .client_method = {},
       };
       if (!co_await handler_.handle(*this, request) || close_after_response_) co_return Http1End{};
     }

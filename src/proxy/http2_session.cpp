@@ -502,6 +502,7 @@ asio::awaitable<void> StreamTask::run() {
       .client_ip = connection_.client_ip(),
       .client_address = connection_.client_address(),
       .protocol = "HTTP/2",
+      .client_method = extended_connect_ ? std::string_view("CONNECT") : std::string_view(),
   };
   if (s.reject_status) {
     const bool replied = co_await workspace_->handler.reject(*this, connection_.client_address(), s.reject_status,
@@ -821,7 +822,7 @@ asio::awaitable<TunnelResult> StreamTask::open_tunnel(upstream::Exchange& exchan
   connection_.kick_writer();
   tunnel_activity_ = Clock::now();
   auto [to_upstream, to_client] = co_await (tunnel_to_upstream(exchange) && tunnel_to_client(exchange));
-  co_return TunnelResult{to_upstream, to_client, tunnel_idle_timed_out_};
+  co_return TunnelResult{to_upstream, to_client, tunnel_idle_timed_out_, 200};
 }
 
 // DATA go to the backend as they come, and the stream's window opens only as they are written (the

@@ -124,6 +124,7 @@ RequestHandler::RequestContext& RequestHandler::start_request(const DownstreamRe
   ctx.traced = request != nullptr;
   ctx.client_address = client_address;
   ctx.protocol = request ? request->protocol : std::string_view{};
+  ctx.client_method = request ? request->client_method : std::string_view{};
   ctx.route = ctx.rule = ctx.backend = ctx.upstream_pod = ctx.upstream_protocol = {};
   ctx.upstream_ms = -1;
   ctx.upstream_host.clear();
@@ -501,7 +502,7 @@ asio::awaitable<bool> RequestHandler::tunnel(Downstream& downstream, const route
   --stats.tunnels_active;
   // One access-log line for the whole tunnel, at its end: bytes each way and how long it lasted.
   ctx.request_bytes = relayed.to_upstream;
-  co_return finish(101, relayed.to_client, relayed.idle_timed_out ? "tunnel idle timeout" : "");
+  co_return finish(relayed.client_status, relayed.to_client, relayed.idle_timed_out ? "tunnel idle timeout" : "");
 }
 
 asio::awaitable<bool> RequestHandler::reply_local(Downstream& downstream, int status, std::string_view message,
@@ -537,7 +538,8 @@ bool RequestHandler::finish(int status, uint64_t bytes, std::string_view error) 
                                                    .trace_id = ctx.traced ? view(ctx.trace.trace_id)
                                                                           : std::string_view{},
                                                    .client = ctx.client_address,
-                                                   .method = ctx.method,
+                                                   .method = ctx.client_method.empty() ? std::string_view(ctx.method)
+                                                                                       : ctx.client_method,
                                                    .host = ctx.host,
                                                    .target = ctx.target,
                                                    .protocol = ctx.protocol,

@@ -61,6 +61,7 @@ class RequestHandler {
     std::string tracestate;
     std::string_view client_address;
     std::string_view protocol;  // a literal
+    std::string_view client_method;  // a literal, when the client sent another method than `method`
     std::string_view route;  // views into the pinned table
     std::string_view rule;   // the rule's label (its name, else its index)
     std::string_view backend;

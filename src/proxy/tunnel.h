@@ -21,6 +21,7 @@ struct TunnelResult {
   uint64_t to_upstream = 0;  // bytes from the client to the backend (those read with the head included)
   uint64_t to_client = 0;
   bool idle_timed_out = false;
+  int client_status = 101;  // what the client saw open the tunnel: 200 for an HTTP/2 extended CONNECT
 };
 
 // `client_pending` and `upstream_pending`: bytes each side sent right behind its head, read already;

@@ -303,7 +303,7 @@ class WebSocketThroughGateway(mgtest.ClusterTestCase):
         m = self.gw.metrics()
         self.assertGreaterEqual(m.get("mirrorgate_downstream_tunnels_total"), 1)
         entry = wait_for(lambda: self.gw.access_entries(rid, mirror=False), 5, "the tunnel's access log line")[0]
-        self.assertEqual(entry["status"], 101, entry)
+        self.assertEqual((entry["method"], entry["status"]), ("GET", 101), entry)
         self.assertEqual(entry["error"] if "error" in entry else "", "", entry)
         self.assertGreater(entry["request_bytes"], len("count me"), entry)
         self.assertGreater(entry["bytes"], len("count me"), entry)
@@ -414,10 +414,13 @@ class WebSocketThroughGateway(mgtest.ClusterTestCase):
             self.assertEqual(status_of(f[3]), 501, f)
         finally:
             h2.close()
-        entries = wait_for(lambda: [e for e in self.gw.access_log()
-                                    if e.get("protocol") == "HTTP/2" and e.get("status") == 101], 5,
-                           "the HTTP/2 tunnels' access log lines")
-        self.assertGreater(entries[0]["bytes"], 200_000, entries[0])
+        # Logged as the client saw it: a CONNECT answered 200 (the backend's GET and 101 are the hop's).
+        def tunnel_lines():
+            lines = [e for e in self.gw.access_log() if e.get("protocol") == "HTTP/2" and e.get("path") == "/ws"]
+            return lines if len(lines) == 2 else None
+        entries = wait_for(tunnel_lines, 5, "the two HTTP/2 tunnels' access log lines")
+        self.assertEqual([(e["method"], e["status"]) for e in entries], [("CONNECT", 200)] * 2, entries)
+        self.assertGreater(max(e["bytes"] for e in entries), 200_000, entries)
 
     def test_silent_http2_tunnel_is_reset_after_the_idle_timeout(self):
         h2 = h2frames.RawH2(self.idle_ip, self.idle_port)
