@@ -203,8 +203,11 @@ class Http2Connection final : public Http2Codec::Listener {
     spare_workspaces_.pop_back();
     return workspace;
   }
+  // Kept only while other streams run (`tasks_` still counts the giver): a connection whose last stream
+  // just ended may stay idle for long, and one that asks one thing at a time gains little from a spare.
   void give_back(std::unique_ptr<StreamWorkspace> workspace) {
-    if (workspace && spare_workspaces_.size() < kSpareWorkspaces) spare_workspaces_.push_back(std::move(workspace));
+    if (workspace && tasks_ > 1 && spare_workspaces_.size() < kSpareWorkspaces)
+      spare_workspaces_.push_back(std::move(workspace));
   }
 
  private:
