@@ -17,7 +17,11 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
+#include <cstring>
+#include <iterator>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -72,8 +76,9 @@ class TlsSocket {
                                               std::forward<Token>(token));
   }
 
-  // Writes the whole sequence, a record at a time, waiting whenever the socket is full; so the operation
-  // never ends with a record half sent, which OpenSSL would require the next call to retry exactly.
+  // Writes the whole sequence, a record at a time (small buffers gathered into one), waiting whenever the
+  // socket is full; so the operation never ends with a record half sent, which OpenSSL would require the
+  // next call to retry exactly.
   template <typename ConstBuffers, typename Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
     return run<void(std::error_code, size_t)>(
@@ -122,6 +127,8 @@ class TlsSocket {
 
   template <typename Signature, typename StepFn>
   struct Operation;
+
+  static constexpr size_t kMaxRecord = 16 * 1024;  // TLS's largest plaintext record
 
   asio::ip::tcp::socket socket_;
   SSL* ssl_ = nullptr;
@@ -178,23 +185,32 @@ template <typename Iterator>
 TlsSocket::Step TlsSocket::write_step(Iterator begin, Iterator end, size_t& written) {
   // A read's unsent record goes first; that read retries when the socket turns writable, as this does.
   if (read_holds_output_) return {Next::kWaitWrite, {}, written};
-  size_t skip = written;  // bytes of the sequence already sent by earlier steps of this operation
-  for (Iterator it = begin; it != end; ++it) {
-    asio::const_buffer b(*it);
-    if (skip >= b.size()) {
-      skip -= b.size();
-      continue;
+  for (;;) {
+    // The first byte not sent yet: `skip` bytes into buffer `it`.
+    Iterator it = begin;
+    size_t skip = written;
+    for (; it != end && skip >= asio::const_buffer(*it).size(); ++it) skip -= asio::const_buffer(*it).size();
+    if (it == end) return {Next::kDone, {}, written};
+    const asio::const_buffer first = asio::const_buffer(*it) + skip;
+    // Small pieces (a response head and its body) go out as one record and one write(2), gathered here;
+    // a retry after WANT_WRITE gathers the same bytes again, as OpenSSL requires.
+    thread_local std::array<char, kMaxRecord> gathered;
+    size_t size = 0;
+    if (first.size() < kMaxRecord && std::next(it) != end) {
+      asio::const_buffer piece = first;
+      for (Iterator next = it; size < gathered.size();) {
+        const size_t n = std::min(piece.size(), gathered.size() - size);
+        std::memcpy(gathered.data() + size, piece.data(), n);
+        size += n;
+        if (++next == end) break;
+        piece = asio::const_buffer(*next);
+      }
     }
-    b += skip;
-    skip = 0;
-    while (b.size() > 0) {
-      const size_t before = written;
-      Step step = write_chunk(b.data(), b.size(), written);
-      if (step.next != Next::kDone || step.error) return step;
-      b += written - before;
-    }
+    const size_t before = written;
+    Step step = size > first.size() ? write_chunk(gathered.data(), size, written)
+                                    : write_chunk(first.data(), first.size(), written);
+    if (step.next != Next::kDone || step.error || written == before) return step;
   }
-  return {Next::kDone, {}, written};
 }
 
 }  // namespace mg::net
