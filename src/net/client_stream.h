@@ -6,7 +6,7 @@
 #include <utility>
 
 #include <asio/ip/tcp.hpp>
-#include <asio/ssl/stream.hpp>
+#include <asio/ssl/stream_base.hpp>
 
 #include "net/tcp_or_tls_stream.h"
 #include "net/tls_context.h"

@@ -10,14 +10,15 @@
 
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl/context.hpp>
-#include <asio/ssl/stream.hpp>
+
+#include "net/tls_socket.h"
 
 namespace mg::net {
 
 class TcpOrTlsStream {
  public:
   using executor_type = asio::ip::tcp::socket::executor_type;
-  using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;
+  using TlsStream = TlsSocket;
 
   explicit TcpOrTlsStream(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
   // TLS over `socket` with `context`'s SSL_CTX; the handshake is the owner's.

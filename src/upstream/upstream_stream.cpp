@@ -1,6 +1,5 @@
 #include "upstream/upstream_stream.h"
 
-#include <openssl/bio.h>
 #include <openssl/ssl.h>
 
 namespace mg::upstream {
@@ -8,8 +7,11 @@ namespace mg::upstream {
 size_t UpstreamStream::buffered() const {
   if (!tls_) return 0;
   SSL* ssl = tls_->native_handle();
-  // Decrypted bytes not read yet, and records in the read BIO that OpenSSL has not opened yet.
-  return static_cast<size_t>(SSL_pending(ssl)) + BIO_ctrl_pending(SSL_get_rbio(ssl));
+  // Decrypted bytes not read yet; else whether OpenSSL read ahead bytes it has not opened yet (it reads
+  // the socket itself, read-ahead on: net/tls_socket.h), which it does not count.
+  const int pending = SSL_pending(ssl);
+  if (pending > 0) return static_cast<size_t>(pending);
+  return SSL_has_pending(ssl) ? 1 : 0;
 }
 
 }  // namespace mg::upstream

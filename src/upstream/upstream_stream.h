@@ -14,7 +14,6 @@
 #include <asio/compose.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl/error.hpp>
-#include <asio/ssl/stream.hpp>
 
 #include "net/tcp_or_tls_stream.h"
 #include "net/upstream_tls.h"
@@ -35,8 +34,9 @@ class UpstreamStream : public net::TcpOrTlsStream {
   void shutdown(asio::ip::tcp::socket::shutdown_type what, std::error_code& ec) { lowest_layer().shutdown(what, ec); }
   void cancel(std::error_code& ec) { lowest_layer().cancel(ec); }
   void close(std::error_code& ec) { lowest_layer().close(ec); }
-  // Bytes the TLS layer already took from the socket but nobody read yet (a peek at the socket misses
-  // them); 0 for plain connections.
+  // Nonzero when the TLS layer already took bytes from the socket that nobody read yet (a peek at the
+  // socket misses them): the decrypted bytes waiting, or 1 for records not opened yet; 0 for plain
+  // connections.
   size_t buffered() const;
 
   // As TcpOrTlsStream's, with a TLS record cut short by a TCP close read as EOF (see above).

@@ -74,7 +74,11 @@ std::unique_ptr<UpstreamConnection> connect(asio::io_context& io, TlsServer& ser
   socket.connect(server.acceptor.local_endpoint());
   UpstreamStream stream(std::move(socket), context);
   EXPECT_TRUE(context->prepare(stream.tls()->native_handle()));
-  stream.tls()->handshake(asio::ssl::stream_base::client);
+  std::error_code handshake = asio::error::would_block;
+  stream.tls()->async_handshake(asio::ssl::stream_base::client, [&](std::error_code ec) { handshake = ec; });
+  io.restart();
+  io.run();
+  EXPECT_FALSE(handshake) << handshake.message();
   auto connection = std::make_unique<UpstreamConnection>(std::move(stream));
   connection->key = "backend";
   return connection;
