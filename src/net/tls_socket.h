@@ -200,7 +200,7 @@ TlsSocket::Step TlsSocket::write_step(Iterator begin, Iterator end, size_t& writ
       asio::const_buffer piece = first;
       for (Iterator next = it; size < gathered.size();) {
         const size_t n = std::min(piece.size(), gathered.size() - size);
-        std::memcpy(gathered.data() + size, piece.data(), n);
+        if (n > 0) std::memcpy(gathered.data() + size, piece.data(), n);  // an empty piece may have no data
         size += n;
         if (++next == end) break;
         piece = asio::const_buffer(*next);
