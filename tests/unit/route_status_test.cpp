@@ -654,12 +654,13 @@ TEST(RouteStatus, ListenersWithoutAUsableClientCaAreNotAccepted) {
 // bad, it says which is bad (ResolvedRefs) and serves with the good one.
 TEST(RouteStatus, AListenerWithSomeUsableClientCasServesWithThem) {
   if (!std::filesystem::exists(kDir)) GTEST_SKIP() << kDir << " missing";
-  const json st = client_validation_status("some-ca", R"(      perPort:
+  constexpr std::string_view frontend = R"(      perPort:
       - port: 7443
         tls:
           validation:
             caCertificateRefs: [{kind: ConfigMap, group: "", name: no-such-cm}, {kind: ConfigMap, group: "", name: good-ca}]
-)");
+)";
+  const json st = client_validation_status("some-ca", frontend);
   const std::string gw = "gateway-conformance-infra/some-ca";
   const json& conds = listener(st, gw, "https-unresolved").at("conditions");
   EXPECT_TRUE(condition_matches(conds, {{"type", "ResolvedRefs"}, {"status", "False"}, {"reason", "InvalidCACertificateRef"}}))
@@ -668,12 +669,7 @@ TEST(RouteStatus, AListenerWithSomeUsableClientCasServesWithThem) {
   EXPECT_TRUE(condition_matches(conds, {{"type", "Accepted"}, {"status", "True"}})) << dump_condition(conds, "Accepted");
   EXPECT_TRUE(condition_matches(conds, {{"type", "Programmed"}, {"status", "True"}})) << dump_condition(conds, "Programmed");
 
-  config::ObjectSet set = config::load_string(client_validation_gateway("some-ca", R"(      perPort:
-      - port: 7443
-        tls:
-          validation:
-            caCertificateRefs: [{kind: ConfigMap, group: "", name: no-such-cm}, {kind: ConfigMap, group: "", name: good-ca}]
-)"), "some-ca");
+  config::ObjectSet set = config::load_string(client_validation_gateway("some-ca", frontend), "some-ca");
   const config::Gateway& gateway = *std::find_if(set.gateways.begin(), set.gateways.end(),
                                                  [](const config::Gateway& g) { return g.metadata.name == "some-ca"; });
   const config::Listener& l = *std::find_if(gateway.listeners.begin(), gateway.listeners.end(),
