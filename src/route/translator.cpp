@@ -484,8 +484,8 @@ class Translator {
       c.path_regex = compile(in.path.value, error);
       if (!c.path_regex) {
         c.path_kind = PathKind::kNever;
-        warn(where + ": invalid path regular expression \"" + in.path.value + "\" (" + error +
-             "); match disabled");
+        regex_problem(route_id, where, field(r, ".matches[" + std::to_string(m) + "].path.value"), in.path.value,
+                      error);
       }
     } else {
       c.path = in.path.value;
@@ -498,14 +498,18 @@ class Translator {
     }
     auto values = [&](const std::vector<config::HTTPHeaderMatch>& list, bool header,
                       std::vector<ValueMatch>& dst) {
-      for (const auto& h : list) {
+      for (size_t i = 0; i < list.size(); ++i) {
+        const auto& h = list[i];
         ValueMatch v{header ? to_lower(h.name) : h.name, h.value, nullptr};
         if (h.type == "RegularExpression") {
           std::string error;
           v.regex = compile(h.value, error);
           if (!v.regex) {
             c.path_kind = PathKind::kNever;
-            warn(where + ": invalid regular expression \"" + h.value + "\" (" + error + "); match disabled");
+            regex_problem(route_id, where,
+                          field(r, ".matches[" + std::to_string(m) + "]." + (header ? "headers[" : "queryParams[") +
+                                       std::to_string(i) + "].value"),
+                          h.value, error);
           }
         }
         dst.push_back(std::move(v));
@@ -634,6 +638,16 @@ class Translator {
       mt.denominator = static_cast<uint32_t>(in.fraction->denominator);
     }
     return mt;
+  }
+
+  // A match whose regular expression RE2 refuses never matches (the route's other matches and rules keep
+  // serving); the route's status says which and why (Accepted=False/UnsupportedValue), as for other values
+  // that cannot be programmed.
+  void regex_problem(const std::string& route_id, const std::string& where, const std::string& at,
+                     const std::string& pattern, const std::string& error) {
+    std::string problem = at + ": invalid regular expression \"" + pattern + "\" (" + error + "); match disabled";
+    warn(where + ": " + problem);
+    add_problem(route_id, std::move(problem));
   }
 
   void add_problem(const std::string& route_id, std::string problem) {

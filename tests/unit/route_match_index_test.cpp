@@ -453,6 +453,15 @@ TEST(RouteMatchIndex, MatchesThatCanNeverMatchStayOut) {
   const HeaderView x[] = {{"x", "("}};
   EXPECT_EQ(hit(*t, "/a", "GET", x), "ns/r#2");
   EXPECT_EQ(hit(*t, "/("), "ns/r#2");
+  // The route's status names each disabled match (Accepted=False/UnsupportedValue), not only the log.
+  const auto problems = t->route_problems.find("ns/r");
+  ASSERT_NE(problems, t->route_problems.end());
+  ASSERT_EQ(problems->second.size(), 2u);
+  EXPECT_TRUE(problems->second[0].starts_with(
+      "spec.rules[0].matches[0].headers[0].value: invalid regular expression \"(\" (missing )"))
+      << problems->second[0];
+  EXPECT_TRUE(problems->second[1].starts_with("spec.rules[1].matches[0].path.value: invalid regular expression"))
+      << problems->second[1];
 }
 
 TEST(RouteMatchIndex, ThousandsOfPrefixesOnOneHost) {
