@@ -19,6 +19,26 @@ GatewayBindAddress gateway_bind_address(const config::Gateway& gw) {
 
 bool serves_http(const config::Listener& l) { return l.protocol == "HTTP" || l.protocol == "HTTPS"; }
 
+namespace {
+
+// Protocols that may share a port, told apart by hostname (HTTPS and TLS both by SNI).
+std::string_view port_family(const std::string& protocol) { return protocol == "HTTPS" ? "TLS" : protocol; }
+
+}  // namespace
+
+ListenerConflict listener_conflict(const config::Gateway& gw, const config::Listener& a) {
+  ListenerConflict out;
+  for (const auto& b : gw.listeners) {
+    if (&a == &b || a.port != b.port || a.protocol == "UDP" || b.protocol == "UDP") continue;
+    if (port_family(a.protocol) != port_family(b.protocol))
+      return {"ProtocolConflict", "port " + std::to_string(a.port) + " is also used with protocol " + b.protocol +
+                                      " by listener " + b.name};
+    if (a.hostname.value_or("") == b.hostname.value_or(""))
+      out = {"HostnameConflict", "listener " + b.name + " uses the same port and hostname"};
+  }
+  return out;
+}
+
 ListenerRouteKinds listener_route_kinds(const config::Listener& l) {
   ListenerRouteKinds out;
   const bool http = serves_http(l);

@@ -23,6 +23,18 @@ GatewayBindAddress gateway_bind_address(const config::Gateway&);
 // HTTP and HTTPS listeners: the ones mirrorgate serves (and binds a socket for).
 bool serves_http(const config::Listener&);
 
+// Why a listener is Conflicted with another of its Gateway on the same port, as the Gateway API defines
+// distinct listeners: on one port, HTTP listeners, or HTTPS and TLS ones, may share it when their hostnames
+// differ; UDP is another transport and clashes with nothing. Any other mix is a ProtocolConflict, two
+// hostnames alike a HostnameConflict. The API forbids picking a winner, so no conflicted listener is
+// served: the translator skips it and status says so. `reason` empty: no conflict.
+struct ListenerConflict {
+  std::string reason;  // ProtocolConflict or HostnameConflict
+  std::string message;
+};
+
+ListenerConflict listener_conflict(const config::Gateway&, const config::Listener&);
+
 struct ListenerRouteKinds {
   // HTTPRoute on HTTP and HTTPS listeners (the default when allowedRoutes.kinds is empty, else the
   // entries naming it); empty on other protocols: no route can attach.

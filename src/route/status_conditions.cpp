@@ -137,6 +137,8 @@ class StatusBuilder {
                                "client certificate validation has no usable CA certificate: " + s.resolved.message);
 
       const bool passthrough = l.tls && l.tls->mode != "Terminate";
+      const ListenerConflict conflict = listener_conflict(gw, l);
+      if (!conflict.reason.empty()) s.conflicted = condition("Conflicted", true, conflict.reason, conflict.message);
       const std::string* holder = in_.port_claims.held_by_other(gw_id, l.port);
       if (holder && serves_http(l)) {
         const std::string where = (address == in_.gateway_addresses.end() ? std::string("port ")
@@ -146,6 +148,10 @@ class StatusBuilder {
                                where + " is held by the older Gateway " + *holder +
                                    "; give one of them its own address (spec.addresses)");
         s.programmed = condition("Programmed", false, "Invalid", where + " is held by Gateway " + *holder);
+      } else if (!conflict.reason.empty() && serves_http(l)) {
+        s.accepted = condition("Accepted", false, conflict.reason,
+                               conflict.message + "; no listener of a conflict is served");
+        s.programmed = condition("Programmed", false, "Invalid", "conflicted: " + conflict.message);
       } else if (l.protocol == "HTTP" || (l.protocol == "HTTPS" && !passthrough)) {
         if (l.protocol == "HTTPS" && !tls_ok) {
           s.programmed = condition("Programmed", false, "Invalid",
@@ -171,28 +177,7 @@ class StatusBuilder {
       }
       out.push_back(std::move(s));
     }
-    mark_conflicts(out);
     return out;
-  }
-
-  // Listeners sharing a port must agree on the protocol and differ in hostname. The translator still
-  // serves conflicting HTTP listeners (the first one wins a hostname), so this only reports the clash.
-  static void mark_conflicts(std::vector<ListenerState>& listeners) {
-    for (auto& a : listeners) {
-      for (const auto& b : listeners) {
-        if (&a == &b || a.spec->port != b.spec->port) continue;
-        if (a.spec->protocol != b.spec->protocol) {
-          a.conflicted = condition("Conflicted", true, "ProtocolConflict",
-                                   "port " + std::to_string(a.spec->port) + " is also used with protocol " +
-                                       b.spec->protocol + " by listener " + b.spec->name);
-          break;
-        }
-        if (a.spec->hostname.value_or("") == b.spec->hostname.value_or("")) {
-          a.conflicted = condition("Conflicted", true, "HostnameConflict",
-                                   "listener " + b.spec->name + " uses the same port and hostname");
-        }
-      }
-    }
   }
 
   GatewayStatus gateway(const config::Gateway& gw) {

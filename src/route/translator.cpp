@@ -336,12 +336,11 @@ class Translator {
              "; listener skipped (give one of them spec.addresses)");
         continue;
       }
-      auto& same_port = by_port[l.port];
-      if (!same_port.empty() && same_port.front()->protocol != l.protocol) {
-        warn(where + ": port " + std::to_string(l.port) + " is already used with protocol " +
-             same_port.front()->protocol + "; listener skipped");
+      if (const ListenerConflict conflict = listener_conflict(gw, l); !conflict.reason.empty()) {
+        warn(where + ": " + conflict.reason + ": " + conflict.message + "; listener skipped (none of a conflict is served)");
         continue;
       }
+      auto& same_port = by_port[l.port];
       if (l.protocol == "HTTPS") {
         if (l.tls && l.tls->mode != "Terminate") {
           warn(where + ": TLS mode " + l.tls->mode + " is not supported (only Terminate); listener skipped");

@@ -527,6 +527,66 @@ TEST(RouteStatus, GatewayWithNoAcceptedListenerIsNotAccepted) {
                                 {{"type", "Accepted"}, {"status", "False"}, {"reason", "UnsupportedProtocol"}}));
 }
 
+// Gateway API: listeners that are not distinct are Conflicted, and none of them is served ("no picking one
+// of the conflicting listeners as the winner"). HTTPS and TLS listeners may share a port by hostname, and
+// UDP clashes with no TCP protocol.
+TEST(RouteStatus, ConflictedListenersAreNotServedAndTheOthersAre) {
+  const std::string yaml = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: mg}
+spec: {controllerName: mirrorgate.io/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: ns}
+spec:
+  gatewayClassName: mg
+  addresses: [{type: IPAddress, value: 127.0.0.5}]
+  listeners:
+  - {name: plain, port: 80, protocol: HTTP}
+  - {name: mixed-http, port: 8081, protocol: HTTP, hostname: a.example.com}
+  - {name: mixed-https, port: 8081, protocol: HTTPS, hostname: b.example.com, tls: {certificateRefs: [{name: c}]}}
+  - {name: same-a, port: 8082, protocol: HTTP, hostname: x.example.com}
+  - {name: same-b, port: 8082, protocol: HTTP, hostname: x.example.com}
+  - {name: other, port: 8082, protocol: HTTP, hostname: y.example.com}
+  - {name: tls-pass, port: 8443, protocol: TLS, hostname: p.example.com, tls: {mode: Passthrough}}
+  - {name: tcp, port: 9000, protocol: TCP}
+  - {name: udp, port: 9000, protocol: UDP}
+)";
+  const config::ObjectSet objects = config::load_string(yaml, "conflicts.yaml");
+  StatusOptions options;
+  options.gateway_addresses["ns/gw"] = "127.0.0.5";
+  const json st = compute_status(objects, options);
+  auto conds = [&](const std::string& name) { return listener(st, "ns/gw", name).at("conditions"); };
+  for (const std::string name : {"mixed-http", "mixed-https"}) {
+    EXPECT_TRUE(condition_matches(conds(name), {{"type", "Conflicted"}, {"status", "True"}, {"reason", "ProtocolConflict"}}))
+        << name << ": " << dump_condition(conds(name), "Conflicted");
+    EXPECT_TRUE(condition_matches(conds(name), {{"type", "Accepted"}, {"status", "False"}, {"reason", "ProtocolConflict"}}))
+        << name;
+    EXPECT_TRUE(condition_matches(conds(name), {{"type", "Programmed"}, {"status", "False"}})) << name;
+  }
+  for (const std::string name : {"same-a", "same-b"}) {
+    EXPECT_TRUE(condition_matches(conds(name), {{"type", "Conflicted"}, {"status", "True"}, {"reason", "HostnameConflict"}}))
+        << name;
+    EXPECT_TRUE(condition_matches(conds(name), {{"type", "Programmed"}, {"status", "False"}})) << name;
+  }
+  for (const std::string name : {"plain", "other", "tls-pass", "tcp", "udp"})
+    EXPECT_TRUE(condition_matches(conds(name), {{"type", "Conflicted"}, {"status", "False"}, {"reason", "NoConflicts"}}))
+        << name << ": " << dump_condition(conds(name), "Conflicted");
+  EXPECT_TRUE(condition_matches(conds("other"), {{"type", "Programmed"}, {"status", "True"}}));
+  const json& gw = find_object(st, "Gateway", "ns/gw")->at("status");
+  EXPECT_TRUE(condition_matches(gw.at("conditions"),
+                                {{"type", "Accepted"}, {"status", "True"}, {"reason", "ListenersNotValid"}}));
+
+  // The data plane agrees: port 8081 is not bound at all, port 8082 serves only the listener in no conflict.
+  const auto table = translate(objects);
+  std::map<uint16_t, std::vector<std::string>> sections;
+  for (const auto& l : table->listeners) sections[l.port] = l.section_names;
+  EXPECT_EQ(sections.count(8081), 0u);
+  EXPECT_EQ(sections[80], std::vector<std::string>{"plain"});
+  EXPECT_EQ(sections[8082], std::vector<std::string>{"other"});
+}
+
 TEST(RouteStatus, ConditionsCarryGenerationTimeAndAMessage) {
   StatusOptions options;
   options.gateway_addresses["ns/gw"] = "127.0.0.5";
