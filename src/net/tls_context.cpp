@@ -175,6 +175,10 @@ int on_ticket_key(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_C
     auto found = keys->find(key_name, &renew);
     if (!found) return 0;  // an unknown or expired key: a full handshake, and a new ticket
     key = *found;
+    // TLS 1.3 clients use a ticket once (RFC 8446 C.4; OpenSSL's client and browsers do), and OpenSSL
+    // sends a resumed session a new ticket only when asked to renew: without one, every other connection
+    // of such a client was a full handshake.
+    if (SSL_version(ssl) == TLS1_3_VERSION) renew = true;
   }
   char digest[] = "sha256";
   OSSL_PARAM params[] = {

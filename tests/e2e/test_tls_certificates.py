@@ -167,6 +167,21 @@ class TlsCertificates(mgtest.ClusterTestCase):
                 self.assertIn("Reused, TLSv1.", again, f"{version}: " + again[-2000:])
                 self.assertIn("HTTP/1.1 200", again)
 
+    def test_tls13_resumption_brings_a_new_ticket(self):
+        # TLS 1.3 clients use each ticket once (RFC 8446 C.4): a resumed handshake must hand out the next
+        # one, or such a client (OpenSSL's, wrk, browsers) alternates full and resumed handshakes.
+        first_sess, second_sess = self.dir / "chain1.pem", self.dir / "chain2.pem"
+        first = s_client(self.gw_ip, self.port, "-tls1_3", "-sess_out", str(first_sess))
+        self.assertIn("New, TLSv1.3", first, first[-2000:])
+        for _ in range(3):
+            again = s_client(self.gw_ip, self.port, "-tls1_3", "-msg", "-sess_in", str(first_sess),
+                             "-sess_out", str(second_sess))
+            self.assertIn("Reused, TLSv1.3", again, again[-2000:])
+            self.assertIn("NewSessionTicket", again,
+                          "no new ticket after a resumed TLS 1.3 handshake; the handshake's end:\n" + again[-1500:])
+            self.assertIn("HTTP/1.1 200", again)
+            first_sess, second_sess = second_sess, first_sess
+
     def test_secret_without_key_is_reported_and_other_listeners_serve(self):
         items = self.gw.admin("/status").json()["items"]
         gw = next(i for i in items if i["kind"] == "Gateway" and i["metadata"]["name"] == "multi-cert")
