@@ -23,8 +23,11 @@
 #   h2tls           h2c's load over TLS (h2load https://, ALPN h2; an ECDSA P-256 certificate made by the run):
 #                   mirrorgate-tls, nginx-h2-tls, h2o-tls, mirrorgate-tls-mirror, nginx-h2-tls-mirror
 #   tls-new         new TLS 1.3 connections: wrk over https:// with `Connection: close`, so every request is a
-#                   full handshake (wrk resumes no sessions): mirrorgate-tls, nginx-tls, h2o-tls; req/s is
-#                   connections/s and CPU per request is CPU per connection
+#                   new connection: mirrorgate-tls, nginx-tls, h2o-tls; req/s is connections/s and CPU per
+#                   request is CPU per connection. wrk keeps a connection's TLS session (SSL_clear) and offers
+#                   its ticket on the next connect, so a server that hands a resumed session a new ticket
+#                   (nginx, mirrorgate) does resumed handshakes (PSK with ECDHE), one that does not
+#                   alternates full and resumed ones
 #   observability   what looking costs: mirrorgate and mirrorgate-mirror with the access log off, as JSON
 #                   lines or text lines to a file ("-jsonlog", "-textlog"), and with the admin page open in
 #                   headless Chromium on LOAD_CPU ("-page"), which polls the admin listener every 2 s; nginx
