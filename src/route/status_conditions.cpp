@@ -138,7 +138,8 @@ class StatusBuilder {
 
       const bool passthrough = l.tls && l.tls->mode != "Terminate";
       const ListenerConflict conflict = listener_conflict(gw, l);
-      if (!conflict.reason.empty()) s.conflicted = condition("Conflicted", true, conflict.reason, conflict.message);
+      if (!conflict.reason.empty())
+        s.conflicted = condition("Conflicted", true, conflict.reason, conflict.message);
       const std::string* holder = in_.port_claims.held_by_other(gw_id, l.port);
       if (holder && serves_http(l)) {
         const std::string where = (address == in_.gateway_addresses.end() ? std::string("port ")

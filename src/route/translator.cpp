@@ -337,7 +337,8 @@ class Translator {
         continue;
       }
       if (const ListenerConflict conflict = listener_conflict(gw, l); !conflict.reason.empty()) {
-        warn(where + ": " + conflict.reason + ": " + conflict.message + "; listener skipped (none of a conflict is served)");
+        warn(where + ": " + conflict.reason + ": " + conflict.message +
+             "; listener skipped (none of a conflict is served)");
         continue;
       }
       auto& same_port = by_port[l.port];

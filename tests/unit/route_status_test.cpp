@@ -531,50 +531,44 @@ TEST(RouteStatus, GatewayWithNoAcceptedListenerIsNotAccepted) {
 // of the conflicting listeners as the winner"). HTTPS and TLS listeners may share a port by hostname, and
 // UDP clashes with no TCP protocol.
 TEST(RouteStatus, ConflictedListenersAreNotServedAndTheOthersAre) {
-  const std::string yaml = R"(apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: mg}
-spec: {controllerName: mirrorgate.io/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: ns}
-spec:
-  gatewayClassName: mg
-  addresses: [{type: IPAddress, value: 127.0.0.5}]
-  listeners:
-  - {name: plain, port: 80, protocol: HTTP}
-  - {name: mixed-http, port: 8081, protocol: HTTP, hostname: a.example.com}
-  - {name: mixed-https, port: 8081, protocol: HTTPS, hostname: b.example.com, tls: {certificateRefs: [{name: c}]}}
-  - {name: same-a, port: 8082, protocol: HTTP, hostname: x.example.com}
-  - {name: same-b, port: 8082, protocol: HTTP, hostname: x.example.com}
-  - {name: other, port: 8082, protocol: HTTP, hostname: y.example.com}
-  - {name: tls-pass, port: 8443, protocol: TLS, hostname: p.example.com, tls: {mode: Passthrough}}
-  - {name: tcp, port: 9000, protocol: TCP}
-  - {name: udp, port: 9000, protocol: UDP}
-)";
+  const std::string yaml =
+      std::string(test::kGatewayClass) + "---\n" +
+      test::dated_gateway_yaml(
+          "gw", "2026-01-01T00:00:00Z",
+          "[{name: plain, port: 80, protocol: HTTP},\n"
+          "    {name: mixed-http, port: 8081, protocol: HTTP, hostname: a.example.com},\n"
+          "    {name: mixed-https, port: 8081, protocol: HTTPS, hostname: b.example.com,\n"
+          "     tls: {certificateRefs: [{name: c}]}},\n"
+          "    {name: same-a, port: 8082, protocol: HTTP, hostname: x.example.com},\n"
+          "    {name: same-b, port: 8082, protocol: HTTP, hostname: x.example.com},\n"
+          "    {name: other, port: 8082, protocol: HTTP, hostname: y.example.com},\n"
+          "    {name: tls-pass, port: 8443, protocol: TLS, hostname: p.example.com, tls: {mode: Passthrough}},\n"
+          "    {name: tcp, port: 9000, protocol: TCP}, {name: udp, port: 9000, protocol: UDP}]",
+          "  addresses: [{type: IPAddress, value: 127.0.0.5}]\n");
   const config::ObjectSet objects = config::load_string(yaml, "conflicts.yaml");
   StatusOptions options;
-  options.gateway_addresses["ns/gw"] = "127.0.0.5";
+  options.gateway_addresses["default/gw"] = "127.0.0.5";
   const json st = compute_status(objects, options);
-  auto conds = [&](const std::string& name) { return listener(st, "ns/gw", name).at("conditions"); };
+  auto conds = [&](const std::string& name) { return listener(st, "default/gw", name).at("conditions"); };
+  auto has = [&](const std::string& name, const std::string& type, const std::string& status,
+                 const std::string& reason = "") {
+    json want = {{"type", type}, {"status", status}};
+    if (!reason.empty()) want["reason"] = reason;
+    return condition_matches(conds(name), want);
+  };
   for (const std::string name : {"mixed-http", "mixed-https"}) {
-    EXPECT_TRUE(condition_matches(conds(name), {{"type", "Conflicted"}, {"status", "True"}, {"reason", "ProtocolConflict"}}))
-        << name << ": " << dump_condition(conds(name), "Conflicted");
-    EXPECT_TRUE(condition_matches(conds(name), {{"type", "Accepted"}, {"status", "False"}, {"reason", "ProtocolConflict"}}))
-        << name;
-    EXPECT_TRUE(condition_matches(conds(name), {{"type", "Programmed"}, {"status", "False"}})) << name;
+    EXPECT_TRUE(has(name, "Conflicted", "True", "ProtocolConflict")) << dump_condition(conds(name), "Conflicted");
+    EXPECT_TRUE(has(name, "Accepted", "False", "ProtocolConflict")) << name;
+    EXPECT_TRUE(has(name, "Programmed", "False")) << name;
   }
   for (const std::string name : {"same-a", "same-b"}) {
-    EXPECT_TRUE(condition_matches(conds(name), {{"type", "Conflicted"}, {"status", "True"}, {"reason", "HostnameConflict"}}))
-        << name;
-    EXPECT_TRUE(condition_matches(conds(name), {{"type", "Programmed"}, {"status", "False"}})) << name;
+    EXPECT_TRUE(has(name, "Conflicted", "True", "HostnameConflict")) << name;
+    EXPECT_TRUE(has(name, "Programmed", "False")) << name;
   }
   for (const std::string name : {"plain", "other", "tls-pass", "tcp", "udp"})
-    EXPECT_TRUE(condition_matches(conds(name), {{"type", "Conflicted"}, {"status", "False"}, {"reason", "NoConflicts"}}))
-        << name << ": " << dump_condition(conds(name), "Conflicted");
-  EXPECT_TRUE(condition_matches(conds("other"), {{"type", "Programmed"}, {"status", "True"}}));
-  const json& gw = find_object(st, "Gateway", "ns/gw")->at("status");
+    EXPECT_TRUE(has(name, "Conflicted", "False", "NoConflicts")) << dump_condition(conds(name), "Conflicted");
+  EXPECT_TRUE(has("other", "Programmed", "True"));
+  const json& gw = find_object(st, "Gateway", "default/gw")->at("status");
   EXPECT_TRUE(condition_matches(gw.at("conditions"),
                                 {{"type", "Accepted"}, {"status", "True"}, {"reason", "ListenersNotValid"}}));
 
