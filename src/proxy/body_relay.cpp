@@ -20,9 +20,9 @@ template <typename Sink>
 asio::awaitable<bool> write_buffers(Sink& sink, std::string_view a, std::string_view b,
                                     const RelayTimeouts& timeouts) {
   std::array<asio::const_buffer, 2> buffers{asio::buffer(a), asio::buffer(b)};
-  if (timeouts.sink) timeouts.sink->arm(timeouts.write);
+  timeouts.sink.arm(timeouts.write);
   auto [ec, n] = co_await asio::async_write(sink, buffers, kNoThrow);
-  if (timeouts.sink) timeouts.sink->disarm();
+  timeouts.sink.disarm();
   co_return !ec;
 }
 
@@ -32,9 +32,9 @@ asio::awaitable<bool> read_more(Source& source, ByteBuffer& buffer, const RelayT
                                 bool& eof) {
   size_t available = 0;
   char* p = buffer.prepare(kReadChunk, available);
-  if (timeouts.source) timeouts.source->arm(timeouts.read);
+  timeouts.source.arm(timeouts.read);
   auto [ec, n] = co_await source.async_read_some(asio::buffer(p, available), kNoThrow);
-  if (timeouts.source) timeouts.source->disarm();
+  timeouts.source.disarm();
   eof = ec == asio::error::eof;
   if (ec) co_return false;
   buffer.commit(n);

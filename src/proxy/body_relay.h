@@ -4,6 +4,8 @@
 // Chunked bodies are decoded and re-encoded, never passed through as received, so what the next hop
 // parses is exactly what the gateway validated.
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -14,6 +16,7 @@
 #include "http/message.h"
 #include "net/client_stream.h"
 #include "net/socket_watchdog.h"
+#include "upstream/exchange.h"
 #include "upstream/upstream_stream.h"
 
 namespace mg::proxy {
@@ -28,11 +31,35 @@ enum class RelayStatus : uint8_t {
 
 using http::BodyCapture;
 
+// One side's deadline: the client connection's watchdog, or the backend exchange's own deadline
+// (upstream::Exchange::arm), which is the exchange's to enforce. None: the side is not watched.
+class RelayDeadline {
+ public:
+  // Implicit, so that RelayTimeouts{&exchange, &watchdog, ...} says which side is which in one line.
+  RelayDeadline() = default;
+  RelayDeadline(std::nullptr_t) {}
+  RelayDeadline(net::SocketWatchdog* client) : client_(client) {}
+  RelayDeadline(upstream::Exchange* backend) : backend_(backend) {}
+
+  void arm(std::chrono::milliseconds timeout) const {
+    if (client_) client_->arm(timeout);
+    if (backend_) backend_->arm(timeout);
+  }
+  void disarm() const {
+    if (client_) client_->disarm();
+    if (backend_) backend_->disarm();
+  }
+
+ private:
+  net::SocketWatchdog* client_ = nullptr;
+  upstream::Exchange* backend_ = nullptr;
+};
+
 // Each read and each write must make progress within its timeout (re-armed per operation), so a
 // stalled peer is cut off while a long but moving transfer is not.
 struct RelayTimeouts {
-  net::SocketWatchdog* source = nullptr;
-  net::SocketWatchdog* sink = nullptr;
+  RelayDeadline source;
+  RelayDeadline sink;
   std::chrono::milliseconds read{60'000};
   std::chrono::milliseconds write{60'000};
 };

@@ -115,7 +115,7 @@ class Http1Session final : public Downstream {
   asio::awaitable<RelayResult> send_request_body(upstream::Exchange& exchange, std::string_view head,
                                                  http::BodyCapture* capture) override {
     out_ = head;
-    relay_timeouts_ = {&watchdog_, &exchange.watchdog(), client_.idle_timeout, options_.response_timeout};
+    relay_timeouts_ = {&watchdog_, &exchange, client_.idle_timeout, options_.response_timeout};
     if (head_.expect_continue && head_.framing != http::BodyFraming::kNone && buffer_.empty())
       return continue_then_send_body(exchange, capture);
     return relay_request_body(exchange, capture);
@@ -145,7 +145,7 @@ class Http1Session final : public Downstream {
     http::append_downstream_response_head(out_, upstream, response.headers, framing, length, close_after_response_,
                                           response.request_id, !response.body_allowed);
     exchange.connection().buffer.consume(upstream.head_length);  // serialised: the body follows
-    relay_timeouts_ = {&exchange.watchdog(), &watchdog_, options_.response_timeout, client_.idle_timeout};
+    relay_timeouts_ = {&exchange, &watchdog_, options_.response_timeout, client_.idle_timeout};
     return relay_body(exchange.connection().stream, exchange.connection().buffer, upstream.framing,
                       upstream.content_length, stream_, framing, out_, capture, relay_timeouts_, 0);
   }

@@ -437,10 +437,7 @@ StreamTask::StreamTask(Http2Connection& connection, std::shared_ptr<Http2Stream>
 void StreamTask::changed() {
   // A stream the client reset (or a connection that went away) stops its upstream exchange at once:
   // what is waiting on the backend fails now instead of at its timeout.
-  if (stream_->closed && exchange_ && exchange_->connected()) {
-    std::error_code ignored;
-    exchange_->connection().stream.cancel(ignored);
-  }
+  if (stream_->closed && exchange_) exchange_->cancel();
   wake_.cancel();
   tunnel_wake_.cancel();
 }
@@ -639,9 +636,9 @@ asio::awaitable<bool> StreamTask::read_upstream(upstream::Exchange& exchange, bo
   auto& connection = exchange.connection();
   size_t available = 0;
   char* p = connection.buffer.prepare(kUpstreamReadChunk, available);
-  exchange.watchdog().arm(connection_.context().options.response_timeout);
+  exchange.arm(connection_.context().options.response_timeout);
   auto [ec, n] = co_await connection.stream.async_read_some(asio::buffer(p, available), kNoThrow);
-  exchange.watchdog().disarm();
+  exchange.disarm();
   eof = ec == asio::error::eof;
   if (ec) co_return false;
   connection.buffer.commit(n);

@@ -125,13 +125,10 @@ asio::awaitable<ConnectResultKind> Exchange::connect(const route::ClusterSet& cl
 
 asio::awaitable<bool> Exchange::write(std::span<const asio::const_buffer> buffers,
                                       std::chrono::milliseconds timeout) {
-  if (timeout.count() > 0) {
-    watchdog_->reset_fired();
-    watchdog_->arm(timeout);
-  }
+  if (timeout.count() > 0) arm(timeout);
   auto [ec, n] = co_await asio::async_write(connection_->stream, buffers, kNoThrow);
-  if (timeout.count() > 0) watchdog_->disarm();
-  co_return !ec && !watchdog_->fired();
+  if (timeout.count() > 0) disarm();
+  co_return !ec && !fired();
 }
 
 asio::awaitable<HeadResult> Exchange::read_head(std::string_view method, const http::Limits& limits,
@@ -139,12 +136,9 @@ asio::awaitable<HeadResult> Exchange::read_head(std::string_view method, const h
   auto& buffer = connection_->buffer;
   http::ResponseHead& head = connection_->response_head;
   const bool own_deadline = timeout.count() > 0;
-  if (own_deadline) {
-    watchdog_->reset_fired();
-    watchdog_->arm(timeout);
-  }
+  if (own_deadline) arm(timeout);
   auto done = [&](HeadResult r) {
-    if (own_deadline) watchdog_->disarm();
+    if (own_deadline) disarm();
     return r;
   };
   for (;;) {
@@ -162,7 +156,7 @@ asio::awaitable<HeadResult> Exchange::read_head(std::string_view method, const h
     auto [ec, n] = co_await connection_->stream.async_read_some(asio::buffer(p, available), kNoThrow);
     if (ec) {
       eof_ = ec == asio::error::eof;
-      co_return done(watchdog_->fired() ? HeadResult::kTimeout : HeadResult::kClosed);
+      co_return done(fired() ? HeadResult::kTimeout : HeadResult::kClosed);
     }
     buffer.commit(n);
   }
@@ -172,7 +166,7 @@ asio::awaitable<DiscardResult> Exchange::discard_body(http::BodyCapture* capture
   auto& buffer = connection_->buffer;
   const http::ResponseHead& head = connection_->response_head;
   buffer.consume(head.head_length);
-  auto failed = [&] { return watchdog_->fired() ? DiscardResult::kTimeout : DiscardResult::kClosed; };
+  auto failed = [&] { return fired() ? DiscardResult::kTimeout : DiscardResult::kClosed; };
   http::ChunkedDecoder decoder;
   uint64_t remaining = head.content_length;
   for (;;) {
@@ -221,11 +215,17 @@ asio::awaitable<DiscardResult> Exchange::discard_body(http::BodyCapture* capture
   }
 }
 
+void Exchange::cancel() {
+  if (!connection_) return;
+  std::error_code ignored;
+  connection_->stream.cancel(ignored);
+}
+
 void Exchange::finish(bool response_complete) {
   if (!connection_) return;
   const http::ResponseHead& head = connection_->response_head;
   const bool reusable = response_complete && head.keep_alive && head.framing != http::BodyFraming::kUntilClose &&
-                        connection_->buffer.empty() && !watchdog_->fired();
+                        connection_->buffer.empty() && !fired();
   watchdog_.reset();
   if (reusable) context_.pool.give_back(std::move(connection_));
   connection_.reset();

@@ -4,8 +4,8 @@
 // endpoint, takes a pooled connection or opens one, writes the request, reads the response head
 // (skipping 1xx), and then either hands the connection to the caller to relay the body or discards the
 // body itself; at the end a connection whose response was read completely goes back to the pool.
-// Every wait is bounded by the connection's watchdog. The exchange knows nothing of the client: a
-// downstream HTTP/1 connection and (later) an HTTP/2 stream drive it the same way.
+// Every wait is bounded by the exchange's deadline (arm). The exchange knows nothing of the client: a
+// downstream HTTP/1 connection and an HTTP/2 stream drive it the same way.
 
 #include <chrono>
 #include <memory>
@@ -54,7 +54,26 @@ class Exchange {
   const route::Endpoint* endpoint() const { return endpoint_; }  // the last one tried; null: none
   bool connected() const { return connection_ != nullptr; }
   UpstreamConnection& connection() { return *connection_; }
-  net::SocketWatchdog& watchdog() { return *watchdog_; }
+
+  // The deadline of whatever waits on the backend: the callers that relay a body arm it per read or
+  // write, a mirror copy once for everything, write and read_head for their own timeouts. On expiry
+  // the connection is closed (with `cancel_only`, its pending operations are cancelled), so the wait
+  // fails; fired() then tells a timeout from a close. The callers never see the connection's socket
+  // watchdog: a backend connection shared by several exchanges (h2) must end only its own stream.
+  // Arming starts a new deadline (fired() is false until it passes); without a connection there is
+  // nothing to wait on, and nothing to arm.
+  void arm(std::chrono::steady_clock::duration timeout, bool cancel_only = false) {
+    if (!watchdog_) return;
+    watchdog_->reset_fired();
+    watchdog_->arm(timeout, cancel_only);
+  }
+  void disarm() {
+    if (watchdog_) watchdog_->disarm();
+  }
+  bool fired() const { return watchdog_ && watchdog_->fired(); }
+  // Makes whatever waits on the backend now fail at once (the client went away): a cut-short answer,
+  // which its caller does not give back to the pool.
+  void cancel();
 
   // Writes the request (or its rest) within `timeout`; false when the backend is gone or too slow.
   asio::awaitable<bool> write(std::span<const asio::const_buffer> buffers, std::chrono::milliseconds timeout);

@@ -1,6 +1,6 @@
 // The upstream exchange against a scripted backend on loopback: a pooled connection the backend closed
 // (the one replay), a reset, a backend that never answers, malformed and interim heads, a discarded
-// body going back to the pool, and connect failures.
+// body going back to the pool, the exchange's own deadline and its cancel, and connect failures.
 
 #include <gtest/gtest.h>
 
@@ -17,6 +17,7 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/read_until.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
@@ -166,6 +167,44 @@ TEST_F(ExchangeTest, BackendThatNeverAnswersTimesOut) {
     const auto start = std::chrono::steady_clock::now();
     EXPECT_EQ(co_await send_and_read(exchange, 100ms), HeadResult::kTimeout);
     EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+    exchange.finish(false);
+  });
+  EXPECT_EQ(pool_.idle_count(), 0u);
+}
+
+TEST_F(ExchangeTest, ArmedDeadlineEndsAStalledBodyAsATimeoutAndTheConnectionIsNotPooled) {
+  use_backend([](tcp::socket& s, std::string) -> asio::awaitable<void> {
+    co_await answer(s, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");  // and then nothing
+  });
+  run([&]() -> asio::awaitable<void> {
+    Exchange exchange(context_);
+    EXPECT_EQ(co_await exchange.connect(clusters_, 0, 1s, false), ConnectResultKind::kConnected);
+    EXPECT_EQ(co_await send_and_read(exchange), HeadResult::kOk);
+    EXPECT_FALSE(exchange.fired());
+    exchange.arm(100ms);  // as a mirror copy does: one deadline over the rest of the exchange
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(co_await exchange.discard_body(nullptr), DiscardResult::kTimeout);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+    EXPECT_TRUE(exchange.fired());
+    exchange.finish(true);  // the caller's word does not pool a connection its deadline ended
+  });
+  EXPECT_EQ(pool_.idle_count(), 0u);
+}
+
+TEST_F(ExchangeTest, CancelEndsAWaitingReadAtOnceAndIsNoTimeout) {
+  use_backend([](tcp::socket&, std::string) -> asio::awaitable<void> { co_return; });
+  run([&]() -> asio::awaitable<void> {
+    Exchange exchange(context_);
+    EXPECT_EQ(co_await exchange.connect(clusters_, 0, 1s, false), ConnectResultKind::kConnected);
+    // The client goes away while the exchange waits for the backend's answer (an HTTP/2 stream reset).
+    asio::steady_timer client_gone(io_, 50ms);
+    client_gone.async_wait([&](std::error_code ec) {
+      if (!ec) exchange.cancel();  // (not after the timer went with this frame)
+    });
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(co_await send_and_read(exchange, 3s), HeadResult::kClosed);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+    EXPECT_FALSE(exchange.fired());
     exchange.finish(false);
   });
   EXPECT_EQ(pool_.idle_count(), 0u);
