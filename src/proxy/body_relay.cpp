@@ -16,6 +16,14 @@ namespace {
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kReadChunk = 16 * 1024;
 
+template <typename Sink, typename Buffers>
+asio::awaitable<bool> write_gathered(Sink& sink, const Buffers& buffers, const RelayTimeouts& timeouts) {
+  timeouts.sink.arm(timeouts.write);
+  auto [ec, n] = co_await asio::async_write(sink, buffers, kNoThrow);
+  timeouts.sink.disarm();
+  co_return !ec;
+}
+
 template <typename Sink>
 asio::awaitable<bool> write_buffers(Sink& sink, std::string_view a, std::string_view b,
                                     const RelayTimeouts& timeouts) {
@@ -180,12 +188,63 @@ asio::awaitable<RelayResult> relay_body(Source& source, ByteBuffer& source_buffe
   co_return result;
 }
 
+template <typename Sink>
+asio::awaitable<RelayResult> relay_response_body(upstream::Exchange& exchange, std::chrono::milliseconds read_timeout,
+                                                 Sink& sink, http::BodyFraming out_framing, std::string& prefix,
+                                                 BodyCapture* capture, const RelayTimeouts& timeouts) {
+  RelayResult result;
+  for (;;) {
+    std::string_view piece;
+    upstream::BodyRead read = exchange.take_body(piece);  // no frame, no deadline for what came with the head
+    if (read == upstream::BodyRead::kWait) read = co_await exchange.read_body(piece, read_timeout);
+    if (read == upstream::BodyRead::kData) {
+      if (capture) capture->add(piece);
+      result.bytes += piece.size();
+      if (exchange.body_buffered()) {  // more is read already (chunks, the last chunk): one write for all
+        encode_piece(prefix, piece, out_framing);
+        continue;
+      }
+      // Zero copy: the head (if still unsent), the chunk's size line and the piece in one gathered write.
+      char size_line[24];
+      std::string_view framing_before, framing_after;
+      if (out_framing == http::BodyFraming::kChunked) {
+        const auto end = fmt::format_to_n(size_line, sizeof size_line, "{:x}\r\n", piece.size());
+        framing_before = std::string_view(size_line, end.out);
+        framing_after = "\r\n";
+      }
+      const std::array<asio::const_buffer, 4> buffers{asio::buffer(prefix), asio::buffer(framing_before),
+                                                       asio::buffer(piece), asio::buffer(framing_after)};
+      if (!co_await write_gathered(sink, buffers, timeouts)) {
+        result.status = RelayStatus::kSinkFailed;
+        co_return result;
+      }
+      result.wrote = true;
+      prefix.clear();
+      continue;
+    }
+    if (read != upstream::BodyRead::kDone) {
+      result.status = read == upstream::BodyRead::kMalformed ? RelayStatus::kSourceMalformed : RelayStatus::kSourceFailed;
+      co_return result;
+    }
+    if (out_framing == http::BodyFraming::kChunked) prefix.append("0\r\n\r\n");
+    if (!prefix.empty()) {
+      if (!co_await write_all(sink, prefix, timeouts)) {
+        result.status = RelayStatus::kSinkFailed;
+        co_return result;
+      }
+      result.wrote = true;
+      prefix.clear();
+    }
+    co_return result;
+  }
+}
+
 template asio::awaitable<RelayResult> relay_body(net::ClientStream&, ByteBuffer&, http::BodyFraming, uint64_t,
                                                  upstream::UpstreamStream&, http::BodyFraming, std::string&,
                                                  BodyCapture*, const RelayTimeouts&, uint64_t);
-template asio::awaitable<RelayResult> relay_body(upstream::UpstreamStream&, ByteBuffer&, http::BodyFraming, uint64_t,
-                                                 net::ClientStream&, http::BodyFraming, std::string&, BodyCapture*,
-                                                 const RelayTimeouts&, uint64_t);
+template asio::awaitable<RelayResult> relay_response_body(upstream::Exchange&, std::chrono::milliseconds,
+                                                          net::ClientStream&, http::BodyFraming, std::string&,
+                                                          BodyCapture*, const RelayTimeouts&);
 template asio::awaitable<bool> write_all(net::ClientStream&, std::string_view, const RelayTimeouts&);
 template asio::awaitable<bool> write_all(upstream::UpstreamStream&, std::string_view, const RelayTimeouts&);
 

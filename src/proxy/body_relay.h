@@ -1,5 +1,5 @@
 #pragma once
-// Streams a message body from one socket to another with back-pressure: each piece is written before
+// Streams a message body from one side to the other with back-pressure: each piece is written before
 // the next is read, so neither a slow reader nor a large body makes the gateway buffer without bound.
 // Chunked bodies are decoded and re-encoded, never passed through as received, so what the next hop
 // parses is exactly what the gateway validated.
@@ -74,13 +74,23 @@ struct RelayResult {
 // `source_buffer`); `out_framing` is how it is written to `sink` (kChunked, kContentLength with the same
 // length, or kUntilClose meaning raw bytes). `prefix` (a message head) is sent in the first write.
 // `max_bytes` (0: no limit) stops a chunked or close-delimited body that grows past it.
-// Source and Sink are an upstream::UpstreamStream (the backend side, plain or TLS) or a net::ClientStream (the client side, plain
-// or TLS); the definitions are instantiated in body_relay.cpp for those pairs.
+// Source is the client's net::ClientStream (plain or TLS), Sink the backend's upstream::UpstreamStream (plain or
+// TLS); the definitions are instantiated in body_relay.cpp for those. (A response body comes decoded from the
+// Exchange instead: relay_response_body.)
 template <typename Source, typename Sink>
 asio::awaitable<RelayResult> relay_body(Source& source, ByteBuffer& source_buffer, http::BodyFraming in_framing,
                                         uint64_t in_length, Sink& sink, http::BodyFraming out_framing,
                                         std::string& prefix, BodyCapture* capture, const RelayTimeouts& timeouts,
                                         uint64_t max_bytes);
+
+// The response body from `exchange` (its head read) to `sink`, decoded by the exchange and written as
+// `out_framing` says (kChunked, kContentLength as it came, or kUntilClose: the bytes as they are), each
+// piece before the next is read (Exchange::read_body, `read_timeout` per read). `prefix` (the response
+// head) goes out with the first write.
+template <typename Sink>
+asio::awaitable<RelayResult> relay_response_body(upstream::Exchange& exchange, std::chrono::milliseconds read_timeout,
+                                                 Sink& sink, http::BodyFraming out_framing, std::string& prefix,
+                                                 BodyCapture* capture, const RelayTimeouts& timeouts);
 
 // Writes all of `data` with the sink watchdog armed; false when the peer is gone or too slow.
 template <typename Sink>
@@ -89,9 +99,9 @@ asio::awaitable<bool> write_all(Sink& sink, std::string_view data, const RelayTi
 extern template asio::awaitable<RelayResult> relay_body(net::ClientStream&, ByteBuffer&, http::BodyFraming, uint64_t,
                                                         upstream::UpstreamStream&, http::BodyFraming, std::string&,
                                                         BodyCapture*, const RelayTimeouts&, uint64_t);
-extern template asio::awaitable<RelayResult> relay_body(upstream::UpstreamStream&, ByteBuffer&, http::BodyFraming,
-                                                        uint64_t, net::ClientStream&, http::BodyFraming,
-                                                        std::string&, BodyCapture*, const RelayTimeouts&, uint64_t);
+extern template asio::awaitable<RelayResult> relay_response_body(upstream::Exchange&, std::chrono::milliseconds,
+                                                                 net::ClientStream&, http::BodyFraming, std::string&,
+                                                                 BodyCapture*, const RelayTimeouts&);
 extern template asio::awaitable<bool> write_all(net::ClientStream&, std::string_view, const RelayTimeouts&);
 extern template asio::awaitable<bool> write_all(upstream::UpstreamStream&, std::string_view, const RelayTimeouts&);
 

@@ -144,10 +144,8 @@ class Http1Session final : public Downstream {
     out_.clear();
     http::append_downstream_response_head(out_, upstream, response.headers, framing, length, close_after_response_,
                                           response.request_id, !response.body_allowed);
-    exchange.connection().buffer.consume(upstream.head_length);  // serialised: the body follows
-    relay_timeouts_ = {&exchange, &watchdog_, options_.response_timeout, client_.idle_timeout};
-    return relay_body(exchange.connection().stream, exchange.connection().buffer, upstream.framing,
-                      upstream.content_length, stream_, framing, out_, capture, relay_timeouts_, 0);
+    relay_timeouts_ = {nullptr, &watchdog_, {}, client_.idle_timeout};  // the exchange times its own reads
+    return relay_response_body(exchange, options_.response_timeout, stream_, framing, out_, capture, relay_timeouts_);
   }
 
   asio::awaitable<TunnelResult> open_tunnel(upstream::Exchange& exchange, const DownstreamResponse& response) override {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,7 +26,6 @@
 #include <spdlog/spdlog.h>
 
 #include "common/fast_random.h"
-#include "http/chunked.h"
 #include "http/serializer.h"
 #include "http/syntax.h"
 #include "http/websocket_frame.h"
@@ -103,7 +103,6 @@ class StreamTask final : public Downstream {
   asio::awaitable<bool> push(std::string_view piece, RelayResult& result, http::BodyCapture* capture);
   // Waits until the response's END_STREAM went out (false: the stream closed first, or stalled).
   asio::awaitable<bool> wait_until_sent();
-  asio::awaitable<bool> read_upstream(upstream::Exchange& exchange, bool& eof);
   void add_header(std::string_view name, std::string_view value);
   // :status, the response's end-to-end fields but `drop`, the request id: the fields of a HEADERS.
   void add_response_head(int status, const DownstreamResponse& response, std::string_view drop = {});
@@ -111,8 +110,8 @@ class StreamTask final : public Downstream {
   asio::awaitable<uint64_t> tunnel_to_upstream(upstream::Exchange& exchange);
   asio::awaitable<uint64_t> tunnel_to_client(upstream::Exchange& exchange);
   void end_tunnel(upstream::Exchange& exchange);
-  // The chunked body's trailer section ("name:value\n" lines) as the stream's trailer fields.
-  void add_trailers(std::string_view lines, std::string_view connection);
+  // The response's trailer fields (a chunked body's, as the exchange read them) for the trailer HEADERS.
+  void add_trailers(std::span<const http::Header> trailers);
 
   Http2Connection& connection_;
   std::shared_ptr<Http2Stream> stream_;
@@ -609,40 +608,13 @@ void StreamTask::add_response_head(int status, const DownstreamResponse& respons
     add_header("x-request-id", response.request_id);
 }
 
-void StreamTask::add_trailers(std::string_view lines, std::string_view connection) {
-  auto trim = [](std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
-  };
-  while (!lines.empty()) {
-    const size_t end = lines.find('\n');
-    const std::string_view line = lines.substr(0, end);
-    lines.remove_prefix(end == std::string_view::npos ? lines.size() : end + 1);
-    const size_t colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    const std::string_view name = line.substr(0, colon);
-    // Fields that describe the message or the connection have no place in trailers (RFC 9110 6.5.1).
-    if (http::is_connection_specific(name, connection) || http::iequals(name, "host")) continue;
+void StreamTask::add_trailers(std::span<const http::Header> trailers) {
+  for (const auto& t : trailers) {
     Http2Field& f = stream_->trailers.emplace_back();
-    f.name.assign(name);
-    for (char& c : f.name)
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
-    f.value.assign(trim(line.substr(colon + 1)));
+    f.name.assign(t.name);
+    for (char& c : f.name) c = http::ascii_lower(c);
+    f.value.assign(t.value);
   }
-}
-
-asio::awaitable<bool> StreamTask::read_upstream(upstream::Exchange& exchange, bool& eof) {
-  auto& connection = exchange.connection();
-  size_t available = 0;
-  char* p = connection.buffer.prepare(kUpstreamReadChunk, available);
-  exchange.arm(connection_.context().options.response_timeout);
-  auto [ec, n] = co_await connection.stream.async_read_some(asio::buffer(p, available), kNoThrow);
-  exchange.disarm();
-  eof = ec == asio::error::eof;
-  if (ec) co_return false;
-  connection.buffer.commit(n);
-  co_return true;
 }
 
 asio::awaitable<bool> StreamTask::push(std::string_view piece, RelayResult& result, http::BodyCapture* capture) {
@@ -696,90 +668,31 @@ asio::awaitable<RelayResult> StreamTask::send_response(upstream::Exchange& excha
   const bool body_follows =
       response.body_allowed && (upstream.framing == http::BodyFraming::kChunked ||
                                 upstream.framing == http::BodyFraming::kUntilClose || length > 0);
-  auto& buffer = exchange.connection().buffer;
-  buffer.consume(upstream.head_length);
   if (!connection_.codec().submit_response(s, workspace_->response_head(), body_follows)) {
     result.status = RelayStatus::kSinkFailed;
     co_return result;
   }
   connection_.kick_writer();
   result.wrote = true;
-  bool eof = false;
-  if (body_follows) {
-    switch (upstream.framing) {
-      case http::BodyFraming::kContentLength: {
-        uint64_t remaining = length;
-        while (remaining > 0) {
-          if (buffer.empty() && !co_await read_upstream(exchange, eof)) {
-            result.status = RelayStatus::kSourceFailed;
-            co_return result;
-          }
-          const size_t n = static_cast<size_t>(std::min<uint64_t>(remaining, buffer.size()));
-          const bool pushed = co_await push(buffer.readable().substr(0, n), result, capture);
-          buffer.consume(n);
-          remaining -= n;
-          if (!pushed) {
-            result.status = RelayStatus::kSinkFailed;
-            co_return result;
-          }
-        }
-        break;
-      }
-      case http::BodyFraming::kChunked: {
-        http::ChunkedDecoder decoder;
-        std::string trailers;
-        decoder.keep_trailers(&trailers);
-        bool finished = false;
-        while (!finished) {
-          if (buffer.empty() && !co_await read_upstream(exchange, eof)) {
-            result.status = RelayStatus::kSourceFailed;
-            co_return result;
-          }
-          while (!buffer.empty() && !finished) {
-            size_t consumed = 0;
-            std::string_view data;
-            const auto status = decoder.next(buffer.readable(), consumed, data);
-            if (status == http::ChunkedDecoder::Status::kError) {
-              result.status = RelayStatus::kSourceMalformed;
-              co_return result;
-            }
-            bool pushed = true;
-            if (status == http::ChunkedDecoder::Status::kData) pushed = co_await push(data, result, capture);
-            buffer.consume(consumed);
-            if (!pushed) {
-              result.status = RelayStatus::kSinkFailed;
-              co_return result;
-            }
-            finished = status == http::ChunkedDecoder::Status::kDone;
-          }
-        }
-        add_trailers(trailers, upstream.connection);
-        break;
-      }
-      case http::BodyFraming::kUntilClose: {
-        for (;;) {
-          if (!buffer.empty()) {
-            const size_t n = buffer.size();
-            const bool pushed = co_await push(buffer.readable(), result, capture);
-            buffer.consume(n);
-            if (!pushed) {
-              result.status = RelayStatus::kSinkFailed;
-              co_return result;
-            }
-          }
-          if (!co_await read_upstream(exchange, eof)) {
-            if (!eof) {  // a reset or a timeout cut the body short
-              result.status = RelayStatus::kSourceFailed;
-              co_return result;
-            }
-            break;
-          }
-        }
-        break;
-      }
-      case http::BodyFraming::kNone:
-        break;
+  // The body as the exchange decodes it (none for HEAD, 204, 304: the exchange says kDone at once); each
+  // piece goes to the client before the next is read.
+  const auto read_timeout = connection_.context().options.response_timeout;
+  for (;;) {
+    std::string_view piece;
+    upstream::BodyRead read = exchange.take_body(piece);
+    if (read == upstream::BodyRead::kWait) read = co_await exchange.read_body(piece, read_timeout);
+    if (read == upstream::BodyRead::kDone) break;
+    if (read != upstream::BodyRead::kData) {
+      result.status = read == upstream::BodyRead::kMalformed ? RelayStatus::kSourceMalformed : RelayStatus::kSourceFailed;
+      co_return result;
     }
+    if (!co_await push(piece, result, capture)) {
+      result.status = RelayStatus::kSinkFailed;
+      co_return result;
+    }
+  }
+  if (body_follows) {
+    add_trailers(exchange.trailers());
     s.out_eof = true;
     connection_.codec().resume(s);
     connection_.kick_writer();
