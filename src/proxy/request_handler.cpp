@@ -353,8 +353,17 @@ asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const Down
       // The copy is taken once, from the first try: retries are the primary's business.
       if (mirror_count > 0) launch_mirrors(rule, backend, pinned, std::move(mirror_head), body_copy, capture, compared);
     } else {
-      // A retry or a replay: the kept head and body, written as they are (the body is not copied).
-      const std::array<asio::const_buffer, 2> replay{asio::buffer(request_head_), asio::buffer(*body_copy)};
+      // A retry or a replay: the kept head and body (the body is not copied). The body was kept decoded,
+      // so under a chunked head it goes out again as one chunk and the last one (trailers are not kept).
+      char size_line[24];
+      std::string_view before_body, after_body;
+      if (request.framing == http::BodyFraming::kChunked) {
+        if (!body_copy->empty())
+          before_body = {size_line, fmt::format_to_n(size_line, sizeof size_line, "{:x}\r\n", body_copy->size()).out};
+        after_body = body_copy->empty() ? "0\r\n\r\n" : "\r\n0\r\n\r\n";
+      }
+      const std::array<asio::const_buffer, 4> replay{asio::buffer(request_head_), asio::buffer(before_body),
+                                                     asio::buffer(*body_copy), asio::buffer(after_body)};
       if (!co_await exchange.write(replay, options.response_timeout)) {
         if (replay_on_new_connection(true) || can_retry) continue;
         co_return co_await reply_local(downstream, 503, "upstream closed during request", close_after_local);
