@@ -110,12 +110,10 @@ class Http1Session final : public Downstream {
 
   // ---- Downstream ----
 
-  // Not coroutines themselves: they return relay_body's, one frame fewer per request (the relay's
+  // Not coroutines themselves: they return the relay's, one frame fewer per request (the relay's
   // arguments live in members, which outlive it).
-  asio::awaitable<RelayResult> send_request_body(upstream::Exchange& exchange, std::string_view head,
-                                                 http::BodyCapture* capture) override {
-    out_ = head;
-    relay_timeouts_ = {&watchdog_, &exchange, client_.idle_timeout, options_.response_timeout};
+  asio::awaitable<RelayResult> send_request_body(upstream::Exchange& exchange, http::BodyCapture* capture) override {
+    relay_timeouts_ = {&watchdog_, nullptr, client_.idle_timeout, {}};  // the exchange times its own writes
     if (head_.expect_continue && head_.framing != http::BodyFraming::kNone && buffer_.empty())
       return continue_then_send_body(exchange, capture);
     return relay_request_body(exchange, capture);
@@ -182,8 +180,8 @@ class Http1Session final : public Downstream {
   }
 
   asio::awaitable<RelayResult> relay_request_body(upstream::Exchange& exchange, http::BodyCapture* capture) {
-    return relay_body(stream_, buffer_, head_.framing, head_.content_length, exchange.connection().stream,
-                      head_.framing, out_, capture, relay_timeouts_, client_.max_request_body);
+    return proxy::relay_request_body(stream_, buffer_, head_.framing, head_.content_length, exchange,
+                                     options_.response_timeout, capture, relay_timeouts_, client_.max_request_body, out_);
   }
 
   // Waits for a complete request head. Between keep-alive requests the idle timeout runs until the

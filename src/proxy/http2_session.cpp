@@ -69,6 +69,7 @@ struct StreamWorkspace {
   std::vector<Http2Field> response_fields;
   size_t response_field_count = 0;
   std::string scratch;
+  std::vector<http::Header> request_trailers;  // views of the stream's trailer fields, for the exchange
   std::string websocket_key;
 
   std::span<const Http2Field> response_head() const { return {response_fields.data(), response_field_count}; }
@@ -89,8 +90,7 @@ class StreamTask final : public Downstream {
   // The codec saw something happen on the stream (body, drain, close).
   void changed();
 
-  asio::awaitable<RelayResult> send_request_body(upstream::Exchange& exchange, std::string_view head,
-                                                 http::BodyCapture* capture) override;
+  asio::awaitable<RelayResult> send_request_body(upstream::Exchange& exchange, http::BodyCapture* capture) override;
   asio::awaitable<RelayResult> send_response(upstream::Exchange& exchange, const DownstreamResponse& response,
                                              http::BodyCapture* capture) override;
   asio::awaitable<bool> send_local_reply(const LocalReply& reply) override;
@@ -518,26 +518,23 @@ asio::awaitable<void> StreamTask::run() {
   connection_.kick_writer();
 }
 
-asio::awaitable<RelayResult> StreamTask::send_request_body(upstream::Exchange& exchange, std::string_view head,
-                                                           http::BodyCapture* capture) {
+asio::awaitable<RelayResult> StreamTask::send_request_body(upstream::Exchange& exchange, http::BodyCapture* capture) {
   exchange_ = &exchange;
   Http2Stream& s = *stream_;
   Http2Codec& codec = connection_.codec();
   const SessionOptions& options = connection_.context().options;
   const uint64_t max_body = connection_.limits().max_request_body;
-  const bool chunked = framing_ == http::BodyFraming::kChunked;
   RelayResult result;
   if (extended_connect_) {  // only the head: the DATA are the tunnel's, relayed after the 101
-    const std::array<asio::const_buffer, 1> buffers{asio::buffer(head)};
-    if (!co_await exchange.write(buffers, options.response_timeout)) result.status = RelayStatus::kSinkFailed;
+    if (!co_await exchange.send_body({}, true, {}, options.response_timeout)) result.status = RelayStatus::kSinkFailed;
     co_return result;
   }
-  std::string& scratch = workspace_->scratch;
-  scratch.assign(head);
   if (s.expect_continue && !s.body_done && s.body.empty()) {
     codec.submit_informational(s, 100);
     connection_.kick_writer();
   }
+  std::vector<http::Header>& trailers = workspace_->request_trailers;
+  std::string& piece = workspace_->scratch;
   for (;;) {
     if (s.closed && !s.body_done) {
       result.status = RelayStatus::kSourceFailed;
@@ -550,30 +547,19 @@ asio::awaitable<RelayResult> StreamTask::send_request_body(upstream::Exchange& e
         co_return result;
       }
       if (capture) capture->add(s.body);
-      if (chunked) fmt::format_to(std::back_inserter(scratch), "{:x}\r\n", n);
-      scratch.append(s.body);
-      if (chunked) scratch.append("\r\n");
-      s.body.clear();
       result.bytes += n;
     }
+    piece.assign(s.body);  // DATA arriving while it is written go to s.body, which may move
+    s.body.clear();
     const bool last = s.body_done;
-    if (last && chunked) {
-      // The client's trailer fields, when it sent any, as the chunked body's trailer section.
-      scratch.append("0\r\n");
-      for (const auto& f : s.request_trailers)
-        if (!http::is_connection_specific(f.name, {}) && f.name != "host")
-          scratch.append(f.name).append(": ").append(f.value).append("\r\n");
-      scratch.append("\r\n");
+    trailers.clear();
+    if (last)  // the client's trailer fields, when it sent any (only a chunked body carries them)
+      for (const auto& f : s.request_trailers) trailers.push_back({f.name, f.value});
+    if (!co_await exchange.send_body(piece, last, trailers, options.response_timeout)) {
+      result.status = RelayStatus::kSinkFailed;
+      co_return result;
     }
-    if (!scratch.empty()) {
-      const std::array<asio::const_buffer, 1> buffers{asio::buffer(scratch)};
-      if (!co_await exchange.write(buffers, options.response_timeout)) {
-        result.status = RelayStatus::kSinkFailed;
-        co_return result;
-      }
-      result.wrote = true;
-      scratch.clear();
-    }
+    result.wrote = true;
     // The bytes are upstream: the client may send as much again (back-pressure from a slow backend).
     if (n > 0) {
       codec.consume(s, n);

@@ -131,6 +131,22 @@ asio::awaitable<bool> Exchange::write(std::span<const asio::const_buffer> buffer
   co_return !ec && !fired();
 }
 
+asio::awaitable<bool> Exchange::send_body(std::string_view piece, bool last, std::span<const http::Header> trailers,
+                                          std::chrono::milliseconds timeout) {
+  const std::span<const asio::const_buffer> bytes = wire_.encode_body(piece, last, trailers);
+  if (bytes.empty()) co_return true;
+  // The write inline, not write(): every request sends its head here, and a coroutine frame fewer shows.
+  if (timeout.count() > 0) arm(timeout);
+  auto [ec, n] = co_await asio::async_write(connection_->stream, bytes, kNoThrow);
+  if (timeout.count() > 0) disarm();
+  co_return !ec && !fired();
+}
+
+asio::awaitable<bool> Exchange::resend(std::string_view body, std::chrono::milliseconds timeout) {
+  const bool written = co_await write(wire_.encode_again(body), timeout);
+  co_return written;
+}
+
 asio::awaitable<bool> Exchange::read_more() {
   ByteBuffer& buffer = connection_->buffer;
   size_t available = 0;

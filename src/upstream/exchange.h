@@ -21,6 +21,7 @@
 
 #include "http/body_capture.h"
 #include "http/message.h"
+#include "http/serializer.h"
 #include "net/socket_watchdog.h"
 #include "route/cluster_set.h"
 #include "upstream/http1_wire.h"
@@ -80,7 +81,22 @@ class Exchange {
   // which its caller does not give back to the pool.
   void cancel();
 
-  // Writes the request (or its rest) within `timeout`; false when the backend is gone or too slow.
+  // The request head, taken before the client's views go and kept for every try (retries, the replay):
+  // serialised here for HTTP/1.1 (http1_wire.h). It goes out with the first send_body.
+  void set_request(const http::OutgoingRequest& request, const http::ForwardingInfo& info,
+                   http::BodyFraming framing, uint64_t length) {
+    wire_.set_request(request, info, framing, length);
+  }
+  const std::string& request_head() const { return wire_.request_head(); }
+  // Sends the next piece of the request body (decoded; the exchange frames it as the head says), the head
+  // first; `last` ends the body, with the client's `trailers` when the framing carries them. One write
+  // within `timeout`; false when the backend is gone or too slow. A body-less request: send_body({}, true).
+  asio::awaitable<bool> send_body(std::string_view piece, bool last, std::span<const http::Header> trailers,
+                                  std::chrono::milliseconds timeout);
+  // A retry or a replay on this (new) connection: the kept head and the whole kept body again.
+  asio::awaitable<bool> resend(std::string_view body, std::chrono::milliseconds timeout);
+  // Writes bytes as they are (a mirror copy's own head and body) within `timeout`; false when the
+  // backend is gone or too slow.
   asio::awaitable<bool> write(std::span<const asio::const_buffer> buffers, std::chrono::milliseconds timeout);
   // The final response head into connection().response_head; 1xx answers are read and dropped. A 101
   // is final when the request asked for an upgrade, else malformed. The head's views stay valid until

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "http/parser.h"
 #include "http/serializer.h"
 #include "http/syntax.h"
@@ -11,6 +13,49 @@ void Http1Wire::attach(UpstreamConnection* connection) {
   connection_ = connection;
   taken_ = 0;
   body_done_ = false;
+  head_sent_ = false;
+}
+
+void Http1Wire::set_request(const http::OutgoingRequest& request, const http::ForwardingInfo& info,
+                            http::BodyFraming framing, uint64_t length) {
+  request_head_.clear();
+  http::append_upstream_request_head(request_head_, request, info, framing, length);
+  request_framing_ = framing;
+  head_sent_ = false;
+}
+
+std::span<const asio::const_buffer> Http1Wire::encode_body(std::string_view piece, bool last,
+                                                           std::span<const http::Header> trailers) {
+  size_t n = 0;
+  if (!head_sent_) {
+    out_[n++] = asio::buffer(request_head_);
+    head_sent_ = true;
+  }
+  if (request_framing_ != http::BodyFraming::kChunked) {
+    if (!piece.empty()) out_[n++] = asio::buffer(piece);
+    return {out_.data(), n};
+  }
+  if (!piece.empty()) {
+    const auto end = fmt::format_to_n(size_line_.data(), size_line_.size(), "{:x}\r\n", piece.size()).out;
+    out_[n++] = asio::buffer(size_line_.data(), static_cast<size_t>(end - size_line_.data()));
+    out_[n++] = asio::buffer(piece);
+    out_[n++] = asio::buffer(std::string_view("\r\n"));
+  }
+  if (last) {
+    // The client's trailer fields, when it sent any, as the chunked body's trailer section.
+    last_chunk_.assign("0\r\n");
+    for (const auto& f : trailers)
+      if (!http::is_connection_specific(f.name, {}) && !http::iequals(f.name, "host"))
+        last_chunk_.append(f.name).append(": ").append(f.value).append("\r\n");
+    last_chunk_.append("\r\n");
+    out_[n++] = asio::buffer(last_chunk_);
+  }
+  return {out_.data(), n};
+}
+
+std::span<const asio::const_buffer> Http1Wire::encode_again(std::string_view body) {
+  head_sent_ = false;
+  return encode_body(body, true, {});
 }
 
 WireRead Http1Wire::parse_head(std::string_view method, const http::Limits& limits, bool upgrade_requested) {

@@ -6,14 +6,18 @@
 // A piece counts as taken at the next call: the caller writes it on first, so nothing is read from the
 // backend ahead of the client (back-pressure), and no byte is copied.
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <asio/buffer.hpp>
+
 #include "http/chunked.h"
 #include "http/message.h"
+#include "http/serializer.h"
 #include "upstream/upstream_connection.h"
 
 namespace mg::upstream {
@@ -27,8 +31,24 @@ enum class WireRead : uint8_t {
 
 class Http1Wire {
  public:
-  // A new connection (or none): the state of the last message goes.
+  // A new connection (or none): the state of the last message goes (the request head stays, for a retry).
   void attach(UpstreamConnection* connection);
+
+  // ---- the request ----
+  // Serialises the request head (hop-by-hop fields out, forwarding fields in, re-framed) and keeps it for
+  // every try; it goes out with the first body piece.
+  void set_request(const http::OutgoingRequest& request, const http::ForwardingInfo& info,
+                   http::BodyFraming framing, uint64_t length);
+  // The bytes for the next body piece as the head's framing wants them, the head first when it has not
+  // gone yet: a chunk per piece, and with `last` the last chunk and `trailers`. Views into the wire and
+  // the arguments, valid until the next call; the caller writes them all.
+  std::span<const asio::const_buffer> encode_body(std::string_view piece, bool last,
+                                                  std::span<const http::Header> trailers);
+  // A retry or a replay: the kept head again, and the whole (decoded) `body` as its framing wants it.
+  std::span<const asio::const_buffer> encode_again(std::string_view body);
+  const std::string& request_head() const { return request_head_; }
+
+  // ---- the response ----
 
   // The final response head into connection().response_head. A 101 is final when the request asked for
   // an upgrade, else malformed. The head's views stay valid until the first next_piece.
@@ -51,6 +71,12 @@ class Http1Wire {
   void keep_trailers();
 
   UpstreamConnection* connection_ = nullptr;
+  std::string request_head_;
+  http::BodyFraming request_framing_ = http::BodyFraming::kNone;
+  bool head_sent_ = false;
+  std::array<char, 24> size_line_{};
+  std::string last_chunk_;  // "0\r\n", the trailer lines, "\r\n"
+  std::array<asio::const_buffer, 5> out_;
   size_t taken_ = 0;  // bytes at the buffer's front handed out (the head, then the last piece)
   uint64_t remaining_ = 0;  // of a Content-Length body
   bool body_done_ = false;
