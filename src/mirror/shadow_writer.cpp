@@ -130,8 +130,8 @@ asio::awaitable<CopyOutcome> exchange_copy(MirrorContext& mirror, const MirrorRe
   if (!exchange.connection().reused) mirror.ejections.connect_succeeded(key);
   // One deadline for the whole copy: the connect above already spent part of it.
   const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-  exchange.watchdog().arm(std::max(plan.timeout - spent, std::chrono::milliseconds(1)));
-  auto failure = [&] { return exchange.watchdog().fired() ? MirrorFailure::kTimeout : MirrorFailure::kReset; };
+  exchange.arm(std::max(plan.timeout - spent, std::chrono::milliseconds(1)));
+  auto failure = [&] { return exchange.fired() ? MirrorFailure::kTimeout : MirrorFailure::kReset; };
   const std::array<asio::const_buffer, 3> buffers{asio::buffer(*plan.head),
                                                   asio::buffer(plan.marker.data(), plan.marker.size()),
                                                   asio::buffer(*request.body)};
@@ -173,7 +173,7 @@ asio::awaitable<CopyOutcome> exchange_copy(MirrorContext& mirror, const MirrorRe
         break;
     }
   }
-  exchange.watchdog().disarm();
+  exchange.disarm();
   exchange.finish(outcome.completed);
   co_return outcome;
 }

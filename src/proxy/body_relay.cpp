@@ -16,6 +16,14 @@ namespace {
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kReadChunk = 16 * 1024;
 
+template <typename Sink, typename Buffers>
+asio::awaitable<bool> write_gathered(Sink& sink, const Buffers& buffers, const RelayTimeouts& timeouts) {
+  if (timeouts.sink) timeouts.sink->arm(timeouts.write);
+  auto [ec, n] = co_await asio::async_write(sink, buffers, kNoThrow);
+  if (timeouts.sink) timeouts.sink->disarm();
+  co_return !ec;
+}
+
 template <typename Sink>
 asio::awaitable<bool> write_buffers(Sink& sink, std::string_view a, std::string_view b,
                                     const RelayTimeouts& timeouts) {
@@ -50,20 +58,6 @@ void encode_piece(std::string& out, std::string_view data, http::BodyFraming out
   }
 }
 
-// Takes one decoded body piece: enforces `max_bytes`, feeds the capture and encodes it for the sink.
-// False (with result.status kTooLarge) when the piece would pass the limit.
-bool accept_piece(std::string_view data, uint64_t max_bytes, BodyCapture* capture, std::string& out,
-                  http::BodyFraming out_framing, RelayResult& result) {
-  if (max_bytes && result.bytes + data.size() > max_bytes) {
-    result.status = RelayStatus::kTooLarge;
-    return false;
-  }
-  if (capture) capture->add(data);
-  encode_piece(out, data, out_framing);
-  result.bytes += data.size();
-  return true;
-}
-
 }  // namespace
 
 template <typename Sink>
@@ -71,35 +65,32 @@ asio::awaitable<bool> write_all(Sink& sink, std::string_view data, const RelayTi
   co_return co_await write_buffers(sink, data, {}, timeouts);
 }
 
-template <typename Source, typename Sink>
-asio::awaitable<RelayResult> relay_body(Source& source, ByteBuffer& source_buffer,
-                                        http::BodyFraming in_framing, uint64_t in_length,
-                                        Sink& sink, http::BodyFraming out_framing,
-                                        std::string& prefix, BodyCapture* capture, const RelayTimeouts& timeouts,
-                                        uint64_t max_bytes) {
+asio::awaitable<RelayResult> relay_request_body(net::ClientStream& source, ByteBuffer& source_buffer,
+                                                http::BodyFraming in_framing, uint64_t in_length,
+                                                upstream::Exchange& exchange, std::chrono::milliseconds write_timeout,
+                                                BodyCapture* capture, const RelayTimeouts& timeouts,
+                                                uint64_t max_bytes, std::string& scratch) {
   RelayResult result;
   bool eof = false;
   switch (in_framing) {
-    case http::BodyFraming::kNone: {
-      if (!prefix.empty() && !co_await write_all(sink, prefix, timeouts)) result.status = RelayStatus::kSinkFailed;
-      result.wrote = !prefix.empty();
-      prefix.clear();
+    case http::BodyFraming::kNone:
+    case http::BodyFraming::kUntilClose:  // (no request is delimited by its close)
+      if (!co_await exchange.send_body({}, true, {}, write_timeout)) result.status = RelayStatus::kSinkFailed;
+      result.wrote = true;
       co_return result;
-    }
 
     case http::BodyFraming::kContentLength: {
       uint64_t remaining = in_length;
       for (;;) {
-        size_t n = static_cast<size_t>(std::min<uint64_t>(remaining, source_buffer.size()));
-        std::string_view piece = source_buffer.readable().substr(0, n);
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(remaining, source_buffer.size()));
+        const std::string_view piece = source_buffer.readable().substr(0, n);
         if (capture) capture->add(piece);
         // Zero copy: the head (if still unsent) and the body bytes go out in one gathered write.
-        if ((n > 0 || !prefix.empty()) && !co_await write_buffers(sink, prefix, piece, timeouts)) {
+        if (!co_await exchange.send_body(piece, n == remaining, {}, write_timeout)) {
           result.status = RelayStatus::kSinkFailed;
           co_return result;
         }
-        result.wrote = result.wrote || n > 0 || !prefix.empty();
-        prefix.clear();
+        result.wrote = true;
         source_buffer.consume(n);
         remaining -= n;
         result.bytes += n;
@@ -112,66 +103,42 @@ asio::awaitable<RelayResult> relay_body(Source& source, ByteBuffer& source_buffe
     }
 
     case http::BodyFraming::kChunked: {
+      // What one read brought is decoded whole before any of it goes: a broken chunk anywhere in it
+      // sends nothing (the backend never sees a body the gateway refused).
       http::ChunkedDecoder decoder;
-      std::string& out = prefix;  // head first, then encoded pieces
+      std::string& decoded = scratch;
       for (;;) {
+        decoded.clear();
         bool finished = false;
         while (!source_buffer.empty()) {
           size_t consumed = 0;
           std::string_view data;
-          auto status = decoder.next(source_buffer.readable(), consumed, data);
+          const auto status = decoder.next(source_buffer.readable(), consumed, data);
           if (status == http::ChunkedDecoder::Status::kError) {
             result.status = RelayStatus::kSourceMalformed;
             co_return result;
           }
-          if (status == http::ChunkedDecoder::Status::kData &&
-              !accept_piece(data, max_bytes, capture, out, out_framing, result))
-            co_return result;
+          if (status == http::ChunkedDecoder::Status::kData) {
+            if (max_bytes && result.bytes + data.size() > max_bytes) {
+              result.status = RelayStatus::kTooLarge;
+              co_return result;
+            }
+            if (capture) capture->add(data);
+            result.bytes += data.size();
+            decoded.append(data);
+          }
           source_buffer.consume(consumed);
-          if (status == http::ChunkedDecoder::Status::kDone) {
-            finished = true;
-            break;
-          }
-          if (status == http::ChunkedDecoder::Status::kNeedMore) break;
+          finished = status == http::ChunkedDecoder::Status::kDone;
+          if (finished || status == http::ChunkedDecoder::Status::kNeedMore) break;
         }
-        if (finished && out_framing == http::BodyFraming::kChunked) out.append("0\r\n\r\n");
-        if (!out.empty()) {
-          if (!co_await write_all(sink, out, timeouts)) {
-            result.status = RelayStatus::kSinkFailed;
-            co_return result;
-          }
-          result.wrote = true;
-          out.clear();
+        if ((!decoded.empty() || finished) && !co_await exchange.send_body(decoded, finished, {}, write_timeout)) {
+          result.status = RelayStatus::kSinkFailed;
+          co_return result;
         }
+        result.wrote = result.wrote || !decoded.empty() || finished;
         if (finished) co_return result;
         if (!co_await read_more(source, source_buffer, timeouts, eof)) {
           result.status = RelayStatus::kSourceFailed;
-          co_return result;
-        }
-      }
-    }
-
-    case http::BodyFraming::kUntilClose: {
-      std::string& out = prefix;
-      for (;;) {
-        if (!source_buffer.empty()) {
-          std::string_view data = source_buffer.readable();
-          if (!accept_piece(data, max_bytes, capture, out, out_framing, result)) co_return result;
-          source_buffer.consume(data.size());
-        }
-        bool more = co_await read_more(source, source_buffer, timeouts, eof);
-        if (!more && eof && out_framing == http::BodyFraming::kChunked) out.append("0\r\n\r\n");
-        if (!out.empty()) {
-          if (!co_await write_all(sink, out, timeouts)) {
-            result.status = RelayStatus::kSinkFailed;
-            co_return result;
-          }
-          result.wrote = true;
-          out.clear();
-        }
-        if (!more) {
-          // Only a clean close ends such a body; a reset or timeout means it was cut short.
-          if (!eof) result.status = RelayStatus::kSourceFailed;
           co_return result;
         }
       }
@@ -180,13 +147,60 @@ asio::awaitable<RelayResult> relay_body(Source& source, ByteBuffer& source_buffe
   co_return result;
 }
 
-template asio::awaitable<RelayResult> relay_body(net::ClientStream&, ByteBuffer&, http::BodyFraming, uint64_t,
-                                                 upstream::UpstreamStream&, http::BodyFraming, std::string&,
-                                                 BodyCapture*, const RelayTimeouts&, uint64_t);
-template asio::awaitable<RelayResult> relay_body(upstream::UpstreamStream&, ByteBuffer&, http::BodyFraming, uint64_t,
-                                                 net::ClientStream&, http::BodyFraming, std::string&, BodyCapture*,
-                                                 const RelayTimeouts&, uint64_t);
+template <typename Sink>
+asio::awaitable<RelayResult> relay_response_body(upstream::Exchange& exchange, std::chrono::milliseconds read_timeout,
+                                                 Sink& sink, http::BodyFraming out_framing, std::string& prefix,
+                                                 BodyCapture* capture, const RelayTimeouts& timeouts) {
+  RelayResult result;
+  for (;;) {
+    std::string_view piece;
+    upstream::BodyRead read = exchange.take_body(piece);  // no frame, no deadline for what came with the head
+    if (read == upstream::BodyRead::kWait) read = co_await exchange.read_body(piece, read_timeout);
+    if (read == upstream::BodyRead::kData) {
+      if (capture) capture->add(piece);
+      result.bytes += piece.size();
+      if (exchange.body_buffered()) {  // more is read already (chunks, the last chunk): one write for all
+        encode_piece(prefix, piece, out_framing);
+        continue;
+      }
+      // Zero copy: the head (if still unsent), the chunk's size line and the piece in one gathered write.
+      char size_line[24];
+      std::string_view framing_before, framing_after;
+      if (out_framing == http::BodyFraming::kChunked) {
+        const auto end = fmt::format_to_n(size_line, sizeof size_line, "{:x}\r\n", piece.size());
+        framing_before = std::string_view(size_line, end.out);
+        framing_after = "\r\n";
+      }
+      const std::array<asio::const_buffer, 4> buffers{asio::buffer(prefix), asio::buffer(framing_before),
+                                                       asio::buffer(piece), asio::buffer(framing_after)};
+      if (!co_await write_gathered(sink, buffers, timeouts)) {
+        result.status = RelayStatus::kSinkFailed;
+        co_return result;
+      }
+      result.wrote = true;
+      prefix.clear();
+      continue;
+    }
+    if (read != upstream::BodyRead::kDone) {
+      result.status = read == upstream::BodyRead::kMalformed ? RelayStatus::kSourceMalformed : RelayStatus::kSourceFailed;
+      co_return result;
+    }
+    if (out_framing == http::BodyFraming::kChunked) prefix.append("0\r\n\r\n");
+    if (!prefix.empty()) {
+      if (!co_await write_all(sink, prefix, timeouts)) {
+        result.status = RelayStatus::kSinkFailed;
+        co_return result;
+      }
+      result.wrote = true;
+      prefix.clear();
+    }
+    co_return result;
+  }
+}
+
+template asio::awaitable<RelayResult> relay_response_body(upstream::Exchange&, std::chrono::milliseconds,
+                                                          net::ClientStream&, http::BodyFraming, std::string&,
+                                                          BodyCapture*, const RelayTimeouts&);
 template asio::awaitable<bool> write_all(net::ClientStream&, std::string_view, const RelayTimeouts&);
-template asio::awaitable<bool> write_all(upstream::UpstreamStream&, std::string_view, const RelayTimeouts&);
 
 }  // namespace mg::proxy

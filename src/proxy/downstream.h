@@ -61,13 +61,13 @@ struct LocalReply {
 
 class Downstream {
  public:
-  // Sends `head` (the upstream request head) and then the request body, as much as is still to come
-  // from the client, over the exchange's connection; `capture` (if any) keeps a copy for mirrors and
+  // Sends the request (the head the exchange keeps, then the body, as much as is still to come from the
+  // client, decoded: Exchange::send_body frames it); `capture` (if any) keeps a copy for mirrors and
   // retries. A client waiting for "100 Continue" is told to send its body here.
-  virtual asio::awaitable<RelayResult> send_request_body(upstream::Exchange& exchange, std::string_view head,
+  virtual asio::awaitable<RelayResult> send_request_body(upstream::Exchange& exchange,
                                                          http::BodyCapture* capture) = 0;
-  // Writes the response head and streams the body from the exchange's connection to the client. The
-  // exchange's buffer still starts with the response head (the views in `response` point there).
+  // Writes the response head and streams the body to the client as the exchange hands it out decoded
+  // (Exchange::read_body). The views in `response` stay valid until the first piece is asked for.
   // When the protocol cannot keep the connection after this response (an HTTP/1.0 client and a body
   // of unknown length), ending it is the protocol's own business.
   virtual asio::awaitable<RelayResult> send_response(upstream::Exchange& exchange,

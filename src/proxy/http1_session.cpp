@@ -110,12 +110,10 @@ class Http1Session final : public Downstream {
 
   // ---- Downstream ----
 
-  // Not coroutines themselves: they return relay_body's, one frame fewer per request (the relay's
+  // Not coroutines themselves: they return the relay's, one frame fewer per request (the relay's
   // arguments live in members, which outlive it).
-  asio::awaitable<RelayResult> send_request_body(upstream::Exchange& exchange, std::string_view head,
-                                                 http::BodyCapture* capture) override {
-    out_ = head;
-    relay_timeouts_ = {&watchdog_, &exchange.watchdog(), client_.idle_timeout, options_.response_timeout};
+  asio::awaitable<RelayResult> send_request_body(upstream::Exchange& exchange, http::BodyCapture* capture) override {
+    relay_timeouts_ = {&watchdog_, nullptr, client_.idle_timeout, {}};  // the exchange times its own writes
     if (head_.expect_continue && head_.framing != http::BodyFraming::kNone && buffer_.empty())
       return continue_then_send_body(exchange, capture);
     return relay_request_body(exchange, capture);
@@ -144,10 +142,8 @@ class Http1Session final : public Downstream {
     out_.clear();
     http::append_downstream_response_head(out_, upstream, response.headers, framing, length, close_after_response_,
                                           response.request_id, !response.body_allowed);
-    exchange.connection().buffer.consume(upstream.head_length);  // serialised: the body follows
-    relay_timeouts_ = {&exchange.watchdog(), &watchdog_, options_.response_timeout, client_.idle_timeout};
-    return relay_body(exchange.connection().stream, exchange.connection().buffer, upstream.framing,
-                      upstream.content_length, stream_, framing, out_, capture, relay_timeouts_, 0);
+    relay_timeouts_ = {nullptr, &watchdog_, {}, client_.idle_timeout};  // the exchange times its own reads
+    return relay_response_body(exchange, options_.response_timeout, stream_, framing, out_, capture, relay_timeouts_);
   }
 
   asio::awaitable<TunnelResult> open_tunnel(upstream::Exchange& exchange, const DownstreamResponse& response) override {
@@ -184,8 +180,8 @@ class Http1Session final : public Downstream {
   }
 
   asio::awaitable<RelayResult> relay_request_body(upstream::Exchange& exchange, http::BodyCapture* capture) {
-    return relay_body(stream_, buffer_, head_.framing, head_.content_length, exchange.connection().stream,
-                      head_.framing, out_, capture, relay_timeouts_, client_.max_request_body);
+    return proxy::relay_request_body(stream_, buffer_, head_.framing, head_.content_length, exchange,
+                                     options_.response_timeout, capture, relay_timeouts_, client_.max_request_body, out_);
   }
 
   // Waits for a complete request head. Between keep-alive requests the idle timeout runs until the

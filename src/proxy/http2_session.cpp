@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,7 +26,6 @@
 #include <spdlog/spdlog.h>
 
 #include "common/fast_random.h"
-#include "http/chunked.h"
 #include "http/serializer.h"
 #include "http/syntax.h"
 #include "http/websocket_frame.h"
@@ -69,6 +69,7 @@ struct StreamWorkspace {
   std::vector<Http2Field> response_fields;
   size_t response_field_count = 0;
   std::string scratch;
+  std::vector<http::Header> request_trailers;  // views of the stream's trailer fields, for the exchange
   std::string websocket_key;
 
   std::span<const Http2Field> response_head() const { return {response_fields.data(), response_field_count}; }
@@ -89,8 +90,7 @@ class StreamTask final : public Downstream {
   // The codec saw something happen on the stream (body, drain, close).
   void changed();
 
-  asio::awaitable<RelayResult> send_request_body(upstream::Exchange& exchange, std::string_view head,
-                                                 http::BodyCapture* capture) override;
+  asio::awaitable<RelayResult> send_request_body(upstream::Exchange& exchange, http::BodyCapture* capture) override;
   asio::awaitable<RelayResult> send_response(upstream::Exchange& exchange, const DownstreamResponse& response,
                                              http::BodyCapture* capture) override;
   asio::awaitable<bool> send_local_reply(const LocalReply& reply) override;
@@ -103,7 +103,6 @@ class StreamTask final : public Downstream {
   asio::awaitable<bool> push(std::string_view piece, RelayResult& result, http::BodyCapture* capture);
   // Waits until the response's END_STREAM went out (false: the stream closed first, or stalled).
   asio::awaitable<bool> wait_until_sent();
-  asio::awaitable<bool> read_upstream(upstream::Exchange& exchange, bool& eof);
   void add_header(std::string_view name, std::string_view value);
   // :status, the response's end-to-end fields but `drop`, the request id: the fields of a HEADERS.
   void add_response_head(int status, const DownstreamResponse& response, std::string_view drop = {});
@@ -111,8 +110,8 @@ class StreamTask final : public Downstream {
   asio::awaitable<uint64_t> tunnel_to_upstream(upstream::Exchange& exchange);
   asio::awaitable<uint64_t> tunnel_to_client(upstream::Exchange& exchange);
   void end_tunnel(upstream::Exchange& exchange);
-  // The chunked body's trailer section ("name:value\n" lines) as the stream's trailer fields.
-  void add_trailers(std::string_view lines, std::string_view connection);
+  // The response's trailer fields (a chunked body's, as the exchange read them) for the trailer HEADERS.
+  void add_trailers(std::span<const http::Header> trailers);
 
   Http2Connection& connection_;
   std::shared_ptr<Http2Stream> stream_;
@@ -437,10 +436,7 @@ StreamTask::StreamTask(Http2Connection& connection, std::shared_ptr<Http2Stream>
 void StreamTask::changed() {
   // A stream the client reset (or a connection that went away) stops its upstream exchange at once:
   // what is waiting on the backend fails now instead of at its timeout.
-  if (stream_->closed && exchange_ && exchange_->connected()) {
-    std::error_code ignored;
-    exchange_->connection().stream.cancel(ignored);
-  }
+  if (stream_->closed && exchange_) exchange_->cancel();
   wake_.cancel();
   tunnel_wake_.cancel();
 }
@@ -522,26 +518,23 @@ asio::awaitable<void> StreamTask::run() {
   connection_.kick_writer();
 }
 
-asio::awaitable<RelayResult> StreamTask::send_request_body(upstream::Exchange& exchange, std::string_view head,
-                                                           http::BodyCapture* capture) {
+asio::awaitable<RelayResult> StreamTask::send_request_body(upstream::Exchange& exchange, http::BodyCapture* capture) {
   exchange_ = &exchange;
   Http2Stream& s = *stream_;
   Http2Codec& codec = connection_.codec();
   const SessionOptions& options = connection_.context().options;
   const uint64_t max_body = connection_.limits().max_request_body;
-  const bool chunked = framing_ == http::BodyFraming::kChunked;
   RelayResult result;
   if (extended_connect_) {  // only the head: the DATA are the tunnel's, relayed after the 101
-    const std::array<asio::const_buffer, 1> buffers{asio::buffer(head)};
-    if (!co_await exchange.write(buffers, options.response_timeout)) result.status = RelayStatus::kSinkFailed;
+    if (!co_await exchange.send_body({}, true, {}, options.response_timeout)) result.status = RelayStatus::kSinkFailed;
     co_return result;
   }
-  std::string& scratch = workspace_->scratch;
-  scratch.assign(head);
   if (s.expect_continue && !s.body_done && s.body.empty()) {
     codec.submit_informational(s, 100);
     connection_.kick_writer();
   }
+  std::vector<http::Header>& trailers = workspace_->request_trailers;
+  std::string& piece = workspace_->scratch;
   for (;;) {
     if (s.closed && !s.body_done) {
       result.status = RelayStatus::kSourceFailed;
@@ -554,30 +547,19 @@ asio::awaitable<RelayResult> StreamTask::send_request_body(upstream::Exchange& e
         co_return result;
       }
       if (capture) capture->add(s.body);
-      if (chunked) fmt::format_to(std::back_inserter(scratch), "{:x}\r\n", n);
-      scratch.append(s.body);
-      if (chunked) scratch.append("\r\n");
-      s.body.clear();
       result.bytes += n;
     }
+    piece.assign(s.body);  // DATA arriving while it is written go to s.body, which may move
+    s.body.clear();
     const bool last = s.body_done;
-    if (last && chunked) {
-      // The client's trailer fields, when it sent any, as the chunked body's trailer section.
-      scratch.append("0\r\n");
-      for (const auto& f : s.request_trailers)
-        if (!http::is_connection_specific(f.name, {}) && f.name != "host")
-          scratch.append(f.name).append(": ").append(f.value).append("\r\n");
-      scratch.append("\r\n");
+    trailers.clear();
+    if (last)  // the client's trailer fields, when it sent any (only a chunked body carries them)
+      for (const auto& f : s.request_trailers) trailers.push_back({f.name, f.value});
+    if (!co_await exchange.send_body(piece, last, trailers, options.response_timeout)) {
+      result.status = RelayStatus::kSinkFailed;
+      co_return result;
     }
-    if (!scratch.empty()) {
-      const std::array<asio::const_buffer, 1> buffers{asio::buffer(scratch)};
-      if (!co_await exchange.write(buffers, options.response_timeout)) {
-        result.status = RelayStatus::kSinkFailed;
-        co_return result;
-      }
-      result.wrote = true;
-      scratch.clear();
-    }
+    result.wrote = true;
     // The bytes are upstream: the client may send as much again (back-pressure from a slow backend).
     if (n > 0) {
       codec.consume(s, n);
@@ -612,40 +594,13 @@ void StreamTask::add_response_head(int status, const DownstreamResponse& respons
     add_header("x-request-id", response.request_id);
 }
 
-void StreamTask::add_trailers(std::string_view lines, std::string_view connection) {
-  auto trim = [](std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
-  };
-  while (!lines.empty()) {
-    const size_t end = lines.find('\n');
-    const std::string_view line = lines.substr(0, end);
-    lines.remove_prefix(end == std::string_view::npos ? lines.size() : end + 1);
-    const size_t colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    const std::string_view name = line.substr(0, colon);
-    // Fields that describe the message or the connection have no place in trailers (RFC 9110 6.5.1).
-    if (http::is_connection_specific(name, connection) || http::iequals(name, "host")) continue;
+void StreamTask::add_trailers(std::span<const http::Header> trailers) {
+  for (const auto& t : trailers) {
     Http2Field& f = stream_->trailers.emplace_back();
-    f.name.assign(name);
-    for (char& c : f.name)
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
-    f.value.assign(trim(line.substr(colon + 1)));
+    f.name.assign(t.name);
+    for (char& c : f.name) c = http::ascii_lower(c);
+    f.value.assign(t.value);
   }
-}
-
-asio::awaitable<bool> StreamTask::read_upstream(upstream::Exchange& exchange, bool& eof) {
-  auto& connection = exchange.connection();
-  size_t available = 0;
-  char* p = connection.buffer.prepare(kUpstreamReadChunk, available);
-  exchange.watchdog().arm(connection_.context().options.response_timeout);
-  auto [ec, n] = co_await connection.stream.async_read_some(asio::buffer(p, available), kNoThrow);
-  exchange.watchdog().disarm();
-  eof = ec == asio::error::eof;
-  if (ec) co_return false;
-  connection.buffer.commit(n);
-  co_return true;
 }
 
 asio::awaitable<bool> StreamTask::push(std::string_view piece, RelayResult& result, http::BodyCapture* capture) {
@@ -699,90 +654,31 @@ asio::awaitable<RelayResult> StreamTask::send_response(upstream::Exchange& excha
   const bool body_follows =
       response.body_allowed && (upstream.framing == http::BodyFraming::kChunked ||
                                 upstream.framing == http::BodyFraming::kUntilClose || length > 0);
-  auto& buffer = exchange.connection().buffer;
-  buffer.consume(upstream.head_length);
   if (!connection_.codec().submit_response(s, workspace_->response_head(), body_follows)) {
     result.status = RelayStatus::kSinkFailed;
     co_return result;
   }
   connection_.kick_writer();
   result.wrote = true;
-  bool eof = false;
-  if (body_follows) {
-    switch (upstream.framing) {
-      case http::BodyFraming::kContentLength: {
-        uint64_t remaining = length;
-        while (remaining > 0) {
-          if (buffer.empty() && !co_await read_upstream(exchange, eof)) {
-            result.status = RelayStatus::kSourceFailed;
-            co_return result;
-          }
-          const size_t n = static_cast<size_t>(std::min<uint64_t>(remaining, buffer.size()));
-          const bool pushed = co_await push(buffer.readable().substr(0, n), result, capture);
-          buffer.consume(n);
-          remaining -= n;
-          if (!pushed) {
-            result.status = RelayStatus::kSinkFailed;
-            co_return result;
-          }
-        }
-        break;
-      }
-      case http::BodyFraming::kChunked: {
-        http::ChunkedDecoder decoder;
-        std::string trailers;
-        decoder.keep_trailers(&trailers);
-        bool finished = false;
-        while (!finished) {
-          if (buffer.empty() && !co_await read_upstream(exchange, eof)) {
-            result.status = RelayStatus::kSourceFailed;
-            co_return result;
-          }
-          while (!buffer.empty() && !finished) {
-            size_t consumed = 0;
-            std::string_view data;
-            const auto status = decoder.next(buffer.readable(), consumed, data);
-            if (status == http::ChunkedDecoder::Status::kError) {
-              result.status = RelayStatus::kSourceMalformed;
-              co_return result;
-            }
-            bool pushed = true;
-            if (status == http::ChunkedDecoder::Status::kData) pushed = co_await push(data, result, capture);
-            buffer.consume(consumed);
-            if (!pushed) {
-              result.status = RelayStatus::kSinkFailed;
-              co_return result;
-            }
-            finished = status == http::ChunkedDecoder::Status::kDone;
-          }
-        }
-        add_trailers(trailers, upstream.connection);
-        break;
-      }
-      case http::BodyFraming::kUntilClose: {
-        for (;;) {
-          if (!buffer.empty()) {
-            const size_t n = buffer.size();
-            const bool pushed = co_await push(buffer.readable(), result, capture);
-            buffer.consume(n);
-            if (!pushed) {
-              result.status = RelayStatus::kSinkFailed;
-              co_return result;
-            }
-          }
-          if (!co_await read_upstream(exchange, eof)) {
-            if (!eof) {  // a reset or a timeout cut the body short
-              result.status = RelayStatus::kSourceFailed;
-              co_return result;
-            }
-            break;
-          }
-        }
-        break;
-      }
-      case http::BodyFraming::kNone:
-        break;
+  // The body as the exchange decodes it (none for HEAD, 204, 304: the exchange says kDone at once); each
+  // piece goes to the client before the next is read.
+  const auto read_timeout = connection_.context().options.response_timeout;
+  for (;;) {
+    std::string_view piece;
+    upstream::BodyRead read = exchange.take_body(piece);
+    if (read == upstream::BodyRead::kWait) read = co_await exchange.read_body(piece, read_timeout);
+    if (read == upstream::BodyRead::kDone) break;
+    if (read != upstream::BodyRead::kData) {
+      result.status = read == upstream::BodyRead::kMalformed ? RelayStatus::kSourceMalformed : RelayStatus::kSourceFailed;
+      co_return result;
     }
+    if (!co_await push(piece, result, capture)) {
+      result.status = RelayStatus::kSinkFailed;
+      co_return result;
+    }
+  }
+  if (body_follows) {
+    add_trailers(exchange.trailers());
     s.out_eof = true;
     connection_.codec().resume(s);
     connection_.kick_writer();

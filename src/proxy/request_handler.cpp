@@ -261,8 +261,8 @@ asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const Down
   ctx.traceparent = format_traceparent(ctx.trace.trace_id, ctx.span, ctx.trace.sampled);
   const ForwardingInfo forwarding{request.client_ip, ctx.request_id, request.scheme, view(ctx.traceparent),
                                   ctx.tracestate};
-  request_head_.clear();
-  append_upstream_request_head(request_head_, outgoing, forwarding, request.framing, request.content_length);
+  upstream::Exchange exchange(context_.upstream);
+  exchange.set_request(outgoing, forwarding, request.framing, request.content_length);
 
   const size_t mirror_count = rule.mirrors.size() + backend.mirrors.size();
   std::string mirror_head;
@@ -270,7 +270,7 @@ asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const Down
     // The copy always carries a Content-Length: its whole body is known before it is sent. One
     // allocation: the primary's head plus room for that field.
     // Each copy adds a traceparent with a span of its own (shadow_writer.cpp), so the shared head has none.
-    mirror_head.reserve(request_head_.size() + 32);
+    mirror_head.reserve(exchange.request_head().size() + 32);
     ForwardingInfo copy_forwarding = forwarding;
     copy_forwarding.traceparent = {};
     append_upstream_request_head(mirror_head, outgoing, copy_forwarding, http::BodyFraming::kNone, 0);
@@ -293,7 +293,6 @@ asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const Down
       rule.timeouts.backend_request.count() > 0 ? rule.timeouts.backend_request : options.response_timeout;
   mirror::PrimaryCapture compared;  // the response, for mirrors that compare theirs with it (rarely any)
 
-  upstream::Exchange exchange(context_.upstream);
   bool body_sent = false;  // the client's body went out once; later tries replay body_copy
   // A pooled connection the backend closed just as we reused it fails before any response byte
   // (Exchange::lost_reuse_race). That request is sent again once on a new connection, outside the
@@ -334,7 +333,7 @@ asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const Down
 
     if (!body_sent) {
       body_sent = true;
-      RelayResult sent = co_await downstream.send_request_body(exchange, request_head_, capture_body ? &capture : nullptr);
+      RelayResult sent = co_await downstream.send_request_body(exchange, capture_body ? &capture : nullptr);
       ctx.request_bytes = sent.bytes;
       switch (sent.status) {
         case RelayStatus::kDone:
@@ -353,9 +352,8 @@ asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const Down
       // The copy is taken once, from the first try: retries are the primary's business.
       if (mirror_count > 0) launch_mirrors(rule, backend, pinned, std::move(mirror_head), body_copy, capture, compared);
     } else {
-      // A retry or a replay: the kept head and body, written as they are (the body is not copied).
-      const std::array<asio::const_buffer, 2> replay{asio::buffer(request_head_), asio::buffer(*body_copy)};
-      if (!co_await exchange.write(replay, options.response_timeout)) {
+      // A retry or a replay: the kept head and body (not copied; framed again as the head says).
+      if (!co_await exchange.resend(*body_copy, options.response_timeout)) {
         if (replay_on_new_connection(true) || can_retry) continue;
         co_return co_await reply_local(downstream, 503, "upstream closed during request", close_after_local);
       }

@@ -118,7 +118,6 @@ class RequestHandler {
   std::vector<route::HeaderView> header_views_;
   std::vector<http::Header> forward_headers_;   // request headers after filters
   std::vector<http::Header> response_headers_;  // response headers after filters
-  std::string request_head_;                    // the upstream request head, kept for retries
 };
 
 }  // namespace mg::proxy

@@ -2,10 +2,11 @@
 // One request/response exchange with a backend, the upstream half of every request: the primary's
 // (proxy/downstream_session.cpp) and every mirror copy's (mirror/shadow_writer.cpp). It picks an
 // endpoint, takes a pooled connection or opens one, writes the request, reads the response head
-// (skipping 1xx), and then either hands the connection to the caller to relay the body or discards the
-// body itself; at the end a connection whose response was read completely goes back to the pool.
-// Every wait is bounded by the connection's watchdog. The exchange knows nothing of the client: a
-// downstream HTTP/1 connection and (later) an HTTP/2 stream drive it the same way.
+// (skipping 1xx), and then hands the body out decoded, piece by piece, for the caller to relay, or
+// discards it itself; at the end a connection whose response was read completely goes back to the pool.
+// The HTTP/1.1 parsing and decoding are its wire's (http1_wire.h).
+// Every wait is bounded by the exchange's deadline (arm). The exchange knows nothing of the client: a
+// downstream HTTP/1 connection and an HTTP/2 stream drive it the same way.
 
 #include <chrono>
 #include <memory>
@@ -20,8 +21,10 @@
 
 #include "http/body_capture.h"
 #include "http/message.h"
+#include "http/serializer.h"
 #include "net/socket_watchdog.h"
 #include "route/cluster_set.h"
+#include "upstream/http1_wire.h"
 #include "upstream/upstream_connection.h"
 #include "upstream/upstream_context.h"
 
@@ -31,6 +34,9 @@ namespace mg::upstream {
 enum class ConnectResultKind : uint8_t { kConnected, kNoEndpoint, kFailed, kTimedOut, kTlsFailed };
 enum class HeadResult : uint8_t { kOk, kTimeout, kClosed, kMalformed };
 enum class DiscardResult : uint8_t { kDone, kTimeout, kClosed, kMalformed };
+// kData: a piece of the body; kDone: the body ended (its trailers in Exchange::trailers()); kWait: only
+// from take_body, the next piece needs a read.
+enum class BodyRead : uint8_t { kData, kDone, kTimeout, kClosed, kMalformed, kWait };
 
 class Exchange {
  public:
@@ -54,17 +60,76 @@ class Exchange {
   const route::Endpoint* endpoint() const { return endpoint_; }  // the last one tried; null: none
   bool connected() const { return connection_ != nullptr; }
   UpstreamConnection& connection() { return *connection_; }
-  net::SocketWatchdog& watchdog() { return *watchdog_; }
 
-  // Writes the request (or its rest) within `timeout`; false when the backend is gone or too slow.
+  // The deadline of whatever waits on the backend: the callers that relay a body arm it per read or
+  // write, a mirror copy once for everything, write and read_head for their own timeouts. On expiry
+  // the connection is closed (with `cancel_only`, its pending operations are cancelled), so the wait
+  // fails; fired() then tells a timeout from a close. The callers never see the connection's socket
+  // watchdog: a backend connection shared by several exchanges (h2) must end only its own stream.
+  // Arming starts a new deadline (fired() is false until it passes); without a connection there is
+  // nothing to wait on, and nothing to arm.
+  void arm(std::chrono::steady_clock::duration timeout, bool cancel_only = false) {
+    if (!watchdog_) return;
+    watchdog_->reset_fired();
+    watchdog_->arm(timeout, cancel_only);
+  }
+  void disarm() {
+    if (watchdog_) watchdog_->disarm();
+  }
+  bool fired() const { return watchdog_ && watchdog_->fired(); }
+  // Makes whatever waits on the backend now fail at once (the client went away): a cut-short answer,
+  // which its caller does not give back to the pool.
+  void cancel();
+
+  // The request head, taken before the client's views go and kept for every try (retries, the replay):
+  // serialised here for HTTP/1.1 (http1_wire.h). It goes out with the first send_body.
+  void set_request(const http::OutgoingRequest& request, const http::ForwardingInfo& info,
+                   http::BodyFraming framing, uint64_t length) {
+    wire_.set_request(request, info, framing, length);
+  }
+  const std::string& request_head() const { return wire_.request_head(); }
+  // Sends the next piece of the request body (decoded; the exchange frames it as the head says), the head
+  // first; `last` ends the body, with the client's `trailers` when the framing carries them. One write
+  // within `timeout`; false when the backend is gone or too slow. A body-less request: send_body({}, true).
+  asio::awaitable<bool> send_body(std::string_view piece, bool last, std::span<const http::Header> trailers,
+                                  std::chrono::milliseconds timeout);
+  // A retry or a replay on this (new) connection: the kept head and the whole kept body again.
+  asio::awaitable<bool> resend(std::string_view body, std::chrono::milliseconds timeout);
+  // Writes bytes as they are (a mirror copy's own head and body) within `timeout`; false when the
+  // backend is gone or too slow.
   asio::awaitable<bool> write(std::span<const asio::const_buffer> buffers, std::chrono::milliseconds timeout);
   // The final response head into connection().response_head; 1xx answers are read and dropped. A 101
-  // is final when the request asked for an upgrade, else malformed.
+  // is final when the request asked for an upgrade, else malformed. The head's views stay valid until
+  // the first read_body.
   asio::awaitable<HeadResult> read_head(std::string_view method, const http::Limits& limits,
                                         std::chrono::milliseconds timeout, bool upgrade_requested = false);
   const http::ResponseHead& head() const { return connection_->response_head; }
   // Why the last connect ended in kTlsFailed, for the reply and the log.
   const std::string& tls_error() const { return tls_error_; }
+  // The next piece of the response body, decoded from its framing (a length, chunks, up to the close),
+  // as a view valid until the next call: the piece counts as taken then, so a caller writes it on before
+  // it asks for more, and the backend is read no faster than the client takes the body. `timeout` bounds
+  // this call (0: the deadline armed before keeps running). After kDone, trailers() holds the trailer
+  // fields of a chunked body.
+  asio::awaitable<BodyRead> read_body(std::string_view& piece, std::chrono::milliseconds timeout);
+  // The same without a wait, for the pieces read already (no coroutine, no deadline): kWait when the
+  // next one needs read_body.
+  BodyRead take_body(std::string_view& piece) {
+    switch (wire_.next_piece(piece)) {
+      case WireRead::kOk:
+        return BodyRead::kData;
+      case WireRead::kDone:
+        return BodyRead::kDone;
+      case WireRead::kNeedMore:
+        return BodyRead::kWait;
+      case WireRead::kMalformed:
+        break;
+    }
+    return BodyRead::kMalformed;
+  }
+  std::span<const http::Header> trailers() const { return wire_.trailers(); }
+  // More of the body is read already: the next read_body needs no wait (a caller may gather pieces).
+  bool body_buffered() const { return wire_.buffered(); }
   // Reads the response body and throws it away, after `capture` (if any) saw it. The deadline armed
   // before it (by write or read_head) keeps running: a mirror copy has one deadline for everything.
   asio::awaitable<DiscardResult> discard_body(http::BodyCapture* capture);
@@ -81,6 +146,8 @@ class Exchange {
 
  private:
   void adopt(std::unique_ptr<UpstreamConnection> connection);
+  // Reads more of the backend's bytes into the connection's buffer; false on EOF (eof_), error or deadline.
+  asio::awaitable<bool> read_more();
   asio::awaitable<ConnectResultKind> connect_tls_to(const route::Endpoint& endpoint, std::chrono::milliseconds timeout,
                                                     bool fresh, route::UpstreamProtocol protocol,
                                                     const std::shared_ptr<const net::UpstreamTlsContext>& tls);
@@ -89,6 +156,7 @@ class Exchange {
   const route::Endpoint* endpoint_ = nullptr;
   std::unique_ptr<UpstreamConnection> connection_;
   std::optional<net::SocketWatchdog> watchdog_;  // watches connection_'s TCP socket (under TLS, if any)
+  Http1Wire wire_;                               // connection_'s messages
   bool eof_ = false;                             // the last read ended in a clean EOF
   std::string tls_error_;
 };

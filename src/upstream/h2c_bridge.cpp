@@ -1,6 +1,9 @@
 #include "upstream/h2c_bridge.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <string>
 #include <vector>
 
@@ -52,6 +55,9 @@ class Bridge {
          std::shared_ptr<const net::UpstreamTlsContext> tls)
       : state_(std::move(state)), pair_(std::move(pair)), endpoint_(endpoint), timeout_(timeout),
         first_(std::move(first)), tls_(std::move(tls)), signal_(pair_.get_executor()) {}
+  ~Bridge() { *alive_ = false; }  // a pair watch completing later must not touch it
+  Bridge(const Bridge&) = delete;
+  Bridge& operator=(const Bridge&) = delete;
 
   asio::awaitable<void> run() {
     bool more = true;
@@ -136,7 +142,9 @@ class Bridge {
       }
       connection->kick();
       if (!co_await send_body(*connection, *stream)) co_return false;
-      while (!stream->head_done && !stream->closed) co_await signal_.wait();
+      watch_pair();
+      while (!stream->head_done && !stream->closed && !pair_closed_) co_await signal_.wait();
+      if (pair_closed_) co_return false;  // the Exchange gave up: the stream is reset (CANCEL)
       if (stream->refused() && keep_ && body_read_ && attempt + 1 < kSubmitAttempts) continue;
       if (!stream->head_done) co_return false;  // reset, or the backend went away: the Exchange says 502
       const bool relayed = co_await relay_response(*connection, *stream);
@@ -221,6 +229,7 @@ class Bridge {
       }
       if (stream.body_done) break;
       if (stream.closed) co_return false;  // reset mid-body: the client sees the answer cut short
+      if (pair_closed_) co_return false;   // the Exchange gave up (its deadline, the client gone): CANCEL
       if (!out.empty()) {
         auto [ec, written] = co_await asio::async_write(pair_, asio::buffer(out), kNoThrow);
         if (ec) co_return false;
@@ -241,6 +250,24 @@ class Bridge {
     co_return body_read_;
   }
 
+  // Once the request is all read, the Exchange writes nothing more until it has read the answer: the pair
+  // turns readable then only when the Exchange closed its end (a deadline, a client gone). Without this
+  // the bridge would wait for the backend for ever, and hold its stream open on the shared connection.
+  void watch_pair() {
+    if (watching_ || pair_closed_) return;
+    watching_ = true;
+    pair_.async_wait(asio::socket_base::wait_read, [this, alive = alive_](std::error_code ec) {
+      if (!*alive) return;
+      watching_ = false;
+      char byte;
+      const ssize_t n = ::recv(pair_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (ec || n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        pair_closed_ = true;
+        signal_.notify();
+      }
+    });
+  }
+
   std::shared_ptr<H2cConnections::State> state_;
   asio::local::stream_protocol::socket pair_;
   route::Endpoint endpoint_;
@@ -258,6 +285,9 @@ class Bridge {
   bool body_read_ = false;  // the request body was read whole from the pair
   std::string kept_;        // the body read so far, while it fits kReplayableBody
   bool keep_ = true;
+  bool watching_ = false;     // a watch_pair wait is pending
+  bool pair_closed_ = false;  // the Exchange closed its end of the pair
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 asio::awaitable<void> run_bridge(std::unique_ptr<Bridge> bridge) { co_await bridge->run(); }

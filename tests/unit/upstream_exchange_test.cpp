@@ -1,6 +1,7 @@
 // The upstream exchange against a scripted backend on loopback: a pooled connection the backend closed
 // (the one replay), a reset, a backend that never answers, malformed and interim heads, a discarded
-// body going back to the pool, and connect failures.
+// body going back to the pool, bodies handed out decoded (pieces, trailers, the close), the exchange's own
+// deadline and its cancel, and connect failures.
 
 #include <gtest/gtest.h>
 
@@ -10,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -17,6 +19,7 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/read_until.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
@@ -117,6 +120,77 @@ TEST_F(ExchangeTest, AnsweredBodyIsDiscardedAndTheConnectionPooled) {
   EXPECT_EQ(stats_.upstream_connections_total, 1u);
 }
 
+// Reads the whole body piece by piece as a relay does: the pieces read already without a wait, then
+// read_body for the rest. Fails the test on anything but kData and kDone.
+asio::awaitable<std::string> read_whole_body(Exchange& exchange, std::vector<std::string>* pieces = nullptr) {
+  std::string body;
+  for (;;) {
+    std::string_view piece;
+    BodyRead read = exchange.take_body(piece);
+    if (read == BodyRead::kWait) read = co_await exchange.read_body(piece, 2s);
+    if (read == BodyRead::kDone) break;
+    EXPECT_EQ(read, BodyRead::kData);
+    if (read != BodyRead::kData) break;
+    body.append(piece);
+    if (pieces) pieces->emplace_back(piece);
+  }
+  co_return body;
+}
+
+TEST_F(ExchangeTest, ChunkedBodyComesDecodedWithItsTrailersAndTheHopByHopOnesLeftOut) {
+  use_backend([](tcp::socket& s, std::string) -> asio::awaitable<void> {
+    co_await answer(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: x-hop\r\n\r\n3\r\nabc\r\n");
+    asio::steady_timer later(s.get_executor(), 20ms);  // the rest in a later read: read_body waits for it
+    co_await later.async_wait(kNoThrow);
+    co_await answer(s, "2\r\nde\r\n0\r\nGrpc-Status:  0 \r\nX-Hop: 1\r\nHost: h\r\n\r\n");
+  });
+  run([&]() -> asio::awaitable<void> {
+    Exchange exchange(context_);
+    EXPECT_EQ(co_await exchange.connect(clusters_, 0, 1s, false), ConnectResultKind::kConnected);
+    EXPECT_EQ(co_await send_and_read(exchange), HeadResult::kOk);
+    std::vector<std::string> pieces;
+    EXPECT_EQ(co_await read_whole_body(exchange, &pieces), "abcde");
+    EXPECT_EQ(pieces, (std::vector<std::string>{"abc", "de"}));  // chunk by chunk, never joined or copied
+    EXPECT_EQ(exchange.trailers().size(), 1u);  // (no ASSERT in a coroutine)
+    if (!exchange.trailers().empty()) {
+      EXPECT_EQ(exchange.trailers()[0].name, "Grpc-Status");
+      EXPECT_EQ(exchange.trailers()[0].value, "0");
+    }
+    exchange.finish(true);
+  });
+  EXPECT_EQ(pool_.idle_count(), 1u);
+}
+
+TEST_F(ExchangeTest, CloseDelimitedBodyEndsWithTheCloseAndALengthWithItsLastByte) {
+  use_backend([](tcp::socket& s, std::string) -> asio::awaitable<void> {
+    co_await answer(s, "HTTP/1.1 200 OK\r\n\r\nuntil the close");
+    std::error_code ignored;
+    s.shutdown(tcp::socket::shutdown_send, ignored);
+  });
+  run([&]() -> asio::awaitable<void> {
+    Exchange exchange(context_);
+    EXPECT_EQ(co_await exchange.connect(clusters_, 0, 1s, false), ConnectResultKind::kConnected);
+    EXPECT_EQ(co_await send_and_read(exchange), HeadResult::kOk);
+    EXPECT_EQ(co_await read_whole_body(exchange), "until the close");
+    exchange.finish(true);  // a close-delimited answer's connection is over
+  });
+  EXPECT_EQ(pool_.idle_count(), 0u);
+  use_backend([](tcp::socket& s, std::string) -> asio::awaitable<void> {
+    co_await answer(s, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+  });
+  run([&]() -> asio::awaitable<void> {
+    Exchange exchange(context_);
+    EXPECT_EQ(co_await exchange.connect(clusters_, 0, 1s, false), ConnectResultKind::kConnected);
+    EXPECT_EQ(co_await send_and_read(exchange), HeadResult::kOk);
+    std::string_view piece;
+    EXPECT_EQ(exchange.take_body(piece), BodyRead::kData);  // it came with the head: no wait
+    EXPECT_EQ(piece, "hello");
+    EXPECT_EQ(exchange.take_body(piece), BodyRead::kDone);
+    exchange.finish(true);
+  });
+  EXPECT_EQ(pool_.idle_count(), 1u);
+}
+
 TEST_F(ExchangeTest, PooledConnectionTheBackendClosedIsALostReuseRace) {
   // First request answered with keep-alive, then the backend sends its FIN (and keeps reading).
   use_backend([](tcp::socket& s, std::string) -> asio::awaitable<void> {
@@ -166,6 +240,44 @@ TEST_F(ExchangeTest, BackendThatNeverAnswersTimesOut) {
     const auto start = std::chrono::steady_clock::now();
     EXPECT_EQ(co_await send_and_read(exchange, 100ms), HeadResult::kTimeout);
     EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+    exchange.finish(false);
+  });
+  EXPECT_EQ(pool_.idle_count(), 0u);
+}
+
+TEST_F(ExchangeTest, ArmedDeadlineEndsAStalledBodyAsATimeoutAndTheConnectionIsNotPooled) {
+  use_backend([](tcp::socket& s, std::string) -> asio::awaitable<void> {
+    co_await answer(s, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");  // and then nothing
+  });
+  run([&]() -> asio::awaitable<void> {
+    Exchange exchange(context_);
+    EXPECT_EQ(co_await exchange.connect(clusters_, 0, 1s, false), ConnectResultKind::kConnected);
+    EXPECT_EQ(co_await send_and_read(exchange), HeadResult::kOk);
+    EXPECT_FALSE(exchange.fired());
+    exchange.arm(100ms);  // as a mirror copy does: one deadline over the rest of the exchange
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(co_await exchange.discard_body(nullptr), DiscardResult::kTimeout);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+    EXPECT_TRUE(exchange.fired());
+    exchange.finish(true);  // the caller's word does not pool a connection its deadline ended
+  });
+  EXPECT_EQ(pool_.idle_count(), 0u);
+}
+
+TEST_F(ExchangeTest, CancelEndsAWaitingReadAtOnceAndIsNoTimeout) {
+  use_backend([](tcp::socket&, std::string) -> asio::awaitable<void> { co_return; });
+  run([&]() -> asio::awaitable<void> {
+    Exchange exchange(context_);
+    EXPECT_EQ(co_await exchange.connect(clusters_, 0, 1s, false), ConnectResultKind::kConnected);
+    // The client goes away while the exchange waits for the backend's answer (an HTTP/2 stream reset).
+    asio::steady_timer client_gone(io_, 50ms);
+    client_gone.async_wait([&](std::error_code ec) {
+      if (!ec) exchange.cancel();  // (not after the timer went with this frame)
+    });
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(co_await send_and_read(exchange, 3s), HeadResult::kClosed);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+    EXPECT_FALSE(exchange.fired());
     exchange.finish(false);
   });
   EXPECT_EQ(pool_.idle_count(), 0u);
