@@ -14,6 +14,18 @@ DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION =
 END_STREAM, END_HEADERS, ACK = 0x1, 0x4, 0x1
 
 
+def read_preface(conn: socket.socket) -> bytes | None:
+    """A test backend's start: reads the client's connection preface and returns the bytes after it (the
+    start of its frames), or None when the client closed first."""
+    buf = b""
+    while len(buf) < len(PREFACE):
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        buf += chunk
+    return buf[len(PREFACE):]
+
+
 def frame(kind: int, flags: int, stream: int, payload: bytes = b"") -> bytes:
     return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
 

@@ -37,14 +37,10 @@ class StallingH2Backend(mgtest.ThreadedTcpServer):
         self.start_accepting()
 
     def serve(self, conn: socket.socket, peer, number: int) -> None:
-        buf = b""
+        buf = h2frames.read_preface(conn)
+        if buf is None:
+            return
         decoder = hpack_decode.Decoder()
-        while len(buf) < len(h2frames.PREFACE):
-            chunk = conn.recv(65536)
-            if not chunk:
-                return
-            buf += chunk
-        buf = buf[len(h2frames.PREFACE):]
         conn.sendall(frame(SETTINGS, 0, 0))
         while not self.stop.is_set():
             while len(buf) < 9 or len(buf) < 9 + int.from_bytes(buf[:3], "big"):

@@ -39,13 +39,9 @@ class RawH2Backend(mgtest.ThreadedTcpServer):
         self.start_accepting()
 
     def serve(self, conn: socket.socket, peer, number: int) -> None:
-        buf = b""
-        while len(buf) < len(h2frames.PREFACE):
-            chunk = conn.recv(65536)
-            if not chunk:
-                return
-            buf += chunk
-        buf = buf[len(h2frames.PREFACE):]
+        buf = h2frames.read_preface(conn)
+        if buf is None:
+            return
         conn.sendall(frame(SETTINGS, 0, 0, struct.pack(">HI", 3, 100)))
         decoder = hpack_decode.Decoder()
         state = {"conn_window": 65535, "initial": 65535, "windows": {}, "reset": set()}
