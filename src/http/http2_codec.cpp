@@ -243,8 +243,8 @@ int Http2Codec::begin_headers_frame(int32_t id) {
   // a HEADERS below that on a stream it no longer knows (it may be trailers after a reset); a stream id
   // the client never opened (none of the recent ones) is the connection error the RFC asks for.
   if (id <= 0 || (id & 1) == 0 || id >= highest_id_ || nghttp2_session_find_stream(session_, id)) return 0;
-  // The ring covers every stream while fewer than kRecentIds were opened, else the newest ones.
-  if ((recent_ids_.size() < kRecentIds || id >= recent_ids_.front()) &&
+  // The list covers every stream until it was first trimmed, else at least the kRecentIds newest.
+  if ((!recent_trimmed_ || id >= recent_ids_.front()) &&
       !std::binary_search(recent_ids_.begin(), recent_ids_.end(), id)) {
     nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
     goaway_ = true;
@@ -255,8 +255,11 @@ int Http2Codec::begin_headers_frame(int32_t id) {
 int Http2Codec::begin_headers(int32_t id, bool request) {
   if (!request) return 0;
   highest_id_ = std::max(highest_id_, id);
-  recent_ids_.push_back(id);  // ids only grow: the ring stays sorted
-  if (recent_ids_.size() > kRecentIds) recent_ids_.pop_front();
+  recent_ids_.push_back(id);  // ids only grow: the list stays sorted
+  if (recent_ids_.size() == 2 * kRecentIds) {
+    recent_ids_.erase(recent_ids_.begin(), recent_ids_.begin() + kRecentIds);
+    recent_trimmed_ = true;
+  }
   auto stream = std::make_shared<Http2Stream>();
   stream->id = id;
   stream->fields.reserve(8);  // a typical request's regular fields, without growing through 1, 2, 4

@@ -17,7 +17,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -150,7 +149,10 @@ class Http2Codec {
   bool goaway_ = false;
   std::string_view error_;
   static constexpr size_t kRecentIds = 256;
-  std::deque<int32_t> recent_ids_;  // the last streams the client opened, oldest first
+  // The last streams the client opened, oldest first: kRecentIds to twice that once trimmed. A vector
+  // trimmed by halves, not a deque, whose constructor allocates a 512-byte block on every connection.
+  std::vector<int32_t> recent_ids_;
+  bool recent_trimmed_ = false;
   int32_t highest_id_ = 0;
   size_t complete_heads_ = 0;  // open streams whose head was complete
   bool constructing_ = true;
