@@ -549,7 +549,9 @@ asio::awaitable<RelayResult> StreamTask::send_request_body(upstream::Exchange& e
       if (capture) capture->add(s.body);
       result.bytes += n;
     }
-    piece.assign(s.body);  // DATA arriving while it is written go to s.body, which may move
+    // DATA arriving while the piece is written go to s.body, which may move: the two buffers trade
+    // places (no copy, and each keeps its capacity for the next round).
+    piece.swap(s.body);
     s.body.clear();
     const bool last = s.body_done;
     trailers.clear();

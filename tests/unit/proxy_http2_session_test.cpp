@@ -446,13 +446,27 @@ TEST_F(Http2SessionTest, BodyWithoutLengthGoesUpstreamChunked) {
   auto c = client();
   auto fields = Client::get_fields("/upload");
   fields[0].second = "PUT";
-  const std::string body(70000, 'q');  // more than one window: the stream waits for the upstream write
+  // More than one window: the stream waits for the upstream write while more DATA arrive. Every byte
+  // differs from its neighbours, so a piece lost, repeated or reordered on the way shows.
+  std::string body(70000, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
   const int32_t id = c->request(fields, &body);
   const Answer& answer = finished(*c, id);
   EXPECT_EQ(answer.status, 200);
   ASSERT_EQ(backend().requests.size(), 1u);
-  EXPECT_NE(backend().requests[0].find("Transfer-Encoding: chunked\r\n"), std::string::npos);
-  EXPECT_TRUE(backend().requests[0].ends_with("\r\n0\r\n\r\n"));
+  const std::string& sent = backend().requests[0];
+  ASSERT_NE(sent.find("Transfer-Encoding: chunked\r\n"), std::string::npos);
+  EXPECT_TRUE(sent.ends_with("\r\n0\r\n\r\n"));
+  std::string decoded;  // the chunks, decoded
+  for (size_t at = sent.find("\r\n\r\n") + 4;;) {
+    const size_t line_end = sent.find("\r\n", at);
+    ASSERT_NE(line_end, std::string::npos);
+    const size_t size = std::stoul(sent.substr(at, line_end - at), nullptr, 16);
+    if (size == 0) break;
+    decoded += sent.substr(line_end + 2, size);
+    at = line_end + 2 + size + 2;
+  }
+  EXPECT_TRUE(decoded == body) << "decoded " << decoded.size() << " bytes of " << body.size();
 }
 
 TEST_F(Http2SessionTest, ClosedWindowHoldsTheUpstreamReadBack) {
