@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh [TARGET] [SECONDS]
 #
 # TARGET: request_parser_fuzz, response_parser_fuzz, chunked_decoder_fuzz, http2_session_fuzz, h2_client_codec_fuzz,
-# websocket_frame_fuzz, trace_context_fuzz (the "_fuzz" may be left off) or "all" (default); SECONDS per target (default 60).
+# websocket_frame_fuzz, trace_context_fuzz, client_hello_fuzz (the "_fuzz" may be left off) or "all" (default); SECONDS per target (default 60).
 # Each target fuzzes on a scratch copy of tests/fuzz/corpus/<target>/, then only the inputs that add
 # coverage are merged back into it (so the corpus stays small). A crash leaves its reproducer in
 # build-fuzz/artifacts/ and fails the script.
@@ -15,7 +15,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 target=${1:-all}
 seconds=${2:-60}
 build=${BUILD_DIR:-$root/build-fuzz}
-all=(request_parser_fuzz response_parser_fuzz chunked_decoder_fuzz http2_session_fuzz websocket_frame_fuzz h2_client_codec_fuzz trace_context_fuzz)
+all=(request_parser_fuzz response_parser_fuzz chunked_decoder_fuzz http2_session_fuzz websocket_frame_fuzz h2_client_codec_fuzz trace_context_fuzz client_hello_fuzz)
 
 if [[ "$target" == all ]]; then
   targets=("${all[@]}")

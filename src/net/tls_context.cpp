@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "net/client_hello.h"
 #include "net/ticket_keys.h"
 
 namespace mg::net {
@@ -189,18 +190,6 @@ int on_ticket_key(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_C
                          : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes.data(), iv);
   if (ok != 1) return -1;
   return renew ? 2 : 1;
-}
-
-// The server_name of a ClientHello ("" when absent or malformed), RFC 6066 section 3.
-std::string_view client_hello_server_name(SSL* ssl) {
-  const unsigned char* p = nullptr;
-  size_t len = 0;
-  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) != 1 || len < 5) return {};
-  const size_t list = (size_t{p[0]} << 8) | p[1];
-  if (list + 2 != len || p[2] != TLSEXT_NAMETYPE_host_name) return {};
-  const size_t name = (size_t{p[3]} << 8) | p[4];
-  if (name + 5 > len) return {};
-  return std::string_view(reinterpret_cast<const char*>(p + 5), name);
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ include(ExternalProject)
 set(MG_FUZZ_SOURCE_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(MG_FUZZ_BINARY_DIR ${CMAKE_BINARY_DIR}/fuzz)
 set(MG_FUZZ_TARGETS request_parser_fuzz response_parser_fuzz chunked_decoder_fuzz http2_session_fuzz
-    websocket_frame_fuzz h2_client_codec_fuzz trace_context_fuzz)
+    websocket_frame_fuzz h2_client_codec_fuzz trace_context_fuzz client_hello_fuzz)
 set(MG_FUZZ_SECONDS 15 CACHE STRING "Seconds each fuzz.<target> CTest test fuzzes after the replay")
 
 ExternalProject_Add(mirrorgate_fuzz
@@ -28,7 +28,7 @@ ExternalProject_Add(mirrorgate_fuzz
   BUILD_BYPRODUCTS ${MG_FUZZ_BINARY_DIR}/request_parser_fuzz ${MG_FUZZ_BINARY_DIR}/response_parser_fuzz
                    ${MG_FUZZ_BINARY_DIR}/chunked_decoder_fuzz ${MG_FUZZ_BINARY_DIR}/http2_session_fuzz
                    ${MG_FUZZ_BINARY_DIR}/websocket_frame_fuzz ${MG_FUZZ_BINARY_DIR}/h2_client_codec_fuzz
-                   ${MG_FUZZ_BINARY_DIR}/trace_context_fuzz)
+                   ${MG_FUZZ_BINARY_DIR}/trace_context_fuzz ${MG_FUZZ_BINARY_DIR}/client_hello_fuzz)
 
 foreach(target ${MG_FUZZ_TARGETS})
   set(corpus ${MG_FUZZ_SOURCE_DIR}/corpus/${target})
