@@ -838,8 +838,9 @@ HTTPRouteRule decode_rule(Obj o) {
   return r;
 }
 
-void decode_http_route_spec(Obj o, HTTPRoute& route) {
-  route.parent_refs = o.objects<ParentReference>(
+// A route's spec.parentRefs (HTTPRoute, TLSRoute).
+std::vector<ParentReference> decode_parent_refs(Obj& o) {
+  return o.objects<ParentReference>(
       "parentRefs",
       [](Obj p) {
         ParentReference ref;
@@ -853,6 +854,11 @@ void decode_http_route_spec(Obj o, HTTPRoute& route) {
         return ref;
       },
       32);
+}
+
+// A route's spec.hostnames (HTTPRoute, TLSRoute).
+std::vector<std::string> decode_route_hostnames(Obj& o, size_t max_items) {
+  std::vector<std::string> hostnames;
   o.list(
       "hostnames",
       [&](const YAML::Node& n, const std::string& p) {
@@ -860,9 +866,15 @@ void decode_http_route_spec(Obj o, HTTPRoute& route) {
         if (!valid_hostname(h))
           o.fail(n, p,
                  "invalid hostname \"" + h + "\" (lowercase RFC 1123 name, optionally starting with \"*.\")");
-        route.hostnames.push_back(std::move(h));
+        hostnames.push_back(std::move(h));
       },
-      16);
+      max_items);
+  return hostnames;
+}
+
+void decode_http_route_spec(Obj o, HTTPRoute& route) {
+  route.parent_refs = decode_parent_refs(o);
+  route.hostnames = decode_route_hostnames(o, 16);
   route.rules = o.objects<HTTPRouteRule>("rules", decode_rule, 16);
   if (route.rules.empty()) {  // schema default: one rule matching everything
     route.rules.emplace_back();
@@ -874,6 +886,33 @@ void decode_http_route_spec(Obj o, HTTPRoute& route) {
       o.fail(o.raw("rules")[i], index_path(o.sub("rules"), i) + ".name",
              "duplicate rule name \"" + *route.rules[i].name + "\"");
   }
+  o.finish();
+}
+
+// TLSRoute v1 has exactly one rule and at least one hostname; v1alpha2 allowed none and up to 16 rules,
+// which are read the same way.
+void decode_tls_route_spec(Obj o, TLSRoute& route) {
+  route.parent_refs = decode_parent_refs(o);
+  route.hostnames = decode_route_hostnames(o, 1024);
+  route.rules = o.objects<TLSRouteRule>(
+      "rules",
+      [](Obj r) {
+        TLSRouteRule rule;
+        rule.name = r.str("name");
+        rule.backend_refs = r.objects<BackendRef>(
+            "backendRefs",
+            [](Obj b) {
+              BackendRef br;
+              br.ref = decode_backend_object_ref(b);
+              br.weight = b.int32("weight", 0, 1000000).value_or(1);
+              b.finish();
+              return br;
+            },
+            16);
+        r.finish();
+        return rule;
+      },
+      16);
   o.finish();
 }
 
@@ -1325,6 +1364,8 @@ const std::unordered_map<std::string_view, KindInfo>& known_kinds() {
               decoded_kind(gw, true, &ObjectSet::gateways, decode_with_spec<Gateway, decode_gateway_spec>));
     m.emplace("HTTPRoute", decoded_kind(gw, true, &ObjectSet::http_routes,
                                         decode_with_spec<HTTPRoute, decode_http_route_spec>));
+    m.emplace("TLSRoute", decoded_kind({"gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1alpha2"}, true,
+                                       &ObjectSet::tls_routes, decode_with_spec<TLSRoute, decode_tls_route_spec>));
     m.emplace("ReferenceGrant",
               decoded_kind({"gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1",
                             "gateway.networking.k8s.io/v1alpha2"},

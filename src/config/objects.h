@@ -381,6 +381,31 @@ struct HTTPRoute {
   bool operator==(const HTTPRoute&) const = default;
 };
 
+// --- TLSRoute ---
+
+struct BackendRef {
+  BackendObjectReference ref;
+  int32_t weight = 1;
+  bool operator==(const BackendRef&) const = default;
+};
+
+struct TLSRouteRule {
+  std::optional<std::string> name;
+  std::vector<BackendRef> backend_refs;
+  bool operator==(const TLSRouteRule&) const = default;
+};
+
+// A route for TLS connections by their SNI, served by listeners of protocol TLS (Passthrough: the
+// connection goes to the backend unopened).
+struct TLSRoute {
+  ObjectMeta metadata;
+  SourceLocation source;
+  std::vector<ParentReference> parent_refs;
+  std::vector<std::string> hostnames;
+  std::vector<TLSRouteRule> rules;
+  bool operator==(const TLSRoute&) const = default;
+};
+
 // --- ReferenceGrant ---
 
 struct ReferenceGrantFrom {
@@ -605,6 +630,7 @@ struct ObjectSet {
   std::vector<GatewayClass> gateway_classes;
   std::vector<Gateway> gateways;
   std::vector<HTTPRoute> http_routes;
+  std::vector<TLSRoute> tls_routes;
   std::vector<ReferenceGrant> reference_grants;
   std::vector<Service> services;
   std::vector<EndpointSlice> endpoint_slices;
@@ -624,6 +650,7 @@ void for_each_kind(F&& f) {
   f("GatewayClass", &ObjectSet::gateway_classes);
   f("Gateway", &ObjectSet::gateways);
   f("HTTPRoute", &ObjectSet::http_routes);
+  f("TLSRoute", &ObjectSet::tls_routes);
   f("ReferenceGrant", &ObjectSet::reference_grants);
   f("Service", &ObjectSet::services);
   f("EndpointSlice", &ObjectSet::endpoint_slices);
