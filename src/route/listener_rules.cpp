@@ -19,6 +19,12 @@ GatewayBindAddress gateway_bind_address(const config::Gateway& gw) {
 
 bool serves_http(const config::Listener& l) { return l.protocol == "HTTP" || l.protocol == "HTTPS"; }
 
+bool serves_tls_passthrough(const config::Listener& l) {
+  return l.protocol == "TLS" && l.tls && l.tls->mode == "Passthrough";
+}
+
+bool binds_socket(const config::Listener& l) { return serves_http(l) || serves_tls_passthrough(l); }
+
 namespace {
 
 // Protocols that may share a port, told apart by hostname (HTTPS and TLS both by SNI).
@@ -41,13 +47,14 @@ ListenerConflict listener_conflict(const config::Gateway& gw, const config::List
 
 ListenerRouteKinds listener_route_kinds(const config::Listener& l) {
   ListenerRouteKinds out;
-  const bool http = serves_http(l);
+  const std::string_view served = serves_http(l) ? "HTTPRoute" : serves_tls_passthrough(l) ? "TLSRoute" : "";
   if (l.allowed_routes.kinds.empty()) {
-    if (http) out.supported.push_back(config::RouteGroupKind{std::string(kGatewayGroup), "HTTPRoute"});
+    if (!served.empty())
+      out.supported.push_back(config::RouteGroupKind{std::string(kGatewayGroup), std::string(served)});
     return out;
   }
   for (const auto& k : l.allowed_routes.kinds) {
-    if (http && k.group == kGatewayGroup && k.kind == "HTTPRoute") {
+    if (!served.empty() && k.group == kGatewayGroup && k.kind == served) {
       out.supported.push_back(k);
     } else {
       out.invalid.push_back("route kind " + (k.group.empty() ? "" : k.group + "/") + k.kind +
@@ -70,17 +77,20 @@ bool namespace_allowed(const config::Gateway& gw, const config::Listener& l, con
   return false;
 }
 
-ListenerMatch match_listener(const config::Gateway& gw, const config::Listener& l,
-                             const config::HTTPRoute& route, const config::ParentReference& ref,
+ListenerMatch match_listener(const config::Gateway& gw, const config::Listener& l, std::string_view route_kind,
+                             const std::string& route_namespace, const std::vector<std::string>& route_hostnames,
+                             const config::ParentReference& ref,
                              const std::map<std::string, std::string>& route_namespace_labels) {
   if (ref.section_name && *ref.section_name != l.name) return ListenerMatch::kNotSelected;
   if (ref.port && *ref.port != l.port) return ListenerMatch::kNotSelected;
-  if (listener_route_kinds(l).supported.empty()) return ListenerMatch::kKindNotAllowed;
-  if (!namespace_allowed(gw, l, route.metadata.namespace_, route_namespace_labels))
-    return ListenerMatch::kNamespaceNotAllowed;
+  const ListenerRouteKinds kinds = listener_route_kinds(l);
+  if (std::none_of(kinds.supported.begin(), kinds.supported.end(),
+                   [&](const config::RouteGroupKind& k) { return k.kind == route_kind; }))
+    return ListenerMatch::kKindNotAllowed;
+  if (!namespace_allowed(gw, l, route_namespace, route_namespace_labels)) return ListenerMatch::kNamespaceNotAllowed;
   const std::string lh = l.hostname.value_or("");
-  const bool common = route.hostnames.empty() ||
-                      std::any_of(route.hostnames.begin(), route.hostnames.end(), [&](const std::string& rh) {
+  const bool common = route_hostnames.empty() ||
+                      std::any_of(route_hostnames.begin(), route_hostnames.end(), [&](const std::string& rh) {
                         return intersect_hostnames(lh, rh).has_value();
                       });
   return common ? ListenerMatch::kAttached : ListenerMatch::kNoHostname;

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/objects.h"
@@ -20,8 +21,12 @@ struct GatewayBindAddress {
 
 GatewayBindAddress gateway_bind_address(const config::Gateway&);
 
-// HTTP and HTTPS listeners: the ones mirrorgate serves (and binds a socket for).
+// HTTP and HTTPS listeners: the ones that serve HTTPRoutes.
 bool serves_http(const config::Listener&);
+// TLS listeners in Passthrough mode: connections go to a TLSRoute's backend unopened, chosen by SNI.
+bool serves_tls_passthrough(const config::Listener&);
+// The listeners mirrorgate serves, and binds a socket for: either of the above.
+bool binds_socket(const config::Listener&);
 
 // Why a listener is Conflicted with another of its Gateway on the same port, as the Gateway API defines
 // distinct listeners: on one port, HTTP listeners, or HTTPS and TLS ones, may share it when their hostnames
@@ -36,8 +41,9 @@ struct ListenerConflict {
 ListenerConflict listener_conflict(const config::Gateway&, const config::Listener&);
 
 struct ListenerRouteKinds {
-  // HTTPRoute on HTTP and HTTPS listeners (the default when allowedRoutes.kinds is empty, else the
-  // entries naming it); empty on other protocols: no route can attach.
+  // HTTPRoute on HTTP and HTTPS listeners, TLSRoute on TLS Passthrough ones (the default when
+  // allowedRoutes.kinds is empty, else the entries naming it); empty on other listeners: no route can
+  // attach.
   std::vector<config::RouteGroupKind> supported;
   std::vector<std::string> invalid;  // one message per allowedRoutes.kinds entry we cannot serve
 };
@@ -49,13 +55,27 @@ ListenerRouteKinds listener_route_kinds(const config::Listener&);
 bool namespace_allowed(const config::Gateway&, const config::Listener&, const std::string& route_ns,
                        const std::map<std::string, std::string>& namespace_labels);
 
-// How one listener of a Gateway answers one parentRef of an HTTPRoute that names the Gateway, the checks
-// in the order status reports them: not selected (sectionName or port differ), kind or namespace not
-// allowed, no hostname in common, or attached.
+// How one listener of a Gateway answers one parentRef of a route (of `route_kind`, "HTTPRoute" or
+// "TLSRoute") that names the Gateway, the checks in the order status reports them: not selected
+// (sectionName or port differ), kind or namespace not allowed, no hostname in common, or attached.
 enum class ListenerMatch { kNotSelected, kKindNotAllowed, kNamespaceNotAllowed, kNoHostname, kAttached };
 
-ListenerMatch match_listener(const config::Gateway&, const config::Listener&, const config::HTTPRoute&,
+ListenerMatch match_listener(const config::Gateway&, const config::Listener&, std::string_view route_kind,
+                             const std::string& route_namespace, const std::vector<std::string>& route_hostnames,
                              const config::ParentReference&,
                              const std::map<std::string, std::string>& route_namespace_labels);
+
+inline ListenerMatch match_listener(const config::Gateway& gw, const config::Listener& l,
+                                    const config::HTTPRoute& route, const config::ParentReference& ref,
+                                    const std::map<std::string, std::string>& route_namespace_labels) {
+  return match_listener(gw, l, "HTTPRoute", route.metadata.namespace_, route.hostnames, ref,
+                        route_namespace_labels);
+}
+inline ListenerMatch match_listener(const config::Gateway& gw, const config::Listener& l,
+                                    const config::TLSRoute& route, const config::ParentReference& ref,
+                                    const std::map<std::string, std::string>& route_namespace_labels) {
+  return match_listener(gw, l, "TLSRoute", route.metadata.namespace_, route.hostnames, ref,
+                        route_namespace_labels);
+}
 
 }  // namespace mg::route

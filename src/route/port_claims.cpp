@@ -30,7 +30,7 @@ PortClaims::PortClaims(std::span<const config::Gateway* const> gateways,
     const auto address = address_of.find(id);
     if (address == address_of.end()) continue;  // binds nothing
     for (const auto& l : gw->listeners) {
-      if (!serves_http(l)) continue;  // binds no socket
+      if (!binds_socket(l)) continue;
       const auto [holder, inserted] = holders.try_emplace({address->second, l.port}, id);
       if (!inserted && holder->second != id) lost_[id][l.port] = holder->second;
     }

@@ -28,11 +28,12 @@ bool reference_granted(const config::ObjectSet& objects, std::string_view from_k
 std::optional<BackendRefProblem> backend_ref_problem(const config::ObjectSet& objects,
                                                      const ServiceIndex& services,
                                                      const std::string& route_ns,
-                                                     const config::BackendObjectReference& ref) {
+                                                     const config::BackendObjectReference& ref,
+                                                     std::string_view route_kind) {
   const std::string ns = ref.namespace_.value_or(route_ns);
   if (!(ref.group.empty() || ref.group == "core") || ref.kind != "Service")
     return BackendRefProblem{"InvalidKind", "is not supported (only core Services are)"};
-  if (ns != route_ns && !reference_granted(objects, "HTTPRoute", route_ns, "Service", ns, ref.name))
+  if (ns != route_ns && !reference_granted(objects, route_kind, route_ns, "Service", ns, ref.name))
     return BackendRefProblem{"RefNotPermitted",
                              "is in another namespace and no ReferenceGrant in " + ns + " allows it"};
   const auto svc = services.find(ns + "/" + ref.name);

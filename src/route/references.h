@@ -29,11 +29,12 @@ struct BackendRefProblem {
   std::string problem;  // what is wrong, to follow the reference's name: "not found", "has no port 81"
 };
 
-// Why a backendRef of an HTTPRoute in `route_ns` cannot be served; nullopt when it names an existing
+// Why a backendRef of a route (of `route_kind`) in `route_ns` cannot be served; nullopt when it names an existing
 // port of a core Service the route may reach. Checked in this order, the first problem wins.
 std::optional<BackendRefProblem> backend_ref_problem(const config::ObjectSet& objects,
                                                      const ServiceIndex& services,
                                                      const std::string& route_ns,
-                                                     const config::BackendObjectReference& ref);
+                                                     const config::BackendObjectReference& ref,
+                                                     std::string_view route_kind = "HTTPRoute");
 
 }  // namespace mg::route

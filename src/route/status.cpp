@@ -71,7 +71,7 @@ json gateway(const GatewayStatus& gw) {
   return item(kApiVersion, gw.object, std::move(status));
 }
 
-json http_route(const HTTPRouteStatus& route, const std::string& controller, const StatusOptions& options) {
+json route_status(const RouteStatus& route, const std::string& controller, const StatusOptions& options) {
   json parents = json::array();
   for (const auto& p : route.parents) {
     if (p.missing_gateway && !options.report_missing_parents) continue;
@@ -98,7 +98,8 @@ json status_json(const RouteTable& table, const StatusOptions& options) {
   if (const StatusSnapshot* s = table.status.get()) {
     for (const auto& gc : s->gateway_classes) items.push_back(gateway_class(gc, options));
     for (const auto& gw : s->gateways) items.push_back(gateway(gw));
-    for (const auto& r : s->http_routes) items.push_back(http_route(r, s->controller_name, options));
+    for (const auto* routes : {&s->http_routes, &s->tls_routes})
+      for (const auto& r : *routes) items.push_back(route_status(r, s->controller_name, options));
     for (const auto& p : s->policies) items.push_back(policy(p, s->controller_name));
   }
   return json{{"items", std::move(items)}};

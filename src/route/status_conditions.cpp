@@ -75,7 +75,8 @@ class StatusBuilder {
       if (in_.managed_classes.count(gw.gateway_class_name))
         listeners_.emplace(key(gw.metadata.namespace_, gw.metadata.name), evaluate_listeners(gw));
     // Routes first: they fill in the listeners' attachedRoutes.
-    for (const auto& route : in_.objects.http_routes) out.http_routes.push_back(http_route(route));
+    for (const auto& route : in_.objects.http_routes) out.http_routes.push_back(route_status(route));
+    for (const auto& route : in_.objects.tls_routes) out.tls_routes.push_back(route_status(route));
     for (const auto& gw : in_.objects.gateways)
       if (in_.managed_classes.count(gw.gateway_class_name)) out.gateways.push_back(gateway(gw));
     for (const auto& outcome : in_.mirror_policies.outcomes()) out.policies.push_back(mirror_policy(outcome));
@@ -119,20 +120,20 @@ class StatusBuilder {
         ref_problems.push_back(std::move(message));
       };
 
-      // Route kinds: an HTTPRoute is the only kind mirrorgate serves, and only on HTTP(S) listeners.
+      // Route kinds: HTTPRoutes on HTTP(S) listeners, TLSRoutes on TLS Passthrough ones.
       ListenerRouteKinds kinds = listener_route_kinds(l);
       for (auto& k : kinds.supported) s.status.supported_kinds.push_back(reference(k.group, k.kind, "", ""));
       for (auto& p : kinds.invalid) problem("InvalidRouteKinds", std::move(p));
 
       bool tls_ok = false;
-      if (l.tls) {
+      if (l.tls && l.tls->mode == "Terminate") {  // a passthrough listener holds no certificate
         const ListenerCertificate& cert = in_.certificate(gw, l);
         for (const auto& p : cert.problems) problem(cert.reason, p);
         tls_ok = cert.certificate.has_value();
       }
       if (!ref_problems.empty())
         s.resolved = condition("ResolvedRefs", false, ref_reason, join(ref_problems, "; "));
-      if (l.tls && in_.certificate(gw, l).no_valid_ca_certificate)
+      if (l.tls && l.tls->mode == "Terminate" && in_.certificate(gw, l).no_valid_ca_certificate)
         s.accepted = condition("Accepted", false, "NoValidCACertificate",
                                "client certificate validation has no usable CA certificate: " + s.resolved.message);
 
@@ -141,7 +142,7 @@ class StatusBuilder {
       if (!conflict.reason.empty())
         s.conflicted = condition("Conflicted", true, conflict.reason, conflict.message);
       const std::string* holder = in_.port_claims.held_by_other(gw_id, l.port);
-      if (holder && serves_http(l)) {
+      if (holder && binds_socket(l)) {
         const std::string where = (address == in_.gateway_addresses.end() ? std::string("port ")
                                                                             : address->second + ":") +
                                   std::to_string(l.port);
@@ -149,11 +150,11 @@ class StatusBuilder {
                                where + " is held by the older Gateway " + *holder +
                                    "; give one of them its own address (spec.addresses)");
         s.programmed = condition("Programmed", false, "Invalid", where + " is held by Gateway " + *holder);
-      } else if (!conflict.reason.empty() && serves_http(l)) {
+      } else if (!conflict.reason.empty() && binds_socket(l)) {
         s.accepted = condition("Accepted", false, conflict.reason,
                                conflict.message + "; no listener of a conflict is served");
         s.programmed = condition("Programmed", false, "Invalid", "conflicted: " + conflict.message);
-      } else if (l.protocol == "HTTP" || (l.protocol == "HTTPS" && !passthrough)) {
+      } else if (l.protocol == "HTTP" || (l.protocol == "HTTPS" && !passthrough) || serves_tls_passthrough(l)) {
         if (l.protocol == "HTTPS" && !tls_ok) {
           s.programmed = condition("Programmed", false, "Invalid",
                                    "no valid certificate: " +
@@ -169,10 +170,14 @@ class StatusBuilder {
                       "TLS mode " + l.tls->mode + " is not supported (mirrorgate terminates TLS only)");
         s.programmed =
             condition("Programmed", false, "Invalid", "TLS mode " + l.tls->mode + " is not supported");
+      } else if (l.protocol == "TLS") {  // mode Terminate (TLSRouteModeTerminate) is not served
+        s.accepted = condition("Accepted", false, "UnsupportedValue",
+                               "TLS mode Terminate is not supported on a TLS listener (only Passthrough)");
+        s.programmed = condition("Programmed", false, "Invalid", "TLS mode Terminate is not supported");
       } else {
         s.accepted =
             condition("Accepted", false, "UnsupportedProtocol",
-                      "protocol " + l.protocol + " is not supported (only HTTP and HTTPS are served)");
+                      "protocol " + l.protocol + " is not supported (only HTTP, HTTPS and TLS Passthrough are served)");
         s.programmed =
             condition("Programmed", false, "Invalid", "protocol " + l.protocol + " is not supported");
       }
@@ -241,7 +246,28 @@ class StatusBuilder {
     return out;
   }
 
-  // --- HTTPRoute ---
+  // --- routes ---
+
+  static std::string_view route_kind(const config::HTTPRoute&) { return "HTTPRoute"; }
+  static std::string_view route_kind(const config::TLSRoute&) { return "TLSRoute"; }
+
+  // A TLSRoute's backends are Services reached by TCP (the client's TLS goes through unopened).
+  Condition resolved_refs(const config::TLSRoute& route) const {
+    std::vector<std::string> messages;
+    std::string reason;
+    for (const auto& rule : route.rules)
+      for (const auto& br : rule.backend_refs) {
+        const auto p = backend_ref_problem(in_.objects, in_.services, route.metadata.namespace_, br.ref, "TLSRoute");
+        if (!p) continue;
+        if (reason.empty()) reason = p->reason;
+        const std::string ns = br.ref.namespace_.value_or(route.metadata.namespace_);
+        messages.push_back((br.ref.group.empty() ? "" : br.ref.group + "/") + br.ref.kind + " " + ns + "/" +
+                           br.ref.name + " " + p->problem);
+      }
+    if (messages.empty()) return condition("ResolvedRefs", true, "ResolvedRefs", "all backendRefs resolved");
+    return condition("ResolvedRefs", false, reason, join(messages, "; "));
+  }
+
 
   Condition resolved_refs(const config::HTTPRoute& route) const {
     std::vector<std::string> messages;
@@ -277,8 +303,10 @@ class StatusBuilder {
   }
 
   // Accepted for one parentRef; records the attachment on every listener that takes the route.
-  Condition accept(const config::HTTPRoute& route, const std::string& route_id, const config::Gateway& gw,
+  template <typename Route>
+  Condition accept(const Route& route, const std::string& route_id, const config::Gateway& gw,
                    const config::ParentReference& ref) {
+    const std::string_view kind = route_kind(route);
     auto& listeners = listeners_.at(key(gw.metadata.namespace_, gw.metadata.name));
     bool named = false, admitted = false;
     std::vector<ListenerState*> taking;
@@ -299,14 +327,15 @@ class StatusBuilder {
     if (!admitted)
       return condition(
           "Accepted", false, "NotAllowedByListeners",
-          "no listener" + which + " allows HTTPRoutes from namespace " + route.metadata.namespace_);
+          "no listener" + which + " allows " + std::string(kind) + "s from namespace " + route.metadata.namespace_);
     if (taking.empty())
       return condition("Accepted", false, "NoMatchingListenerHostname",
                        "no route hostname intersects the hostname of a listener" + which);
     if (!route.metadata.refused.empty())
       return condition("Accepted", false, "UnsupportedValue", "the route is not served: " + route.metadata.refused);
-    if (auto p = in_.route_problems.find(route_id); p != in_.route_problems.end() && !p->second.empty())
-      return condition("Accepted", false, "UnsupportedValue", join(p->second, "; "));
+    if (kind == "HTTPRoute")
+      if (auto p = in_.route_problems.find(route_id); p != in_.route_problems.end() && !p->second.empty())
+        return condition("Accepted", false, "UnsupportedValue", join(p->second, "; "));
     std::vector<std::string> names;
     for (auto* s : taking) {
       s->attached.insert(route_id);
@@ -315,11 +344,12 @@ class StatusBuilder {
     return condition("Accepted", true, "Accepted", "attached to listener " + join(names, ", "));
   }
 
-  HTTPRouteStatus http_route(const config::HTTPRoute& route) {
+  template <typename Route>
+  RouteStatus route_status(const Route& route) {
     const std::string route_id = key(route.metadata.namespace_, route.metadata.name);
     const Condition resolved = resolved_refs(route);
-    HTTPRouteStatus out;
-    out.object = object_ref(std::string(kGatewayGroup), "HTTPRoute", route.metadata);
+    RouteStatus out;
+    out.object = object_ref(std::string(kGatewayGroup), std::string(route_kind(route)), route.metadata);
     std::set<std::string> seen;
     for (const auto& ref : route.parent_refs) {
       if (ref.group != kGatewayGroup || ref.kind != "Gateway") continue;

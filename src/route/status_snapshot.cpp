@@ -29,8 +29,9 @@ void for_each_condition_list(Snapshot& s, F f) {
     visit(ref_key(gw.object), gw.conditions);
     for (auto& l : gw.listeners) visit(ref_key(gw.object) + " listener " + l.name, l.conditions);
   }
-  for (auto& r : s.http_routes)
-    for (auto& p : r.parents) visit(ref_key(r.object) + " parent " + ref_key(p.parent_ref), p.conditions);
+  for (auto* routes : {&s.http_routes, &s.tls_routes})
+    for (auto& r : *routes)
+      for (auto& p : r.parents) visit(ref_key(r.object) + " parent " + ref_key(p.parent_ref), p.conditions);
   for (auto& p : s.policies)
     for (auto& a : p.ancestors)
       visit(ref_key(p.object) + " ancestor " + ref_key(a.ancestor_ref), a.conditions);

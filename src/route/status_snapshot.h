@@ -65,7 +65,7 @@ struct RouteParentStatus {
   std::vector<Condition> conditions;  // Accepted, ResolvedRefs
 };
 
-struct HTTPRouteStatus {
+struct RouteStatus {  // HTTPRoute and TLSRoute: object.kind says which
   ObjectRef object;
   std::vector<RouteParentStatus> parents;
 };
@@ -85,7 +85,8 @@ struct StatusSnapshot {
   std::string time;                                 // of the translation: what new and changed conditions got
   std::vector<GatewayClassStatus> gateway_classes;  // ours, in object order
   std::vector<GatewayStatus> gateways;              // of our classes, in object order
-  std::vector<HTTPRouteStatus> http_routes;         // all, in object order
+  std::vector<RouteStatus> http_routes;             // all, in object order
+  std::vector<RouteStatus> tls_routes;              // all, in object order
   std::vector<PolicyStatus> policies;               // MirrorPolicies, then ClientTrafficPolicies
 };
 
