@@ -27,8 +27,14 @@ bool binds_socket(const config::Listener& l) { return serves_http(l) || serves_t
 
 namespace {
 
-// Protocols that may share a port, told apart by hostname (HTTPS and TLS both by SNI).
-std::string_view port_family(const std::string& protocol) { return protocol == "HTTPS" ? "TLS" : protocol; }
+// Listeners that may share a port, told apart by hostname: HTTP ones by Host; HTTPS and TLS ones of
+// one TLS mode by SNI. Terminated and passed-through TLS on one port (TLSRouteModeMixed) is not
+// served: a ProtocolConflict, as the Gateway API asks of implementations without it.
+std::string port_family(const config::Listener& l) {
+  if (l.protocol == "HTTPS") return "TLS:Terminate";
+  if (l.protocol == "TLS") return "TLS:" + (l.tls ? l.tls->mode : std::string("Terminate"));
+  return l.protocol;
+}
 
 }  // namespace
 
@@ -36,7 +42,7 @@ ListenerConflict listener_conflict(const config::Gateway& gw, const config::List
   ListenerConflict out;
   for (const auto& b : gw.listeners) {
     if (&a == &b || a.port != b.port || a.protocol == "UDP" || b.protocol == "UDP") continue;
-    if (port_family(a.protocol) != port_family(b.protocol))
+    if (port_family(a) != port_family(b))
       return {"ProtocolConflict", "port " + std::to_string(a.port) + " is also used with protocol " + b.protocol +
                                       " by listener " + b.name};
     if (a.hostname.value_or("") == b.hostname.value_or(""))

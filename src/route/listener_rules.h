@@ -29,7 +29,8 @@ bool serves_tls_passthrough(const config::Listener&);
 bool binds_socket(const config::Listener&);
 
 // Why a listener is Conflicted with another of its Gateway on the same port, as the Gateway API defines
-// distinct listeners: on one port, HTTP listeners, or HTTPS and TLS ones, may share it when their hostnames
+// distinct listeners: on one port, HTTP listeners, or HTTPS and TLS ones of one TLS mode (terminated and
+// passed through may not mix: TLSRouteModeMixed is not served), may share it when their hostnames
 // differ; UDP is another transport and clashes with nothing. Any other mix is a ProtocolConflict, two
 // hostnames alike a HostnameConflict. The API forbids picking a winner, so no conflicted listener is
 // served: the translator skips it and status says so. `reason` empty: no conflict.

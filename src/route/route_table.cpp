@@ -188,6 +188,11 @@ const Rule* Listener::match(const MatchInput& in) const {
   return find(in).rule;
 }
 
+const SniRoute* Listener::route_sni(std::string_view server_name) const {
+  std::array<char, 256> buf;
+  return pick_host(sni_routes, normalize_host(server_name, buf));
+}
+
 bool Listener::misdirected(std::string_view host, std::string_view server_name) const {
   if (!tls || server_name.empty()) return false;
   std::array<char, 256> host_buf, sni_buf;

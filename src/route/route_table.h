@@ -237,6 +237,17 @@ struct MatchResult {
   std::string_view matched_prefix;
 };
 
+// A TLSRoute hostname on a TLS Passthrough port: a connection whose SNI it covers goes to one of its
+// backends, unopened.
+struct SniRoute {
+  detail::HostKind kind = detail::HostKind::kAny;
+  std::string host;   // kExact: lowercase name; kWildcard: suffix with its dot (".example.com")
+  std::string route;  // "namespace/name" of the TLSRoute
+  std::string section_name;  // the listener it attached through
+  std::vector<BackendChoice> backends;  // by weight; empty or all invalid: the connection is closed
+  uint64_t total_weight = 0;
+};
+
 struct Listener {
   std::string gateway;  // "namespace/name"
   std::string name;     // listener name (the first, when several sections of one Gateway share the port)
@@ -249,6 +260,10 @@ struct Listener {
   std::shared_ptr<const ClientTrafficSettings> client_traffic;
   std::vector<Rule> rules;
   std::vector<detail::HostGroup> host_groups;
+  // Set for a TLS Passthrough port: connections are routed by their SNI to `sni_routes` (exact names,
+  // then the longest wildcard, then a route without hostname), never opened; `rules` stay empty.
+  bool passthrough = false;
+  std::vector<SniRoute> sni_routes;
 
   MatchResult find(const MatchInput&) const;
   // HTTPS: whether a request for `host` arrived on a connection whose TLS server name (SNI) chose
@@ -257,6 +272,8 @@ struct Listener {
   // host that no section serves (a 404, as on any connection).
   bool misdirected(std::string_view host, std::string_view server_name) const;
   const Rule* match(const MatchInput&) const;  // find().rule; nullptr => 404
+  // The route for a connection whose ClientHello named `server_name` ("" for none); nullptr: none.
+  const SniRoute* route_sni(std::string_view server_name) const;
   // find() without the path index: every match of the virtual host tried in order (which find() does too
   // for a short list, MatchList::kScanAtMost). The reference that find() must agree with for every
   // request (tests/unit/route_match_index_test.cpp) and its benchmark.

@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <tuple>
+#include <type_traits>
 #include <unordered_map>
 
 #include "config/loader.h"
@@ -327,8 +328,9 @@ class Translator {
     std::map<int32_t, std::vector<net::TlsCertificate>> certs_by_port;
     for (const auto& l : gw.listeners) {
       const std::string where = "Gateway " + gw_id + " listener " + l.name;
-      if (l.protocol != "HTTP" && l.protocol != "HTTPS") {
-        warn(where + ": protocol " + l.protocol + " is not supported yet; listener skipped");
+      if (!serves_http(l) && !serves_tls_passthrough(l)) {
+        warn(where + ": protocol " + l.protocol + (l.protocol == "TLS" ? " in mode Terminate" : "") +
+             " is not supported; listener skipped");
         continue;
       }
       if (const std::string* holder = port_claims_->held_by_other(gw_id, l.port)) {
@@ -377,6 +379,16 @@ class Translator {
                "; listeners skipped");
           continue;
         }
+      }
+      if (serves_tls_passthrough(*listeners.front())) {  // a port's listeners share one protocol (conflicts)
+        out.passthrough = true;
+        for (const auto* l : listeners) {
+          out.section_names.push_back(l->name);
+          attach_tls_routes(gw, *l, out);
+        }
+        order_hosts(out.sni_routes);
+        table_->listeners.push_back(std::move(out));
+        continue;
       }
       std::vector<GroupBuild> groups;
       for (const auto* l : listeners) {
@@ -520,6 +532,45 @@ class Translator {
     s.headers = c.headers.size();
     s.query_params = c.query_params.size();
     return s;
+  }
+
+  // The TLSRoutes a TLS Passthrough listener takes: one SniRoute per hostname the route and the
+  // listener have in common (the listener's own when the route names none). Of two routes for one
+  // hostname, the first in object order keeps it.
+  void attach_tls_routes(const config::Gateway& gw, const config::Listener& l, Listener& out) {
+    for (const auto& route : set_.tls_routes) {
+      if (!route.metadata.refused.empty()) continue;
+      const std::string route_id = key(route.metadata.namespace_, route.metadata.name);
+      const bool attached = std::any_of(route.parent_refs.begin(), route.parent_refs.end(), [&](const auto& ref) {
+        return ref.group == kGatewayGroup && ref.kind == "Gateway" && ref.name == gw.metadata.name &&
+               ref.namespace_.value_or(route.metadata.namespace_) == gw.metadata.namespace_ &&
+               match_listener(gw, l, route, ref, labels_of(route.metadata.namespace_)) == ListenerMatch::kAttached;
+      });
+      if (!attached) continue;
+      std::vector<std::string> hosts;
+      if (route.hostnames.empty()) hosts.push_back(l.hostname.value_or(""));
+      for (const auto& rh : route.hostnames)
+        if (auto common = intersect_hostnames(l.hostname.value_or(""), rh)) hosts.push_back(std::move(*common));
+      std::vector<BackendChoice> backends;
+      uint64_t total_weight = 0;
+      const std::string where = "TLSRoute " + route_id;
+      for (const auto& rule : route.rules)
+        for (const auto& br : rule.backend_refs) {
+          BackendChoice choice;
+          std::tie(choice.cluster, choice.name) = resolve(route, br.ref, where + ": backendRef", "connections are closed");
+          choice.weight = static_cast<uint32_t>(br.weight);
+          total_weight += choice.weight;
+          backends.push_back(std::move(choice));
+        }
+      for (const auto& h : hosts) {
+        const HostKind kind = kind_of(h);
+        const std::string host = host_key(h);
+        if (std::any_of(out.sni_routes.begin(), out.sni_routes.end(),
+                        [&](const SniRoute& r) { return r.kind == kind && r.host == host; }))
+          continue;
+        out.sni_routes.push_back(SniRoute{kind, host, route_id, l.name, backends, total_weight});
+      }
+    }
   }
 
   void finish_listener(Listener& out, std::vector<GroupBuild>& groups) {
@@ -742,9 +793,10 @@ class Translator {
     return dead;
   }
 
-  std::pair<int, std::string> resolve(const config::HTTPRoute& route,
-                                      const config::BackendObjectReference& ref, const std::string& where,
-                                      std::string_view consequence) {
+  template <typename Route>
+  std::pair<int, std::string> resolve(const Route& route, const config::BackendObjectReference& ref,
+                                      const std::string& where, std::string_view consequence) {
+    constexpr std::string_view kind = std::is_same_v<Route, config::TLSRoute> ? "TLSRoute" : "HTTPRoute";
     const std::string ns = ref.namespace_.value_or(route.metadata.namespace_);
     const std::string port = ref.port ? std::to_string(*ref.port) : "?";
     std::string name = ns + "/" + ref.name + ":" + port;
@@ -753,7 +805,7 @@ class Translator {
       warn(where + " " + what + " " + problem + "; " + std::string(consequence));
       return std::make_pair(-1, name);
     };
-    if (const auto problem = backend_ref_problem(set_, services_, route.metadata.namespace_, ref))
+    if (const auto problem = backend_ref_problem(set_, services_, route.metadata.namespace_, ref, kind))
       return invalid(problem->problem);
     const config::Service& svc = *services_.at(key(ns, ref.name));
     const auto sp =
