@@ -449,6 +449,9 @@ const std::map<std::string, std::string>& one_of_each_kind() {
       {"GatewayClass", std::string(test::kGatewayClass)},
       {"Gateway", std::string(test::kGateway)},
       {"HTTPRoute", std::string(test::kRoute)},
+      {"TLSRoute", "apiVersion: gateway.networking.k8s.io/v1\nkind: TLSRoute\nmetadata: {name: t, namespace: ns}\n"
+                   "spec:\n  parentRefs: [{name: gw}]\n  hostnames: [a.example.com]\n"
+                   "  rules: [{backendRefs: [{name: s1, port: 80}]}]\n"},
       {"Service", std::string(test::kService)},
       {"ReferenceGrant",
        "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\n"

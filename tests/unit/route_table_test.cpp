@@ -323,7 +323,7 @@ TEST(RouteTable, SkipsNonHttpListenersAndForeignClasses) {
   EXPECT_EQ(t->listeners[0].port, 80);
   EXPECT_EQ(t->listeners[0].tls, nullptr);
   ASSERT_EQ(t->warnings.size(), 1u);
-  EXPECT_NE(t->warnings[0].find("protocol TCP is not supported yet"), std::string::npos);
+  EXPECT_NE(t->warnings[0].find("protocol TCP is not supported; listener skipped"), std::string::npos);
   auto other = translate(config::load_string(kBase + gateway(kHttpListener), "t.yaml"), "example.com/other");
   EXPECT_TRUE(other->listeners.empty());
 }
