@@ -14,6 +14,7 @@
 #include "net/tls_context.h"
 #include "proxy/http1_session.h"
 #include "proxy/http2_session.h"
+#include "proxy/tls_passthrough.h"
 
 namespace mg::proxy {
 namespace {
@@ -94,6 +95,10 @@ asio::awaitable<void> serve_connection(SessionContext& context, tcp::socket sock
   ListenerSlot slot(std::move(listener));
   const route::Listener* served = slot.resolve(*context.table);
   if (!served) co_return;  // its Gateway went away between the accept and now
+  if (served->passthrough) {  // TLS Passthrough (TLSRoute): the connection goes to a backend unopened
+    co_await serve_tls_passthrough(context, std::move(socket), slot);
+    co_return;
+  }
   std::shared_ptr<const net::TlsServerContext> tls;
   if (!resumed) tls = served->tls;
   net::ClientStream stream = tls ? net::ClientStream(std::move(socket), tls->context())

@@ -80,6 +80,9 @@ void WorkerStats::merge(const WorkerStats& o) {
   downstream_connections_parked += o.downstream_connections_parked;
   tunnels_total += o.tunnels_total;
   tunnels_active += o.tunnels_active;
+  tls_passthrough_total += o.tls_passthrough_total;
+  tls_passthrough_active += o.tls_passthrough_active;
+  tls_passthrough_refused += o.tls_passthrough_refused;
   downstream_connections_rejected += o.downstream_connections_rejected;
   tls_handshake_failures_total += o.tls_handshake_failures_total;
   upstream_connections_total += o.upstream_connections_total;
@@ -224,6 +227,15 @@ std::string render_prometheus(const WorkerStats& s, ExpositionFormat format) {
                 s.tunnels_total, format);
   render_scalar(out, "mirrorgate_downstream_tunnels_active", MetricType::kGauge,
                 "Upgraded client connections open now.", s.tunnels_active, format);
+  render_scalar(out, "mirrorgate_tls_passthrough_connections_total", MetricType::kCounter,
+                "Connections to TLS Passthrough listeners relayed, unopened, to a TLSRoute's backend.",
+                s.tls_passthrough_total, format);
+  render_scalar(out, "mirrorgate_tls_passthrough_connections_active", MetricType::kGauge,
+                "TLS Passthrough connections open now.", s.tls_passthrough_active, format);
+  render_scalar(out, "mirrorgate_tls_passthrough_refused_total", MetricType::kCounter,
+                "Connections to TLS Passthrough listeners closed before reaching a backend: no TLS ClientHello "
+                "in time, no TLSRoute for its server name, or no backend to connect to.",
+                s.tls_passthrough_refused, format);
   render_scalar(out, "mirrorgate_tls_handshake_failures_total", MetricType::kCounter,
                 "Client connections to HTTPS listeners closed because the TLS handshake failed or timed out.",
                 s.tls_handshake_failures_total, format);

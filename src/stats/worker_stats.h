@@ -90,6 +90,9 @@ struct WorkerStats {
   uint64_t mirror_in_flight = 0;
   uint64_t tunnels_total = 0;   // upgraded connections (WebSocket) relayed as bytes
   uint64_t tunnels_active = 0;
+  uint64_t tls_passthrough_total = 0;    // TLS Passthrough connections relayed to a TLSRoute's backend
+  uint64_t tls_passthrough_active = 0;
+  uint64_t tls_passthrough_refused = 0;  // closed before any backend: no ClientHello, no route, no endpoint
 
   void count_downstream(std::string_view route, int code) {
     ++entry(downstream_requests, route)[code];

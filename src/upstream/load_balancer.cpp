@@ -35,15 +35,16 @@ const route::Endpoint* LoadBalancer::pick_endpoint(const route::ClusterSet& clus
   return &c->endpoints[next++ % c->endpoints.size()];
 }
 
-const route::BackendChoice* LoadBalancer::pick_backend(const route::Rule& rule) {
-  if (rule.backends.empty() || rule.total_weight == 0) return nullptr;
-  if (rule.backends.size() == 1) return &rule.backends.front();
-  uint64_t point = fast_random_below(rule.total_weight);
-  for (const auto& backend : rule.backends) {
+const route::BackendChoice* LoadBalancer::pick_backend(std::span<const route::BackendChoice> backends,
+                                                       uint64_t total_weight) {
+  if (backends.empty() || total_weight == 0) return nullptr;
+  if (backends.size() == 1) return &backends.front();
+  uint64_t point = fast_random_below(total_weight);
+  for (const auto& backend : backends) {
     if (point < backend.weight) return &backend;
     point -= backend.weight;
   }
-  return &rule.backends.back();
+  return &backends.back();
 }
 
 }  // namespace mg::upstream

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -28,7 +29,11 @@ class LoadBalancer {
 
   // Weighted choice among the rule's backends; nullptr when there is nothing to choose from
   // (no backendRefs, or all weights 0), which the spec answers with 500.
-  static const route::BackendChoice* pick_backend(const route::Rule& rule);
+  static const route::BackendChoice* pick_backend(const route::Rule& rule) {
+    return pick_backend(rule.backends, rule.total_weight);
+  }
+  static const route::BackendChoice* pick_backend(std::span<const route::BackendChoice> backends,
+                                                  uint64_t total_weight);
 
  private:
   uint32_t& cursor_by_name(const std::string& cluster);
