@@ -4,7 +4,7 @@
 # process-kubelet running the suite's echo pods). Issue 11; docs/cluster.md.
 #
 #   scripts/conformance.sh                      build the suite (cached), start a cluster and mirrorgate, run
-#                                               the GATEWAY-HTTP profile, write the report, tear everything down
+#                                               the GATEWAY-HTTP and GATEWAY-TLS profiles, write the report, tear everything down
 #   scripts/conformance.sh -- -test.run 'TestConformance' --run-test HTTPRouteSimpleSameNamespace
 #                                               extra arguments after -- go to the suite's test binary
 #   scripts/conformance.sh build                only build (or find cached) the suite, its echo-basic and CoreDNS:
@@ -166,11 +166,11 @@ gateway_pid=$!
 features=$("$gateway_bin" --supported-features | paste -sd, -)
 version=$(git describe --always --dirty 2>/dev/null || echo unknown)
 mkdir -p "$(dirname "$report")"
-log "running the suite: GATEWAY-HTTP, features $features"
+log "running the suite: GATEWAY-HTTP and GATEWAY-TLS, features $features"
 started=$SECONDS
 status=0
 (cd "$suite_dir" && "$suite" -test.run '^TestConformance$' -test.v -test.timeout 90m \
-  --gateway-class=mirrorgate --conformance-profiles=GATEWAY-HTTP --supported-features="$features" \
+  --gateway-class=mirrorgate --conformance-profiles=GATEWAY-HTTP,GATEWAY-TLS --supported-features="$features" \
   --report-output="$report" --organization=mirrorgate --project=mirrorgate \
   --url=https://github.com/mirrorgate/mirrorgate --version="$version" --contact=mirrorgate-maintainers \
   "$@") || status=$?

@@ -27,6 +27,8 @@ const std::vector<ApiResource>& watched_resources() {
       {"GatewayClass", "gateway.networking.k8s.io/v1", "gatewayclasses", false},
       {"Gateway", "gateway.networking.k8s.io/v1", "gateways", true},
       {"HTTPRoute", "gateway.networking.k8s.io/v1", "httproutes", true},
+      // v1 since Gateway API 1.5; a cluster without it (an older CRD) counts as having none.
+      {"TLSRoute", "gateway.networking.k8s.io/v1", "tlsroutes", true},
       {"ReferenceGrant", "gateway.networking.k8s.io/v1beta1", "referencegrants", true},
       {"Namespace", "v1", "namespaces", false},
       {"Service", "v1", "services", true},

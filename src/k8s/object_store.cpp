@@ -15,9 +15,10 @@ namespace mg::k8s {
 namespace {
 
 // What is kept of an object the loader refused, per kind: the fields that say where its status goes. An
-// HTTPRoute keeps its parents (each gets Accepted=False), a Gateway its class, a policy its targets.
+// A route keeps its parents (each gets Accepted=False), a Gateway its class, a policy its targets.
 const std::map<std::string, std::vector<std::string>, std::less<>> kStatusFields = {
     {"HTTPRoute", {"parentRefs"}},
+    {"TLSRoute", {"parentRefs"}},
     {"Gateway", {"gatewayClassName"}},
     {"MirrorPolicy", {"targetRefs"}},
     {"ClientTrafficPolicy", {"targetRefs"}},

@@ -17,12 +17,14 @@ const ApiResource* resource_of(const std::string& kind) {
 
 // The list of per-controller entries a kind's status has, or null for kinds whose status is all ours.
 const char* shared_list_of(const std::string& kind) {
-  if (kind == "HTTPRoute") return "parents";
+  if (kind == "HTTPRoute" || kind == "TLSRoute") return "parents";
   if (kind == "MirrorPolicy" || kind == "ClientTrafficPolicy" || kind == "BackendTLSPolicy") return "ancestors";
   return nullptr;
 }
 
-const char* reference_key_of(const std::string& kind) { return kind == "HTTPRoute" ? "parentRef" : "ancestorRef"; }
+const char* reference_key_of(const std::string& kind) {
+  return kind == "HTTPRoute" || kind == "TLSRoute" ? "parentRef" : "ancestorRef";
+}
 
 // obj[key] without copying, or null.
 const json& member(const json& obj, const char* key) {

@@ -7,7 +7,7 @@
 
 namespace mg::route {
 
-inline constexpr std::array<std::string_view, 38> kSupportedFeatures = {
+inline constexpr std::array<std::string_view, 39> kSupportedFeatures = {
     "Gateway",
     "GatewayHTTPSListenerDetectMisdirectedRequests",
     "HTTPRoute",
@@ -42,6 +42,7 @@ inline constexpr std::array<std::string_view, 38> kSupportedFeatures = {
     "HTTPRouteCORS",
     "HTTPRouteBackendProtocolWebSocket",
     "HTTPRouteBackendProtocolH2C",
+    "TLSRoute",  // Passthrough listeners (TLSRouteModeTerminate and TLSRouteModeMixed are not served)
     // Upstream suite only (scripts/conformance.sh): the data harness has no case for these.
     "BackendTLSPolicy",
     "BackendTLSPolicySANValidation",

@@ -42,11 +42,12 @@ OTHER_NAMESPACES = ["team-a", "team-b"]
 # What the gateway does on the API server (docs/kubernetes.md, "Permissions"); a rule added to the chart
 # must be added here too, on purpose.
 CLUSTER_ROLE_RULES = [
-    (["gateway.networking.k8s.io"], ["gatewayclasses", "gateways", "httproutes", "backendtlspolicies"],
+    (["gateway.networking.k8s.io"], ["gatewayclasses", "gateways", "httproutes", "tlsroutes", "backendtlspolicies"],
      ["get", "list", "watch"]),
     (["gateway.networking.k8s.io"], ["referencegrants"], ["list", "watch"]),
     (["gateway.networking.k8s.io"],
-     ["gatewayclasses/status", "gateways/status", "httproutes/status", "backendtlspolicies/status"], ["patch"]),
+     ["gatewayclasses/status", "gateways/status", "httproutes/status", "tlsroutes/status",
+      "backendtlspolicies/status"], ["patch"]),
     (["mirrorgate.io"], ["mirrorpolicies", "clienttrafficpolicies"], ["get", "list", "watch"]),
     (["mirrorgate.io"], ["mirrorpolicies/status", "clienttrafficpolicies/status"], ["patch"]),
     ([""], ["namespaces", "services"], ["list", "watch"]),
