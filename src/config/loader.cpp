@@ -782,6 +782,9 @@ void check_filter_rules(Obj& o, std::string_view key, const std::vector<HTTPRout
     o.fail(o.raw(key), o.sub(key), "RequestRedirect and URLRewrite cannot both be set");
 }
 
+// A backendRef's weight: 0 to 1,000,000, 1 when absent (HTTPRoute and TLSRoute alike).
+int32_t decode_backend_weight(Obj& b) { return b.int32("weight", 0, 1000000).value_or(1); }
+
 HTTPRouteRule decode_rule(Obj o) {
   HTTPRouteRule r;
   r.name = o.str("name");
@@ -794,7 +797,7 @@ HTTPRouteRule decode_rule(Obj o) {
       [](Obj b) {
         HTTPBackendRef br;
         br.ref = decode_backend_object_ref(b);
-        br.weight = b.int32("weight", 0, 1000000).value_or(1);
+        br.weight = decode_backend_weight(b);
         br.filters = b.objects<HTTPRouteFilter>("filters", decode_filter, 16);
         check_filter_rules(b, "filters", br.filters);
         b.finish();
@@ -904,7 +907,7 @@ void decode_tls_route_spec(Obj o, TLSRoute& route) {
             [](Obj b) {
               BackendRef br;
               br.ref = decode_backend_object_ref(b);
-              br.weight = b.int32("weight", 0, 1000000).value_or(1);
+              br.weight = decode_backend_weight(b);
               b.finish();
               return br;
             },

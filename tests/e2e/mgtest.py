@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import http.client
+import http.server
 import itertools
 import json
 import os
@@ -20,6 +21,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -456,6 +458,30 @@ class Captured:
             if k.lower() == name.lower():
                 return v
         return None
+
+
+def https_server(ip: str, port: int, context, handler):
+    """An http.server on ip:port behind TLS (`context`, an ssl.SSLContext for the server side), each
+    connection in a thread of its own, already serving; handshakes that fail end quietly. shutdown() and
+    server_close() stop it."""
+
+    class Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+
+        def get_request(self):
+            sock, addr = self.socket.accept()
+            try:
+                return context.wrap_socket(sock, server_side=True), addr
+            except (ssl.SSLError, OSError):
+                sock.close()
+                raise
+
+        def handle_error(self, request, client_address):
+            pass  # handshakes the peer refuses end here
+
+    server = Server((ip, port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 class ThreadedTcpServer:

@@ -83,23 +83,7 @@ class TlsBackend:
             def log_message(self, *args):
                 pass
 
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-
-            def get_request(self):
-                sock, addr = self.socket.accept()
-                try:
-                    return ctx.wrap_socket(sock, server_side=True), addr
-                except (ssl.SSLError, OSError):
-                    sock.close()
-                    raise
-
-            def handle_error(self, request, client_address):
-                pass  # handshakes the gateway refuses end here
-
-        self.server = Server((ip, port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = mgtest.https_server(ip, port, ctx, Handler)
 
     def seen(self, path: str) -> list[dict]:
         with self.lock:

@@ -66,22 +66,7 @@ class HashingTlsBackend:
             def log_message(self, *args):
                 pass
 
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-
-            def get_request(self):
-                sock, addr = self.socket.accept()
-                try:
-                    return ctx.wrap_socket(sock, server_side=True), addr
-                except (ssl.SSLError, OSError):
-                    sock.close()
-                    raise
-
-            def handle_error(self, request, client_address):
-                pass
-
-        self.server = Server((ip, port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = mgtest.https_server(ip, port, ctx, Handler)
 
     def close(self, join_timeout: float = 2.0):
         self.server.shutdown()
