@@ -32,7 +32,7 @@ class ConnectionPool {
   // Frees the read buffer and header list of each connection idle for a second or more (a burst leaves
   // many pooled; each would keep ~10 KiB until reused or expired); returns how many it freed now.
   size_t release_idle_buffers(std::chrono::steady_clock::time_point now);
-  // The h2c connections behind this pool's connections to h2c clusters (h2c_connection.h).
+  // The shared h2c connections of this pool's exchanges with h2c clusters (h2c_connection.h).
   H2cConnections& h2c() { return h2c_; }
 
  private:
