@@ -70,8 +70,8 @@ asio::awaitable<ConnectResultKind> Exchange::connect_h2(const route::Endpoint& e
     co_return failure.connect.timed_out ? ConnectResultKind::kTimedOut : ConnectResultKind::kFailed;
   }
   reused_h2_ = !opened;
-  h2()->attach(co_await asio::this_coro::executor, context_.pool.h2c(), context_.stats, endpoint, timeout, tls,
-               std::move(connection));
+  const asio::any_io_executor executor = co_await asio::this_coro::executor;
+  h2()->attach(executor, context_.pool.h2c(), context_.stats, endpoint, timeout, tls, std::move(connection));
   co_return ConnectResultKind::kConnected;
 }
 
