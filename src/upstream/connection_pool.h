@@ -23,7 +23,10 @@ class ConnectionPool {
   std::unique_ptr<UpstreamConnection> take(std::string_view key);
   // Keeps a connection whose last response was read completely and that may be reused.
   void give_back(std::unique_ptr<UpstreamConnection> connection);
-  void clear() { idle_.clear(); }
+  void clear() {
+    idle_.clear();
+    h2c_.clear();
+  }
   size_t idle_count() const;
   // Closes idle connections that the peer closed (or wrote to) and those idle for `max_idle` or longer,
   // h2c connections without a stream for as long included; returns how many. Called about once a second by the worker, so a backend's FIN on an idle

@@ -41,6 +41,9 @@ class H2cConnections {
       const std::shared_ptr<const net::UpstreamTlsContext>& tls, TlsConnectResult& failure, bool* opened = nullptr);
   // Open h2c connections (all endpoints), for tests and the admin.
   size_t connection_count() const;
+  // Lets go of every connection (the worker stops): their loops, and the streams on them, end with the
+  // io_context, before which this runs; none may outlive it in here.
+  void clear() { by_endpoint_.clear(); }
   // Closes the h2c connections that carried no stream for `max_idle` or longer; returns how many.
   size_t close_idle(std::chrono::steady_clock::time_point now, std::chrono::milliseconds max_idle);
 
