@@ -41,32 +41,32 @@ void append_upstream_request_head(std::string& out, const RequestHead& request, 
                                info, framing, body_length);
 }
 
+bool is_gateway_owned(std::string_view name) {
+  return iequals(name, "x-forwarded-for") || iequals(name, "x-forwarded-proto") || iequals(name, "x-request-id") ||
+         iequals(name, "expect") || iequals(name, "x-mirrorgate-mirror") || iequals(name, "traceparent") ||
+         iequals(name, "tracestate");
+}
+
+namespace {
+
+// Header lines for for_each_upstream_field.
+struct HeaderLines {
+  std::string& out;
+  void field(std::string_view name, std::string_view value) { out.append(name).append(": ").append(value).append("\r\n"); }
+  void forwarded_for(std::string_view name, std::span<const Header> prior, std::string_view client_ip) {
+    out.append(name).append(": ");
+    for_each_forwarded_for(prior, client_ip, [this](std::string_view part) { out.append(part); });
+    out.append("\r\n");
+  }
+};
+
+}  // namespace
+
 void append_upstream_request_head(std::string& out, const OutgoingRequest& request, const ForwardingInfo& info,
                                   BodyFraming framing, uint64_t body_length) {
   out.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\n");
-  bool forwarded_for_seen = false;
-  for (const auto& h : request.headers) {
-    if (is_connection_specific(h.name, request.connection)) continue;
-    // The gateway is the authority on these; a client must not be able to pre-set them.
-    if (iequals(h.name, "x-forwarded-for") || iequals(h.name, "x-forwarded-proto") ||
-        iequals(h.name, "x-request-id") || iequals(h.name, "expect") || iequals(h.name, "x-mirrorgate-mirror") ||
-        iequals(h.name, "traceparent") || iequals(h.name, "tracestate")) {
-      forwarded_for_seen = forwarded_for_seen || iequals(h.name, "x-forwarded-for");
-      continue;
-    }
-    out.append(h.name).append(": ").append(h.value).append("\r\n");
-  }
-  // X-Forwarded-For is a list: keep what earlier proxies wrote (all lines, in order), append the client.
-  out.append("X-Forwarded-For: ");
-  if (forwarded_for_seen) {
-    for (const auto& h : request.headers)
-      if (iequals(h.name, "x-forwarded-for") && !h.value.empty()) out.append(h.value).append(", ");
-  }
-  out.append(info.client_ip).append("\r\n");
-  out.append("X-Forwarded-Proto: ").append(info.proto).append("\r\n");
-  out.append("X-Request-Id: ").append(info.request_id).append("\r\n");
-  if (!info.traceparent.empty()) out.append("traceparent: ").append(info.traceparent).append("\r\n");
-  if (!info.tracestate.empty()) out.append("tracestate: ").append(info.tracestate).append("\r\n");
+  HeaderLines lines{out};
+  for_each_upstream_field(request, info, lines);
   append_framing(out, framing, body_length);
   if (!request.upgrade.empty()) out.append("Connection: Upgrade\r\nUpgrade: ").append(request.upgrade).append("\r\n");
   out.append("\r\n");

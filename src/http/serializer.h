@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "http/message.h"
+#include "http/syntax.h"
 
 namespace mg::http {
 
@@ -36,6 +37,22 @@ struct OutgoingRequest {
   std::string_view upgrade;
 };
 
+// Fields the gateway sets itself on the way to a backend (X-Forwarded-*, X-Request-Id, the trace
+// context, the mirror marker) or answers itself (Expect): a client's lines of these are not forwarded.
+bool is_gateway_owned(std::string_view name);
+
+// The fields a backend gets for `request` besides its framing, in order: the request's end-to-end fields
+// (connection-specific and gateway-owned ones left out), then X-Forwarded-For, X-Forwarded-Proto,
+// X-Request-Id, traceparent and tracestate. The one list both wires send: HTTP/1.1 as header lines (below),
+// HTTP/2 as fields (upstream/h2_stream_wire.cpp). `sink.field(name, value)` takes each field but
+// X-Forwarded-For, which goes to `sink.forwarded_for(name, prior, client_ip)`: its value is what earlier
+// proxies wrote (the X-Forwarded-For lines of `prior` with a value, in order, each followed by ", "), then
+// the client; for_each_forwarded_for walks it without a copy.
+template <typename Sink>
+void for_each_upstream_field(const OutgoingRequest& request, const ForwardingInfo& info, Sink& sink);
+template <typename Append>
+void for_each_forwarded_for(std::span<const Header> prior, std::string_view client_ip, Append&& append);
+
 // `body_length` is used when framing is kContentLength; kChunked adds Transfer-Encoding: chunked.
 void append_upstream_request_head(std::string& out, const OutgoingRequest& request, const ForwardingInfo& info,
                                   BodyFraming framing, uint64_t body_length);
@@ -63,5 +80,36 @@ std::string local_reply(int status, std::string_view body, bool close, std::stri
                         std::span<const Header> extra_headers = {});
 
 std::string_view reason_phrase(int status);
+
+template <typename Sink>
+void for_each_upstream_field(const OutgoingRequest& request, const ForwardingInfo& info, Sink& sink) {
+  bool forwarded_for_seen = false;
+  for (const auto& h : request.headers) {
+    if (is_connection_specific(h.name, request.connection)) continue;
+    // The gateway is the authority on these; a client must not be able to pre-set them.
+    if (is_gateway_owned(h.name)) {
+      forwarded_for_seen = forwarded_for_seen || iequals(h.name, "x-forwarded-for");
+      continue;
+    }
+    sink.field(h.name, h.value);
+  }
+  sink.forwarded_for("X-Forwarded-For", forwarded_for_seen ? request.headers : std::span<const Header>{},
+                     info.client_ip);
+  sink.field("X-Forwarded-Proto", info.proto);
+  sink.field("X-Request-Id", info.request_id);
+  if (!info.traceparent.empty()) sink.field("traceparent", info.traceparent);
+  if (!info.tracestate.empty()) sink.field("tracestate", info.tracestate);
+}
+
+template <typename Append>
+void for_each_forwarded_for(std::span<const Header> prior, std::string_view client_ip, Append&& append) {
+  // X-Forwarded-For is a list: keep what earlier proxies wrote (all lines, in order), append the client.
+  for (const auto& h : prior) {
+    if (!iequals(h.name, "x-forwarded-for") || h.value.empty()) continue;
+    append(h.value);
+    append(std::string_view(", "));
+  }
+  append(client_ip);
+}
 
 }  // namespace mg::http

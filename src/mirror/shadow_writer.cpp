@@ -117,17 +117,17 @@ asio::awaitable<CopyOutcome> exchange_copy(MirrorContext& mirror, const MirrorRe
                                            Clock::time_point start) {
   CopyOutcome outcome;
   upstream::UpstreamContext upstream = mirror.upstream();
-  upstream::Exchange exchange(upstream);
+  upstream::Exchange exchange(upstream, plan.protocol);
   const std::string_view key = plan.endpoint->address;
   const bool fresh = false;  // a copy reuses the mirror pool's idle connections
-  const auto connected = co_await exchange.connect_to(*plan.endpoint, plan.timeout, fresh, plan.protocol, plan.tls);
+  const auto connected = co_await exchange.connect_to(*plan.endpoint, plan.timeout, fresh, plan.tls);
   if (connected != upstream::ConnectResultKind::kConnected) {
     outcome.failure = connected == upstream::ConnectResultKind::kTimedOut ? MirrorFailure::kTimeout
                                                                           : MirrorFailure::kConnect;
     mirror.ejections.connect_failed(key, Clock::now());
     co_return outcome;
   }
-  if (!exchange.connection().reused) mirror.ejections.connect_succeeded(key);
+  if (!exchange.reused()) mirror.ejections.connect_succeeded(key);
   // One deadline for the whole copy: the connect above already spent part of it.
   const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
   exchange.arm(std::max(plan.timeout - spent, std::chrono::milliseconds(1)));

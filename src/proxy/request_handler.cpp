@@ -261,14 +261,15 @@ asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const Down
   ctx.traceparent = format_traceparent(ctx.trace.trace_id, ctx.span, ctx.trace.sampled);
   const ForwardingInfo forwarding{request.client_ip, ctx.request_id, request.scheme, view(ctx.traceparent),
                                   ctx.tracestate};
-  upstream::Exchange exchange(context_.upstream);
+  const route::ClusterEndpoints* endpoints = pinned.clusters->find(backend.cluster);
+  upstream::Exchange exchange(context_.upstream, endpoints ? endpoints->protocol : route::UpstreamProtocol::kHttp1);
   exchange.set_request(outgoing, forwarding, request.framing, request.content_length);
 
   const size_t mirror_count = rule.mirrors.size() + backend.mirrors.size();
   std::string mirror_head;
   if (mirror_count > 0) {
     // The copy always carries a Content-Length: its whole body is known before it is sent. One
-    // allocation: the primary's head plus room for that field.
+    // allocation: the primary's head plus room for that field (an h2 primary has no HTTP/1.1 head).
     // Each copy adds a traceparent with a span of its own (shadow_writer.cpp), so the shared head has none.
     mirror_head.reserve(exchange.request_head().size() + 32);
     ForwardingInfo copy_forwarding = forwarding;
@@ -319,7 +320,7 @@ asio::awaitable<bool> RequestHandler::forward(Downstream& downstream, const Down
     if (const route::Endpoint* endpoint = exchange.endpoint()) {
       ctx.upstream_host = endpoint->address;
       ctx.upstream_pod = endpoint->pod;
-      ctx.upstream_protocol = route::upstream_protocol_name(pinned.clusters->find(backend.cluster)->protocol);
+      ctx.upstream_protocol = route::upstream_protocol_name(endpoints->protocol);
     }
     if (connected != upstream::ConnectResultKind::kConnected) {
       if (can_retry) continue;

@@ -23,7 +23,10 @@ class ConnectionPool {
   std::unique_ptr<UpstreamConnection> take(std::string_view key);
   // Keeps a connection whose last response was read completely and that may be reused.
   void give_back(std::unique_ptr<UpstreamConnection> connection);
-  void clear() { idle_.clear(); }
+  void clear() {
+    idle_.clear();
+    h2c_.clear();
+  }
   size_t idle_count() const;
   // Closes idle connections that the peer closed (or wrote to) and those idle for `max_idle` or longer,
   // h2c connections without a stream for as long included; returns how many. Called about once a second by the worker, so a backend's FIN on an idle
@@ -32,7 +35,7 @@ class ConnectionPool {
   // Frees the read buffer and header list of each connection idle for a second or more (a burst leaves
   // many pooled; each would keep ~10 KiB until reused or expired); returns how many it freed now.
   size_t release_idle_buffers(std::chrono::steady_clock::time_point now);
-  // The h2c connections behind this pool's connections to h2c clusters (h2c_connection.h).
+  // The shared h2c connections of this pool's exchanges with h2c clusters (h2c_connection.h).
   H2cConnections& h2c() { return h2c_; }
 
  private:

@@ -6,6 +6,7 @@
 
 #include <asio/buffer.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <fmt/format.h>
@@ -24,16 +25,16 @@ void Exchange::adopt(std::unique_ptr<UpstreamConnection> connection) {
   watchdog_.reset();  // it watches the old connection's socket
   connection_ = std::move(connection);
   eof_ = false;
-  wire_.attach(connection_.get());
+  http1().attach(connection_.get());
   if (connection_) watchdog_.emplace(connection_->stream.lowest_layer());
 }
 
 asio::awaitable<ConnectResultKind> Exchange::connect_to(const route::Endpoint& endpoint,
                                                         std::chrono::milliseconds timeout, bool fresh,
-                                                        route::UpstreamProtocol protocol,
                                                         const std::shared_ptr<const net::UpstreamTlsContext>& tls) {
   endpoint_ = &endpoint;
-  if (tls) co_return co_await connect_tls_to(endpoint, timeout, fresh, protocol, tls);
+  if (h2()) co_return co_await connect_h2(endpoint, timeout, tls);
+  if (tls) co_return co_await connect_tls_to(endpoint, timeout, fresh, tls);
   if (!fresh) {
     if (auto idle = context_.pool.take(endpoint.address)) {
       adopt(std::move(idle));
@@ -41,31 +42,59 @@ asio::awaitable<ConnectResultKind> Exchange::connect_to(const route::Endpoint& e
     }
   }
   adopt(nullptr);
-  ConnectResult connected;
-  if (protocol == route::UpstreamProtocol::kH2c) {  // (not a ?: of two co_awaits: g++ 12 miscompiles it)
-    connected = co_await context_.pool.h2c().connect(endpoint, timeout, context_.stats);
-  } else {
-    connected = co_await connect_to_address(endpoint.ip, endpoint.port, timeout);
-  }
+  ConnectResult connected = co_await connect_to_address(endpoint.ip, endpoint.port, timeout);
   if (!connected.connection) {
     spdlog::debug("upstream connect to {} failed: {}", endpoint.address,
                   connected.timed_out ? "timed out" : connected.error.message());
     co_return connected.timed_out ? ConnectResultKind::kTimedOut : ConnectResultKind::kFailed;
   }
-  // An h2c cluster's local pair is no backend connection: H2cConnections counts the ones it opens.
-  if (protocol == route::UpstreamProtocol::kHttp1) ++context_.stats.upstream_connections_total;
+  ++context_.stats.upstream_connections_total;
   spdlog::debug("upstream connection to {} opened{}", endpoint.address, fresh ? " (a pooled one was just closed)" : "");
   adopt(std::move(connected.connection));
   co_return ConnectResultKind::kConnected;
 }
 
+// A shared h2c connection (HTTP/2 over TLS under a policy) with room for a stream; H2cConnections counts
+// the connections it opens.
+asio::awaitable<ConnectResultKind> Exchange::connect_h2(const route::Endpoint& endpoint,
+                                                        std::chrono::milliseconds timeout,
+                                                        const std::shared_ptr<const net::UpstreamTlsContext>& tls) {
+  h2()->finish();  // a try before this one
+  TlsConnectResult failure;
+  bool opened = false;
+  auto connection = co_await context_.pool.h2c().acquire(endpoint, timeout, context_.stats, tls, failure, &opened);
+  if (!connection) {
+    if (failure.failure != net::UpstreamTlsFailure::kNone) co_return tls_failed(endpoint, *tls, failure);
+    spdlog::debug("upstream h2 connect to {} failed: {}", endpoint.address,
+                  failure.connect.timed_out ? "timed out" : failure.connect.error.message());
+    co_return failure.connect.timed_out ? ConnectResultKind::kTimedOut : ConnectResultKind::kFailed;
+  }
+  reused_h2_ = !opened;
+  const asio::any_io_executor executor = co_await asio::this_coro::executor;
+  h2()->attach(executor, context_.pool.h2c(), context_.stats, endpoint, timeout, tls, std::move(connection));
+  co_return ConnectResultKind::kConnected;
+}
+
+ConnectResultKind Exchange::tls_failed(const route::Endpoint& endpoint, const net::UpstreamTlsContext& tls,
+                                       const TlsConnectResult& connected) {
+  const auto reason = connected.connect.timed_out ? stats::UpstreamTlsError::kHandshakeTimeout
+                      : connected.failure == net::UpstreamTlsFailure::kNameMismatch
+                          ? stats::UpstreamTlsError::kNameMismatch
+                      : connected.failure == net::UpstreamTlsFailure::kCertificateUntrusted
+                          ? stats::UpstreamTlsError::kCertificateUntrusted
+                          : stats::UpstreamTlsError::kHandshakeFailed;
+  ++context_.stats.upstream_tls_errors[static_cast<size_t>(reason)];
+  tls_error_ = fmt::format("TLS to {} ({}, BackendTLSPolicy {}) failed: {}: {}", endpoint.address,
+                           tls.settings().hostname, tls.settings().policy, stats::to_string(reason), connected.why);
+  spdlog::warn("upstream {}", tls_error_);
+  return ConnectResultKind::kTlsFailed;
+}
+
 asio::awaitable<ConnectResultKind> Exchange::connect_tls_to(const route::Endpoint& endpoint,
                                                             std::chrono::milliseconds timeout, bool fresh,
-                                                            route::UpstreamProtocol protocol,
                                                             const std::shared_ptr<const net::UpstreamTlsContext>& tls) {
   // Pooled apart from plain connections (and other policies') to the same address.
-  const bool h2 = protocol == route::UpstreamProtocol::kH2c;
-  std::string key = tls->pool_prefix() + (h2 ? "h2|" : "") + endpoint.address;
+  std::string key = tls->pool_prefix() + endpoint.address;
   if (!fresh) {
     if (auto idle = context_.pool.take(key)) {
       adopt(std::move(idle));
@@ -73,35 +102,15 @@ asio::awaitable<ConnectResultKind> Exchange::connect_tls_to(const route::Endpoin
     }
   }
   adopt(nullptr);
-  // An h2c port under a policy: HTTP/2 over TLS (ALPN h2), still through the h2c bridge (h2c_connection.h).
-  TlsConnectResult connected;
-  if (h2) {
-    connected.connect = co_await context_.pool.h2c().connect(endpoint, timeout, context_.stats, tls, &connected);
-  } else {
-    connected = co_await connect_tls(endpoint, timeout, tls);
-  }
-  if (connected.failure != net::UpstreamTlsFailure::kNone) {
-    const auto reason = connected.connect.timed_out ? stats::UpstreamTlsError::kHandshakeTimeout
-                        : connected.failure == net::UpstreamTlsFailure::kNameMismatch
-                            ? stats::UpstreamTlsError::kNameMismatch
-                        : connected.failure == net::UpstreamTlsFailure::kCertificateUntrusted
-                            ? stats::UpstreamTlsError::kCertificateUntrusted
-                            : stats::UpstreamTlsError::kHandshakeFailed;
-    ++context_.stats.upstream_tls_errors[static_cast<size_t>(reason)];
-    tls_error_ = fmt::format("TLS to {} ({}, BackendTLSPolicy {}) failed: {}: {}", endpoint.address,
-                             tls->settings().hostname, tls->settings().policy, stats::to_string(reason), connected.why);
-    spdlog::warn("upstream {}", tls_error_);
-    co_return ConnectResultKind::kTlsFailed;
-  }
+  TlsConnectResult connected = co_await connect_tls(endpoint, timeout, tls);
+  if (connected.failure != net::UpstreamTlsFailure::kNone) co_return tls_failed(endpoint, *tls, connected);
   if (!connected.connect.connection) {
     spdlog::debug("upstream connect to {} failed: {}", endpoint.address,
                   connected.connect.timed_out ? "timed out" : connected.connect.error.message());
     co_return connected.connect.timed_out ? ConnectResultKind::kTimedOut : ConnectResultKind::kFailed;
   }
-  if (!h2) {  // H2cConnections counts the TLS connections it opens, not the bridge's local pairs
-    ++context_.stats.upstream_connections_total;
-    ++context_.stats.upstream_tls_connections_total;
-  }
+  ++context_.stats.upstream_connections_total;
+  ++context_.stats.upstream_tls_connections_total;
   connected.connect.connection->key = std::move(key);
   adopt(std::move(connected.connect.connection));
   co_return ConnectResultKind::kConnected;
@@ -109,7 +118,11 @@ asio::awaitable<ConnectResultKind> Exchange::connect_tls_to(const route::Endpoin
 
 asio::awaitable<ConnectResultKind> Exchange::connect(const route::ClusterSet& clusters, int cluster,
                                                      std::chrono::milliseconds timeout, bool fresh) {
-  adopt(nullptr);
+  if (H2StreamWire* w = h2()) {
+    w->finish();
+  } else {
+    adopt(nullptr);
+  }
   endpoint_ = nullptr;
   const route::ClusterEndpoints* c = clusters.find(cluster);
   const int tries = c && c->endpoints.size() > 1 ? 2 : 1;
@@ -117,7 +130,7 @@ asio::awaitable<ConnectResultKind> Exchange::connect(const route::ClusterSet& cl
   for (int i = 0; i < tries; ++i) {
     const route::Endpoint* endpoint = context_.balancer.pick_endpoint(clusters, cluster);
     if (!endpoint) break;
-    result = co_await connect_to(*endpoint, timeout, fresh, c->protocol, c->tls);
+    result = co_await connect_to(*endpoint, timeout, fresh, c->tls);
     if (result == ConnectResultKind::kConnected) break;
   }
   co_return result;
@@ -125,6 +138,14 @@ asio::awaitable<ConnectResultKind> Exchange::connect(const route::ClusterSet& cl
 
 asio::awaitable<bool> Exchange::write(std::span<const asio::const_buffer> buffers,
                                       std::chrono::milliseconds timeout) {
+  if (H2StreamWire* w = h2()) {
+    std::string_view body;
+    if (!w->set_request_bytes(buffers, body)) co_return false;
+    if (timeout.count() > 0) arm(timeout);
+    const bool sent = co_await w->send_body(body, true);
+    if (timeout.count() > 0) disarm();
+    co_return sent && !fired();
+  }
   if (timeout.count() > 0) arm(timeout);
   auto [ec, n] = co_await asio::async_write(connection_->stream, buffers, kNoThrow);
   if (timeout.count() > 0) disarm();
@@ -133,7 +154,13 @@ asio::awaitable<bool> Exchange::write(std::span<const asio::const_buffer> buffer
 
 asio::awaitable<bool> Exchange::send_body(std::string_view piece, bool last, std::span<const http::Header> trailers,
                                           std::chrono::milliseconds timeout) {
-  const std::span<const asio::const_buffer> bytes = wire_.encode_body(piece, last, trailers);
+  if (H2StreamWire* w = h2()) {  // (request trailers have no way to an h2 backend yet: H2ClientCodec)
+    if (timeout.count() > 0) arm(timeout);
+    const bool sent = co_await w->send_body(piece, last);
+    if (timeout.count() > 0) disarm();
+    co_return sent;
+  }
+  const std::span<const asio::const_buffer> bytes = http1().encode_body(piece, last, trailers);
   if (bytes.empty()) co_return true;
   // The write inline, not write(): every request sends its head here, and a coroutine frame fewer shows.
   if (timeout.count() > 0) arm(timeout);
@@ -143,7 +170,13 @@ asio::awaitable<bool> Exchange::send_body(std::string_view piece, bool last, std
 }
 
 asio::awaitable<bool> Exchange::resend(std::string_view body, std::chrono::milliseconds timeout) {
-  const bool written = co_await write(wire_.encode_again(body), timeout);
+  if (H2StreamWire* w = h2()) {
+    if (timeout.count() > 0) arm(timeout);
+    const bool sent = co_await w->resend(body);
+    if (timeout.count() > 0) disarm();
+    co_return sent;
+  }
+  const bool written = co_await write(http1().encode_again(body), timeout);
   co_return written;
 }
 
@@ -168,8 +201,12 @@ asio::awaitable<HeadResult> Exchange::read_head(std::string_view method, const h
     if (own_deadline) disarm();
     return r;
   };
+  if (H2StreamWire* w = h2()) {
+    const HeadResult result = co_await w->read_head(method, limits);
+    co_return done(result);
+  }
   for (;;) {
-    switch (wire_.parse_head(method, limits, upgrade_requested)) {
+    switch (http1().parse_head(method, limits, upgrade_requested)) {
       case WireRead::kOk:
       case WireRead::kDone:
         co_return done(HeadResult::kOk);
@@ -195,10 +232,11 @@ asio::awaitable<BodyRead> Exchange::read_body(std::string_view& piece, std::chro
   if (read != BodyRead::kWait) co_return read;
   const bool own_deadline = timeout.count() > 0;
   if (own_deadline) arm(timeout);
+  if (H2StreamWire* w = h2()) read = co_await w->read_body(piece);
   while (read == BodyRead::kWait) {
     if (co_await read_more()) {
       read = take_body(piece);
-    } else if (eof_ && wire_.end_of_input() == WireRead::kDone) {
+    } else if (eof_ && http1().end_of_input() == WireRead::kDone) {
       read = BodyRead::kDone;  // a close-delimited body ends with the connection
     } else {
       read = fired() ? BodyRead::kTimeout : BodyRead::kClosed;
@@ -230,16 +268,18 @@ asio::awaitable<DiscardResult> Exchange::discard_body(http::BodyCapture* capture
 }
 
 void Exchange::cancel() {
+  if (H2StreamWire* w = h2()) return w->cancel();
   if (!connection_) return;
   std::error_code ignored;
   connection_->stream.cancel(ignored);
 }
 
 void Exchange::finish(bool response_complete) {
+  if (H2StreamWire* w = h2()) return w->finish();  // the connection is shared, never pooled
   if (!connection_) return;
   const http::ResponseHead& head = connection_->response_head;
   const bool reusable = response_complete && head.keep_alive && head.framing != http::BodyFraming::kUntilClose &&
-                        wire_.at_message_end() && !fired();
+                        http1().at_message_end() && !fired();
   watchdog_.reset();
   if (reusable) context_.pool.give_back(std::move(connection_));
   connection_.reset();

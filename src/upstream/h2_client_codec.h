@@ -6,7 +6,8 @@
 // body (bounded by our stream window, which opens again only as the caller relays the bytes: consume,
 // so a slow client holds the backend back) and trailers. Streams beyond the backend's
 // SETTINGS_MAX_CONCURRENT_STREAMS wait inside nghttp2 until a slot frees. h2c_link.h does the I/O,
-// h2c_bridge.cpp the requests; tests/unit/upstream_h2_client_codec_test.cpp drives this file against http::Http2Codec.
+// h2_stream_wire.cpp the requests; tests/unit/upstream_h2_client_codec_test.cpp drives this file against
+// http::Http2Codec.
 
 #include <cstddef>
 #include <cstdint>

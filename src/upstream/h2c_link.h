@@ -1,13 +1,11 @@
 #pragma once
-// The pieces behind H2cConnections (h2c_connection.h) that its bridge (h2c_bridge.cpp) shares with it:
-// one h2c connection to a backend (a read loop and a write loop around its H2ClientCodec), the wake-up
-// signal the tasks wait on, and the per-pool state that hands out connections.
+// One h2c connection to a backend (a read loop and a write loop around its H2ClientCodec), handed out by
+// H2cConnections (h2c_connection.h) and shared by the streams on it (h2_stream_wire.h), and the wake-up
+// signal a stream's exchange waits on.
 
 #include <chrono>
 #include <memory>
 #include <string>
-#include <unordered_map>
-#include <vector>
 
 #include <asio/awaitable.hpp>
 #include <asio/co_spawn.hpp>
@@ -18,12 +16,8 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
-#include "route/cluster_set.h"
-#include "stats/worker_stats.h"
-#include "upstream/tls_connection.h"
 #include "upstream/h2_client_codec.h"
-#include "upstream/h2c_connection.h"
-#include "upstream/upstream_connection.h"
+#include "upstream/upstream_stream.h"
 
 namespace mg::upstream {
 namespace h2c {
@@ -132,18 +126,5 @@ class H2cConnection final : public H2ClientCodec::Listener, public std::enable_s
 };
 
 }  // namespace h2c
-
-struct H2cConnections::State {
-  std::unordered_map<std::string, std::vector<std::shared_ptr<h2c::H2cConnection>>> by_endpoint;
-  stats::WorkerStats* stats = nullptr;  // the worker's, which outlives its pools
-
-  // A connection with room for a stream: an open one below the backend's stream limit, the one being
-  // opened, a new one while fewer than the cap exist, else the least loaded (nghttp2 queues the stream).
-  asio::awaitable<std::shared_ptr<h2c::H2cConnection>> acquire(const route::Endpoint& endpoint,
-                                                               std::chrono::milliseconds timeout,
-                                                               ConnectResult& failure,
-                                                               const std::shared_ptr<const net::UpstreamTlsContext>& tls,
-                                                               TlsConnectResult* tls_failure);
-};
 
 }  // namespace mg::upstream
