@@ -26,6 +26,21 @@ def read_preface(conn: socket.socket) -> bytes | None:
     return buf[len(PREFACE):]
 
 
+def next_frame(conn: socket.socket, buf: bytes):
+    """A test backend's next frame from `conn`, the bytes in `buf` first: ((type, flags, stream, payload),
+    the bytes after it), or (None, b"") when the peer closed or the socket failed."""
+    while len(buf) < 9 or len(buf) < 9 + int.from_bytes(buf[:3], "big"):
+        try:
+            chunk = conn.recv(65536)
+        except OSError:
+            return None, b""
+        if not chunk:
+            return None, b""
+        buf += chunk
+    length = int.from_bytes(buf[:3], "big")
+    return (buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF, buf[9:9 + length]), buf[9 + length:]
+
+
 def frame(kind: int, flags: int, stream: int, payload: bytes = b"") -> bytes:
     return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
 

@@ -43,18 +43,10 @@ class StallingH2Backend(mgtest.ThreadedTcpServer):
         decoder = hpack_decode.Decoder()
         conn.sendall(frame(SETTINGS, 0, 0))
         while not self.stop.is_set():
-            while len(buf) < 9 or len(buf) < 9 + int.from_bytes(buf[:3], "big"):
-                try:
-                    chunk = conn.recv(65536)
-                except OSError:
-                    return
-                if not chunk:
-                    return
-                buf += chunk
-            length = int.from_bytes(buf[:3], "big")
-            kind, flags = buf[3], buf[4]
-            stream = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
-            payload, buf = buf[9:9 + length], buf[9 + length:]
+            f, buf = h2frames.next_frame(conn, buf)
+            if f is None:
+                return
+            kind, flags, stream, payload = f
             if kind == SETTINGS and not flags & 1:
                 conn.sendall(frame(SETTINGS, 1, 0))
             elif kind == RST_STREAM:
