@@ -89,15 +89,6 @@ void read_trace_context(std::span<const http::Header> headers, double sampling_r
   tracestate.clear();
 }
 
-// Requests being served, for the drain.
-struct InFlight {
-  std::atomic<int>& n;
-  explicit InFlight(std::atomic<int>& c) : n(c) { n.fetch_add(1, std::memory_order_relaxed); }
-  ~InFlight() { n.fetch_sub(1, std::memory_order_relaxed); }
-  InFlight(const InFlight&) = delete;
-  InFlight& operator=(const InFlight&) = delete;
-};
-
 }  // namespace
 
 RequestHandler::RequestHandler(SessionContext& context, ListenerSlot& listener)

@@ -53,4 +53,14 @@ struct SessionContext {
   IdleSessions& idle;                  // keep-alive connections between requests, parked by the worker
 };
 
+// Counts a request (or a relayed connection) in SessionContext::in_flight while it lives: the drain
+// (SIGTERM) waits for it, up to --drain-timeout.
+struct InFlight {
+  std::atomic<int>& n;
+  explicit InFlight(std::atomic<int>& c) : n(c) { n.fetch_add(1, std::memory_order_relaxed); }
+  ~InFlight() { n.fetch_sub(1, std::memory_order_relaxed); }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+};
+
 }  // namespace mg::proxy

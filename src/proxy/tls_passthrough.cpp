@@ -2,6 +2,7 @@
 
 #include <array>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -107,6 +108,7 @@ asio::awaitable<void> serve_tls_passthrough(SessionContext& context, tcp::socket
   }
 
   if (backend) {
+    const InFlight in_flight(context.in_flight);  // as a WebSocket tunnel: the drain waits for it
     ++stats.tls_passthrough_total;
     ++stats.tls_passthrough_active;
     net::ClientStream client_stream(std::move(socket));

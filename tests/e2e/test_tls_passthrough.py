@@ -6,13 +6,15 @@ backend, a 4 MiB answer by the client. A ClientHello sent a byte at a time is st
 names, a client that speaks plain HTTP, and one that says nothing until the header timeout are closed,
 counted in mirrorgate_tls_passthrough_refused_total and logged with the reason; a route whose backend has
 no endpoint closes the connection too. Each relayed connection is one access-log line with its server
-name, backend and bytes.
+name, backend and bytes. On SIGTERM an open passthrough connection counts as a request in flight: it goes
+on until --drain-timeout, then closes with the gateway.
 
-Loopback block 127.0.154.0/24: gateway .1, backend a .2, backend b .3."""
+Loopback block 127.0.154.0/24: gateway .1, backend a .2, backend b .3, the drained gateway .4."""
 
 import hashlib
 import http.server
 import json
+import signal
 import socket
 import ssl
 import subprocess
@@ -35,7 +37,7 @@ class HashingTlsBackend:
     bytes of a fixed pattern; every answer names the backend."""
 
     def __init__(self, name: str, ip: str, port: int, cert: str, key: str):
-        self.ip, self.port, self.errors = ip, port, []
+        self.ip, self.port, self.errors, self.requests = ip, port, [], []  # as Cluster.dump reads a capture
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
 
@@ -126,28 +128,33 @@ class TlsPassthrough(mgtest.ClusterTestCase):
         cls.backends = [HashingTlsBackend(n, f"{NET}.{i}", backend_port, str(d / f"{n}.crt"), str(d / f"{n}.key"))
                         for n, i in (("a", 2), ("b", 3))]
         c.captures.extend(cls.backends)  # closed with the cluster
+        cls.backend_port = backend_port
         cls.gw_ip = f"{NET}.1"
         cls.port = mgtest.free_port(cls.gw_ip)
         config = c.config_dir()
-        (config / "gw.yaml").write_text(
+        (config / "gw.yaml").write_text(cls.config(cls.gw_ip, cls.port))
+        cls.gw = c.gateway(config, admin_ip=cls.gw_ip, extra_args=["--header-timeout", "2"])
+        cls.gw.wait_ready()
+
+    @classmethod
+    def config(cls, ip: str, port: int) -> str:
+        return (
             mgtest.gatewayclass_yaml() + f"""---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {{name: gw, namespace: default}}
 spec:
   gatewayClassName: mirrorgate
-  addresses: [{{type: IPAddress, value: {cls.gw_ip}}}]
+  addresses: [{{type: IPAddress, value: {ip}}}]
   listeners:
-  - {{name: tls, port: {cls.port}, protocol: TLS, hostname: "*.passthrough.test", tls: {{mode: Passthrough}}}}
-""" + services(backend_port) + tls_route("route-a", "a.passthrough.test", "tls-a") +
+  - {{name: tls, port: {port}, protocol: TLS, hostname: "*.passthrough.test", tls: {{mode: Passthrough}}}}
+""" + services(cls.backend_port) + tls_route("route-a", "a.passthrough.test", "tls-a") +
             tls_route("route-b", "b.passthrough.test", "tls-b") + tls_route("route-empty", "empty.passthrough.test",
                                                                           "tls-empty"))
-        cls.gw = c.gateway(config, admin_ip=cls.gw_ip, extra_args=["--header-timeout", "2"])
-        cls.gw.wait_ready()
 
-    def connect(self, server_name: str, verify_with: str | None = None) -> ssl.SSLSocket:
+    def connect(self, server_name: str, verify_with: str | None = None, address=None) -> ssl.SSLSocket:
         ctx = ssl.create_default_context(cafile=verify_with) if verify_with else ssl._create_unverified_context()
-        raw = socket.create_connection((self.gw_ip, self.port), timeout=10)
+        raw = socket.create_connection(address or (self.gw_ip, self.port), timeout=10)
         return ctx.wrap_socket(raw, server_hostname=server_name)
 
     def request(self, tls: ssl.SSLSocket, head: str, body: bytes = b"") -> tuple[dict, bytes]:
@@ -240,6 +247,30 @@ spec:
         self.assertTrue(entry["upstream_host"].startswith(f"{NET}.3:"))
         self.assertGreater(entry["request_bytes"], 0)
         self.assertGreaterEqual(self.gw.metrics().get("mirrorgate_tls_passthrough_connections_total"), 1)
+
+    def test_sigterm_lets_an_open_connection_go_on_until_the_drain_timeout(self):
+        ip = f"{NET}.4"
+        port = mgtest.free_port(ip)
+        config = self.cluster.config_dir("drain")
+        (config / "gw.yaml").write_text(self.config(ip, port))
+        gw = self.cluster.gateway(config, admin_ip=ip, name="mirrorgate-drain", extra_args=["--drain-timeout", "1"])
+        gw.wait_ready()
+        with self.connect("a.passthrough.test", verify_with=self.certs["a"], address=(ip, port)) as tls:
+            self.request(tls, "GET /before HTTP/1.1\r\nHost: a\r\n\r\n")
+            started = time.monotonic()
+            gw.signal(signal.SIGTERM)
+            # A connection in flight: it still works during the drain...
+            _, body = self.request(tls, "GET /during HTTP/1.1\r\nHost: a\r\n\r\n")
+            self.assertEqual(json.loads(body), {"backend": "a"})
+            # ...and is closed when the drain timeout ends, with the gateway.
+            tls.settimeout(10)
+            try:
+                rest = tls.recv(10)
+            except (ConnectionResetError, ssl.SSLError):
+                rest = b""
+            self.assertEqual(rest, b"")
+            self.assertGreaterEqual(time.monotonic() - started, 0.9)
+            self.assertEqual(gw.wait(10), 0)
 
 
 if __name__ == "__main__":
