@@ -568,10 +568,10 @@ spec:
         # A ClusterRole without ReferenceGrants: the gateway serves the rest and says what is missing. It
         # has no Secrets either: no listener of its class names one, so none is ever read.
         rules = [{"apiGroups": ["gateway.networking.k8s.io"],
-                  "resources": ["gatewayclasses", "gateways", "httproutes", "backendtlspolicies"],
+                  "resources": ["gatewayclasses", "gateways", "httproutes", "tlsroutes", "backendtlspolicies"],
                   "verbs": ["get", "list", "watch"]},
                  {"apiGroups": ["gateway.networking.k8s.io"],
-                  "resources": ["gatewayclasses/status", "gateways/status", "httproutes/status"],
+                  "resources": ["gatewayclasses/status", "gateways/status", "httproutes/status", "tlsroutes/status"],
                   "verbs": ["get", "patch", "update"]},
                  {"apiGroups": [""], "resources": ["namespaces", "services"],
                   "verbs": ["get", "list", "watch"]},
