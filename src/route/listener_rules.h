@@ -66,16 +66,15 @@ ListenerMatch match_listener(const config::Gateway&, const config::Listener&, st
                              const config::ParentReference&,
                              const std::map<std::string, std::string>& route_namespace_labels);
 
-inline ListenerMatch match_listener(const config::Gateway& gw, const config::Listener& l,
-                                    const config::HTTPRoute& route, const config::ParentReference& ref,
-                                    const std::map<std::string, std::string>& route_namespace_labels) {
-  return match_listener(gw, l, "HTTPRoute", route.metadata.namespace_, route.hostnames, ref,
-                        route_namespace_labels);
-}
-inline ListenerMatch match_listener(const config::Gateway& gw, const config::Listener& l,
-                                    const config::TLSRoute& route, const config::ParentReference& ref,
-                                    const std::map<std::string, std::string>& route_namespace_labels) {
-  return match_listener(gw, l, "TLSRoute", route.metadata.namespace_, route.hostnames, ref,
+// The kind a route object is, as parentRefs, ReferenceGrants and status name it.
+inline std::string_view route_kind(const config::HTTPRoute&) { return "HTTPRoute"; }
+inline std::string_view route_kind(const config::TLSRoute&) { return "TLSRoute"; }
+
+template <typename Route>
+ListenerMatch match_listener(const config::Gateway& gw, const config::Listener& l, const Route& route,
+                             const config::ParentReference& ref,
+                             const std::map<std::string, std::string>& route_namespace_labels) {
+  return match_listener(gw, l, route_kind(route), route.metadata.namespace_, route.hostnames, ref,
                         route_namespace_labels);
 }
 

@@ -248,52 +248,58 @@ class StatusBuilder {
 
   // --- routes ---
 
-  static std::string_view route_kind(const config::HTTPRoute&) { return "HTTPRoute"; }
-  static std::string_view route_kind(const config::TLSRoute&) { return "TLSRoute"; }
-
-  // A TLSRoute's backends are Services reached by TCP (the client's TLS goes through unopened).
-  Condition resolved_refs(const config::TLSRoute& route) const {
+  // ResolvedRefs from the backend references of a route, each checked by `problem_of` (nullopt: fine);
+  // the first problem's reason, every problem in the message.
+  template <typename Route, typename Refs, typename ProblemOf>
+  static Condition resolved_refs_of(const Route& route, Refs&& for_each_ref, ProblemOf&& problem_of) {
     std::vector<std::string> messages;
     std::string reason;
-    for (const auto& rule : route.rules)
-      for (const auto& br : rule.backend_refs) {
-        const auto p = backend_ref_problem(in_.objects, in_.services, route.metadata.namespace_, br.ref, "TLSRoute");
-        if (!p) continue;
-        if (reason.empty()) reason = p->reason;
-        const std::string ns = br.ref.namespace_.value_or(route.metadata.namespace_);
-        messages.push_back((br.ref.group.empty() ? "" : br.ref.group + "/") + br.ref.kind + " " + ns + "/" +
-                           br.ref.name + " " + p->problem);
-      }
-    if (messages.empty()) return condition("ResolvedRefs", true, "ResolvedRefs", "all backendRefs resolved");
-    return condition("ResolvedRefs", false, reason, join(messages, "; "));
-  }
-
-
-  Condition resolved_refs(const config::HTTPRoute& route) const {
-    std::vector<std::string> messages;
-    std::string reason;
-    auto check = [&](const config::BackendObjectReference& ref) {
-      auto p = backend_ref_problem(in_.objects, in_.services, route.metadata.namespace_, ref);
-      if (!p) p = backend_tls_problem_of(route, ref);
+    for_each_ref([&](const config::BackendObjectReference& ref) {
+      const std::optional<BackendRefProblem> p = problem_of(ref);
       if (!p) return;
       if (reason.empty()) reason = p->reason;
       const std::string ns = ref.namespace_.value_or(route.metadata.namespace_);
       messages.push_back((ref.group.empty() ? "" : ref.group + "/") + ref.kind + " " + ns + "/" + ref.name +
                          " " + p->problem);
-    };
-    auto check_filters = [&](const std::vector<config::HTTPRouteFilter>& filters) {
-      for (const auto& f : filters)
-        if (f.type == "RequestMirror" && f.request_mirror) check(f.request_mirror->backend_ref);
-    };
-    for (const auto& rule : route.rules) {
-      check_filters(rule.filters);
-      for (const auto& br : rule.backend_refs) {
-        check(br.ref);
-        check_filters(br.filters);
-      }
-    }
+    });
     if (messages.empty()) return condition("ResolvedRefs", true, "ResolvedRefs", "all backendRefs resolved");
     return condition("ResolvedRefs", false, reason, join(messages, "; "));
+  }
+
+  // A TLSRoute's backends are Services reached by TCP (the client's TLS goes through unopened).
+  Condition resolved_refs(const config::TLSRoute& route) const {
+    return resolved_refs_of(
+        route,
+        [&](auto&& check) {
+          for (const auto& rule : route.rules)
+            for (const auto& br : rule.backend_refs) check(br.ref);
+        },
+        [&](const config::BackendObjectReference& ref) {
+          return backend_ref_problem(in_.objects, in_.services, route.metadata.namespace_, ref, route_kind(route));
+        });
+  }
+
+  Condition resolved_refs(const config::HTTPRoute& route) const {
+    return resolved_refs_of(
+        route,
+        [&](auto&& check) {
+          auto check_filters = [&](const std::vector<config::HTTPRouteFilter>& filters) {
+            for (const auto& f : filters)
+              if (f.type == "RequestMirror" && f.request_mirror) check(f.request_mirror->backend_ref);
+          };
+          for (const auto& rule : route.rules) {
+            check_filters(rule.filters);
+            for (const auto& br : rule.backend_refs) {
+              check(br.ref);
+              check_filters(br.filters);
+            }
+          }
+        },
+        [&](const config::BackendObjectReference& ref) {
+          auto p = backend_ref_problem(in_.objects, in_.services, route.metadata.namespace_, ref);
+          if (!p) p = backend_tls_problem_of(route, ref);
+          return p;
+        });
   }
 
   const std::map<std::string, std::string>& labels_of(const std::string& ns) const {

@@ -10,7 +10,6 @@
 #include <optional>
 #include <set>
 #include <tuple>
-#include <type_traits>
 #include <unordered_map>
 
 #include "config/loader.h"
@@ -402,6 +401,12 @@ class Translator {
     }
   }
 
+  // Whether a parentRef of a route in `route_ns` names Gateway `gw`.
+  static bool names_gateway(const config::ParentReference& ref, const std::string& route_ns, const config::Gateway& gw) {
+    return ref.group == kGatewayGroup && ref.kind == "Gateway" && ref.name == gw.metadata.name &&
+           ref.namespace_.value_or(route_ns) == gw.metadata.namespace_;
+  }
+
   void attach_routes(const config::Gateway& gw, const config::Listener& l, Listener& out, GroupBuild& group) {
     for (const auto& route : set_.http_routes) {
       if (!route.metadata.refused.empty()) continue;  // serves nothing; status says why
@@ -409,10 +414,7 @@ class Translator {
       bool refers = false, attached = false;
       std::string reason;
       for (const auto& ref : route.parent_refs) {
-        if (ref.group != kGatewayGroup || ref.kind != "Gateway") continue;
-        if (ref.name != gw.metadata.name ||
-            ref.namespace_.value_or(route.metadata.namespace_) != gw.metadata.namespace_)
-          continue;
+        if (!names_gateway(ref, route.metadata.namespace_, gw)) continue;
         refers = true;
         // The hostnames are narrowed below, for every parentRef at once.
         switch (match_listener(gw, l, route, ref, labels_of(route.metadata.namespace_))) {
@@ -542,8 +544,7 @@ class Translator {
       if (!route.metadata.refused.empty()) continue;
       const std::string route_id = key(route.metadata.namespace_, route.metadata.name);
       const bool attached = std::any_of(route.parent_refs.begin(), route.parent_refs.end(), [&](const auto& ref) {
-        return ref.group == kGatewayGroup && ref.kind == "Gateway" && ref.name == gw.metadata.name &&
-               ref.namespace_.value_or(route.metadata.namespace_) == gw.metadata.namespace_ &&
+        return names_gateway(ref, route.metadata.namespace_, gw) &&
                match_listener(gw, l, route, ref, labels_of(route.metadata.namespace_)) == ListenerMatch::kAttached;
       });
       if (!attached) continue;
@@ -796,7 +797,6 @@ class Translator {
   template <typename Route>
   std::pair<int, std::string> resolve(const Route& route, const config::BackendObjectReference& ref,
                                       const std::string& where, std::string_view consequence) {
-    constexpr std::string_view kind = std::is_same_v<Route, config::TLSRoute> ? "TLSRoute" : "HTTPRoute";
     const std::string ns = ref.namespace_.value_or(route.metadata.namespace_);
     const std::string port = ref.port ? std::to_string(*ref.port) : "?";
     std::string name = ns + "/" + ref.name + ":" + port;
@@ -805,7 +805,7 @@ class Translator {
       warn(where + " " + what + " " + problem + "; " + std::string(consequence));
       return std::make_pair(-1, name);
     };
-    if (const auto problem = backend_ref_problem(set_, services_, route.metadata.namespace_, ref, kind))
+    if (const auto problem = backend_ref_problem(set_, services_, route.metadata.namespace_, ref, route_kind(route)))
       return invalid(problem->problem);
     const config::Service& svc = *services_.at(key(ns, ref.name));
     const auto sp =
