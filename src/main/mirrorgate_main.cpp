@@ -198,6 +198,12 @@ int main(int argc, char** argv) {
       ->group("Mirroring")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--mirror-pipeline-depth", options.mirror.pipeline_depth,
+                 "mirror copies to one HTTP/1.1 mirror endpoint launched in the same event-loop turn that go out "
+                 "pipelined in one write on one connection; 1 sends one copy per connection")
+      ->group("Mirroring")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   app.add_option("--mirror-backend-max-bytes", options.mirror.backend_max_bytes,
                  "request bytes of the mirror copies in flight per mirror backend and worker, unless a "
                  "MirrorPolicy sets maxBytesInFlight; beyond, copies are dropped (counted)")

@@ -11,6 +11,7 @@
 #include <asio/io_context.hpp>
 
 #include "http/message.h"
+#include "mirror/copy_lanes.h"
 #include "mirror/endpoint_ejection.h"
 #include "mirror/mirror_budget.h"
 #include "mirror/mirror_trace.h"
@@ -30,6 +31,7 @@ struct MirrorOptions {
   size_t max_in_flight = 1024;                      // per worker, all mirror backends: a safety cap
   size_t backend_max_in_flight = 256;               // per mirror backend and worker: beyond, dropped
   uint64_t backend_max_bytes = 64ull * 1024 * 1024;  // request bytes of the copies in flight, likewise
+  size_t pipeline_depth = 16;  // copies to one HTTP/1.1 mirror endpoint in one write (copy_lanes.h); 1: none
 };
 
 struct MirrorContext {
@@ -52,6 +54,8 @@ struct MirrorContext {
   EndpointEjections ejections;
   MirrorTrace trace;
   MismatchRing mismatches{kMismatchesPerWorker};
+  // Last: the copies queued in it hold budget slots and comparisons, which go before what they point to.
+  CopyLanes lanes;
 };
 
 }  // namespace mg::mirror

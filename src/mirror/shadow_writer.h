@@ -1,8 +1,8 @@
 #pragma once
 // The shadow writer: sends a copy of a forwarded request to a mirror backend, fire and forget. Each
-// copy is a detached coroutine on the primary's worker with its own connection pool, its own timeout
-// and a slot in its mirror backend's in-flight budgets. Its response is read (so the connection can be
-// reused) and discarded. Nothing here can delay or change the primary's answer: the primary never
+// copy runs on the primary's worker, on the mirrors' own connection pool, with its own timeout and a
+// slot in its mirror backend's in-flight budgets; copies to one endpoint launched in the same turn go
+// out pipelined (copy_lanes.h). Its response is read (so the connection can be reused) and discarded. Nothing here can delay or change the primary's answer: the primary never
 // awaits a copy. A mirror's MirrorPolicy settings (route::MirrorSettings) apply per copy; unset fields
 // fall back to the --mirror-* flags.
 

@@ -152,6 +152,7 @@ void Worker::schedule_pool_maintenance() {
     const size_t expired = primary_pool_.close_expired(now, options_.upstream_idle_timeout) +
                            mirror_.pool.close_expired(now, options_.upstream_idle_timeout);
     stats_.upstream_connections_expired += expired;
+    mirror_.lanes.forget_idle(now, std::chrono::seconds(60));  // mirror endpoints come and go
     // Client connections idle for a whole tick are parked (proxy/idle_sessions.h): their sessions end
     // when their cancelled waits complete, queued now. Idle pooled upstream connections give back their
     // buffers. Once all that is freed, the pages it leaves empty go back to the system, but only on a

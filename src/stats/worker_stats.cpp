@@ -16,6 +16,7 @@ std::string_view to_string(MirrorFailure f) {
     case MirrorFailure::kTimeout: return "timeout";
     case MirrorFailure::kReset: return "reset";
     case MirrorFailure::kProtocol: return "protocol";
+    case MirrorFailure::kPipelineAborted: return "pipeline_aborted";
     case MirrorFailure::kCount: break;
   }
   return "unknown";
@@ -57,6 +58,9 @@ std::string_view to_string(ComparisonResult r) {
 void MirrorCounters::merge(const MirrorCounters& o) {
   sampled_out += o.sampled_out;
   sent += o.sent;
+  pipelined += o.pipelined;
+  retried += o.retried;
+  pipelining_backoffs += o.pipelining_backoffs;
   for (size_t i = 0; i < completed.size(); ++i) completed[i] += o.completed[i];
   for (size_t i = 0; i < failed.size(); ++i) failed[i] += o.failed[i];
   for (size_t i = 0; i < dropped.size(); ++i) dropped[i] += o.dropped[i];
@@ -168,6 +172,17 @@ std::string render_prometheus(const WorkerStats& s, ExpositionFormat format) {
                 [](const MirrorCounters& c, auto sample) { sample("", c.sampled_out); });
   mirror_family("mirrorgate_mirror_copies_sent_total", "Mirror copies sent to a mirror backend.",
                 [](const MirrorCounters& c, auto sample) { sample("", c.sent); });
+  mirror_family("mirrorgate_mirror_copies_pipelined_total",
+                "Mirror copies written behind another copy in one write on one connection (HTTP/1.1 pipelining).",
+                [](const MirrorCounters& c, auto sample) { sample("", c.pipelined); });
+  mirror_family("mirrorgate_mirror_copies_retried_total",
+                "Mirror copies sent again, on a connection of their own, after the connection they were "
+                "pipelined on closed before their answer.",
+                [](const MirrorCounters& c, auto sample) { sample("", c.retried); });
+  mirror_family("mirrorgate_mirror_pipelining_backoffs_total",
+                "Times a mirror backend closed a connection with pipelined copies unanswered; its copies then go "
+                "one per connection for 30 s.",
+                [](const MirrorCounters& c, auto sample) { sample("", c.pipelining_backoffs); });
   mirror_family("mirrorgate_mirror_copies_completed_total",
                 "Mirror copies whose response was received (and discarded), by status class of that response.",
                 [](const MirrorCounters& c, auto sample) {

@@ -29,8 +29,10 @@ V& entry(StringMap<V>& map, std::string_view key) {
   return it->second;
 }
 
-// Why a sent mirror copy did not complete. The order is the label order in /metrics.
-enum class MirrorFailure : uint8_t { kConnect, kTimeout, kReset, kProtocol, kCount };
+// Why a sent mirror copy did not complete. The order is the label order in /metrics. kPipelineAborted:
+// the connection the copy was pipelined on ended (another copy's timeout or malformed answer, or a close
+// the copy could not be sent again after) before its answer (mirror/copy_lanes.h).
+enum class MirrorFailure : uint8_t { kConnect, kTimeout, kReset, kProtocol, kPipelineAborted, kCount };
 std::string_view to_string(MirrorFailure f);
 
 // Why a mirror copy was not even attempted (the list; docs/mirroring.md).
@@ -53,6 +55,9 @@ std::string_view to_string(ComparisonResult r);
 struct MirrorCounters {
   uint64_t sampled_out = 0;  // not copied because of percent/fraction sampling
   uint64_t sent = 0;
+  uint64_t pipelined = 0;            // of sent: written behind another copy in one write
+  uint64_t retried = 0;              // sent again after the connection they were pipelined on closed
+  uint64_t pipelining_backoffs = 0;  // a backend closed a pipelined connection: one copy per connection a while
   std::array<uint64_t, kStatusClasses> completed{};  // by status class of the mirror's answer
   std::array<uint64_t, static_cast<size_t>(MirrorFailure::kCount)> failed{};
   std::array<uint64_t, static_cast<size_t>(MirrorDrop::kCount)> dropped{};

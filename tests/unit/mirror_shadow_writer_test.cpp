@@ -5,10 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,6 +26,7 @@
 
 #include "loopback_server.h"
 #include "mirror/mirror_context.h"
+#include "mirror/response_comparison.h"
 #include "mirror/shadow_writer.h"
 #include "stats/access_log.h"
 #include "upstream/load_balancer.h"
@@ -66,6 +70,74 @@ struct FakeMirror {
   test::LoopbackServer server;
 };
 
+// A mirror pod that answers pipelined requests in order, one at a time, as HTTP/1.1 servers do, and records
+// on which connection and in which read each request came. The request target picks the answer:
+// "/status/NNN" is NNN with the body "NNN", anything else 200; "/hang" is never answered, nor is anything
+// behind it on its connection. With close_after_first, a connection closes after its first answer (which
+// says "Connection: close" when announce_close).
+struct PipelineMirror {
+  struct Request {
+    size_t connection;
+    size_t read;  // the read of that connection it arrived in
+    std::string method, target;
+  };
+  struct Options {
+    bool close_after_first = false;
+    bool announce_close = false;
+    std::chrono::milliseconds delay{0};  // before each answer
+  };
+  PipelineMirror(asio::io_context& io, Options o)
+      : options(o), server(io, [this](test::LoopbackServer::Socket socket) { return serve(socket); }) {}
+  uint16_t port() const { return server.port(); }
+
+  asio::awaitable<void> serve(test::LoopbackServer::Socket socket) {
+    const size_t connection = connections++;
+    std::string buffer;
+    bool stalled = false;
+    for (size_t read = 0;; ++read) {
+      std::array<char, 16384> data;
+      auto [ec, n] = co_await socket->async_read_some(asio::buffer(data), kNoThrow);
+      if (ec) co_return;
+      buffer.append(data.data(), n);
+      for (size_t end; (end = buffer.find("\r\n\r\n")) != std::string::npos;) {
+        const std::string head = buffer.substr(0, end + 4);
+        buffer.erase(0, end + 4);  // these tests send no bodies
+        const size_t space = head.find(' ');
+        Request r{connection, read, head.substr(0, space), head.substr(space + 1, head.find(' ', space + 1) - space - 1)};
+        requests.push_back(r);
+        if (stalled || r.target == "/hang") {
+          stalled = true;
+          continue;
+        }
+        if (options.delay.count() > 0) {
+          asio::steady_timer timer(socket->get_executor(), options.delay);
+          co_await timer.async_wait(kNoThrow);
+        }
+        const std::string status = r.target.starts_with("/status/") ? r.target.substr(8, 3) : "200";
+        const std::string answer = "HTTP/1.1 " + status + " X\r\nContent-Length: 3\r\n" +
+                                   (options.announce_close ? "Connection: close\r\n" : "") + "\r\n" + status;
+        auto [wec, wn] = co_await asio::async_write(*socket, asio::buffer(answer), kNoThrow);
+        if (wec) co_return;
+        if (options.close_after_first) {
+          socket->close();
+          co_return;
+        }
+      }
+    }
+  }
+  // The connections that carried a request.
+  size_t connections_used() const {
+    std::set<size_t> used;
+    for (const auto& r : requests) used.insert(r.connection);
+    return used.size();
+  }
+
+  Options options;
+  size_t connections = 0;
+  std::vector<Request> requests;
+  test::LoopbackServer server;
+};
+
 class ShadowWriterTest : public ::testing::Test {
  protected:
   // The pooled sockets go before io_ (which is destroyed before the context that holds them).
@@ -86,6 +158,10 @@ class ShadowWriterTest : public ::testing::Test {
     balancer_.follow(clusters_);
     mirror_context_ = std::make_unique<MirrorContext>(io_, options_, limits_, stats_, log_, balancer_);
   }
+  void make_context_with_pipeline_mirror(PipelineMirror::Options o = {}) {
+    pipeline_ = std::make_unique<PipelineMirror>(io_, o);
+    make_context(pipeline_->port());
+  }
   void make_context_with_mirror(FakeMirror::Mode mode) {
     make_context(0);
     mirror_ = std::make_unique<FakeMirror>(io_, mode);
@@ -93,20 +169,21 @@ class ShadowWriterTest : public ::testing::Test {
     balancer_.follow(clusters_);
   }
 
-  MirrorRequest request(std::string method = "GET", std::string body = {}) {
+  MirrorRequest request(std::string method = "GET", std::string body = {}, std::string path = "/x",
+                        std::string id = "rid-1") {
     return MirrorRequest{
         .table = table_,
         .clusters = clusters_,
         .route = kRoute,
         .rule = kRule,
-        .request_id = "rid-1",
+        .request_id = id,
         .method = method,
         .rule_index = 0,
         .primary_host = "127.0.0.9:3000",
         .primary_pod = "p-pod",
         .head = std::make_shared<const std::string>(
-            method +
-            " /x HTTP/1.1\r\nHost: shop.example:8080\r\nAuthorization: secret\r\nX-Request-Id: rid-1\r\n" +
+            method + " " + path +
+            " HTTP/1.1\r\nHost: shop.example:8080\r\nAuthorization: secret\r\nX-Request-Id: " + id + "\r\n" +
             (body.empty() ? std::string() : "Content-Length: " + std::to_string(body.size()) + "\r\n")),
         .body = std::make_shared<const std::string>(std::move(body)),
     };
@@ -123,6 +200,19 @@ class ShadowWriterTest : public ::testing::Test {
   }
   stats::MirrorCounters& counters() { return stats_.mirror(kRoute, kRule, kMirror); }
   uint64_t in_flight() { return mirror_context_->budgets.usage(kMirror).copies; }
+  uint64_t failed(MirrorFailure f) { return counters().failed[static_cast<size_t>(f)]; }
+  uint64_t ended() {
+    uint64_t n = 0;
+    for (uint64_t c : counters().completed) n += c;
+    for (uint64_t f : counters().failed) n += f;
+    return n;
+  }
+  // The status each request id's copy ended with, from the worker's mirror trace.
+  std::map<std::string, int> traced_statuses() {
+    std::map<std::string, int> out;
+    for (const auto& o : mirror_context_->trace.snapshot()) out[o.request_id] = o.status;
+    return out;
+  }
 
   // Runs the io_context on this thread until `done` holds (bounded).
   void run_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
@@ -147,6 +237,7 @@ class ShadowWriterTest : public ::testing::Test {
   std::unique_ptr<MirrorContext> mirror_context_;
   asio::io_context io_;
   std::unique_ptr<FakeMirror> mirror_;
+  std::unique_ptr<PipelineMirror> pipeline_;
 };
 
 TEST_F(ShadowWriterTest, ReleasesBudgetWhenCopyIsAnswered) {
@@ -341,6 +432,154 @@ TEST_F(ShadowWriterTest, HeaderEditsAndHostSuffixApplyToThatCopyOnly) {
   EXPECT_NE(plain->find("Authorization: secret"), std::string::npos) << *plain;
   // The shared head itself is untouched (the primary's head is a different string altogether).
   EXPECT_NE(req.head->find("Authorization: secret"), std::string::npos);
+}
+
+// ---- pipelined copies (copy_lanes.h) ----
+
+TEST_F(ShadowWriterTest, CopiesLaunchedInOneTurnGoOutInOneWriteAndEachGetsItsOwnAnswer) {
+  make_context_with_pipeline_mirror();
+  for (int i = 1; i <= 5; ++i)
+    send_copy(*mirror_context_, request("GET", {}, "/status/23" + std::to_string(i), "rid-" + std::to_string(i)),
+              target(), 0);
+  run_until([&] { return ended() == 5; });
+  // One connection, one read: the five copies went out in one write.
+  ASSERT_EQ(pipeline_->requests.size(), 5u);
+  EXPECT_EQ(pipeline_->connections_used(), 1u);
+  for (const auto& r : pipeline_->requests) EXPECT_EQ(r.read, 0u) << r.target;
+  EXPECT_EQ(counters().completed[0], 5u);
+  EXPECT_EQ(counters().pipelined, 4u);
+  // Answers are matched to their copies in order: each copy's trace entry has the status its path asked for.
+  const auto statuses = traced_statuses();
+  for (int i = 1; i <= 5; ++i) EXPECT_EQ(statuses.at("rid-" + std::to_string(i)), 230 + i);
+  EXPECT_EQ(in_flight(), 0u);
+  // The connection went back to the pool, and the next turn's copies take it again.
+  send_copy(*mirror_context_, request("GET", {}, "/status/204", "rid-6"), target(), 0);
+  run_until([&] { return ended() == 6; });
+  EXPECT_EQ(pipeline_->connections_used(), 1u);
+}
+
+TEST_F(ShadowWriterTest, DepthOneSendsOneCopyPerConnection) {
+  options_.pipeline_depth = 1;
+  make_context_with_pipeline_mirror();
+  for (int i = 0; i < 3; ++i) send_copy(*mirror_context_, request(), target(), 0);
+  run_until([&] { return ended() == 3; });
+  EXPECT_EQ(pipeline_->connections_used(), 3u);
+  EXPECT_EQ(counters().pipelined, 0u);
+}
+
+TEST_F(ShadowWriterTest, NothingIsPipelinedBehindANonIdempotentCopy) {
+  make_context_with_pipeline_mirror();
+  send_copy(*mirror_context_, request("GET", {}, "/a"), target(), 0);
+  send_copy(*mirror_context_, request("POST", {}, "/b"), target(), 0);
+  send_copy(*mirror_context_, request("GET", {}, "/c"), target(), 0);
+  run_until([&] { return ended() == 3; });
+  ASSERT_EQ(pipeline_->requests.size(), 3u);
+  // GET /a and POST /b share a connection (the POST last); GET /c goes on another.
+  std::map<std::string, size_t> connection_of;
+  for (const auto& r : pipeline_->requests) connection_of[r.target] = r.connection;
+  EXPECT_EQ(connection_of["/a"], connection_of["/b"]);
+  EXPECT_NE(connection_of["/b"], connection_of["/c"]);
+  EXPECT_EQ(counters().pipelined, 1u);
+}
+
+TEST_F(ShadowWriterTest, ACopyTimingOutFailsTheCopiesBehindItCountedNotSilently) {
+  make_context_with_pipeline_mirror();
+  auto settings = std::make_shared<route::MirrorSettings>();
+  settings->timeout = 150ms;
+  send_copy(*mirror_context_, request("GET", {}, "/hang", "rid-1"), target(settings), 0);
+  send_copy(*mirror_context_, request("GET", {}, "/status/200", "rid-2"), target(settings), 0);
+  send_copy(*mirror_context_, request("GET", {}, "/status/200", "rid-3"), target(settings), 0);
+  run_until([&] { return ended() == 3; }, 3s);
+  EXPECT_EQ(pipeline_->connections_used(), 1u);
+  EXPECT_EQ(counters().sent, 3u);
+  EXPECT_EQ(failed(MirrorFailure::kTimeout), 1u);
+  EXPECT_EQ(failed(MirrorFailure::kPipelineAborted), 2u);
+  EXPECT_EQ(counters().retried, 0u);
+  EXPECT_EQ(in_flight(), 0u);
+  // Each has its own trace entry, with its own reason.
+  std::map<std::string, std::string> reasons;
+  for (const auto& o : mirror_context_->trace.snapshot()) reasons[o.request_id] = o.reason;
+  EXPECT_EQ(reasons["rid-1"], "timeout");
+  EXPECT_EQ(reasons["rid-2"], "pipeline_aborted");
+  EXPECT_EQ(reasons["rid-3"], "pipeline_aborted");
+}
+
+TEST_F(ShadowWriterTest, ABackendClosingPipelinedConnectionsGetsTheRestAgainThenOneCopyPerConnection) {
+  make_context_with_pipeline_mirror({.close_after_first = true, .announce_close = false, .delay = {}});
+  // GET, GET, POST in one write: the backend answers the first and closes. The second GET goes again on a
+  // connection of its own; the POST may have been processed, so it is not sent twice but counted.
+  send_copy(*mirror_context_, request("GET", {}, "/status/201", "rid-1"), target(), 0);
+  send_copy(*mirror_context_, request("GET", {}, "/status/202", "rid-2"), target(), 0);
+  send_copy(*mirror_context_, request("POST", {}, "/status/203", "rid-3"), target(), 0);
+  run_until([&] { return ended() == 3; });
+  EXPECT_EQ(counters().completed[0], 2u);
+  EXPECT_EQ(counters().retried, 1u);
+  EXPECT_EQ(failed(MirrorFailure::kPipelineAborted), 1u);
+  EXPECT_EQ(counters().pipelining_backoffs, 1u);
+  EXPECT_EQ(traced_statuses().at("rid-2"), 202);
+  EXPECT_EQ(in_flight(), 0u);
+  // Backed off: the next turn's copies go one per connection, and all complete.
+  const size_t before = pipeline_->connections_used();
+  for (int i = 0; i < 3; ++i) send_copy(*mirror_context_, request(), target(), 0);
+  run_until([&] { return ended() == 6; });
+  EXPECT_EQ(counters().completed[0], 5u);
+  EXPECT_EQ(pipeline_->connections_used(), before + 3);
+  EXPECT_EQ(counters().pipelined, 2u);  // only the first batch's
+  EXPECT_EQ(counters().retried, 1u);
+}
+
+TEST_F(ShadowWriterTest, AnAnswerWithConnectionCloseSendsTheRestAgainWhateverTheirMethod) {
+  make_context_with_pipeline_mirror({.close_after_first = true, .announce_close = true, .delay = {}});
+  send_copy(*mirror_context_, request("GET", {}, "/status/201", "rid-1"), target(), 0);
+  send_copy(*mirror_context_, request("POST", {}, "/status/202", "rid-2"), target(), 0);
+  run_until([&] { return ended() == 2; });
+  // The server processes nothing behind "Connection: close" (RFC 9112 9.6): the POST is safe to send again.
+  EXPECT_EQ(counters().completed[0], 2u);
+  EXPECT_EQ(counters().retried, 1u);
+  EXPECT_EQ(counters().pipelining_backoffs, 1u);
+  EXPECT_EQ(traced_statuses().at("rid-2"), 202);
+  // On the wire twice, processed once: on the second connection.
+  ASSERT_EQ(pipeline_->requests.size(), 2u);
+  EXPECT_EQ(pipeline_->requests[1].method, "POST");
+  EXPECT_EQ(pipeline_->requests[1].connection, 1u);
+}
+
+TEST_F(ShadowWriterTest, ASlowMirrorGetsOneCopyPerConnection) {
+  make_context_with_pipeline_mirror({.close_after_first = false, .announce_close = false, .delay = 30ms});
+  send_copy(*mirror_context_, request(), target(), 0);
+  send_copy(*mirror_context_, request(), target(), 0);
+  run_until([&] { return ended() == 2; });
+  EXPECT_EQ(pipeline_->connections_used(), 1u);  // pipelined: nothing was known of the mirror yet
+  // Its first answer took 30 ms (>= CopyLanes::kSlowAnswer): the next turn's copies wait for no other's answer.
+  for (int i = 0; i < 3; ++i) send_copy(*mirror_context_, request(), target(), 0);
+  run_until([&] { return ended() == 5; });
+  EXPECT_EQ(counters().completed[0], 5u);
+  EXPECT_EQ(pipeline_->connections_used(), 3u);  // the idle one again, and two new ones
+  EXPECT_EQ(counters().pipelined, 1u);
+}
+
+TEST_F(ShadowWriterTest, PipelinedCopiesAreEachComparedWithTheirOwnPrimary) {
+  make_context_with_pipeline_mirror();
+  auto settings = std::make_shared<route::MirrorSettings>();
+  settings->comparison.enabled = true;
+  std::deque<PrimaryCapture> primaries(3);
+  for (int i = 0; i < 3; ++i) {
+    const std::string status = std::to_string(201 + i);
+    send_copy(*mirror_context_, request("GET", {}, "/status/" + status, "rid-" + status), target(settings), 0,
+              &primaries[static_cast<size_t>(i)]);
+  }
+  // Each primary answered what its copy's path asks the mirror for.
+  for (int i = 0; i < 3; ++i) {
+    const std::string status = std::to_string(201 + i);
+    PrimaryCapture& p = primaries[static_cast<size_t>(i)];
+    p.head(201 + i, {});
+    if (http::BodyCapture* body = p.body()) body->add(status);
+    p.deliver();
+  }
+  run_until([&] { return ended() == 3; });
+  EXPECT_EQ(counters().pipelined, 2u);
+  EXPECT_EQ(counters().comparisons[static_cast<size_t>(stats::ComparisonResult::kMatch)], 3u);
+  EXPECT_EQ(counters().comparisons[static_cast<size_t>(stats::ComparisonResult::kMismatch)], 0u);
 }
 
 }  // namespace
