@@ -392,8 +392,9 @@ cpu_ticks() {
 mirror_counters() {
   curl -s --max-time 2 "http://127.0.0.1:$ADMIN_PORT/metrics" |
     awk '/^mirrorgate_mirror_copies_[a-z_]*_total[{ ]/ { split($1, n, "{"); sum[n[1]] += $NF }
-         END { p = "mirrorgate_mirror_copies_"; printf "%d %d %d %d\n", sum[p "sent_total"],
-               sum[p "completed_total"], sum[p "failed_total"], sum[p "dropped_total"] }'
+         END { p = "mirrorgate_mirror_copies_"; printf "%d %d %d %d %d %d\n", sum[p "sent_total"],
+               sum[p "completed_total"], sum[p "failed_total"], sum[p "dropped_total"], sum[p "pipelined_total"],
+               sum[p "retried_total"] }'
 }
 
 run_wrk() { # SECONDS OUTFILE (CFG: the configuration under test)
@@ -431,7 +432,7 @@ measure() {
   CFG=$cfg
   start_proxy "$cfg"
   run_wrk "$WARMUP" "$WORK/warmup.txt"
-  local m0=(0 0 0 0) m1=(0 0 0 0)
+  local m0=(0 0 0 0 0 0) m1=(0 0 0 0 0 0)
   [[ $cfg == mirrorgate* ]] && read -r -a m0 <<<"$(mirror_counters)"
   before=$(cpu_ticks "$PROXY_PID")
   out=$RESULTS_DIR/wrk-$cfg-r$round.txt
@@ -453,6 +454,7 @@ measure() {
   if [[ $cfg == mirrorgate*-mirror* ]]; then
     echo "$MODE_NOW r$round $cfg: measured run requests=$req mirror copies sent=$((m1[0] - m0[0]))" \
       "completed=$((m1[1] - m0[1])) failed=$((m1[2] - m0[2])) dropped=$((m1[3] - m0[3]))" \
+      "pipelined=$((m1[4] - m0[4])) retried=$((m1[5] - m0[5]))" \
       >>"$RESULTS_DIR/mirror-counters.txt"
   fi
   log "$(printf '%-26s r%s %8s req/s  p50 %6.2f ms  p99 %6.2f ms  %6s us CPU/req  errors %s non-2xx %s' \

@@ -70,6 +70,23 @@ void CopyLanes::Queue::prepend(Queue&& front) {
   front = Queue{};
 }
 
+namespace {
+
+// What is left until the earliest deadline among the queue's copies, at least a millisecond.
+std::chrono::milliseconds earliest_remaining(const CopyLanes::Queue& queue, CopyClock::time_point now) {
+  CopyClock::time_point earliest = CopyClock::time_point::max();
+  for (const CopyJob* job = queue.head.get(); job; job = job->next.get()) earliest = std::min(earliest, job->deadline());
+  return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(earliest - now), std::chrono::milliseconds(1));
+}
+
+// A copy whose deadline passed (the wait that ended was armed for the earliest one); arming rounds down
+// to the millisecond, and a deadline may fire a little late, never early.
+bool deadline_passed(const CopyJob& job, CopyClock::time_point now) {
+  return now + std::chrono::milliseconds(2) >= job.deadline();
+}
+
+}  // namespace
+
 CopyLanes::CopyLanes() = default;
 CopyLanes::~CopyLanes() = default;
 
@@ -159,7 +176,6 @@ asio::awaitable<void> CopyLanes::run_batch(MirrorContext& mirror, Lane* lane, Qu
   std::vector<asio::const_buffer> gathered;
   std::array<asio::const_buffer, 3> single{};
   std::span<const asio::const_buffer> buffers;
-  CopyClock::time_point earliest = batch.head->deadline();
   if (batch.size == 1) {
     single = batch.head->buffers();
     buffers = single;
@@ -169,12 +185,10 @@ asio::awaitable<void> CopyLanes::run_batch(MirrorContext& mirror, Lane* lane, Qu
       const auto b = job->buffers();
       gathered.insert(gathered.end(), b.begin(), b.end());
       job->pipelined = job != batch.head.get();
-      earliest = std::min(earliest, job->deadline());
     }
     buffers = gathered;
   }
-  exchange.arm(std::max(std::chrono::duration_cast<std::chrono::milliseconds>(earliest - now),
-                        std::chrono::milliseconds(1)));
+  exchange.arm(earliest_remaining(batch, now));
   constexpr std::chrono::milliseconds kKeepDeadline{0};
   const bool written = co_await exchange.write(buffers, kKeepDeadline);
   const auto written_at = CopyClock::now();
@@ -190,7 +204,8 @@ asio::awaitable<void> CopyLanes::run_batch(MirrorContext& mirror, Lane* lane, Qu
   }
   while (written && !batch.empty()) {
     CopyJob& job = *batch.head;
-    if (answered_any) exchange.arm(job.remaining(CopyClock::now()));
+    // The wait ends at the earliest deadline of the copies still unanswered (the write's, at first).
+    if (answered_any) exchange.arm(earliest_remaining(batch, CopyClock::now()));
     const CopyOutcome outcome = co_await read_copy_answer(mirror, exchange, job);
     if (!outcome.completed) {
       answered_all = false;
@@ -249,12 +264,15 @@ void CopyLanes::end_batch_early(MirrorContext& mirror, Lane* lane, Queue& rest, 
       ++mirror.stats.mirror(job->request.route, job->request.rule, job->target->name).retried;
       again.push_back(std::move(job));
     } else {
+      // A timeout ends the copies whose deadline passed; the others on the connection were aborted with them.
+      const bool own_failure =
+          outcome.failure == MirrorFailure::kTimeout ? deadline_passed(*job, CopyClock::now()) : first;
       finish_copy(mirror, *job,
-                  first ? outcome
-                        : CopyOutcome{.completed = false,
-                                      .failure = MirrorFailure::kPipelineAborted,
-                                      .status = 0,
-                                      .head_at = {}});
+                  own_failure ? outcome
+                              : CopyOutcome{.completed = false,
+                                            .failure = MirrorFailure::kPipelineAborted,
+                                            .status = 0,
+                                            .head_at = {}});
     }
     first = false;
   }

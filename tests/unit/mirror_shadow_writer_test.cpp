@@ -486,10 +486,15 @@ TEST_F(ShadowWriterTest, ACopyTimingOutFailsTheCopiesBehindItCountedNotSilently)
   make_context_with_pipeline_mirror();
   auto settings = std::make_shared<route::MirrorSettings>();
   settings->timeout = 150ms;
+  auto longer = std::make_shared<route::MirrorSettings>();
+  longer->timeout = 4s;  // (two routes' policies for one mirror: copies behind the first may wait longer)
+  const auto start = std::chrono::steady_clock::now();
   send_copy(*mirror_context_, request("GET", {}, "/hang", "rid-1"), target(settings), 0);
-  send_copy(*mirror_context_, request("GET", {}, "/status/200", "rid-2"), target(settings), 0);
-  send_copy(*mirror_context_, request("GET", {}, "/status/200", "rid-3"), target(settings), 0);
+  send_copy(*mirror_context_, request("GET", {}, "/status/200", "rid-2"), target(longer), 0);
+  send_copy(*mirror_context_, request("GET", {}, "/status/200", "rid-3"), target(longer), 0);
   run_until([&] { return ended() == 3; }, 3s);
+  // The first copy's deadline ended the connection, and with it the copies behind, long before their own.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
   EXPECT_EQ(pipeline_->connections_used(), 1u);
   EXPECT_EQ(counters().sent, 3u);
   EXPECT_EQ(failed(MirrorFailure::kTimeout), 1u);
@@ -502,6 +507,18 @@ TEST_F(ShadowWriterTest, ACopyTimingOutFailsTheCopiesBehindItCountedNotSilently)
   EXPECT_EQ(reasons["rid-1"], "timeout");
   EXPECT_EQ(reasons["rid-2"], "pipeline_aborted");
   EXPECT_EQ(reasons["rid-3"], "pipeline_aborted");
+}
+
+TEST_F(ShadowWriterTest, CopiesBehindATimeoutWhoseOwnDeadlinePassedTooTimeOut) {
+  make_context_with_pipeline_mirror();
+  auto settings = std::make_shared<route::MirrorSettings>();
+  settings->timeout = 150ms;
+  send_copy(*mirror_context_, request("GET", {}, "/hang"), target(settings), 0);
+  send_copy(*mirror_context_, request("GET", {}, "/status/200"), target(settings), 0);
+  run_until([&] { return ended() == 2; }, 3s);
+  EXPECT_EQ(pipeline_->connections_used(), 1u);
+  EXPECT_EQ(failed(MirrorFailure::kTimeout), 2u);  // each waited its whole timeout for its answer
+  EXPECT_EQ(in_flight(), 0u);
 }
 
 TEST_F(ShadowWriterTest, ABackendClosingPipelinedConnectionsGetsTheRestAgainThenOneCopyPerConnection) {

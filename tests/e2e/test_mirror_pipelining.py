@@ -1,0 +1,173 @@
+"""Mirror copies to one HTTP/1.1 mirror endpoint that the gateway launches together go out pipelined
+(several requests in one write on one connection, answers read in order), and keep every guarantee: each
+copy is logged and traced with the answer to its own request, the primary's answers are untouched, and a
+mirror that closes its connection after each answer (no keep-alive, no pipelining) still gets every copy,
+the rest sent again one per connection, the back-off counted.
+
+The burst that makes copies launch together is one HTTP/2 client connection opening many streams in one
+write. Loopback block 127.0.155.0/24: gateway .1 (one worker), echo pod .2 (the primary), the recording
+HTTP/1.1 mirror .4 (pipelining) and .5 (closes after each answer)."""
+
+import socket
+
+import h2frames
+import mgtest
+from h2frames import END_HEADERS, END_STREAM, HEADERS, frame, request_block
+from mgtest import wait_for
+
+NET = "127.0.155"
+V1 = "infra-backend-v1-7d9c6b5f4-pl001"
+BURST = 24
+
+
+class RecordingMirror(mgtest.ThreadedTcpServer):
+    """An HTTP/1.1 server that answers requests in order, one at a time, and records for each one its
+    connection and whether it had arrived before the answer to the one ahead of it on that connection was
+    written (it was pipelined). The answer's status is the number in the path after /s/ (else 200), its
+    body the path. With close_each, every answer says "Connection: close" and the connection closes."""
+
+    def __init__(self, ip: str, port: int, close_each: bool = False):
+        super().__init__(ip, port, conn_timeout=None)
+        self.close_each = close_each
+        self.requests: list[dict] = []  # {"connection", "path", "pipelined"}
+        self.start_accepting()
+
+    def serve(self, conn: socket.socket, peer, number: int) -> None:
+        buf = b""
+        answered = 0  # answers written on this connection
+        read_since_answer = False
+        while not self.stop.is_set():
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                try:
+                    chunk = conn.recv(65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                buf += chunk
+                read_since_answer = True
+                continue
+            head, buf = buf[:end + 4], buf[end + 4:]  # the copies here have no bodies
+            path = head.split(b" ", 2)[1].decode()
+            with self.lock:
+                # Pipelined: its bytes were here before the answer ahead of it went out.
+                self.requests.append({"connection": number, "path": path,
+                                      "pipelined": answered > 0 and not read_since_answer})
+            status = int(path.rsplit("/s/", 1)[1][:3]) if "/s/" in path else 200
+            body = path.encode()
+            close = "Connection: close\r\n" if self.close_each else ""
+            conn.sendall(f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n{close}\r\n".encode() + body)
+            answered += 1
+            read_since_answer = False
+            if self.close_each:
+                conn.shutdown(socket.SHUT_WR)
+                return
+
+    def snapshot(self) -> list[dict]:
+        with self.lock:
+            return list(self.requests)
+
+
+def config(ip: str, port: int, mirror_port: int) -> str:
+    return mgtest.join_docs(
+        mgtest.gatewayclass_yaml(),
+        mgtest.gateway_yaml("pl-gateway", ip, port),
+        mgtest.route_yaml("piped", "pl-gateway", "/piped", "infra-backend-v1", mirror="pipe-mirror",
+                          mirror_port=mirror_port),
+        mgtest.route_yaml("closing", "pl-gateway", "/closing", "infra-backend-v1", mirror="closing-mirror",
+                          mirror_port=mirror_port),
+        mgtest.service_yaml("infra-backend-v1", target_port=3000),
+        mgtest.service_yaml("pipe-mirror", port=mirror_port, target_port=mirror_port),
+        mgtest.service_yaml("closing-mirror", port=mirror_port, target_port=mirror_port),
+        mgtest.endpointslice_yaml("infra-backend-v1", [(f"{NET}.2", V1, True)], port=3000),
+        mgtest.endpointslice_yaml("pipe-mirror", [(f"{NET}.4", "pipe-mirror-pod", True)], port=mirror_port),
+        mgtest.endpointslice_yaml("closing-mirror", [(f"{NET}.5", "closing-mirror-pod", True)], port=mirror_port),
+    )
+
+
+def burst(ip: str, port: int, paths: list[str]) -> dict[str, int]:
+    """Opens a stream per path on one HTTP/2 connection, all HEADERS in one write; the status per path."""
+    h2 = h2frames.RawH2(ip, port)
+    try:
+        streams = {1 + 2 * i: p for i, p in enumerate(paths)}
+        h2.send(b"".join(frame(HEADERS, END_HEADERS | END_STREAM, s, request_block(p, authority="pl.example"))
+                         for s, p in streams.items()))
+        statuses: dict[str, int] = {}
+        while len(statuses) < len(streams):
+            f = h2.frames_until(lambda f: f[0] == HEADERS and f[2] in streams, limit=10)
+            assert f is not None, f"answers missing: {sorted(set(paths) - set(statuses))}"
+            statuses[streams[f[2]]] = h2frames.status_of(f[3])
+        return statuses
+    finally:
+        h2.close()
+
+
+class MirrorPipelining(mgtest.ClusterTestCase):
+    @classmethod
+    def start(cls, c):
+        cls.gw_ip, cls.gw_port = f"{NET}.1", mgtest.free_port(f"{NET}.1")
+        mirror_port = mgtest.free_port(f"{NET}.4")
+        cls.mirror = RecordingMirror(f"{NET}.4", mirror_port)
+        cls.closing = RecordingMirror(f"{NET}.5", mirror_port, close_each=True)
+        c.captures += [cls.mirror, cls.closing]
+        cfg = c.config_dir() / "config.yaml"
+        cfg.write_text(config(cls.gw_ip, cls.gw_port, mirror_port))
+        cls.v1 = c.echo(V1, f"{NET}.2")
+        cls.gw = c.gateway(cfg, admin_ip=cls.gw_ip, workers=1)
+        cls.v1.wait_ready()
+        cls.gw.wait_ready()
+
+    def copies(self, route: str) -> list[dict]:
+        return [e for e in self.gw.access_log() if e.get("type") == "mirror" and e.get("route") == route]
+
+    def test_copies_launched_together_are_pipelined_and_each_gets_its_own_answer(self):
+        sent = 0
+        # A burst launches its copies within a few event-loop turns; a handful of bursts, bounded, until
+        # some copies shared a write (each burst alone almost always does).
+        for attempt in range(5):
+            paths = [f"/piped/{attempt}/{i}/s/{201 + i % 3}" for i in range(BURST)]
+            statuses = burst(self.gw_ip, self.gw_port, paths)
+            self.assertEqual(set(statuses.values()), {200}, statuses)  # the primary's answers, untouched
+            sent += BURST
+            wait_for(lambda: len(self.copies("default/piped")) == sent, 10, "a log line per copy")
+            if self.gw.metrics().get("mirrorgate_mirror_copies_pipelined_total", route="default/piped") > 0:
+                break
+        m = self.gw.metrics()
+        self.assertGreater(m.get("mirrorgate_mirror_copies_pipelined_total", route="default/piped"), 0)
+        self.assertEqual(m.get("mirrorgate_mirror_copies_sent_total", route="default/piped"), sent)
+        self.assertEqual(m.get("mirrorgate_mirror_copies_completed_total", route="default/piped"), sent)
+        # The mirror saw pipelined requests, and fewer connections than copies.
+        seen = self.mirror.snapshot()
+        self.assertEqual(len(seen), sent)
+        self.assertTrue(any(r["pipelined"] for r in seen))
+        self.assertLess(len({r["connection"] for r in seen}), sent)
+        # Every copy's log line has the answer to its own path (the status the path asked for).
+        for e in self.copies("default/piped"):
+            self.assertEqual((e["outcome"], e["status"]), ("completed", int(e["path"].rsplit("/s/", 1)[1])), e)
+
+    def test_a_mirror_that_closes_after_each_answer_still_gets_every_copy(self):
+        def closing(name: str) -> float:
+            return self.gw.metrics().get(name, route="default/closing")
+
+        total = 0
+        # Bursts until some copies went out pipelined (bounded), and one more behind the back-off.
+        for attempt in range(6):
+            paths = [f"/closing/{attempt}/{i}" for i in range(BURST)]
+            self.assertEqual(set(burst(self.gw_ip, self.gw_port, paths).values()), {200})
+            total += BURST
+            wait_for(lambda: len(self.copies("default/closing")) == total, 10, "a log line per copy")
+            if attempt >= 1 and closing("mirrorgate_mirror_copies_pipelined_total") > 0:
+                break
+        self.assertEqual({e["outcome"] for e in self.copies("default/closing")}, {"completed"})
+        # Each copy reached the mirror once (what was pipelined behind a closing answer went again).
+        self.assertEqual(sorted(r["path"] for r in self.closing.snapshot()),
+                         sorted(e["path"] for e in self.copies("default/closing")))
+        self.assertEqual(closing("mirrorgate_mirror_copies_completed_total"), total)
+        pipelined = closing("mirrorgate_mirror_copies_pipelined_total")
+        self.assertGreater(pipelined, 0)
+        self.assertGreaterEqual(closing("mirrorgate_mirror_pipelining_backoffs_total"), 1)
+        self.assertEqual(closing("mirrorgate_mirror_copies_retried_total"), pipelined)
+
+if __name__ == "__main__":
+    mgtest.main()
