@@ -115,7 +115,7 @@ asio::awaitable<CopyOutcome> read_copy_answer(MirrorContext& mirror, upstream::E
 
 void finish_copy(MirrorContext& mirror, CopyJob& job, const CopyOutcome& outcome) {
   const MirrorRequest& request = job.request;
-  auto& counters = mirror.stats.mirror(request.route, request.rule, job.target->name);
+  stats::MirrorCounters& counters = *job.counters;
   if (job.pipelined) ++counters.pipelined;
   if (outcome.completed) {
     ++counters.completed[stats::status_class_index(outcome.status)];

@@ -44,6 +44,7 @@ using MarkerBuffer = fmt::basic_memory_buffer<char, 256>;
 struct CopyJob {
   MirrorRequest request;
   const route::MirrorTarget* target = nullptr;  // lives in request.table
+  stats::MirrorCounters* counters = nullptr;    // its mirror's, in the worker's stats (never erased)
   std::shared_ptr<const std::string> head;      // the request's, or this mirror's edited one
   MarkerBuffer marker;
   const route::Endpoint* endpoint = nullptr;    // lives in request.clusters

@@ -248,8 +248,7 @@ void CopyLanes::end_batch_early(MirrorContext& mirror, Lane* lane, Queue& rest, 
   // have processed can go again, once.
   const bool closed_by_backend = outcome.failure == MirrorFailure::kReset;
   const bool pipelined = rest.size > 1 || answered_any;
-  stats::MirrorCounters& first_counters =
-      mirror.stats.mirror(rest.head->request.route, rest.head->request.rule, rest.head->target->name);
+  stats::MirrorCounters& first_counters = *rest.head->counters;
   Queue again;
   bool first = true;
   while (!rest.empty()) {
@@ -261,7 +260,7 @@ void CopyLanes::end_batch_early(MirrorContext& mirror, Lane* lane, Queue& rest, 
         lane && !job->retried && (never_processed || (closed_by_backend && victim && job->idempotent()));
     if (may_go_again) {
       job->retried = true;
-      ++mirror.stats.mirror(job->request.route, job->request.rule, job->target->name).retried;
+      ++job->counters->retried;
       again.push_back(std::move(job));
     } else {
       // A timeout ends the copies whose deadline passed; the others on the connection were aborted with them.

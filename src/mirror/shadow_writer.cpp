@@ -113,6 +113,7 @@ bool send_copy(MirrorContext& mirror, const MirrorRequest& request, const route:
 
   ++counters.sent;
   plan.target = &target;
+  plan.counters = &counters;
   plan.endpoint = endpoint;
   const route::ClusterEndpoints* cluster = request.clusters->find(target.cluster);
   plan.protocol = cluster->protocol;
