@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <iterator>
 #include <memory>
 
 #include <fmt/format.h>
@@ -23,9 +22,16 @@ using stats::MirrorDrop;
 // The header lines of one copy, "X-Mirrorgate-Mirror: route=ns/name; rule=0; mirror=1\r\n" and its
 // "traceparent: 00-<the request's trace id>-<the copy's span id>-0x\r\n" (a sibling of the primary's
 // span).
+// Appended piece by piece: every copy writes one, and a format string would be parsed each time.
 void append_mirror_marker(MarkerBuffer& out, std::string_view route, size_t rule_index, size_t mirror_index) {
-  fmt::format_to(std::back_inserter(out), "X-Mirrorgate-Mirror: route={}; rule={}; mirror={}\r\n", route,
-                 rule_index, mirror_index);
+  const fmt::format_int rule(rule_index), mirror(mirror_index);
+  out.append(std::string_view("X-Mirrorgate-Mirror: route="));
+  out.append(route);
+  out.append(std::string_view("; rule="));
+  out.append(std::string_view(rule.data(), rule.size()));
+  out.append(std::string_view("; mirror="));
+  out.append(std::string_view(mirror.data(), mirror.size()));
+  out.append(std::string_view("\r\n"));
 }
 void append_traceparent(MarkerBuffer& out, const MirrorRequest& request) {
   const TraceparentValue value = format_traceparent(request.trace_id, new_span_id(), request.sampled);
