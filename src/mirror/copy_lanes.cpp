@@ -79,12 +79,6 @@ std::chrono::milliseconds earliest_remaining(const CopyLanes::Queue& queue, Copy
   return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(earliest - now), std::chrono::milliseconds(1));
 }
 
-// A copy whose deadline passed (the wait that ended was armed for the earliest one); arming rounds down
-// to the millisecond, and a deadline may fire a little late, never early.
-bool deadline_passed(const CopyJob& job, CopyClock::time_point now) {
-  return now + std::chrono::milliseconds(2) >= job.deadline();
-}
-
 }  // namespace
 
 CopyLanes::CopyLanes() = default;
@@ -200,7 +194,8 @@ asio::awaitable<void> CopyLanes::run_batch(MirrorContext& mirror, Lane* lane, Qu
                              .status = 0,
                              .head_at = {}};
     end_batch_early(mirror, lane, batch, failed, false,
-                    exchange.lost_reuse_race(true) ? Unprocessed::kStalePooledConnection : Unprocessed::kMaybe);
+                    !exchange.fired() && exchange.lost_reuse_race(true) ? Unprocessed::kStalePooledConnection
+                                                                        : Unprocessed::kMaybe);
   }
   while (written && !batch.empty()) {
     CopyJob& job = *batch.head;
@@ -253,8 +248,8 @@ void CopyLanes::end_batch_early(MirrorContext& mirror, Lane* lane, Queue& rest, 
   bool first = true;
   while (!rest.empty()) {
     std::unique_ptr<CopyJob> job = rest.pop_front();
-    // The first unanswered copy of a connection that carried nothing else fails as an unpipelined copy
-    // would; behind an answer, or behind it, a copy is a victim of the pipeline.
+    // The first unanswered copy, when nothing on the connection was answered, fails as a copy on a
+    // connection of its own would; any other is a victim of the pipeline.
     const bool victim = !first || answered_any;
     const bool may_go_again =
         lane && !job->retried && (never_processed || (closed_by_backend && victim && job->idempotent()));
@@ -263,15 +258,7 @@ void CopyLanes::end_batch_early(MirrorContext& mirror, Lane* lane, Queue& rest, 
       ++job->counters->retried;
       again.push_back(std::move(job));
     } else {
-      // A timeout ends the copies whose deadline passed; the others on the connection were aborted with them.
-      const bool own_failure =
-          outcome.failure == MirrorFailure::kTimeout ? deadline_passed(*job, CopyClock::now()) : first;
-      finish_copy(mirror, *job,
-                  own_failure ? outcome
-                              : CopyOutcome{.completed = false,
-                                            .failure = MirrorFailure::kPipelineAborted,
-                                            .status = 0,
-                                            .head_at = {}});
+      finish_copy(mirror, *job, outcome);  // the reason that ended the connection ended this copy too
     }
     first = false;
   }

@@ -6,13 +6,13 @@
 // budget slot, trace entry and comparison stay its own. Nothing is pipelined behind a copy whose method is
 // not idempotent.
 //
-// When a connection ends before every copy on it is answered:
-// - the copy being read fails with its own reason (timeout, reset, protocol);
-// - behind a timeout or a malformed answer, the others fail as `pipeline_aborted` (counted, logged,
-//   traced: none is lost silently);
-// - when the backend closed the connection (or answered `Connection: close`), the unanswered copies it
-//   may not have processed go again once, one per connection, if their method allows it (else they fail
-//   as `pipeline_aborted`), and the lane backs off to one copy per connection for kBackoff (counted).
+// When a connection ends before every copy on it is answered, none is lost silently:
+// - the copy being read fails with its reason (timeout, reset, protocol), and so do the copies behind it,
+//   whose answers would have come after its own (each counted, logged and traced);
+// - except when the backend closed the connection (or answered `Connection: close`): then the copies
+//   behind an answered one, or behind the first, that it may not have processed go again once, one per
+//   connection, if their method allows it, and the lane backs off to one copy per connection for
+//   kBackoff (counted).
 // A lane whose first answers take kSlowAnswer or more sends one copy per connection: a pipelined copy
 // waits for every answer before its own. Copies to an h2c mirror are streams of a shared connection
 // already (h2_stream_wire.h): each goes at once, on its own.

@@ -16,7 +16,6 @@ std::string_view to_string(MirrorFailure f) {
     case MirrorFailure::kTimeout: return "timeout";
     case MirrorFailure::kReset: return "reset";
     case MirrorFailure::kProtocol: return "protocol";
-    case MirrorFailure::kPipelineAborted: return "pipeline_aborted";
     case MirrorFailure::kCount: break;
   }
   return "unknown";

@@ -29,10 +29,9 @@ V& entry(StringMap<V>& map, std::string_view key) {
   return it->second;
 }
 
-// Why a sent mirror copy did not complete. The order is the label order in /metrics. kPipelineAborted:
-// the connection the copy was pipelined on ended (another copy's timeout or malformed answer, or a close
-// the copy could not be sent again after) before its answer (mirror/copy_lanes.h).
-enum class MirrorFailure : uint8_t { kConnect, kTimeout, kReset, kProtocol, kPipelineAborted, kCount };
+// Why a sent mirror copy did not complete. The order is the label order in /metrics. A copy pipelined
+// behind one that failed fails with that copy's reason (mirror/copy_lanes.h).
+enum class MirrorFailure : uint8_t { kConnect, kTimeout, kReset, kProtocol, kCount };
 std::string_view to_string(MirrorFailure f);
 
 // Why a mirror copy was not even attempted (the list; docs/mirroring.md).

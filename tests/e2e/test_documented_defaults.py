@@ -32,7 +32,7 @@ def number(text: str) -> float | None:
 def help_defaults() -> dict[str, float]:
     out = subprocess.run([mgtest.GATEWAY_BIN, "--help"], capture_output=True, text=True, timeout=20).stdout
     found = {}
-    for flag, value in re.findall(r"^\s+(--[a-z-]+) [A-Z:]+=(\S+)", out, re.M):
+    for flag, value in re.findall(r"^\s+(--[a-z-]+) [A-Z:]+(?: in \[[^]]*\])?=(\S+)", out, re.M):
         v = number(value)
         if v is not None:
             found[flag] = v

@@ -83,20 +83,29 @@ class FaultServer(mgtest.ThreadedTcpServer):
         return True
 
     def _read_request(self, conn: socket.socket) -> bool:
+        """Reads a whole request, and records it with every other whole one that came along in the same
+        reads (copies pipelined behind it on the connection, which the fault then hits too)."""
         buf = bytearray()
         if not self._recv_until(conn, buf, lambda b: b"\r\n\r\n" in b):
             return False
-        end = buf.index(b"\r\n\r\n") + 4
-        head = bytes(buf[:end])
-        length = 0
-        for line in head.decode("latin-1").split("\r\n")[1:]:
-            name, _, value = line.partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value)
-        if not self._recv_until(conn, buf, lambda b: len(b) >= end + length):
-            return False
-        with self.lock:
-            self.requests.append(head)
+        first = True
+        while b"\r\n\r\n" in buf:
+            end = buf.index(b"\r\n\r\n") + 4
+            head = bytes(buf[:end])
+            length = 0
+            for line in head.decode("latin-1").split("\r\n")[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+            if len(buf) < end + length:
+                if not first:
+                    break  # only the first request is waited for
+                if not self._recv_until(conn, buf, lambda b: len(b) >= end + length):
+                    return False
+            with self.lock:
+                self.requests.append(head)
+            del buf[:end + length]
+            first = False
         return True
 
     def _hold_loop(self):
@@ -487,7 +496,11 @@ class MirrorBudget(mgtest.ClusterTestCase):
         fds_before_faults = self.fds_besides_primary_pool()
         # Fill the budget and warm the allocator, then measure.
         self.run_load("/budget", 200)
-        wait_for(lambda: self.hole.accepted >= self.MAX_IN_FLIGHT, 10, "the black hole to hold copies")
+        # Every copy in flight holds its connection to the black hole before the fds are counted (copies are
+        # sent when their worker's turn ends; the other worker's may still be connecting).
+        wait_for(lambda: self.hole.accepted >= max(self.MAX_IN_FLIGHT,
+                                                   self.gw.metrics().get("mirrorgate_mirror_copies_in_flight")),
+                 10, "the black hole to hold copies")
         rss_before, fds_before = rss_kib(pid), self.fds_besides_primary_pool()
 
         total = 2000
