@@ -21,8 +21,7 @@ using stats::MirrorDrop;
 
 // The header lines of one copy, "X-Mirrorgate-Mirror: route=ns/name; rule=0; mirror=1\r\n" and its
 // "traceparent: 00-<the request's trace id>-<the copy's span id>-0x\r\n" (a sibling of the primary's
-// span).
-// Appended piece by piece: every copy writes one, and a format string would be parsed each time.
+// span). Appended piece by piece: every copy writes one, and a format string would be parsed each time.
 void append_mirror_marker(MarkerBuffer& out, std::string_view route, size_t rule_index, size_t mirror_index) {
   const fmt::format_int rule(rule_index), mirror(mirror_index);
   out.append(std::string_view("X-Mirrorgate-Mirror: route="));
@@ -97,16 +96,15 @@ bool send_copy(MirrorContext& mirror, const MirrorRequest& request, const route:
   const route::Endpoint* endpoint = pick_healthy_endpoint(mirror, *request.clusters, target.cluster);
   if (!endpoint) return drop(MirrorDrop::kNoEndpoint);
 
-  auto job = std::make_unique<CopyJob>();
-  CopyJob& plan = *job;
+  auto owned = std::make_unique<CopyJob>();
+  CopyJob& job = *owned;
   // Most mirrors have no edits and share the request's head; only an edited one pays for its own.
-  plan.head = settings && edits_copy_head(*settings)
-                  ? std::make_shared<const std::string>(edit_copy_head(*request.head, *settings))
-                  : request.head;
-  append_mirror_marker(plan.marker, request.route, request.rule_index, mirror_index);
-  append_traceparent(plan.marker, request);
-  plan.marker.append(std::string_view("\r\n"));
-  plan.request = request;
+  job.head = settings && edits_copy_head(*settings)
+                 ? std::make_shared<const std::string>(edit_copy_head(*request.head, *settings))
+                 : request.head;
+  append_mirror_marker(job.marker, request.route, request.rule_index, mirror_index);
+  append_traceparent(job.marker, request);
+  job.marker.append(std::string_view("\r\n"));
   const BudgetLimits limits{
       .worker_copies = options.max_in_flight,
       .backend_copies = settings && settings->max_in_flight ? *settings->max_in_flight
@@ -114,20 +112,22 @@ bool send_copy(MirrorContext& mirror, const MirrorRequest& request, const route:
       .backend_bytes = settings && settings->max_bytes_in_flight ? *settings->max_bytes_in_flight
                                                                  : uint64_t{options.backend_max_bytes},
   };
-  plan.slot = mirror.budgets.try_acquire(target.name, plan.bytes(), limits);
-  if (!plan.slot) return drop(MirrorDrop::kBudget);
+  const uint64_t bytes = job.head->size() + job.marker.size() + request.body->size();
+  job.slot = mirror.budgets.try_acquire(target.name, bytes, limits);
+  if (!job.slot) return drop(MirrorDrop::kBudget);
 
   ++counters.sent;
-  plan.target = &target;
-  plan.counters = &counters;
-  plan.endpoint = endpoint;
+  job.request = request;
+  job.target = &target;
+  job.counters = &counters;
+  job.endpoint = endpoint;
   const route::ClusterEndpoints* cluster = request.clusters->find(target.cluster);
-  plan.protocol = cluster->protocol;
-  plan.tls = cluster->tls;
-  plan.timeout = settings && settings->timeout ? *settings->timeout : options.timeout;
-  plan.start = CopyClock::now();
-  plan.comparison = start_comparison(mirror, request, target, primary);
-  mirror.lanes.send(mirror, std::move(job));
+  job.protocol = cluster->protocol;
+  job.tls = cluster->tls;
+  job.timeout = settings && settings->timeout ? *settings->timeout : options.timeout;
+  job.start = CopyClock::now();
+  job.comparison = start_comparison(mirror, request, target, primary);
+  mirror.lanes.send(mirror, std::move(owned));
   return true;
 }
 
