@@ -26,9 +26,10 @@ class RecordingMirror(mgtest.ThreadedTcpServer):
     written (it was pipelined). The answer's status is the number in the path after /s/ (else 200), its
     body the path. With close_each, every answer says "Connection: close" and the connection closes."""
 
-    def __init__(self, ip: str, port: int, close_each: bool = False):
+    def __init__(self, ip: str, port: int, close_each: bool = False, framings: bool = False):
         super().__init__(ip, port, conn_timeout=None)
         self.close_each = close_each
+        self.framings = framings
         self.requests: list[dict] = []  # {"connection", "path", "pipelined"}
         self.start_accepting()
 
@@ -57,7 +58,14 @@ class RecordingMirror(mgtest.ThreadedTcpServer):
             status = int(path.rsplit("/s/", 1)[1][:3]) if "/s/" in path else 200
             body = path.encode()
             close = "Connection: close\r\n" if self.close_each else ""
-            conn.sendall(f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n{close}\r\n".encode() + body)
+            answer = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n{close}\r\n".encode() + body
+            if self.framings:
+                answer = framed_answer(head.split(b" ", 1)[0].decode(), path, status)
+                # In pieces, so that answers end and begin in the middle of the gateway's reads.
+                for i in range(0, len(answer), 7):
+                    conn.sendall(answer[i:i + 7])
+                answer = b""
+            conn.sendall(answer)
             answered += 1
             read_since_answer = False
             if self.close_each:
@@ -69,6 +77,22 @@ class RecordingMirror(mgtest.ThreadedTcpServer):
             return list(self.requests)
 
 
+def framed_answer(method: str, path: str, status: int) -> bytes:
+    """An answer whose framing the path names: /chunked/ (chunks and a trailer field), /interim/ (a 100
+    Continue first), /empty/ (status 204 or 304: no body), else a Content-Length body; a HEAD is answered
+    with the Content-Length of the body it does not get."""
+    body = path.encode()
+    if "/chunked/" in path:
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 5]), body[i:i + 5]) for i in range(0, len(body), 5))
+        return (f"HTTP/1.1 {status} X\r\nTransfer-Encoding: chunked\r\n\r\n".encode() + chunks +
+                b"0\r\nX-Trailer: t\r\n\r\n")
+    if "/empty/" in path:
+        return f"HTTP/1.1 {status} X\r\n\r\n".encode()
+    interim = b"HTTP/1.1 100 Continue\r\n\r\n" if "/interim/" in path else b""
+    head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    return interim + head + (b"" if method == "HEAD" else body)
+
+
 def config(ip: str, port: int, mirror_port: int) -> str:
     return mgtest.join_docs(
         mgtest.gatewayclass_yaml(),
@@ -77,21 +101,27 @@ def config(ip: str, port: int, mirror_port: int) -> str:
                           mirror_port=mirror_port),
         mgtest.route_yaml("closing", "pl-gateway", "/closing", "infra-backend-v1", mirror="closing-mirror",
                           mirror_port=mirror_port),
+        mgtest.route_yaml("framed", "pl-gateway", "/framed", "infra-backend-v1", mirror="framing-mirror",
+                          mirror_port=mirror_port),
         mgtest.service_yaml("infra-backend-v1", target_port=3000),
         mgtest.service_yaml("pipe-mirror", port=mirror_port, target_port=mirror_port),
+        mgtest.service_yaml("framing-mirror", port=mirror_port, target_port=mirror_port),
         mgtest.service_yaml("closing-mirror", port=mirror_port, target_port=mirror_port),
         mgtest.endpointslice_yaml("infra-backend-v1", [(f"{NET}.2", V1, True)], port=3000),
         mgtest.endpointslice_yaml("pipe-mirror", [(f"{NET}.4", "pipe-mirror-pod", True)], port=mirror_port),
         mgtest.endpointslice_yaml("closing-mirror", [(f"{NET}.5", "closing-mirror-pod", True)], port=mirror_port),
+        mgtest.endpointslice_yaml("framing-mirror", [(f"{NET}.6", "framing-mirror-pod", True)], port=mirror_port),
     )
 
 
-def burst(ip: str, port: int, paths: list[str]) -> dict[str, int]:
-    """Opens a stream per path on one HTTP/2 connection, all HEADERS in one write; the status per path."""
+def burst(ip: str, port: int, paths: list[str], methods: dict[str, str] | None = None) -> dict[str, int]:
+    """Opens a stream per path on one HTTP/2 connection, all HEADERS in one write; the status per path.
+    `methods`: a method other than GET for some paths."""
     h2 = h2frames.RawH2(ip, port)
     try:
         streams = {1 + 2 * i: p for i, p in enumerate(paths)}
-        h2.send(b"".join(frame(HEADERS, END_HEADERS | END_STREAM, s, request_block(p, authority="pl.example"))
+        h2.send(b"".join(frame(HEADERS, END_HEADERS | END_STREAM, s,
+                               request_block(p, authority="pl.example", method=(methods or {}).get(p, "GET")))
                          for s, p in streams.items()))
         statuses: dict[str, int] = {}
         while len(statuses) < len(streams):
@@ -110,7 +140,8 @@ class MirrorPipelining(mgtest.ClusterTestCase):
         mirror_port = mgtest.free_port(f"{NET}.4")
         cls.mirror = RecordingMirror(f"{NET}.4", mirror_port)
         cls.closing = RecordingMirror(f"{NET}.5", mirror_port, close_each=True)
-        c.captures += [cls.mirror, cls.closing]
+        cls.framing = RecordingMirror(f"{NET}.6", mirror_port, framings=True)
+        c.captures += [cls.mirror, cls.closing, cls.framing]
         cfg = c.config_dir() / "config.yaml"
         cfg.write_text(config(cls.gw_ip, cls.gw_port, mirror_port))
         cls.v1 = c.echo(V1, f"{NET}.2")
@@ -168,6 +199,30 @@ class MirrorPipelining(mgtest.ClusterTestCase):
         self.assertGreater(pipelined, 0)
         self.assertGreaterEqual(closing("mirrorgate_mirror_pipelining_backoffs_total"), 1)
         self.assertEqual(closing("mirrorgate_mirror_copies_retried_total"), pipelined)
+
+    def test_answers_of_every_framing_in_pieces_are_matched_to_their_copies_in_order(self):
+        kinds = ["cl", "chunked", "interim", "empty", "head"]
+        empty_status = {0: 204, 1: 304}
+        sent = 0
+        for attempt in range(5):
+            paths, methods = [], {}
+            for i in range(BURST):
+                kind = kinds[i % len(kinds)]
+                status = empty_status[i % 2] if kind == "empty" else 231 + i % 4
+                p = f"/framed/{attempt}/{i}/{kind}/s/{status}"
+                paths.append(p)
+                if kind == "head":
+                    methods[p] = "HEAD"
+            self.assertEqual(set(burst(self.gw_ip, self.gw_port, paths, methods).values()), {200})
+            sent += BURST
+            wait_for(lambda: len(self.copies("default/framed")) == sent, 10, "a log line per copy")
+            if self.gw.metrics().get("mirrorgate_mirror_copies_pipelined_total", route="default/framed") > 0:
+                break
+        self.assertGreater(self.gw.metrics().get("mirrorgate_mirror_copies_pipelined_total", route="default/framed"), 0)
+        for e in self.copies("default/framed"):
+            self.assertEqual((e["outcome"], e["status"]), ("completed", int(e["path"].rsplit("/s/", 1)[1])), e)
+        self.assertEqual(len(self.framing.snapshot()), sent)
+
 
 if __name__ == "__main__":
     mgtest.main()
