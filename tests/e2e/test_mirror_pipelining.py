@@ -116,7 +116,7 @@ def config(ip: str, port: int, mirror_port: int) -> str:
 
 def burst(ip: str, port: int, paths: list[str], methods: dict[str, str] | None = None) -> dict[str, int]:
     """Opens a stream per path on one HTTP/2 connection, all HEADERS in one write; the status per path.
-    `methods`: a method other than GET for some paths."""
+    `methods`: each path's method (GET if absent)."""
     h2 = h2frames.RawH2(ip, port)
     try:
         streams = {1 + 2 * i: p for i, p in enumerate(paths)}
@@ -152,20 +152,32 @@ class MirrorPipelining(mgtest.ClusterTestCase):
     def copies(self, route: str) -> list[dict]:
         return [e for e in self.gw.access_log() if e.get("type") == "mirror" and e.get("route") == route]
 
-    def test_copies_launched_together_are_pipelined_and_each_gets_its_own_answer(self):
+    def bursts_until_pipelined(self, route: str, burst_paths, min_bursts: int = 1) -> int:
+        """Sends bursts (burst_paths(n) gives the n-th burst's {path: method}) until some copies of `route`
+        went out pipelined, at least `min_bursts`, at most 6: a burst launches its copies within a few
+        event-loop turns, and one burst alone almost always pipelines some. Checks that every primary
+        answered 200 and waits for a log line per copy; returns how many requests were sent."""
         sent = 0
-        # A burst launches its copies within a few event-loop turns; a handful of bursts, bounded, until
-        # some copies shared a write (each burst alone almost always does).
-        for attempt in range(5):
-            paths = [f"/piped/{attempt}/{i}/s/{201 + i % 3}" for i in range(BURST)]
-            statuses = burst(self.gw_ip, self.gw_port, paths)
+        for n in range(6):
+            paths = burst_paths(n)
+            statuses = burst(self.gw_ip, self.gw_port, list(paths), paths)
             self.assertEqual(set(statuses.values()), {200}, statuses)  # the primary's answers, untouched
-            sent += BURST
-            wait_for(lambda: len(self.copies("default/piped")) == sent, 10, "a log line per copy")
-            if self.gw.metrics().get("mirrorgate_mirror_copies_pipelined_total", route="default/piped") > 0:
+            sent += len(paths)
+            wait_for(lambda: len(self.copies(route)) == sent, 10, "a log line per copy")
+            if n + 1 >= min_bursts and self.gw.metrics().get("mirrorgate_mirror_copies_pipelined_total", route=route):
                 break
+        self.assertGreater(self.gw.metrics().get("mirrorgate_mirror_copies_pipelined_total", route=route), 0)
+        return sent
+
+    def assert_each_copy_got_its_own_answer(self, route: str):
+        """Every copy completed with the status its path asked for (after /s/)."""
+        for e in self.copies(route):
+            self.assertEqual((e["outcome"], e["status"]), ("completed", int(e["path"].rsplit("/s/", 1)[1])), e)
+
+    def test_copies_launched_together_are_pipelined_and_each_gets_its_own_answer(self):
+        sent = self.bursts_until_pipelined(
+            "default/piped", lambda n: {f"/piped/{n}/{i}/s/{201 + i % 3}": "GET" for i in range(BURST)})
         m = self.gw.metrics()
-        self.assertGreater(m.get("mirrorgate_mirror_copies_pipelined_total", route="default/piped"), 0)
         self.assertEqual(m.get("mirrorgate_mirror_copies_sent_total", route="default/piped"), sent)
         self.assertEqual(m.get("mirrorgate_mirror_copies_completed_total", route="default/piped"), sent)
         # The mirror saw pipelined requests, and fewer connections than copies.
@@ -173,56 +185,38 @@ class MirrorPipelining(mgtest.ClusterTestCase):
         self.assertEqual(len(seen), sent)
         self.assertTrue(any(r["pipelined"] for r in seen))
         self.assertLess(len({r["connection"] for r in seen}), sent)
-        # Every copy's log line has the answer to its own path (the status the path asked for).
-        for e in self.copies("default/piped"):
-            self.assertEqual((e["outcome"], e["status"]), ("completed", int(e["path"].rsplit("/s/", 1)[1])), e)
+        self.assert_each_copy_got_its_own_answer("default/piped")
 
     def test_a_mirror_that_closes_after_each_answer_still_gets_every_copy(self):
         def closing(name: str) -> float:
             return self.gw.metrics().get(name, route="default/closing")
 
-        total = 0
-        # Bursts until some copies went out pipelined (bounded), and one more behind the back-off.
-        for attempt in range(6):
-            paths = [f"/closing/{attempt}/{i}" for i in range(BURST)]
-            self.assertEqual(set(burst(self.gw_ip, self.gw_port, paths).values()), {200})
-            total += BURST
-            wait_for(lambda: len(self.copies("default/closing")) == total, 10, "a log line per copy")
-            if attempt >= 1 and closing("mirrorgate_mirror_copies_pipelined_total") > 0:
-                break
+        # At least two bursts: the copies behind the back-off go out too.
+        total = self.bursts_until_pipelined(
+            "default/closing", lambda n: {f"/closing/{n}/{i}": "GET" for i in range(BURST)}, min_bursts=2)
         self.assertEqual({e["outcome"] for e in self.copies("default/closing")}, {"completed"})
         # Each copy reached the mirror once (what was pipelined behind a closing answer went again).
         self.assertEqual(sorted(r["path"] for r in self.closing.snapshot()),
                          sorted(e["path"] for e in self.copies("default/closing")))
         self.assertEqual(closing("mirrorgate_mirror_copies_completed_total"), total)
-        pipelined = closing("mirrorgate_mirror_copies_pipelined_total")
-        self.assertGreater(pipelined, 0)
         self.assertGreaterEqual(closing("mirrorgate_mirror_pipelining_backoffs_total"), 1)
-        self.assertEqual(closing("mirrorgate_mirror_copies_retried_total"), pipelined)
+        self.assertEqual(closing("mirrorgate_mirror_copies_retried_total"),
+                         closing("mirrorgate_mirror_copies_pipelined_total"))
 
     def test_answers_of_every_framing_in_pieces_are_matched_to_their_copies_in_order(self):
         kinds = ["cl", "chunked", "interim", "empty", "head"]
-        empty_status = {0: 204, 1: 304}
-        sent = 0
-        for attempt in range(5):
-            paths, methods = [], {}
+
+        def paths(n: int) -> dict[str, str]:
+            out = {}
             for i in range(BURST):
                 kind = kinds[i % len(kinds)]
-                status = empty_status[i % 2] if kind == "empty" else 231 + i % 4
-                p = f"/framed/{attempt}/{i}/{kind}/s/{status}"
-                paths.append(p)
-                if kind == "head":
-                    methods[p] = "HEAD"
-            self.assertEqual(set(burst(self.gw_ip, self.gw_port, paths, methods).values()), {200})
-            sent += BURST
-            wait_for(lambda: len(self.copies("default/framed")) == sent, 10, "a log line per copy")
-            if self.gw.metrics().get("mirrorgate_mirror_copies_pipelined_total", route="default/framed") > 0:
-                break
-        self.assertGreater(self.gw.metrics().get("mirrorgate_mirror_copies_pipelined_total", route="default/framed"), 0)
-        for e in self.copies("default/framed"):
-            self.assertEqual((e["outcome"], e["status"]), ("completed", int(e["path"].rsplit("/s/", 1)[1])), e)
-        self.assertEqual(len(self.framing.snapshot()), sent)
+                status = (204, 304)[i % 2] if kind == "empty" else 231 + i % 4
+                out[f"/framed/{n}/{i}/{kind}/s/{status}"] = "HEAD" if kind == "head" else "GET"
+            return out
 
+        sent = self.bursts_until_pipelined("default/framed", paths)
+        self.assert_each_copy_got_its_own_answer("default/framed")
+        self.assertEqual(len(self.framing.snapshot()), sent)
 
 if __name__ == "__main__":
     mgtest.main()
