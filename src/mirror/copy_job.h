@@ -35,6 +35,10 @@ struct CopyOutcome {
   stats::MirrorFailure failure = stats::MirrorFailure::kConnect;
   int status = 0;
   CopyClock::time_point head_at;  // when the final response head arrived (the latency histogram's end)
+
+  static CopyOutcome failed_with(stats::MirrorFailure f) {
+    return {.completed = false, .failure = f, .status = 0, .head_at = {}};
+  }
 };
 
 // The X-Mirrorgate-Mirror and traceparent lines of one copy and the head's final empty line, kept inline

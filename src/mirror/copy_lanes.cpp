@@ -154,19 +154,18 @@ asio::awaitable<void> CopyLanes::run_batch(MirrorContext& mirror, Lane* lane, Qu
       co_await exchange.connect_to(endpoint, batch.head->remaining(now), /*fresh=*/false, batch.head->tls);
   if (connected != upstream::ConnectResultKind::kConnected) {
     mirror.ejections.connect_failed(endpoint.address, CopyClock::now());
-    const CopyOutcome failed{.completed = false,
-                             .failure = connected == upstream::ConnectResultKind::kTimedOut ? MirrorFailure::kTimeout
-                                                                                            : MirrorFailure::kConnect,
-                             .status = 0,
-                             .head_at = {}};
+    const CopyOutcome failed = CopyOutcome::failed_with(
+        connected == upstream::ConnectResultKind::kTimedOut ? MirrorFailure::kTimeout : MirrorFailure::kConnect);
     while (!batch.empty()) finish_copy(mirror, *batch.pop_front(), failed);
     if (lane) --lane->batches;
     co_return;
   }
-  if (!exchange.reused()) mirror.ejections.connect_succeeded(endpoint.address);
+  if (!exchange.reused()) {
+    mirror.ejections.connect_succeeded(endpoint.address);
+    now = CopyClock::now();  // a new connection took time; a pooled one none
+  }
 
   // One write for every copy of the batch, under the earliest deadline among them.
-  now = CopyClock::now();
   std::vector<asio::const_buffer> gathered;
   std::array<asio::const_buffer, 3> single{};
   std::span<const asio::const_buffer> buffers;
@@ -189,10 +188,8 @@ asio::awaitable<void> CopyLanes::run_batch(MirrorContext& mirror, Lane* lane, Qu
   bool answered_all = written;
   bool answered_any = false;
   if (!written) {
-    const CopyOutcome failed{.completed = false,
-                             .failure = exchange.fired() ? MirrorFailure::kTimeout : MirrorFailure::kReset,
-                             .status = 0,
-                             .head_at = {}};
+    const CopyOutcome failed =
+        CopyOutcome::failed_with(exchange.fired() ? MirrorFailure::kTimeout : MirrorFailure::kReset);
     end_batch_early(mirror, lane, batch, failed, false,
                     !exchange.fired() && exchange.lost_reuse_race(true) ? Unprocessed::kStalePooledConnection
                                                                         : Unprocessed::kMaybe);
@@ -216,9 +213,8 @@ asio::awaitable<void> CopyLanes::run_batch(MirrorContext& mirror, Lane* lane, Qu
     finish_copy(mirror, *batch.pop_front(), outcome);
     if (closing && !batch.empty()) {
       answered_all = false;
-      end_batch_early(mirror, lane, batch,
-                      CopyOutcome{.completed = false, .failure = MirrorFailure::kReset, .status = 0, .head_at = {}},
-                      true, Unprocessed::kAfterConnectionClose);
+      end_batch_early(mirror, lane, batch, CopyOutcome::failed_with(MirrorFailure::kReset), true,
+                      Unprocessed::kAfterConnectionClose);
     }
   }
   exchange.disarm();
